@@ -1,0 +1,27 @@
+"""impact: econometric impact evaluation for firm panels.
+
+Public API only; see ``docs/`` and DESIGN.md for the contract.
+"""
+
+from __future__ import annotations
+
+from impact import errors
+from impact.data.panel import Panel
+from impact.data.samplelog import SampleLog
+from impact.estimators.feols import feols
+from impact.inference.ssc import SSC
+from impact.report.etable import etable
+from impact.results.linear import FeolsResult
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "SSC",
+    "FeolsResult",
+    "Panel",
+    "SampleLog",
+    "__version__",
+    "errors",
+    "etable",
+    "feols",
+]

@@ -1,0 +1,190 @@
+"""Panel: a validated firm-year panel with integer unit and period codes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from impact.data.columns import check_columns
+from impact.data.samplelog import SampleLog
+from impact.data.timeindex import period_numbers
+from impact.errors import DuplicateRowsError, MissingIdError
+
+__all__ = ["Panel"]
+
+_MAX_LISTED_PAIRS = 5
+
+
+class Panel:
+    """A validated panel: unit and time identifiers checked and coded as integers.
+
+    The user's frame is never modified; the panel keeps a reference to it and
+    separate integer arrays aligned with its rows.
+
+    Parameters
+    ----------
+    data : DataFrame
+        One row per (unit, time).
+    unit : str
+        Unit identifier column (int, str or categorical).
+    time : str
+        Time column: integer periods (years), ``pandas.Period`` or datetimes (with ``freq``).
+    freq : str, optional
+        Frequency alias for datetime or Period time columns (``"Y"``, ``"Q"``, ``"M"``).
+
+    Raises
+    ------
+    MissingIdError
+        A unit or time value is missing.
+    DuplicateRowsError
+        Two rows share a (unit, time) pair; the message lists the first pairs.
+    InvalidTimeError
+        The time column cannot be numbered.
+
+    Examples
+    --------
+    >>> import pandas as pd, impact
+    >>> df = pd.DataFrame({"firm": ["a", "a", "b"], "year": [2000, 2001, 2001], "y": [1., 2., 3.]})
+    >>> p = impact.Panel(df, unit="firm", time="year")
+    >>> p.n_units, p.n_periods, p.is_balanced
+    (2, 2, False)
+    """
+
+    def __init__(
+        self, data: pd.DataFrame, *, unit: str, time: str, freq: str | None = None
+    ) -> None:
+        check_columns(data, [unit], role="unit column")
+        check_columns(data, [time], role="time column")
+        for col, role in ((unit, "unit"), (time, "time")):
+            miss = data[col].isna().to_numpy(dtype=bool)
+            if miss.any():
+                idx = data.index[np.flatnonzero(miss)[0]]
+                raise MissingIdError(
+                    f"{role} id column {col!r} is missing on {int(miss.sum())} rows "
+                    f"(first at row {idx!r}); drop or fill those rows first."
+                )
+        self._data = data
+        self.unit = unit
+        self.time = time
+        self.freq = freq
+        codes, labels = pd.factorize(data[unit], sort=True)
+        self.unit_codes: np.ndarray = codes.astype(np.intp)
+        self.unit_labels: pd.Index = pd.Index(labels, name=unit)
+        self.period: np.ndarray = period_numbers(data[time], freq=freq)
+        self.period_min = int(self.period.min()) if len(self.period) else 0
+        self.time_codes: np.ndarray = (self.period - self.period_min).astype(np.intp)
+        self._check_duplicates()
+        self.sample_log = SampleLog(n_initial=len(data))
+
+    def _check_duplicates(self) -> None:
+        span = int(self.time_codes.max()) + 1 if len(self.time_codes) else 1
+        key = self.unit_codes.astype(np.int64) * span + self.time_codes
+        dup = pd.Series(key).duplicated(keep=False).to_numpy()
+        if dup.any():
+            rows = self._data.loc[dup, [self.unit, self.time]]
+            pairs = rows.drop_duplicates().head(_MAX_LISTED_PAIRS)
+            listed = ", ".join(f"({u!r}, {t!r})" for u, t in pairs.itertuples(index=False))
+            n_pairs = int(pd.Series(key[dup]).nunique())
+            raise DuplicateRowsError(
+                f"{n_pairs} ({self.unit}, {self.time}) pairs appear more than once "
+                f"({int(dup.sum())} rows), e.g. {listed}. A panel needs one row per unit "
+                "and period: aggregate or remove the duplicates explicitly."
+            )
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def data(self) -> pd.DataFrame:
+        """The user's frame (not a copy; never modified by impact)."""
+        return self._data
+
+    @property
+    def n_obs(self) -> int:
+        """Number of rows."""
+        return len(self.unit_codes)
+
+    @property
+    def n_units(self) -> int:
+        """Number of distinct units."""
+        return len(self.unit_labels)
+
+    @property
+    def periods(self) -> np.ndarray:
+        """Sorted distinct observed period numbers."""
+        return np.unique(self.period)
+
+    @property
+    def n_periods(self) -> int:
+        """Number of distinct observed periods."""
+        return len(self.periods)
+
+    @property
+    def is_balanced(self) -> bool:
+        """True if every unit is observed in every observed period."""
+        return self.n_obs == self.n_units * self.n_periods
+
+    def gaps(self) -> pd.DataFrame:
+        """Units with a hole between their first and last period.
+
+        Returns
+        -------
+        DataFrame
+            Columns ``unit``, ``first``, ``last``, ``n_obs``, ``n_missing`` (periods
+            missing inside the unit's span), one row per unit with gaps.
+        """
+        df = pd.DataFrame({"u": self.unit_codes, "p": self.period})
+        g = df.groupby("u")["p"].agg(["min", "max", "size"])
+        g["n_missing"] = g["max"] - g["min"] + 1 - g["size"]
+        g = g[g["n_missing"] > 0]
+        return pd.DataFrame(
+            {
+                "unit": self.unit_labels[g.index.to_numpy()],
+                "first": g["min"].to_numpy(),
+                "last": g["max"].to_numpy(),
+                "n_obs": g["size"].to_numpy(),
+                "n_missing": g["n_missing"].to_numpy(),
+            }
+        )
+
+    @property
+    def has_gaps(self) -> bool:
+        """True if some unit skips a period inside its observed span."""
+        return len(self.gaps()) > 0
+
+    # ------------------------------------------------------------------ lags
+    def lag(self, column: str, periods: int = 1) -> pd.Series:
+        """Value of ``column`` ``periods`` periods earlier for the same unit.
+
+        Lags are looked up by period number, never by row position, so gaps give NaN
+        rather than the value of an earlier, non-adjacent period. Negative ``periods``
+        gives leads.
+
+        Returns
+        -------
+        Series
+            Aligned to the data's index, float (or object for non-numeric columns).
+        """
+        check_columns(self._data, [column])
+        span = int(self.time_codes.max()) + 1 + abs(periods)
+        key = self.unit_codes.astype(np.int64) * span + self.time_codes
+        target = self.unit_codes.astype(np.int64) * span + (self.time_codes - periods)
+        valid = (self.time_codes - periods >= 0) & (self.time_codes - periods < span)
+        pos = pd.Index(key).get_indexer(np.where(valid, target, -1))
+        pos[~valid] = -1
+        values = self._data[column].to_numpy()
+        if pd.api.types.is_numeric_dtype(self._data[column]):
+            out = np.where(pos >= 0, values[np.maximum(pos, 0)].astype(float), np.nan)
+        else:
+            out = np.where(pos >= 0, values[np.maximum(pos, 0)], None)
+        name = f"{column}_lag{periods}" if periods >= 0 else f"{column}_lead{-periods}"
+        return pd.Series(out, index=self._data.index, name=name)
+
+    def lead(self, column: str, periods: int = 1) -> pd.Series:
+        """Value of ``column`` ``periods`` periods later for the same unit (see :meth:`lag`)."""
+        return self.lag(column, -periods)
+
+    def __repr__(self) -> str:
+        bal = "balanced" if self.is_balanced else "unbalanced"
+        return (
+            f"Panel({self.n_units} units x {self.n_periods} periods, {self.n_obs} rows, {bal}; "
+            f"unit={self.unit!r}, time={self.time!r})"
+        )

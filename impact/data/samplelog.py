@@ -1,0 +1,114 @@
+"""SampleLog: an immutable record of every sample decision an estimator makes."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+import pandas as pd
+
+from impact.errors import SampleDropWarning
+
+__all__ = ["DropRecord", "SampleLog"]
+
+
+@dataclass(frozen=True)
+class DropRecord:
+    """One sample decision.
+
+    Attributes
+    ----------
+    step : str
+        Machine-readable step name, e.g. ``"missing"``, ``"singletons"``, ``"zero_weight"``.
+    reason : str
+        Human-readable reason.
+    n_rows : int
+        Number of rows removed by this step.
+    detail : Mapping[str, int]
+        Optional break-down of ``n_rows`` (per column, per fixed-effect dimension, ...).
+        The break-down may overlap (a row missing in two columns counts in both).
+    """
+
+    step: str
+    reason: str
+    n_rows: int
+    detail: Mapping[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "detail", MappingProxyType(dict(self.detail)))
+
+
+@dataclass(frozen=True)
+class SampleLog:
+    """Immutable log of the rows an estimation started with and every drop after that.
+
+    Parameters
+    ----------
+    n_initial : int
+        Rows in the user's data before any drop.
+    records : tuple of DropRecord
+        Drops in the order they happened.
+    """
+
+    n_initial: int
+    records: tuple[DropRecord, ...] = ()
+
+    @property
+    def n_dropped(self) -> int:
+        """Total number of rows dropped."""
+        return sum(r.n_rows for r in self.records)
+
+    @property
+    def n_final(self) -> int:
+        """Rows left after all drops."""
+        return self.n_initial - self.n_dropped
+
+    def with_drop(
+        self, step: str, reason: str, n_rows: int, detail: Mapping[str, int] | None = None
+    ) -> SampleLog:
+        """Return a new log with one more record (records with zero rows are skipped)."""
+        if n_rows == 0:
+            return self
+        rec = DropRecord(step=step, reason=reason, n_rows=int(n_rows), detail=detail or {})
+        return SampleLog(n_initial=self.n_initial, records=(*self.records, rec))
+
+    def dropped(self, step: str) -> int:
+        """Rows dropped by the named step (0 if the step did not drop anything)."""
+        return sum(r.n_rows for r in self.records if r.step == step)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per record: step, reason, n_rows, detail."""
+        rows = [
+            {
+                "step": r.step,
+                "reason": r.reason,
+                "n_rows": r.n_rows,
+                "detail": ", ".join(f"{k}: {v}" for k, v in r.detail.items()),
+            }
+            for r in self.records
+        ]
+        return pd.DataFrame(rows, columns=["step", "reason", "n_rows", "detail"])
+
+    def __str__(self) -> str:
+        lines = [f"{self.n_initial} rows in, {self.n_final} used."]
+        for r in self.records:
+            extra = ""
+            if r.detail:
+                extra = " (" + ", ".join(f"{k}: {v}" for k, v in r.detail.items()) + ")"
+            lines.append(f"  dropped {r.n_rows}: {r.reason}{extra}")
+        return "\n".join(lines)
+
+    def announce(self, who: str) -> None:
+        """Emit one summarised :class:`SampleDropWarning` if anything was dropped."""
+        if not self.records:
+            return
+        parts = []
+        for r in self.records:
+            extra = ""
+            if r.detail:
+                extra = " (" + ", ".join(f"{k}: {v}" for k, v in r.detail.items()) + ")"
+            parts.append(f"{r.n_rows} {r.reason}{extra}")
+        msg = f"{who}: {self.n_dropped} of {self.n_initial} rows dropped: " + "; ".join(parts)
+        warnings.warn(msg, SampleDropWarning, stacklevel=3)

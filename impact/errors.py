@@ -1,0 +1,120 @@
+"""Typed errors and warnings raised by impact.
+
+Every error is an :class:`ImpactError`, itself a :class:`ValueError`, so that
+``except ValueError`` keeps working in user code. Messages name the column, a
+count and an example value, and say how to fix the problem.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+__all__ = [
+    "ClusterError",
+    "CollinearityError",
+    "CollinearityWarning",
+    "ColumnNotFoundError",
+    "ConvergenceError",
+    "DuplicateRowsError",
+    "EmptySampleError",
+    "FewClustersWarning",
+    "FormulaError",
+    "ImpactError",
+    "ImpactWarning",
+    "InvalidOptionError",
+    "InvalidTimeError",
+    "InvalidWeightsError",
+    "MissingIdError",
+    "NonPSDWarning",
+    "SampleDropWarning",
+    "close_matches_hint",
+]
+
+
+class ImpactError(ValueError):
+    """Base class of every error raised by impact for bad input."""
+
+
+class ColumnNotFoundError(ImpactError, KeyError):
+    """A column named by the user is not in the data frame."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; keep it readable
+        return str(self.args[0]) if self.args else ""
+
+
+class DuplicateRowsError(ImpactError):
+    """Two or more rows share the same (unit, time) pair."""
+
+
+class MissingIdError(ImpactError):
+    """A unit or time identifier is missing (NaN/None)."""
+
+
+class InvalidTimeError(ImpactError):
+    """The time column cannot be turned into integer period codes."""
+
+
+class InvalidWeightsError(ImpactError):
+    """Weights are negative, infinite, missing or all zero."""
+
+
+class ClusterError(ImpactError):
+    """The cluster variable is unusable (missing values, fewer than two clusters)."""
+
+
+class FormulaError(ImpactError):
+    """The model formula cannot be parsed or refers to something invalid."""
+
+
+class CollinearityError(ImpactError):
+    """A coefficient of interest is collinear with the fixed effects or other regressors."""
+
+
+class EmptySampleError(ImpactError):
+    """No observations (or no variation) are left to estimate the model."""
+
+
+class ConvergenceError(ImpactError):
+    """An iterative algorithm (demeaning, IRLS, GMM) did not converge."""
+
+
+class InvalidOptionError(ImpactError):
+    """An option value is not one of the accepted values."""
+
+
+class ImpactWarning(UserWarning):
+    """Base class of every warning emitted by impact."""
+
+
+class SampleDropWarning(ImpactWarning):
+    """Observations were dropped from the estimation sample (counts in the SampleLog)."""
+
+
+class CollinearityWarning(ImpactWarning):
+    """Nuisance regressors were dropped because they are collinear."""
+
+
+class FewClustersWarning(ImpactWarning):
+    """Cluster-robust inference with few clusters is unreliable."""
+
+
+class NonPSDWarning(ImpactWarning):
+    """A multi-way cluster covariance matrix was not positive semi-definite and was fixed."""
+
+
+def close_matches_hint(name: str, candidates: Iterable[object]) -> str:
+    """Return a ``" Did you mean ...?"`` suffix listing close matches, or ``""``.
+
+    Parameters
+    ----------
+    name : str
+        The misspelt name.
+    candidates : iterable
+        The valid names.
+    """
+    pool = [str(c) for c in candidates]
+    matches = difflib.get_close_matches(str(name), pool, n=3, cutoff=0.6)
+    if not matches:
+        return ""
+    return " Did you mean " + " or ".join(repr(m) for m in matches) + "?"

@@ -1,0 +1,242 @@
+"""``feols``: least squares with any number of absorbed fixed effects."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from impact._typing import DemeanStrategy, FloatArray, IntArray, VcovSpec
+from impact.errors import CollinearityError, CollinearityWarning, EmptySampleError
+from impact.inference.linear_vcov import cluster_codes, compute_vcov
+from impact.inference.ssc import SSC
+from impact.inference.vcov import parse_vcov
+from impact.linear.collinear import describe_drops, find_collinear
+from impact.linear.demean import DEMEAN_TOL, demean
+from impact.linear.fixed_effects import FixedEffects, count_fixef_rank, is_nested
+from impact.linear.formula import parse_formula
+from impact.linear.model_matrix import build_design, factor_values, format_level
+from impact.linear.ols import wls
+from impact.linear.sample import prepare_sample
+from impact.results.linear import FeolsResult
+
+__all__ = ["feols"]
+
+
+def _jackknife_projected(
+    yd: FloatArray, Xd: FloatArray, w: FloatArray | None
+) -> Callable[[IntArray, int], FloatArray]:
+    """Leave-one-cluster-out estimates on projected data (exact when FE nest in clusters)."""
+
+    def run(codes: IntArray, G: int) -> FloatArray:
+        Xw = Xd if w is None else Xd * w[:, None]
+        XtX, Xty = Xw.T @ Xd, Xw.T @ yd
+        out = np.empty((G, Xd.shape[1]))
+        order = np.argsort(codes, kind="stable")
+        bounds = np.searchsorted(codes[order], np.arange(G + 1))
+        for g in range(G):
+            rows = order[bounds[g] : bounds[g + 1]]
+            A = XtX - Xw[rows].T @ Xd[rows]
+            b = Xty - Xw[rows].T @ yd[rows]
+            out[g] = np.linalg.lstsq(A, b, rcond=None)[0]
+        return out
+
+    return run
+
+
+def _jackknife_refit(
+    y: FloatArray, X: FloatArray, fe: FixedEffects, w: FloatArray | None, tol: float
+) -> Callable[[IntArray, int], FloatArray]:
+    """Leave-one-cluster-out estimates re-projecting the fixed effects each time (exact)."""
+
+    def run(codes: IntArray, G: int) -> FloatArray:
+        out = np.empty((G, X.shape[1]))
+        V = np.column_stack([y, X])
+        for g in range(G):
+            keep = codes != g
+            sub_fe = fe.subset(keep)
+            sub_w = None if w is None else w[keep]
+            R = demean(V[keep], sub_fe, sub_w, tol=tol).values
+            Rw = R if sub_w is None else R * sub_w[:, None]
+            A = Rw[:, 1:].T @ R[:, 1:]
+            out[g] = np.linalg.lstsq(A, Rw[:, 1:].T @ R[:, 0], rcond=None)[0]
+        return out
+
+    return run
+
+
+def feols(
+    formula: str,
+    data: pd.DataFrame,
+    *,
+    vcov: VcovSpec = "iid",
+    weights: str | None = None,
+    ssc: SSC | None = None,
+    drop_singletons: bool = True,
+    fixef_tol: float = DEMEAN_TOL,
+    fixef_maxiter: int = 100_000,
+    demean_strategy: DemeanStrategy = "auto",
+    protect: Sequence[str] = (),
+) -> FeolsResult:
+    """Least squares with high-dimensional fixed effects (fixest-style formula).
+
+    Parameters
+    ----------
+    formula : str
+        ``"y ~ x1 + x2 | fe1 + fe2"``. Right-hand side: columns, ``a:b``, ``C(k)``,
+        ``i(rel_time, ref=-1)``, ``log(x)``/``log1p``/``exp``/``sqrt``/``abs``; ``0``
+        or ``- 1`` drops the intercept. After ``|``: fixed effects, ``a^b`` for the
+        interaction of two. Without fixed effects an intercept is included.
+    data : DataFrame
+        Never modified.
+    vcov : str or dict
+        ``"iid"`` (default, as pyfixest), ``"hetero"`` (HC1), ``{"cluster": "firm_id"}``,
+        ``{"cluster": ["firm_id", "year"]}`` (Cameron–Gelbach–Miller multi-way), or
+        ``{"CRV3": "region"}`` (leave-one-cluster-out jackknife).
+    weights : str, optional
+        Column of analytic weights (>= 0; zero-weight rows are dropped and counted).
+    ssc : SSC, optional
+        Small-sample correction; default :meth:`SSC.fixest`.
+    drop_singletons : bool
+        Drop singleton fixed-effect groups iteratively (reghdfe/fixest rule).
+    fixef_tol, fixef_maxiter : float, int
+        Convergence settings of the iterative demeaning strategy.
+    demean_strategy : {"auto", "map", "schur"}
+        ``"auto"`` uses exact strategies where the FE structure allows.
+    protect : sequence of str
+        Regressors that must not be dropped as collinear (a :class:`CollinearityError`
+        is raised instead).
+
+    Returns
+    -------
+    FeolsResult
+
+    Notes
+    -----
+    Conventions (``docs/conventions.md``): iid uses ``SSR/(N-K)``; HC1 uses
+    ``N/(N-K)``; one-way CRV1 uses ``G/(G-1) (N-1)/(N-K)`` and ``t(G-1)``; with the
+    default SSC, fixed effects nested in the cluster variable are not counted in K.
+
+    References
+    ----------
+    Correia, S. (2017). Linear models with high-dimensional fixed effects: an efficient
+    and feasible estimator. Working paper.
+    Cameron, A. C., Gelbach, J. B., & Miller, D. L. (2011). Robust inference with
+    multiway clustering. Journal of Business & Economic Statistics, 29(2), 238–249.
+    Bergé, L. (2018). Efficient estimation of maximum likelihood models with multiple
+    fixed-effects: the R package FENmlm. CREA Discussion Papers.
+    """
+    parsed = parse_formula(formula)
+    request = parse_vcov(vcov)
+    ssc = SSC.fixest() if ssc is None else ssc
+    sample = prepare_sample(
+        data, parsed, weights=weights, clusters=request.clusters, drop_singletons=drop_singletons
+    )
+    frame, fe, w = sample.frame, sample.fe, sample.weights
+    design = build_design(frame, parsed, has_fixef=fe is not None)
+    y = factor_values(frame, parsed.depvar)
+    if design.X.shape[1] == 0:
+        raise EmptySampleError(f"formula {formula!r} has no regressor to estimate.")
+    V = np.column_stack([y, design.X])
+    dm = (
+        demean(V, fe, w, tol=fixef_tol, maxiter=fixef_maxiter, strategy=demean_strategy)
+        if fe
+        else None
+    )
+    R = dm.values if dm is not None else V
+    yd, Xd_all = R[:, 0], R[:, 1:]
+    keep, reasons = find_collinear(Xd_all, design.X, w)
+    names_all = list(design.names)
+    dropped = [n for n, k in zip(names_all, keep, strict=True) if not k]
+    hit = [n for n in dropped if n in set(protect)]
+    if hit:
+        raise CollinearityError(
+            f"the coefficient of interest {hit[0]!r} is collinear with the fixed effects or "
+            "other regressors and cannot be estimated; check that it varies within the "
+            "fixed-effect groups."
+        )
+    if dropped:
+        warnings.warn(
+            "dropped collinear regressors: " + describe_drops(names_all, keep, reasons),
+            CollinearityWarning,
+            stacklevel=2,
+        )
+    if not keep.any():
+        raise EmptySampleError("every regressor is collinear with the fixed effects.")
+    names = [n for n, k in zip(names_all, keep, strict=True) if k]
+    Xd, X = Xd_all[:, keep], design.X[:, keep]
+    fit = wls(yd, Xd, w)
+    u = fit.resid
+    wu = u if w is None else u * w
+    N, k = len(y), len(names)
+    ssr = float(wu @ u)
+    scores = Xd * wu[:, None]
+    clusters = cluster_codes(frame, request.clusters)
+    jack = None
+    if request.kind == "CRV3":
+        nested = fe is None or all(
+            is_nested(c, clusters[0], n) for c, n in zip(fe.codes, fe.n_levels, strict=True)
+        )
+        jack = (
+            _jackknife_projected(yd, Xd, w) if nested else _jackknife_refit(y, X, fe, w, fixef_tol)
+        )
+    vres = compute_vcov(
+        request,
+        ssc,
+        bread=fit.bread,
+        scores=scores,
+        ssr_over_n=ssr / N,
+        N=N,
+        k=k,
+        fe=fe,
+        clusters=clusters,
+        jackknife=jack,
+        beta=fit.beta,
+    )
+    se = np.sqrt(np.clip(np.diag(vres.V), 0.0, None))
+    sw = float(w.sum()) if w is not None else float(N)
+    ybar = float((y if w is None else y * w).sum() / sw)
+    dev = y - ybar
+    tss = float(dev @ (dev if w is None else dev * w))
+    tss_within = float(yd @ (yd if w is None else yd * w))
+    fe_rank = count_fixef_rank(fe) if fe is not None else 0
+    cat_levels = {
+        f.var: frozenset(frame[f.var].map(format_level).unique())
+        for t in parsed.terms
+        for f in t.factors
+        if f.is_categorical
+    }
+    sample.log.announce("feols")
+    return FeolsResult(
+        formula=formula,
+        depvar=parsed.depvar.label,
+        coef=pd.Series(fit.beta, index=names, name="estimate"),
+        se=pd.Series(se, index=names, name="std_error"),
+        vcov=pd.DataFrame(vres.V, index=names, columns=names),
+        nobs=N,
+        df_resid=N - k - fe_rank,
+        df_t=vres.small.df_t,
+        n_clusters=dict(vres.n_clusters),
+        vcov_label=request.label,
+        ssc=ssc,
+        small_sample=vres.small,
+        fixef_names=parsed.fixef_names,
+        fixef_sizes=dict(zip(fe.names, fe.n_levels, strict=True)) if fe is not None else {},
+        r2=1 - ssr / tss if tss > 0 else float("nan"),
+        r2_within=1 - ssr / tss_within if (fe is not None and tss_within > 0) else float("nan"),
+        ssr=ssr,
+        collinear=tuple(dropped),
+        vcov_psd_fixed=vres.psd_fixed,
+        sample_log=sample.log,
+        demean_strategy=dm.strategy if dm is not None else "none",
+        _parsed=parsed,
+        _row_index=frame.index,
+        _y=y,
+        _resid=u,
+        _xbeta=X @ fit.beta,
+        _fe=fe,
+        _weights=w,
+        _cat_levels=cat_levels,
+    )

@@ -1,0 +1,274 @@
+"""Parse fixest-style formulas: ``y ~ x1 + x2:x3 + C(k) + i(rel_time, ref=-1) | fe1 + fe1^fe2``."""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+
+from impact.errors import FormulaError
+
+__all__ = ["FUNCTIONS", "Factor", "ParsedFormula", "Term", "parse_formula"]
+
+#: Element-wise transforms allowed inside a formula, by name.
+FUNCTIONS = ("log", "log1p", "exp", "sqrt", "abs")
+
+_NAME = r"[A-Za-z_][A-Za-z0-9_.]*"
+_NAME_RE = re.compile(rf"^{_NAME}$")
+_CALL_RE = re.compile(rf"^({_NAME})\((.*)\)$", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class Factor:
+    """One factor of a term.
+
+    Attributes
+    ----------
+    kind : {"num", "func", "C", "i"}
+        Numeric column, transformed numeric column, categorical (treatment coding), or
+        fixest's ``i()`` dummies.
+    var : str
+        Source column.
+    func : str or None
+        Transform name for ``kind="func"``.
+    ref : tuple or None
+        Reference levels excluded by ``i()`` (``None``: none given).
+    by : str or None
+        Numeric column interacted with the ``i()`` dummies (``i(var, x, ref=...)``).
+    """
+
+    kind: str
+    var: str
+    func: str | None = None
+    ref: tuple[object, ...] | None = None
+    by: str | None = None
+
+    @property
+    def is_categorical(self) -> bool:
+        """True for ``C()`` and ``i()`` factors."""
+        return self.kind in ("C", "i")
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """Source columns the factor reads."""
+        return (self.var,) if self.by is None else (self.var, self.by)
+
+    @property
+    def label(self) -> str:
+        """Display label of the factor."""
+        if self.kind == "num":
+            return self.var
+        if self.kind == "func":
+            return f"{self.func}({self.var})"
+        if self.kind == "C":
+            return f"C({self.var})"
+        return self.var
+
+
+@dataclass(frozen=True)
+class Term:
+    """A product (``a:b``) of one or more factors."""
+
+    factors: tuple[Factor, ...]
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """Source columns the term reads."""
+        return tuple(c for f in self.factors for c in f.columns)
+
+
+@dataclass(frozen=True)
+class ParsedFormula:
+    """The parts of a formula.
+
+    Attributes
+    ----------
+    depvar : Factor
+        The outcome (a column, or a transform of one).
+    terms : tuple of Term
+        Right-hand-side terms, in order.
+    intercept : bool
+        Whether an intercept is requested (ignored when fixed effects are present).
+    fixef : tuple of tuple of str
+        Fixed-effect dimensions; each is one column or an interaction ``a^b``.
+    """
+
+    depvar: Factor
+    terms: tuple[Term, ...]
+    intercept: bool
+    fixef: tuple[tuple[str, ...], ...]
+    text: str
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """Every source column the formula reads, without duplicates, in order."""
+        cols = [self.depvar.var]
+        for t in self.terms:
+            cols.extend(t.columns)
+        for fe in self.fixef:
+            cols.extend(fe)
+        return tuple(dict.fromkeys(cols))
+
+    @property
+    def fixef_names(self) -> tuple[str, ...]:
+        """Display names of the fixed-effect dimensions (``a^b`` for interactions)."""
+        return tuple("^".join(fe) for fe in self.fixef)
+
+
+def _split_top(text: str, sep: str) -> list[str]:
+    """Split on ``sep`` outside parentheses/brackets."""
+    parts, depth, cur = [], 0, []
+    for ch in text:
+        if ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth -= 1
+            if depth < 0:
+                raise FormulaError(f"unbalanced parentheses in {text!r}.")
+        if ch == sep and depth == 0:
+            parts.append("".join(cur))
+            cur = []
+        else:
+            cur.append(ch)
+    if depth != 0:
+        raise FormulaError(f"unbalanced parentheses in {text!r}.")
+    parts.append("".join(cur))
+    return [p.strip() for p in parts]
+
+
+def _signed_terms(text: str) -> list[tuple[int, str]]:
+    """Split a right-hand side on top-level ``+`` and ``-``; return (sign, term) pairs."""
+    out, depth, cur, sign = [], 0, [], 1
+    for ch in text:
+        if ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth -= 1
+        if ch in "+-" and depth == 0:
+            out.append((sign, "".join(cur).strip()))
+            cur, sign = [], (1 if ch == "+" else -1)
+        else:
+            cur.append(ch)
+    if depth != 0:
+        raise FormulaError(f"unbalanced parentheses in {text!r}.")
+    out.append((sign, "".join(cur).strip()))
+    return out
+
+
+def _name(text: str, what: str) -> str:
+    text = text.strip()
+    if not _NAME_RE.match(text):
+        raise FormulaError(f"{what} {text!r} is not a column name.")
+    return text
+
+
+def _literal(text: str) -> object:
+    try:
+        return ast.literal_eval(text.strip())
+    except (ValueError, SyntaxError):
+        # a bare word such as ref=control is read as a string level
+        return text.strip()
+
+
+def _parse_i(args: str) -> Factor:
+    pieces = _split_top(args, ",")
+    positional, ref = [], None
+    for p in pieces:
+        if "=" in p:
+            key, val = (s.strip() for s in p.split("=", 1))
+            if key != "ref":
+                raise FormulaError(f"i() accepts only ref=..., got {key!r}.")
+            lit = _literal(val)
+            ref = tuple(lit) if isinstance(lit, (list, tuple)) else (lit,)
+        else:
+            positional.append(_name(p, "i() argument"))
+    if not 1 <= len(positional) <= 2:
+        raise FormulaError(f"i() takes a variable and an optional numeric interaction: i({args})")
+    by = positional[1] if len(positional) == 2 else None
+    return Factor(kind="i", var=positional[0], ref=ref, by=by)
+
+
+def _parse_factor(text: str) -> Factor:
+    text = text.strip()
+    if _NAME_RE.match(text):
+        return Factor(kind="num", var=text)
+    m = _CALL_RE.match(text)
+    if not m:
+        raise FormulaError(
+            f"cannot read term {text!r}: use column names, a:b, C(col), i(col, ref=...) "
+            f"or one of {', '.join(FUNCTIONS)}(col)."
+        )
+    fn, args = m.group(1), m.group(2)
+    if fn == "C":
+        return Factor(kind="C", var=_name(args, "C() argument"))
+    if fn == "i":
+        return _parse_i(args)
+    if fn in FUNCTIONS:
+        return Factor(kind="func", var=_name(args, f"{fn}() argument"), func=fn)
+    raise FormulaError(
+        f"unknown function {fn!r} in {text!r}; allowed: C, i, {', '.join(FUNCTIONS)}."
+    )
+
+
+def parse_formula(formula: str) -> ParsedFormula:
+    """Parse a fixest-style formula.
+
+    Parameters
+    ----------
+    formula : str
+        ``"y ~ x1 + x2 | fe1 + fe2"``. ``0`` or ``-1`` on the right removes the intercept;
+        ``a:b`` multiplies factors; ``C(k)`` adds treatment-coded dummies; ``i(v, ref=r)``
+        adds one dummy per level of ``v`` except ``r`` (``i(v, x, ref=r)`` interacts them
+        with ``x``); ``fe1^fe2`` absorbs the interaction of two fixed effects.
+
+    Returns
+    -------
+    ParsedFormula
+
+    Raises
+    ------
+    FormulaError
+        Anything that cannot be read, with the offending piece quoted.
+    """
+    if not isinstance(formula, str) or "~" not in formula:
+        raise FormulaError(f"formula must be a string 'y ~ x1 + x2 | fe', got {formula!r}.")
+    lhs, rest = formula.split("~", 1)
+    parts = _split_top(rest, "|")
+    if len(parts) > 2:
+        raise FormulaError("formula has more than one '|': use 'y ~ x | fe1 + fe2'.")
+    depvar = _parse_factor(lhs)
+    if depvar.kind not in ("num", "func"):
+        raise FormulaError(f"the outcome must be a column or a transform of one, got {lhs!r}.")
+    intercept = True
+    terms: list[Term] = []
+    for sign, raw in _signed_terms(parts[0]):
+        if raw == "" and sign > 0:
+            continue
+        if raw == "0" or (sign < 0 and raw == "1"):
+            intercept = False
+            continue
+        if sign < 0:
+            raise FormulaError(f"only '- 1' can be subtracted in a formula, got '- {raw}'.")
+        if raw == "1":
+            continue
+        factors = tuple(_parse_factor(f) for f in _split_top(raw, ":"))
+        if sum(f.is_categorical for f in factors) > 1:
+            raise FormulaError(
+                f"term {raw!r} interacts two categorical factors; use fe1^fe2 instead."
+            )
+        term = Term(factors=factors)
+        if term not in terms:
+            terms.append(term)
+    fixef: list[tuple[str, ...]] = []
+    if len(parts) == 2:
+        for raw in _split_top(parts[1], "+"):
+            if raw in ("", "0"):
+                continue
+            fe = tuple(_name(p, "fixed effect") for p in raw.split("^"))
+            if fe not in fixef:
+                fixef.append(fe)
+    if not terms and not intercept and not fixef:
+        raise FormulaError(f"formula {formula!r} has no regressors.")
+    return ParsedFormula(
+        depvar=depvar, terms=tuple(terms), intercept=intercept, fixef=tuple(fixef), text=formula
+    )

@@ -1,0 +1,1 @@
+"""results subpackage of impact."""

@@ -1,0 +1,242 @@
+"""The immutable result of a fixed-effects linear regression."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+
+from impact._typing import FloatArray
+from impact.data.samplelog import SampleLog
+from impact.inference.ssc import SSC, SmallSample
+from impact.linear.demean import fixef_coefficients
+from impact.linear.fixed_effects import FixedEffects
+from impact.linear.formula import ParsedFormula
+from impact.linear.model_matrix import build_design, format_level
+from impact.results.hypothesis import WaldTest, coef_table, lincom, wald_test
+
+__all__ = ["FeolsResult"]
+
+
+@dataclass(frozen=True, eq=False)
+class FeolsResult:
+    """Result of :func:`impact.feols`. Immutable; holds no reference to the user's frame.
+
+    Attributes
+    ----------
+    formula : str
+    depvar : str
+    coef, se : Series
+        Estimates and standard errors by term.
+    vcov : DataFrame
+    nobs : int
+        Observations used.
+    df_resid : int
+        ``N`` minus slopes minus identified fixed-effect coefficients.
+    df_t : int
+        Degrees of freedom of the t distribution used for p-values and intervals.
+    n_clusters : dict
+        Clusters per cluster variable (empty for iid/hetero).
+    vcov_label : str
+    ssc : SSC
+    small_sample : SmallSample
+    fixef_names : tuple of str
+    fixef_sizes : dict
+        Levels per fixed-effect dimension in the estimation sample.
+    r2, r2_within : float
+    ssr : float
+    collinear : tuple of str
+        Regressors dropped as collinear.
+    vcov_psd_fixed : bool
+        True if a multi-way cluster vcov had negative eigenvalues set to zero.
+    sample_log : SampleLog
+    demean_strategy : str
+    """
+
+    formula: str
+    depvar: str
+    coef: pd.Series
+    se: pd.Series
+    vcov: pd.DataFrame
+    nobs: int
+    df_resid: int
+    df_t: int
+    n_clusters: Mapping[str, int]
+    vcov_label: str
+    ssc: SSC
+    small_sample: SmallSample
+    fixef_names: tuple[str, ...]
+    fixef_sizes: Mapping[str, int]
+    r2: float
+    r2_within: float
+    ssr: float
+    collinear: tuple[str, ...]
+    vcov_psd_fixed: bool
+    sample_log: SampleLog
+    demean_strategy: str
+    _parsed: ParsedFormula = field(repr=False)
+    _row_index: pd.Index = field(repr=False)
+    _y: FloatArray = field(repr=False)
+    _resid: FloatArray = field(repr=False)
+    _xbeta: FloatArray = field(repr=False)
+    _fe: FixedEffects | None = field(repr=False)
+    _weights: FloatArray | None = field(repr=False)
+    _cat_levels: Mapping[str, frozenset[str]] = field(repr=False)
+
+    # ----------------------------------------------------------------- tables
+    def tidy(self, alpha: float = 0.05) -> pd.DataFrame:
+        """Coefficient table: term, estimate, std_error, statistic, p_value, conf_low, conf_high."""
+        return coef_table(self.coef, self.se, self.df_t, alpha)
+
+    def confint(self, alpha: float = 0.05) -> pd.DataFrame:
+        """Confidence intervals by term."""
+        t = self.tidy(alpha).set_index("term")
+        return t[["conf_low", "conf_high"]]
+
+    @property
+    def pvalue(self) -> pd.Series:
+        """Two-sided p-values by term."""
+        return self.tidy().set_index("term")["p_value"]
+
+    @property
+    def tstat(self) -> pd.Series:
+        """t statistics by term."""
+        return self.coef / self.se
+
+    def summary(self) -> str:
+        """Printable summary stating the sample, the vcov, clusters and the SSC preset."""
+        t = self.tidy()
+        lines = [
+            f"OLS: {self.formula}",
+            f"Observations: {self.nobs}"
+            + (
+                f"   Fixed effects: {', '.join(f'{k} ({v})' for k, v in self.fixef_sizes.items())}"
+                if self.fixef_sizes
+                else ""
+            ),
+            f"Standard errors: {self.vcov_label}"
+            + (
+                f", G = {', '.join(str(g) for g in self.n_clusters.values())}"
+                if self.n_clusters
+                else ""
+            )
+            + f"; SSC: {self.ssc.name} (K = {self.small_sample.K}); t df = {self.df_t}",
+            "",
+        ]
+        width = max([len(str(s)) for s in t["term"]] + [8])
+        lines.append(
+            f"{'':<{width}} {'Estimate':>12} {'Std. Error':>12} {'t value':>9} {'Pr(>|t|)':>10}"
+        )
+        for row in t.itertuples(index=False):
+            lines.append(
+                f"{row.term!s:<{width}} {row.estimate:>12.6g} {row.std_error:>12.6g} "
+                f"{row.statistic:>9.3f} {row.p_value:>10.4g}"
+            )
+        lines.append("")
+        lines.append(
+            f"R2: {self.r2:.5f}"
+            + (f"   Within R2: {self.r2_within:.5f}" if self.fixef_names else "")
+        )
+        if self.collinear:
+            lines.append(f"Dropped as collinear: {', '.join(self.collinear)}")
+        if self.vcov_psd_fixed:
+            lines.append(
+                "Note: the multi-way cluster vcov was not PSD; negative eigenvalues set to 0."
+            )
+        if self.sample_log.records:
+            lines.append(str(self.sample_log))
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return self.summary()
+
+    # ----------------------------------------------------------------- tests
+    def wald(
+        self,
+        restriction: Mapping[str, float] | Sequence[str] | np.ndarray | None = None,
+        q: float | Sequence[float] | None = None,
+    ) -> WaldTest:
+        """F test of ``R b = q`` with this model's vcov and t df (default: all slopes zero)."""
+        restriction = list(self.coef.index) if restriction is None else restriction
+        return wald_test(self.coef, self.vcov, restriction, q, df=self.df_t)
+
+    def lincom(self, weights: Mapping[str, float], alpha: float = 0.05) -> pd.DataFrame:
+        """Estimate and test a linear combination, e.g. ``{"grant": 1, "grant_1": 1}``."""
+        return lincom(self.coef, self.vcov, weights, df=self.df_t, alpha=alpha)
+
+    # ----------------------------------------------------------------- post-estimation
+    def _series(self, values: FloatArray, name: str) -> pd.Series:
+        return pd.Series(values, index=self._row_index, name=name)
+
+    def resid(self) -> pd.Series:
+        """Residuals of the used rows, indexed like the user's frame."""
+        return self._series(self._resid, "resid")
+
+    def fitted(self) -> pd.Series:
+        """Fitted values (including fixed effects) of the used rows."""
+        return self._series(self._y - self._resid, "fitted")
+
+    @cached_property
+    def _fixef_values(self) -> tuple[FloatArray, ...]:
+        if self._fe is None:
+            return ()
+        d = self._y - self._resid - self._xbeta
+        return fixef_coefficients(d, self._fe, self._weights)
+
+    def fixef(self) -> dict[str, pd.Series]:
+        """Estimated fixed effects by dimension.
+
+        Normalisation: the first level of every dimension after the first is zero, so
+        only sums across dimensions are identified (as in fixest's ``fixef()``).
+        """
+        if self._fe is None:
+            return {}
+        return {
+            name: pd.Series(vals, index=labels, name=name)
+            for name, vals, labels in zip(
+                self._fe.names, self._fixef_values, self._fe.labels, strict=True
+            )
+        }
+
+    def predict(self, newdata: pd.DataFrame | None = None) -> pd.Series:
+        """Predictions including fixed effects.
+
+        Without ``newdata``: the fitted values of the used rows. With ``newdata``: NaN
+        where a regressor is missing or a categorical level or fixed-effect level was
+        not in the estimation sample.
+        """
+        if newdata is None:
+            return self.fitted().rename("predict")
+        cols = [c for t in self._parsed.terms for c in t.columns]
+        cols += [c for fe in self._parsed.fixef for c in fe]
+        missing = [c for c in dict.fromkeys(cols) if c not in newdata.columns]
+        if missing:
+            from impact.errors import ColumnNotFoundError
+
+            raise ColumnNotFoundError(f"newdata lacks column {missing[0]!r} used by the model.")
+        frame = newdata[list(dict.fromkeys(cols))]
+        ok = frame.notna().all(axis=1).to_numpy()
+        for var, levels in self._cat_levels.items():
+            ok &= frame[var].map(format_level).isin(levels).to_numpy()
+        pred = np.full(len(frame), np.nan)
+        sub = frame.loc[ok]
+        if len(sub):
+            design = build_design(sub, self._parsed, has_fixef=self._fe is not None)
+            X = pd.DataFrame(design.X, columns=list(design.names))
+            X = X.reindex(columns=list(self.coef.index), fill_value=0.0)
+            p = X.to_numpy() @ self.coef.to_numpy()
+            if self._fe is not None:
+                for fe_cols, labels, vals in zip(
+                    self._parsed.fixef, self._fe.labels, self._fixef_values, strict=True
+                ):
+                    lookup = pd.Series(vals, index=labels)
+                    if len(fe_cols) == 1:
+                        keys = sub[fe_cols[0]]
+                    else:
+                        keys = pd.MultiIndex.from_frame(sub[list(fe_cols)])
+                    p = p + lookup.reindex(keys).to_numpy()
+            pred[ok] = p
+        return pd.Series(pred, index=newdata.index, name="predict")

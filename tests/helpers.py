@@ -1,0 +1,65 @@
+"""Tolerances (named, with their reason), the one comparison helper, and test data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+#: Same algebra computed two ways (within vs dummies): only rounding differs.
+RTOL_CLOSED_FORM = 1e-10
+#: Another implementation of the same estimator and convention.
+RTOL_PEER = 1e-6
+#: Results that depend on a convergence tolerance (iterative demeaning): estimates.
+RTOL_ITERATIVE = 1e-6
+#: ... and standard errors.
+RTOL_ITERATIVE_SE = 1e-4
+
+
+def assert_close(actual, expected, *, rtol: float, atol: float = 0.0) -> None:
+    """Elementwise ``|a - e| <= atol + rtol * |e|``; keyword-only tolerances."""
+    a = np.asarray(actual, dtype=float)
+    e = np.asarray(expected, dtype=float)
+    assert a.shape == e.shape, f"shape {a.shape} != {e.shape}"
+    np.testing.assert_allclose(a, e, rtol=rtol, atol=atol)
+
+
+def random_panel(
+    seed: int,
+    *,
+    n_units: int = 60,
+    n_periods: int = 8,
+    drop_share: float = 0.25,
+    n_ind: int = 6,
+    n_regions: int = 12,
+) -> pd.DataFrame:
+    """An unbalanced firm-year panel with FE structure, heteroskedastic errors and weights.
+
+    Firms belong to industries and regions (regions nest firms); 'grp' is a cross-cutting
+    random group that is not nested in anything.
+    """
+    rng = np.random.default_rng(seed)
+    unit = np.repeat(np.arange(n_units), n_periods)
+    year = np.tile(np.arange(2000, 2000 + n_periods), n_units)
+    ind = rng.integers(0, n_ind, n_units)[unit]
+    region = rng.integers(0, n_regions, n_units)[unit]
+    alpha = rng.normal(size=n_units)[unit]
+    gamma = rng.normal(size=n_periods)[year - 2000]
+    x1 = rng.normal(size=unit.size) + 0.5 * alpha
+    x2 = rng.normal(size=unit.size) + 0.3 * gamma
+    eps = rng.normal(size=unit.size) * (0.5 + np.abs(x1))
+    y = 1.0 + 0.7 * x1 - 0.4 * x2 + alpha + gamma + 0.3 * ind + eps
+    df = pd.DataFrame(
+        {
+            "unit": unit,
+            "year": year,
+            "ind": ind,
+            "region": region,
+            "grp": rng.integers(0, 9, unit.size),
+            "x1": x1,
+            "x2": x2,
+            "y": y,
+            "w": rng.uniform(0.5, 2.0, unit.size),
+        }
+    )
+    keep = rng.uniform(size=len(df)) > drop_share
+    return df.loc[keep].reset_index(drop=True)
