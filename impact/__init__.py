@@ -5,7 +5,7 @@ Public API only; see ``docs/`` and DESIGN.md for the contract.
 
 from __future__ import annotations
 
-from impact import errors
+from impact import datasets, errors
 from impact.data.panel import Panel
 from impact.data.samplelog import SampleLog
 from impact.estimators.feols import feols
@@ -21,6 +21,7 @@ __all__ = [
     "Panel",
     "SampleLog",
     "__version__",
+    "datasets",
     "errors",
     "etable",
     "feols",

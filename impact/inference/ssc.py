@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from impact.errors import InvalidOptionError
+from impact.errors import EmptySampleError, InvalidOptionError
 
 __all__ = ["SSC", "SmallSample", "small_sample"]
 
@@ -143,10 +143,12 @@ def small_sample(
         K = k + fe_fixest - fe_levels_nested + n_fe_nested
     else:
         K = k + fe_fixest
-    if N - K <= 0:
-        K_adj = float("nan")
-    else:
-        K_adj = (N - 1) / (N - K) if ssc.k_adj else 1.0
+    if N - K <= 0 and (ssc.k_adj or vcov_type == "iid"):
+        raise EmptySampleError(
+            f"{N} observations and {K} parameters (slopes and fixed effects): no residual "
+            "degrees of freedom are left to estimate the variance."
+        )
+    K_adj = (N - 1) / (N - K) if ssc.k_adj else 1.0
     if vcov_type == "iid":
         # sigma^2 = SSR/(N-K) with k_adj, SSR/N without; expressed relative to SSR/N
         factor = N / (N - K) if ssc.k_adj else 1.0
