@@ -13,16 +13,23 @@ from impact.errors import CollinearityError, CollinearityWarning, EmptySampleErr
 from impact.inference.linear_vcov import cluster_codes, compute_vcov
 from impact.inference.ssc import SSC
 from impact.inference.vcov import parse_vcov
-from impact.linear.collinear import describe_drops, find_collinear
+from impact.linear.collinear import describe_drops
+from impact.linear.core import fit_absorbed
 from impact.linear.demean import DEMEAN_TOL, demean
-from impact.linear.fixed_effects import FixedEffects, count_fixef_rank, is_nested
+from impact.linear.fixed_effects import FixedEffects, is_nested
 from impact.linear.formula import parse_formula
 from impact.linear.model_matrix import build_design, factor_values, format_level
-from impact.linear.ols import wls
 from impact.linear.sample import prepare_sample
 from impact.results.linear import FeolsResult
 
 __all__ = ["feols"]
+
+
+def _collinear_msg(name: str) -> str:
+    return (
+        f"the coefficient of interest {name!r} is collinear with the fixed effects or other "
+        "regressors and cannot be estimated; check that it varies within the fixed-effect groups."
+    )
 
 
 def _jackknife_projected(
@@ -139,35 +146,30 @@ def feols(
     y = factor_values(frame, parsed.depvar)
     if design.X.shape[1] == 0:
         raise EmptySampleError(f"formula {formula!r} has no regressor to estimate.")
-    V = np.column_stack([y, design.X])
-    dm = (
-        demean(V, fe, w, tol=fixef_tol, maxiter=fixef_maxiter, strategy=demean_strategy)
-        if fe
-        else None
-    )
-    R = dm.values if dm is not None else V
-    yd, Xd_all = R[:, 0], R[:, 1:]
-    keep, reasons = find_collinear(Xd_all, design.X, w)
+    try:
+        core = fit_absorbed(
+            y, design.X, fe, w, tol=fixef_tol, maxiter=fixef_maxiter, strategy=demean_strategy
+        )
+    except EmptySampleError as exc:
+        hit = [n for n in design.names if n in set(protect)]
+        if hit:
+            raise CollinearityError(_collinear_msg(hit[0])) from exc
+        raise
+    keep, reasons = core.keep, core.reasons
     names_all = list(design.names)
     dropped = [n for n, k in zip(names_all, keep, strict=True) if not k]
     hit = [n for n in dropped if n in set(protect)]
     if hit:
-        raise CollinearityError(
-            f"the coefficient of interest {hit[0]!r} is collinear with the fixed effects or "
-            "other regressors and cannot be estimated; check that it varies within the "
-            "fixed-effect groups."
-        )
+        raise CollinearityError(_collinear_msg(hit[0]))
     if dropped:
         warnings.warn(
             "dropped collinear regressors: " + describe_drops(names_all, keep, reasons),
             CollinearityWarning,
             stacklevel=2,
         )
-    if not keep.any():
-        raise EmptySampleError("every regressor is collinear with the fixed effects.")
     names = [n for n, k in zip(names_all, keep, strict=True) if k]
-    Xd, X = Xd_all[:, keep], design.X[:, keep]
-    fit = wls(yd, Xd, w)
+    Xd, X, yd = core.Xd, design.X[:, keep], core.yd
+    fit = core
     u = fit.resid
     wu = u if w is None else u * w
     N, k = len(y), len(names)
@@ -201,7 +203,7 @@ def feols(
     dev = y - ybar
     tss = float(dev @ (dev if w is None else dev * w))
     tss_within = float(yd @ (yd if w is None else yd * w))
-    fe_rank = count_fixef_rank(fe) if fe is not None else 0
+    fe_rank = core.fe_rank
     cat_levels = {
         f.var: frozenset(frame[f.var].map(format_level).unique())
         for t in parsed.terms
@@ -230,7 +232,7 @@ def feols(
         collinear=tuple(dropped),
         vcov_psd_fixed=vres.psd_fixed,
         sample_log=sample.log,
-        demean_strategy=dm.strategy if dm is not None else "none",
+        demean_strategy=core.strategy,
         _parsed=parsed,
         _row_index=frame.index,
         _y=y,

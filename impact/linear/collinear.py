@@ -9,7 +9,7 @@ import scipy.linalg as sla
 
 from impact._typing import BoolArray, FloatArray
 
-__all__ = ["COLLIN_TOL", "find_collinear"]
+__all__ = ["COLLIN_TOL", "column_scale", "describe_drops", "find_collinear"]
 
 #: A column is collinear when the share of its (weighted, centred) variation that is
 #: left after projecting on the fixed effects and on the earlier kept columns is below
@@ -17,22 +17,27 @@ __all__ = ["COLLIN_TOL", "find_collinear"]
 COLLIN_TOL = 1e-10
 
 
+def column_scale(X: FloatArray, weights: FloatArray | None = None) -> FloatArray:
+    """Weighted centred sum of squares of each column (raw sum of squares if constant)."""
+    w = np.ones(X.shape[0]) if weights is None else weights
+    sw = w.sum()
+    s1 = w @ X
+    s2 = w @ (X * X)
+    centred = s2 - s1**2 / sw
+    return np.where(centred > 1e-14 * s2, centred, s2)
+
+
 def find_collinear(
-    Xd: FloatArray,
-    X: FloatArray,
-    weights: FloatArray | None = None,
-    *,
-    tol: float = COLLIN_TOL,
+    gram: FloatArray, scale: FloatArray, *, tol: float = COLLIN_TOL
 ) -> tuple[BoolArray, list[str]]:
     """Columns to keep, in order, dropping each column explained by FE and earlier columns.
 
     Parameters
     ----------
-    Xd : ndarray (n, k)
-        Regressors with fixed effects projected out.
-    X : ndarray (n, k)
-        The same regressors before projection (sets each column's scale).
-    weights : ndarray (n,), optional
+    gram : ndarray (k, k)
+        ``X~' W X~`` of the regressors with fixed effects projected out.
+    scale : ndarray (k,)
+        :func:`column_scale` of the regressors before projection.
 
     Returns
     -------
@@ -40,21 +45,15 @@ def find_collinear(
     reasons : list of str
         For each dropped column, ``"fixed effects"`` or ``"other regressors"``.
     """
-    k = Xd.shape[1]
+    k = gram.shape[0]
     keep = np.zeros(k, dtype=bool)
     reasons: list[str] = []
     if k == 0:
         return keep, reasons
-    w = np.ones(X.shape[0]) if weights is None else weights
-    sw = w.sum()
-    mean = (w @ X) / sw
-    raw = w @ ((X - mean) ** 2)
-    raw = np.where(raw > 0, raw, w @ (X**2))
-    G = Xd.T @ (Xd * w[:, None])
-    d = np.diag(G).copy()
-    fe_ok = d > tol * raw
-    scale = np.sqrt(np.where(d > 0, d, 1.0))
-    R = G / np.outer(scale, scale)
+    d = np.diag(gram).copy()
+    fe_ok = d > tol * scale
+    s = np.sqrt(np.where(d > 0, d, 1.0))
+    R = gram / np.outer(s, s)
     L = np.zeros((0, 0))
     kept: list[int] = []
     for j in range(k):

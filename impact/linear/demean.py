@@ -48,11 +48,15 @@ class DemeanResult:
         ``"none"``, ``"oneway"``, ``"schur"`` or ``"map"``.
     iterations : int
         Sweeps used by the iterative strategy (0 for exact strategies).
+    fe_rank : int or None
+        Identified fixed-effect coefficients when the strategy knows it exactly
+        (one-way and Schur), else None.
     """
 
     values: FloatArray
     strategy: str
     iterations: int
+    fe_rank: int | None = None
 
 
 class _Sweeper:
@@ -70,9 +74,11 @@ class _Sweeper:
         return group_sums(self.fe.codes[q], self.fe.n_levels[q], wr) * self.inv_w[q][:, None]
 
     def __call__(self, R: FloatArray) -> FloatArray:
-        R = R.copy()
+        R = np.array(R, order="F", copy=True)
         for q in range(self.fe.n_dims):
-            R -= self.means(q, R)[self.fe.codes[q]]
+            m = self.means(q, R)
+            for j in range(R.shape[1]):
+                R[:, j] -= m[:, j][self.fe.codes[q]]
         return R
 
 
@@ -129,21 +135,6 @@ def _pick_strategy(fe: FixedEffects, strategy: DemeanStrategy) -> str:
     return "schur" if small <= SCHUR_MAX_SMALL_LEVELS else "map"
 
 
-def _max_rel_group_sum(
-    R: FloatArray, V: FloatArray, fe: FixedEffects, w: FloatArray | None
-) -> float:
-    wr = R if w is None else R * w[:, None]
-    wv = np.abs(V) if w is None else np.abs(V) * w[:, None]
-    worst = 0.0
-    for c, n in zip(fe.codes, fe.n_levels, strict=True):
-        num = np.abs(group_sums(c, n, wr)).max(axis=0)
-        den = group_sums(c, n, wv).max(axis=0)
-        worst = max(
-            worst, float(np.max(np.divide(num, den, out=np.zeros_like(num), where=den > 0)))
-        )
-    return worst
-
-
 def demean(
     V: FloatArray,
     fe: FixedEffects,
@@ -178,6 +169,7 @@ def demean(
     V = np.asarray(V, dtype=np.float64)
     if V.ndim == 1:
         V = V[:, None]
+    V = np.asfortranarray(V)  # column-contiguous: group sums run per column
     chosen = _pick_strategy(fe, strategy)
     if chosen == "none":
         return DemeanResult(values=V.copy(), strategy="none", iterations=0)
@@ -190,11 +182,11 @@ def demean(
         big = int(np.argmax(fe.n_levels))
         sol = schur_project(V, fe, weights, big)
         R = V - sol.fitted(fe)
-        if _max_rel_group_sum(R, V, fe, weights) <= _SCHUR_CHECK:
-            return DemeanResult(values=R, strategy="schur", iterations=0)
+        if sol.residual <= _SCHUR_CHECK:
+            return DemeanResult(values=R, strategy="schur", iterations=0, fe_rank=sol.rank)
         # numerically delicate design: refine the exact solution iteratively
         R2, it = _map(R, fe, weights, tol, maxiter)
-        return DemeanResult(values=R2, strategy="schur+map", iterations=it)
+        return DemeanResult(values=R2, strategy="schur+map", iterations=it, fe_rank=sol.rank)
     R, it = _map(V, fe, weights, tol, maxiter)
     return DemeanResult(values=R, strategy="map", iterations=it)
 

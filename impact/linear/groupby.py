@@ -18,6 +18,7 @@ def group_sums(codes: IntArray, n_groups: int, values: FloatArray) -> FloatArray
     values = np.asarray(values, dtype=np.float64)
     if values.ndim == 1:
         return np.bincount(codes, weights=values, minlength=n_groups)
+    values = np.asfortranarray(values)  # contiguous columns: bincount is ~3x faster
     out = np.empty((n_groups, values.shape[1]))
     for j in range(values.shape[1]):
         out[:, j] = np.bincount(codes, weights=values[:, j], minlength=n_groups)

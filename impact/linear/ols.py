@@ -9,7 +9,7 @@ import scipy.linalg as sla
 
 from impact._typing import FloatArray
 
-__all__ = ["OLSFit", "wls"]
+__all__ = ["OLSFit", "weighted_gram", "wls", "wls_from_gram"]
 
 
 @dataclass(frozen=True)
@@ -30,11 +30,20 @@ class OLSFit:
     resid: FloatArray
 
 
-def wls(y: FloatArray, X: FloatArray, weights: FloatArray | None = None) -> OLSFit:
-    """Solve ``min sum w (y - X b)^2`` by Cholesky on the (column-scaled) normal equations."""
-    Xw = X if weights is None else X * weights[:, None]
-    XtX = Xw.T @ X
-    Xty = Xw.T @ y
+def wls_from_gram(gram: FloatArray, y: FloatArray, X: FloatArray) -> OLSFit:
+    """Weighted least squares given ``[y X]' W [y X]``.
+
+    Solves the column-scaled normal equations by Cholesky (scaling makes the solve
+    invariant to the units of each regressor).
+
+    Parameters
+    ----------
+    gram : ndarray (k+1, k+1)
+        Gram matrix of ``[y, X]`` with weights.
+    y, X : ndarray
+        Used only to form the residuals.
+    """
+    XtX, Xty = gram[1:, 1:], gram[1:, 0]
     s = np.sqrt(np.diag(XtX))
     s = np.where(s > 0, s, 1.0)
     A = XtX / np.outer(s, s)
@@ -44,3 +53,15 @@ def wls(y: FloatArray, X: FloatArray, weights: FloatArray | None = None) -> OLSF
     bread = inv_scaled / np.outer(s, s)
     resid = y - X @ beta
     return OLSFit(beta=beta, bread=(bread + bread.T) / 2, resid=resid)
+
+
+def weighted_gram(R: FloatArray, weights: FloatArray | None = None) -> FloatArray:
+    """``R' W R`` (one BLAS pass)."""
+    Rw = R if weights is None else R * weights[:, None]
+    return Rw.T @ R
+
+
+def wls(y: FloatArray, X: FloatArray, weights: FloatArray | None = None) -> OLSFit:
+    """Solve ``min sum w (y - X b)^2``; residuals are unweighted."""
+    R = np.column_stack([y, X])
+    return wls_from_gram(weighted_gram(R, weights), y, X)

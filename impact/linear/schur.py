@@ -32,29 +32,67 @@ class SchurSolution:
     coefs : tuple of ndarray
         Coefficients per dimension (in the order of ``fe``), each (n_levels, p).
         The first level of each small dimension is the reference (zero).
+    rank : int
+        Identified fixed-effect coefficients (rank of the dummy matrix).
+    residual : float
+        Largest remaining group sum of the weighted residuals in a small dimension,
+        relative to the size of the group sums of ``V``; ~1e-15 when the solve is exact.
     """
 
     big: int
     coefs: tuple[FloatArray, ...]
+    rank: int
+    residual: float
 
     def fitted(self, fe: FixedEffects) -> FloatArray:
-        """Sum of the fixed-effect coefficients for every row, (n, p)."""
-        out = self.coefs[0][fe.codes[0]].copy()
-        for q in range(1, fe.n_dims):
-            out += self.coefs[q][fe.codes[q]]
+        """Sum of the fixed-effect coefficients for every row, (n, p), column-major."""
+        n, p = len(fe.codes[0]), self.coefs[0].shape[1]
+        out = np.empty((n, p), order="F")
+        for j in range(p):
+            col = self.coefs[0][:, j][fe.codes[0]]
+            for q in range(1, fe.n_dims):
+                col += self.coefs[q][:, j][fe.codes[q]]
+            out[:, j] = col
         return out
 
 
-def _solve_psd(A: FloatArray, B: FloatArray) -> FloatArray:
+def _solve_psd(A: FloatArray, B: FloatArray) -> tuple[FloatArray, int]:
+    """Solve ``A x = B`` for PSD ``A``; minimum-norm solution and the rank if singular."""
     try:
         c = sla.cho_factor(A, lower=True, check_finite=False)
-        return sla.cho_solve(c, B, check_finite=False)
+        return sla.cho_solve(c, B, check_finite=False), A.shape[0]
     except sla.LinAlgError:
         # disconnected design: A is singular beyond the dropped references
         vals, vecs = np.linalg.eigh(A)
         cut = vals.max() * 1e-12 * A.shape[0] if vals.size else 0.0
-        inv = np.where(vals > cut, 1.0 / np.where(vals > cut, vals, 1.0), 0.0)
-        return (vecs * inv) @ (vecs.T @ B)
+        ok = vals > cut
+        inv = np.where(ok, 1.0 / np.where(ok, vals, 1.0), 0.0)
+        return (vecs * inv) @ (vecs.T @ B), int(ok.sum())
+
+
+#: Build the firm-by-small-level weight table densely when it has at most this many cells
+#: and at most ``DENSE_CROSSTAB_LEVELS`` small levels (dense products cost nb * L^2).
+DENSE_CROSSTAB_CELLS = 20_000_000
+DENSE_CROSSTAB_LEVELS = 64
+
+
+def _crosstab(
+    fe: FixedEffects, weights: FloatArray | None, big: int, small: list[int], offsets: np.ndarray
+) -> FloatArray | sp.csr_matrix:
+    """Weight of every (large level, small level) pair: dense when small, else sparse."""
+    nb, L = fe.n_levels[big], int(offsets[-1])
+    bcodes = fe.codes[big]
+    if nb * L <= DENSE_CROSSTAB_CELLS and L <= DENSE_CROSSTAB_LEVELS:
+        C = np.zeros(nb * L)
+        for i, q in enumerate(small):
+            key = bcodes.astype(np.int64) * L + (fe.codes[q] + offsets[i])
+            C += group_weights(key, nb * L, weights)
+        return C.reshape(nb, L)
+    n = len(bcodes)
+    w = np.ones(n) if weights is None else weights
+    rows = np.concatenate([bcodes] * len(small))
+    cols = np.concatenate([fe.codes[q] + offsets[i] for i, q in enumerate(small)])
+    return sp.csr_matrix((np.tile(w, len(small)), (rows, cols)), shape=(nb, L))
 
 
 def schur_project(
@@ -80,30 +118,35 @@ def schur_project(
     L = int(offsets[-1])
     ws = np.concatenate([group_weights(fe.codes[q], fe.n_levels[q], weights) for q in small])
     DsV = np.vstack([group_sums(fe.codes[q], fe.n_levels[q], wv) for q in small])
-    n = len(bcodes)
-    w = np.ones(n) if weights is None else weights
-    rows = np.concatenate([bcodes] * len(small))
-    cols = np.concatenate([fe.codes[q] + offsets[i] for i, q in enumerate(small)])
-    C = sp.csr_matrix((np.tile(w, len(small)), (rows, cols)), shape=(nb, L))
-    CtWinv = (C.T @ sp.diags(1.0 / wb)).tocsr()
-    A = np.diag(ws) - (CtWinv @ C).toarray()
-    for i, q in enumerate(small):  # cross-tabulations between small dimensions
+    C = _crosstab(fe, weights, big, small, offsets)
+    CtWinv = C.T @ sp.diags(1.0 / wb) if sp.issparse(C) else (C / wb[:, None]).T
+    Mss = np.diag(ws)  # D_s' W D_s: diagonal blocks plus cross-tabulations of small dims
+    for i, q in enumerate(small):
         for j in range(i + 1, len(small)):
             r = small[j]
             nq, nr = fe.n_levels[q], fe.n_levels[r]
             key = fe.codes[q].astype(np.int64) * nr + fe.codes[r]
             cross = group_weights(key, nq * nr, weights).reshape(nq, nr)
-            A[offsets[i] : offsets[i + 1], offsets[j] : offsets[j + 1]] += cross
-            A[offsets[j] : offsets[j + 1], offsets[i] : offsets[i + 1]] += cross.T
+            Mss[offsets[i] : offsets[i + 1], offsets[j] : offsets[j + 1]] = cross
+            Mss[offsets[j] : offsets[j + 1], offsets[i] : offsets[i + 1]] = cross.T
+    CWC = CtWinv @ C
+    A = Mss - (CWC.toarray() if sp.issparse(CWC) else CWC)
     B = DsV - CtWinv @ Sb
     keep = np.ones(L, dtype=bool)
     keep[offsets[:-1]] = False  # first level of each small dimension is the reference
     b = np.zeros((L, V.shape[1]))
+    rank_small = 0
     if keep.any():
-        b[keep] = _solve_psd(A[np.ix_(keep, keep)], B[keep])
+        b[keep], rank_small = _solve_psd(A[np.ix_(keep, keep)], B[keep])
     a = (Sb - C @ b) / wb[:, None]
+    # group sums of the weighted residual in the small dimensions, computed from the
+    # small tables (the large dimension's sums are zero by construction)
+    Cta = C.T @ a
+    resid = DsV - Cta - Mss @ b
+    scale = np.maximum(np.abs(DsV).max(axis=0), np.abs(Cta).max(axis=0))
+    rel = float(np.max(np.abs(resid).max(axis=0) / np.where(scale > 0, scale, 1.0)))
     coefs: list[FloatArray] = [np.empty(0)] * fe.n_dims
     coefs[big] = a
     for i, q in enumerate(small):
         coefs[q] = b[offsets[i] : offsets[i + 1]]
-    return SchurSolution(big=big, coefs=tuple(coefs))
+    return SchurSolution(big=big, coefs=tuple(coefs), rank=nb + rank_small, residual=rel)

@@ -71,3 +71,15 @@ def test_disconnected_design_schur_exact():
     res = demean(V, fe, strategy="schur")
     ref = _explicit(V, df, ["f", "t"], np.ones(9))
     assert_close(res.values, ref, rtol=0, atol=RTOL_CLOSED_FORM * np.abs(V).max())
+
+
+def test_sparse_crosstab_path_equals_dense(monkeypatch):
+    import impact.linear.schur as schur
+
+    df, V, w = _data(4)
+    fe = build_fixed_effects(df, [["f"], ["t"], ["k"]])
+    dense = demean(V, fe, w)
+    monkeypatch.setattr(schur, "DENSE_CROSSTAB_CELLS", 0)
+    sparse = demean(V, fe, w)
+    assert dense.strategy == sparse.strategy == "schur"
+    assert_close(sparse.values, dense.values, rtol=0, atol=RTOL_CLOSED_FORM * np.abs(V).max())
