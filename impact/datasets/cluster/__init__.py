@@ -1,0 +1,6 @@
+"""The synthetic cluster-firm panel (DGP.md): generator, scenarios and truth."""
+
+from impact.datasets.cluster.generate import ClusterTruth, cluster_panel
+from impact.datasets.cluster.params import SCENARIOS, ClusterPanelParams, scenario_params
+
+__all__ = ["SCENARIOS", "ClusterPanelParams", "ClusterTruth", "cluster_panel", "scenario_params"]

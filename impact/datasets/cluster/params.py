@@ -1,0 +1,173 @@
+"""Parameters and scenarios of the synthetic cluster-firm panel (DGP.md §4)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from impact.errors import InvalidOptionError, close_matches_hint
+
+__all__ = ["SCENARIOS", "ClusterPanelParams", "scenario_params"]
+
+
+@dataclass(frozen=True)
+class ClusterPanelParams:
+    """Every parameter of the generator; defaults are the embedded default scenario.
+
+    Values marked [K] in DGP.md are calibration choices checked by the generator's own
+    tests (DGP.md §4.12). Sequences indexed by event time ``e = 0, 1, ...`` use their
+    last value for larger ``e``.
+    """
+
+    # ----- structure (§4.1)
+    first_year: int = 2004
+    last_year: int = 2019
+    burn_in: int = 20
+    n_regions: int = 12
+    n_sectors: int = 8
+    high_tech_sectors: tuple[int, ...] = (6, 7, 8)
+    cell_size_sd: float = 0.5
+    region_weight_sd: float = 0.4
+    sector_weight_sd: float = 0.4
+    entry_rate: float = 0.04
+    age_shape: float = 2.0
+    age_scale: float = 8.0
+    mu_k: float = 6.0
+    sd_k0: float = 1.4
+    entrant_k_shift: float = -0.5
+    launch_waves: tuple[tuple[int, int], ...] = ((2008, 6), (2010, 5), (2012, 5))
+    # ----- productivity (§4.2)
+    rho: float = 0.8
+    sigma_xi: float = 0.18
+    tau_low: float = 0.010
+    tau_high: float = 0.020
+    year_shocks: tuple[tuple[int, float], ...] = ((2009, -0.05), (2010, 0.02))
+    entrant_u_mean: float = -0.10
+    entrant_u_sd: float = 0.30
+    # ----- inputs and output (§4.3)
+    beta0: float = 3.36
+    beta_l: float = 0.60
+    beta_k: float = 0.30
+    sigma_eps: float = 0.10
+    delta_k: float = 0.08
+    iota_omega: float = 1.0
+    sigma_nu: float = 0.0
+    lumpy_investment: float = 0.0
+    labour_adjust: float = 0.6
+    sigma_l: float = 0.10
+    rho_w: float = 0.3
+    sigma_w: float = 0.10
+    region_wage_sd: float = 0.10
+    real_wage_level: float = 3.4
+    wage_trend: float = 0.02
+    price_drift: float = 0.02
+    price_sd: float = 0.01
+    materials_share: float = 0.55
+    # ----- exit (§4.4)
+    exit_quantile: float = 0.03
+    exit_k_weight: float = 0.1
+    random_exit: float = 0.02
+    # ----- cluster entry (§4.5)
+    selection: str = "realistic"
+    kappa_0: float = -2.75
+    kappa_L: float = 0.4
+    kappa_omega: float = 0.5
+    kappa_h: float = 0.5
+    kappa_rd: float = 0.8
+    kappa_delta: float = 0.0
+    kappa_1: float = 1.0
+    # ----- R&D performer status (§4.7; used by selection)
+    rd_intercept_low: float = -3.6
+    rd_intercept_high: float = -2.1
+    rd_persistence: float = 4.4
+    rd_omega: float = 0.8
+    rd_l: float = 0.5
+    rd_h: float = 0.8
+    # ----- treatment effects (§4.6)
+    effect_omega: tuple[float, ...] = (-0.010, 0.000, 0.010, 0.015, 0.020, 0.020)
+    effect_l: tuple[float, ...] = (0.005, 0.010, 0.015, 0.020, 0.020, 0.020)
+    effect_rd: tuple[float, ...] = (0.1, 0.2, 0.3, 0.3, 0.3, 0.3)
+    anticipation_rd: float = 0.0
+    size_multipliers: tuple[float, float, float] = (1.5, 1.0, 0.4)
+    high_tech_innovation_multiplier: float = 1.5
+    cohort_multipliers: tuple[float, float] | None = None
+    spillovers: bool = True
+    spill_l: tuple[float, ...] = (-0.010, -0.010, 0.0, 0.0)
+    spill_omega: tuple[float, ...] = (0.0, 0.0, 0.005, 0.005)
+    scenario: str = "default"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def years(self) -> range:
+        """Observed years."""
+        return range(self.first_year, self.last_year + 1)
+
+    def selection_kappas(self) -> dict[str, float]:
+        """Selection coefficients after applying the selection regime."""
+        if self.selection == "random":
+            return {"L": 0.0, "omega": 0.0, "h": 0.0, "rd": 0.0, "delta": 0.0}
+        if self.selection != "realistic":
+            raise InvalidOptionError(
+                f"selection must be 'realistic' or 'random', got {self.selection!r}."
+            )
+        return {
+            "L": self.kappa_L,
+            "omega": self.kappa_omega,
+            "h": self.kappa_h,
+            "rd": self.kappa_rd,
+            "delta": self.kappa_delta,
+        }
+
+
+_NO_EFFECTS: dict[str, Any] = {
+    "effect_omega": (0.0,),
+    "effect_l": (0.0,),
+    "effect_rd": (0.0,),
+    "spillovers": False,
+}
+_S2: dict[str, Any] = {"selection": "random", "cohort_multipliers": (1.2, 0.9), "spillovers": False}
+
+#: Scenario presets (DGP.md §4.10): overrides of the defaults.
+SCENARIOS: dict[str, dict[str, Any]] = {
+    "default": {"cohort_multipliers": (1.2, 0.9)},
+    "S0": {"selection": "random", **_NO_EFFECTS},
+    "S1": {
+        "selection": "random",
+        "spillovers": False,
+        "effect_omega": (0.05,),
+        "effect_l": (0.0,),
+        "effect_rd": (0.0,),
+        "size_multipliers": (1.0, 1.0, 1.0),
+        "high_tech_innovation_multiplier": 1.0,
+    },
+    "S2": _S2,
+    "S3a": {"kappa_omega": 1.0, "cohort_multipliers": (1.2, 0.9), "spillovers": False},
+    "S3b": {"kappa_delta": -2.0, "cohort_multipliers": (1.2, 0.9), "spillovers": False},
+    "S4": {"selection": "random", "cohort_multipliers": (1.2, 0.9), "spillovers": True},
+    "S5": {**_S2, "anticipation_rd": 0.2},
+    "S9": {"cohort_multipliers": (1.2, 0.9)},
+}
+
+
+def scenario_params(scenario: str = "default", **overrides: Any) -> ClusterPanelParams:
+    """Parameters of a named scenario with keyword overrides.
+
+    Raises
+    ------
+    InvalidOptionError
+        Unknown scenario or parameter name (with close matches).
+    """
+    if scenario not in SCENARIOS:
+        raise InvalidOptionError(
+            f"unknown scenario {scenario!r}; known: {sorted(SCENARIOS)}."
+            + close_matches_hint(scenario, SCENARIOS)
+        )
+    names = {f.name for f in dataclasses.fields(ClusterPanelParams)}
+    for key in overrides:
+        if key not in names:
+            raise InvalidOptionError(
+                f"unknown generator parameter {key!r}." + close_matches_hint(key, names)
+            )
+    values = {**SCENARIOS[scenario], **overrides, "scenario": scenario}
+    return ClusterPanelParams(**values)

@@ -1,0 +1,197 @@
+"""True estimands of the synthetic panel, computed from the three potential paths (DGP.md §4.9)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "LEVEL_OUTCOMES",
+    "OUTCOMES",
+    "att_event",
+    "att_gt",
+    "att_overall",
+    "hetero",
+    "spillover_event",
+]
+
+#: Outcomes with potential values on every path: name -> column stem in the simulation.
+OUTCOMES = {
+    "log_tfp": "omega",
+    "log_emp": "l",
+    "log_va": "y",
+    "log_k": "k",
+    "rd_performer": "rd",
+}
+#: Outcomes in levels (exp of a log outcome): ratio effects are reported for them.
+LEVEL_OUTCOMES = {"emp": "log_emp", "va": "log_va"}
+
+
+def _cohort_sample(fy: pd.DataFrame) -> pd.DataFrame:
+    """Member firm-years whose firm is also observed in its base year g - 1 (rule 7)."""
+    members = fy[fy["join_year"].notna()]
+    base = members.loc[members["year"] == members["join_year"] - 1, ["firm_id"]]
+    return members[members["firm_id"].isin(base["firm_id"])]
+
+
+def att_gt(fy: pd.DataFrame) -> pd.DataFrame:
+    """ATT(g, t) per outcome, cohort and year, direct and total.
+
+    ``att_direct``/``att_total``: mean over cohort-g firms observed at g-1 and t of
+    Y(D,S) - Y(0,S) and Y(D,S) - Y(0,0) in year t. ``*_base`` versions subtract the same
+    firms' difference in g-1: what a DiD with base period g-1 identifies (they differ
+    from the level versions only when the base year is already exposed to spillovers).
+    Level outcomes add ``ratio_direct``/``ratio_total`` = sum Y(D,S) / sum Y(.) - 1.
+    """
+    s = _cohort_sample(fy)
+    rows = []
+    base = s[s["year"] == s["join_year"] - 1].set_index("firm_id")
+    for out in list(OUTCOMES) + list(LEVEL_OUTCOMES):
+        ds, s0, s00 = s[f"{out}_DS"], s[f"{out}_0S"], s[f"{out}_00"]
+        tmp = pd.DataFrame(
+            {
+                "cohort": s["join_year"].astype(int),
+                "year": s["year"],
+                "direct": ds - s0,
+                "total": ds - s00,
+                "direct0": (base[f"{out}_DS"] - base[f"{out}_0S"]).reindex(s["firm_id"]).to_numpy(),
+                "total0": (base[f"{out}_DS"] - base[f"{out}_00"]).reindex(s["firm_id"]).to_numpy(),
+                "ds": ds,
+                "s0": s0,
+                "s00": s00,
+            }
+        )
+        g = tmp.groupby(["cohort", "year"])
+        agg = g.agg(
+            n=("direct", "size"),
+            att_direct=("direct", "mean"),
+            att_total=("total", "mean"),
+            b_direct=("direct0", "mean"),
+            b_total=("total0", "mean"),
+            sds=("ds", "sum"),
+            ss0=("s0", "sum"),
+            ss00=("s00", "sum"),
+        ).reset_index()
+        agg["att_direct_base"] = agg["att_direct"] - agg["b_direct"]
+        agg["att_total_base"] = agg["att_total"] - agg["b_total"]
+        if out in LEVEL_OUTCOMES:
+            agg["ratio_direct"] = agg["sds"] / agg["ss0"] - 1
+            agg["ratio_total"] = agg["sds"] / agg["ss00"] - 1
+        else:
+            agg["ratio_direct"] = np.nan
+            agg["ratio_total"] = np.nan
+        agg.insert(0, "outcome", out)
+        rows.append(agg.drop(columns=["b_direct", "b_total", "sds", "ss0", "ss00"]))
+    return pd.concat(rows, ignore_index=True)
+
+
+def cohort_sizes(gt: pd.DataFrame) -> pd.Series:
+    """Cohort size: firms of cohort g observed in the base year g - 1."""
+    one = gt[gt["outcome"] == gt["outcome"].iloc[0]]
+    base = one[one["year"] == one["cohort"] - 1]
+    return base.set_index("cohort")["n"]
+
+
+_EFFECTS = ["att_direct", "att_total", "att_direct_base", "att_total_base"]
+
+
+def att_event(gt: pd.DataFrame, event_times: range = range(-5, 11)) -> pd.DataFrame:
+    """ATT(e) with Callaway–Sant'Anna dynamic weights (cohort sizes among cohorts observed at e)."""
+    size = cohort_sizes(gt)
+    d = gt.assign(event_time=gt["year"] - gt["cohort"], w=gt["cohort"].map(size))
+    d = d[d["event_time"].isin(list(event_times))]
+    rows = []
+    for (out, e), grp in d.groupby(["outcome", "event_time"]):
+        w = grp["w"] / grp["w"].sum()
+        rec = {
+            "outcome": out,
+            "event_time": int(e),
+            "n_cohorts": len(grp),
+            "n": int(grp["n"].sum()),
+        }
+        rec.update({c: float((w * grp[c]).sum()) for c in _EFFECTS})
+        rows.append(rec)
+    return pd.DataFrame(rows)
+
+
+def att_overall(gt: pd.DataFrame) -> pd.DataFrame:
+    """CS "simple" (cohort-size weights over post cells) and "group" aggregations."""
+    size = cohort_sizes(gt)
+    post = gt[gt["year"] >= gt["cohort"]].assign(w=lambda x: x["cohort"].map(size))
+    rows = []
+    for out, grp in post.groupby("outcome"):
+        w = grp["w"] / grp["w"].sum()
+        rows.append(
+            {
+                "outcome": out,
+                "aggregation": "simple",
+                **{c: float((w * grp[c]).sum()) for c in _EFFECTS},
+            }
+        )
+        by_g = grp.groupby("cohort")[_EFFECTS].mean()
+        wg = size.reindex(by_g.index)
+        wg = wg / wg.sum()
+        rows.append(
+            {
+                "outcome": out,
+                "aggregation": "group",
+                **{c: float((wg * by_g[c]).sum()) for c in _EFFECTS},
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def spillover_event(fy: pd.DataFrame) -> pd.DataFrame:
+    """Mean Y(observed) - Y(0,0) over exposed non-members, by exposure time t - launch.
+
+    ``effect``: all exposed non-members (later joiners count before they join);
+    ``effect_never_joiners``: firms that never join.
+    """
+    exp = fy[fy["launch_year"].notna() & (fy["year"] >= fy["launch_year"])]
+    nonmem = exp[~(exp["join_year"] <= exp["year"])]
+    e = (nonmem["year"] - nonmem["launch_year"]).astype(int)
+    never = nonmem["join_year"].isna()
+    rows = []
+    for out in OUTCOMES:
+        diff = nonmem[f"{out}_DS"] - nonmem[f"{out}_00"]
+        a = diff.groupby(e).agg(["mean", "size"])
+        b = diff[never].groupby(e[never]).mean()
+        for et in a.index:
+            rows.append(
+                {
+                    "outcome": out,
+                    "exposure_time": int(et),
+                    "effect": float(a.loc[et, "mean"]),
+                    "n": int(a.loc[et, "size"]),
+                    "effect_never_joiners": float(b.get(et, np.nan)),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def hetero(fy: pd.DataFrame) -> pd.DataFrame:
+    """Post-treatment ATT (firm-year mean over t >= g, base-year sample) by subgroup."""
+    s = _cohort_sample(fy)
+    s = s[s["year"] >= s["join_year"]]
+    groups = {
+        "size_class": s["size_class"].astype(str),
+        "high_tech": s["high_tech"].map({True: "high-tech", False: "other"}),
+        "founder": np.where(s["join_year"] == s["launch_year"], "founder", "later joiner"),
+    }
+    rows = []
+    for out in OUTCOMES:
+        direct = s[f"{out}_DS"] - s[f"{out}_0S"]
+        total = s[f"{out}_DS"] - s[f"{out}_00"]
+        for dim, key in groups.items():
+            for val, idx in pd.Series(np.arange(len(s))).groupby(np.asarray(key)):
+                rows.append(
+                    {
+                        "outcome": out,
+                        "dimension": dim,
+                        "group": val,
+                        "n": len(idx),
+                        "att_direct": float(direct.iloc[idx.to_numpy()].mean()),
+                        "att_total": float(total.iloc[idx.to_numpy()].mean()),
+                    }
+                )
+    return pd.DataFrame(rows)
