@@ -69,6 +69,7 @@ def moments(panel):
         "members_at_launch": float(np.mean(at_launch)),
         "members_6y": float(np.mean(six_after)),
         "treated_firms": int(df.loc[df["join_year"].notna(), "firm_id"].nunique()),
+        **_trade_moments(fy),
         "cohorts": int(df["join_year"].nunique()),
     }
 
@@ -91,7 +92,39 @@ TARGETS = {
     "members_at_launch": (0.20,),
     "members_6y": (0.45,),
     "treated_firms": (200, 250),
+    "exporters_all": (0.30,),
+    "exporters_low": (0.22,),
+    "exporters_high": (0.45,),
+    "export_stay": (0.90,),
+    "export_entry": (0.05,),
+    "export_intensity": (0.25,),
+    "zero_exports": (0.70,),
+    "patenting_all": (0.06, 0.08),
+    "patenting_low": (0.03,),
+    "patenting_high": (0.15,),
+    "product_innovators": (0.30, 0.35),
 }
+
+
+def _trade_moments(fy):
+    ex = fy["export_00"]
+    lag = ex.groupby(fy["firm_id"]).shift()
+    exporters = ex == 1
+    pat = fy["patents_00"] > 0
+    ht = fy["high_tech"]
+    return {
+        "exporters_all": float(ex.mean()),
+        "exporters_low": float(ex[~ht].mean()),
+        "exporters_high": float(ex[ht].mean()),
+        "export_stay": float(ex[lag == 1].mean()),
+        "export_entry": float(ex[lag == 0].mean()),
+        "export_intensity": float((fy["export_value_00"] / fy["sales_00"])[exporters].mean()),
+        "zero_exports": float((fy["export_value_00"] == 0).mean()),
+        "patenting_all": float(pat.mean()),
+        "patenting_low": float(pat[~ht].mean()),
+        "patenting_high": float(pat[ht].mean()),
+        "product_innovators": float(fy["product_innovation_00"].mean()),
+    }
 
 
 @pytest.mark.parametrize("name", list(TARGETS))

@@ -170,3 +170,51 @@ def test_frame_design_columns(default):
 def test_bad_options(kw, match):
     with pytest.raises(InvalidOptionError, match=match):
         cluster_panel(n_firms=100, **kw)
+
+
+def test_s5_anticipation_shows_at_event_time_minus_one():
+    _, tr5 = cluster_panel(n_firms=SMALL, seed=15, scenario="S5")
+    _, tr2 = cluster_panel(n_firms=SMALL, seed=15, scenario="S2")
+    ev5 = tr5.att_event.set_index(["outcome", "event_time"])
+    ev2 = tr2.att_event.set_index(["outcome", "event_time"])
+    assert ev5.loc[("rd_performer", -1), "att_direct"] > 0
+    assert ev2.loc[("rd_performer", -1), "att_direct"] == 0
+
+
+def test_s8_endogenous_exit_changes_survival_only_for_exposed_firms():
+    df, tr = cluster_panel(n_firms=SMALL, seed=16, scenario="S8", effect_omega=(0.2,))
+    fy = tr.firm_year
+    differs = fy["alive_DS"] != fy["alive_00"]
+    assert differs.any()
+    assert fy.loc[differs, "cluster_cell"].all()
+    assert len(df) == int(fy["alive_DS"].sum())
+    out_cell = fy[~fy["cluster_cell"]]
+    assert out_cell["log_emp_DS"].equals(out_cell["log_emp_00"])
+
+
+def test_s7_materials_are_a_valid_lp_proxy():
+    df, tr = cluster_panel(n_firms=300, seed=17, scenario="S7")
+    p = tr.params
+    omega = tr.firm_year.loc[tr.firm_year["alive_DS"], "log_tfp_DS"].to_numpy()
+    resid = df["log_materials"].to_numpy() - (p.beta_k * df["log_k"].to_numpy() + omega) / (
+        1 - p.beta_l
+    )
+    assert np.ptp(resid) < 1e-9
+
+
+def test_patent_truth_on_expected_counts(default):
+    _, tr = default
+    post = tr.att_gt[
+        (tr.att_gt["outcome"] == "patent_mu") & (tr.att_gt["year"] - tr.att_gt["cohort"] >= 5)
+    ]
+    assert (post["ratio_direct"] > 0).all()
+    counts = tr.firm_year["patents_DS"]
+    assert np.array_equal(counts, np.round(counts)) and (counts >= 0).all()
+
+
+def test_export_spillover_after_three_years():
+    """The export spillover shift starts at exposure time 3: pooled effect then is positive."""
+    _, tr = cluster_panel(seed=11)
+    sp = tr.spillover_event[tr.spillover_event["outcome"] == "export"]
+    late = sp[sp["exposure_time"] >= 3]
+    assert (late["effect"] * late["n"]).sum() > 0

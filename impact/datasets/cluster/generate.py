@@ -115,8 +115,11 @@ def cluster_panel(
         ``join_year`` (NaN for never-members), ``size_class`` (employment class in the
         year before the cell's launch, or before the first launch wave outside cluster
         cells, or at entry if later), ``entry_year`` and the outcomes ``log_emp``,
-        ``emp``, ``log_va``, ``va``, ``log_k``, ``capital``, ``log_materials``,
-        ``investment``, ``log_wage``, ``rd_performer``.
+        ``emp``, ``log_va``, ``va``, ``sales`` (real gross output), ``log_k``,
+        ``capital``, ``log_materials``, ``investment``, ``log_wage``, ``export``,
+        ``export_value`` (0 for non-exporters), ``export_intensity`` (NaN for
+        non-exporters), ``rd_performer``, ``rd_expenditure``, ``log_rd_intensity`` (NaN
+        for non-performers), ``patents``, ``product_innovation``. Real values.
     truth : ClusterTruth
     """
     params = scenario_params(scenario, **overrides)
@@ -149,28 +152,42 @@ def _design(sim: pd.DataFrame, params: ClusterPanelParams) -> pd.DataFrame:
 
 
 def _frame(sim: pd.DataFrame, params: ClusterPanelParams) -> pd.DataFrame:
+    sim = sim[sim["alive_DS"].to_numpy()]
     df = _design(sim, params)
+    exporter = sim["export_DS"].to_numpy() > 0
+    performer = sim["rd_DS"].to_numpy() > 0
     df["log_emp"] = sim["l_DS"].to_numpy()
     df["emp"] = np.exp(df["log_emp"])
     df["log_va"] = sim["y_DS"].to_numpy()
     df["va"] = np.exp(df["log_va"])
+    df["sales"] = sim["sales_DS"].to_numpy()
     df["log_k"] = sim["k_DS"].to_numpy()
     df["capital"] = np.exp(df["log_k"])
     df["log_materials"] = sim["m_DS"].to_numpy()
     df["investment"] = sim["inv_DS"].to_numpy()
     df["log_wage"] = sim["log_wage"].to_numpy()
-    df["rd_performer"] = sim["rd_DS"].to_numpy().astype(np.int8)
+    df["export"] = exporter.astype(np.int8)
+    df["export_value"] = sim["xval_DS"].to_numpy()
+    df["export_intensity"] = np.where(exporter, sim["xint_DS"].to_numpy(), np.nan)
+    df["rd_performer"] = performer.astype(np.int8)
+    df["rd_expenditure"] = sim["rdexp_DS"].to_numpy()
+    df["log_rd_intensity"] = np.where(performer, sim["rdint_DS"].to_numpy(), np.nan)
+    df["patents"] = sim["patents_DS"].to_numpy().astype(np.int64)
+    df["product_innovation"] = sim["innov_DS"].to_numpy().astype(np.int8)
     return df.sort_values(["firm_id", "year"], kind="stable").reset_index(drop=True)
 
 
 def _truth(sim: pd.DataFrame, params: ClusterPanelParams, world: World, seed: int) -> ClusterTruth:
     fy = _design(sim, params)
+    for path in PATHS:
+        fy[f"alive_{path}"] = sim[f"alive_{path}"].to_numpy()
     for out, stem in T.OUTCOMES.items():
         for path in PATHS:
-            fy[f"{out}_{path}"] = sim[f"{stem}_{path}"].to_numpy()
-    for lev, log_name in T.LEVEL_OUTCOMES.items():
-        for path in PATHS:
-            fy[f"{lev}_{path}"] = np.exp(fy[f"{log_name}_{path}"])
+            if stem is not None:
+                fy[f"{out}_{path}"] = sim[f"{stem}_{path}"].to_numpy()
+    for path in PATHS:
+        fy[f"emp_{path}"] = np.exp(fy[f"log_emp_{path}"])
+        fy[f"va_{path}"] = np.exp(fy[f"log_va_{path}"])
     fy = fy.sort_values(["firm_id", "year"], kind="stable").reset_index(drop=True)
     gt = T.att_gt(fy)
     return ClusterTruth(

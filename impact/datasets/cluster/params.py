@@ -84,10 +84,37 @@ class ClusterPanelParams:
     rd_omega: float = 0.8
     rd_l: float = 0.5
     rd_h: float = 0.8
+    # ----- exports (§4.7)
+    export_icpt_low: float = -3.5
+    export_icpt_high: float = -2.6
+    export_persistence: float = 5.0
+    export_omega: float = 1.5
+    export_l: float = 0.7
+    export_h: float = 0.5
+    export_intensity_icpt: float = -1.5
+    export_intensity_fe_sd: float = 0.8
+    export_intensity_sd: float = 0.3
+    # ----- R&D intensity, knowledge stock, patents, product innovation (§4.7)
+    rd_intensity_fe_sd: float = 0.6
+    rd_intensity_sd: float = 0.3
+    knowledge_depreciation: float = 0.15
+    patent_icpt_low: float = -3.8
+    patent_icpt_high: float = -2.3
+    patent_alpha: float = 1.5
+    innovation_icpt: float = -1.6
+    # ----- options for estimator tests (§4.3, §4.4)
+    endogenous_exit: bool = False
+    materials: str = "leontief"
     # ----- treatment effects (§4.6)
     effect_omega: tuple[float, ...] = (-0.010, 0.000, 0.010, 0.015, 0.020, 0.020)
     effect_l: tuple[float, ...] = (0.005, 0.010, 0.015, 0.020, 0.020, 0.020)
     effect_rd: tuple[float, ...] = (0.1, 0.2, 0.3, 0.3, 0.3, 0.3)
+    effect_export: tuple[float, ...] = (0.0, 0.05, 0.10, 0.12, 0.15, 0.15)
+    effect_export_intensity: tuple[float, ...] = (0.0, 0.03, 0.06, 0.08, 0.10, 0.10)
+    effect_rd_intensity: tuple[float, ...] = (0.03, 0.05, 0.07, 0.08, 0.10, 0.10)
+    effect_patents: tuple[float, ...] = (0.0, 0.0, 0.10, 0.15, 0.18, 0.18)
+    effect_innovation: tuple[float, ...] = (0.0, 0.15, 0.25, 0.25, 0.25, 0.25)
+    rd_crowding_out: bool = False
     anticipation_rd: float = 0.0
     size_multipliers: tuple[float, float, float] = (1.5, 1.0, 0.4)
     high_tech_innovation_multiplier: float = 1.5
@@ -95,6 +122,7 @@ class ClusterPanelParams:
     spillovers: bool = True
     spill_l: tuple[float, ...] = (-0.010, -0.010, 0.0, 0.0)
     spill_omega: tuple[float, ...] = (0.0, 0.0, 0.005, 0.005)
+    spill_export: tuple[float, ...] = (0.0, 0.0, 0.0, 0.08)
     scenario: str = "default"
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -124,29 +152,37 @@ _NO_EFFECTS: dict[str, Any] = {
     "effect_omega": (0.0,),
     "effect_l": (0.0,),
     "effect_rd": (0.0,),
+    "effect_export": (0.0,),
+    "effect_export_intensity": (0.0,),
+    "effect_rd_intensity": (0.0,),
+    "effect_patents": (0.0,),
+    "effect_innovation": (0.0,),
     "spillovers": False,
 }
-_S2: dict[str, Any] = {"selection": "random", "cohort_multipliers": (1.2, 0.9), "spillovers": False}
+_COHORTS: dict[str, Any] = {"cohort_multipliers": (1.2, 0.9)}
+_S2: dict[str, Any] = {"selection": "random", "spillovers": False, **_COHORTS}
 
-#: Scenario presets (DGP.md §4.10): overrides of the defaults.
+#: Scenario presets (DGP.md §4.10): overrides of the defaults. S6 (zeros and counts) is
+#: always present; S9 (few treated clusters) is the default data clustered by cell.
 SCENARIOS: dict[str, dict[str, Any]] = {
-    "default": {"cohort_multipliers": (1.2, 0.9)},
-    "S0": {"selection": "random", **_NO_EFFECTS},
+    "default": dict(_COHORTS),
+    "S0": {**_NO_EFFECTS, "selection": "random"},
     "S1": {
+        **_NO_EFFECTS,
         "selection": "random",
-        "spillovers": False,
         "effect_omega": (0.05,),
-        "effect_l": (0.0,),
-        "effect_rd": (0.0,),
         "size_multipliers": (1.0, 1.0, 1.0),
         "high_tech_innovation_multiplier": 1.0,
     },
-    "S2": _S2,
-    "S3a": {"kappa_omega": 1.0, "cohort_multipliers": (1.2, 0.9), "spillovers": False},
-    "S3b": {"kappa_delta": -2.0, "cohort_multipliers": (1.2, 0.9), "spillovers": False},
-    "S4": {"selection": "random", "cohort_multipliers": (1.2, 0.9), "spillovers": True},
+    "S2": dict(_S2),
+    "S3a": {"kappa_omega": 1.0, "spillovers": False, **_COHORTS},
+    "S3b": {"kappa_delta": -2.0, "spillovers": False, **_COHORTS},
+    "S4": {"selection": "random", "spillovers": True, **_COHORTS},
     "S5": {**_S2, "anticipation_rd": 0.2},
-    "S9": {"cohort_multipliers": (1.2, 0.9)},
+    "S6": dict(_S2),
+    "S7": {**_S2, "materials": "lp_valid"},
+    "S8": {**_S2, "endogenous_exit": True},
+    "S9": dict(_COHORTS),
 }
 
 

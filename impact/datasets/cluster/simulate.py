@@ -13,6 +13,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
+from impact.datasets.cluster import outcomes as O
 from impact.datasets.cluster.params import ClusterPanelParams
 from impact.datasets.cluster.world import World
 
@@ -29,15 +30,23 @@ def _effect(path: tuple[float, ...], e: np.ndarray) -> np.ndarray:
     return np.where(e >= 0, out, 0.0)
 
 
-def _sector_mean(values: np.ndarray, sector: np.ndarray, n_sectors: int) -> np.ndarray:
-    s = np.bincount(sector, weights=values, minlength=n_sectors + 1)
-    c = np.bincount(sector, minlength=n_sectors + 1)
+def _sector_mean(
+    values: np.ndarray, sector: np.ndarray, n_sectors: int, on: np.ndarray
+) -> np.ndarray:
+    """Sector mean over the firms in ``on`` (alive on the no-policy path), per row."""
+    s = np.bincount(sector[on], weights=values[on], minlength=n_sectors + 1)
+    c = np.bincount(sector[on], minlength=n_sectors + 1)
     return (s / np.maximum(c, 1))[sector]
 
 
-def _sector_quantile(values: np.ndarray, sector: np.ndarray, q: float) -> np.ndarray:
-    s = pd.Series(values).groupby(sector).transform(lambda v: v.quantile(q))
-    return s.to_numpy()
+def _sector_quantile(
+    values: np.ndarray, sector: np.ndarray, q: float, on: np.ndarray
+) -> np.ndarray:
+    """Sector quantile over the firms in ``on``, per row."""
+    out = np.zeros(int(sector.max()) + 1)
+    for s in np.unique(sector[on]):
+        out[s] = np.quantile(values[on & (sector == s)], q)
+    return out[sector]
 
 
 class _Firms:
@@ -59,8 +68,10 @@ class _Firms:
         "size_cls",
         "base_year",
         "founder",
+        "v",
+        "r",
     )
-    PATH_FIELDS = ("K", "inv", "l_prev", "rd_prev", "omega_prev")
+    PATH_FIELDS = ("K", "inv", "l_prev", "rd_prev", "omega_prev", "exp_prev", "stock", "alive")
 
     def __init__(self) -> None:
         self.n = 0
@@ -113,6 +124,8 @@ def _new_firms(
         "size_cls": np.full(n, -1, dtype=np.int64),
         "base_year": np.where(launch > 0, launch - 1, first_launch - 1),
         "founder": np.zeros(n, dtype=bool),
+        "v": rng.normal(0.0, p.export_intensity_fe_sd, n),
+        "r": rng.normal(0.0, p.rd_intensity_fe_sd, n),
     }
     nan3 = np.full((3, n), np.nan)
     path_cols = {
@@ -121,8 +134,56 @@ def _new_firms(
         "l_prev": nan3.copy(),
         "rd_prev": np.zeros((3, n)),
         "omega_prev": nan3.copy(),
+        "exp_prev": np.zeros((3, n)),
+        "stock": np.zeros((3, n)),
+        "alive": np.ones((3, n), dtype=bool),
     }
     return cols, path_cols
+
+
+def _status(p: ClusterPanelParams, a: dict[str, np.ndarray], idx: np.ndarray, t: int) -> dict:
+    """Membership, exposure and the structural shifts of one year (DGP.md §4.6)."""
+    join, launch, ht = a["join"][idx], a["launch"][idx], a["ht"][idx]
+    member = (join > 0) & (join <= t)
+    e = np.where(join > 0, t - join, -99)
+    exposed = (launch > 0) & (t >= launch) & p.spillovers
+    ec = np.where(exposed, t - launch, -99)
+    mult = np.nan_to_num(a["mult"][idx], nan=0.0)
+    if p.cohort_multipliers is not None:
+        mult = mult * np.where(a["founder"][idx], *p.cohort_multipliers)
+    innov = mult * np.where(ht, p.high_tech_innovation_multiplier, 1.0)
+
+    def direct(path: tuple[float, ...], m: np.ndarray) -> np.ndarray:
+        return np.where(member, _effect(path, e), 0.0) * m
+
+    rd_int_path = (0.0, -0.20) if p.rd_crowding_out else p.effect_rd_intensity
+    d = {
+        "omega": direct(p.effect_omega, mult),
+        "l": direct(p.effect_l, mult),
+        "rd": direct(p.effect_rd, innov),
+        "export": direct(p.effect_export, mult),
+        "intensity": direct(p.effect_export_intensity, mult),
+        "rd_int": direct(rd_int_path, innov),
+        "patents": direct(p.effect_patents, innov),
+        "innov": direct(p.effect_innovation, innov),
+    }
+    if p.anticipation_rd:
+        d["rd"] = d["rd"] + np.where(e == -1, p.anticipation_rd, 0.0) * innov
+    spill = {
+        "omega": np.where(exposed, _effect(p.spill_omega, ec), 0.0),
+        "l": np.where(exposed, _effect(p.spill_l, ec), 0.0),
+        "export": np.where(exposed, _effect(p.spill_export, ec), 0.0),
+    }
+    return {"member": member, "direct": d, "spill": spill}
+
+
+def _materials(p: ClusterPanelParams, lab, k, omega) -> np.ndarray:
+    log_sm = np.log(p.materials_share / (1.0 - p.materials_share))
+    if p.materials == "leontief":
+        return p.beta0 + p.beta_l * lab + p.beta_k * k + omega + log_sm
+    if p.materials == "lp_valid":  # m = m(omega, k): a valid Levinsohn-Petrin proxy
+        return p.beta0 + log_sm + (p.beta_k * k + omega) / (1.0 - p.beta_l)
+    raise ValueError(f"materials must be 'leontief' or 'lp_valid', got {p.materials!r}")
 
 
 def simulate(
@@ -135,8 +196,8 @@ def simulate(
 ) -> pd.DataFrame:
     """Simulate the economy; return one row per firm-year of the observed window.
 
-    Columns: firm ids and design columns, plus ``<outcome>_<path>`` for every outcome
-    (``omega``, ``l``, ``k``, ``y``, ``m``, ``inv``, ``rd``) on every path.
+    Columns: firm ids and design columns, ``alive_<path>`` flags, and
+    ``<outcome>_<path>`` for every outcome on every path.
     """
     t0 = p.first_year - p.burn_in
     firms = _Firms()
@@ -145,18 +206,18 @@ def simulate(
     firms.add(*_new_firms(p, world, rng, n_start, t0, entrant=False))
     kap = p.selection_kappas()
     shocks = dict(p.year_shocks)
-    log_sm = np.log(p.materials_share / (1.0 - p.materials_share))
     price = np.zeros(p.n_sectors + 1)
     records: list[dict[str, np.ndarray]] = []
     for t in range(t0, p.last_year + 1):
         if t > t0:
-            n_new = rng.poisson(p.entry_rate * int(firms.a["alive"].sum()))
+            n_new = rng.poisson(p.entry_rate * int(firms.p["alive"][0].sum()))
             if n_new:
                 firms.add(*_new_firms(p, world, rng, n_new, t, entrant=True))
         a, pp = firms.a, firms.p
         idx = np.flatnonzero(a["alive"])
         n = len(idx)
-        sec, ht, launch = a["sector"][idx], a["ht"][idx], a["launch"][idx]
+        sec, ht, launch, h = a["sector"][idx], a["ht"][idx], a["launch"][idx], a["h"][idx]
+        alive = pp["alive"][:, idx]
         is_new = a["entry"][idx] == t
         # ---- common draws (rule 4): one per firm-year, shared by the three paths
         xi = rng.normal(0.0, p.sigma_xi, n)
@@ -165,6 +226,7 @@ def simulate(
         nu = rng.normal(0.0, p.sigma_nu, n) if p.sigma_nu > 0 else np.zeros(n)
         u_wage = rng.normal(0.0, p.sigma_w, n)
         u_rd, u_exit, u_join, u_lumpy = rng.uniform(size=(4, n))
+        trade = O.draw_trade(p, rng, n)
         price = price + p.price_drift + rng.normal(0.0, p.price_sd, p.n_sectors + 1)
         u = np.where(is_new, a["u"][idx], p.rho * a["u"][idx] + xi)
         z = np.where(is_new, a["z"][idx], p.rho_w * a["z"][idx] + u_wage)
@@ -173,32 +235,15 @@ def simulate(
         omega0 = trend + shocks.get(t, 0.0) + u
         log_wage = world.region_wage[a["region"][idx] - 1] + p.wage_trend * (t - p.first_year) + z
         real_wage = p.real_wage_level + log_wage - (price[sec] - p.price_drift * (t - t0 + 1))
-        # ---- treatment status (membership fixed once drawn; rule 1)
-        join = a["join"][idx]
-        member = (join > 0) & (join <= t)
-        e = np.where(join > 0, t - join, -99)
-        exposed = (launch > 0) & (t >= launch)
-        ec = np.where(exposed, t - launch, -99)
-        mult = np.nan_to_num(a["mult"][idx], nan=0.0)
-        if p.cohort_multipliers is not None:
-            founder_mult = np.where(a["founder"][idx], *p.cohort_multipliers)
-            mult = mult * founder_mult
-        innov_mult = mult * np.where(ht, p.high_tech_innovation_multiplier, 1.0)
-        d_omega = np.where(member, _effect(p.effect_omega, e), 0.0) * mult
-        d_l = np.where(member, _effect(p.effect_l, e), 0.0) * mult
-        d_rd = np.where(member, _effect(p.effect_rd, e), 0.0) * innov_mult
-        if p.anticipation_rd:
-            d_rd = d_rd + np.where(e == -1, p.anticipation_rd, 0.0) * innov_mult
-        s_on = p.spillovers
-        s_omega = np.where(exposed & s_on, _effect(p.spill_omega, ec), 0.0)
-        s_l = np.where(exposed & s_on, _effect(p.spill_l, ec), 0.0)
-        # ---- the three paths
+        st = _status(p, a, idx, t)
+        member, dd, ss = st["member"], st["direct"], st["spill"]
+        # ---- the three paths: productivity, capital, labour, output
         out: dict[str, np.ndarray] = {}
-        k_path, l_path, omega_path = [], [], []
+        k_path, l_path, omega_path, q_path = [], [], [], []
+        spill_w = [np.zeros(n), np.ones(n), (~member).astype(float)]
         for j, name in enumerate(PATHS):
-            spill = 0.0 if name == "00" else (1.0 if name == "0S" else (~member).astype(float))
-            direct = 1.0 if name == "DS" else 0.0
-            omega = omega0 + direct * d_omega + spill * s_omega
+            spill, direct = spill_w[j], float(name == "DS")
+            omega = omega0 + direct * dd["omega"] + spill * ss["omega"]
             K_prev, inv_prev = pp["K"][j, idx], pp["inv"][j, idx]
             K = np.where(is_new, K_prev, (1.0 - p.delta_k) * K_prev + inv_prev)
             k = np.log(K)
@@ -207,83 +252,148 @@ def simulate(
             )
             l_prev = np.where(np.isnan(pp["l_prev"][j, idx]), l_star, pp["l_prev"][j, idx])
             adj = p.labour_adjust
-            lab = adj * l_star + (1 - adj) * l_prev + eta_l + direct * d_l + spill * s_l
+            lab = adj * l_star + (1 - adj) * l_prev + eta_l + direct * dd["l"] + spill * ss["l"]
+            y = p.beta0 + p.beta_l * lab + p.beta_k * k + omega + eps
+            m = _materials(p, lab, k, omega)
             k_path.append(k), l_path.append(lab), omega_path.append(omega)
+            q_path.append(np.exp(y) + np.exp(m))
             pp["K"][j, idx] = K
             out[f"omega_{name}"], out[f"l_{name}"], out[f"k_{name}"] = omega, lab, k
-            out[f"y_{name}"] = p.beta0 + p.beta_l * lab + p.beta_k * k + omega + eps
-            out[f"m_{name}"] = p.beta0 + p.beta_l * lab + p.beta_k * k + omega + log_sm
+            out[f"y_{name}"], out[f"m_{name}"] = y, m
         # ---- sector-year statistics on the no-policy path (rule 2)
-        omega_bar = _sector_mean(omega0, sec, p.n_sectors)
-        l_bar = _sector_mean(l_path[0], sec, p.n_sectors)
-        k_bar = _sector_mean(k_path[0], sec, p.n_sectors)
+        on0 = alive[0]
+        omega_bar = _sector_mean(omega0, sec, p.n_sectors, on0)
+        l_bar = _sector_mean(l_path[0], sec, p.n_sectors, on0)
+        k_bar = _sector_mean(k_path[0], sec, p.n_sectors, on0)
         logistic = np.log(u_rd) - np.log1p(-u_rd)
         rd_icpt = np.where(ht, p.rd_intercept_high, p.rd_intercept_low)
         for j, name in enumerate(PATHS):
+            direct = float(name == "DS")
             omega_t = omega_path[j] - omega_bar
+            l_dev = l_path[j] - l_bar
             inv = p.delta_k * np.exp(k_path[j] + p.iota_omega * omega_t + nu)
             if p.lumpy_investment > 0:
                 inv = np.where(u_lumpy < p.lumpy_investment, 0.0, inv)
             pp["inv"][j, idx] = inv
-            out[f"inv_{name}"] = inv
             latent = (
                 rd_icpt
                 + p.rd_omega * omega_t
-                + p.rd_l * (l_path[j] - l_bar)
-                + p.rd_h * a["h"][idx]
+                + p.rd_l * l_dev
+                + p.rd_h * h
                 + p.rd_persistence * pp["rd_prev"][j, idx]
                 + logistic
+                + direct * dd["rd"]
             )
-            if name == "DS":
-                latent = latent + d_rd
             rd = (latent > 0).astype(float)
-            out[f"rd_{name}"] = rd
-            pp["rd_prev"][j, idx] = rd
-            pp["l_prev"][j, idx] = l_path[j]
+            exp_status = O.export_status(
+                p,
+                ht=ht,
+                omega_t=omega_t,
+                l_dev=l_dev,
+                h=h,
+                prev=pp["exp_prev"][j, idx],
+                shift=direct * dd["export"] + spill_w[j] * ss["export"],
+                noise=trade.exp_noise,
+            )
+            intensity = O.export_intensity(
+                p,
+                omega_t=omega_t,
+                h=h,
+                v=a["v"][idx],
+                shift=direct * dd["intensity"],
+                noise=trade.int_noise,
+            )
+            rd_int = O.rd_intensity(
+                p, ht=ht, h=h, r=a["r"][idx], shift=direct * dd["rd_int"], noise=trade.rd_noise
+            )
+            rd_exp = rd * np.exp(rd_int) * q_path[j]
+            stock = (1.0 - p.knowledge_depreciation) * pp["stock"][j, idx] + rd_exp
+            out.update(
+                {
+                    f"inv_{name}": inv,
+                    f"rd_{name}": rd,
+                    f"export_{name}": exp_status,
+                    f"xval_{name}": exp_status * intensity * q_path[j],
+                    f"xint_{name}": intensity,
+                    f"rdint_{name}": rd_int,
+                    f"rdexp_{name}": rd_exp,
+                    f"stock_{name}": stock,
+                    f"sales_{name}": q_path[j],
+                }
+            )
+            pp["rd_prev"][j, idx], pp["exp_prev"][j, idx] = rd, exp_status
+            pp["stock"][j, idx], pp["l_prev"][j, idx] = stock, l_path[j]
+        # patents and product innovation: the stock normaliser comes from the 00 path
+        stock_norm = max(float(out["stock_00"][on0].mean()), 1e-12)
+        for j, name in enumerate(PATHS):
+            direct = float(name == "DS")
+            mu, count = O.patents(
+                p,
+                ht=ht,
+                stock=out[f"stock_{name}"],
+                stock_norm=stock_norm,
+                h=h,
+                l_dev=l_path[j] - l_bar,
+                shift=direct * dd["patents"],
+                u=trade.patent_u,
+            )
+            out[f"patmu_{name}"], out[f"patents_{name}"] = mu, count
+            out[f"innov_{name}"] = O.product_innovation(
+                p,
+                ht=ht,
+                rd=out[f"rd_{name}"],
+                h=h,
+                shift=direct * dd["innov"],
+                noise=trade.innov_noise,
+            )
         # ---- size class at the baseline year (multiplier of §4.6)
-        emp_obs = np.exp(l_path[2])
-        cls = np.searchsorted(np.asarray(_SIZE_CUTS), emp_obs, side="right")
+        cls = np.searchsorted(np.asarray(_SIZE_CUTS), np.exp(l_path[2]), side="right")
         set_cls = (t <= a["base_year"][idx]) | (a["size_cls"][idx] < 0)
         a["size_cls"][idx] = np.where(set_cls, cls, a["size_cls"][idx])
         a["mult"][idx] = np.asarray(p.size_multipliers)[a["size_cls"][idx]]
-        # ---- record the observed window
         if t >= p.first_year:
             rec = {
                 "firm": idx,
                 "year": np.full(n, t),
                 "entry": a["entry"][idx],
-                "omega_bar": omega_bar,
-                "l_bar": l_bar,
-                "real_wage": real_wage,
                 "log_wage": log_wage,
+                "price": price[sec] - p.price_drift * (t - t0 + 1),
             }
+            rec.update({f"alive_{name}": alive[j].copy() for j, name in enumerate(PATHS)})
             rec.update(out)
             records.append(rec)
         # ---- joining decisions for t + 1 from observed states at t (selection)
-        omega_obs_t = omega_path[2] - omega_bar
-        d_omega_obs = omega_path[2] - np.where(
-            np.isnan(pp["omega_prev"][2, idx]), omega_path[2], pp["omega_prev"][2, idx]
-        )
+        prev_obs = pp["omega_prev"][2, idx]
+        d_omega_obs = omega_path[2] - np.where(np.isnan(prev_obs), omega_path[2], prev_obs)
         for j in range(3):
             pp["omega_prev"][j, idx] = omega_path[j]
-        # ---- exit at the end of t (no-policy path, rule 3)
-        index = omega0 + p.exit_k_weight * (k_path[0] - k_bar)
-        q = _sector_quantile(index, sec, p.exit_quantile)
-        exits = (index < q) | (u_exit < p.random_exit)
-        eligible = (launch > 0) & (t + 1 >= launch) & (join == 0) & ~exits
+        # ---- exit at the end of t: no-policy path (rule 3) unless endogenous_exit
+        index0 = omega0 + p.exit_k_weight * (k_path[0] - k_bar)
+        q = _sector_quantile(index0, sec, p.exit_quantile, on0)
+        for j in range(3):
+            if p.endogenous_exit:
+                index = omega_path[j] + p.exit_k_weight * (k_path[j] - k_bar)
+            else:
+                index = index0
+            exits = (index < q) | (u_exit < p.random_exit)
+            pp["alive"][j, idx[exits]] = False
+        alive_next = pp["alive"][:, idx]
+        # with anticipation, the decision to join in t + 2 is taken (applied for) in t + 1
+        lead = 2 if p.anticipation_rd else 1
+        eligible = (launch > 0) & (t + lead >= launch) & (a["join"][idx] == 0) & alive_next[2]
         score = (
             p.kappa_0
             + kap["L"] * (l_path[2] - l_bar)
-            + kap["omega"] * omega_obs_t
-            + kap["h"] * a["h"][idx]
+            + kap["omega"] * (omega_path[2] - omega_bar)
+            + kap["h"] * h
             + kap["rd"] * pp["rd_prev"][2, idx]
             + kap["delta"] * d_omega_obs
-            + p.kappa_1 * (t + 1 == launch)
+            + p.kappa_1 * (t + lead == launch)
         )
         joins = eligible & (u_join < 1.0 / (1.0 + np.exp(-score)))
-        a["join"][idx[joins]] = t + 1
-        a["founder"][idx[joins]] = t + 1 == launch[joins]
-        a["alive"][idx[exits]] = False
+        a["join"][idx[joins]] = t + lead
+        a["founder"][idx[joins]] = t + lead == launch[joins]
+        a["alive"][idx] = alive_next.any(axis=0)
         if progress is not None:
             progress(t)
     df = pd.DataFrame({k: np.concatenate([r[k] for r in records]) for k in records[0]})

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
-    "LEVEL_OUTCOMES",
     "OUTCOMES",
+    "RATIO_OUTCOMES",
     "att_event",
     "att_gt",
     "att_overall",
@@ -15,21 +15,33 @@ __all__ = [
     "spillover_event",
 ]
 
-#: Outcomes with potential values on every path: name -> column stem in the simulation.
+#: Outcomes with potential values on every path: name -> column stem in the simulation
+#: (``None``: derived in :mod:`impact.datasets.cluster.generate`).
 OUTCOMES = {
     "log_tfp": "omega",
     "log_emp": "l",
     "log_va": "y",
     "log_k": "k",
     "rd_performer": "rd",
+    "export": "export",
+    "export_value": "xval",
+    "rd_expenditure": "rdexp",
+    "patents": "patents",
+    "patent_mu": "patmu",
+    "product_innovation": "innov",
+    "emp": None,
+    "va": None,
+    "sales": "sales",
 }
-#: Outcomes in levels (exp of a log outcome): ratio effects are reported for them.
-LEVEL_OUTCOMES = {"emp": "log_emp", "va": "log_va"}
+#: Non-negative level or count outcomes: ratio effects sum Y(D,S) / sum Y(.) - 1 are
+#: reported for them (for ``patent_mu`` the ratio of expected counts, DGP.md §0 rule 7,
+#: which Poisson estimators target).
+RATIO_OUTCOMES = ("emp", "va", "sales", "export_value", "rd_expenditure", "patents", "patent_mu")
 
 
 def _cohort_sample(fy: pd.DataFrame) -> pd.DataFrame:
     """Member firm-years whose firm is also observed in its base year g - 1 (rule 7)."""
-    members = fy[fy["join_year"].notna()]
+    members = fy[fy["join_year"].notna() & fy["alive_DS"]]
     base = members.loc[members["year"] == members["join_year"] - 1, ["firm_id"]]
     return members[members["firm_id"].isin(base["firm_id"])]
 
@@ -46,7 +58,7 @@ def att_gt(fy: pd.DataFrame) -> pd.DataFrame:
     s = _cohort_sample(fy)
     rows = []
     base = s[s["year"] == s["join_year"] - 1].set_index("firm_id")
-    for out in list(OUTCOMES) + list(LEVEL_OUTCOMES):
+    for out in OUTCOMES:
         ds, s0, s00 = s[f"{out}_DS"], s[f"{out}_0S"], s[f"{out}_00"]
         tmp = pd.DataFrame(
             {
@@ -74,7 +86,7 @@ def att_gt(fy: pd.DataFrame) -> pd.DataFrame:
         ).reset_index()
         agg["att_direct_base"] = agg["att_direct"] - agg["b_direct"]
         agg["att_total_base"] = agg["att_total"] - agg["b_total"]
-        if out in LEVEL_OUTCOMES:
+        if out in RATIO_OUTCOMES:
             agg["ratio_direct"] = agg["sds"] / agg["ss0"] - 1
             agg["ratio_total"] = agg["sds"] / agg["ss00"] - 1
         else:
@@ -147,7 +159,7 @@ def spillover_event(fy: pd.DataFrame) -> pd.DataFrame:
     ``effect``: all exposed non-members (later joiners count before they join);
     ``effect_never_joiners``: firms that never join.
     """
-    exp = fy[fy["launch_year"].notna() & (fy["year"] >= fy["launch_year"])]
+    exp = fy[fy["launch_year"].notna() & (fy["year"] >= fy["launch_year"]) & fy["alive_DS"]]
     nonmem = exp[~(exp["join_year"] <= exp["year"])]
     e = (nonmem["year"] - nonmem["launch_year"]).astype(int)
     never = nonmem["join_year"].isna()
