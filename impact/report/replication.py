@@ -93,8 +93,8 @@ def table_cluster_fe(inputs: dict[str, pd.DataFrame]) -> Table:
         f"{o} {truth.loc[o, 'att_total']:.3f}" for o in ("log_emp", "log_va", "rd_performer")
     )
     note = (
-        "Synthetic cluster-firm panel (DGP.md, default scenario, seed "
-        f"{DEFAULT_PANEL_SEED}): staggered joining 2008-2019 with selection, dynamic and "
+        "Synthetic cluster-firm panel shipped in data/ (DGP.md, default scenario, cleaned by "
+        "clean_cluster_panel): staggered joining 2008-2019 with selection, dynamic and "
         "heterogeneous effects, spillovers to non-members in cluster cells. (1)-(2) use all "
         "firms; (3)-(5) members and firms outside cluster cells only (total effect). Static "
         "TWFE weights cohorts and event times in ways that differ from the true average "
@@ -116,13 +116,11 @@ TABLES: dict[str, Callable[[dict[str, pd.DataFrame]], Table]] = {
     "cluster_fe": table_cluster_fe,
 }
 
-#: Seed of the embedded default synthetic panel used by the report.
-DEFAULT_PANEL_SEED = datasets.cluster.generate.DEFAULT_SEED
-
 
 def _load_inputs(data: Path | None) -> dict[str, pd.DataFrame]:
-    panel, truth = datasets.cluster_panel(seed=DEFAULT_PANEL_SEED)
-    overall = truth.att_overall[truth.att_overall["aggregation"] == "simple"]
+    panel = datasets.load("cluster_panel")
+    overall = datasets.load_truth()["att_overall"]
+    overall = overall[overall["aggregation"] == "simple"]
     inputs = {
         "jtrain": datasets.load("jtrain"),
         "cluster_panel": panel,

@@ -67,7 +67,9 @@ def test_cleaning_recovers_the_analysis_panel(delivered):
 def test_deflators_are_100_in_the_base_year(delivered):
     _, truth, _ = delivered
     base = truth.deflators[truth.deflators["year"] == BASE_YEAR]
-    assert np.allclose(base[["output", "materials", "investment"]].to_numpy(), 100.0, rtol=0, atol=1e-12)
+    assert np.allclose(
+        base[["output", "materials", "investment"]].to_numpy(), 100.0, rtol=0, atol=1e-12
+    )
 
 
 def test_naive_deflation_of_book_capital_is_wrong(delivered):
@@ -86,8 +88,15 @@ def test_perpetual_inventory_matches_the_recursion():
     start = np.array([100.0, 0, 0, 0, 50.0, 0, 0])
     flow = np.array([10.0, 20.0, 5.0, 1.0, 4.0, 8.0, 2.0])
     got = perpetual_inventory(firm, start, flow, 0.1)
-    expected = [100.0, 100.0 * 0.9 + 10, (100.0 * 0.9 + 10) * 0.9 + 20,
-                ((100.0 * 0.9 + 10) * 0.9 + 20) * 0.9 + 5, 50.0, 50 * 0.9 + 4, (50 * 0.9 + 4) * 0.9 + 8]
+    expected = [
+        100.0,
+        100.0 * 0.9 + 10,
+        (100.0 * 0.9 + 10) * 0.9 + 20,
+        ((100.0 * 0.9 + 10) * 0.9 + 20) * 0.9 + 5,
+        50.0,
+        50 * 0.9 + 4,
+        (50 * 0.9 + 4) * 0.9 + 8,
+    ]
     assert_close(got, np.array(expected), rtol=RTOL_CLOSED_FORM)
 
 

@@ -1,0 +1,1 @@
+"""Shipped copy of the default synthetic cluster panel (package data; see README.md)."""
