@@ -218,3 +218,36 @@ def test_export_spillover_after_three_years():
     sp = tr.spillover_event[tr.spillover_event["outcome"] == "export"]
     late = sp[sp["exposure_time"] >= 3]
     assert (late["effect"] * late["n"]).sum() > 0
+
+
+def test_reduced_truth_gives_the_same_tables():
+    """full_truth=False keeps only cluster-cell firm-years; every aggregate is unchanged."""
+    df_a, full = cluster_panel(n_firms=400, seed=18)
+    df_b, slim = cluster_panel(n_firms=400, seed=18, full_truth=False)
+    pd.testing.assert_frame_equal(df_a, df_b)
+    for name in ("att_gt", "att_event", "att_overall", "spillover_event", "hetero"):
+        pd.testing.assert_frame_equal(getattr(full, name), getattr(slim, name))
+    cc = full.firm_year[full.firm_year["cluster_cell"]].reset_index(drop=True)
+    pd.testing.assert_frame_equal(cc, slim.firm_year)
+
+
+def test_negbin_inverse_cdf_equals_scipy():
+    from scipy import stats
+
+    from impact.datasets.cluster.outcomes import negbin_quantile
+
+    rng = np.random.default_rng(3)
+    u = rng.uniform(size=50_000)
+    mu = np.exp(rng.normal(-2.0, 1.5, 50_000))
+    size = 1 / 1.5
+    expected = stats.nbinom.ppf(u, size, size / (size + mu))
+    assert np.array_equal(negbin_quantile(u, mu, 1.5), expected)
+
+
+def test_materials_measurement_error_only_touches_observed_materials():
+    a, _ = cluster_panel(n_firms=300, seed=19, scenario="S2")
+    b, _ = cluster_panel(n_firms=300, seed=19, scenario="S2", materials_error=0.5**0.5)
+    assert a["log_va"].equals(b["log_va"])
+    noise = b["log_materials"] - a["log_materials"]
+    within = (a["log_materials"] - a.groupby("firm_id")["log_materials"].transform("mean")).std()
+    assert abs(noise.std() / (0.5**0.5 * within) - 1) < 0.05

@@ -99,6 +99,7 @@ def cluster_panel(
     scenario: str = "default",
     *,
     raw: bool = False,
+    full_truth: bool = True,
     **overrides: Any,
 ) -> tuple[pd.DataFrame, ClusterTruth]:
     """Simulate the synthetic cluster-firm panel of DGP.md.
@@ -118,6 +119,11 @@ def cluster_panel(
         Return the delivered panel instead of the analysis panel: nominal values in
         thousand euros with the data dirt of DGP.md §4.8 (clean it with
         :func:`clean_cluster_panel` and ``truth.deflators``, ``truth.id_changes``).
+    full_truth : bool
+        ``truth.firm_year`` covers every firm-year (default) or, with ``False``, only the
+        firm-years in cluster cells (outside them the three paths equal the observed
+        values); ``False`` also skips building the delivered raw panel unless ``raw``.
+        Use it for very large panels (10^6 firms).
     **overrides
         Any field of :class:`ClusterPanelParams`.
 
@@ -139,71 +145,135 @@ def cluster_panel(
     params = scenario_params(scenario, **overrides)
     rng = np.random.Generator(np.random.PCG64(seed))
     world = draw_world(params, rng)
-    sim, prices = simulate(params, world, rng, n_firms=n_firms, progress=_progress(n_firms))
-    frame = _frame(sim, params)
-    delivered = deliver(frame, prices, delta_k=params.delta_k, seed=seed)
-    truth = _truth(sim, params, world, seed, delivered)
+    progress = _progress(n_firms)
+    sim, paths, prices = simulate(params, world, rng, n_firms=n_firms, progress=progress)
+    if progress is not None:
+        print(file=sys.stderr)
+    if not full_truth:  # keep only what the truth needs, free the rest early
+        in_cells = sim["launch"] > 0
+        sim_truth = {k: v[in_cells] for k, v in sim.items()}
+        frame = _frame(sim, params, consume=True)
+        del sim
+        sim = sim_truth
+    else:
+        frame = _frame(sim, params)
+    if params.materials_error > 0:
+        _add_materials_error(frame, params.materials_error, seed)
+    delivered = deliver(frame, prices, delta_k=params.delta_k, seed=seed, nominal=raw or full_truth)
+    truth = _truth(sim, paths, params, world, seed, delivered, full_truth)
     return (delivered.raw if raw else frame), truth
 
 
-def _design(sim: pd.DataFrame, params: ClusterPanelParams) -> pd.DataFrame:
-    launch = sim["launch"].to_numpy()
-    join = sim["join"].to_numpy()
+def _design(
+    sim: dict[str, np.ndarray],
+    params: ClusterPanelParams,
+    rows: np.ndarray | None = None,
+    consume: bool = False,
+) -> pd.DataFrame:
+    """Design columns of ``sim`` (optionally of the row positions ``rows``, in that order)."""
+
+    def col(name: str) -> np.ndarray:
+        values = sim.pop(name) if consume else sim[name]
+        return values if rows is None else values[rows]
+
+    launch, join, region, sector = col("launch"), col("join"), col("region"), col("sector")
     return pd.DataFrame(
         {
-            "firm_id": sim["firm"].to_numpy() + 1,
-            "year": sim["year"].to_numpy(),
-            "region": sim["region"].to_numpy(),
-            "sector": sim["sector"].to_numpy(),
-            "cell": (sim["region"].to_numpy() - 1) * params.n_sectors + sim["sector"].to_numpy(),
-            "high_tech": sim["ht"].to_numpy(),
+            "firm_id": col("firm") + 1,
+            "year": col("year"),
+            "region": region,
+            "sector": sector,
+            "cell": (region - 1) * params.n_sectors + sector,
+            "high_tech": col("ht"),
             "cluster_cell": launch > 0,
             "launch_year": np.where(launch > 0, launch, np.nan),
             "join_year": np.where(join > 0, join, np.nan),
             "size_class": pd.Categorical(
-                SIZE_LABELS[sim["size_cls"].to_numpy()], categories=list(SIZE_LABELS)
+                SIZE_LABELS[col("size_cls")], categories=list(SIZE_LABELS)
             ),
-            "entry_year": sim["entry"].to_numpy(),
+            "entry_year": col("entry"),
         }
     )
 
 
-def _frame(sim: pd.DataFrame, params: ClusterPanelParams) -> pd.DataFrame:
-    sim = sim[sim["alive_DS"].to_numpy()]
-    df = _design(sim, params)
-    exporter = sim["export_DS"].to_numpy() > 0
-    performer = sim["rd_DS"].to_numpy() > 0
-    df["log_emp"] = sim["l_DS"].to_numpy()
-    df["emp"] = np.exp(df["log_emp"])
-    df["log_va"] = sim["y_DS"].to_numpy()
-    df["va"] = np.exp(df["log_va"])
-    df["sales"] = sim["sales_DS"].to_numpy()
-    df["log_k"] = sim["k_DS"].to_numpy()
-    df["capital"] = np.exp(df["log_k"])
-    df["log_materials"] = sim["m_DS"].to_numpy()
-    df["investment"] = sim["inv_DS"].to_numpy()
-    df["log_wage"] = sim["real_wage"].to_numpy()
+def _frame(
+    sim: dict[str, np.ndarray], params: ClusterPanelParams, *, consume: bool = False
+) -> pd.DataFrame:
+    """The observed analysis panel, sorted by firm and year (built column by column).
+
+    With ``consume``, outcome columns are removed from ``sim`` as they are used (memory).
+    """
+    alive = np.flatnonzero(sim["alive_DS"])
+    firm, year = sim["firm"][alive], sim["year"][alive]
+    rows = alive[np.lexsort((year, firm))]
+
+    def col(name: str) -> np.ndarray:
+        values = sim.pop(name) if consume else sim[name]
+        return values[rows]
+
+    df = _design(sim, params, rows, consume)
+    exporter = col("export_DS") > 0
+    performer = col("rd_DS") > 0
+    df["log_emp"] = col("l_DS")
+    df["emp"] = np.exp(df["log_emp"].to_numpy())
+    df["log_va"] = col("y_DS")
+    df["va"] = np.exp(df["log_va"].to_numpy())
+    df["sales"] = col("sales_DS")
+    df["log_k"] = col("k_DS")
+    df["capital"] = np.exp(df["log_k"].to_numpy())
+    df["log_materials"] = col("m_DS")
+    df["investment"] = col("inv_DS")
+    df["log_wage"] = col("real_wage")
     df["export"] = exporter.astype(np.int8)
-    df["export_value"] = sim["xval_DS"].to_numpy()
-    df["export_intensity"] = np.where(exporter, sim["xint_DS"].to_numpy(), np.nan)
+    df["export_value"] = col("xval_DS")
+    df["export_intensity"] = np.where(exporter, col("xint_DS"), np.nan)
     df["rd_performer"] = performer.astype(np.int8)
-    df["rd_expenditure"] = sim["rdexp_DS"].to_numpy()
-    df["log_rd_intensity"] = np.where(performer, sim["rdint_DS"].to_numpy(), np.nan)
-    df["patents"] = sim["patents_DS"].to_numpy().astype(np.int64)
-    df["product_innovation"] = sim["innov_DS"].to_numpy().astype(np.int8)
-    return df.sort_values(["firm_id", "year"], kind="stable").reset_index(drop=True)
+    df["rd_expenditure"] = col("rdexp_DS")
+    df["log_rd_intensity"] = np.where(performer, col("rdint_DS"), np.nan)
+    df["patents"] = col("patents_DS").astype(np.int64)
+    df["product_innovation"] = col("innov_DS").astype(np.int8)
+    return df
+
+
+def _add_materials_error(frame: pd.DataFrame, multiple: float, seed: int) -> None:
+    """Classical measurement error in observed log materials (DGP.md §4.3, the ACF design).
+
+    The error's sd is ``multiple`` times the pooled within-firm sd of log materials; it uses
+    its own random stream so the simulated economy is unchanged.
+    """
+    m = frame["log_materials"]
+    within = float((m - m.groupby(frame["firm_id"]).transform("mean")).std())
+    stream = np.random.SeedSequence(seed).spawn(2)[1]
+    noise = np.random.Generator(np.random.PCG64(stream)).normal(0.0, multiple * within, len(m))
+    frame["log_materials"] = m.to_numpy() + noise
 
 
 def _truth(
-    sim: pd.DataFrame, params: ClusterPanelParams, world: World, seed: int, delivered: Delivered
+    sim: dict[str, np.ndarray],
+    paths: dict[str, np.ndarray],
+    params: ClusterPanelParams,
+    world: World,
+    seed: int,
+    delivered: Delivered,
+    full_truth: bool,
 ) -> ClusterTruth:
+    cc = sim["launch"] > 0
     fy = _design(sim, params)
+
+    def path_values(col: str, path: str) -> np.ndarray:
+        ds = sim[f"{col}_DS"]
+        if path == "DS":
+            return ds
+        out = ds.copy()
+        out[cc] = paths[f"{col}_{path}"]
+        return out
+
     for path in PATHS:
-        fy[f"alive_{path}"] = sim[f"alive_{path}"].to_numpy()
+        fy[f"alive_{path}"] = path_values("alive", path)
     for out, stem in T.OUTCOMES.items():
-        for path in PATHS:
-            if stem is not None:
-                fy[f"{out}_{path}"] = sim[f"{stem}_{path}"].to_numpy()
+        if stem is not None:
+            for path in PATHS:
+                fy[f"{out}_{path}"] = path_values(stem, path)
     for path in PATHS:
         fy[f"emp_{path}"] = np.exp(fy[f"log_emp_{path}"])
         fy[f"va_{path}"] = np.exp(fy[f"log_va_{path}"])

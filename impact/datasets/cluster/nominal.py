@@ -121,17 +121,23 @@ def _dirt(raw: pd.DataFrame, rng: np.random.Generator, shares: dict[str, float])
     long = years[years["size"] >= 6].index.to_numpy()
     n_split = min(len(long), max(3, round(shares["split_ids"] * len(years))))
     split_firms = rng.choice(long, size=n_split, replace=False) if n_split else np.array([], int)
-    next_id = int(raw["firm_id"].max()) + 1
-    changes = []
+    split_firms = np.sort(np.asarray(split_firms, dtype=np.int64))
+    year = raw["year"].to_numpy()
     new_id = np.full(n, np.nan)
-    for f in np.sort(split_firms):
-        lo, hi = years.loc[f, "min"], years.loc[f, "max"]
-        year = int(rng.integers(lo + 2, hi - 1))
-        rows = (orig_id == f) & (raw["year"].to_numpy() >= year)
-        raw.loc[rows, "firm_id"] = next_id
-        new_id[rows] = next_id
-        changes.append({"old_id": int(f), "new_id": next_id, "year": year})
-        next_id += 1
+    changes = []
+    if len(split_firms):
+        lo = years.loc[split_firms, "min"].to_numpy()
+        hi = years.loc[split_firms, "max"].to_numpy()
+        split_year = rng.integers(lo + 2, hi - 1)
+        new_ids = int(raw["firm_id"].max()) + 1 + np.arange(len(split_firms))
+        pos = np.clip(np.searchsorted(split_firms, orig_id), 0, len(split_firms) - 1)
+        moved = (split_firms[pos] == orig_id) & (year >= split_year[pos])
+        new_id[moved] = new_ids[pos[moved]]
+        raw["firm_id"] = np.where(moved, new_ids[pos], orig_id).astype(np.int64)
+        changes = [
+            {"old_id": int(f), "new_id": int(i), "year": int(y)}
+            for f, i, y in zip(split_firms, new_ids, split_year, strict=True)
+        ]
     unit = rng.uniform(size=n) < shares["sales_unit_error"]
     raw.loc[unit, "sales"] = raw.loc[unit, "sales"] * 1000.0
     miss = rng.uniform(size=n) < shares["missing_materials"]
@@ -159,6 +165,7 @@ def deliver(
     delta_k: float,
     seed: int,
     dirt: bool = True,
+    nominal: bool = True,
     shares: dict[str, float] | None = None,
 ) -> Delivered:
     """Turn the analysis frame into the delivered (raw) data with deflators and dirt.
@@ -173,9 +180,11 @@ def deliver(
         "split_ids": 0.005,
     }
     deflators = deflator_table(prices)
+    empty = pd.DataFrame(columns=["old_id", "new_id", "year"])
+    if not nominal:
+        return Delivered(pd.DataFrame(), deflators, empty, pd.DataFrame())
     raw = _nominal(frame, deflators, delta_k)
     if not dirt:
-        empty = pd.DataFrame(columns=["old_id", "new_id", "year"])
         return Delivered(raw, deflators, empty, pd.DataFrame())
     rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed).spawn(1)[0]))
     raw, flags, changes = _dirt(raw, rng, shares)

@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 from impact.datasets.cluster.params import ClusterPanelParams
 
@@ -18,6 +17,7 @@ __all__ = [
     "draw_trade",
     "export_intensity",
     "export_status",
+    "negbin_quantile",
     "patents",
     "product_innovation",
     "rd_intensity",
@@ -126,9 +126,31 @@ def patents(
     icpt = np.where(ht, p.patent_icpt_high, p.patent_icpt_low)
     log_mu = icpt + 0.5 * np.log1p(stock / stock_norm) + 0.4 * h + 0.2 * l_dev + shift
     mu = np.exp(log_mu)
-    size = 1.0 / p.patent_alpha
-    count = stats.nbinom.ppf(u, size, size / (size + mu))
-    return mu, count
+    return mu, negbin_quantile(u, mu, p.patent_alpha)
+
+
+def negbin_quantile(u: np.ndarray, mu: np.ndarray, alpha: float) -> np.ndarray:
+    """Inverse CDF of NegBin2(mean mu, variance mu + alpha mu^2) at ``u``.
+
+    The smallest k with CDF(k) >= u, by the pmf recursion
+    P(k) = P(k-1) (k - 1 + 1/alpha) / k * (1 - q) with q = (1/alpha) / (1/alpha + mu).
+    """
+    size = 1.0 / alpha
+    q = size / (size + mu)
+    pmf = q**size
+    cdf = pmf.copy()
+    count = np.zeros_like(mu)
+    active = np.flatnonzero(u > cdf)
+    k = 0
+    while active.size:
+        k += 1
+        pmf_a = pmf[active] * (k - 1 + size) / k * (1.0 - q[active])
+        pmf[active] = pmf_a
+        cdf[active] += pmf_a
+        count[active] = k
+        still = u[active] > cdf[active]
+        active = active[still & (pmf_a > 0)]
+    return count
 
 
 def product_innovation(

@@ -107,6 +107,7 @@ class ClusterPanelParams:
     # ----- options for estimator tests (§4.3, §4.4)
     endogenous_exit: bool = False
     materials: str = "leontief"
+    materials_error: float = 0.0
     # ----- treatment effects (§4.6)
     effect_omega: tuple[float, ...] = (-0.010, 0.000, 0.010, 0.015, 0.020, 0.020)
     effect_l: tuple[float, ...] = (0.005, 0.010, 0.015, 0.020, 0.020, 0.020)
@@ -183,6 +184,7 @@ SCENARIOS: dict[str, dict[str, Any]] = {
     "S5": {**_S2, "anticipation_rd": 0.2},
     "S6": dict(_S2),
     "S7": {**_S2, "materials": "lp_valid"},
+    "S7me": {**_S2, "materials_error": 0.2**0.5},
     "S8": {**_S2, "endogenous_exit": True},
     "S9": dict(_COHORTS),
 }

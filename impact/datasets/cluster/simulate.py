@@ -20,6 +20,29 @@ from impact.datasets.cluster.world import World
 __all__ = ["PATHS", "simulate"]
 
 PATHS = ("00", "0S", "DS")
+#: Simulated series kept in the output, by stem (``<stem>_<path>``).
+RECORDED = {
+    f"{stem}_{path}"
+    for stem in (
+        "omega",
+        "l",
+        "k",
+        "y",
+        "m",
+        "inv",
+        "rd",
+        "export",
+        "xval",
+        "xint",
+        "rdint",
+        "rdexp",
+        "patmu",
+        "patents",
+        "innov",
+        "sales",
+    )
+    for path in ("00", "0S", "DS")
+}
 _SIZE_CUTS = (50.0, 250.0)
 
 
@@ -75,18 +98,35 @@ class _Firms:
 
     def __init__(self) -> None:
         self.n = 0
+        self._a: dict[str, np.ndarray] = {}
+        self._p: dict[str, np.ndarray] = {}
         self.a: dict[str, np.ndarray] = {}
         self.p: dict[str, np.ndarray] = {}
 
     def add(self, cols: dict[str, np.ndarray], path_cols: dict[str, np.ndarray]) -> None:
+        """Append firms; storage grows geometrically so appends are amortised O(1)."""
         m = len(next(iter(cols.values())))
+        need = self.n + m
+        cap = len(self._a["cell"]) if self._a else 0
+        if need > cap:
+            new_cap = max(need, int(cap * 1.5))
+            for k in self.FIELDS:
+                arr = np.zeros(new_cap, dtype=cols[k].dtype)
+                if self.n:
+                    arr[: self.n] = self._a[k][: self.n]
+                self._a[k] = arr
+            for k in self.PATH_FIELDS:
+                arr = np.zeros((3, new_cap), dtype=path_cols[k].dtype)
+                if self.n:
+                    arr[:, : self.n] = self._p[k][:, : self.n]
+                self._p[k] = arr
         for k in self.FIELDS:
-            self.a[k] = np.concatenate([self.a[k], cols[k]]) if self.n else cols[k]
+            self._a[k][self.n : need] = cols[k]
         for k in self.PATH_FIELDS:
-            self.p[k] = (
-                np.concatenate([self.p[k], path_cols[k]], axis=1) if self.n else path_cols[k]
-            )
-        self.n += m
+            self._p[k][:, self.n : need] = path_cols[k]
+        self.n = need
+        self.a = {k: v[:need] for k, v in self._a.items()}
+        self.p = {k: v[:, :need] for k, v in self._p.items()}
 
 
 def _new_firms(
@@ -193,11 +233,15 @@ def simulate(
     *,
     n_firms: int,
     progress: Callable[[int], None] | None = None,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], pd.DataFrame]:
     """Simulate the economy; return one row per firm-year of the observed window.
 
-    Columns: firm ids and design columns, ``alive_<path>`` flags, and
-    ``<outcome>_<path>`` for every outcome on every path; and a price table with one
+    Returns ``(observed, paths, prices)``: dicts of equal-length arrays ``observed`` with
+    firm ids, design columns,
+    ``alive_DS`` and ``<stem>_DS`` for every simulated firm-year; ``paths`` has
+    ``alive_00``, ``alive_0S``, ``<stem>_00`` and ``<stem>_0S`` for the firm-years in cluster
+    cells only, in the same order as those rows of ``observed`` (outside cluster cells the
+    three paths are identical, DGP.md §0 rule 2); and a price table with one
     row per observed year and sector: ``log_p_output``, ``log_p_materials``,
     ``log_p_investment`` (log price levels, random walks with drift).
     """
@@ -211,6 +255,7 @@ def simulate(
     price = np.zeros(p.n_sectors + 1)
     price_mat = price_inv = 0.0
     records: list[dict[str, np.ndarray]] = []
+    path_records: list[dict[str, np.ndarray]] = []
     prices: list[dict[str, object]] = []
     for t in range(t0, p.last_year + 1):
         if t > t0:
@@ -373,10 +418,17 @@ def simulate(
                 "year": np.full(n, t),
                 "entry": a["entry"][idx],
                 "real_wage": real_wage,
+                "alive_DS": alive[2].copy(),
             }
-            rec.update({f"alive_{name}": alive[j].copy() for j, name in enumerate(PATHS)})
-            rec.update(out)
+            rec.update({k: v for k, v in out.items() if k.endswith("_DS") and k in RECORDED})
             records.append(rec)
+            # paths differ only inside cluster cells (rule 2): store the others' 00/0S there only
+            cc = launch > 0
+            prec = {f"alive_{name}": alive[j][cc] for j, name in enumerate(PATHS[:2])}
+            prec.update(
+                {k: v[cc] for k, v in out.items() if not k.endswith("_DS") and k in RECORDED}
+            )
+            path_records.append(prec)
         # ---- joining decisions for t + 1 from observed states at t (selection)
         prev_obs = pp["omega_prev"][2, idx]
         d_omega_obs = omega_path[2] - np.where(np.isnan(prev_obs), omega_path[2], prev_obs)
@@ -411,10 +463,15 @@ def simulate(
         a["alive"][idx] = alive_next.any(axis=0)
         if progress is not None:
             progress(t)
-    df = pd.DataFrame({k: np.concatenate([r[k] for r in records]) for k in records[0]})
-    price_table = pd.DataFrame(prices)
-    firm = df["firm"].to_numpy()
+    df = _stack(records)
+    paths = _stack(path_records)
+    firm = df["firm"]
     for col in ("cell", "region", "sector", "ht", "launch", "join", "size_cls", "h", "founder"):
         df[col] = firms.a[col][firm]
-    df["mult"] = np.asarray(p.size_multipliers)[df["size_cls"].to_numpy()]
-    return df, price_table
+    return df, paths, pd.DataFrame(prices)
+
+
+def _stack(records: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Concatenate per-year records column by column, freeing each year's arrays as it goes."""
+    keys = list(records[0])
+    return {k: np.concatenate([r.pop(k) for r in records]) for k in keys}

@@ -185,25 +185,30 @@ def hetero(fy: pd.DataFrame) -> pd.DataFrame:
     """Post-treatment ATT (firm-year mean over t >= g, base-year sample) by subgroup."""
     s = _cohort_sample(fy)
     s = s[s["year"] >= s["join_year"]]
+    founder = (s["join_year"] == s["launch_year"]).to_numpy()
     groups = {
-        "size_class": s["size_class"].astype(str),
-        "high_tech": s["high_tech"].map({True: "high-tech", False: "other"}),
-        "founder": np.where(s["join_year"] == s["launch_year"], "founder", "later joiner"),
+        "size_class": (s["size_class"].cat.codes.to_numpy(), list(s["size_class"].cat.categories)),
+        "high_tech": (np.where(s["high_tech"].to_numpy(), 0, 1), ["high-tech", "other"]),
+        "founder": (np.where(founder, 0, 1), ["founder", "later joiner"]),
     }
     rows = []
     for out in OUTCOMES:
-        direct = s[f"{out}_DS"] - s[f"{out}_0S"]
-        total = s[f"{out}_DS"] - s[f"{out}_00"]
-        for dim, key in groups.items():
-            for val, idx in pd.Series(np.arange(len(s))).groupby(np.asarray(key)):
+        ds = s[f"{out}_DS"].to_numpy()
+        direct = ds - s[f"{out}_0S"].to_numpy()
+        total = ds - s[f"{out}_00"].to_numpy()
+        for dim, (codes, labels) in groups.items():
+            n = np.bincount(codes, minlength=len(labels))
+            sd = np.bincount(codes, weights=direct, minlength=len(labels))
+            st = np.bincount(codes, weights=total, minlength=len(labels))
+            for j in np.flatnonzero(n):
                 rows.append(
                     {
                         "outcome": out,
                         "dimension": dim,
-                        "group": val,
-                        "n": len(idx),
-                        "att_direct": float(direct.iloc[idx.to_numpy()].mean()),
-                        "att_total": float(total.iloc[idx.to_numpy()].mean()),
+                        "group": labels[j],
+                        "n": int(n[j]),
+                        "att_direct": float(sd[j] / n[j]),
+                        "att_total": float(st[j] / n[j]),
                     }
                 )
     return pd.DataFrame(rows)
