@@ -8,6 +8,8 @@ from __future__ import annotations
 from impact import datasets, errors
 from impact.data.panel import Panel
 from impact.data.samplelog import SampleLog
+from impact.design.cohorts import cohort_from_membership
+from impact.estimators.att_gt import att_gt
 from impact.estimators.feols import feols
 from impact.inference.ssc import SSC
 from impact.report.etable import etable
@@ -21,6 +23,8 @@ __all__ = [
     "Panel",
     "SampleLog",
     "__version__",
+    "att_gt",
+    "cohort_from_membership",
     "datasets",
     "errors",
     "etable",

@@ -1,0 +1,71 @@
+"""Weighted logistic regression by Newton–Raphson (propensity scores)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.linalg as sla
+
+from impact._typing import FloatArray
+from impact.errors import ConvergenceError
+
+__all__ = ["LOGIT_TOL", "LogitFit", "logit_fit"]
+
+#: Newton iterations stop when no coefficient moves by more than this.
+LOGIT_TOL = 1e-12
+
+
+@dataclass(frozen=True)
+class LogitFit:
+    """Logit coefficients and fitted probabilities."""
+
+    coef: FloatArray
+    fitted: FloatArray
+    iterations: int
+
+
+def logit_fit(
+    X: FloatArray, d: FloatArray, weights: FloatArray, *, tol: float = LOGIT_TOL, maxiter: int = 100
+) -> LogitFit:
+    """Maximum-likelihood logit of ``d`` on ``X`` with (frequency-type) weights.
+
+    Raises
+    ------
+    ConvergenceError
+        Newton's method did not converge (e.g. perfect separation).
+    """
+    beta = np.zeros(X.shape[1])
+    mean = float(np.average(d, weights=weights))
+    if 0 < mean < 1 and np.allclose(X[:, 0], 1.0):
+        beta[0] = np.log(mean / (1 - mean))
+    dev_old = np.inf
+    for it in range(1, maxiter + 1):
+        eta = X @ beta
+        p = 1.0 / (1.0 + np.exp(-eta))
+        dev = -2.0 * float(
+            weights
+            @ (d * np.log(np.maximum(p, 1e-300)) + (1 - d) * np.log(np.maximum(1 - p, 1e-300)))
+        )
+        if abs(dev - dev_old) <= tol * (abs(dev) + 0.1) and it > 2:
+            # quasi-separation: coefficients drift but the fit has converged (as R's glm)
+            return LogitFit(coef=beta, fitted=p, iterations=it)
+        dev_old = dev
+        W = weights * p * (1 - p)
+        grad = X.T @ (weights * (d - p))
+        H = (X * W[:, None]).T @ X
+        try:
+            step = sla.solve(H, grad, assume_a="pos", check_finite=False)
+        except (sla.LinAlgError, ValueError) as exc:
+            raise ConvergenceError(
+                "propensity-score logit: the information matrix is singular (a covariate "
+                "has no variation, or separates treated from controls)."
+            ) from exc
+        beta = beta + step
+        if np.max(np.abs(step)) <= tol * max(1.0, float(np.max(np.abs(beta)))):
+            p = 1.0 / (1.0 + np.exp(-(X @ beta)))
+            return LogitFit(coef=beta, fitted=p, iterations=it)
+    raise ConvergenceError(
+        f"propensity-score logit did not converge in {maxiter} Newton steps; covariates may "
+        "perfectly separate treated and control units."
+    )

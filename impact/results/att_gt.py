@@ -1,0 +1,327 @@
+"""Results of ``att_gt``: the ATT(g,t) table, its aggregations and pre-trend test."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from impact._typing import FloatArray
+from impact.data.samplelog import SampleLog
+from impact.errors import InvalidOptionError
+from impact.linear.groupby import group_sums
+
+__all__ = ["ATTgtResult", "AggregateResult", "if_vcov"]
+
+
+def if_vcov(inf: FloatArray, cluster: np.ndarray | None) -> FloatArray:
+    """Variance of estimates with influence functions ``inf`` (n, m): ``S'S / n^2``.
+
+    With clusters, ``S`` holds the within-cluster sums of the influence functions.
+    """
+    n = inf.shape[0]
+    S = inf if cluster is None else group_sums(cluster, int(cluster.max()) + 1, inf)
+    S = S if S.ndim == 2 else S[:, None]
+    return S.T @ S / n**2
+
+
+def _interval(est: FloatArray, se: FloatArray, alpha: float) -> tuple[FloatArray, FloatArray]:
+    z = stats.norm.ppf(1 - alpha / 2)
+    return est - z * se, est + z * se
+
+
+@dataclass(frozen=True, eq=False)
+class AggregateResult:
+    """An aggregation of ATT(g,t).
+
+    Attributes
+    ----------
+    type : str
+    estimate, std_error, conf_low, conf_high : float
+        The overall parameter (for "dynamic": the average over event times >= 0; for
+        "group": cohort-size-weighted average of cohort effects; for "calendar": the
+        average over periods; for "simple": cohort-size-weighted average of post cells).
+    table : DataFrame
+        Per event time / cohort / period (not for "simple"): ``estimate``,
+        ``std_error``, ``conf_low``, ``conf_high``.
+    """
+
+    type: str
+    estimate: float
+    std_error: float
+    conf_low: float
+    conf_high: float
+    table: pd.DataFrame
+    influence: FloatArray = field(repr=False)
+
+    def __str__(self) -> str:
+        head = (
+            f"{self.type} aggregation: {self.estimate:.6g} (SE {self.std_error:.6g}), "
+            f"CI [{self.conf_low:.6g}, {self.conf_high:.6g}]"
+        )
+        return head if self.table.empty else head + "\n" + self.table.to_string(index=False)
+
+
+@dataclass(frozen=True, eq=False)
+class ATTgtResult:
+    """Result of :func:`impact.att_gt`.
+
+    Attributes
+    ----------
+    table : DataFrame
+        ``cohort``, ``time``, ``base_period``, ``event_time``, ``estimate``,
+        ``std_error``, ``conf_low``, ``conf_high``, ``n_treated``, ``n_control``.
+    vcov : ndarray
+        Covariance of the ATT(g,t) estimates (from the influence functions).
+    n_units : int
+    n_clusters : int or None
+    sample_log : SampleLog
+    settings : dict
+    notes : list of str
+    """
+
+    table: pd.DataFrame
+    vcov: FloatArray
+    n_units: int
+    n_clusters: int | None
+    sample_log: SampleLog
+    settings: Mapping[str, Any]
+    notes: tuple[str, ...]
+    alpha: float
+    _inf: FloatArray = field(repr=False)
+    _pg_units: FloatArray = field(repr=False)  # (n, n_cohorts): w_i 1{G_i = g, seen at base}
+    _cohorts: FloatArray = field(repr=False)
+    _cluster: np.ndarray | None = field(repr=False)
+    _last_period: float = field(repr=False)
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        cells,
+        att,
+        inf,
+        n_treated,
+        n_control,
+        wide_cohort,
+        wide_weights,
+        observed,
+        periods,
+        cluster,
+        anticipation,
+        alpha,
+        sample_log,
+        notes,
+        settings,
+    ) -> ATTgtResult:
+        """Assemble the result from the cell estimates (used by :func:`att_gt`)."""
+        g = np.array([c[0] for c in cells], dtype=float)
+        t = np.array([c[1] for c in cells], dtype=float)
+        s = np.array([c[2] for c in cells], dtype=float)
+        V = if_vcov(inf, cluster)
+        se = np.sqrt(np.clip(np.diag(V), 0, None))
+        se[t == s] = np.nan
+        se[np.isnan(att)] = np.nan
+        lo, hi = _interval(att, se, alpha)
+        table = pd.DataFrame(
+            {
+                "cohort": g.astype(int),
+                "time": t.astype(int),
+                "base_period": s.astype(int),
+                "event_time": (t - g).astype(int),
+                "estimate": att,
+                "std_error": se,
+                "conf_low": lo,
+                "conf_high": hi,
+                "n_treated": n_treated,
+                "n_control": n_control,
+            }
+        )
+        cohorts = np.unique(g)
+        w = wide_weights / wide_weights.mean()
+        pg_units = np.zeros((len(wide_cohort), len(cohorts)))
+        for j, c in enumerate(cohorts):
+            base = periods[periods + anticipation < c][-1]
+            seen = observed[:, int(np.searchsorted(periods, base))]
+            pg_units[:, j] = w * ((wide_cohort == c) & seen)
+        return cls(
+            table=table,
+            vcov=V,
+            n_units=len(wide_cohort),
+            n_clusters=None if cluster is None else int(cluster.max()) + 1,
+            sample_log=sample_log,
+            settings=dict(settings),
+            notes=tuple(notes),
+            alpha=alpha,
+            _inf=inf,
+            _pg_units=pg_units,
+            _cohorts=cohorts,
+            _cluster=cluster,
+            _last_period=float(periods.max()),
+        )
+
+    # ------------------------------------------------------------------ summaries
+    def tidy(self) -> pd.DataFrame:
+        """The ATT(g,t) table."""
+        return self.table.copy()
+
+    def summary(self) -> str:
+        """Printable table with the settings, clusters and sample log."""
+        lines = [
+            "Group-time ATT (Callaway & Sant'Anna 2021)",
+            ", ".join(f"{k}={v}" for k, v in self.settings.items()),
+            f"Units: {self.n_units}"
+            + (f", clusters: {self.n_clusters}" if self.n_clusters else ""),
+            "SEs from influence functions; normal critical values.",
+            self.table.to_string(index=False),
+        ]
+        lines += list(self.notes)
+        if self.sample_log.records:
+            lines.append(str(self.sample_log))
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return self.summary()
+
+    # ------------------------------------------------------------------ tests
+    def pretrend_test(self) -> dict[str, float]:
+        """Joint Wald test that every pre-treatment ATT(g,t) is zero (chi-square).
+
+        Returns
+        -------
+        dict
+            ``statistic``, ``df``, ``p_value``.
+        """
+        tab = self.table
+        pre = (tab["time"] < tab["cohort"] - self.settings["anticipation"]).to_numpy().copy()
+        pre &= (tab["time"] != tab["base_period"]).to_numpy() & tab["estimate"].notna().to_numpy()
+        idx = np.flatnonzero(pre)
+        if not len(idx):
+            raise InvalidOptionError("there are no pre-treatment cells to test.")
+        theta = tab["estimate"].to_numpy()[idx]
+        V = self.vcov[np.ix_(idx, idx)]
+        stat = float(theta @ np.linalg.pinv(V) @ theta)
+        df = int(np.linalg.matrix_rank(V))
+        return {"statistic": stat, "df": df, "p_value": float(stats.chi2.sf(stat, df))}
+
+    # ------------------------------------------------------------------ aggregation
+    def _pg(self, cell_idx: np.ndarray) -> tuple[FloatArray, np.ndarray]:
+        cohort = self.table["cohort"].to_numpy()[cell_idx]
+        j = np.searchsorted(self._cohorts, cohort)
+        return self._pg_units.mean(axis=0)[j], j
+
+    def _combine(
+        self, keep: np.ndarray, weights: FloatArray, with_wif: bool
+    ) -> tuple[float, FloatArray]:
+        att = self.table["estimate"].to_numpy()[keep]
+        inf = self._inf[:, keep] @ weights
+        if with_wif:
+            pg, j = self._pg(keep)
+            total = pg.sum()
+            dev = self._pg_units[:, j] - pg[None, :]
+            wif = dev / total - dev.sum(axis=1, keepdims=True) * (pg / total**2)[None, :]
+            inf = inf + wif @ att
+        return float(att @ weights), inf
+
+    def _se(self, inf: FloatArray) -> float:
+        return float(np.sqrt(if_vcov(inf[:, None], self._cluster)[0, 0]))
+
+    def aggregate(
+        self,
+        type: str = "simple",
+        *,
+        min_e: float = -np.inf,
+        max_e: float = np.inf,
+        balance_e: int | None = None,
+    ) -> AggregateResult:
+        """Aggregate ATT(g,t) as R ``did``'s ``aggte``.
+
+        Parameters
+        ----------
+        type : {"simple", "group", "calendar", "dynamic"}
+        min_e, max_e : float
+            Event-time window (dynamic; ``max_e`` also limits simple and group).
+        balance_e : int, optional
+            Dynamic only: keep cohorts observed for at least ``balance_e`` periods after
+            treatment and event times up to ``balance_e``.
+
+        Notes
+        -----
+        Cohort weights are cohort sizes (sampling-weighted counts of the cohort's units
+        observed in its base period); their estimation error enters the standard errors
+        (R ``did``'s ``wif``).
+        """
+        tab = self.table
+        g, t = tab["cohort"].to_numpy(), tab["time"].to_numpy()
+        e = t - g
+        finite = tab["estimate"].notna().to_numpy()
+        if type == "simple":
+            keep = np.flatnonzero((g <= t) & (t <= g + max_e) & finite)
+            pg, _ = self._pg(keep)
+            est, inf = self._combine(keep, pg / pg.sum(), with_wif=True)
+            return self._result("simple", est, inf, pd.DataFrame())
+        if type == "group":
+            rows, infs, sizes = [], [], []
+            for j, c in enumerate(self._cohorts):
+                keep = np.flatnonzero((g == c) & (g <= t) & (t <= g + max_e) & finite)
+                if not len(keep):
+                    continue
+                est, inf = self._combine(keep, np.full(len(keep), 1 / len(keep)), with_wif=False)
+                rows.append({"cohort": int(c), "estimate": est, "std_error": self._se(inf)})
+                infs.append(inf)
+                sizes.append(self._pg_units[:, j].mean())
+            theta = np.array([r["estimate"] for r in rows])
+            pg = np.array(sizes)
+            W = np.column_stack(infs)
+            keep_g = [int(np.searchsorted(self._cohorts, r["cohort"])) for r in rows]
+            dev = self._pg_units[:, keep_g] - pg[None, :]
+            wif = dev / pg.sum() - dev.sum(axis=1, keepdims=True) * (pg / pg.sum() ** 2)[None, :]
+            inf = W @ (pg / pg.sum()) + wif @ theta
+            return self._result("group", float(theta @ pg / pg.sum()), inf, pd.DataFrame(rows))
+        if type == "dynamic":
+            ok = finite & (e >= min_e) & (e <= max_e)
+            if balance_e is not None:
+                ok &= (self._last_period - g >= balance_e) & (e <= balance_e)
+            rows, infs, es = [], [], []
+            for ev in np.unique(e[ok]):
+                keep = np.flatnonzero(ok & (e == ev))
+                pg, _ = self._pg(keep)
+                est, inf = self._combine(keep, pg / pg.sum(), with_wif=True)
+                rows.append({"event_time": int(ev), "estimate": est, "std_error": self._se(inf)})
+                infs.append(inf)
+                es.append(ev)
+            es = np.array(es)
+            post = es >= 0
+            inf = np.column_stack(infs)[:, post].mean(axis=1)
+            est = float(np.mean([r["estimate"] for r, p in zip(rows, post, strict=True) if p]))
+            return self._result("dynamic", est, inf, pd.DataFrame(rows))
+        if type == "calendar":
+            rows, infs = [], []
+            for period in np.unique(t[(g <= t) & finite]):
+                keep = np.flatnonzero((t == period) & (g <= t) & finite)
+                pg, _ = self._pg(keep)
+                est, inf = self._combine(keep, pg / pg.sum(), with_wif=True)
+                rows.append({"time": int(period), "estimate": est, "std_error": self._se(inf)})
+                infs.append(inf)
+            inf = np.column_stack(infs).mean(axis=1)
+            est = float(np.mean([r["estimate"] for r in rows]))
+            return self._result("calendar", est, inf, pd.DataFrame(rows))
+        raise InvalidOptionError(
+            f"type must be 'simple', 'group', 'calendar' or 'dynamic', got {type!r}."
+        )
+
+    def _result(
+        self, kind: str, est: float, inf: FloatArray, table: pd.DataFrame
+    ) -> AggregateResult:
+        se = self._se(inf)
+        lo, hi = _interval(np.array(est), np.array(se), self.alpha)
+        if not table.empty:
+            tl, th = _interval(
+                table["estimate"].to_numpy(), table["std_error"].to_numpy(), self.alpha
+            )
+            table = table.assign(conf_low=tl, conf_high=th)
+        return AggregateResult(kind, est, se, float(lo), float(hi), table, inf)
