@@ -54,3 +54,4 @@ def test_replicate_is_deterministic(tmp_path):
     md = (a / "tables" / "jtrain_fe.md").read_text()
     assert "-0.252" in md and "(0.151)" in md  # Wooldridge Example 14.1 in column (1)
     assert "true ATT" in (a / "tables" / "cluster_fe.md").read_text()
+    assert "true simple" in (a / "tables" / "cluster_cs.md").read_text()

@@ -1,0 +1,69 @@
+"""Render a results DataFrame (already formatted to strings) as Markdown, LaTeX or HTML."""
+
+from __future__ import annotations
+
+import html
+
+import pandas as pd
+
+from impact.errors import InvalidOptionError
+
+__all__ = ["format_frame", "render_frame"]
+
+
+def format_frame(df: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
+    """Strings with fixed decimals for floats, thousands separators for integers."""
+    out = pd.DataFrame(index=df.index)
+    for col in df.columns:
+        s = df[col]
+        if pd.api.types.is_integer_dtype(s):
+            out[col] = [f"{v:,}" for v in s]
+        elif pd.api.types.is_float_dtype(s):
+            out[col] = ["" if pd.isna(v) else f"{v:.{digits}f}" for v in s]
+        else:
+            out[col] = s.astype(str)
+    return out
+
+
+def _tex(s: str) -> str:
+    for a, b in (
+        ("\\", r"\textbackslash{}"),
+        ("&", r"\&"),
+        ("%", r"\%"),
+        ("_", r"\_"),
+        ("#", r"\#"),
+    ):
+        s = s.replace(a, b)
+    return s
+
+
+def render_frame(df: pd.DataFrame, format: str, note: str = "") -> str:
+    """Render a string frame; the index is not shown."""
+    cols = [str(c) for c in df.columns]
+    rows = df.to_numpy().tolist()
+    if format == "markdown":
+        lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
+        lines += ["| " + " | ".join(str(v) for v in r) + " |" for r in rows]
+        return "\n".join(lines) + ("\n\n" + note if note else "") + "\n"
+    if format == "latex":
+        lines = [
+            r"\begin{tabular}{" + "l" * len(cols) + "}",
+            r"\toprule",
+            " & ".join(_tex(c) for c in cols) + r" \\",
+            r"\midrule",
+        ]
+        lines += [" & ".join(_tex(str(v)) for v in r) + r" \\" for r in rows]
+        lines += [r"\bottomrule", r"\end{tabular}"]
+        return "\n".join(lines) + "\n"
+    if format == "html":
+        head = "".join(f"<th>{html.escape(c)}</th>" for c in cols)
+        body = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in r) + "</tr>" for r in rows
+        )
+        foot = (
+            f'<tfoot><tr><td colspan="{len(cols)}">{html.escape(note)}</td></tr></tfoot>'
+            if note
+            else ""
+        )
+        return f'<table class="frame"><thead><tr>{head}</tr></thead><tbody>{body}</tbody>{foot}</table>\n'
+    raise InvalidOptionError(f"format must be 'markdown', 'latex' or 'html', got {format!r}.")
