@@ -65,5 +65,6 @@ def render_frame(df: pd.DataFrame, format: str, note: str = "") -> str:
             if note
             else ""
         )
-        return f'<table class="frame"><thead><tr>{head}</tr></thead><tbody>{body}</tbody>{foot}</table>\n'
+        table = f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody>{foot}"
+        return f'<table class="frame">{table}</table>\n'
     raise InvalidOptionError(f"format must be 'markdown', 'latex' or 'html', got {format!r}.")
