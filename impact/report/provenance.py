@@ -21,20 +21,23 @@ def data_sha256(df: pd.DataFrame) -> str:
 
 
 def git_commit(path: Path | None = None) -> str | None:
-    """Commit of the git checkout containing ``path`` (or this package), if any."""
-    here = Path(path) if path is not None else Path(__file__).resolve().parent
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=here,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=10,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
+    """Commit of the git checkout at ``path``, else the working directory, else this package."""
+    candidates = [Path(path)] if path is not None else [Path.cwd(), Path(__file__).resolve().parent]
+    for here in candidates:
+        try:
+            out = subprocess.run(
+                ["git", "rev-parse", "HEAD"],
+                cwd=here,
+                capture_output=True,
+                text=True,
+                check=False,
+                timeout=10,
+            )
+        except (OSError, subprocess.SubprocessError):
+            continue
+        if out.returncode == 0 and out.stdout.strip():
+            return out.stdout.strip()
+    return None
 
 
 def provenance(
