@@ -199,6 +199,9 @@ def att_gt(
     never_treated: float | None = None,
     alpha: float = 0.05,
     min_cell_units: int = 1,
+    bootstrap: int | None = None,
+    seed: int | None = None,
+    bootstrap_weights: str = "rademacher",
 ) -> ATTgtResult:
     """Group-time average treatment effects ATT(g, t) of Callaway & Sant'Anna (2021).
 
@@ -239,6 +242,13 @@ def att_gt(
         1 - confidence level.
     min_cell_units : int
         A cell with fewer treated or control units is NaN (one warning lists the cells).
+    bootstrap : int, optional
+        Number of multiplier-bootstrap draws. Then standard errors are the bootstrap's
+        (interquartile range, as R ``did``) and ``band_low``/``band_high`` give
+        simultaneous (sup-t) bands over all cells; aggregations get the same.
+    seed : int, optional
+        Seed of the bootstrap (``numpy.random.SeedSequence``); stored in the result.
+    bootstrap_weights : {"rademacher", "mammen"}
 
     Returns
     -------
@@ -352,6 +362,9 @@ def att_gt(
         alpha=alpha,
         sample_log=log,
         notes=notes,
+        bootstrap=bootstrap,
+        seed=seed,
+        bootstrap_weights=bootstrap_weights,
         settings={
             "y": y,
             "control": control,

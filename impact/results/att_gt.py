@@ -13,6 +13,7 @@ from scipy import stats
 from impact._typing import FloatArray
 from impact.data.samplelog import SampleLog
 from impact.errors import InvalidOptionError
+from impact.inference.bootstrap import multiplier_bootstrap
 from impact.linear.groupby import group_sums
 
 __all__ = ["ATTgtResult", "AggregateResult", "if_vcov"]
@@ -57,6 +58,7 @@ class AggregateResult:
     conf_high: float
     table: pd.DataFrame
     influence: FloatArray = field(repr=False)
+    critical_value: float | None = None
 
     def __str__(self) -> str:
         head = (
@@ -92,6 +94,9 @@ class ATTgtResult:
     settings: Mapping[str, Any]
     notes: tuple[str, ...]
     alpha: float
+    bootstrap: int | None
+    seed: int | None
+    critical_value: float | None
     _inf: FloatArray = field(repr=False)
     _pg_units: FloatArray = field(repr=False)  # (n, n_cohorts): w_i 1{G_i = g, seen at base}
     _cohorts: FloatArray = field(repr=False)
@@ -117,6 +122,9 @@ class ATTgtResult:
         sample_log,
         notes,
         settings,
+        bootstrap=None,
+        seed=None,
+        bootstrap_weights="rademacher",
     ) -> ATTgtResult:
         """Assemble the result from the cell estimates (used by :func:`att_gt`)."""
         g = np.array([c[0] for c in cells], dtype=float)
@@ -126,6 +134,22 @@ class ATTgtResult:
         se = np.sqrt(np.clip(np.diag(V), 0, None))
         se[t == s] = np.nan
         se[np.isnan(att)] = np.nan
+        crit = None
+        band_lo = band_hi = np.full(len(att), np.nan)
+        if bootstrap:
+            valid = np.flatnonzero(np.isfinite(se))
+            rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(9)[0])
+            br = multiplier_bootstrap(
+                inf[:, valid],
+                draws=bootstrap,
+                rng=rng,
+                cluster=cluster,
+                alpha=alpha,
+                weights=bootstrap_weights,
+            )
+            se[valid] = br.std_error
+            crit = br.critical_value
+            band_lo, band_hi = att - crit * se, att + crit * se
         lo, hi = _interval(att, se, alpha)
         table = pd.DataFrame(
             {
@@ -137,6 +161,8 @@ class ATTgtResult:
                 "std_error": se,
                 "conf_low": lo,
                 "conf_high": hi,
+                "band_low": band_lo,
+                "band_high": band_hi,
                 "n_treated": n_treated,
                 "n_control": n_control,
             }
@@ -157,6 +183,9 @@ class ATTgtResult:
             settings=dict(settings),
             notes=tuple(notes),
             alpha=alpha,
+            bootstrap=bootstrap,
+            seed=seed,
+            critical_value=crit,
             _inf=inf,
             _pg_units=pg_units,
             _cohorts=cohorts,
@@ -281,7 +310,7 @@ class ATTgtResult:
             dev = self._pg_units[:, keep_g] - pg[None, :]
             wif = dev / pg.sum() - dev.sum(axis=1, keepdims=True) * (pg / pg.sum() ** 2)[None, :]
             inf = W @ (pg / pg.sum()) + wif @ theta
-            return self._result("group", float(theta @ pg / pg.sum()), inf, pd.DataFrame(rows))
+            return self._result("group", float(theta @ pg / pg.sum()), inf, pd.DataFrame(rows), W)
         if type == "dynamic":
             ok = finite & (e >= min_e) & (e <= max_e)
             if balance_e is not None:
@@ -298,7 +327,7 @@ class ATTgtResult:
             post = es >= 0
             inf = np.column_stack(infs)[:, post].mean(axis=1)
             est = float(np.mean([r["estimate"] for r, p in zip(rows, post, strict=True) if p]))
-            return self._result("dynamic", est, inf, pd.DataFrame(rows))
+            return self._result("dynamic", est, inf, pd.DataFrame(rows), np.column_stack(infs))
         if type == "calendar":
             rows, infs = [], []
             for period in np.unique(t[(g <= t) & finite]):
@@ -309,19 +338,47 @@ class ATTgtResult:
                 infs.append(inf)
             inf = np.column_stack(infs).mean(axis=1)
             est = float(np.mean([r["estimate"] for r in rows]))
-            return self._result("calendar", est, inf, pd.DataFrame(rows))
+            return self._result("calendar", est, inf, pd.DataFrame(rows), np.column_stack(infs))
         raise InvalidOptionError(
             f"type must be 'simple', 'group', 'calendar' or 'dynamic', got {type!r}."
         )
 
     def _result(
-        self, kind: str, est: float, inf: FloatArray, table: pd.DataFrame
+        self,
+        kind: str,
+        est: float,
+        inf: FloatArray,
+        table: pd.DataFrame,
+        table_inf: FloatArray | None = None,
     ) -> AggregateResult:
         se = self._se(inf)
+        crit = None
+        if self.bootstrap:
+            key = ("simple", "group", "calendar", "dynamic").index(kind)
+            streams = np.random.SeedSequence(self.seed).spawn(9)
+            overall = multiplier_bootstrap(
+                inf[:, None],
+                draws=self.bootstrap,
+                rng=np.random.default_rng(streams[1 + key]),
+                cluster=self._cluster,
+                alpha=self.alpha,
+            )
+            se = float(overall.std_error[0])
+            if table_inf is not None:
+                per = multiplier_bootstrap(
+                    table_inf,
+                    draws=self.bootstrap,
+                    rng=np.random.default_rng(streams[5 + key]),
+                    cluster=self._cluster,
+                    alpha=self.alpha,
+                )
+                table = table.assign(std_error=per.std_error)
+                crit = per.critical_value
         lo, hi = _interval(np.array(est), np.array(se), self.alpha)
         if not table.empty:
-            tl, th = _interval(
-                table["estimate"].to_numpy(), table["std_error"].to_numpy(), self.alpha
-            )
+            est_t, se_t = table["estimate"].to_numpy(), table["std_error"].to_numpy()
+            tl, th = _interval(est_t, se_t, self.alpha)
             table = table.assign(conf_low=tl, conf_high=th)
-        return AggregateResult(kind, est, se, float(lo), float(hi), table, inf)
+            if crit is not None:
+                table = table.assign(band_low=est_t - crit * se_t, band_high=est_t + crit * se_t)
+        return AggregateResult(kind, est, se, float(lo), float(hi), table, inf, crit)
