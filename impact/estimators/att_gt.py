@@ -219,9 +219,9 @@ def att_gt(
         Boolean unit-level column: only units where it is True may serve as controls
         (e.g. firms outside cluster cells). Never-treated units outside the pool are
         dropped and counted.
-    method : {"dr", "ipw", "reg"}
-        Traditional doubly robust (R ``did``'s default), normalised IPW, or outcome
-        regression. Identical without covariates.
+    method : {"dr", "dr_improved", "ipw", "reg"}
+        Traditional doubly robust (R ``did``'s default), improved doubly robust (Sant'Anna
+        & Zhao 2020), normalised IPW, or outcome regression. Identical without covariates.
     covariates : list of str, optional
         Covariates, taken at each cell's base period.
     anticipation : int
@@ -274,8 +274,10 @@ def att_gt(
         )
     if panel not in ("pairwise", "balanced"):
         raise InvalidOptionError(f"panel must be 'pairwise' or 'balanced', got {panel!r}.")
-    if method not in ("dr", "ipw", "reg"):
-        raise InvalidOptionError(f"method must be 'dr', 'ipw' or 'reg', got {method!r}.")
+    if method not in ("dr", "ipw", "reg", "dr_improved"):
+        raise InvalidOptionError(
+            f"method must be 'dr', 'dr_improved', 'ipw' or 'reg', got {method!r}."
+        )
     req = parse_vcov(vcov) if vcov is not None else None
     cluster = None
     if req is not None:

@@ -9,7 +9,12 @@ import numpy as np
 import pandas as pd
 
 from impact._typing import DemeanStrategy, FloatArray, IntArray, VcovSpec
-from impact.errors import CollinearityError, CollinearityWarning, EmptySampleError
+from impact.errors import (
+    CollinearityError,
+    CollinearityWarning,
+    EmptySampleError,
+    ImpactWarning,
+)
 from impact.inference.linear_vcov import cluster_codes, compute_vcov
 from impact.inference.ssc import SSC
 from impact.inference.vcov import parse_vcov
@@ -18,7 +23,7 @@ from impact.linear.core import fit_absorbed
 from impact.linear.demean import DEMEAN_TOL, demean
 from impact.linear.fixed_effects import FixedEffects, is_nested
 from impact.linear.formula import parse_formula
-from impact.linear.model_matrix import build_design, factor_values, format_level
+from impact.linear.model_matrix import build_design, categorical_levels, factor_values
 from impact.linear.sample import prepare_sample
 from impact.results.linear import FeolsResult
 
@@ -29,6 +34,15 @@ def _collinear_msg(name: str) -> str:
     return (
         f"the coefficient of interest {name!r} is collinear with the fixed effects or other "
         "regressors and cannot be estimated; check that it varies within the fixed-effect groups."
+    )
+
+
+def _warn_crv3(cluster: int) -> None:
+    warnings.warn(
+        f"CRV3: leaving out cluster {cluster} makes a coefficient unidentified; its "
+        "leave-one-out estimate is a minimum-norm solution and the CRV3 SE is unreliable.",
+        ImpactWarning,
+        stacklevel=4,
     )
 
 
@@ -47,7 +61,9 @@ def _jackknife_projected(
             rows = order[bounds[g] : bounds[g + 1]]
             A = XtX - Xw[rows].T @ Xd[rows]
             b = Xty - Xw[rows].T @ yd[rows]
-            out[g] = np.linalg.lstsq(A, b, rcond=None)[0]
+            out[g], _, rank, _ = np.linalg.lstsq(A, b, rcond=None)
+            if rank < A.shape[0]:
+                _warn_crv3(g)
         return out
 
     return run
@@ -68,7 +84,9 @@ def _jackknife_refit(
             R = demean(V[keep], sub_fe, sub_w, tol=tol).values
             Rw = R if sub_w is None else R * sub_w[:, None]
             A = Rw[:, 1:].T @ R[:, 1:]
-            out[g] = np.linalg.lstsq(A, Rw[:, 1:].T @ R[:, 0], rcond=None)[0]
+            out[g], _, rank, _ = np.linalg.lstsq(A, Rw[:, 1:].T @ R[:, 0], rcond=None)
+            if rank < A.shape[0]:
+                _warn_crv3(g)
         return out
 
     return run
@@ -196,6 +214,7 @@ def feols(
         clusters=clusters,
         jackknife=jack,
         beta=fit.beta,
+        fe_rank=core.fe_rank,
     )
     se = np.sqrt(np.clip(np.diag(vres.V), 0.0, None))
     sw = float(w.sum()) if w is not None else float(N)
@@ -204,12 +223,7 @@ def feols(
     tss = float(dev @ (dev if w is None else dev * w))
     tss_within = float(yd @ (yd if w is None else yd * w))
     fe_rank = core.fe_rank
-    cat_levels = {
-        f.var: frozenset(frame[f.var].map(format_level).unique())
-        for t in parsed.terms
-        for f in t.factors
-        if f.is_categorical
-    }
+    cat_levels = categorical_levels(frame, parsed)
     sample.log.announce("feols")
     return FeolsResult(
         formula=formula,

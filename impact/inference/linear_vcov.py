@@ -70,6 +70,7 @@ def compute_vcov(
     clusters: list[IntArray],
     jackknife: Callable[[IntArray, int], FloatArray] | None = None,
     beta: FloatArray | None = None,
+    fe_rank: int | None = None,
 ) -> VcovResult:
     """Compute the requested vcov.
 
@@ -90,10 +91,16 @@ def compute_vcov(
         CRV3 only: ``jackknife(codes, G)`` returns the (G, k) leave-one-cluster-out estimates.
     beta : ndarray, optional
         CRV3 only: the full-sample estimate.
+    fe_rank : int, optional
+        Identified fixed-effect coefficients when the demeaning knows them exactly (used
+        by ``k_fixef="full"``; otherwise they are counted from the FE structure).
     """
     fe_levels = sum(fe.n_levels) if fe is not None else 0
     n_fe = fe.n_dims if fe is not None else 0
-    rank_full = count_fixef_rank(fe) if (fe is not None and ssc.k_fixef == "full") else fe_levels
+    if fe is not None and ssc.k_fixef == "full":
+        rank_full = fe_rank if fe_rank is not None else count_fixef_rank(fe)
+    else:
+        rank_full = fe_levels
     common = dict(N=N, k=k, fe_levels=fe_levels, fe_rank_full=rank_full, n_fe=n_fe)
     if request.kind == "iid":
         small = small_sample(ssc, vcov_type="iid", fe_levels_nested=0, n_fe_nested=0, **common)

@@ -18,13 +18,16 @@ COLLIN_TOL = 1e-10
 
 
 def column_scale(X: FloatArray, weights: FloatArray | None = None) -> FloatArray:
-    """Weighted centred sum of squares of each column (raw sum of squares if constant)."""
+    """Weighted centred sum of squares of each column (raw sum of squares if constant).
+
+    Two passes (mean first), so that a regressor with a large level and little variation
+    keeps its variation instead of losing it to cancellation.
+    """
     w = np.ones(X.shape[0]) if weights is None else weights
-    sw = w.sum()
-    s1 = w @ X
-    s2 = w @ (X * X)
-    centred = s2 - s1**2 / sw
-    return np.where(centred > 1e-14 * s2, centred, s2)
+    mean = (w @ X) / w.sum()
+    centred = w @ ((X - mean) ** 2)
+    raw = w @ (X * X)
+    return np.where(centred > 0, centred, raw)
 
 
 def find_collinear(

@@ -86,8 +86,11 @@ def _map(
     V: FloatArray, fe: FixedEffects, weights: FloatArray | None, tol: float, maxiter: int
 ) -> tuple[FloatArray, int]:
     sweep = _Sweeper(fe, weights)
-    scale = np.max(np.abs(V), axis=0) if V.size else np.zeros(V.shape[1])
+    # scale of each column net of its mean, so a large constant offset does not loosen the
+    # criterion relative to the variation the fixed effects act on
+    scale = np.max(np.abs(V - V.mean(axis=0)), axis=0) if V.size else np.zeros(V.shape[1])
     out = V.copy()
+    out[:, scale == 0] = 0.0  # a constant column lies in the span of the fixed effects
     active = np.flatnonzero(scale > 0)
     x0 = V[:, active]
     it = 0

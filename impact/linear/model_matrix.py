@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -11,7 +12,7 @@ from impact._typing import FloatArray
 from impact.errors import FormulaError
 from impact.linear.formula import Factor, ParsedFormula, Term
 
-__all__ = ["DesignMatrix", "build_design", "factor_values", "format_level"]
+__all__ = ["DesignMatrix", "build_design", "categorical_levels", "factor_values", "format_level"]
 
 _FUNCS = {"log": np.log, "log1p": np.log1p, "exp": np.exp, "sqrt": np.sqrt, "abs": np.abs}
 
@@ -56,15 +57,28 @@ def factor_values(frame: pd.DataFrame, factor: Factor) -> FloatArray:
     return vals
 
 
-def _levels(s: pd.Series) -> tuple[np.ndarray, list[object]]:
-    codes, uniques = pd.factorize(s, sort=True)
-    return codes, list(uniques)
+def _levels(s: pd.Series, known: list[object] | None = None) -> tuple[np.ndarray, list[object]]:
+    """Integer codes and the level list; with ``known`` levels, unseen values get -1."""
+    if known is None:
+        codes, uniques = pd.factorize(s, sort=True)
+        return codes, list(uniques)
+    return pd.Index(known).get_indexer(s), list(known)
+
+
+def categorical_levels(frame: pd.DataFrame, parsed: ParsedFormula) -> dict[str, list[object]]:
+    """Sorted levels of every categorical factor in the estimation sample."""
+    return {
+        f.var: list(pd.factorize(frame[f.var], sort=True)[1])
+        for t in parsed.terms
+        for f in t.factors
+        if f.is_categorical
+    }
 
 
 def _categorical_block(
-    frame: pd.DataFrame, factor: Factor, drop_first: bool
+    frame: pd.DataFrame, factor: Factor, drop_first: bool, known: list[object] | None = None
 ) -> tuple[FloatArray, list[str]]:
-    codes, levels = _levels(frame[factor.var])
+    codes, levels = _levels(frame[factor.var], known)
     if factor.kind == "i":
         if factor.ref is not None:
             labels = [format_level(v) for v in levels]
@@ -85,7 +99,7 @@ def _categorical_block(
     block = np.zeros((len(codes), len(keep)))
     col_of_level = np.full(len(levels), -1)
     col_of_level[keep] = np.arange(len(keep))
-    col = col_of_level[codes]
+    col = np.where(codes >= 0, col_of_level[np.maximum(codes, 0)], -1) if len(levels) else codes
     rows = np.flatnonzero(col >= 0)
     block[rows, col[rows]] = 1.0
     if factor.by is not None:
@@ -95,7 +109,9 @@ def _categorical_block(
     return block, names
 
 
-def _term_block(frame: pd.DataFrame, term: Term, drop_first: bool) -> tuple[FloatArray, list[str]]:
+def _term_block(
+    frame: pd.DataFrame, term: Term, drop_first: bool, levels: Mapping[str, list[object]] | None
+) -> tuple[FloatArray, list[str]]:
     num = np.ones(len(frame))
     num_label = []
     cat: Factor | None = None
@@ -107,18 +123,29 @@ def _term_block(frame: pd.DataFrame, term: Term, drop_first: bool) -> tuple[Floa
             num_label.append(f.label)
     if cat is None:
         return num[:, None], [":".join(num_label)]
-    block, names = _categorical_block(frame, cat, drop_first)
+    known = None if levels is None else levels.get(cat.var)
+    block, names = _categorical_block(frame, cat, drop_first, known)
     if num_label:
         block = block * num[:, None]
         names = [":".join([n, *num_label]) for n in names]
     return block, names
 
 
-def build_design(frame: pd.DataFrame, parsed: ParsedFormula, *, has_fixef: bool) -> DesignMatrix:
+def build_design(
+    frame: pd.DataFrame,
+    parsed: ParsedFormula,
+    *,
+    has_fixef: bool,
+    levels: Mapping[str, list[object]] | None = None,
+) -> DesignMatrix:
     """Regressor matrix for ``parsed`` on ``frame`` (rows already filtered).
 
     Categorical terms use treatment coding. The first categorical term keeps all its
-    levels only when the model has neither an intercept nor fixed effects.
+    levels only when the model has neither an intercept nor fixed effects; ``i()`` with
+    a numeric interaction keeps every level but its reference. ``levels`` fixes the
+    level lists (from :func:`categorical_levels` on the estimation sample) so that new
+    data get the training coding; unseen levels give all-zero dummies (callers mark
+    those rows).
     """
     blocks: list[FloatArray] = []
     names: list[str] = []
@@ -128,11 +155,9 @@ def build_design(frame: pd.DataFrame, parsed: ParsedFormula, *, has_fixef: bool)
         names.append("Intercept")
     full_rank_used = intercept or has_fixef
     for term in parsed.terms:
-        is_cat_main = any(f.is_categorical for f in term.factors) and all(
-            f.is_categorical for f in term.factors
-        )
+        is_cat_main = all(f.is_categorical and f.by is None for f in term.factors)
         drop_first = full_rank_used if is_cat_main else False
-        block, bnames = _term_block(frame, term, drop_first)
+        block, bnames = _term_block(frame, term, drop_first, levels)
         if is_cat_main:
             full_rank_used = True
         blocks.append(block)

@@ -60,6 +60,9 @@ def _solve_psd(A: FloatArray, B: FloatArray) -> tuple[FloatArray, int]:
     """Solve ``A x = B`` for PSD ``A``; minimum-norm solution and the rank if singular."""
     try:
         c = sla.cho_factor(A, lower=True, check_finite=False)
+        d = np.abs(np.diag(c[0]))
+        if d.size and d.min() ** 2 <= 1e-10 * d.max() ** 2:
+            raise sla.LinAlgError("numerically singular")  # e.g. one FE nested in another
         return sla.cho_solve(c, B, check_finite=False), A.shape[0]
     except sla.LinAlgError:
         # disconnected design: A is singular beyond the dropped references

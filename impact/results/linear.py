@@ -15,7 +15,7 @@ from impact.inference.ssc import SSC, SmallSample
 from impact.linear.demean import fixef_coefficients
 from impact.linear.fixed_effects import FixedEffects
 from impact.linear.formula import ParsedFormula
-from impact.linear.model_matrix import build_design, format_level
+from impact.linear.model_matrix import build_design
 from impact.results.hypothesis import WaldTest, coef_table, lincom, wald_test
 
 __all__ = ["FeolsResult"]
@@ -84,7 +84,7 @@ class FeolsResult:
     _xbeta: FloatArray = field(repr=False)
     _fe: FixedEffects | None = field(repr=False)
     _weights: FloatArray | None = field(repr=False)
-    _cat_levels: Mapping[str, frozenset[str]] = field(repr=False)
+    _cat_levels: Mapping[str, list[object]] = field(repr=False)
 
     # ----------------------------------------------------------------- tables
     def tidy(self, alpha: float = 0.05) -> pd.DataFrame:
@@ -218,13 +218,15 @@ class FeolsResult:
 
             raise ColumnNotFoundError(f"newdata lacks column {missing[0]!r} used by the model.")
         frame = newdata[list(dict.fromkeys(cols))]
-        ok = frame.notna().all(axis=1).to_numpy()
+        ok = frame.notna().all(axis=1).to_numpy().copy()
         for var, levels in self._cat_levels.items():
-            ok &= frame[var].map(format_level).isin(levels).to_numpy()
+            ok &= pd.Index(levels).get_indexer(frame[var]) >= 0
         pred = np.full(len(frame), np.nan)
         sub = frame.loc[ok]
         if len(sub):
-            design = build_design(sub, self._parsed, has_fixef=self._fe is not None)
+            design = build_design(
+                sub, self._parsed, has_fixef=self._fe is not None, levels=self._cat_levels
+            )
             X = pd.DataFrame(design.X, columns=list(design.names))
             X = X.reindex(columns=list(self.coef.index), fill_value=0.0)
             p = X.to_numpy() @ self.coef.to_numpy()
@@ -238,5 +240,5 @@ class FeolsResult:
                     else:
                         keys = pd.MultiIndex.from_frame(sub[list(fe_cols)])
                     p = p + lookup.reindex(keys).to_numpy()
-            pred[ok] = p
+            pred[ok] = np.where(np.isfinite(p), p, np.nan)
         return pd.Series(pred, index=newdata.index, name="predict")
