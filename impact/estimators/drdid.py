@@ -25,7 +25,7 @@ from impact._typing import FloatArray
 from impact.errors import ConvergenceError, EmptySampleError, InvalidOptionError
 from impact.linear.logit import logit_fit
 
-__all__ = ["PS_MAX", "PS_TRIM", "CellEstimate", "did_panel"]
+__all__ = ["PS_MAX", "PS_TRIM", "CellEstimate", "did_covariates", "did_means", "did_panel"]
 
 #: Fitted propensity scores are capped here to avoid dividing by zero (DRDID).
 PS_MAX = 1 - 1e-6
@@ -120,6 +120,20 @@ def _did_improved(dy: FloatArray, D: FloatArray, X: FloatArray, w: FloatArray) -
     return CellEstimate(att=att, inf=inf)
 
 
+def did_means(dy: FloatArray, D: FloatArray, w: FloatArray) -> CellEstimate:
+    """Unconditional DiD: weighted mean change of the treated minus that of the controls.
+
+    The influence function is what the regression, IPW and DR estimators reduce to with
+    an intercept only.
+    """
+    wt, wc = w * D, w * (1 - D)
+    mt, mc = wt.mean(), wc.mean()
+    mu1 = float(wt @ dy) / (mt * len(dy))
+    mu0 = float(wc @ dy) / (mc * len(dy))
+    inf = wt * (dy - mu1) / mt - wc * (dy - mu0) / mc
+    return CellEstimate(att=mu1 - mu0, inf=inf)
+
+
 def did_panel(
     dy: FloatArray, D: FloatArray, X: FloatArray, weights: FloatArray, method: str
 ) -> CellEstimate:
@@ -143,8 +157,24 @@ def did_panel(
         influence function has no estimation effect.
     """
     w = weights / weights.mean()
+    if method not in ("reg", "ipw", "dr", "dr_improved"):
+        raise InvalidOptionError(
+            f"method must be 'reg', 'ipw', 'dr' or 'dr_improved', got {method!r}."
+        )
+    if X.shape[1] == 1:  # no covariates: every method is the difference of weighted means
+        return did_means(dy, D, w)
     if method == "dr_improved":
         return _did_improved(dy, D, X, w)
+    return did_covariates(dy, D, X, w, method)
+
+
+def did_covariates(
+    dy: FloatArray, D: FloatArray, X: FloatArray, w: FloatArray, method: str
+) -> CellEstimate:
+    """The regression, IPW and traditional DR estimators with their estimation effects.
+
+    ``w`` must already be normalised to mean 1 (see :func:`did_panel`).
+    """
     if method == "reg":
         fitted, rep = _ols_linear_rep(X, dy, D, w)
         wt, wc = w * D, w * D
@@ -153,10 +183,6 @@ def did_panel(
         inf_t = (treat - wt * eta_t) / wt.mean()
         inf_c = ((cont - wc * eta_c) + rep @ (wc[:, None] * X).mean(axis=0)) / wc.mean()
         return CellEstimate(att=float(eta_t - eta_c), inf=inf_t - inf_c)
-    if method not in ("ipw", "dr"):
-        raise InvalidOptionError(
-            f"method must be 'reg', 'ipw', 'dr' or 'dr_improved', got {method!r}."
-        )
     ps, rep_ps = _ps_linear_rep(X, D, w)
     keep = np.where(D == 1, True, ps < PS_TRIM)
     wt = keep * w * D

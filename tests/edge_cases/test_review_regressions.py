@@ -18,10 +18,16 @@ pf = pytest.importorskip("pyfixest")
 def df():
     rng = np.random.default_rng(0)
     n = 400
-    d = pd.DataFrame({
-        "a": rng.integers(0, 8, n), "b": rng.integers(0, 5, n), "cat": rng.integers(0, 4, n),
-        "m": rng.integers(0, 3, n), "x1": rng.normal(size=n), "x2": rng.normal(size=n),
-    })
+    d = pd.DataFrame(
+        {
+            "a": rng.integers(0, 8, n),
+            "b": rng.integers(0, 5, n),
+            "cat": rng.integers(0, 4, n),
+            "m": rng.integers(0, 3, n),
+            "x1": rng.normal(size=n),
+            "x2": rng.normal(size=n),
+        }
+    )
     d["y"] = d["x1"] + 0.5 * d["x2"] + 0.3 * d["a"] + rng.normal(size=n)
     return d
 
@@ -63,8 +69,14 @@ def test_regressor_with_large_level_is_not_dropped(df):
 def test_iterative_demeaning_is_accurate_with_large_offsets():
     rng = np.random.default_rng(1)
     n = 40_000
-    d = pd.DataFrame({"f1": rng.integers(0, 8000, n), "f2": rng.integers(0, 4000, n),
-                      "f3": rng.integers(0, 3500, n), "x1": rng.normal(size=n)})
+    d = pd.DataFrame(
+        {
+            "f1": rng.integers(0, 8000, n),
+            "f2": rng.integers(0, 4000, n),
+            "f3": rng.integers(0, 3500, n),
+            "x1": rng.normal(size=n),
+        }
+    )
     d["y"] = d["x1"] + rng.normal(size=n) + 1e6
     d["x1"] = d["x1"] + 1e6
     with warnings.catch_warnings():
@@ -80,8 +92,15 @@ def test_nested_fixed_effects_rank_with_weights():
     rng = np.random.default_rng(2)
     n = 2000
     firm = rng.integers(0, 300, n)
-    d = pd.DataFrame({"firm": firm, "ind": firm % 20, "year": rng.integers(0, 8, n),
-                      "x": rng.normal(size=n), "w": rng.uniform(0.5, 2, n)})
+    d = pd.DataFrame(
+        {
+            "firm": firm,
+            "ind": firm % 20,
+            "year": rng.integers(0, 8, n),
+            "x": rng.normal(size=n),
+            "w": rng.uniform(0.5, 2, n),
+        }
+    )
     d["y"] = d["x"] + rng.normal(size=n)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -146,7 +146,9 @@ def test_weights_equal_moderndid(mpdta):
     assert_close(res.aggregate("simple").estimate, expected, rtol=1e-12)
 
 
-@pytest.mark.parametrize(("g", "t", "s"), [(2004, 2004, 2003), (2006, 2007, 2005), (2007, 2005, 2004)])
+@pytest.mark.parametrize(
+    ("g", "t", "s"), [(2004, 2004, 2003), (2006, 2007, 2005), (2007, 2005, 2004)]
+)
 def test_dr_improved_cell_equals_moderndid(mpdta, g, t, s):
     """The improved DR estimator (calibrated propensity score) on single 2x2 cells."""
     from impact.estimators.drdid import did_panel

@@ -206,3 +206,26 @@ def test_recovers_dynamic_effects_on_synthetic_s2():
             se,
         )
     assert dyn.loc[5, "std_error"] < 0.05
+
+
+@pytest.mark.parametrize("method", ["reg", "ipw", "dr", "dr_improved"])
+def test_unconditional_fast_path_equals_full_estimators(method):
+    """Without covariates every method reduces to the difference of means (closed form)."""
+    from impact.estimators.drdid import _did_improved, did_covariates, did_means, did_panel
+
+    rng = np.random.default_rng(4)
+    n = 500
+    D = (rng.uniform(size=n) < 0.3).astype(float)
+    dy = rng.normal(size=n) + D
+    w = rng.uniform(0.5, 2.0, n)
+    w = w / w.mean()
+    X = np.ones((n, 1))
+    fast = did_means(dy, D, w)
+    full = (
+        _did_improved(dy, D, X, w)
+        if method == "dr_improved"
+        else did_covariates(dy, D, X, w, method)
+    )
+    assert_close(full.att, fast.att, rtol=1e-10)
+    assert_close(full.inf, fast.inf, rtol=1e-8, atol=1e-12)
+    assert did_panel(dy, D, X, w, method).att == fast.att

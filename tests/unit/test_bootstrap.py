@@ -24,7 +24,9 @@ def mpdta():
 def _fit(d, **kw):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return impact.att_gt(d, y="lemp", unit="countyreal", time="year", cohort="first.treat", **kw)
+        return impact.att_gt(
+            d, y="lemp", unit="countyreal", time="year", cohort="first.treat", **kw
+        )
 
 
 def test_bootstrap_se_close_to_analytic(mpdta):
@@ -47,7 +49,9 @@ def test_uniform_band_between_pointwise_and_bonferroni(mpdta):
     m = len(res.table)
     assert stats.norm.ppf(0.975) < res.critical_value < stats.norm.ppf(1 - 0.025 / m)
     tab = res.table
-    assert (tab["band_low"] <= tab["conf_low"]).all() and (tab["band_high"] >= tab["conf_high"]).all()
+    assert (tab["band_low"] <= tab["conf_low"]).all() and (
+        tab["band_high"] >= tab["conf_high"]
+    ).all()
     dyn = res.aggregate("dynamic")
     assert dyn.critical_value is not None and "band_low" in dyn.table
 
