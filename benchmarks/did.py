@@ -1,0 +1,176 @@
+"""Time impact.att_gt against moderndid, diff-diff and csdid on the same staggered panel.
+
+Run: ``python benchmarks/did.py [--sizes 150000 1500000] [--repeat 3] [--libs ...]``.
+
+A balanced firm-year panel (15 years, staggered membership, two time-invariant covariates)
+is built once per size; every library estimates ATT(g,t) with never-treated controls,
+unconditionally and with the doubly robust estimator and both covariates, analytic
+standard errors (no bootstrap). Each (library, size, model) runs in its own subprocess:
+one warm-up call, then the best of ``--repeat`` timed calls; peak memory is ru_maxrss
+above the resident size after the data are built. Ratios are impact / peer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+HERE = Path(__file__).resolve().parent
+N_YEARS = 15
+
+
+def panel(n_rows: int, seed: int = 1) -> pd.DataFrame:
+    """Balanced staggered panel with cohort ``g`` (0 = never treated) and covariates."""
+    rng = np.random.default_rng(seed)
+    n = n_rows // N_YEARS
+    firm = np.repeat(np.arange(n), N_YEARS)
+    year = np.tile(np.arange(2005, 2005 + N_YEARS), n)
+    g = rng.choice(np.r_[np.arange(2008, 2016), [0] * 4], n)
+    x1, x2 = rng.normal(size=n), rng.uniform(size=n)
+    alpha = rng.normal(size=n) + 0.3 * x1
+    treated = (g[firm] > 0) & (year >= g[firm])
+    y = (
+        alpha[firm]
+        + 0.02 * (year - 2005) * (1 + x2[firm])
+        + 0.1 * treated
+        + rng.normal(size=firm.size)
+    )
+    return pd.DataFrame(
+        {"firm": firm, "year": year, "g": g[firm], "x1": x1[firm], "x2": x2[firm], "y": y}
+    )
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * resource.getpagesize() / 2**20
+
+
+def _runner(lib: str, covs: list[str], df: pd.DataFrame):
+    if lib == "impact":
+        import impact
+
+        d = df.assign(cohort=df["g"].replace(0, np.nan))
+        return lambda: impact.att_gt(
+            d,
+            y="y",
+            unit="firm",
+            time="year",
+            cohort="cohort",
+            covariates=covs or None,
+            method="dr",
+            panel="balanced",
+        )
+    if lib == "moderndid":
+        import moderndid as md
+
+        xf = "~" + "+".join(covs) if covs else None
+        return lambda: md.att_gt(
+            df,
+            yname="y",
+            tname="year",
+            idname="firm",
+            gname="g",
+            xformla=xf,
+            est_method="dr",
+            boot=False,
+        )
+    if lib == "diff-diff":
+        import diff_diff as dd
+
+        est = dd.CallawaySantAnna(estimation_method="dr", cband=False)
+        return lambda: est.fit(
+            df, outcome="y", unit="firm", time="year", first_treat="g", covariates=covs or None
+        )
+    if lib == "csdid":
+        from csdid.att_gt import ATTgt
+
+        xf = "y~" + "+".join(covs) if covs else None
+        return lambda: ATTgt(
+            yname="y", tname="year", idname="firm", gname="g", data=df, xformla=xf
+        ).fit(est_method="dr", bstrap=False)
+    raise ValueError(lib)
+
+
+def worker(lib: str, rows: int, model: str, repeat: int) -> dict:
+    warnings.simplefilter("ignore")
+    df = panel(rows)
+    covs = ["x1", "x2"] if model == "dr-2cov" else []
+    fn = _runner(lib, covs, df)
+    base = _rss_mb()
+    fn()
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"rows": len(df), "time": min(times), "peak_mb": peak - base}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--sizes", type=int, nargs="+", default=[150_000])
+    ap.add_argument("--models", nargs="+", default=["unconditional", "dr-2cov"])
+    ap.add_argument("--libs", nargs="+", default=["impact", "moderndid", "diff-diff", "csdid"])
+    ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--timeout", type=int, default=1200)
+    ap.add_argument("--worker", nargs=4)
+    args = ap.parse_args()
+    if args.worker:
+        lib, rows, model, repeat = args.worker
+        print(json.dumps(worker(lib, int(rows), model, int(repeat))))
+        return
+    import importlib.metadata as md
+
+    print("versions:", {lib: md.version(lib) for lib in args.libs})
+    print(
+        f"{'model':<14} {'rows':>9} {'library':<10} {'time s':>8} {'peak MB':>8} {'time ratio':>10} {'mem ratio':>9}"
+    )
+    for model in args.models:
+        for size in args.sizes:
+            res = {}
+            for lib in args.libs:
+                try:
+                    out = subprocess.run(
+                        [
+                            sys.executable,
+                            __file__,
+                            "--worker",
+                            lib,
+                            str(size),
+                            model,
+                            str(args.repeat),
+                        ],
+                        capture_output=True,
+                        text=True,
+                        timeout=args.timeout,
+                        check=False,
+                    )
+                except subprocess.TimeoutExpired:
+                    print(f"{model:<14} {size:>9} {lib:<10} timed out after {args.timeout}s")
+                    continue
+                if out.returncode != 0:
+                    print(f"{model:<14} {size:>9} {lib:<10} failed: {out.stderr.strip()[-160:]}")
+                    continue
+                res[lib] = json.loads(out.stdout.strip().splitlines()[-1])
+            base = res.get("impact")
+            for lib, r in res.items():
+                tr = base["time"] / r["time"] if base else float("nan")
+                mr = base["peak_mb"] / r["peak_mb"] if base and r["peak_mb"] > 0 else float("nan")
+                print(
+                    f"{model:<14} {r['rows']:>9} {lib:<10} {r['time']:>8.2f} {r['peak_mb']:>8.0f} {tr:>10.3f} {mr:>9.3f}"
+                )
+    print("ratios are impact / peer (below 1: impact faster or leaner)")
+
+
+if __name__ == "__main__":
+    main()
