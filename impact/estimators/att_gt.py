@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from impact._typing import FloatArray, VcovSpec
-from impact.data.columns import check_columns, missing_mask, validate_weights
-from impact.data.panel import Panel
-from impact.data.samplelog import SampleLog
-from impact.design.cohorts import normalize_cohorts
+from impact._typing import VcovSpec
+from impact.design.staggered import prepare_staggered
 from impact.errors import ImpactError, ImpactWarning, InvalidOptionError
 from impact.estimators.drdid import did_panel
 from impact.inference.vcov import parse_vcov
@@ -24,141 +20,6 @@ __all__ = ["EmptyCellWarning", "att_gt"]
 
 class EmptyCellWarning(ImpactWarning):
     """Some ATT(g,t) cells have too few treated or control units and are NaN."""
-
-
-@dataclass(frozen=True)
-class _Wide:
-    """Unit-by-period arrays of the estimation sample."""
-
-    y: FloatArray  # (n_units, n_periods), NaN where unobserved
-    x: FloatArray  # (n_units, n_periods, k) covariates, NaN where unobserved
-    cohort: FloatArray  # (n_units,), NaN = never treated
-    pool: np.ndarray  # (n_units,) bool: may serve as control
-    weights: FloatArray  # (n_units,)
-    cluster: np.ndarray | None  # (n_units,) codes
-    periods: np.ndarray  # (n_periods,) period numbers
-    units: pd.Index
-
-
-def _unit_constant(frame: pd.DataFrame, unit_codes: np.ndarray, col: str, what: str) -> np.ndarray:
-    s = pd.Series(frame[col].to_numpy(), index=unit_codes)
-    nun = s.groupby(level=0).nunique(dropna=False)
-    if (nun > 1).any():
-        bad = nun[nun > 1].index[0]
-        raise ImpactError(
-            f"{what} column {col!r} varies within a unit (unit code {bad}); it must be constant "
-            "over time for every unit."
-        )
-    return s.groupby(level=0).first().to_numpy()
-
-
-def _prepare(
-    data: pd.DataFrame,
-    *,
-    y: str,
-    unit: str,
-    time: str,
-    cohort: str,
-    covariates: Sequence[str],
-    control_pool: str | None,
-    weights: str | None,
-    cluster: str | None,
-    anticipation: int,
-    panel_mode: str,
-    never_treated: float | None,
-) -> tuple[_Wide, SampleLog, list[str]]:
-    cols = [y, unit, time, cohort, *covariates]
-    cols += [c for c in (control_pool, weights, cluster) if c]
-    check_columns(data, list(dict.fromkeys(cols)))
-    notes: list[str] = []
-    p0 = Panel(data, unit=unit, time=time)
-    log = SampleLog(n_initial=len(data))
-    frame = data[list(dict.fromkeys(cols))]
-    keep, log = missing_mask(frame, [y, *covariates], log)
-    frame, unit_codes_all = frame.loc[keep], p0.unit_codes[keep]
-    period = p0.period[keep]
-    if weights:
-        validate_weights(frame, weights)
-    codes, labels = pd.factorize(unit_codes_all, sort=True)
-    units = p0.unit_labels[labels]
-    periods = np.unique(period)
-    g = normalize_cohorts(
-        pd.Series(_unit_constant(frame, codes, cohort, "cohort"), name=cohort),
-        periods=periods,
-        never_treated=never_treated,
-    )
-    late = g > periods.max()
-    if late.any():
-        notes.append(
-            f"{int(late.sum())} units first treated after the last period are treated as "
-            "never-treated."
-        )
-        g[late] = np.nan
-    always = g <= periods.min() + anticipation
-    pool = (
-        _unit_constant(frame, codes, control_pool, "control_pool").astype(bool)
-        if control_pool
-        else np.ones(len(units), dtype=bool)
-    )
-    drop_unit = always.copy()
-    n_always_rows = int(np.isin(codes, np.flatnonzero(always)).sum())
-    log = log.with_drop(
-        "always_treated",
-        "rows of units treated in the first period (always-treated)",
-        n_always_rows,
-        {"units": int(always.sum())},
-    )
-    useless = np.isnan(g) & ~pool & ~drop_unit
-    log = log.with_drop(
-        "control_pool",
-        "rows of never-treated units outside the control pool",
-        int(np.isin(codes, np.flatnonzero(useless)).sum()),
-        {"units": int(useless.sum())},
-    )
-    drop_unit |= useless
-    T = len(periods)
-    tpos = np.searchsorted(periods, period)
-    if panel_mode == "balanced":
-        counts = np.bincount(codes, minlength=len(units))
-        unbal = (counts < T) & ~drop_unit
-        log = log.with_drop(
-            "unbalanced",
-            "rows of units not observed in every period (panel='balanced')",
-            int(np.isin(codes, np.flatnonzero(unbal)).sum()),
-            {"units": int(unbal.sum())},
-        )
-        drop_unit |= unbal
-    keep_u = ~drop_unit
-    new_code = np.cumsum(keep_u) - 1
-    row_ok = keep_u[codes]
-    n = int(keep_u.sum())
-    Y = np.full((n, T), np.nan)
-    Y[new_code[codes[row_ok]], tpos[row_ok]] = frame[y].to_numpy(dtype=float)[row_ok]
-    X = np.full((n, T, len(covariates)), np.nan)
-    for j, c in enumerate(covariates):
-        X[new_code[codes[row_ok]], tpos[row_ok], j] = frame[c].to_numpy(dtype=float)[row_ok]
-    w = (
-        _unit_constant(frame, codes, weights, "weights").astype(float)[keep_u]
-        if weights
-        else np.ones(n)
-    )
-    cl = None
-    if cluster:
-        raw = _unit_constant(frame, codes, cluster, "cluster")
-        if pd.isna(raw).any():
-            raise ImpactError(f"cluster variable {cluster!r} has missing values.")
-        cl = pd.factorize(raw[keep_u], sort=True)[0]
-    wide = _Wide(
-        y=Y,
-        x=X,
-        cohort=g[keep_u],
-        pool=pool[keep_u],
-        weights=w,
-        cluster=cl,
-        periods=periods,
-        units=units[keep_u],
-    )
-    return wide, log, notes
 
 
 def _cells(periods: np.ndarray, cohorts: np.ndarray, base_period: str, anticipation: int):
@@ -178,6 +39,51 @@ def _cells(periods: np.ndarray, cohorts: np.ndarray, base_period: str, anticipat
                 base = periods[i - 1] if t < g else universal
                 out.append((g, t, base))
     return out
+
+
+def _estimate_cells(wide, cells, *, control, anticipation, method, min_cell_units):
+    """ATT and unit influence functions (scaled to the full sample) of every cell."""
+    g_all, never, pool = wide.cohort, np.isnan(wide.cohort), wide.pool
+    n = len(g_all)
+    tindex = {p: i for i, p in enumerate(wide.periods)}
+    att = np.full(len(cells), np.nan)
+    inf = np.zeros((n, len(cells)), order="F")
+    n_treat = np.zeros(len(cells), dtype=int)
+    n_ctrl = np.zeros(len(cells), dtype=int)
+    empty = []
+    unconditional = wide.x.shape[2] == 0
+    w = wide.weights / wide.weights.mean()
+    for c, (g, t, s) in enumerate(cells):
+        if t == s:  # universal base period: the reference cell is 0 by construction
+            att[c] = 0.0
+            continue
+        dy = wide.y[:, tindex[t]] - wide.y[:, tindex[s]]
+        seen = ~np.isnan(dy)
+        treated = (g_all == g) & seen
+        if control == "never":
+            ctrl = never & pool & seen
+        else:
+            ctrl = (never | (g_all > max(t, s) + anticipation)) & (g_all != g) & pool & seen
+        n_treat[c], n_ctrl[c] = int(treated.sum()), int(ctrl.sum())
+        if n_treat[c] < min_cell_units or n_ctrl[c] < min_cell_units:
+            empty.append((g, t))
+            continue
+        if unconditional:
+            # difference of weighted means; the influence function scaled by n / n_cell
+            # reduces to n w (dy - mu) / W for each group (see drdid.did_means)
+            dy0 = np.where(seen, dy, 0.0)
+            w1, w0 = w * treated, w * ctrl
+            W1, W0 = w1.sum(), w0.sum()
+            mu1, mu0 = (w1 @ dy0) / W1, (w0 @ dy0) / W0
+            att[c] = mu1 - mu0
+            inf[:, c] = n * (w1 * (dy0 - mu1) / W1 - w0 * (dy0 - mu0) / W0)
+            continue
+        idx = np.flatnonzero(treated | ctrl)
+        Xc = np.column_stack([np.ones(len(idx)), wide.x[idx, tindex[s], :]])
+        est = did_panel(dy[idx], treated[idx].astype(float), Xc, wide.weights[idx], method)
+        att[c] = est.att
+        inf[idx, c] = est.inf * (n / len(idx))
+    return att, inf, n_treat, n_ctrl, empty
 
 
 def att_gt(
@@ -285,7 +191,7 @@ def att_gt(
             raise InvalidOptionError("att_gt supports vcov=None or {'cluster': col} (one column).")
         cluster = req.clusters[0]
     covariates = list(covariates or [])
-    wide, log, notes = _prepare(
+    wide, log, notes = prepare_staggered(
         data,
         y=y,
         unit=unit,
@@ -310,36 +216,15 @@ def att_gt(
     if not len(cohorts):
         raise ImpactError("no treated cohort: every unit is never-treated.")
     periods = wide.periods
-    n = len(g_all)
     cells = _cells(periods, cohorts, base_period, anticipation)
-    tindex = {p: i for i, p in enumerate(periods)}
-    att = np.full(len(cells), np.nan)
-    inf = np.zeros((n, len(cells)))
-    n_treat = np.zeros(len(cells), dtype=int)
-    n_ctrl = np.zeros(len(cells), dtype=int)
-    empty = []
-    for c, (g, t, s) in enumerate(cells):
-        if t == s:  # universal base period: the reference cell is 0 by construction
-            att[c] = 0.0
-            continue
-        yt, ys = wide.y[:, tindex[t]], wide.y[:, tindex[s]]
-        seen = ~np.isnan(yt) & ~np.isnan(ys)
-        treated = (g_all == g) & seen
-        if control == "never":
-            ctrl = never & wide.pool & seen
-        else:
-            ctrl = (never | (g_all > max(t, s) + anticipation)) & (g_all != g) & wide.pool & seen
-        n_treat[c], n_ctrl[c] = int(treated.sum()), int(ctrl.sum())
-        if n_treat[c] < min_cell_units or n_ctrl[c] < min_cell_units:
-            empty.append((g, t))
-            continue
-        idx = np.flatnonzero(treated | ctrl)
-        Xc = np.column_stack([np.ones(len(idx)), wide.x[idx, tindex[s], :]])
-        est = did_panel(
-            yt[idx] - ys[idx], treated[idx].astype(float), Xc, wide.weights[idx], method
-        )
-        att[c] = est.att
-        inf[idx, c] = est.inf * (n / len(idx))
+    att, inf, n_treat, n_ctrl, empty = _estimate_cells(
+        wide,
+        cells,
+        control=control,
+        anticipation=anticipation,
+        method=method,
+        min_cell_units=min_cell_units,
+    )
     if empty:
         shown = ", ".join(f"({int(g)}, {int(t)})" for g, t in empty[:10])
         warnings.warn(

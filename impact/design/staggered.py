@@ -1,0 +1,160 @@
+"""Staggered-adoption data: unit-by-period arrays, cohorts, control pools, sample rules."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from impact._typing import FloatArray
+from impact.data.columns import check_columns, missing_mask, validate_weights
+from impact.data.panel import Panel
+from impact.data.samplelog import SampleLog
+from impact.design.cohorts import normalize_cohorts
+from impact.errors import ImpactError
+
+__all__ = ["StaggeredData", "prepare_staggered"]
+
+
+@dataclass(frozen=True)
+class StaggeredData:
+    """Unit-by-period arrays of the estimation sample."""
+
+    y: FloatArray  # (n_units, n_periods), NaN where unobserved
+    x: FloatArray  # (n_units, n_periods, k) covariates, NaN where unobserved
+    cohort: FloatArray  # (n_units,), NaN = never treated
+    pool: np.ndarray  # (n_units,) bool: may serve as control
+    weights: FloatArray  # (n_units,)
+    cluster: np.ndarray | None  # (n_units,) codes
+    periods: np.ndarray  # (n_periods,) period numbers
+    units: pd.Index
+
+
+def _unit_constant(frame: pd.DataFrame, unit_codes: np.ndarray, col: str, what: str) -> np.ndarray:
+    """One value per unit code (0..U-1) of a column that must not vary within units."""
+    values = frame[col].to_numpy()
+    n_units = int(unit_codes.max()) + 1 if len(unit_codes) else 0
+    first_row = np.full(n_units, -1)
+    first_row[unit_codes[::-1]] = np.arange(len(unit_codes))[::-1]
+    first = values[first_row]
+    ref = first[unit_codes]
+    same = pd.isna(values) & pd.isna(ref)
+    differs = ~((values == ref) | same)
+    if differs.any():
+        bad = unit_codes[np.flatnonzero(differs)[0]]
+        raise ImpactError(
+            f"{what} column {col!r} varies within a unit (unit code {bad}); it must be constant "
+            "over time for every unit."
+        )
+    return first
+
+
+def prepare_staggered(
+    data: pd.DataFrame,
+    *,
+    y: str,
+    unit: str,
+    time: str,
+    cohort: str,
+    covariates: Sequence[str],
+    control_pool: str | None,
+    weights: str | None,
+    cluster: str | None,
+    anticipation: int,
+    panel_mode: str,
+    never_treated: float | None,
+) -> tuple[StaggeredData, SampleLog, list[str]]:
+    cols = [y, unit, time, cohort, *covariates]
+    cols += [c for c in (control_pool, weights, cluster) if c]
+    check_columns(data, list(dict.fromkeys(cols)))
+    notes: list[str] = []
+    p0 = Panel(data, unit=unit, time=time)
+    log = SampleLog(n_initial=len(data))
+    frame = data[list(dict.fromkeys(cols))]
+    keep, log = missing_mask(frame, [y, *covariates], log)
+    frame, unit_codes_all = frame.loc[keep], p0.unit_codes[keep]
+    period = p0.period[keep]
+    if weights:
+        validate_weights(frame, weights)
+    codes, labels = pd.factorize(unit_codes_all, sort=True)
+    units = p0.unit_labels[labels]
+    periods = np.unique(period)
+    g = normalize_cohorts(
+        pd.Series(_unit_constant(frame, codes, cohort, "cohort"), name=cohort),
+        periods=periods,
+        never_treated=never_treated,
+    )
+    late = g > periods.max()
+    if late.any():
+        notes.append(
+            f"{int(late.sum())} units first treated after the last period are treated as "
+            "never-treated."
+        )
+        g[late] = np.nan
+    always = g <= periods.min() + anticipation
+    pool = (
+        _unit_constant(frame, codes, control_pool, "control_pool").astype(bool)
+        if control_pool
+        else np.ones(len(units), dtype=bool)
+    )
+    drop_unit = always.copy()
+    n_always_rows = int(np.isin(codes, np.flatnonzero(always)).sum())
+    log = log.with_drop(
+        "always_treated",
+        "rows of units treated in the first period (always-treated)",
+        n_always_rows,
+        {"units": int(always.sum())},
+    )
+    useless = np.isnan(g) & ~pool & ~drop_unit
+    log = log.with_drop(
+        "control_pool",
+        "rows of never-treated units outside the control pool",
+        int(np.isin(codes, np.flatnonzero(useless)).sum()),
+        {"units": int(useless.sum())},
+    )
+    drop_unit |= useless
+    T = len(periods)
+    tpos = np.searchsorted(periods, period)
+    if panel_mode == "balanced":
+        counts = np.bincount(codes, minlength=len(units))
+        unbal = (counts < T) & ~drop_unit
+        log = log.with_drop(
+            "unbalanced",
+            "rows of units not observed in every period (panel='balanced')",
+            int(np.isin(codes, np.flatnonzero(unbal)).sum()),
+            {"units": int(unbal.sum())},
+        )
+        drop_unit |= unbal
+    keep_u = ~drop_unit
+    new_code = np.cumsum(keep_u) - 1
+    row_ok = keep_u[codes]
+    n = int(keep_u.sum())
+    Y = np.full((n, T), np.nan)
+    Y[new_code[codes[row_ok]], tpos[row_ok]] = frame[y].to_numpy(dtype=float)[row_ok]
+    X = np.full((n, T, len(covariates)), np.nan)
+    for j, c in enumerate(covariates):
+        X[new_code[codes[row_ok]], tpos[row_ok], j] = frame[c].to_numpy(dtype=float)[row_ok]
+    w = (
+        _unit_constant(frame, codes, weights, "weights").astype(float)[keep_u]
+        if weights
+        else np.ones(n)
+    )
+    cl = None
+    if cluster:
+        raw = _unit_constant(frame, codes, cluster, "cluster")
+        if pd.isna(raw).any():
+            raise ImpactError(f"cluster variable {cluster!r} has missing values.")
+        cl = pd.factorize(raw[keep_u], sort=True)[0]
+    wide = StaggeredData(
+        y=Y,
+        x=X,
+        cohort=g[keep_u],
+        pool=pool[keep_u],
+        weights=w,
+        cluster=cl,
+        periods=periods,
+        units=units[keep_u],
+    )
+    return wide, log, notes
