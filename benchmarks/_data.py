@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import resource
+import time
+
 import numpy as np
 import pandas as pd
 
@@ -25,3 +28,25 @@ def staggered_panel(
     )
     keep = rng.uniform(size=len(df)) > drop_share
     return df.loc[keep].reset_index(drop=True)
+
+
+def rss_mb() -> float:
+    """Current resident set size of this process in MiB."""
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * resource.getpagesize() / 2**20
+
+
+def timed(fn, repeat: int) -> tuple[object, float, float]:
+    """Warm-up call, then the best of ``repeat`` timed calls.
+
+    Returns (warm-up result, best seconds, peak MiB above the resident size before the call).
+    """
+    base = rss_mb()
+    result = fn()
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return result, min(times), peak - base

@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
-import time
 import warnings
 from pathlib import Path
 
@@ -47,11 +45,6 @@ def panel(n_rows: int, seed: int = 1) -> pd.DataFrame:
     return pd.DataFrame(
         {"firm": firm, "year": year, "g": g[firm], "x1": x1[firm], "x2": x2[firm], "y": y}
     )
-
-
-def _rss_mb() -> float:
-    with open("/proc/self/statm") as fh:
-        return int(fh.read().split()[1]) * resource.getpagesize() / 2**20
 
 
 def _runner(lib: str, covs: list[str], df: pd.DataFrame):
@@ -101,19 +94,15 @@ def _runner(lib: str, covs: list[str], df: pd.DataFrame):
 
 
 def worker(lib: str, rows: int, model: str, repeat: int) -> dict:
+    sys.path.insert(0, str(HERE))
+    from _data import timed
+
     warnings.simplefilter("ignore")
     df = panel(rows)
     covs = ["x1", "x2"] if model == "dr-2cov" else []
     fn = _runner(lib, covs, df)
-    base = _rss_mb()
-    fn()
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"rows": len(df), "time": min(times), "peak_mb": peak - base}
+    _, best, peak = timed(fn, repeat)
+    return {"rows": len(df), "time": best, "peak_mb": peak}
 
 
 def main() -> None:

@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
-import time
 import warnings
 from pathlib import Path
 
@@ -26,12 +24,6 @@ MODELS = {
     "firm+year": ("y ~ member + x1 | firm + year", ["firm", "year"]),
     "firm+year+ind^year": ("y ~ member + x1 | firm + year + industry^year", None),
 }
-
-
-def _rss_mb() -> float:
-    with open("/proc/self/statm") as fh:
-        pages = int(fh.read().split()[1])
-    return pages * resource.getpagesize() / 2**20
 
 
 def _fit_callable(lib: str, model: str, df):
@@ -61,22 +53,15 @@ def _fit_callable(lib: str, model: str, df):
 
 def worker(lib: str, n_rows: int, model: str, repeat: int) -> dict:
     sys.path.insert(0, str(HERE))
-    from _data import staggered_panel
+    from _data import staggered_panel, timed
 
     warnings.simplefilter("ignore")
     df = staggered_panel(round(n_rows / (N_YEARS * 0.9)), N_YEARS)
     fn = _fit_callable(lib, model, df)
     if fn is None:
         return {"skipped": True}
-    base = _rss_mb()
-    est = float(fn())  # warm-up (JIT compilation, imports, caches)
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"rows": len(df), "time": min(times), "peak_mb": peak - base, "member": est}
+    est, best, peak = timed(fn, repeat)
+    return {"rows": len(df), "time": best, "peak_mb": peak, "member": float(est)}
 
 
 def main() -> None:

@@ -10,6 +10,7 @@ import pandas as pd
 
 from impact._typing import TableFormat
 from impact.errors import InvalidOptionError
+from impact.report.frames import latex_escape
 
 __all__ = ["STARS", "etable"]
 
@@ -101,25 +102,6 @@ def _markdown(df: pd.DataFrame, note: str) -> str:
     return "\n".join([head, sep, *body, "", note]) + "\n"
 
 
-def _latex_escape(s: str) -> str:
-    out = s
-    for a, b in (
-        ("\\", r"\textbackslash{}"),
-        ("&", r"\&"),
-        ("%", r"\%"),
-        ("_", r"\_"),
-        ("#", r"\#"),
-        ("$", r"\$"),
-        ("^", r"\^{}"),
-        ("{", r"\{"),
-        ("}", r"\}"),
-    ):
-        if a in ("{", "}") and b.startswith("\\") and "textbackslash" in out:
-            continue
-        out = out.replace(a, b)
-    return out
-
-
 def _latex(df: pd.DataFrame, n_coef: int, note: str) -> str:
     ncol = len(df.columns)
     lines = [
@@ -129,9 +111,9 @@ def _latex(df: pd.DataFrame, n_coef: int, note: str) -> str:
         r"\midrule",
     ]
     for j, (i, r) in enumerate(zip(df.index, df.to_numpy().tolist(), strict=True)):
-        label = "" if str(i).endswith(" ") else _latex_escape(str(i))
+        label = "" if str(i).endswith(" ") else latex_escape(str(i))
         cells = [
-            _latex_escape(c).replace("***", "$^{***}$") if "*" in c else _latex_escape(c) for c in r
+            latex_escape(c).replace("***", "$^{***}$") if "*" in c else latex_escape(c) for c in r
         ]
         cells = [c.replace("**", "$^{**}$") if "$" not in c else c for c in cells]
         cells = [c.replace("*", "$^{*}$") if "$" not in c else c for c in cells]
@@ -140,7 +122,7 @@ def _latex(df: pd.DataFrame, n_coef: int, note: str) -> str:
             lines.append(r"\midrule")
     lines += [
         r"\bottomrule",
-        r"\multicolumn{" + str(ncol + 1) + "}{l}{\\footnotesize " + _latex_escape(note) + "}",
+        r"\multicolumn{" + str(ncol + 1) + "}{l}{\\footnotesize " + latex_escape(note) + "}",
         r"\end{tabular}",
     ]
     return "\n".join(lines) + "\n"

@@ -8,7 +8,7 @@ import pandas as pd
 
 from impact.errors import InvalidOptionError
 
-__all__ = ["format_frame", "render_frame"]
+__all__ = ["format_frame", "latex_escape", "render_frame"]
 
 
 def format_frame(df: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
@@ -25,16 +25,25 @@ def format_frame(df: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
     return out
 
 
-def _tex(s: str) -> str:
-    for a, b in (
-        ("\\", r"\textbackslash{}"),
-        ("&", r"\&"),
-        ("%", r"\%"),
-        ("_", r"\_"),
-        ("#", r"\#"),
-    ):
-        s = s.replace(a, b)
-    return s
+_LATEX = str.maketrans(
+    {
+        "\\": r"\textbackslash{}",
+        "&": r"\&",
+        "%": r"\%",
+        "_": r"\_",
+        "#": r"\#",
+        "$": r"\$",
+        "^": r"\^{}",
+        "{": r"\{",
+        "}": r"\}",
+        "~": r"\textasciitilde{}",
+    }
+)
+
+
+def latex_escape(s: str) -> str:
+    """Escape LaTeX special characters in one pass (no double escaping)."""
+    return s.translate(_LATEX)
 
 
 def render_frame(df: pd.DataFrame, format: str, note: str = "") -> str:
@@ -49,10 +58,10 @@ def render_frame(df: pd.DataFrame, format: str, note: str = "") -> str:
         lines = [
             r"\begin{tabular}{" + "l" * len(cols) + "}",
             r"\toprule",
-            " & ".join(_tex(c) for c in cols) + r" \\",
+            " & ".join(latex_escape(c) for c in cols) + r" \\",
             r"\midrule",
         ]
-        lines += [" & ".join(_tex(str(v)) for v in r) + r" \\" for r in rows]
+        lines += [" & ".join(latex_escape(str(v)) for v in r) + r" \\" for r in rows]
         lines += [r"\bottomrule", r"\end{tabular}"]
         return "\n".join(lines) + "\n"
     if format == "html":
