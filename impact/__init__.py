@@ -10,9 +10,11 @@ from impact.data.panel import Panel
 from impact.data.samplelog import SampleLog
 from impact.design.cohorts import cohort_from_membership
 from impact.estimators.att_gt import att_gt
+from impact.estimators.event_study import event_study
 from impact.estimators.feols import feols
 from impact.inference.ssc import SSC
 from impact.report.etable import etable
+from impact.report.figures import plot_event_study
 from impact.results.linear import FeolsResult
 
 __version__ = "0.1.0"
@@ -28,5 +30,7 @@ __all__ = [
     "datasets",
     "errors",
     "etable",
+    "event_study",
     "feols",
+    "plot_event_study",
 ]

@@ -59,6 +59,8 @@ class AggregateResult:
     table: pd.DataFrame
     influence: FloatArray = field(repr=False)
     critical_value: float | None = None
+    table_influence: FloatArray | None = field(default=None, repr=False)
+    cluster: np.ndarray | None = field(default=None, repr=False)
 
     def __str__(self) -> str:
         head = (
@@ -381,4 +383,6 @@ class ATTgtResult:
             table = table.assign(conf_low=tl, conf_high=th)
             if crit is not None:
                 table = table.assign(band_low=est_t - crit * se_t, band_high=est_t + crit * se_t)
-        return AggregateResult(kind, est, se, float(lo), float(hi), table, inf, crit)
+        return AggregateResult(
+            kind, est, se, float(lo), float(hi), table, inf, crit, table_inf, self._cluster
+        )

@@ -1,0 +1,80 @@
+"""event_study: TWFE dummies against pyfixest, the CS overlay against moderndid, bands, plot."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from helpers import RTOL_PEER, assert_close
+from scipy import stats
+
+import impact
+
+md = pytest.importorskip("moderndid")
+pf = pytest.importorskip("pyfixest")
+
+
+@pytest.fixture(scope="module")
+def mpdta():
+    return impact.datasets.load("mpdta")
+
+
+def _es(d, **kw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return impact.event_study(d, y="lemp", unit="countyreal", time="year",
+                                  cohort="first.treat", window=(-3, 3), **kw)
+
+
+def test_twfe_equals_pyfixest_relative_time_dummies(mpdta):
+    res = _es(mpdta)
+    d = mpdta.copy()
+    rel = np.where(d["first.treat"] == 0, -1, (d["year"] - d["first.treat"]).clip(-3, 3))
+    d["rel"] = rel
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = pf.feols("lemp ~ i(rel, ref=-1) | countyreal + year", data=d,
+                       vcov={"CRV1": "countyreal"})
+    tab = res.table[res.table["rel_time"] != -1]
+    assert_close(tab["estimate"].to_numpy(), ref.coef().to_numpy(), rtol=RTOL_PEER)
+    assert_close(tab["std_error"].to_numpy(), ref.se().to_numpy(), rtol=RTOL_PEER)
+
+
+def test_cs_equals_moderndid_universal_base(mpdta):
+    res = _es(mpdta, estimator="cs")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = md.att_gt(mpdta, yname="lemp", tname="year", idname="countyreal",
+                        gname="first.treat", base_period="universal", boot=False)
+        agg = md.aggte(ref, type="dynamic", boot=False, cband=False)
+    e = np.asarray(agg.event_times)
+    keep = (e != -1) & (e >= -3) & (e <= 3)
+    tab = res.table[res.table["rel_time"] != -1]
+    assert_close(tab["estimate"].to_numpy(), np.asarray(agg.att_by_event)[keep], rtol=RTOL_PEER, atol=1e-12)
+    assert_close(tab["std_error"].to_numpy(), np.asarray(agg.se_by_event)[keep], rtol=RTOL_PEER)
+    assert_close(res.att, agg.overall_att, rtol=RTOL_PEER)
+
+
+def test_simultaneous_band_contains_pointwise(mpdta):
+    res = _es(mpdta)
+    tab = res.table.dropna()
+    assert (tab["band_low"] < tab["conf_low"]).all() and (tab["band_high"] > tab["conf_high"]).all()
+    width = (tab["band_high"] - tab["estimate"]) / tab["std_error"]
+    m = len(tab)
+    assert stats.norm.ppf(0.975) < width.iloc[0] < stats.norm.ppf(1 - 0.025 / m)
+
+
+def test_user_column_named_like_the_internal_one(mpdta):
+    a = _es(mpdta)
+    b = _es(mpdta.assign(rel_time="text"))
+    assert a.table.equals(b.table)
+
+
+def test_plot_overlays_and_returns_axes(mpdta):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    ax = impact.plot_event_study([_es(mpdta), _es(mpdta, estimator="cs")])
+    assert ax.get_legend() is not None
+    assert len(ax.get_legend().get_texts()) == 2
