@@ -11,6 +11,7 @@ import pandas as pd
 from impact._typing import VcovSpec
 from impact.design.staggered import prepare_staggered
 from impact.errors import ImpactError, ImpactWarning, InvalidOptionError
+from impact.estimators.att_gt_rcs import estimate_rcs
 from impact.estimators.drdid import did_panel
 from impact.inference.vcov import parse_vcov
 from impact.results.att_gt import ATTgtResult
@@ -39,6 +40,17 @@ def _cells(periods: np.ndarray, cohorts: np.ndarray, base_period: str, anticipat
                 base = periods[i - 1] if t < g else universal
                 out.append((g, t, base))
     return out
+
+
+def _warn_empty(empty: list, min_cell_units: int) -> None:
+    if empty:
+        shown = ", ".join(f"({int(g)}, {int(t)})" for g, t in empty[:10])
+        warnings.warn(
+            f"{len(empty)} ATT(g,t) cells have fewer than {min_cell_units} treated or control "
+            f"units and are NaN: {shown}",
+            EmptyCellWarning,
+            stacklevel=3,
+        )
 
 
 def _estimate_cells(wide, cells, *, control, anticipation, method, min_cell_units):
@@ -134,9 +146,12 @@ def att_gt(
         Periods of anticipation.
     base_period : {"varying", "universal"}
         Pre-treatment cells compare t with t-1 ("varying") or with g-1-anticipation.
-    panel : {"pairwise", "balanced"}
+    panel : {"pairwise", "balanced", "rcs"}
         "pairwise": each ATT(g,t) uses the units observed in its base period and in t;
-        "balanced": keep only units observed in every period (R ``did``'s default).
+        "balanced": keep only units observed in every period (R ``did``'s default);
+        "rcs": repeated cross-sections (e.g. innovation surveys) — each row is its own
+        observation, covariates are taken from the row itself (R ``did`` with
+        ``panel=FALSE``; ``unit`` is then not used).
     weights : str, optional
         Time-invariant sampling weights.
     vcov : None or {"cluster": col}
@@ -178,8 +193,8 @@ def att_gt(
         raise InvalidOptionError(
             f"base_period must be 'varying' or 'universal', got {base_period!r}."
         )
-    if panel not in ("pairwise", "balanced"):
-        raise InvalidOptionError(f"panel must be 'pairwise' or 'balanced', got {panel!r}.")
+    if panel not in ("pairwise", "balanced", "rcs"):
+        raise InvalidOptionError(f"panel must be 'pairwise', 'balanced' or 'rcs', got {panel!r}.")
     if method not in ("dr", "ipw", "reg", "dr_improved"):
         raise InvalidOptionError(
             f"method must be 'dr', 'dr_improved', 'ipw' or 'reg', got {method!r}."
@@ -191,6 +206,56 @@ def att_gt(
             raise InvalidOptionError("att_gt supports vcov=None or {'cluster': col} (one column).")
         cluster = req.clusters[0]
     covariates = list(covariates or [])
+    settings = {
+        "y": y,
+        "control": control,
+        "method": method,
+        "covariates": covariates,
+        "base_period": base_period,
+        "panel": panel,
+        "anticipation": anticipation,
+        "vcov": "unit" if cluster is None else f"cluster ({cluster})",
+    }
+    if panel == "rcs":
+        r = estimate_rcs(
+            data,
+            y=y,
+            time=time,
+            cohort=cohort,
+            covariates=covariates,
+            control=control,
+            control_pool=control_pool,
+            weights=weights,
+            cluster=cluster,
+            anticipation=anticipation,
+            method=method,
+            never_treated=never_treated,
+            min_cell_units=min_cell_units,
+            cells_fn=_cells,
+            base_period=base_period,
+        )
+        _warn_empty(r["empty"], min_cell_units)
+        r["log"].announce("att_gt")
+        return ATTgtResult.build(
+            cells=r["cells"],
+            att=r["att"],
+            inf=r["inf"],
+            n_treated=r["n_treat"],
+            n_control=r["n_ctrl"],
+            wide_cohort=r["cohort"],
+            wide_weights=r["weights"],
+            observed=r["observed"],
+            periods=r["periods"],
+            cluster=r["cluster"],
+            anticipation=anticipation,
+            alpha=alpha,
+            sample_log=r["log"],
+            notes=r["notes"],
+            bootstrap=bootstrap,
+            seed=seed,
+            bootstrap_weights=bootstrap_weights,
+            settings=settings,
+        )
     wide, log, notes = prepare_staggered(
         data,
         y=y,
@@ -225,14 +290,7 @@ def att_gt(
         method=method,
         min_cell_units=min_cell_units,
     )
-    if empty:
-        shown = ", ".join(f"({int(g)}, {int(t)})" for g, t in empty[:10])
-        warnings.warn(
-            f"{len(empty)} ATT(g,t) cells have fewer than {min_cell_units} treated or control "
-            f"units and are NaN: {shown}",
-            EmptyCellWarning,
-            stacklevel=2,
-        )
+    _warn_empty(empty, min_cell_units)
     log.announce("att_gt")
     return ATTgtResult.build(
         cells=cells,
@@ -252,14 +310,5 @@ def att_gt(
         bootstrap=bootstrap,
         seed=seed,
         bootstrap_weights=bootstrap_weights,
-        settings={
-            "y": y,
-            "control": control,
-            "method": method,
-            "covariates": covariates,
-            "base_period": base_period,
-            "panel": panel,
-            "anticipation": anticipation,
-            "vcov": "unit" if cluster is None else f"cluster ({cluster})",
-        },
+        settings=settings,
     )

@@ -170,3 +170,46 @@ def test_dr_improved_att_gt_close_to_traditional_dr(mpdta):
     dr = _ours(mpdta, covariates=["lpop"], method="dr")
     imp = _ours(mpdta, covariates=["lpop"], method="dr_improved")
     assert np.max(np.abs(dr.table["estimate"] - imp.table["estimate"])) < 0.01
+
+
+@pytest.mark.parametrize("method", ["dr", "ipw", "reg"])
+@pytest.mark.parametrize("control", ["never", "notyet"])
+@pytest.mark.parametrize("covariates", [None, ["lpop"]], ids=["unconditional", "lpop"])
+def test_repeated_cross_sections_equal_moderndid(mpdta, method, control, covariates):
+    """panel='rcs' (R did's panel=FALSE estimators): cells equal moderndid's.
+
+    Standard errors: we divide by the number of observations (rows); moderndid 0.2 divides
+    the same sum of squared influence functions by the number of unit ids, so its SEs are
+    larger by exactly rows / units (= 5 on mpdta), which the test pins down.
+    """
+    ref = _ref(
+        mpdta,
+        est_method=method,
+        panel=False,
+        control_group="nevertreated" if control == "never" else "notyettreated",
+        xformla="~lpop" if covariates else None,
+    )
+    res = _ours(mpdta, method=method, control=control, covariates=covariates, panel="rcs")
+    assert_close(
+        res.table["estimate"].to_numpy(), np.asarray(ref.att_gt), rtol=RTOL_PEER, atol=1e-12
+    )
+    ratio = len(mpdta) / mpdta["countyreal"].nunique()
+    assert_close(res.table["std_error"].to_numpy() * ratio, np.asarray(ref.se_gt), rtol=RTOL_PEER)
+
+
+def test_rcs_clustered_by_unit_equals_panel_on_a_balanced_panel(mpdta):
+    """Unconditional, balanced: the RCS influence functions summed by unit are the panel ones."""
+    panel = _ours(mpdta)
+    rcs = _ours(mpdta, panel="rcs", vcov={"cluster": "countyreal"})
+    assert_close(
+        rcs.table["estimate"].to_numpy(), panel.table["estimate"].to_numpy(), rtol=1e-10, atol=1e-14
+    )
+    assert_close(rcs.table["std_error"].to_numpy(), panel.table["std_error"].to_numpy(), rtol=1e-10)
+
+
+@pytest.mark.parametrize("kind", ["simple", "group", "calendar", "dynamic"])
+def test_rcs_aggregations_equal_panel_ones_when_clustered_by_unit(mpdta, kind):
+    panel = _ours(mpdta).aggregate(kind)
+    rcs = _ours(mpdta, panel="rcs", vcov={"cluster": "countyreal"}).aggregate(kind)
+    assert_close(rcs.estimate, panel.estimate, rtol=1e-10)
+    assert_close(rcs.std_error, panel.std_error, rtol=1e-10)

@@ -23,8 +23,9 @@ def mpdta():
 def _es(d, **kw):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return impact.event_study(d, y="lemp", unit="countyreal", time="year",
-                                  cohort="first.treat", window=(-3, 3), **kw)
+        return impact.event_study(
+            d, y="lemp", unit="countyreal", time="year", cohort="first.treat", window=(-3, 3), **kw
+        )
 
 
 def test_twfe_equals_pyfixest_relative_time_dummies(mpdta):
@@ -34,8 +35,9 @@ def test_twfe_equals_pyfixest_relative_time_dummies(mpdta):
     d["rel"] = rel
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        ref = pf.feols("lemp ~ i(rel, ref=-1) | countyreal + year", data=d,
-                       vcov={"CRV1": "countyreal"})
+        ref = pf.feols(
+            "lemp ~ i(rel, ref=-1) | countyreal + year", data=d, vcov={"CRV1": "countyreal"}
+        )
     tab = res.table[res.table["rel_time"] != -1]
     assert_close(tab["estimate"].to_numpy(), ref.coef().to_numpy(), rtol=RTOL_PEER)
     assert_close(tab["std_error"].to_numpy(), ref.se().to_numpy(), rtol=RTOL_PEER)
@@ -45,13 +47,22 @@ def test_cs_equals_moderndid_universal_base(mpdta):
     res = _es(mpdta, estimator="cs")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        ref = md.att_gt(mpdta, yname="lemp", tname="year", idname="countyreal",
-                        gname="first.treat", base_period="universal", boot=False)
+        ref = md.att_gt(
+            mpdta,
+            yname="lemp",
+            tname="year",
+            idname="countyreal",
+            gname="first.treat",
+            base_period="universal",
+            boot=False,
+        )
         agg = md.aggte(ref, type="dynamic", boot=False, cband=False)
     e = np.asarray(agg.event_times)
     keep = (e != -1) & (e >= -3) & (e <= 3)
     tab = res.table[res.table["rel_time"] != -1]
-    assert_close(tab["estimate"].to_numpy(), np.asarray(agg.att_by_event)[keep], rtol=RTOL_PEER, atol=1e-12)
+    assert_close(
+        tab["estimate"].to_numpy(), np.asarray(agg.att_by_event)[keep], rtol=RTOL_PEER, atol=1e-12
+    )
     assert_close(tab["std_error"].to_numpy(), np.asarray(agg.se_by_event)[keep], rtol=RTOL_PEER)
     assert_close(res.att, agg.overall_att, rtol=RTOL_PEER)
 
