@@ -161,6 +161,70 @@ def _twfe(
     return est, V, rel_t, fit, int(work[unit].nunique())
 
 
+def _sun_abraham(
+    data,
+    *,
+    y,
+    unit,
+    time,
+    cohort,
+    reference,
+    covariates,
+    fixed_effects,
+    control_pool,
+    vcov,
+    never_treated,
+):
+    """Interaction-weighted estimator: saturated cohort x relative-time regression, then
+    cohort-share weights at each relative time (Sun & Abraham 2021)."""
+    cols = [y, unit, time, cohort, *covariates] + ([control_pool] if control_pool else [])
+    check_columns(data, cols)
+    frame = data[list(dict.fromkeys(cols + _fe_columns(fixed_effects) + _vcov_columns(vcov)))]
+    period = period_numbers(frame[time])
+    g = normalize_cohorts(frame[cohort], periods=np.unique(period), never_treated=never_treated)
+    never = np.isnan(g)
+    keep = np.ones(len(frame), dtype=bool)
+    if control_pool:
+        keep = ~(never & ~frame[control_pool].astype(bool).to_numpy())
+    if not (never & keep).any():
+        # no never-treated units: the last-treated cohort is the control group, and the
+        # periods from its treatment on are dropped (Sun & Abraham 2021, Section 4)
+        last = np.nanmax(g)
+        keep &= period < last
+        never = never | (g == last)
+    rel = period - g
+    always = ~never & (np.nanmin(period) - g >= 0)
+    keep &= ~always
+    # one integer code per (cohort, relative time); -1 for the reference and the controls
+    gmin, rmin = np.nanmin(g), np.nanmin(rel)
+    span = int(np.nanmax(rel) - rmin) + 1
+    raw = np.nan_to_num(g - gmin) * span + np.nan_to_num(rel - rmin)
+    code = np.where(never | (rel == reference), -1, raw).astype(np.int64)
+    name = "cohort_rel"
+    while name in frame.columns:
+        name = "_" + name
+    work = frame.assign(**{name: code}).loc[keep]
+    rhs = " + ".join([f"i({name}, ref=-1)", *covariates])
+    fe = " + ".join([unit, time, *([fixed_effects] if fixed_effects else [])])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = feols(f"{y} ~ {rhs} | {fe}", data=work, vcov=vcov or {"cluster": unit})
+    names = [n for n in fit.coef.index if n.startswith(f"{name}::")]
+    codes = np.array([int(n.split("::")[1]) for n in names])
+    rr = (codes % span + rmin).astype(int)
+    # cohort shares at each relative time: units of each cohort observed at that time
+    used = work.loc[work[name] >= 0, [unit, name]]
+    n_gr = used.groupby(name)[unit].nunique().reindex(codes).to_numpy(dtype=float)
+    rel_times = np.unique(rr)
+    W = np.zeros((len(rel_times), len(names)))
+    for i, r in enumerate(rel_times):
+        sel = rr == r
+        W[i, sel] = n_gr[sel] / n_gr[sel].sum()
+    est = W @ fit.coef[names].to_numpy()
+    V = W @ fit.vcov.loc[names, names].to_numpy() @ W.T
+    return est, V, rel_times, fit, int(work[unit].nunique())
+
+
 def _fe_columns(fixed_effects: str | None) -> list[str]:
     if not fixed_effects:
         return []
@@ -200,11 +264,15 @@ def event_study(
         Long panel; never modified.
     y, unit, time, cohort : str
         Outcome, unit, integer period and cohort (first treated period; NaN never).
-    estimator : {"twfe", "cs"}
+    estimator : {"twfe", "sun_abraham", "cs"}
         ``"twfe"``: two-way fixed effects with relative-time dummies, the endpoints of the
         window binned (all earlier / later event times pooled), never-treated units as
-        the reference group. ``"cs"``: Callaway & Sant'Anna's dynamic aggregation with a
-        universal base period (so pre-period estimates are comparable with TWFE),
+        the reference group. ``"sun_abraham"``: the interaction-weighted estimator of Sun
+        & Abraham (2021) — a regression saturated in cohort x relative time (never-treated
+        controls, or the last-treated cohort when there are none), aggregated with each
+        cohort's share of units at each relative time (weights held fixed in the
+        variance, as fixest's ``sunab``). ``"cs"``: Callaway & Sant'Anna's dynamic
+        aggregation with a universal base period (so pre-period estimates are comparable with TWFE),
         doubly robust with ``covariates``.
     window : (int, int)
         First and last event time reported.
@@ -248,6 +316,23 @@ def event_study(
             seed=seed,
         )
         log, n_obs = fit.sample_log, fit.nobs
+    elif estimator == "sun_abraham":
+        est, V, rel, fit, n_units = _sun_abraham(
+            data,
+            y=y,
+            unit=unit,
+            time=time,
+            cohort=cohort,
+            reference=reference,
+            covariates=covariates,
+            fixed_effects=fixed_effects,
+            control_pool=control_pool,
+            vcov=vcov,
+            never_treated=never_treated,
+        )
+        inside = (rel >= window[0]) & (rel <= window[1])
+        est, V, rel = est[inside], V[np.ix_(inside, inside)], rel[inside]
+        log, n_obs = fit.sample_log, fit.nobs
     elif estimator == "cs":
         if fixed_effects:
             raise InvalidOptionError(
@@ -284,7 +369,9 @@ def event_study(
         fit, n_units, log = gt, gt.n_units, gt.sample_log
         n_obs = int(gt.sample_log.n_final)
     else:
-        raise InvalidOptionError(f"estimator must be 'twfe' or 'cs', got {estimator!r}.")
+        raise InvalidOptionError(
+            f"estimator must be 'twfe', 'sun_abraham' or 'cs', got {estimator!r}."
+        )
     table = _finish(est, V, rel, reference, alpha, seed)
     att, att_se = _post_average(est, V, rel)
     return EventStudyResult(

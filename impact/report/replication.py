@@ -204,7 +204,7 @@ TABLES: dict[str, Callable[[dict[str, pd.DataFrame]], Table]] = {
 
 
 def figure_event_study_emp(inputs: dict[str, pd.DataFrame]) -> Any:
-    """Event study of log employment on the synthetic panel: TWFE dummies vs Callaway-Sant'Anna.
+    """Event study of log employment on the synthetic panel: TWFE, Sun-Abraham, Callaway-Sant'Anna.
 
     Out-of-cell never-treated controls; TWFE absorbs sector-by-year effects, CS conditions
     on the high-tech indicator (sector trends differ by high-tech status).
@@ -225,9 +225,14 @@ def figure_event_study_emp(inputs: dict[str, pd.DataFrame]) -> Any:
         "control_pool": "out_of_cell",
     }
     twfe = event_study(df, estimator="twfe", fixed_effects="sector^year", **common)
+    sa = event_study(df, estimator="sun_abraham", fixed_effects="sector^year", **common)
     cs = event_study(df, estimator="cs", covariates=["ht"], **common)
     fig, ax = plt.subplots(figsize=(7, 4))
-    plot_event_study([twfe, cs], ax=ax, labels=["TWFE event study", "Callaway-Sant'Anna (DR)"])
+    plot_event_study(
+        [twfe, sa, cs],
+        ax=ax,
+        labels=["TWFE event study", "Sun-Abraham", "Callaway-Sant'Anna (DR)"],
+    )
     ax.set_ylabel("Effect on log employment")
     ax.set_title("Cluster membership and employment (synthetic panel)")
     fig.tight_layout()

@@ -89,3 +89,27 @@ def test_plot_overlays_and_returns_axes(mpdta):
     ax = impact.plot_event_study([_es(mpdta), _es(mpdta, estimator="cs")])
     assert ax.get_legend() is not None
     assert len(ax.get_legend().get_texts()) == 2
+
+
+def test_sun_abraham_equals_diff_diff(mpdta):
+    dd = pytest.importorskip("diff_diff")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = dd.SunAbraham().fit(mpdta, outcome="lemp", unit="countyreal", time="year",
+                                  first_treat="first.treat")
+        res = impact.event_study(mpdta, y="lemp", unit="countyreal", time="year",
+                                 cohort="first.treat", estimator="sun_abraham", window=(-4, 3))
+    effects = ref.event_study_effects
+    tab = res.table[res.table["rel_time"] != -1]
+    assert list(tab["rel_time"]) == sorted(int(e) for e in effects)
+    assert_close(tab["estimate"].to_numpy(), np.array([effects[e]["effect"] for e in sorted(effects)]),
+                 rtol=RTOL_PEER, atol=1e-12)
+    assert_close(tab["std_error"].to_numpy(), np.array([effects[e]["se"] for e in sorted(effects)]),
+                 rtol=RTOL_PEER)
+
+
+def test_sun_abraham_equals_cs_without_covariates(mpdta):
+    """With never-treated controls and no covariates both identify the same contrasts."""
+    sa = _es(mpdta, estimator="sun_abraham")
+    cs = _es(mpdta, estimator="cs")
+    assert_close(sa.table["estimate"].to_numpy(), cs.table["estimate"].to_numpy(), rtol=1e-10, atol=1e-14)
