@@ -12,13 +12,11 @@ import pandas as pd
 from scipy import stats
 
 from impact._typing import FloatArray, VcovSpec
-from impact.data.columns import check_columns
 from impact.data.samplelog import SampleLog
-from impact.data.timeindex import period_numbers
-from impact.design.cohorts import normalize_cohorts
 from impact.errors import InvalidOptionError
 from impact.estimators.att_gt import att_gt
-from impact.estimators.feols import feols
+from impact.estimators.es_regressions import sun_abraham_regression, twfe_regression
+from impact.estimators.imputation import imputation_fit
 from impact.results.att_gt import if_vcov
 
 __all__ = ["SUPT_DRAWS", "EventStudyResult", "event_study", "sup_t_critical_value"]
@@ -105,7 +103,8 @@ def _finish(
             "band_high": [np.nan],
         }
     )
-    tab = pd.concat([tab, ref], ignore_index=True) if reference not in set(rel.tolist()) else tab
+    if reference is not None and reference not in set(rel.tolist()):
+        tab = pd.concat([tab, ref], ignore_index=True)
     return tab.sort_values("rel_time", kind="stable").reset_index(drop=True)
 
 
@@ -113,129 +112,6 @@ def _post_average(est: FloatArray, V: FloatArray, rel: np.ndarray) -> tuple[floa
     post = rel >= 0
     w = post / post.sum()
     return float(w @ est), float(np.sqrt(w @ V @ w))
-
-
-def _twfe(
-    data,
-    *,
-    y,
-    unit,
-    time,
-    cohort,
-    window,
-    reference,
-    covariates,
-    fixed_effects,
-    control_pool,
-    vcov,
-    never_treated,
-    alpha,
-    seed,
-):
-    cols = [y, unit, time, cohort, *covariates] + ([control_pool] if control_pool else [])
-    check_columns(data, cols)
-    frame = data[list(dict.fromkeys(cols + _fe_columns(fixed_effects) + _vcov_columns(vcov)))]
-    period = period_numbers(frame[time])
-    g = normalize_cohorts(frame[cohort], periods=np.unique(period), never_treated=never_treated)
-    rel = period - g
-    lo, hi = window
-    binned = np.clip(rel, lo, hi)
-    binned = np.where(np.isnan(g), reference, binned)  # never-treated: all dummies zero
-    rel_name = "rel_time"
-    while rel_name in frame.columns:  # reserve no column name of the user's
-        rel_name = "_" + rel_name
-    extra = {rel_name: binned.astype(int)}
-    keep = np.ones(len(frame), dtype=bool)
-    if control_pool:
-        keep = ~(np.isnan(g) & ~frame[control_pool].astype(bool).to_numpy())
-    work = frame.assign(**extra).loc[keep]
-    rhs = " + ".join([f"i({rel_name}, ref={reference})", *covariates])
-    fe = " + ".join([unit, time, *([fixed_effects] if fixed_effects else [])])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        fit = feols(f"{y} ~ {rhs} | {fe}", data=work, vcov=vcov or {"cluster": unit})
-    names = [n for n in fit.coef.index if n.startswith(f"{rel_name}::")]
-    rel_t = np.array([int(n.split("::")[1]) for n in names])
-    est = fit.coef[names].to_numpy()
-    V = fit.vcov.loc[names, names].to_numpy()
-    return est, V, rel_t, fit, int(work[unit].nunique())
-
-
-def _sun_abraham(
-    data,
-    *,
-    y,
-    unit,
-    time,
-    cohort,
-    reference,
-    covariates,
-    fixed_effects,
-    control_pool,
-    vcov,
-    never_treated,
-):
-    """Interaction-weighted estimator: saturated cohort x relative-time regression, then
-    cohort-share weights at each relative time (Sun & Abraham 2021)."""
-    cols = [y, unit, time, cohort, *covariates] + ([control_pool] if control_pool else [])
-    check_columns(data, cols)
-    frame = data[list(dict.fromkeys(cols + _fe_columns(fixed_effects) + _vcov_columns(vcov)))]
-    period = period_numbers(frame[time])
-    g = normalize_cohorts(frame[cohort], periods=np.unique(period), never_treated=never_treated)
-    never = np.isnan(g)
-    keep = np.ones(len(frame), dtype=bool)
-    if control_pool:
-        keep = ~(never & ~frame[control_pool].astype(bool).to_numpy())
-    if not (never & keep).any():
-        # no never-treated units: the last-treated cohort is the control group, and the
-        # periods from its treatment on are dropped (Sun & Abraham 2021, Section 4)
-        last = np.nanmax(g)
-        keep &= period < last
-        never = never | (g == last)
-    rel = period - g
-    always = ~never & (np.nanmin(period) - g >= 0)
-    keep &= ~always
-    # one integer code per (cohort, relative time); -1 for the reference and the controls
-    gmin, rmin = np.nanmin(g), np.nanmin(rel)
-    span = int(np.nanmax(rel) - rmin) + 1
-    raw = np.nan_to_num(g - gmin) * span + np.nan_to_num(rel - rmin)
-    code = np.where(never | (rel == reference), -1, raw).astype(np.int64)
-    name = "cohort_rel"
-    while name in frame.columns:
-        name = "_" + name
-    work = frame.assign(**{name: code}).loc[keep]
-    rhs = " + ".join([f"i({name}, ref=-1)", *covariates])
-    fe = " + ".join([unit, time, *([fixed_effects] if fixed_effects else [])])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        fit = feols(f"{y} ~ {rhs} | {fe}", data=work, vcov=vcov or {"cluster": unit})
-    names = [n for n in fit.coef.index if n.startswith(f"{name}::")]
-    codes = np.array([int(n.split("::")[1]) for n in names])
-    rr = (codes % span + rmin).astype(int)
-    # cohort shares at each relative time: units of each cohort observed at that time
-    used = work.loc[work[name] >= 0, [unit, name]]
-    n_gr = used.groupby(name)[unit].nunique().reindex(codes).to_numpy(dtype=float)
-    rel_times = np.unique(rr)
-    W = np.zeros((len(rel_times), len(names)))
-    for i, r in enumerate(rel_times):
-        sel = rr == r
-        W[i, sel] = n_gr[sel] / n_gr[sel].sum()
-    est = W @ fit.coef[names].to_numpy()
-    V = W @ fit.vcov.loc[names, names].to_numpy() @ W.T
-    return est, V, rel_times, fit, int(work[unit].nunique())
-
-
-def _fe_columns(fixed_effects: str | None) -> list[str]:
-    if not fixed_effects:
-        return []
-    return [c for part in fixed_effects.split("+") for c in part.strip().split("^")]
-
-
-def _vcov_columns(vcov: VcovSpec) -> list[str]:
-    if isinstance(vcov, dict):
-        ((_, cols),) = vcov.items()
-        return [cols] if isinstance(cols, str) else list(cols)
-    return []
 
 
 def event_study(
@@ -264,14 +140,17 @@ def event_study(
         Long panel; never modified.
     y, unit, time, cohort : str
         Outcome, unit, integer period and cohort (first treated period; NaN never).
-    estimator : {"twfe", "sun_abraham", "cs"}
+    estimator : {"twfe", "sun_abraham", "imputation", "cs"}
         ``"twfe"``: two-way fixed effects with relative-time dummies, the endpoints of the
         window binned (all earlier / later event times pooled), never-treated units as
         the reference group. ``"sun_abraham"``: the interaction-weighted estimator of Sun
         & Abraham (2021) — a regression saturated in cohort x relative time (never-treated
         controls, or the last-treated cohort when there are none), aggregated with each
         cohort's share of units at each relative time (weights held fixed in the
-        variance, as fixest's ``sunab``). ``"cs"``: Callaway & Sant'Anna's dynamic
+        variance, as fixest's ``sunab``). ``"imputation"``: Borusyak, Jaravel & Spiess
+        (2024), unit and period effects fitted on untreated observations, horizons 0 .. window
+        end, their conservative clustered variance (no pre-period rows; their pre-trend test
+        is separate). ``"cs"``: Callaway & Sant'Anna's dynamic
         aggregation with a universal base period (so pre-period estimates are comparable with TWFE),
         doubly robust with ``covariates``.
     window : (int, int)
@@ -299,7 +178,7 @@ def event_study(
     if window[0] > reference or window[1] < 0:
         raise InvalidOptionError(f"window {window} must contain the reference {reference} and 0.")
     if estimator == "twfe":
-        est, V, rel, fit, n_units = _twfe(
+        est, V, rel, fit, n_units = twfe_regression(
             data,
             y=y,
             unit=unit,
@@ -317,7 +196,7 @@ def event_study(
         )
         log, n_obs = fit.sample_log, fit.nobs
     elif estimator == "sun_abraham":
-        est, V, rel, fit, n_units = _sun_abraham(
+        est, V, rel, fit, n_units = sun_abraham_regression(
             data,
             y=y,
             unit=unit,
@@ -333,6 +212,27 @@ def event_study(
         inside = (rel >= window[0]) & (rel <= window[1])
         est, V, rel = est[inside], V[np.ix_(inside, inside)], rel[inside]
         log, n_obs = fit.sample_log, fit.nobs
+    elif estimator == "imputation":
+        if covariates or fixed_effects:
+            raise InvalidOptionError(
+                "estimator='imputation' supports neither covariates nor extra fixed effects yet."
+            )
+        d = data
+        if control_pool:
+            g = pd.to_numeric(data[cohort], errors="coerce")
+            d = data[~(g.isna() | (g == 0)) | data[control_pool].astype(bool)]
+        imp = imputation_fit(
+            d,
+            y=y,
+            unit=unit,
+            time=time,
+            cohort=cohort,
+            never_treated=never_treated,
+            horizons=(0, window[1]),
+        )
+        est, V, rel = imp.estimate, imp.vcov, imp.horizons
+        fit, n_units, log, n_obs = imp, imp.n_units, imp.sample_log, imp.n_obs
+        reference = None
     elif estimator == "cs":
         if fixed_effects:
             raise InvalidOptionError(
@@ -370,7 +270,7 @@ def event_study(
         n_obs = int(gt.sample_log.n_final)
     else:
         raise InvalidOptionError(
-            f"estimator must be 'twfe', 'sun_abraham' or 'cs', got {estimator!r}."
+            f"estimator must be 'twfe', 'sun_abraham', 'imputation' or 'cs', got {estimator!r}."
         )
     table = _finish(est, V, rel, reference, alpha, seed)
     att, att_se = _post_average(est, V, rel)

@@ -204,7 +204,7 @@ TABLES: dict[str, Callable[[dict[str, pd.DataFrame]], Table]] = {
 
 
 def figure_event_study_emp(inputs: dict[str, pd.DataFrame]) -> Any:
-    """Event study of log employment on the synthetic panel: TWFE, Sun-Abraham, Callaway-Sant'Anna.
+    """Event study of log employment on the synthetic panel: TWFE, Sun-Abraham, CS, imputation.
 
     Out-of-cell never-treated controls; TWFE absorbs sector-by-year effects, CS conditions
     on the high-tech indicator (sector trends differ by high-tech status).
@@ -227,11 +227,17 @@ def figure_event_study_emp(inputs: dict[str, pd.DataFrame]) -> Any:
     twfe = event_study(df, estimator="twfe", fixed_effects="sector^year", **common)
     sa = event_study(df, estimator="sun_abraham", fixed_effects="sector^year", **common)
     cs = event_study(df, estimator="cs", covariates=["ht"], **common)
+    imp = event_study(df, estimator="imputation", **common)
     fig, ax = plt.subplots(figsize=(7, 4))
     plot_event_study(
-        [twfe, sa, cs],
+        [twfe, sa, cs, imp],
         ax=ax,
-        labels=["TWFE event study", "Sun-Abraham", "Callaway-Sant'Anna (DR)"],
+        labels=[
+            "TWFE (sector x year FE)",
+            "Sun-Abraham (sector x year FE)",
+            "Callaway-Sant'Anna (DR, high-tech)",
+            "Imputation (BJS, unit + year FE only)",
+        ],
     )
     ax.set_ylabel("Effect on log employment")
     ax.set_title("Cluster membership and employment (synthetic panel)")

@@ -113,3 +113,49 @@ def test_sun_abraham_equals_cs_without_covariates(mpdta):
     sa = _es(mpdta, estimator="sun_abraham")
     cs = _es(mpdta, estimator="cs")
     assert_close(sa.table["estimate"].to_numpy(), cs.table["estimate"].to_numpy(), rtol=1e-10, atol=1e-14)
+
+
+def test_imputation_equals_diff_diff(mpdta):
+    """Borusyak-Jaravel-Spiess imputation: horizon effects, Theorem 3 SEs and the overall ATT."""
+    dd = pytest.importorskip("diff_diff")
+    from impact.estimators.imputation import imputation_fit
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = dd.ImputationDiD().fit(mpdta, outcome="lemp", unit="countyreal", time="year",
+                                     first_treat="first.treat", aggregate="event_study")
+    fit = imputation_fit(mpdta, y="lemp", unit="countyreal", time="year", cohort="first.treat")
+    effects = {k: v for k, v in ref.event_study_effects.items() if k >= 0}
+    assert list(fit.horizons) == sorted(effects)
+    assert_close(fit.estimate, np.array([effects[k]["effect"] for k in sorted(effects)]), rtol=RTOL_PEER)
+    assert_close(np.sqrt(np.diag(fit.vcov)), np.array([effects[k]["se"] for k in sorted(effects)]),
+                 rtol=RTOL_PEER)
+    assert_close(fit.overall, ref.overall_att, rtol=RTOL_PEER)
+    assert_close(fit.overall_se, ref.overall_se, rtol=RTOL_PEER)
+    es = _es(mpdta, estimator="imputation")
+    assert_close(es.table["estimate"].to_numpy(), fit.estimate, rtol=1e-12)
+    assert -1 not in set(es.table["rel_time"])
+
+
+def test_imputation_equals_twfe_with_one_cohort_and_constant_effect():
+    """One treated cohort, never-treated controls, a constant effect: the imputation estimate
+    of the average post effect equals the static TWFE coefficient on the same sample when
+    treated units have all their post periods (closed form)."""
+    rng = np.random.default_rng(8)
+    n, T = 120, 6
+    unit = np.repeat(np.arange(n), T)
+    year = np.tile(np.arange(T), n)
+    g = np.where(np.arange(n) < 40, 3.0, np.nan)[unit]
+    y = rng.normal(size=n)[unit] + 0.2 * year + rng.normal(size=unit.size) + 0.5 * (year >= g)
+    import pandas as pd
+
+    d = pd.DataFrame({"u": unit, "t": year, "g": g, "y": y, "d": (year >= g).astype(float)})
+    from impact.estimators.imputation import imputation_fit
+
+    fit = imputation_fit(d, y="y", unit="u", time="t", cohort="g")
+    # with a single cohort the imputation estimator is the DiD of post vs pre means
+    treated = d["g"].notna()
+    pre, post = d["t"] < 3, d["t"] >= 3
+    did = ((d.loc[treated & post, "y"].mean() - d.loc[treated & pre, "y"].mean())
+           - (d.loc[~treated & post, "y"].mean() - d.loc[~treated & pre, "y"].mean()))
+    assert_close(fit.overall, did, rtol=1e-10)
