@@ -3,16 +3,68 @@
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
-from impact._typing import VcovSpec
+from impact._typing import FloatArray, VcovSpec
 from impact.data.columns import check_columns
 from impact.data.timeindex import period_numbers
 from impact.design.cohorts import normalize_cohorts
 from impact.estimators.feols import feols
 
 __all__ = ["sun_abraham_regression", "twfe_regression"]
+
+
+@dataclass(frozen=True)
+class _Setup:
+    frame: pd.DataFrame
+    period: np.ndarray
+    cohort: np.ndarray  # NaN = never treated
+    keep: np.ndarray  # rows kept (never-treated outside the control pool dropped)
+
+
+def _setup(
+    data, *, y, unit, time, cohort, covariates, fixed_effects, control_pool, vcov, never_treated
+) -> _Setup:
+    cols = [y, unit, time, cohort, *covariates] + ([control_pool] if control_pool else [])
+    check_columns(data, cols)
+    frame = data[list(dict.fromkeys(cols + _fe_columns(fixed_effects) + _vcov_columns(vcov)))]
+    period = period_numbers(frame[time])
+    g = normalize_cohorts(frame[cohort], periods=np.unique(period), never_treated=never_treated)
+    keep = np.ones(len(frame), dtype=bool)
+    if control_pool:
+        keep = ~(np.isnan(g) & ~frame[control_pool].astype(bool).to_numpy())
+    return _Setup(frame, period, g, keep)
+
+
+def _fit_dummies(
+    s: _Setup,
+    base: str,
+    values: np.ndarray,
+    reference: int,
+    *,
+    y,
+    unit,
+    time,
+    covariates,
+    fixed_effects,
+    vcov,
+):
+    """feols of y on i(<fresh column>, ref=reference) + covariates | unit + time (+ FE)."""
+    name = base
+    while name in s.frame.columns:  # reserve no column name of the user's
+        name = "_" + name
+    work = s.frame.assign(**{name: values}).loc[s.keep]
+    rhs = " + ".join([f"i({name}, ref={reference})", *covariates])
+    fe = " + ".join([unit, time, *([fixed_effects] if fixed_effects else [])])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = feols(f"{y} ~ {rhs} | {fe}", data=work, vcov=vcov or {"cluster": unit})
+    names = [n for n in fit.coef.index if n.startswith(f"{name}::")]
+    codes = np.array([int(n.split("::")[1]) for n in names])
+    return fit, names, codes, work, name
 
 
 def twfe_regression(
@@ -29,33 +81,34 @@ def twfe_regression(
     control_pool,
     vcov,
     never_treated,
-    alpha,
-    seed,
 ):
-    cols = [y, unit, time, cohort, *covariates] + ([control_pool] if control_pool else [])
-    check_columns(data, cols)
-    frame = data[list(dict.fromkeys(cols + _fe_columns(fixed_effects) + _vcov_columns(vcov)))]
-    period = period_numbers(frame[time])
-    g = normalize_cohorts(frame[cohort], periods=np.unique(period), never_treated=never_treated)
-    rel = period - g
-    lo, hi = window
-    binned = np.clip(rel, lo, hi)
-    binned = np.where(np.isnan(g), reference, binned)  # never-treated: all dummies zero
-    rel_name = "rel_time"
-    while rel_name in frame.columns:  # reserve no column name of the user's
-        rel_name = "_" + rel_name
-    extra = {rel_name: binned.astype(int)}
-    keep = np.ones(len(frame), dtype=bool)
-    if control_pool:
-        keep = ~(np.isnan(g) & ~frame[control_pool].astype(bool).to_numpy())
-    work = frame.assign(**extra).loc[keep]
-    rhs = " + ".join([f"i({rel_name}, ref={reference})", *covariates])
-    fe = " + ".join([unit, time, *([fixed_effects] if fixed_effects else [])])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        fit = feols(f"{y} ~ {rhs} | {fe}", data=work, vcov=vcov or {"cluster": unit})
-    names = [n for n in fit.coef.index if n.startswith(f"{rel_name}::")]
-    rel_t = np.array([int(n.split("::")[1]) for n in names])
+    """Relative-time dummies with binned endpoints; never-treated units at the reference."""
+    s = _setup(
+        data,
+        y=y,
+        unit=unit,
+        time=time,
+        cohort=cohort,
+        covariates=covariates,
+        fixed_effects=fixed_effects,
+        control_pool=control_pool,
+        vcov=vcov,
+        never_treated=never_treated,
+    )
+    binned = np.clip(s.period - s.cohort, *window)
+    binned = np.where(np.isnan(s.cohort), reference, binned).astype(int)
+    fit, names, rel_t, work, _ = _fit_dummies(
+        s,
+        "rel_time",
+        binned,
+        reference,
+        y=y,
+        unit=unit,
+        time=time,
+        covariates=covariates,
+        fixed_effects=fixed_effects,
+        vcov=vcov,
+    )
     est = fit.coef[names].to_numpy()
     V = fit.vcov.loc[names, names].to_numpy()
     return est, V, rel_t, fit, int(work[unit].nunique())
@@ -77,15 +130,20 @@ def sun_abraham_regression(
 ):
     """Interaction-weighted estimator: saturated cohort x relative-time regression, then
     cohort-share weights at each relative time (Sun & Abraham 2021)."""
-    cols = [y, unit, time, cohort, *covariates] + ([control_pool] if control_pool else [])
-    check_columns(data, cols)
-    frame = data[list(dict.fromkeys(cols + _fe_columns(fixed_effects) + _vcov_columns(vcov)))]
-    period = period_numbers(frame[time])
-    g = normalize_cohorts(frame[cohort], periods=np.unique(period), never_treated=never_treated)
+    s = _setup(
+        data,
+        y=y,
+        unit=unit,
+        time=time,
+        cohort=cohort,
+        covariates=covariates,
+        fixed_effects=fixed_effects,
+        control_pool=control_pool,
+        vcov=vcov,
+        never_treated=never_treated,
+    )
+    g, period, keep = s.cohort, s.period, s.keep.copy()
     never = np.isnan(g)
-    keep = np.ones(len(frame), dtype=bool)
-    if control_pool:
-        keep = ~(never & ~frame[control_pool].astype(bool).to_numpy())
     if not (never & keep).any():
         # no never-treated units: the last-treated cohort is the control group, and the
         # periods from its treatment on are dropped (Sun & Abraham 2021, Section 4)
@@ -93,30 +151,31 @@ def sun_abraham_regression(
         keep &= period < last
         never = never | (g == last)
     rel = period - g
-    always = ~never & (np.nanmin(period) - g >= 0)
-    keep &= ~always
+    keep &= ~(~never & (np.nanmin(period) - g >= 0))  # always-treated cohorts
+    s = _Setup(s.frame, period, g, keep)
     # one integer code per (cohort, relative time); -1 for the reference and the controls
     gmin, rmin = np.nanmin(g), np.nanmin(rel)
     span = int(np.nanmax(rel) - rmin) + 1
     raw = np.nan_to_num(g - gmin) * span + np.nan_to_num(rel - rmin)
     code = np.where(never | (rel == reference), -1, raw).astype(np.int64)
-    name = "cohort_rel"
-    while name in frame.columns:
-        name = "_" + name
-    work = frame.assign(**{name: code}).loc[keep]
-    rhs = " + ".join([f"i({name}, ref=-1)", *covariates])
-    fe = " + ".join([unit, time, *([fixed_effects] if fixed_effects else [])])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        fit = feols(f"{y} ~ {rhs} | {fe}", data=work, vcov=vcov or {"cluster": unit})
-    names = [n for n in fit.coef.index if n.startswith(f"{name}::")]
-    codes = np.array([int(n.split("::")[1]) for n in names])
+    fit, names, codes, work, name = _fit_dummies(
+        s,
+        "cohort_rel",
+        code,
+        -1,
+        y=y,
+        unit=unit,
+        time=time,
+        covariates=covariates,
+        fixed_effects=fixed_effects,
+        vcov=vcov,
+    )
     rr = (codes % span + rmin).astype(int)
     # cohort shares at each relative time: units of each cohort observed at that time
     used = work.loc[work[name] >= 0, [unit, name]]
     n_gr = used.groupby(name)[unit].nunique().reindex(codes).to_numpy(dtype=float)
     rel_times = np.unique(rr)
-    W = np.zeros((len(rel_times), len(names)))
+    W: FloatArray = np.zeros((len(rel_times), len(names)))
     for i, r in enumerate(rel_times):
         sel = rr == r
         W[i, sel] = n_gr[sel] / n_gr[sel].sum()

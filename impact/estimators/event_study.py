@@ -191,8 +191,6 @@ def event_study(
             control_pool=control_pool,
             vcov=vcov,
             never_treated=never_treated,
-            alpha=alpha,
-            seed=seed,
         )
         log, n_obs = fit.sample_log, fit.nobs
     elif estimator == "sun_abraham":
