@@ -16,7 +16,7 @@ from impact.data.samplelog import SampleLog
 from impact.errors import InvalidOptionError
 from impact.estimators.att_gt import att_gt
 from impact.estimators.es_regressions import sun_abraham_regression, twfe_regression
-from impact.estimators.imputation import imputation_fit
+from impact.estimators.imputation import did2s_fit, imputation_fit
 from impact.results.att_gt import if_vcov
 
 __all__ = ["SUPT_DRAWS", "EventStudyResult", "event_study", "sup_t_critical_value"]
@@ -114,6 +114,16 @@ def _post_average(est: FloatArray, V: FloatArray, rel: np.ndarray) -> tuple[floa
     return float(w @ est), float(np.sqrt(w @ V @ w))
 
 
+def _cluster_name(vcov: VcovSpec, unit: str) -> str:
+    if vcov is None:
+        return unit
+    if isinstance(vcov, dict) and len(vcov) == 1:
+        ((key, cols),) = vcov.items()
+        if str(key).lower() in ("cluster", "crv1") and isinstance(cols, str):
+            return cols
+    raise InvalidOptionError("this estimator supports vcov=None or {'cluster': col}.")
+
+
 def event_study(
     data: pd.DataFrame,
     *,
@@ -140,7 +150,7 @@ def event_study(
         Long panel; never modified.
     y, unit, time, cohort : str
         Outcome, unit, integer period and cohort (first treated period; NaN never).
-    estimator : {"twfe", "sun_abraham", "imputation", "cs"}
+    estimator : {"twfe", "sun_abraham", "imputation", "did2s", "cs"}
         ``"twfe"``: two-way fixed effects with relative-time dummies, the endpoints of the
         window binned (all earlier / later event times pooled), never-treated units as
         the reference group. ``"sun_abraham"``: the interaction-weighted estimator of Sun
@@ -150,7 +160,9 @@ def event_study(
         variance, as fixest's ``sunab``). ``"imputation"``: Borusyak, Jaravel & Spiess
         (2024), unit and period effects fitted on untreated observations, horizons 0 .. window
         end, their conservative clustered variance (no pre-period rows; their pre-trend test
-        is separate). ``"cs"``: Callaway & Sant'Anna's dynamic
+        is separate). ``"did2s"``: Gardner's two-stage estimator with the GMM-corrected
+        variance (pre- and post-period coefficients; post ones equal imputation's).
+        ``"cs"``: Callaway & Sant'Anna's dynamic
         aggregation with a universal base period (so pre-period estimates are comparable with TWFE),
         doubly robust with ``covariates``.
     window : (int, int)
@@ -231,6 +243,29 @@ def event_study(
         est, V, rel = imp.estimate, imp.vcov, imp.horizons
         fit, n_units, log, n_obs = imp, imp.n_units, imp.sample_log, imp.n_obs
         reference = None
+    elif estimator == "did2s":
+        if covariates or fixed_effects:
+            raise InvalidOptionError(
+                "estimator='did2s' supports neither covariates nor extra fixed effects yet."
+            )
+        d = data
+        if control_pool:
+            g = pd.to_numeric(data[cohort], errors="coerce")
+            d = data[~(g.isna() | (g == 0)) | data[control_pool].astype(bool)]
+        cl = _cluster_name(vcov, unit)
+        rel, est, V, log = did2s_fit(
+            d,
+            y=y,
+            unit=unit,
+            time=time,
+            cohort=cohort,
+            reference=reference,
+            never_treated=never_treated,
+            cluster=cl,
+        )
+        inside = (rel >= window[0]) & (rel <= window[1])
+        est, V, rel = est[inside], V[np.ix_(inside, inside)], rel[inside]
+        fit, n_units, n_obs = None, int(d[unit].nunique()), int(log.n_final)
     elif estimator == "cs":
         if fixed_effects:
             raise InvalidOptionError(
@@ -268,7 +303,8 @@ def event_study(
         n_obs = int(gt.sample_log.n_final)
     else:
         raise InvalidOptionError(
-            f"estimator must be 'twfe', 'sun_abraham', 'imputation' or 'cs', got {estimator!r}."
+            f"estimator must be 'twfe', 'sun_abraham', 'imputation', 'did2s' or 'cs', got "
+            f"{estimator!r}."
         )
     table = _finish(est, V, rel, reference, alpha, seed)
     att, att_se = _post_average(est, V, rel)

@@ -28,7 +28,7 @@ from impact.design.cohorts import normalize_cohorts
 from impact.errors import ImpactError
 from impact.linear.groupby import group_sums, group_weights
 
-__all__ = ["ImputationFit", "imputation_fit"]
+__all__ = ["ImputationFit", "did2s_fit", "imputation_fit"]
 
 
 @dataclass(frozen=True)
@@ -142,3 +142,96 @@ def imputation_fit(
         n_units=n_u,
         sample_log=log,
     )
+
+
+def did2s_fit(
+    data: pd.DataFrame,
+    *,
+    y: str,
+    unit: str,
+    time: str,
+    cohort: str,
+    reference: int = -1,
+    anticipation: int = 0,
+    never_treated: float | None = None,
+    cluster: str | None = None,
+) -> tuple[np.ndarray, FloatArray, FloatArray, SampleLog]:
+    """Gardner (2021) two-stage DiD event study with the GMM-corrected variance.
+
+    Stage 1 fits unit and period effects on untreated observations; stage 2 regresses the
+    residualised outcome of every observation on relative-time dummies of treated units
+    (all relative times but ``reference``; never-treated units have none). Post-treatment
+    coefficients equal the imputation estimates. The variance accounts for the first stage
+    (Butts & Gardner 2022): ``(X2'X2)^-1 sum_c psi_c psi_c' (X2'X2)^-1`` with
+    ``psi_c = sum_c X2 e2 - sum_{c, untreated} (X10 A) e1`` and
+    ``A = (X10'X10)^-1 X1'X2``; clusters are units unless ``cluster`` is given.
+
+    Returns
+    -------
+    rel_times, estimate, vcov, sample_log
+
+    References
+    ----------
+    Gardner, J. (2021). Two-stage differences in differences. Working paper.
+    Butts, K., & Gardner, J. (2022). did2s: Two-stage difference-in-differences. The R
+    Journal, 14(3), 162–173.
+    """
+    cols = [y, unit, time, cohort] + ([cluster] if cluster else [])
+    check_columns(data, cols)
+    panel = Panel(data, unit=unit, time=time)
+    log = SampleLog(n_initial=len(data))
+    keep, log = missing_mask(data[[y]], [y], log)
+    period = panel.period[keep]
+    ucode = pd.factorize(panel.unit_codes[keep], sort=True)[0]
+    yv = data[y].to_numpy(dtype=float)[keep]
+    g = normalize_cohorts(
+        data[cohort], periods=np.unique(panel.period), never_treated=never_treated
+    )[keep]
+    treated_obs = ~np.isnan(g) & (period >= g - anticipation)
+    untreated = ~treated_obs
+    periods = np.unique(period)
+    tcode = np.searchsorted(periods, period)
+    n_u, n_t = int(ucode.max()) + 1, len(periods)
+    has_u = group_weights(ucode[untreated], n_u, None) > 0
+    has_t = group_weights(tcode[untreated], n_t, None) > 0
+    ok = has_u[ucode] & has_t[tcode]
+    log = log.with_drop(
+        "not_imputable",
+        "observations whose unit or period has no untreated observation",
+        int((~ok).sum()),
+    )
+    u0, t0, y0 = ucode[untreated & ok], tcode[untreated & ok], yv[untreated & ok]
+    alpha, lam = _two_way_solve(u0, t0, n_u, n_t, group_sums(u0, n_u, y0), group_sums(t0, n_t, y0))
+    idx = np.flatnonzero(ok)
+    ytil = yv[idx] - alpha[ucode[idx]] - lam[tcode[idx]]
+    rel = period[idx] - g[idx]
+    dummy = ~np.isnan(rel) & (rel != reference)
+    rel_times = np.unique(rel[dummy]).astype(int)
+    col = np.full(len(idx), -1)
+    col[dummy] = np.searchsorted(rel_times, rel[dummy])
+    k = len(rel_times)
+    counts = np.bincount(col[dummy], minlength=k).astype(float)
+    beta = np.bincount(col[dummy], weights=ytil[dummy], minlength=k) / counts
+    e2 = ytil - np.where(dummy, beta[np.maximum(col, 0)], 0.0)
+    X2 = np.zeros((len(idx), k))
+    X2[np.flatnonzero(dummy), col[dummy]] = 1.0
+    # A = (X10'X10)^-1 X1'X2, one two-way solve per second-stage column
+    u_all, t_all = ucode[idx], tcode[idx]
+    is0 = untreated[idx]
+    corr = np.empty((int(is0.sum()), k))
+    for j in range(k):
+        a_j, l_j = _two_way_solve(
+            u0, t0, n_u, n_t, group_sums(u_all, n_u, X2[:, j]), group_sums(t_all, n_t, X2[:, j])
+        )
+        corr[:, j] = a_j[u0] + l_j[t0]
+    e1 = y0 - alpha[u0] - lam[t0]  # first-stage residuals of the untreated observations
+    if cluster:
+        cl_all = pd.factorize(data[cluster].to_numpy()[keep], sort=True)[0]
+        c = cl_all[idx]
+    else:
+        c = u_all
+    n_c = int(c.max()) + 1
+    psi = group_sums(c, n_c, X2 * e2[:, None]) - group_sums(c[is0], n_c, corr * e1[:, None])
+    bread = np.diag(1.0 / counts)
+    V = bread @ (psi.T @ psi) @ bread
+    return rel_times, beta, V, log

@@ -95,24 +95,41 @@ def test_sun_abraham_equals_diff_diff(mpdta):
     dd = pytest.importorskip("diff_diff")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        ref = dd.SunAbraham().fit(mpdta, outcome="lemp", unit="countyreal", time="year",
-                                  first_treat="first.treat")
-        res = impact.event_study(mpdta, y="lemp", unit="countyreal", time="year",
-                                 cohort="first.treat", estimator="sun_abraham", window=(-4, 3))
+        ref = dd.SunAbraham().fit(
+            mpdta, outcome="lemp", unit="countyreal", time="year", first_treat="first.treat"
+        )
+        res = impact.event_study(
+            mpdta,
+            y="lemp",
+            unit="countyreal",
+            time="year",
+            cohort="first.treat",
+            estimator="sun_abraham",
+            window=(-4, 3),
+        )
     effects = ref.event_study_effects
     tab = res.table[res.table["rel_time"] != -1]
     assert list(tab["rel_time"]) == sorted(int(e) for e in effects)
-    assert_close(tab["estimate"].to_numpy(), np.array([effects[e]["effect"] for e in sorted(effects)]),
-                 rtol=RTOL_PEER, atol=1e-12)
-    assert_close(tab["std_error"].to_numpy(), np.array([effects[e]["se"] for e in sorted(effects)]),
-                 rtol=RTOL_PEER)
+    assert_close(
+        tab["estimate"].to_numpy(),
+        np.array([effects[e]["effect"] for e in sorted(effects)]),
+        rtol=RTOL_PEER,
+        atol=1e-12,
+    )
+    assert_close(
+        tab["std_error"].to_numpy(),
+        np.array([effects[e]["se"] for e in sorted(effects)]),
+        rtol=RTOL_PEER,
+    )
 
 
 def test_sun_abraham_equals_cs_without_covariates(mpdta):
     """With never-treated controls and no covariates both identify the same contrasts."""
     sa = _es(mpdta, estimator="sun_abraham")
     cs = _es(mpdta, estimator="cs")
-    assert_close(sa.table["estimate"].to_numpy(), cs.table["estimate"].to_numpy(), rtol=1e-10, atol=1e-14)
+    assert_close(
+        sa.table["estimate"].to_numpy(), cs.table["estimate"].to_numpy(), rtol=1e-10, atol=1e-14
+    )
 
 
 def test_imputation_equals_diff_diff(mpdta):
@@ -122,14 +139,25 @@ def test_imputation_equals_diff_diff(mpdta):
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        ref = dd.ImputationDiD().fit(mpdta, outcome="lemp", unit="countyreal", time="year",
-                                     first_treat="first.treat", aggregate="event_study")
+        ref = dd.ImputationDiD().fit(
+            mpdta,
+            outcome="lemp",
+            unit="countyreal",
+            time="year",
+            first_treat="first.treat",
+            aggregate="event_study",
+        )
     fit = imputation_fit(mpdta, y="lemp", unit="countyreal", time="year", cohort="first.treat")
     effects = {k: v for k, v in ref.event_study_effects.items() if k >= 0}
     assert list(fit.horizons) == sorted(effects)
-    assert_close(fit.estimate, np.array([effects[k]["effect"] for k in sorted(effects)]), rtol=RTOL_PEER)
-    assert_close(np.sqrt(np.diag(fit.vcov)), np.array([effects[k]["se"] for k in sorted(effects)]),
-                 rtol=RTOL_PEER)
+    assert_close(
+        fit.estimate, np.array([effects[k]["effect"] for k in sorted(effects)]), rtol=RTOL_PEER
+    )
+    assert_close(
+        np.sqrt(np.diag(fit.vcov)),
+        np.array([effects[k]["se"] for k in sorted(effects)]),
+        rtol=RTOL_PEER,
+    )
     assert_close(fit.overall, ref.overall_att, rtol=RTOL_PEER)
     assert_close(fit.overall_se, ref.overall_se, rtol=RTOL_PEER)
     es = _es(mpdta, estimator="imputation")
@@ -156,6 +184,58 @@ def test_imputation_equals_twfe_with_one_cohort_and_constant_effect():
     # with a single cohort the imputation estimator is the DiD of post vs pre means
     treated = d["g"].notna()
     pre, post = d["t"] < 3, d["t"] >= 3
-    did = ((d.loc[treated & post, "y"].mean() - d.loc[treated & pre, "y"].mean())
-           - (d.loc[~treated & post, "y"].mean() - d.loc[~treated & pre, "y"].mean()))
+    did = (d.loc[treated & post, "y"].mean() - d.loc[treated & pre, "y"].mean()) - (
+        d.loc[~treated & post, "y"].mean() - d.loc[~treated & pre, "y"].mean()
+    )
     assert_close(fit.overall, did, rtol=1e-10)
+
+
+#: pyfixest's did2s demeans its first stage iteratively (tolerance 1e-8 by default), so
+#: its estimates carry absolute errors of ~5e-8 (outcome ~10) against the exact two-way
+#: solution; coefficients near zero need that absolute floor.
+RTOL_PYFIXEST_DID2S = 1e-6
+ATOL_PYFIXEST_DID2S = 1e-7
+
+
+def test_did2s_equals_pyfixest_and_imputation():
+    from importlib import resources
+
+    import pandas as pd
+
+    from impact.estimators.imputation import did2s_fit, imputation_fit
+
+    path = resources.files("pyfixest") / "did" / "data" / "df_het.csv"
+    df = pd.read_csv(str(path))
+    df["g2"] = df["g"].replace(0, np.nan)
+    rel, est, V, _ = did2s_fit(
+        df, y="dep_var", unit="unit", time="year", cohort="g2", cluster="state"
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = pf.did2s(
+            df,
+            yname="dep_var",
+            first_stage="~ 0 | unit + year",
+            second_stage="~ i(rel_year, ref=-1.0)",
+            treatment="treat",
+            cluster="state",
+        )
+    names = [f"rel_year::{float(r)}" for r in rel]
+    assert_close(
+        est, ref.coef()[names].to_numpy(), rtol=RTOL_PYFIXEST_DID2S, atol=ATOL_PYFIXEST_DID2S
+    )
+    assert_close(np.sqrt(np.diag(V)), ref.se()[names].to_numpy(), rtol=RTOL_PYFIXEST_DID2S)
+    imp = imputation_fit(df, y="dep_var", unit="unit", time="year", cohort="g2")
+    post = rel >= 0
+    assert_close(est[post], imp.estimate, rtol=1e-8, atol=1e-12)
+    es = impact.event_study(
+        df,
+        y="dep_var",
+        unit="unit",
+        time="year",
+        cohort="g2",
+        estimator="did2s",
+        vcov={"cluster": "state"},
+        window=(-5, 5),
+    )
+    assert set(es.table["rel_time"]) == set(range(-5, 6))
