@@ -67,6 +67,27 @@ class EventStudyResult:
     sample_log: SampleLog
     settings: dict[str, Any] = field(default_factory=dict)
     fit: Any = field(default=None, repr=False)
+    vcov: pd.DataFrame | None = field(default=None, repr=False)
+
+    def pretrend_test(self) -> dict[str, float]:
+        """Joint Wald test that every pre-treatment event-time effect is zero (chi-square).
+
+        Returns
+        -------
+        dict
+            ``statistic``, ``df``, ``p_value``; NaN when the estimator reports no
+            pre-treatment effects (imputation).
+        """
+        if self.vcov is None:
+            return {"statistic": float("nan"), "df": 0, "p_value": float("nan")}
+        pre = [r for r in self.vcov.index if r < 0]
+        if not pre:
+            return {"statistic": float("nan"), "df": 0, "p_value": float("nan")}
+        theta = self.table.set_index("rel_time").loc[pre, "estimate"].to_numpy()
+        V = self.vcov.loc[pre, pre].to_numpy()
+        stat = float(theta @ np.linalg.pinv(V) @ theta)
+        df = int(np.linalg.matrix_rank(V))
+        return {"statistic": stat, "df": df, "p_value": float(stats.chi2.sf(stat, df))}
 
     def __str__(self) -> str:
         return (
@@ -318,4 +339,5 @@ def event_study(
         sample_log=log,
         settings={"window": window, "reference": reference, "vcov": vcov},
         fit=fit,
+        vcov=pd.DataFrame(V, index=rel.astype(int), columns=rel.astype(int)),
     )

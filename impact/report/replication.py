@@ -203,6 +203,96 @@ TABLES: dict[str, Callable[[dict[str, pd.DataFrame]], Table]] = {
 }
 
 
+def table_cluster_main(inputs: dict[str, pd.DataFrame]) -> Table:
+    """Main results: the effect of membership by estimator and outcome, with the truth.
+
+    Out-of-cell never-treated firms are the controls (the total effect of membership).
+    Static TWFE and Sun-Abraham absorb sector-by-year effects; CS conditions on the
+    high-tech indicator; imputation and did2s use unit and year effects only. Event-study
+    estimators report the average of event times 0-5.
+    """
+    df = inputs["cluster_panel"]
+    df = df.assign(
+        out_of_cell=~df["cluster_cell"],
+        ht=df["high_tech"].astype(float),
+        member=(df["year"] >= df["join_year"]).astype(float),
+        log_va_per_worker=df["log_va"] - df["log_emp"],
+    )
+    clean = df[df["join_year"].notna() | df["out_of_cell"]]
+    truth = inputs["cluster_panel_truth_event"]
+    common = {
+        "unit": "firm_id",
+        "time": "year",
+        "cohort": "join_year",
+        "window": (-5, 5),
+        "control_pool": "out_of_cell",
+    }
+    treated = int(df.loc[df["join_year"].notna(), "firm_id"].nunique())
+    cohorts = int(df["join_year"].nunique())
+    rows = []
+    for outcome, truth_name in (("log_emp", "log_emp"), ("log_va_per_worker", None)):
+        true_e = truth[(truth["outcome"] == truth_name) & truth["event_time"].between(0, 5)]
+        true_avg = float(true_e["att_total_base"].mean()) if truth_name else float("nan")
+        twfe = feols(
+            f"{outcome} ~ member | firm_id + sector^year", data=clean, vcov={"cluster": "firm_id"}
+        )
+        rows.append(
+            {
+                "outcome": outcome,
+                "estimator": "static TWFE",
+                "estimate": float(twfe.coef["member"]),
+                "std_error": float(twfe.se["member"]),
+                "pre-trend p": float("nan"),
+                "obs": twfe.nobs,
+                "firms": twfe.fixef_sizes["firm_id"],
+            }
+        )
+        specs = [
+            ("Sun-Abraham", {"estimator": "sun_abraham", "fixed_effects": "sector^year"}),
+            ("Callaway-Sant'Anna", {"estimator": "cs", "covariates": ["ht"]}),
+            ("imputation", {"estimator": "imputation"}),
+            ("did2s", {"estimator": "did2s"}),
+        ]
+        for label, kw in specs:
+            es = event_study(df, y=outcome, **common, **kw)
+            rows.append(
+                {
+                    "outcome": outcome,
+                    "estimator": label,
+                    "estimate": es.att,
+                    "std_error": es.att_se,
+                    "pre-trend p": es.pretrend_test()["p_value"],
+                    "obs": es.n_obs,
+                    "firms": es.n_units,
+                }
+            )
+        for r in rows[-5:]:
+            r["true effect"] = true_avg
+            r["treated firms"] = treated
+            r["cohorts"] = cohorts
+    note = (
+        "Synthetic cluster-firm panel (data/, default scenario). Controls: never-treated firms "
+        "outside cluster cells (total effect of membership). Static TWFE: coefficient on "
+        "membership with firm and sector-by-year effects; the others: average of the event-time "
+        "effects 0-5. True effect: the generator's DiD-identified total effect averaged over "
+        "event times 0-5 (not available for value added per worker, a ratio of outcomes). "
+        "Pre-trend p: joint test of the pre-treatment event-time effects. SEs clustered by firm. "
+        "Realistic selection into clusters can make pre-trends fail and estimates differ from "
+        "the truth."
+    )
+    return Table(
+        "cluster_main",
+        "Main results: effect of cluster membership by estimator",
+        (),
+        note,
+        {},
+        frame=pd.DataFrame(rows),
+    )
+
+
+TABLES["cluster_main"] = table_cluster_main
+
+
 def figure_event_study_emp(inputs: dict[str, pd.DataFrame]) -> Any:
     """Event study of log employment on the synthetic panel: TWFE, Sun-Abraham, CS, imputation.
 

@@ -239,3 +239,14 @@ def test_did2s_equals_pyfixest_and_imputation():
         window=(-5, 5),
     )
     assert set(es.table["rel_time"]) == set(range(-5, 6))
+
+
+def test_event_study_pretrend_test_uses_the_pre_coefficients(mpdta):
+    res = _es(mpdta, estimator="sun_abraham")
+    pre = [r for r in res.vcov.index if r < 0]
+    theta = res.table.set_index("rel_time").loc[pre, "estimate"].to_numpy()
+    V = res.vcov.loc[pre, pre].to_numpy()
+    pt = res.pretrend_test()
+    assert pt["df"] == len(pre)
+    assert_close(pt["statistic"], float(theta @ np.linalg.solve(V, theta)), rtol=1e-10)
+    assert np.isnan(_es(mpdta, estimator="imputation").pretrend_test()["p_value"])

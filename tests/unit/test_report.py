@@ -55,3 +55,4 @@ def test_replicate_is_deterministic(tmp_path):
     assert "-0.252" in md and "(0.151)" in md  # Wooldridge Example 14.1 in column (1)
     assert "true ATT" in (a / "tables" / "cluster_fe.md").read_text()
     assert "true simple" in (a / "tables" / "cluster_cs.md").read_text()
+    assert "did2s" in (a / "tables" / "cluster_main.md").read_text()
