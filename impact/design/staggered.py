@@ -15,7 +15,7 @@ from impact.data.samplelog import SampleLog
 from impact.design.cohorts import normalize_cohorts
 from impact.errors import ImpactError
 
-__all__ = ["StaggeredData", "prepare_staggered"]
+__all__ = ["StaggeredData", "prepare_staggered", "unit_constant"]
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,7 @@ class StaggeredData:
     units: pd.Index
 
 
-def _unit_constant(frame: pd.DataFrame, unit_codes: np.ndarray, col: str, what: str) -> np.ndarray:
+def unit_constant(frame: pd.DataFrame, unit_codes: np.ndarray, col: str, what: str) -> np.ndarray:
     """One value per unit code (0..U-1) of a column that must not vary within units."""
     values = frame[col].to_numpy()
     n_units = int(unit_codes.max()) + 1 if len(unit_codes) else 0
@@ -82,7 +82,7 @@ def prepare_staggered(
     units = p0.unit_labels[labels]
     periods = np.unique(period)
     g = normalize_cohorts(
-        pd.Series(_unit_constant(frame, codes, cohort, "cohort"), name=cohort),
+        pd.Series(unit_constant(frame, codes, cohort, "cohort"), name=cohort),
         periods=periods,
         never_treated=never_treated,
     )
@@ -95,7 +95,7 @@ def prepare_staggered(
         g[late] = np.nan
     always = g <= periods.min() + anticipation
     pool = (
-        _unit_constant(frame, codes, control_pool, "control_pool").astype(bool)
+        unit_constant(frame, codes, control_pool, "control_pool").astype(bool)
         if control_pool
         else np.ones(len(units), dtype=bool)
     )
@@ -137,13 +137,13 @@ def prepare_staggered(
     for j, c in enumerate(covariates):
         X[new_code[codes[row_ok]], tpos[row_ok], j] = frame[c].to_numpy(dtype=float)[row_ok]
     w = (
-        _unit_constant(frame, codes, weights, "weights").astype(float)[keep_u]
+        unit_constant(frame, codes, weights, "weights").astype(float)[keep_u]
         if weights
         else np.ones(n)
     )
     cl = None
     if cluster:
-        raw = _unit_constant(frame, codes, cluster, "cluster")
+        raw = unit_constant(frame, codes, cluster, "cluster")
         if pd.isna(raw).any():
             raise ImpactError(f"cluster variable {cluster!r} has missing values.")
         cl = pd.factorize(raw[keep_u], sort=True)[0]

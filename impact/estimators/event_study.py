@@ -12,7 +12,10 @@ import pandas as pd
 from scipy import stats
 
 from impact._typing import FloatArray, VcovSpec
+from impact.data.columns import check_columns
 from impact.data.samplelog import SampleLog
+from impact.data.timeindex import period_numbers
+from impact.design.cohorts import normalize_cohorts
 from impact.errors import InvalidOptionError
 from impact.estimators.att_gt import att_gt
 from impact.estimators.es_regressions import sun_abraham_regression, twfe_regression
@@ -135,6 +138,16 @@ def _post_average(est: FloatArray, V: FloatArray, rel: np.ndarray) -> tuple[floa
     return float(w @ est), float(np.sqrt(w @ V @ w))
 
 
+def _restrict_to_pool(data, *, time, cohort, control_pool, never_treated) -> pd.DataFrame:
+    """Drop never-treated units outside the control pool (treated units are all kept)."""
+    if not control_pool:
+        return data
+    check_columns(data, [time, cohort, control_pool])
+    periods = np.unique(period_numbers(data[time]))
+    g = normalize_cohorts(data[cohort], periods=periods, never_treated=never_treated)
+    return data[~np.isnan(g) | data[control_pool].astype(bool).to_numpy()]
+
+
 def _cluster_name(vcov: VcovSpec, unit: str) -> str:
     if vcov is None:
         return unit
@@ -248,10 +261,9 @@ def event_study(
             raise InvalidOptionError(
                 "estimator='imputation' supports neither covariates nor extra fixed effects yet."
             )
-        d = data
-        if control_pool:
-            g = pd.to_numeric(data[cohort], errors="coerce")
-            d = data[~(g.isna() | (g == 0)) | data[control_pool].astype(bool)]
+        d = _restrict_to_pool(
+            data, time=time, cohort=cohort, control_pool=control_pool, never_treated=never_treated
+        )
         imp = imputation_fit(
             d,
             y=y,
@@ -269,10 +281,9 @@ def event_study(
             raise InvalidOptionError(
                 "estimator='did2s' supports neither covariates nor extra fixed effects yet."
             )
-        d = data
-        if control_pool:
-            g = pd.to_numeric(data[cohort], errors="coerce")
-            d = data[~(g.isna() | (g == 0)) | data[control_pool].astype(bool)]
+        d = _restrict_to_pool(
+            data, time=time, cohort=cohort, control_pool=control_pool, never_treated=never_treated
+        )
         cl = _cluster_name(vcov, unit)
         rel, est, V, log = did2s_fit(
             d,

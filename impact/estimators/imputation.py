@@ -25,6 +25,7 @@ from impact.data.columns import check_columns, missing_mask
 from impact.data.panel import Panel
 from impact.data.samplelog import SampleLog
 from impact.design.cohorts import normalize_cohorts
+from impact.design.staggered import unit_constant
 from impact.errors import ImpactError
 from impact.linear.groupby import group_sums, group_weights
 
@@ -59,6 +60,74 @@ def _two_way_solve(u, t, n_u, n_t, b_u, b_t):
     return alpha, lam
 
 
+@dataclass(frozen=True)
+class _FirstStage:
+    """Observations coded for the two-way fit on untreated observations, and that fit."""
+
+    keep: np.ndarray  # rows of the user's data used (outcome present)
+    period: np.ndarray
+    cohort: FloatArray  # NaN = never treated
+    ucode: np.ndarray
+    tcode: np.ndarray
+    y: FloatArray
+    untreated: np.ndarray
+    imputable: np.ndarray  # unit and period both have an untreated observation
+    n_u: int
+    n_t: int
+    alpha: FloatArray
+    lam: FloatArray
+    log: SampleLog
+
+    @property
+    def u0(self) -> np.ndarray:
+        return self.ucode[self.untreated]
+
+    @property
+    def t0(self) -> np.ndarray:
+        return self.tcode[self.untreated]
+
+    @property
+    def resid0(self) -> FloatArray:
+        """First-stage residuals of the untreated observations."""
+        return self.y[self.untreated] - self.alpha[self.u0] - self.lam[self.t0]
+
+
+def _first_stage(data, *, y, unit, time, cohort, anticipation, never_treated, extra=()):
+    """Validate, code units and periods, and fit y = alpha_unit + lambda_period on the
+    untreated observations (never-treated, and treated units before g - anticipation)."""
+    check_columns(data, [y, unit, time, cohort, *extra])
+    panel = Panel(data, unit=unit, time=time)
+    log = SampleLog(n_initial=len(data))
+    keep, log = missing_mask(data[[y]], [y], log)
+    g_all = normalize_cohorts(
+        data[cohort], periods=np.unique(panel.period), never_treated=never_treated
+    )
+    unit_constant(pd.DataFrame({cohort: g_all}), panel.unit_codes, cohort, "cohort")
+    period = panel.period[keep]
+    ucode = pd.factorize(panel.unit_codes[keep], sort=True)[0]
+    yv = data[y].to_numpy(dtype=float)[keep]
+    g = g_all[keep]
+    untreated = ~(~np.isnan(g) & (period >= g - anticipation))
+    periods = np.unique(period)
+    tcode = np.searchsorted(periods, period)
+    n_u, n_t = int(ucode.max()) + 1, len(periods)
+    has_u = group_weights(ucode[untreated], n_u, None) > 0
+    has_t = group_weights(tcode[untreated], n_t, None) > 0
+    imputable = has_u[ucode] & has_t[tcode]
+    log = log.with_drop(
+        "not_imputable",
+        "observations whose unit or period has no untreated observation",
+        int((~imputable).sum()),
+    )
+    if not (imputable & ~untreated).any():
+        raise ImpactError("no treated observation can be imputed (no untreated periods).")
+    u0, t0, y0 = ucode[untreated], tcode[untreated], yv[untreated]
+    alpha, lam = _two_way_solve(u0, t0, n_u, n_t, group_sums(u0, n_u, y0), group_sums(t0, n_t, y0))
+    return _FirstStage(
+        keep, period, g, ucode, tcode, yv, untreated, imputable, n_u, n_t, alpha, lam, log
+    )
+
+
 def imputation_fit(
     data: pd.DataFrame,
     *,
@@ -77,35 +146,18 @@ def imputation_fit(
     horizons : (int, int), optional
         Smallest and largest horizon reported (post-treatment horizons only).
     """
-    check_columns(data, [y, unit, time, cohort])
-    panel = Panel(data, unit=unit, time=time)
-    log = SampleLog(n_initial=len(data))
-    keep, log = missing_mask(data[[y]], [y], log)
-    period = panel.period[keep]
-    ucode = pd.factorize(panel.unit_codes[keep], sort=True)[0]
-    yv = data[y].to_numpy(dtype=float)[keep]
-    g_row = normalize_cohorts(
-        data[cohort], periods=np.unique(panel.period), never_treated=never_treated
-    )[keep]
-    treated_obs = ~np.isnan(g_row) & (period >= g_row - anticipation)
-    untreated = ~treated_obs
-    periods = np.unique(period)
-    tcode = np.searchsorted(periods, period)
-    n_u, n_t = int(ucode.max()) + 1, len(periods)
-    has_u = group_weights(ucode[untreated], n_u, None) > 0
-    has_t = group_weights(tcode[untreated], n_t, None) > 0
-    imputable = treated_obs & has_u[ucode] & has_t[tcode]
-    log = log.with_drop(
-        "not_imputable",
-        "treated observations without untreated observations of their unit or period",
-        int((treated_obs & ~imputable).sum()),
+    fs = _first_stage(
+        data,
+        y=y,
+        unit=unit,
+        time=time,
+        cohort=cohort,
+        anticipation=anticipation,
+        never_treated=never_treated,
     )
-    if not imputable.any():
-        raise ImpactError("no treated observation can be imputed (no untreated periods).")
-    # fit unit and period effects on untreated observations: y = alpha_u + lambda_t + e
-    u0, t0, y0 = ucode[untreated], tcode[untreated], yv[untreated]
-    alpha, lam = _two_way_solve(u0, t0, n_u, n_t, group_sums(u0, n_u, y0), group_sums(t0, n_t, y0))
-    resid0 = y0 - alpha[u0] - lam[t0]
+    ucode, tcode, n_u, n_t, period, g_row = fs.ucode, fs.tcode, fs.n_u, fs.n_t, fs.period, fs.cohort
+    u0, t0, resid0, alpha, lam, yv = fs.u0, fs.t0, fs.resid0, fs.alpha, fs.lam, fs.y
+    imputable = fs.imputable & ~fs.untreated
     idx1 = np.flatnonzero(imputable)
     tau = yv[idx1] - alpha[ucode[idx1]] - lam[tcode[idx1]]
     h = (period[idx1] - g_row[idx1]).astype(int)
@@ -119,7 +171,7 @@ def imputation_fit(
     est = tau @ W1
     # untreated weights: minus the projection of the treated weights on the FE design
     m = W1.shape[1]
-    V0 = np.empty((len(y0), m))
+    V0 = np.empty((len(u0), m))
     for j in range(m):
         b_u = group_sums(ucode[idx1], n_u, W1[:, j])
         b_t = group_sums(tcode[idx1], n_t, W1[:, j])
@@ -138,9 +190,9 @@ def imputation_fit(
         vcov=V[:-1, :-1],
         overall=float(est[-1]),
         overall_se=float(np.sqrt(V[-1, -1])),
-        n_obs=int(keep.sum()),
+        n_obs=int(fs.keep.sum()),
         n_units=n_u,
-        sample_log=log,
+        sample_log=fs.log,
     )
 
 
@@ -176,32 +228,27 @@ def did2s_fit(
     Butts, K., & Gardner, J. (2022). did2s: Two-stage difference-in-differences. The R
     Journal, 14(3), 162–173.
     """
-    cols = [y, unit, time, cohort] + ([cluster] if cluster else [])
-    check_columns(data, cols)
-    panel = Panel(data, unit=unit, time=time)
-    log = SampleLog(n_initial=len(data))
-    keep, log = missing_mask(data[[y]], [y], log)
-    period = panel.period[keep]
-    ucode = pd.factorize(panel.unit_codes[keep], sort=True)[0]
-    yv = data[y].to_numpy(dtype=float)[keep]
-    g = normalize_cohorts(
-        data[cohort], periods=np.unique(panel.period), never_treated=never_treated
-    )[keep]
-    treated_obs = ~np.isnan(g) & (period >= g - anticipation)
-    untreated = ~treated_obs
-    periods = np.unique(period)
-    tcode = np.searchsorted(periods, period)
-    n_u, n_t = int(ucode.max()) + 1, len(periods)
-    has_u = group_weights(ucode[untreated], n_u, None) > 0
-    has_t = group_weights(tcode[untreated], n_t, None) > 0
-    ok = has_u[ucode] & has_t[tcode]
-    log = log.with_drop(
-        "not_imputable",
-        "observations whose unit or period has no untreated observation",
-        int((~ok).sum()),
+    fs = _first_stage(
+        data,
+        y=y,
+        unit=unit,
+        time=time,
+        cohort=cohort,
+        anticipation=anticipation,
+        never_treated=never_treated,
+        extra=[cluster] if cluster else [],
     )
-    u0, t0, y0 = ucode[untreated & ok], tcode[untreated & ok], yv[untreated & ok]
-    alpha, lam = _two_way_solve(u0, t0, n_u, n_t, group_sums(u0, n_u, y0), group_sums(t0, n_t, y0))
+    ucode, tcode, n_u, n_t, period, g = fs.ucode, fs.tcode, fs.n_u, fs.n_t, fs.period, fs.cohort
+    u0, t0, alpha, lam, yv, ok, untreated = (
+        fs.u0,
+        fs.t0,
+        fs.alpha,
+        fs.lam,
+        fs.y,
+        fs.imputable,
+        fs.untreated,
+    )
+    keep, log = fs.keep, fs.log
     idx = np.flatnonzero(ok)
     ytil = yv[idx] - alpha[ucode[idx]] - lam[tcode[idx]]
     rel = period[idx] - g[idx]
@@ -224,7 +271,7 @@ def did2s_fit(
             u0, t0, n_u, n_t, group_sums(u_all, n_u, X2[:, j]), group_sums(t_all, n_t, X2[:, j])
         )
         corr[:, j] = a_j[u0] + l_j[t0]
-    e1 = y0 - alpha[u0] - lam[t0]  # first-stage residuals of the untreated observations
+    e1 = fs.resid0
     if cluster:
         cl_all = pd.factorize(data[cluster].to_numpy()[keep], sort=True)[0]
         c = cl_all[idx]

@@ -250,3 +250,11 @@ def test_event_study_pretrend_test_uses_the_pre_coefficients(mpdta):
     assert pt["df"] == len(pre)
     assert_close(pt["statistic"], float(theta @ np.linalg.solve(V, theta)), rtol=1e-10)
     assert np.isnan(_es(mpdta, estimator="imputation").pretrend_test()["p_value"])
+
+
+@pytest.mark.parametrize("estimator", ["imputation", "did2s"])
+def test_cohort_varying_within_unit_is_an_error(mpdta, estimator):
+    bad = mpdta.copy()
+    bad.loc[(bad["countyreal"] == bad["countyreal"].iloc[0]) & (bad["year"] == 2005), "first.treat"] = 2006
+    with pytest.raises(impact.errors.ImpactError, match="varies within a unit"):
+        _es(bad, estimator=estimator)
