@@ -12,6 +12,7 @@ from impact._typing import FloatArray, VcovSpec
 from impact.data.columns import check_columns
 from impact.data.timeindex import period_numbers
 from impact.design.cohorts import normalize_cohorts
+from impact.design.staggered import unit_constant
 from impact.estimators.feols import feols
 
 __all__ = ["sun_abraham_regression", "twfe_regression"]
@@ -33,6 +34,8 @@ def _setup(
     frame = data[list(dict.fromkeys(cols + _fe_columns(fixed_effects) + _vcov_columns(vcov)))]
     period = period_numbers(frame[time])
     g = normalize_cohorts(frame[cohort], periods=np.unique(period), never_treated=never_treated)
+    codes = pd.factorize(frame[unit], sort=True)[0]
+    unit_constant(pd.DataFrame({cohort: g}), codes, cohort, "cohort")
     keep = np.ones(len(frame), dtype=bool)
     if control_pool:
         keep = ~(np.isnan(g) & ~frame[control_pool].astype(bool).to_numpy())

@@ -252,7 +252,7 @@ def test_event_study_pretrend_test_uses_the_pre_coefficients(mpdta):
     assert np.isnan(_es(mpdta, estimator="imputation").pretrend_test()["p_value"])
 
 
-@pytest.mark.parametrize("estimator", ["imputation", "did2s"])
+@pytest.mark.parametrize("estimator", ["imputation", "did2s", "twfe", "sun_abraham", "cs"])
 def test_cohort_varying_within_unit_is_an_error(mpdta, estimator):
     bad = mpdta.copy()
     bad.loc[(bad["countyreal"] == bad["countyreal"].iloc[0]) & (bad["year"] == 2005), "first.treat"] = 2006
