@@ -10,9 +10,37 @@ from impact.data.samplelog import SampleLog
 from impact.data.timeindex import period_numbers
 from impact.errors import DuplicateRowsError, MissingIdError
 
-__all__ = ["Panel"]
+__all__ = ["Panel", "compact_codes"]
 
 _MAX_LISTED_PAIRS = 5
+
+
+def compact_codes(codes: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Renumber integer codes in ``[0, size)`` to ``0..k-1`` keeping their order.
+
+    Returns the new codes and the old code of every new one (O(n), no hashing).
+    """
+    present = np.zeros(size, dtype=bool)
+    present[codes] = True
+    new = np.cumsum(present, dtype=np.intp) - 1
+    return new[codes], np.flatnonzero(present)
+
+
+def _factorize_ids(ids: pd.Series) -> tuple[np.ndarray, object]:
+    """Sorted factorisation of an id column; integer ids in a dense range skip hashing."""
+    if pd.api.types.is_integer_dtype(ids.dtype) and not isinstance(
+        ids.dtype, pd.CategoricalDtype
+    ) and len(ids):
+        values = ids.to_numpy(dtype=np.int64)
+        lo, hi = int(values.min()), int(values.max())
+        if hi - lo <= 4 * len(values) + 1_000_000:
+            codes, old = compact_codes((values - lo).astype(np.intp), hi - lo + 1)
+            labels = old + lo
+            if isinstance(ids.dtype, np.dtype):
+                return codes, labels.astype(ids.dtype)
+            return codes, pd.array(labels, dtype=ids.dtype)
+    codes, labels = pd.factorize(ids, sort=True)
+    return codes.astype(np.intp), labels
 
 
 class Panel:
@@ -67,8 +95,8 @@ class Panel:
         self.unit = unit
         self.time = time
         self.freq = freq
-        codes, labels = pd.factorize(data[unit], sort=True)
-        self.unit_codes: np.ndarray = codes.astype(np.intp)
+        codes, labels = _factorize_ids(data[unit])
+        self.unit_codes: np.ndarray = codes
         self.unit_labels: pd.Index = pd.Index(labels, name=unit)
         self.period: np.ndarray = period_numbers(data[time], freq=freq)
         self.period_min = int(self.period.min()) if len(self.period) else 0
@@ -79,6 +107,13 @@ class Panel:
     def _check_duplicates(self) -> None:
         span = int(self.time_codes.max()) + 1 if len(self.time_codes) else 1
         key = self.unit_codes.astype(np.int64) * span + self.time_codes
+        size = self.n_units * span
+        if size <= 8 * len(key) + 1_000_000:
+            # dense occupancy table: O(n), no hashing; only a clash needs the slow path
+            seen = np.zeros(size, dtype=bool)
+            seen[key] = True
+            if int(np.count_nonzero(seen)) == len(key):
+                return
         dup = pd.Series(key).duplicated(keep=False).to_numpy()
         if dup.any():
             rows = self._data.loc[dup, [self.unit, self.time]]

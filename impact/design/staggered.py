@@ -10,7 +10,7 @@ import pandas as pd
 
 from impact._typing import FloatArray
 from impact.data.columns import check_columns, missing_mask, validate_weights
-from impact.data.panel import Panel
+from impact.data.panel import Panel, compact_codes
 from impact.data.samplelog import SampleLog
 from impact.design.cohorts import normalize_cohorts
 from impact.errors import ImpactError
@@ -78,9 +78,9 @@ def prepare_staggered(
     period = p0.period[keep]
     if weights:
         validate_weights(frame, weights)
-    codes, labels = pd.factorize(unit_codes_all, sort=True)
+    codes, labels = compact_codes(unit_codes_all, p0.n_units)
     units = p0.unit_labels[labels]
-    periods = np.unique(period)
+    periods = p0.period_min + compact_codes(p0.time_codes[keep], int(p0.time_codes.max()) + 1)[1]
     g = normalize_cohorts(
         pd.Series(unit_constant(frame, codes, cohort, "cohort"), name=cohort),
         periods=periods,
@@ -100,7 +100,7 @@ def prepare_staggered(
         else np.ones(len(units), dtype=bool)
     )
     drop_unit = always.copy()
-    n_always_rows = int(np.isin(codes, np.flatnonzero(always)).sum())
+    n_always_rows = int(np.count_nonzero(always[codes]))
     log = log.with_drop(
         "always_treated",
         "rows of units treated in the first period (always-treated)",
@@ -111,7 +111,7 @@ def prepare_staggered(
     log = log.with_drop(
         "control_pool",
         "rows of never-treated units outside the control pool",
-        int(np.isin(codes, np.flatnonzero(useless)).sum()),
+        int(np.count_nonzero(useless[codes])),
         {"units": int(useless.sum())},
     )
     drop_unit |= useless
@@ -123,7 +123,7 @@ def prepare_staggered(
         log = log.with_drop(
             "unbalanced",
             "rows of units not observed in every period (panel='balanced')",
-            int(np.isin(codes, np.flatnonzero(unbal)).sum()),
+            int(np.count_nonzero(unbal[codes])),
             {"units": int(unbal.sum())},
         )
         drop_unit |= unbal
@@ -133,7 +133,7 @@ def prepare_staggered(
     n = int(keep_u.sum())
     Y = np.full((n, T), np.nan)
     Y[new_code[codes[row_ok]], tpos[row_ok]] = frame[y].to_numpy(dtype=float)[row_ok]
-    X = np.full((n, T, len(covariates)), np.nan)
+    X = np.full((n, T, len(covariates)), np.nan, order="F")  # contiguous (unit) columns
     for j, c in enumerate(covariates):
         X[new_code[codes[row_ok]], tpos[row_ok], j] = frame[c].to_numpy(dtype=float)[row_ok]
     w = (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import warnings
 from collections.abc import Sequence
 
@@ -12,7 +13,7 @@ from impact._typing import VcovSpec
 from impact.design.staggered import prepare_staggered
 from impact.errors import ImpactError, ImpactWarning, InvalidOptionError
 from impact.estimators.att_gt_rcs import estimate_rcs
-from impact.estimators.drdid import did_panel
+from impact.estimators.drdid import did_covariates, did_panel, propensity
 from impact.inference.vcov import parse_vcov
 from impact.results.att_gt import ATTgtResult
 
@@ -53,10 +54,20 @@ def _warn_empty(empty: list, min_cell_units: int) -> None:
         )
 
 
+def _fingerprint(idx: np.ndarray) -> bytes:
+    return hashlib.blake2b(idx.tobytes(), digest_size=16).digest()
+
+
 def _estimate_cells(wide, cells, *, control, anticipation, method, min_cell_units):
-    """ATT and unit influence functions (scaled to the full sample) of every cell."""
-    g_all, never, pool = wide.cohort, np.isnan(wide.cohort), wide.pool
+    """ATT and unit influence functions (scaled to the full sample) of every cell.
+
+    Every cell touches only its treated and comparison units (index sets), and cells that
+    share a comparison sample and base period share one propensity-score fit.
+    """
+    g_all, never = wide.cohort, np.isnan(wide.cohort)
     n = len(g_all)
+    Y = np.asfortranarray(wide.y)
+    complete = not np.isnan(Y).any()
     tindex = {p: i for i, p in enumerate(wide.periods)}
     att = np.full(len(cells), np.nan)
     inf = np.zeros((n, len(cells)), order="F")
@@ -65,34 +76,56 @@ def _estimate_cells(wide, cells, *, control, anticipation, method, min_cell_unit
     empty = []
     unconditional = wide.x.shape[2] == 0
     w = wide.weights / wide.weights.mean()
+    cohort_idx = {g: np.flatnonzero(g_all == g) for g in np.unique(g_all[~never])}
+    never_idx = np.flatnonzero(never & wide.pool)
+    ps_cache: dict[tuple, tuple] = {}
     for c, (g, t, s) in enumerate(cells):
         if t == s:  # universal base period: the reference cell is 0 by construction
             att[c] = 0.0
             continue
-        dy = wide.y[:, tindex[t]] - wide.y[:, tindex[s]]
-        seen = ~np.isnan(dy)
-        treated = (g_all == g) & seen
+        it, is_ = tindex[t], tindex[s]
+        ti = cohort_idx[g]
         if control == "never":
-            ctrl = never & pool & seen
+            ci = never_idx
         else:
-            ctrl = (never | (g_all > max(t, s) + anticipation)) & (g_all != g) & pool & seen
-        n_treat[c], n_ctrl[c] = int(treated.sum()), int(ctrl.sum())
+            later = (never | (g_all > max(t, s) + anticipation)) & (g_all != g) & wide.pool
+            ci = np.flatnonzero(later)
+        if not complete:
+            ti = ti[~np.isnan(Y[ti, it] - Y[ti, is_])]
+            ci = ci[~np.isnan(Y[ci, it] - Y[ci, is_])]
+        n_treat[c], n_ctrl[c] = len(ti), len(ci)
         if n_treat[c] < min_cell_units or n_ctrl[c] < min_cell_units:
             empty.append((g, t))
             continue
         if unconditional:
             # difference of weighted means; the influence function scaled by n / n_cell
             # reduces to n w (dy - mu) / W for each group (see drdid.did_means)
-            dy0 = np.where(seen, dy, 0.0)
-            w1, w0 = w * treated, w * ctrl
+            dy1, dy0 = Y[ti, it] - Y[ti, is_], Y[ci, it] - Y[ci, is_]
+            w1, w0 = w[ti], w[ci]
             W1, W0 = w1.sum(), w0.sum()
-            mu1, mu0 = (w1 @ dy0) / W1, (w0 @ dy0) / W0
+            mu1, mu0 = (w1 @ dy1) / W1, (w0 @ dy0) / W0
             att[c] = mu1 - mu0
-            inf[:, c] = n * (w1 * (dy0 - mu1) / W1 - w0 * (dy0 - mu0) / W0)
+            inf[ti, c] = (n / W1) * w1 * (dy1 - mu1)
+            inf[ci, c] = (-n / W0) * w0 * (dy0 - mu0)
             continue
-        idx = np.flatnonzero(treated | ctrl)
-        Xc = np.column_stack([np.ones(len(idx)), wide.x[idx, tindex[s], :]])
-        est = did_panel(dy[idx], treated[idx].astype(float), Xc, wide.weights[idx], method)
+        idx = np.concatenate([ti, ci])
+        D = np.zeros(len(idx))
+        D[: len(ti)] = 1.0
+        Xc = np.empty((len(idx), wide.x.shape[2] + 1))
+        Xc[:, 0] = 1.0
+        Xc[:, 1:] = wide.x[idx, is_, :]
+        dy = Y[idx, it] - Y[idx, is_]
+        if method == "dr_improved":
+            est = did_panel(dy, D, Xc, wide.weights[idx], method)
+        else:
+            wc = wide.weights[idx] / wide.weights[idx].mean()
+            ps = None
+            if method != "reg":
+                key = (g, is_, _fingerprint(idx))
+                if key not in ps_cache:
+                    ps_cache[key] = propensity(Xc, D, wc)
+                ps = ps_cache[key]
+            est = did_covariates(dy, D, Xc, wc, method, ps=ps)
         att[c] = est.att
         inf[idx, c] = est.inf * (n / len(idx))
     return att, inf, n_treat, n_ctrl, empty

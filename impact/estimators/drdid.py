@@ -25,7 +25,15 @@ from impact._typing import FloatArray
 from impact.errors import ConvergenceError, EmptySampleError, InvalidOptionError
 from impact.linear.logit import logit_fit
 
-__all__ = ["PS_MAX", "PS_TRIM", "CellEstimate", "did_covariates", "did_means", "did_panel"]
+__all__ = [
+    "PS_MAX",
+    "PS_TRIM",
+    "CellEstimate",
+    "did_covariates",
+    "did_means",
+    "did_panel",
+    "propensity",
+]
 
 #: Fitted propensity scores are capped here to avoid dividing by zero (DRDID).
 PS_MAX = 1 - 1e-6
@@ -44,21 +52,41 @@ class CellEstimate:
     inf: FloatArray
 
 
+@dataclass(frozen=True)
+class _LinearRep:
+    """Asymptotic linear representation ``scale[:, None] * X @ minv`` of a nuisance fit.
+
+    Kept factored so that products with a vector never form the n-by-k matrix.
+    """
+
+    scale: FloatArray
+    minv: FloatArray
+
+    def dot(self, X: FloatArray, v: FloatArray) -> FloatArray:
+        """``rep @ v`` for the rows ``X`` the representation was built on."""
+        return self.scale * (X @ (self.minv @ v))
+
+
+def _col_means(X: FloatArray, v: FloatArray) -> FloatArray:
+    """``(v[:, None] * X).mean(axis=0)`` without the n-by-k temporary."""
+    return X.T @ v / len(v)
+
+
 def _ols_linear_rep(X: FloatArray, dy: FloatArray, D: FloatArray, w: FloatArray):
     """Weighted OLS of dy on X among controls: fitted values, asymptotic linear representation."""
     n = len(dy)
     wc = w * (1 - D)
-    XtX = (X * wc[:, None]).T @ X / n
+    Xw = X.T * wc
+    XtX = Xw @ X / n
     try:
-        beta = sla.solve(XtX * n, (X * wc[:, None]).T @ dy, assume_a="pos", check_finite=False)
+        beta = sla.solve(XtX * n, Xw @ dy, assume_a="pos", check_finite=False)
     except (sla.LinAlgError, ValueError) as exc:
         raise EmptySampleError(
             "outcome regression among controls is singular: a covariate does not vary among "
             "the comparison units of a cell."
         ) from exc
     fitted = X @ beta
-    rep = (wc * (dy - fitted))[:, None] * X @ np.linalg.inv(XtX)
-    return fitted, rep
+    return fitted, _LinearRep(wc * (dy - fitted), np.linalg.inv(XtX))
 
 
 def _ps_linear_rep(X: FloatArray, D: FloatArray, w: FloatArray):
@@ -66,9 +94,8 @@ def _ps_linear_rep(X: FloatArray, D: FloatArray, w: FloatArray):
     fit = logit_fit(X, D, w)
     ps = np.minimum(fit.fitted, PS_MAX)
     W = ps * (1 - ps) * w
-    H = (X * W[:, None]).T @ X
-    rep = (w * (D - ps))[:, None] * X @ (np.linalg.inv(H) * n)
-    return ps, rep
+    H = (X.T * W) @ X
+    return ps, _LinearRep(w * (D - ps), np.linalg.inv(H) * n)
 
 
 def _calibrated_ps(X: FloatArray, D: FloatArray, w: FloatArray, tol: float = 1e-12) -> FloatArray:
@@ -168,12 +195,27 @@ def did_panel(
     return did_covariates(dy, D, X, w, method)
 
 
+def propensity(X: FloatArray, D: FloatArray, w: FloatArray) -> tuple[FloatArray, _LinearRep]:
+    """Logit propensity score (capped below 1) and its asymptotic linear representation.
+
+    It depends on the comparison's units, their base-period covariates and weights only,
+    so cells that share those can share one fit (see :func:`did_covariates`).
+    """
+    return _ps_linear_rep(X, D, w)
+
+
 def did_covariates(
-    dy: FloatArray, D: FloatArray, X: FloatArray, w: FloatArray, method: str
+    dy: FloatArray,
+    D: FloatArray,
+    X: FloatArray,
+    w: FloatArray,
+    method: str,
+    ps: tuple[FloatArray, _LinearRep] | None = None,
 ) -> CellEstimate:
     """The regression, IPW and traditional DR estimators with their estimation effects.
 
-    ``w`` must already be normalised to mean 1 (see :func:`did_panel`).
+    ``w`` must already be normalised to mean 1 (see :func:`did_panel`); ``ps`` is an
+    optional precomputed :func:`propensity` fit on the same ``X``, ``D`` and ``w``.
     """
     if method == "reg":
         fitted, rep = _ols_linear_rep(X, dy, D, w)
@@ -181,9 +223,9 @@ def did_covariates(
         treat, cont = wt * dy, wc * fitted
         eta_t, eta_c = treat.mean() / wt.mean(), cont.mean() / wc.mean()
         inf_t = (treat - wt * eta_t) / wt.mean()
-        inf_c = ((cont - wc * eta_c) + rep @ (wc[:, None] * X).mean(axis=0)) / wc.mean()
+        inf_c = ((cont - wc * eta_c) + rep.dot(X, _col_means(X, wc))) / wc.mean()
         return CellEstimate(att=float(eta_t - eta_c), inf=inf_t - inf_c)
-    ps, rep_ps = _ps_linear_rep(X, D, w)
+    ps, rep_ps = _ps_linear_rep(X, D, w) if ps is None else ps
     keep = np.where(D == 1, True, ps < PS_TRIM)
     wt = keep * w * D
     wc = keep * w * ps * (1 - D) / (1 - ps)
@@ -196,8 +238,8 @@ def did_covariates(
     treat, cont = wt * resid, wc * resid
     eta_t, eta_c = treat.mean() / wt.mean(), cont.mean() / wc.mean()
     inf_t = treat - wt * eta_t
-    inf_c = (cont - wc * eta_c) + rep_ps @ (wc[:, None] * (resid - eta_c)[:, None] * X).mean(axis=0)
+    inf_c = (cont - wc * eta_c) + rep_ps.dot(X, _col_means(X, wc * (resid - eta_c)))
     if rep_or is not None:
-        inf_t = inf_t - rep_or @ (wt[:, None] * X).mean(axis=0)
-        inf_c = inf_c - rep_or @ (wc[:, None] * X).mean(axis=0)
+        inf_t = inf_t - rep_or.dot(X, _col_means(X, wt))
+        inf_c = inf_c - rep_or.dot(X, _col_means(X, wc))
     return CellEstimate(att=float(eta_t - eta_c), inf=inf_t / wt.mean() - inf_c / wc.mean())

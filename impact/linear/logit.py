@@ -43,10 +43,8 @@ def logit_fit(
     for it in range(1, maxiter + 1):
         eta = X @ beta
         p = 1.0 / (1.0 + np.exp(-eta))
-        dev = -2.0 * float(
-            weights
-            @ (d * np.log(np.maximum(p, 1e-300)) + (1 - d) * np.log(np.maximum(1 - p, 1e-300)))
-        )
+        # -2 log-likelihood: log(1 + exp(eta)) - d eta, evaluated without overflow
+        dev = 2.0 * float(weights @ (np.logaddexp(0.0, eta) - d * eta))
         if abs(dev - dev_old) <= tol * (abs(dev) + 0.1) and it > 2:
             # quasi-separation: coefficients drift but the fit has converged (as R's glm)
             return LogitFit(coef=beta, fitted=p, iterations=it)
