@@ -1,11 +1,12 @@
-"""Time impact.att_gt against moderndid, diff-diff and csdid on the same staggered panel.
+"""Time impact's staggered DiD estimators against moderndid, diff-diff and csdid.
 
 Run: ``python benchmarks/did.py [--sizes 150000 1500000] [--repeat 3] [--libs ...]``.
 
 A balanced firm-year panel (15 years, staggered membership, two time-invariant covariates)
 is built once per size; every library estimates ATT(g,t) with never-treated controls,
 unconditionally and with the doubly robust estimator and both covariates, analytic
-standard errors (no bootstrap). Each (library, size, model) runs in its own subprocess:
+standard errors (no bootstrap). Sun-Abraham and imputation event studies (every
+relative time, unit-clustered standard errors) are timed against diff-diff. Each (library, size, model) runs in its own subprocess:
 one warm-up call, then the best of ``--repeat`` timed calls; peak memory is ru_maxrss
 above the resident size after the data are built. Ratios are impact / peer.
 """
@@ -45,6 +46,39 @@ def panel(n_rows: int, seed: int = 1) -> pd.DataFrame:
     return pd.DataFrame(
         {"firm": firm, "year": year, "g": g[firm], "x1": x1[firm], "x2": x2[firm], "y": y}
     )
+
+
+#: Event-study estimators compared with diff-diff only (its SunAbraham and ImputationDiD).
+EVENT_MODELS = {"sun-abraham": "sun_abraham", "imputation": "imputation"}
+#: Every relative time of the benchmark panel (cohorts 2008-2015, years 2005-2019).
+WINDOW = (-10, 11)
+
+
+def _event_runner(lib: str, model: str, df: pd.DataFrame):
+    if lib == "impact":
+        import impact
+
+        d = df.assign(cohort=df["g"].replace(0, np.nan))
+        return lambda: impact.event_study(
+            d,
+            y="y",
+            unit="firm",
+            time="year",
+            cohort="cohort",
+            estimator=EVENT_MODELS[model],
+            window=WINDOW,
+        )
+    if lib == "diff-diff":
+        import diff_diff as dd
+
+        if model == "sun-abraham":
+            est = dd.SunAbraham(cluster="firm")
+            return lambda: est.fit(df, outcome="y", unit="firm", time="year", first_treat="g")
+        est = dd.ImputationDiD()
+        return lambda: est.fit(
+            df, outcome="y", unit="firm", time="year", first_treat="g", aggregate="event_study"
+        )
+    raise ValueError(f"{lib} is not benchmarked for {model}")
 
 
 def _runner(lib: str, covs: list[str], df: pd.DataFrame):
@@ -100,7 +134,7 @@ def worker(lib: str, rows: int, model: str, repeat: int) -> dict:
     warnings.simplefilter("ignore")
     df = panel(rows)
     covs = ["x1", "x2"] if model == "dr-2cov" else []
-    fn = _runner(lib, covs, df)
+    fn = _event_runner(lib, model, df) if model in EVENT_MODELS else _runner(lib, covs, df)
     _, best, peak = timed(fn, repeat)
     return {"rows": len(df), "time": best, "peak_mb": peak}
 
@@ -108,7 +142,11 @@ def worker(lib: str, rows: int, model: str, repeat: int) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--sizes", type=int, nargs="+", default=[150_000])
-    ap.add_argument("--models", nargs="+", default=["unconditional", "dr-2cov"])
+    ap.add_argument(
+        "--models",
+        nargs="+",
+        default=["unconditional", "dr-2cov", "sun-abraham", "imputation"],
+    )
     ap.add_argument("--libs", nargs="+", default=["impact", "moderndid", "diff-diff", "csdid"])
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--timeout", type=int, default=1200)
@@ -128,6 +166,8 @@ def main() -> None:
         for size in args.sizes:
             res = {}
             for lib in args.libs:
+                if model in EVENT_MODELS and lib not in ("impact", "diff-diff"):
+                    continue
                 try:
                     out = subprocess.run(
                         [

@@ -28,9 +28,11 @@ def compact_codes(codes: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]
 
 def _factorize_ids(ids: pd.Series) -> tuple[np.ndarray, object]:
     """Sorted factorisation of an id column; integer ids in a dense range skip hashing."""
-    if pd.api.types.is_integer_dtype(ids.dtype) and not isinstance(
-        ids.dtype, pd.CategoricalDtype
-    ) and len(ids):
+    if (
+        pd.api.types.is_integer_dtype(ids.dtype)
+        and not isinstance(ids.dtype, pd.CategoricalDtype)
+        and len(ids)
+    ):
         values = ids.to_numpy(dtype=np.int64)
         lo, hi = int(values.min()), int(values.max())
         if hi - lo <= 4 * len(values) + 1_000_000:

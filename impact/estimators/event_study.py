@@ -224,7 +224,7 @@ def event_study(
     if window[0] > reference or window[1] < 0:
         raise InvalidOptionError(f"window {window} must contain the reference {reference} and 0.")
     if estimator == "twfe":
-        est, V, rel, fit, n_units = twfe_regression(
+        est, V, rel, fit, n_units, log, n_obs = twfe_regression(
             data,
             y=y,
             unit=unit,
@@ -238,9 +238,8 @@ def event_study(
             vcov=vcov,
             never_treated=never_treated,
         )
-        log, n_obs = fit.sample_log, fit.nobs
     elif estimator == "sun_abraham":
-        est, V, rel, fit, n_units = sun_abraham_regression(
+        est, V, rel, fit, n_units, log, n_obs = sun_abraham_regression(
             data,
             y=y,
             unit=unit,
@@ -255,7 +254,6 @@ def event_study(
         )
         inside = (rel >= window[0]) & (rel <= window[1])
         est, V, rel = est[inside], V[np.ix_(inside, inside)], rel[inside]
-        log, n_obs = fit.sample_log, fit.nobs
     elif estimator == "imputation":
         if covariates or fixed_effects:
             raise InvalidOptionError(

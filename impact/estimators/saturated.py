@@ -1,0 +1,178 @@
+"""Saturated cohort x period event-study regression from cell sufficient statistics.
+
+The Sun & Abraham (2021) regression
+
+    y_it = a_i + l_t + sum_{g, r != ref} d_{g,r} 1{G_i = g, t - g = r} + e_it
+
+has one dummy for every treated (cohort, period) cell except each cohort's reference
+period. Reparametrised, it is a two-way fixed-effects model with no regressors,
+``y_it = a_i + m_{c(i,t)}``, whose small dimension ``c`` is the *cell*: ``(g, t)`` for a
+treated, non-reference observation and ``(control, t)`` for a control observation or a
+treated one at its reference period. Then ``l_t = m_(control,t)`` and
+``d_{g,t-g} = m_(g,t) - m_(control,t)``. Both models have the same fitted values,
+residuals and number of parameters, so the cluster-robust variance of the contrasts
+equals the dummy regression's (Frisch–Waugh–Lovell).
+
+Everything here is computed from per-unit sums and a sparse unit-by-cell incidence
+matrix (SCALE.md §2.2, "Sun–Abraham / saturated event study"): memory is a few arrays
+of length N plus (cells x cells) matrices, never an N-by-cells dummy matrix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.linalg as sla
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
+
+from impact._typing import FloatArray, IntArray
+from impact.errors import ClusterError
+from impact.inference.ssc import SSC, small_sample
+from impact.linear.fixed_effects import is_nested
+
+__all__ = ["SaturatedFit", "drop_two_way_singletons", "saturated_fit"]
+
+
+@dataclass(frozen=True)
+class SaturatedFit:
+    """Identified treated-cell effects d_(g,t) and their clustered (CRV1) covariance.
+
+    Attributes
+    ----------
+    cohort, period : ndarray of int
+        Cohort code and period code of every identified treated cell.
+    estimate : ndarray
+        ``m_(g,t) - m_(control,t)``.
+    vcov : ndarray
+        CRV1 covariance with fixest's default small-sample factor (the unit effects are
+        nested in the clusters, the period effects are counted).
+    n_rows : ndarray of int
+        Observations (= units) in every identified treated cell.
+    unidentified : list of (int, int)
+        Treated cells with observations whose effect is not identified (the cell is not
+        connected, through shared units, to the control cell of its period).
+    n_obs, n_units, n_clusters : int
+    """
+
+    cohort: IntArray
+    period: IntArray
+    estimate: FloatArray
+    vcov: FloatArray
+    n_rows: IntArray
+    unidentified: list[tuple[int, int]]
+    n_obs: int
+    n_units: int
+    n_clusters: int
+
+
+def drop_two_way_singletons(unit: IntArray, period: IntArray) -> np.ndarray:
+    """Rows kept after iterative removal of units and periods observed once (fixest rule)."""
+    keep = np.ones(len(unit), dtype=bool)
+    while True:
+        single = (np.bincount(unit[keep])[unit] == 1) | (np.bincount(period[keep])[period] == 1)
+        single &= keep
+        if not single.any():
+            return keep
+        keep &= ~single
+
+
+def saturated_fit(
+    y: FloatArray,
+    unit: IntArray,
+    period: IntArray,
+    cohort: IntArray,
+    ref_period: IntArray,
+    cluster: IntArray,
+) -> SaturatedFit:
+    """Fit the saturated event-study regression and return the treated-cell effects.
+
+    Parameters
+    ----------
+    y : ndarray (N,)
+        Outcome (finite).
+    unit, period : ndarray of int (N,)
+        Codes ``0..U-1`` and ``0..T-1`` (every code occurring); one row per (unit, period).
+    cohort : ndarray of int (N,)
+        ``-1`` for control units, else a cohort code ``0..C-1`` (constant within units).
+    ref_period : ndarray of int (C,)
+        Period code of each cohort's reference period (its rows count as control rows).
+    cluster : ndarray of int (N,)
+        Cluster codes ``0..G-1``, constant within units.
+
+    Returns
+    -------
+    SaturatedFit
+    """
+    n, T = len(y), int(period.max()) + 1
+    U, G = int(unit.max()) + 1, int(cluster.max()) + 1
+    if G < 2:
+        raise ClusterError("the event study has fewer than 2 clusters; cluster-robust SEs fail.")
+    C = len(ref_period)
+    treated_row = (cohort >= 0) & (period != ref_period[np.maximum(cohort, 0)])
+    # cell ids: 0..T-1 control cells, T + c*T + t treated cells
+    cell = np.where(treated_row, T + np.maximum(cohort, 0) * T + period, period)
+    K = T + C * T
+    n_cell = np.bincount(cell, minlength=K)
+    T_i = np.bincount(unit, minlength=U).astype(float)
+    ybar = np.bincount(unit, y, minlength=U) / T_i
+    A = sp.csr_matrix((np.ones(n), (unit, cell)), shape=(U, K))
+    AtDA = (A.T @ sp.diags(1.0 / T_i) @ A).toarray()
+    S = np.diag(n_cell.astype(float)) - AtDA
+    b = np.bincount(cell, y, minlength=K) - A.T @ ybar
+    present = n_cell > 0
+    idx = np.flatnonzero(present)
+    n_comp, comp_of = connected_components(sp.csr_matrix(AtDA[np.ix_(idx, idx)] != 0))
+    comp = np.full(K, -1)
+    comp[idx] = comp_of
+    # one normalised cell per connected component (its first, a control cell if any)
+    fixed = np.zeros(K, dtype=bool)
+    for j in range(n_comp):
+        fixed[idx[comp_of == j][0]] = True
+    free = np.flatnonzero(present & ~fixed)
+    Sinv = np.zeros((K, K))
+    if len(free):
+        Sinv[np.ix_(free, free)] = sla.inv(S[np.ix_(free, free)], check_finite=False)
+    mu = Sinv @ b
+    alpha = ybar - (A @ mu) / T_i
+    e = y - alpha[unit] - mu[cell]
+    Z = sp.csr_matrix((e, (cluster, cell)), shape=(G, K))
+    meat = (Z.T @ Z).toarray()
+    # contrasts d_(c,t) = m_(c,t) - m_(control,t) that are identified
+    tc = np.arange(T, K)
+    c_code, t_code = (tc - T) // T, (tc - T) % T
+    has = present[tc]
+    ok = has & present[t_code] & (comp[tc] == comp[t_code])
+    unidentified = [
+        (int(c), int(t)) for c, t in zip(c_code[has & ~ok], t_code[has & ~ok], strict=True)
+    ]
+    rows = tc[ok]
+    L = np.zeros((len(rows), K))
+    L[np.arange(len(rows)), rows] = 1.0
+    L[np.arange(len(rows)), t_code[ok]] = -1.0
+    LS = L @ Sinv
+    small = small_sample(
+        SSC.fixest(),
+        vcov_type="cluster",
+        N=n,
+        k=len(rows),
+        fe_levels=U + T,
+        fe_rank_full=U + T - 1,
+        fe_levels_nested=U + (T if is_nested(period, cluster, T) else 0),
+        n_fe_nested=1 + int(is_nested(period, cluster, T)),
+        n_fe=2,
+        G=(G,),
+        G_min=G,
+    )
+    return SaturatedFit(
+        cohort=c_code[ok],
+        period=t_code[ok],
+        estimate=L @ mu,
+        vcov=small.factors[0] * (LS @ meat @ LS.T),
+        n_rows=n_cell[rows],
+        unidentified=unidentified,
+        n_obs=n,
+        n_units=U,
+        n_clusters=G,
+    )

@@ -1,0 +1,129 @@
+"""Sun-Abraham's saturated cohort x period regression from cell sufficient statistics,
+against pyfixest's dummy-variable regression on unbalanced panels."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from helpers import RTOL_PEER, assert_close
+
+import impact
+from impact.estimators.saturated import saturated_fit
+
+pf = pytest.importorskip("pyfixest")
+
+#: pyfixest's alternating projections stop at its fixef_tol; set tight so the comparison
+#: measures our algebra, not its iteration error.
+PYFIXEST_FIXEF_TOL = 1e-12
+
+
+def _staggered(seed: int, *, n_units=150, n_periods=9, never_share=0.3, drop=0.2, singles=4):
+    """Unbalanced staggered panel with cohort effects growing in event time, singletons."""
+    rng = np.random.default_rng(seed)
+    unit = np.repeat(np.arange(n_units), n_periods)
+    year = np.tile(np.arange(2000, 2000 + n_periods), n_units)
+    g_u = rng.choice(np.arange(2002, 2000 + n_periods), n_units).astype(float)
+    g_u[rng.uniform(size=n_units) < never_share] = np.nan
+    g = g_u[unit]
+    region = rng.integers(0, 15, n_units)[unit]
+    rel = year - g
+    effect = np.where(np.nan_to_num(rel, nan=-1) >= 0, 0.2 + 0.1 * np.nan_to_num(rel), 0.0)
+    y = rng.normal(size=n_units)[unit] + 0.3 * (year - 2000) + effect + rng.normal(size=len(unit))
+    df = pd.DataFrame({"unit": unit, "year": year, "g": g, "region": region, "y": y})
+    keep = rng.uniform(size=len(df)) > drop
+    # a few units observed once (singletons, dropped by both implementations)
+    single_units = rng.choice(n_units, singles, replace=False)
+    first_row = df.groupby("unit").head(1).index
+    keep[np.isin(df["unit"], single_units)] = False
+    keep[first_row[single_units]] = True
+    return df.loc[keep].reset_index(drop=True)
+
+
+def _dummy_reference(df, *, cluster):
+    """pyfixest: y ~ one dummy per treated (cohort, period) cell except ref | unit + year."""
+    d = df.copy()
+    treated = d["g"].notna() & (d["year"] != d["g"] - 1)
+    d["cell"] = np.where(treated, d["g"].fillna(0) * 10_000 + d["year"], -1).astype(np.int64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = pf.feols(
+            "y ~ i(cell, ref=-1) | unit + year",
+            data=d,
+            vcov={"CRV1": cluster},
+            fixef_tol=PYFIXEST_FIXEF_TOL,
+        )
+    names = ref.coef().index
+    cells = np.array([int(n.split("[T.")[-1].rstrip("]").split("::")[-1]) for n in names])
+    return cells, ref.coef().to_numpy(), np.asarray(ref._vcov), ref
+
+
+def _ours(df, cluster):
+    d = df.copy()
+    unit = pd.factorize(d["unit"], sort=True)[0]
+    period = (d["year"] - d["year"].min()).to_numpy()
+    keep = impact.estimators.saturated.drop_two_way_singletons(unit, period)
+    d = d[keep]
+    unit = pd.factorize(d["unit"], sort=True)[0]
+    period = pd.factorize(d["year"], sort=True)[0]
+    years = np.sort(d["year"].unique())
+    cohorts = np.sort(d["g"].dropna().unique())
+    ccode = np.where(d["g"].isna(), -1, np.searchsorted(cohorts, d["g"].fillna(cohorts[0])))
+    ref = np.array([np.searchsorted(years, c - 1) if c - 1 in years else -1 for c in cohorts])
+    cl = pd.factorize(d[cluster], sort=True)[0]
+    fit = saturated_fit(d["y"].to_numpy(), unit, period, ccode, ref, cl)
+    cells = (cohorts[fit.cohort] * 10_000 + years[fit.period]).astype(np.int64)
+    return cells, fit
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("cluster", ["unit", "region"])
+def test_saturated_fit_equals_pyfixest_dummies(seed, cluster):
+    df = _staggered(seed)
+    cells_ref, coef_ref, V_ref, ref = _dummy_reference(df, cluster=cluster)
+    cells, fit = _ours(df, cluster)
+    order = np.argsort(cells)
+    assert list(cells[order]) == sorted(cells_ref)
+    pos = {c: i for i, c in enumerate(cells_ref)}
+    ix = np.array([pos[c] for c in cells[order]])
+    assert_close(fit.estimate[order], coef_ref[ix], rtol=RTOL_PEER, atol=1e-10)
+    assert_close(fit.vcov[np.ix_(order, order)], V_ref[np.ix_(ix, ix)], rtol=RTOL_PEER, atol=1e-12)
+    assert fit.n_obs == ref._N
+
+
+def test_event_study_sun_abraham_aggregates_the_cells_with_unit_shares():
+    """event_study's Sun-Abraham = cohort-share weighted averages of pyfixest's cells."""
+    df = _staggered(5)
+    cells_ref, coef_ref, V_ref, _ = _dummy_reference(df, cluster="unit")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = impact.event_study(
+            df, y="y", unit="unit", time="year", cohort="g", estimator="sun_abraham", window=(-8, 8)
+        )
+    unit = pd.factorize(df["unit"])[0]
+    keep = impact.estimators.saturated.drop_two_way_singletons(unit, (df["year"] - 2000).to_numpy())
+    d = df[keep]
+    g, yr = cells_ref // 10_000, cells_ref % 10_000
+    n = np.array([((d["g"] == a) & (d["year"] == b)).sum() for a, b in zip(g, yr, strict=True)])
+    rel = yr - g
+    tab = res.table.set_index("rel_time")
+    for r in np.unique(rel):
+        w = np.where(rel == r, n, 0) / n[rel == r].sum()
+        assert_close(tab.loc[r, "estimate"], w @ coef_ref, rtol=RTOL_PEER, atol=1e-10)
+        assert_close(tab.loc[r, "std_error"], np.sqrt(w @ V_ref @ w), rtol=RTOL_PEER)
+    assert res.n_obs == len(d)
+
+
+def test_unidentified_cells_are_left_out_with_a_warning():
+    """A cohort never observed at its reference period or with never-treated units
+    cannot be tied to the controls: its effects are not identified."""
+    df = _staggered(3, drop=0.0, singles=0)
+    lost = df["g"] == 2004
+    df = df[~(lost & (df["year"] <= 2003))]  # cohort 2004 only observed once treated
+    with pytest.warns(impact.errors.ImpactWarning, match="not identified"):
+        res = impact.event_study(
+            df, y="y", unit="unit", time="year", cohort="g", estimator="sun_abraham", window=(-8, 8)
+        )
+    assert np.isfinite(res.table["estimate"]).all()
