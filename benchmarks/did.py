@@ -5,8 +5,10 @@ Run: ``python benchmarks/did.py [--sizes 150000 1500000] [--repeat 3] [--libs ..
 A balanced firm-year panel (15 years, staggered membership, two time-invariant covariates)
 is built once per size; every library estimates ATT(g,t) with never-treated controls,
 unconditionally and with the doubly robust estimator and both covariates, analytic
-standard errors (no bootstrap). Sun-Abraham and imputation event studies (every
-relative time, unit-clustered standard errors) are timed against diff-diff. Each (library, size, model) runs in its own subprocess:
+standard errors (no bootstrap). Sun-Abraham, imputation and two-stage event studies
+(every relative time, unit-clustered standard errors) are timed against diff-diff; the
+TWFE and Callaway-Sant'Anna event studies (``twfe-es``, ``cs-es``) for impact alone, e.g.
+``--sizes 15000000 --libs impact`` to check that every estimator runs on 15M rows. Each (library, size, model) runs in its own subprocess:
 one warm-up call, then the best of ``--repeat`` timed calls; peak memory is ru_maxrss
 above the resident size after the data are built. Ratios are impact / peer.
 """
@@ -49,7 +51,15 @@ def panel(n_rows: int, seed: int = 1) -> pd.DataFrame:
 
 
 #: Event-study estimators compared with diff-diff only (its SunAbraham and ImputationDiD).
-EVENT_MODELS = {"sun-abraham": "sun_abraham", "imputation": "imputation"}
+EVENT_MODELS = {
+    "sun-abraham": "sun_abraham",
+    "imputation": "imputation",
+    "did2s": "did2s",
+    "twfe-es": "twfe",
+    "cs-es": "cs",
+}
+#: Event-study models with a diff-diff counterpart (the others are timed for impact only).
+DIFF_DIFF_EVENT = ("sun-abraham", "imputation", "did2s")
 #: Every relative time of the benchmark panel (cohorts 2008-2015, years 2005-2019).
 WINDOW = (-10, 11)
 
@@ -74,7 +84,7 @@ def _event_runner(lib: str, model: str, df: pd.DataFrame):
         if model == "sun-abraham":
             est = dd.SunAbraham(cluster="firm")
             return lambda: est.fit(df, outcome="y", unit="firm", time="year", first_treat="g")
-        est = dd.ImputationDiD()
+        est = dd.ImputationDiD() if model == "imputation" else dd.TwoStageDiD()
         return lambda: est.fit(
             df, outcome="y", unit="firm", time="year", first_treat="g", aggregate="event_study"
         )
@@ -166,8 +176,9 @@ def main() -> None:
         for size in args.sizes:
             res = {}
             for lib in args.libs:
-                if model in EVENT_MODELS and lib not in ("impact", "diff-diff"):
-                    continue
+                if model in EVENT_MODELS and lib != "impact":
+                    if lib != "diff-diff" or model not in DIFF_DIFF_EVENT:
+                        continue
                 try:
                     out = subprocess.run(
                         [

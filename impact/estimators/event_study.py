@@ -206,7 +206,9 @@ def event_study(
     covariates : list of str, optional
         TWFE: added as regressors; CS: covariates at the base period.
     fixed_effects : str, optional
-        TWFE only: extra absorbed effects, e.g. ``"sector^year"``.
+        Extra absorbed effects, e.g. ``"sector^year"`` (TWFE and Sun-Abraham: any
+        fixed-effect formula; imputation and did2s: one ``category^time`` interaction,
+        which replaces the period effects of their first stage).
     control_pool : str, optional
         Boolean unit-level column: never-treated units outside it are dropped (TWFE) or
         excluded as controls (CS).
@@ -255,9 +257,10 @@ def event_study(
         inside = (rel >= window[0]) & (rel <= window[1])
         est, V, rel = est[inside], V[np.ix_(inside, inside)], rel[inside]
     elif estimator == "imputation":
-        if covariates or fixed_effects:
+        if covariates:
             raise InvalidOptionError(
-                "estimator='imputation' supports neither covariates nor extra fixed effects yet."
+                "estimator='imputation' takes no covariates; absorb categories with "
+                "fixed_effects='category^time' instead."
             )
         d = _restrict_to_pool(
             data, time=time, cohort=cohort, control_pool=control_pool, never_treated=never_treated
@@ -270,14 +273,16 @@ def event_study(
             cohort=cohort,
             never_treated=never_treated,
             horizons=(0, window[1]),
+            fixed_effects=fixed_effects,
         )
         est, V, rel = imp.estimate, imp.vcov, imp.horizons
         fit, n_units, log, n_obs = imp, imp.n_units, imp.sample_log, imp.n_obs
         reference = None
     elif estimator == "did2s":
-        if covariates or fixed_effects:
+        if covariates:
             raise InvalidOptionError(
-                "estimator='did2s' supports neither covariates nor extra fixed effects yet."
+                "estimator='did2s' takes no covariates; absorb categories with "
+                "fixed_effects='category^time' instead."
             )
         d = _restrict_to_pool(
             data, time=time, cohort=cohort, control_pool=control_pool, never_treated=never_treated
@@ -292,6 +297,7 @@ def event_study(
             reference=reference,
             never_treated=never_treated,
             cluster=cl,
+            fixed_effects=fixed_effects,
         )
         inside = (rel >= window[0]) & (rel <= window[1])
         est, V, rel = est[inside], V[np.ix_(inside, inside)], rel[inside]

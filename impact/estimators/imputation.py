@@ -19,6 +19,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import scipy.linalg as sla
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
 
 from impact._typing import FloatArray
 from impact.data.columns import check_columns, missing_mask
@@ -26,7 +29,7 @@ from impact.data.panel import Panel
 from impact.data.samplelog import SampleLog
 from impact.design.cohorts import normalize_cohorts
 from impact.design.staggered import unit_constant
-from impact.errors import ImpactError
+from impact.errors import ImpactError, InvalidOptionError
 from impact.linear.groupby import group_sums, group_weights
 
 __all__ = ["ImputationFit", "did2s_fit", "imputation_fit"]
@@ -46,18 +49,59 @@ class ImputationFit:
     sample_log: SampleLog
 
 
-def _two_way_solve(u, t, n_u, n_t, b_u, b_t):
-    """Solve the unit + period normal equations on the untreated sample for given right-hand
-    sides (per-unit and per-period sums); the first period's effect is the reference (0)."""
-    counts_u = group_weights(u, n_u, None)
-    C = np.zeros((n_u, n_t))
-    np.add.at(C, (u, t), 1.0)
-    A = np.diag(group_weights(t, n_t, None)) - C.T @ (C / counts_u[:, None])
-    rhs = b_t - C.T @ (b_u / counts_u)
-    lam = np.zeros(n_t)
-    lam[1:] = np.linalg.solve(A[1:, 1:], rhs[1:])
-    alpha = (b_u - C @ lam) / counts_u
-    return alpha, lam
+class _UnitCellSystem:
+    """Normal equations of unit + cell effects on the untreated observations, factorised once.
+
+    The cell is the period, or an interaction of the period with a unit-level category
+    (``sector^year``). ``solve`` takes per-unit and per-cell right-hand sides (one column
+    each) and returns the effects with one cell per connected component set to zero.
+    """
+
+    def __init__(self, u: np.ndarray, t: np.ndarray, n_u: int, n_t: int) -> None:
+        self.counts_u = np.maximum(group_weights(u, n_u, None), 1.0)
+        self.C = sp.csr_matrix((np.ones(len(u)), (u, t)), shape=(n_u, n_t))
+        CtC = (self.C.T @ sp.diags(1.0 / self.counts_u) @ self.C).toarray()
+        A = np.diag(group_weights(t, n_t, None)) - CtC
+        present = np.flatnonzero(group_weights(t, n_t, None) > 0)
+        _, comp = connected_components(sp.csr_matrix(CtC[np.ix_(present, present)] != 0))
+        first = np.unique(comp, return_index=True)[1]
+        self.free = np.setdiff1d(present, present[first])
+        self.n_t = n_t
+        self.factor = sla.cho_factor(A[np.ix_(self.free, self.free)], check_finite=False)
+
+    def solve(self, b_u: FloatArray, b_t: FloatArray) -> tuple[FloatArray, FloatArray]:
+        b_u = b_u.reshape(len(b_u), -1)
+        b_t = b_t.reshape(len(b_t), -1)
+        rhs = b_t - self.C.T @ (b_u / self.counts_u[:, None])
+        lam = np.zeros((self.n_t, b_u.shape[1]))
+        lam[self.free] = sla.cho_solve(self.factor, rhs[self.free], check_finite=False)
+        alpha = (b_u - self.C @ lam) / self.counts_u[:, None]
+        return alpha, lam
+
+
+def _dummy_sums(
+    group: np.ndarray, col: np.ndarray, n_groups: int, k: int, values: FloatArray | None = None
+) -> FloatArray:
+    """Per-group sums of ``values`` (default 1) placed in column ``col``: (n_groups, k)."""
+    return np.bincount(group * k + col, weights=values, minlength=n_groups * k).reshape(n_groups, k)
+
+
+def _cell_codes(data, keep, period, fixed_effects, time):
+    """Codes of the small fixed-effect dimension: periods, or ``category^time`` cells."""
+    if not fixed_effects:
+        periods = np.unique(period)
+        return np.searchsorted(periods, period)
+    parts = [p.strip() for p in fixed_effects.split("^")]
+    if "+" in fixed_effects or len(parts) != 2 or time not in parts:
+        raise InvalidOptionError(
+            f"fixed_effects={fixed_effects!r}: imputation and did2s absorb one interaction "
+            f"of the time column with a category, e.g. 'sector^{time}'."
+        )
+    other = parts[0] if parts[1] == time else parts[1]
+    cat = data[other].to_numpy()[keep]
+    if pd.isna(cat).any():
+        raise ImpactError(f"fixed-effect column {other!r} has missing values.")
+    return pd.factorize(pd.MultiIndex.from_arrays([cat, period]), sort=True)[0]
 
 
 @dataclass(frozen=True)
@@ -77,6 +121,7 @@ class _FirstStage:
     alpha: FloatArray
     lam: FloatArray
     log: SampleLog
+    system: _UnitCellSystem
 
     @property
     def u0(self) -> np.ndarray:
@@ -92,10 +137,14 @@ class _FirstStage:
         return self.y[self.untreated] - self.alpha[self.u0] - self.lam[self.t0]
 
 
-def _first_stage(data, *, y, unit, time, cohort, anticipation, never_treated, extra=()):
-    """Validate, code units and periods, and fit y = alpha_unit + lambda_period on the
-    untreated observations (never-treated, and treated units before g - anticipation)."""
-    check_columns(data, [y, unit, time, cohort, *extra])
+def _first_stage(
+    data, *, y, unit, time, cohort, anticipation, never_treated, extra=(), fixed_effects=None
+):
+    """Validate, code units and periods, and fit y = alpha_unit + lambda_cell on the
+    untreated observations (never-treated, and treated units before g - anticipation);
+    the cell is the period, or ``fixed_effects`` (``category^time``)."""
+    fe_cols = [c.strip() for c in fixed_effects.split("^")] if fixed_effects else []
+    check_columns(data, list(dict.fromkeys([y, unit, time, cohort, *extra, *fe_cols])))
     panel = Panel(data, unit=unit, time=time)
     log = SampleLog(n_initial=len(data))
     keep, log = missing_mask(data[[y]], [y], log)
@@ -108,9 +157,8 @@ def _first_stage(data, *, y, unit, time, cohort, anticipation, never_treated, ex
     yv = data[y].to_numpy(dtype=float)[keep]
     g = g_all[keep]
     untreated = ~(~np.isnan(g) & (period >= g - anticipation))
-    periods = np.unique(period)
-    tcode = np.searchsorted(periods, period)
-    n_u, n_t = int(ucode.max()) + 1, len(periods)
+    tcode = _cell_codes(data, keep, period, fixed_effects, time)
+    n_u, n_t = int(ucode.max()) + 1, int(tcode.max()) + 1
     has_u = group_weights(ucode[untreated], n_u, None) > 0
     has_t = group_weights(tcode[untreated], n_t, None) > 0
     imputable = has_u[ucode] & has_t[tcode]
@@ -122,9 +170,23 @@ def _first_stage(data, *, y, unit, time, cohort, anticipation, never_treated, ex
     if not (imputable & ~untreated).any():
         raise ImpactError("no treated observation can be imputed (no untreated periods).")
     u0, t0, y0 = ucode[untreated], tcode[untreated], yv[untreated]
-    alpha, lam = _two_way_solve(u0, t0, n_u, n_t, group_sums(u0, n_u, y0), group_sums(t0, n_t, y0))
+    system = _UnitCellSystem(u0, t0, n_u, n_t)
+    alpha, lam = system.solve(group_sums(u0, n_u, y0), group_sums(t0, n_t, y0))
     return _FirstStage(
-        keep, period, g, ucode, tcode, yv, untreated, imputable, n_u, n_t, alpha, lam, log
+        keep,
+        period,
+        g,
+        ucode,
+        tcode,
+        yv,
+        untreated,
+        imputable,
+        n_u,
+        n_t,
+        alpha[:, 0],
+        lam[:, 0],
+        log,
+        system,
     )
 
 
@@ -138,6 +200,7 @@ def imputation_fit(
     anticipation: int = 0,
     never_treated: float | None = None,
     horizons: tuple[int, int] | None = None,
+    fixed_effects: str | None = None,
 ) -> ImputationFit:
     """Imputation estimates of the average effect at each horizon h = t - g >= 0.
 
@@ -145,6 +208,10 @@ def imputation_fit(
     ----------
     horizons : (int, int), optional
         Smallest and largest horizon reported (post-treatment horizons only).
+    fixed_effects : str, optional
+        ``"category^time"`` (e.g. ``"sector^year"``): the period effects become
+        category-by-period effects; a treated observation whose cell has no untreated
+        observation cannot be imputed and is dropped (counted).
     """
     fs = _first_stage(
         data,
@@ -154,6 +221,7 @@ def imputation_fit(
         cohort=cohort,
         anticipation=anticipation,
         never_treated=never_treated,
+        fixed_effects=fixed_effects,
     )
     ucode, tcode, n_u, n_t, period, g_row = fs.ucode, fs.tcode, fs.n_u, fs.n_t, fs.period, fs.cohort
     u0, t0, resid0, alpha, lam, yv = fs.u0, fs.t0, fs.resid0, fs.alpha, fs.lam, fs.y
@@ -170,19 +238,15 @@ def imputation_fit(
     )
     est = tau @ W1
     # untreated weights: minus the projection of the treated weights on the FE design
-    m = W1.shape[1]
-    V0 = np.empty((len(u0), m))
-    for j in range(m):
-        b_u = group_sums(ucode[idx1], n_u, W1[:, j])
-        b_t = group_sums(tcode[idx1], n_t, W1[:, j])
-        a_j, l_j = _two_way_solve(u0, t0, n_u, n_t, b_u, b_t)
-        V0[:, j] = -(a_j[u0] + l_j[t0])
+    a_w, l_w = fs.system.solve(group_sums(ucode[idx1], n_u, W1), group_sums(tcode[idx1], n_t, W1))
     # treated residuals: imputed effect net of its cohort-horizon mean (conservative)
     cell = pd.factorize(pd.MultiIndex.from_arrays([g_row[idx1], h]))[0]
     n_cell = np.bincount(cell)
     tau_bar = (np.bincount(cell, weights=tau) / n_cell)[cell]
     eps1 = tau - tau_bar
-    S = group_sums(ucode[idx1], n_u, W1 * eps1[:, None]) + group_sums(u0, n_u, V0 * resid0[:, None])
+    S = group_sums(ucode[idx1], n_u, W1 * eps1[:, None])
+    for j in range(W1.shape[1]):  # untreated weights -(a_w + l_w), column by column
+        S[:, j] -= np.bincount(u0, weights=(a_w[u0, j] + l_w[t0, j]) * resid0, minlength=n_u)
     V = S.T @ S
     return ImputationFit(
         horizons=hs,
@@ -207,6 +271,7 @@ def did2s_fit(
     anticipation: int = 0,
     never_treated: float | None = None,
     cluster: str | None = None,
+    fixed_effects: str | None = None,
 ) -> tuple[np.ndarray, FloatArray, FloatArray, SampleLog]:
     """Gardner (2021) two-stage DiD event study with the GMM-corrected variance.
 
@@ -217,6 +282,8 @@ def did2s_fit(
     (Butts & Gardner 2022): ``(X2'X2)^-1 sum_c psi_c psi_c' (X2'X2)^-1`` with
     ``psi_c = sum_c X2 e2 - sum_{c, untreated} (X10 A) e1`` and
     ``A = (X10'X10)^-1 X1'X2``; clusters are units unless ``cluster`` is given.
+    ``fixed_effects="category^time"`` replaces the period effects of stage 1 by
+    category-by-period effects.
 
     Returns
     -------
@@ -237,6 +304,7 @@ def did2s_fit(
         anticipation=anticipation,
         never_treated=never_treated,
         extra=[cluster] if cluster else [],
+        fixed_effects=fixed_effects,
     )
     ucode, tcode, n_u, n_t, period, g = fs.ucode, fs.tcode, fs.n_u, fs.n_t, fs.period, fs.cohort
     u0, t0, alpha, lam, yv, ok, untreated = (
@@ -260,17 +328,12 @@ def did2s_fit(
     counts = np.bincount(col[dummy], minlength=k).astype(float)
     beta = np.bincount(col[dummy], weights=ytil[dummy], minlength=k) / counts
     e2 = ytil - np.where(dummy, beta[np.maximum(col, 0)], 0.0)
-    X2 = np.zeros((len(idx), k))
-    X2[np.flatnonzero(dummy), col[dummy]] = 1.0
-    # A = (X10'X10)^-1 X1'X2, one two-way solve per second-stage column
+    # A = (X10'X10)^-1 X1'X2 from the per-unit and per-cell counts of the dummies X2
     u_all, t_all = ucode[idx], tcode[idx]
     is0 = untreated[idx]
-    corr = np.empty((int(is0.sum()), k))
-    for j in range(k):
-        a_j, l_j = _two_way_solve(
-            u0, t0, n_u, n_t, group_sums(u_all, n_u, X2[:, j]), group_sums(t_all, n_t, X2[:, j])
-        )
-        corr[:, j] = a_j[u0] + l_j[t0]
+    a_x, l_x = fs.system.solve(
+        _dummy_sums(u_all[dummy], col[dummy], n_u, k), _dummy_sums(t_all[dummy], col[dummy], n_t, k)
+    )
     e1 = fs.resid0
     if cluster:
         cl_all = pd.factorize(data[cluster].to_numpy()[keep], sort=True)[0]
@@ -278,7 +341,10 @@ def did2s_fit(
     else:
         c = u_all
     n_c = int(c.max()) + 1
-    psi = group_sums(c, n_c, X2 * e2[:, None]) - group_sums(c[is0], n_c, corr * e1[:, None])
+    c0 = c[is0]
+    psi = _dummy_sums(c[dummy], col[dummy], n_c, k, e2[dummy])
+    for j in range(k):  # column by column: no (observations x k) matrix
+        psi[:, j] -= np.bincount(c0, weights=(a_x[u0, j] + l_x[t0, j]) * e1, minlength=n_c)
     bread = np.diag(1.0 / counts)
     V = bread @ (psi.T @ psi) @ bread
     return rel_times, beta, V, log

@@ -6,7 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
-from helpers import RTOL_PEER, assert_close
+from helpers import RTOL_CLOSED_FORM, RTOL_ITERATIVE_SE, RTOL_PEER, assert_close
 from scipy import stats
 
 import impact
@@ -255,6 +255,68 @@ def test_event_study_pretrend_test_uses_the_pre_coefficients(mpdta):
 @pytest.mark.parametrize("estimator", ["imputation", "did2s", "twfe", "sun_abraham", "cs"])
 def test_cohort_varying_within_unit_is_an_error(mpdta, estimator):
     bad = mpdta.copy()
-    bad.loc[(bad["countyreal"] == bad["countyreal"].iloc[0]) & (bad["year"] == 2005), "first.treat"] = 2006
+    bad.loc[
+        (bad["countyreal"] == bad["countyreal"].iloc[0]) & (bad["year"] == 2005), "first.treat"
+    ] = 2006
     with pytest.raises(impact.errors.ImpactError, match="varies within a unit"):
         _es(bad, estimator=estimator)
+
+
+#: pyfixest's did2s recovers unit + state-by-year effects iteratively; against the exact
+#: dummy solution its second-stage coefficients differ by up to ~5e-6 on df_het.
+ATOL_PYFIXEST_CELLS = 2e-5
+
+
+def test_did2s_and_imputation_with_category_by_period_effects_equal_pyfixest():
+    """First stage with unit + state-by-year effects: states share no units, so the
+    unit-cell graph has one connected component per state, each normalised separately."""
+    from importlib import resources
+
+    import pandas as pd
+
+    from impact.estimators.imputation import did2s_fit, imputation_fit
+
+    path = resources.files("pyfixest") / "did" / "data" / "df_het.csv"
+    df = pd.read_csv(str(path))
+    df = df[df["state"] <= 8].reset_index(drop=True)  # whole states: dense dummies stay small
+    df["g2"] = df["g"].replace(0, np.nan)
+    df["state_year"] = df["state"] * 10_000 + df["year"]  # pyfixest's did2s takes no '^'
+    rel, est, V, log = did2s_fit(
+        df, y="dep_var", unit="unit", time="year", cohort="g2", fixed_effects="state^year"
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = pf.did2s(
+            df,
+            yname="dep_var",
+            first_stage="~ 0 | unit + state_year",
+            second_stage="~ i(rel_year, ref=-1.0)",
+            treatment="treat",
+            cluster="unit",
+        )
+    assert log.dropped("not_imputable") == 0
+    # exact reference for the estimates: dense dummy-variable first stage (lstsq)
+    untreated = ~df["treat"].astype(bool).to_numpy()
+    D = pd.get_dummies(df[["unit", "state_year"]].astype(str), drop_first=False)
+    D = D.to_numpy(dtype=float)
+    coef = np.linalg.lstsq(D[untreated], df["dep_var"].to_numpy()[untreated], rcond=None)[0]
+    resid = df["dep_var"].to_numpy() - D @ coef
+    r = df["rel_year"].to_numpy()
+    exact = np.array([resid[r == k].mean() for k in rel])  # no intercept in stage 2
+    assert_close(est, exact, rtol=RTOL_CLOSED_FORM, atol=1e-12)
+    # pyfixest's first stage is iterative (fixef recovery to ~1e-8 per level, which
+    # accumulates to ~5e-6 in the cell effects here): its SEs are compared at that class
+    names = [f"rel_year::{float(k)}" for k in rel]
+    assert_close(est, ref.coef()[names].to_numpy(), rtol=0, atol=ATOL_PYFIXEST_CELLS)
+    assert_close(np.sqrt(np.diag(V)), ref.se()[names].to_numpy(), rtol=RTOL_ITERATIVE_SE)
+    imp = imputation_fit(
+        df, y="dep_var", unit="unit", time="year", cohort="g2", fixed_effects="state^year"
+    )
+    assert_close(est[rel >= 0], imp.estimate, rtol=1e-8, atol=1e-12)
+    plain = imputation_fit(df, y="dep_var", unit="unit", time="year", cohort="g2")
+    assert np.max(np.abs(plain.estimate - imp.estimate)) > 1e-4  # the cells matter
+
+
+def test_imputation_fixed_effects_must_interact_time(mpdta):
+    with pytest.raises(impact.errors.InvalidOptionError, match="category"):
+        _es(mpdta, estimator="imputation", fixed_effects="countyreal")
