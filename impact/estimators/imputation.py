@@ -138,12 +138,23 @@ class _FirstStage:
 
 
 def _first_stage(
-    data, *, y, unit, time, cohort, anticipation, never_treated, extra=(), fixed_effects=None
+    data,
+    *,
+    y,
+    unit,
+    time,
+    cohort,
+    anticipation,
+    never_treated,
+    extra=(),
+    fixed_effects=None,
+    absorb=None,
 ):
     """Validate, code units and periods, and fit y = alpha_unit + lambda_cell on the
     untreated observations (never-treated, and treated units before g - anticipation);
     the cell is the period, or ``fixed_effects`` (``category^time``)."""
     fe_cols = [c.strip() for c in fixed_effects.split("^")] if fixed_effects else []
+    fe_cols += [absorb] if absorb else []
     check_columns(data, list(dict.fromkeys([y, unit, time, cohort, *extra, *fe_cols])))
     panel = Panel(data, unit=unit, time=time)
     log = SampleLog(n_initial=len(data))
@@ -153,7 +164,12 @@ def _first_stage(
     )
     unit_constant(pd.DataFrame({cohort: g_all}), panel.unit_codes, cohort, "cohort")
     period = panel.period[keep]
-    ucode = pd.factorize(panel.unit_codes[keep], sort=True)[0]
+    if absorb is None:
+        ucode = pd.factorize(panel.unit_codes[keep], sort=True)[0]
+    else:  # a coarser group than the unit absorbs the level (e.g. state)
+        if data[absorb].isna().to_numpy()[keep].any():
+            raise ImpactError(f"fixed-effect column {absorb!r} has missing values.")
+        ucode = pd.factorize(data[absorb].to_numpy()[keep], sort=True)[0]
     yv = data[y].to_numpy(dtype=float)[keep]
     g = g_all[keep]
     untreated = ~(~np.isnan(g) & (period >= g - anticipation))
@@ -272,6 +288,8 @@ def did2s_fit(
     never_treated: float | None = None,
     cluster: str | None = None,
     fixed_effects: str | None = None,
+    absorb: str | None = None,
+    static: bool = False,
 ) -> tuple[np.ndarray, FloatArray, FloatArray, SampleLog]:
     """Gardner (2021) two-stage DiD event study with the GMM-corrected variance.
 
@@ -283,7 +301,9 @@ def did2s_fit(
     ``psi_c = sum_c X2 e2 - sum_{c, untreated} (X10 A) e1`` and
     ``A = (X10'X10)^-1 X1'X2``; clusters are units unless ``cluster`` is given.
     ``fixed_effects="category^time"`` replaces the period effects of stage 1 by
-    category-by-period effects.
+    category-by-period effects; ``absorb`` replaces its unit effects by effects of a
+    coarser group (R ``did2s``'s ``first_stage = ~ 0 | state + year``). ``static=True``
+    has one second-stage regressor, the treatment indicator (rel_times is then ``[0]``).
 
     Returns
     -------
@@ -305,6 +325,7 @@ def did2s_fit(
         never_treated=never_treated,
         extra=[cluster] if cluster else [],
         fixed_effects=fixed_effects,
+        absorb=absorb,
     )
     ucode, tcode, n_u, n_t, period, g = fs.ucode, fs.tcode, fs.n_u, fs.n_t, fs.period, fs.cohort
     u0, t0, alpha, lam, yv, ok, untreated = (
@@ -320,6 +341,8 @@ def did2s_fit(
     idx = np.flatnonzero(ok)
     ytil = yv[idx] - alpha[ucode[idx]] - lam[tcode[idx]]
     rel = period[idx] - g[idx]
+    if static:  # one regressor: treated (rel >= -anticipation) vs everything else
+        rel = np.where(rel >= -anticipation, 0.0, np.nan)
     dummy = ~np.isnan(rel) & (rel != reference)
     rel_times = np.unique(rel[dummy]).astype(int)
     col = np.full(len(idx), -1)

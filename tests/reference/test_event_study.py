@@ -320,3 +320,31 @@ def test_did2s_and_imputation_with_category_by_period_effects_equal_pyfixest():
 def test_imputation_fixed_effects_must_interact_time(mpdta):
     with pytest.raises(impact.errors.InvalidOptionError, match="category"):
         _es(mpdta, estimator="imputation", fixed_effects="countyreal")
+
+
+def test_did2s_reproduces_the_published_r_did2s_static_example():
+    """R did2s README (v1.1.0): did2s(df_het, first_stage = ~ 0 | state + year,
+    second_stage = ~ i(treat, ref = FALSE), cluster_var = "state") prints
+    treat = TRUE 2.152*** (0.0476), 46,500 observations."""
+    from importlib import resources
+
+    import pandas as pd
+
+    from impact.estimators.imputation import did2s_fit
+
+    df = pd.read_csv(str(resources.files("pyfixest") / "did" / "data" / "df_het.csv"))
+    df["g2"] = df["g"].replace(0, np.nan)
+    rel, est, V, log = did2s_fit(
+        df,
+        y="dep_var",
+        unit="unit",
+        time="year",
+        cohort="g2",
+        cluster="state",
+        absorb="state",
+        static=True,
+    )
+    assert list(rel) == [0]
+    assert abs(est[0] - 2.152) <= 0.0005  # half a unit of the printed digit
+    assert abs(np.sqrt(V[0, 0]) - 0.0476) <= 0.00005
+    assert log.n_final == 46_500
