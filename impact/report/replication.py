@@ -207,9 +207,9 @@ def table_cluster_main(inputs: dict[str, pd.DataFrame]) -> Table:
     """Main results: the effect of membership by estimator and outcome, with the truth.
 
     Out-of-cell never-treated firms are the controls (the total effect of membership).
-    Static TWFE and Sun-Abraham absorb sector-by-year effects; CS conditions on the
-    high-tech indicator; imputation and did2s use unit and year effects only. Event-study
-    estimators report the average of event times 0-5.
+    Static TWFE, Sun-Abraham, imputation and did2s absorb sector-by-year effects; CS
+    conditions on the high-tech indicator. Event-study estimators report the average of
+    event times 0-5.
     """
     df = inputs["cluster_panel"]
     df = df.assign(
@@ -229,6 +229,7 @@ def table_cluster_main(inputs: dict[str, pd.DataFrame]) -> Table:
     }
     treated = int(df.loc[df["join_year"].notna(), "firm_id"].nunique())
     cohorts = int(df["join_year"].nunique())
+    clusters = int(df.loc[df["launch_year"].notna(), "cell"].nunique())
     rows = []
     for outcome, truth_name in (("log_emp", "log_emp"), ("log_va_per_worker", None)):
         true_e = truth[(truth["outcome"] == truth_name) & truth["event_time"].between(0, 5)]
@@ -250,8 +251,8 @@ def table_cluster_main(inputs: dict[str, pd.DataFrame]) -> Table:
         specs = [
             ("Sun-Abraham", {"estimator": "sun_abraham", "fixed_effects": "sector^year"}),
             ("Callaway-Sant'Anna", {"estimator": "cs", "covariates": ["ht"]}),
-            ("imputation", {"estimator": "imputation"}),
-            ("did2s", {"estimator": "did2s"}),
+            ("imputation", {"estimator": "imputation", "fixed_effects": "sector^year"}),
+            ("did2s", {"estimator": "did2s", "fixed_effects": "sector^year"}),
         ]
         for label, kw in specs:
             es = event_study(df, y=outcome, **common, **kw)
@@ -270,10 +271,13 @@ def table_cluster_main(inputs: dict[str, pd.DataFrame]) -> Table:
             r["true effect"] = true_avg
             r["treated firms"] = treated
             r["cohorts"] = cohorts
+            r["clusters"] = clusters
     note = (
         "Synthetic cluster-firm panel (data/, default scenario). Controls: never-treated firms "
         "outside cluster cells (total effect of membership). Static TWFE: coefficient on "
-        "membership with firm and sector-by-year effects; the others: average of the event-time "
+        "membership with firm and sector-by-year effects; Sun-Abraham, imputation and did2s also "
+        "absorb sector-by-year effects, CS conditions on high-tech status; the event-study "
+        "estimators report the average of the event-time "
         "effects 0-5. True effect: the generator's DiD-identified total effect averaged over "
         "event times 0-5 (not available for value added per worker, a ratio of outcomes). "
         "Pre-trend p: joint test of the pre-treatment event-time effects. SEs clustered by firm. "
@@ -293,11 +297,12 @@ def table_cluster_main(inputs: dict[str, pd.DataFrame]) -> Table:
 TABLES["cluster_main"] = table_cluster_main
 
 
-def figure_event_study_emp(inputs: dict[str, pd.DataFrame]) -> Any:
-    """Event study of log employment on the synthetic panel: TWFE, Sun-Abraham, CS, imputation.
+def _figure_event_study(inputs: dict[str, pd.DataFrame], outcome: str, label: str) -> Any:
+    """Event study of one outcome on the synthetic panel: TWFE, Sun-Abraham, CS, imputation.
 
-    Out-of-cell never-treated controls; TWFE absorbs sector-by-year effects, CS conditions
-    on the high-tech indicator (sector trends differ by high-tech status).
+    Out-of-cell never-treated controls; TWFE, Sun-Abraham and imputation absorb
+    sector-by-year effects, CS conditions on the high-tech indicator (sector trends differ
+    by high-tech status).
     """
     import matplotlib
 
@@ -305,9 +310,13 @@ def figure_event_study_emp(inputs: dict[str, pd.DataFrame]) -> Any:
     import matplotlib.pyplot as plt
 
     df = inputs["cluster_panel"]
-    df = df.assign(out_of_cell=~df["cluster_cell"], ht=df["high_tech"].astype(float))
+    df = df.assign(
+        out_of_cell=~df["cluster_cell"],
+        ht=df["high_tech"].astype(float),
+        log_va_per_worker=df["log_va"] - df["log_emp"],
+    )
     common = {
-        "y": "log_emp",
+        "y": outcome,
         "unit": "firm_id",
         "time": "year",
         "cohort": "join_year",
@@ -317,7 +326,7 @@ def figure_event_study_emp(inputs: dict[str, pd.DataFrame]) -> Any:
     twfe = event_study(df, estimator="twfe", fixed_effects="sector^year", **common)
     sa = event_study(df, estimator="sun_abraham", fixed_effects="sector^year", **common)
     cs = event_study(df, estimator="cs", covariates=["ht"], **common)
-    imp = event_study(df, estimator="imputation", **common)
+    imp = event_study(df, estimator="imputation", fixed_effects="sector^year", **common)
     fig, ax = plt.subplots(figsize=(7, 4))
     plot_event_study(
         [twfe, sa, cs, imp],
@@ -326,18 +335,29 @@ def figure_event_study_emp(inputs: dict[str, pd.DataFrame]) -> Any:
             "TWFE (sector x year FE)",
             "Sun-Abraham (sector x year FE)",
             "Callaway-Sant'Anna (DR, high-tech)",
-            "Imputation (BJS, unit + year FE only)",
+            "Imputation (BJS, sector x year FE)",
         ],
     )
-    ax.set_ylabel("Effect on log employment")
-    ax.set_title("Cluster membership and employment (synthetic panel)")
+    ax.set_ylabel(f"Effect on {label}")
+    ax.set_title(f"Cluster membership and {label} (synthetic panel)")
     fig.tight_layout()
     return fig
+
+
+def figure_event_study_emp(inputs: dict[str, pd.DataFrame]) -> Any:
+    """Event study of log employment (estimators overlaid)."""
+    return _figure_event_study(inputs, "log_emp", "log employment")
+
+
+def figure_event_study_va_per_worker(inputs: dict[str, pd.DataFrame]) -> Any:
+    """Event study of log value added per worker (estimators overlaid)."""
+    return _figure_event_study(inputs, "log_va_per_worker", "log value added per worker")
 
 
 #: Report figures in order.
 FIGURES: dict[str, Callable[[dict[str, pd.DataFrame]], Any]] = {
     "event_study_log_emp": figure_event_study_emp,
+    "event_study_log_va_per_worker": figure_event_study_va_per_worker,
 }
 
 
