@@ -64,11 +64,11 @@ def _panel(rng: np.random.Generator) -> tuple[pd.DataFrame, dict[int, float]]:
     return pd.DataFrame({"firm": firm, "year": year, "g": g, "y": y}), truth
 
 
-@pytest.fixture(scope="module")
-def draws() -> pd.DataFrame:
-    rng = np.random.default_rng(20261127)
+def simulate(n_reps: int, seed: int) -> pd.DataFrame:
+    """One row per (replication, estimator, target): estimate, SE and truth."""
+    rng = np.random.default_rng(seed)
     rows = []
-    for rep in range(N_REPS):
+    for rep in range(n_reps):
         df, truth = _panel(rng)
         for est in ESTIMATORS:
             with warnings.catch_warnings():
@@ -86,6 +86,36 @@ def draws() -> pd.DataFrame:
             pre = res.pretrend_test()
             rows.append((rep, est, "pretrend p", pre["p_value"], np.nan, np.nan))
     return pd.DataFrame(rows, columns=["rep", "estimator", "target", "estimate", "se", "truth"])
+
+
+def summary(draws: pd.DataFrame) -> pd.DataFrame:
+    """Bias in Monte Carlo SEs, coverage and SE ratio per estimator and target."""
+    out = []
+    for (name, target), d in _targets(draws):
+        err = d["estimate"] - d["truth"]
+        out.append(
+            {
+                "estimator": name,
+                "target": target,
+                "bias/mcse": err.mean() / (err.std() / np.sqrt(len(err))),
+                "coverage": np.mean(np.abs(err) <= 1.959964 * d["se"]),
+                "se/sd": d["se"].mean() / d["estimate"].std(),
+            }
+        )
+    for name, d in draws[draws["target"] == "pretrend p"].groupby("estimator"):
+        out.append(
+            {
+                "estimator": name,
+                "target": "pretrend size",
+                "coverage": np.mean(d["estimate"] < 0.05),
+            }
+        )
+    return pd.DataFrame(out)
+
+
+@pytest.fixture(scope="module")
+def draws() -> pd.DataFrame:
+    return simulate(N_REPS, seed=20261127)
 
 
 def _targets(draws):
