@@ -12,16 +12,19 @@ from impact.design.cohorts import cohort_from_membership
 from impact.estimators.att_gt import att_gt
 from impact.estimators.event_study import event_study
 from impact.estimators.feols import feols
+from impact.estimators.fepois import fepois
 from impact.inference.ssc import SSC
 from impact.report.etable import etable
 from impact.report.figures import plot_event_study
 from impact.results.linear import FeolsResult
+from impact.results.poisson import FepoisResult
 
 __version__ = "0.1.0"
 
 __all__ = [
     "SSC",
     "FeolsResult",
+    "FepoisResult",
     "Panel",
     "SampleLog",
     "__version__",
@@ -32,5 +35,6 @@ __all__ = [
     "etable",
     "event_study",
     "feols",
+    "fepois",
     "plot_event_study",
 ]

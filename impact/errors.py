@@ -26,6 +26,7 @@ __all__ = [
     "InvalidTimeError",
     "InvalidWeightsError",
     "MissingIdError",
+    "NegativeOutcomeError",
     "NonPSDWarning",
     "SampleDropWarning",
     "close_matches_hint",
@@ -77,6 +78,10 @@ class EmptySampleError(ImpactError):
 
 class ConvergenceError(ImpactError):
     """An iterative algorithm (demeaning, IRLS, GMM) did not converge."""
+
+
+class NegativeOutcomeError(ImpactError):
+    """A count or PPML outcome has negative values."""
 
 
 class InvalidOptionError(ImpactError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,23 +50,28 @@ def prepare_sample(
     weights: str | None,
     clusters: tuple[str, ...],
     drop_singletons: bool = True,
+    extra: Sequence[str] = (),
 ) -> EstimationSample:
     """Validate columns and build the estimation sample of a formula model.
 
     Drops (counted in the SampleLog, in this order): rows with missing or infinite
     values in a model column; rows where a transform (e.g. ``log``) is not finite; rows
     with zero weight; singleton fixed-effect groups (iteratively). Errors: unknown
-    columns, invalid weights, missing cluster ids on used rows, empty sample.
+    columns, invalid weights, missing cluster ids on used rows, empty sample. ``extra``
+    columns (e.g. an offset) are carried along and count in the missing-value drop.
     """
     check_columns(data, parsed.columns, role="formula column")
     if weights is not None:
         check_columns(data, [weights], role="weights column")
     check_columns(data, clusters, role="cluster variable")
-    cols = list(dict.fromkeys([*parsed.columns, *([weights] if weights else []), *clusters]))
+    check_columns(data, list(extra))
+    cols = list(
+        dict.fromkeys([*parsed.columns, *([weights] if weights else []), *clusters, *extra])
+    )
     frame = data[cols]
     log = SampleLog(n_initial=len(data))
     w_all = validate_weights(frame, weights) if weights is not None else None
-    keep, log = missing_mask(frame, parsed.columns, log)
+    keep, log = missing_mask(frame, [*parsed.columns, *extra], log)
     # transforms such as log(x) can create non-finite values from finite inputs
     detail: dict[str, int] = {}
     transformed = [parsed.depvar] + [f for t in parsed.terms for f in t.factors if f.kind == "func"]

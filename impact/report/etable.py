@@ -6,6 +6,7 @@ import html
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from impact._typing import TableFormat
@@ -70,12 +71,19 @@ def _table(
         index.append(key)
     rows["Observations"] = [f"{m.nobs:,}" for m in models]
     index.append("Observations")
-    if any(hasattr(m, "r2") for m in models):
+
+    def _has(attr: str) -> bool:
+        return any(np.isfinite(getattr(m, attr, float("nan"))) for m in models)
+
+    if _has("r2"):
         rows["R2"] = [_fmt(getattr(m, "r2", float("nan")), digits) for m in models]
         index.append("R2")
-    if fes:
+    if fes and _has("r2_within"):
         rows["Within R2"] = [_fmt(getattr(m, "r2_within", float("nan")), digits) for m in models]
         index.append("Within R2")
+    if _has("pseudo_r2"):
+        rows["Pseudo R2"] = [_fmt(getattr(m, "pseudo_r2", float("nan")), digits) for m in models]
+        index.append("Pseudo R2")
     rows["Std. errors"] = [m.vcov_label for m in models]
     rows["Clusters"] = [
         ", ".join(f"{k}: {v:,}" for k, v in m.n_clusters.items()) if m.n_clusters else ""

@@ -1,0 +1,121 @@
+"""fepois against statsmodels' GLM Poisson with dummy variables (exact) and pyfixest's
+fepois (its conventions), with weights, offsets and one to three fixed effects."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from helpers import RTOL_ITERATIVE, RTOL_ITERATIVE_SE, assert_close, random_panel
+
+import impact
+
+pf = pytest.importorskip("pyfixest")
+sm = pytest.importorskip("statsmodels.api")
+
+#: Exact reference (GLM on dummies, both IRLS run to ~machine precision): coefficients.
+RTOL_GLM = 1e-8
+#: pyfixest's IRLS and demeaning, run with tight tolerances (1e-13 / 1e-12).
+PYFIXEST_TOLS = {"fixef_tol": 1e-13, "iwls_tol": 1e-12, "iwls_maxiter": 100}
+
+FES = ["unit", "unit + year", "unit + year + grp"]
+
+
+def _count_panel(seed: int, n_units: int = 80) -> pd.DataFrame:
+    df = random_panel(seed, n_units=n_units, drop_share=0.3)
+    rng = np.random.default_rng(seed + 100)
+    a = rng.normal(scale=0.5, size=df["unit"].max() + 1)[df["unit"]]
+    expo = rng.uniform(0.5, 3.0, len(df))
+    mu = expo * np.exp(0.3 * df["x1"] - 0.2 * df["x2"] + a + 0.1 * (df["year"] - 2000))
+    return df.assign(cnt=rng.poisson(mu).astype(float), log_expo=np.log(expo))
+
+
+def _ref_vcov(v):
+    return {"CRV1": v["cluster"]} if isinstance(v, dict) else v
+
+
+@pytest.mark.parametrize("fe", FES)
+@pytest.mark.parametrize("weights", [None, "w"])
+@pytest.mark.parametrize("offset", [None, "log_expo"])
+def test_fepois_equals_glm_with_dummies(fe, weights, offset):
+    """Coefficients and the iid / HC0 sandwich (SSC.none()) equal dummy-variable GLM."""
+    df = _count_panel(1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = impact.fepois(
+            f"cnt ~ x1 + x2 | {fe}",
+            df,
+            weights=weights,
+            offset=offset,
+            vcov="hetero",
+            ssc=impact.SSC.none(),
+        )
+    d = df.loc[fit._row_index]
+    dummies = [
+        pd.get_dummies(d[c].astype(str), prefix=c, drop_first=j > 0, dtype=float)
+        for j, c in enumerate([f.strip() for f in fe.split("+")])
+    ]
+    X = pd.concat([d[["x1", "x2"]], *dummies], axis=1)
+    glm = sm.GLM(
+        d["cnt"],
+        X,
+        family=sm.families.Poisson(),
+        offset=d[offset] if offset else None,
+        freq_weights=d[weights] if weights else None,
+    ).fit(tol=1e-14, maxiter=200, cov_type="HC0")
+    assert_close(fit.coef.to_numpy(), glm.params[["x1", "x2"]].to_numpy(), rtol=RTOL_GLM)
+    if weights is None:  # freq_weights HC0 counts each weight as replicated rows
+        assert_close(fit.se.to_numpy(), glm.bse[["x1", "x2"]].to_numpy(), rtol=RTOL_GLM)
+    assert_close(fit.deviance, glm.deviance, rtol=RTOL_GLM)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+@pytest.mark.parametrize("fe", FES)
+@pytest.mark.parametrize(
+    "vcov", ["iid", "hetero", {"cluster": "unit"}, {"cluster": "region"}], ids=str
+)
+@pytest.mark.parametrize("weights", [None, "w"])
+def test_fepois_equals_pyfixest(seed, fe, vcov, weights):
+    df = _count_panel(seed)
+    fml = f"cnt ~ x1 + x2 | {fe}"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = pf.fepois(fml, data=df, vcov=_ref_vcov(vcov), weights=weights, **PYFIXEST_TOLS)
+        fit = impact.fepois(fml, df, vcov=vcov, weights=weights)
+    assert fit.nobs == ref._N
+    assert_close(fit.coef.to_numpy(), ref.coef().to_numpy(), rtol=RTOL_ITERATIVE)
+    assert_close(fit.se.to_numpy(), ref.se().to_numpy(), rtol=RTOL_ITERATIVE_SE)
+    assert_close(fit.deviance, float(ref.deviance), rtol=RTOL_ITERATIVE)
+
+
+def test_fepois_offset_equals_pyfixest():
+    df = _count_panel(3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = pf.fepois(
+            "cnt ~ x1 + x2 | unit + year",
+            data=df,
+            offset="log_expo",
+            vcov={"CRV1": "unit"},
+            **PYFIXEST_TOLS,
+        )
+        fit = impact.fepois(
+            "cnt ~ x1 + x2 | unit + year", df, offset="log_expo", vcov={"cluster": "unit"}
+        )
+    assert_close(fit.coef.to_numpy(), ref.coef().to_numpy(), rtol=RTOL_ITERATIVE)
+    assert_close(fit.se.to_numpy(), ref.se().to_numpy(), rtol=RTOL_ITERATIVE_SE)
+
+
+def test_fepois_without_fixed_effects_equals_glm():
+    df = _count_panel(4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = impact.fepois("cnt ~ x1 + x2", df, vcov="iid", ssc=impact.SSC.none())
+    glm = sm.GLM(df["cnt"], sm.add_constant(df[["x1", "x2"]]), family=sm.families.Poisson()).fit(
+        tol=1e-14
+    )
+    assert_close(fit.coef.to_numpy(), glm.params.to_numpy(), rtol=RTOL_GLM)
+    assert_close(fit.se.to_numpy(), glm.bse.to_numpy(), rtol=RTOL_GLM)
+    assert_close(fit.loglik, glm.llf, rtol=RTOL_GLM)
