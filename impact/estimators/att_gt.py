@@ -13,7 +13,12 @@ from impact._typing import VcovSpec
 from impact.design.staggered import prepare_staggered
 from impact.errors import ImpactError, ImpactWarning, InvalidOptionError
 from impact.estimators.att_gt_rcs import estimate_rcs
-from impact.estimators.drdid import did_covariates, did_panel, propensity
+from impact.estimators.drdid import (
+    did_covariates,
+    did_panel,
+    outcome_gram_inverse,
+    propensity,
+)
 from impact.inference.vcov import parse_vcov
 from impact.results.att_gt import ATTgtResult
 
@@ -58,11 +63,25 @@ def _fingerprint(idx: np.ndarray) -> bytes:
     return hashlib.blake2b(idx.tobytes(), digest_size=16).digest()
 
 
+def _covariate_classes(x: np.ndarray) -> np.ndarray:
+    """For every period, the first period whose covariate values are identical (so that
+    time-invariant covariates give one class and their nuisance fits are shared)."""
+    T = x.shape[1]
+    cls = np.arange(T)
+    for s in range(1, T):
+        for r in range(s):
+            if cls[r] == r and np.array_equal(x[:, s, :], x[:, r, :], equal_nan=True):
+                cls[s] = r
+                break
+    return cls
+
+
 def _estimate_cells(wide, cells, *, control, anticipation, method, min_cell_units):
     """ATT and unit influence functions (scaled to the full sample) of every cell.
 
     Every cell touches only its treated and comparison units (index sets), and cells that
-    share a comparison sample and base period share one propensity-score fit.
+    share a comparison sample and base-period covariate values share one propensity-score
+    fit and one outcome-regression Gram matrix.
     """
     g_all, never = wide.cohort, np.isnan(wide.cohort)
     n = len(g_all)
@@ -79,6 +98,8 @@ def _estimate_cells(wide, cells, *, control, anticipation, method, min_cell_unit
     cohort_idx = {g: np.flatnonzero(g_all == g) for g in np.unique(g_all[~never])}
     never_idx = np.flatnonzero(never & wide.pool)
     ps_cache: dict[tuple, tuple] = {}
+    or_cache: dict[tuple, np.ndarray] = {}
+    x_class = _covariate_classes(wide.x)
     for c, (g, t, s) in enumerate(cells):
         if t == s:  # universal base period: the reference cell is 0 by construction
             att[c] = 0.0
@@ -119,13 +140,19 @@ def _estimate_cells(wide, cells, *, control, anticipation, method, min_cell_unit
             est = did_panel(dy, D, Xc, wide.weights[idx], method)
         else:
             wc = wide.weights[idx] / wide.weights[idx].mean()
+            # nuisance fits depend on the comparison's units and covariates only
+            key = (len(ti), x_class[is_], _fingerprint(idx))
             ps = None
             if method != "reg":
-                key = (g, is_, _fingerprint(idx))
                 if key not in ps_cache:
                     ps_cache[key] = propensity(Xc, D, wc)
                 ps = ps_cache[key]
-            est = did_covariates(dy, D, Xc, wc, method, ps=ps)
+            inv = None
+            if method != "ipw":
+                if key not in or_cache:
+                    or_cache[key] = outcome_gram_inverse(Xc, D, wc)
+                inv = or_cache[key]
+            est = did_covariates(dy, D, Xc, wc, method, ps=ps, xtx_inv=inv)
         att[c] = est.att
         inf[idx, c] = est.inf * (n / len(idx))
     return att, inf, n_treat, n_ctrl, empty

@@ -32,6 +32,7 @@ __all__ = [
     "did_covariates",
     "did_means",
     "did_panel",
+    "outcome_gram_inverse",
     "propensity",
 ]
 
@@ -72,21 +73,34 @@ def _col_means(X: FloatArray, v: FloatArray) -> FloatArray:
     return X.T @ v / len(v)
 
 
-def _ols_linear_rep(X: FloatArray, dy: FloatArray, D: FloatArray, w: FloatArray):
-    """Weighted OLS of dy on X among controls: fitted values, asymptotic linear representation."""
-    n = len(dy)
-    wc = w * (1 - D)
-    Xw = X.T * wc
-    XtX = Xw @ X / n
+def outcome_gram_inverse(X: FloatArray, D: FloatArray, w: FloatArray) -> FloatArray:
+    """``(X' diag(w (1 - D)) X / n)^-1``: the controls' outcome-regression Gram inverse.
+
+    It depends on the comparison's units, covariates and weights only, so cells that
+    share those can share it (see :func:`did_covariates`).
+    """
+    n = len(D)
+    XtX = (X.T * (w * (1 - D))) @ X / n
     try:
-        beta = sla.solve(XtX * n, Xw @ dy, assume_a="pos", check_finite=False)
+        factor = sla.cho_factor(XtX, check_finite=False)
     except (sla.LinAlgError, ValueError) as exc:
         raise EmptySampleError(
             "outcome regression among controls is singular: a covariate does not vary among "
             "the comparison units of a cell."
         ) from exc
+    return sla.cho_solve(factor, np.eye(len(XtX)), check_finite=False)
+
+
+def _ols_linear_rep(
+    X: FloatArray, dy: FloatArray, D: FloatArray, w: FloatArray, xtx_inv: FloatArray | None = None
+):
+    """Weighted OLS of dy on X among controls: fitted values, asymptotic linear representation."""
+    n = len(dy)
+    wc = w * (1 - D)
+    inv = outcome_gram_inverse(X, D, w) if xtx_inv is None else xtx_inv
+    beta = inv @ ((X.T * wc) @ dy) / n
     fitted = X @ beta
-    return fitted, _LinearRep(wc * (dy - fitted), np.linalg.inv(XtX))
+    return fitted, _LinearRep(wc * (dy - fitted), inv)
 
 
 def _ps_linear_rep(X: FloatArray, D: FloatArray, w: FloatArray):
@@ -211,14 +225,16 @@ def did_covariates(
     w: FloatArray,
     method: str,
     ps: tuple[FloatArray, _LinearRep] | None = None,
+    xtx_inv: FloatArray | None = None,
 ) -> CellEstimate:
     """The regression, IPW and traditional DR estimators with their estimation effects.
 
     ``w`` must already be normalised to mean 1 (see :func:`did_panel`); ``ps`` is an
-    optional precomputed :func:`propensity` fit on the same ``X``, ``D`` and ``w``.
+    optional precomputed :func:`propensity` fit and ``xtx_inv`` an optional
+    :func:`outcome_gram_inverse` on the same ``X``, ``D`` and ``w``.
     """
     if method == "reg":
-        fitted, rep = _ols_linear_rep(X, dy, D, w)
+        fitted, rep = _ols_linear_rep(X, dy, D, w, xtx_inv)
         wt, wc = w * D, w * D
         treat, cont = wt * dy, wc * fitted
         eta_t, eta_c = treat.mean() / wt.mean(), cont.mean() / wc.mean()
@@ -233,7 +249,7 @@ def did_covariates(
         resid = dy
         rep_or = None
     else:
-        fitted, rep_or = _ols_linear_rep(X, dy, D, w)
+        fitted, rep_or = _ols_linear_rep(X, dy, D, w, xtx_inv)
         resid = dy - fitted
     treat, cont = wt * resid, wc * resid
     eta_t, eta_c = treat.mean() / wt.mean(), cont.mean() / wc.mean()
