@@ -14,7 +14,7 @@ from impact.design.staggered import prepare_staggered
 from impact.errors import ImpactError, ImpactWarning, InvalidOptionError
 from impact.estimators.att_gt_rcs import estimate_rcs
 from impact.estimators.drdid import (
-    did_covariates,
+    did_covariates_batch,
     did_panel,
     outcome_gram_inverse,
     propensity,
@@ -63,6 +63,10 @@ def _fingerprint(idx: np.ndarray) -> bytes:
     return hashlib.blake2b(idx.tobytes(), digest_size=16).digest()
 
 
+def _same(a: np.ndarray, b: np.ndarray) -> bool:
+    return bool(np.array_equal(a, b) or np.array_equal(a, b, equal_nan=True))
+
+
 def _covariate_classes(x: np.ndarray) -> np.ndarray:
     """For every period, the first period whose covariate values are identical (so that
     time-invariant covariates give one class and their nuisance fits are shared)."""
@@ -70,18 +74,26 @@ def _covariate_classes(x: np.ndarray) -> np.ndarray:
     cls = np.arange(T)
     for s in range(1, T):
         for r in range(s):
-            if cls[r] == r and np.array_equal(x[:, s, :], x[:, r, :], equal_nan=True):
+            if cls[r] == r and _same(x[:, s, :], x[:, r, :]):
                 cls[s] = r
                 break
     return cls
 
 
+def _design(x: np.ndarray, idx: np.ndarray, base: int) -> np.ndarray:
+    """Intercept and the base-period covariates of units ``idx``."""
+    Xc = np.empty((len(idx), x.shape[2] + 1))
+    Xc[:, 0] = 1.0
+    Xc[:, 1:] = x[idx, base, :]
+    return Xc
+
+
 def _estimate_cells(wide, cells, *, control, anticipation, method, min_cell_units):
     """ATT and unit influence functions (scaled to the full sample) of every cell.
 
-    Every cell touches only its treated and comparison units (index sets), and cells that
-    share a comparison sample and base-period covariate values share one propensity-score
-    fit and one outcome-regression Gram matrix.
+    Every cell touches only its treated and comparison units (index sets); with
+    covariates, cells that share a comparison sample and base-period covariate values are
+    estimated together with one propensity-score fit and one outcome-regression Gram.
     """
     g_all, never = wide.cohort, np.isnan(wide.cohort)
     n = len(g_all)
@@ -97,8 +109,7 @@ def _estimate_cells(wide, cells, *, control, anticipation, method, min_cell_unit
     w = wide.weights / wide.weights.mean()
     cohort_idx = {g: np.flatnonzero(g_all == g) for g in np.unique(g_all[~never])}
     never_idx = np.flatnonzero(never & wide.pool)
-    ps_cache: dict[tuple, tuple] = {}
-    or_cache: dict[tuple, np.ndarray] = {}
+    groups: dict[tuple, dict] = {}
     x_class = _covariate_classes(wide.x)
     for c, (g, t, s) in enumerate(cells):
         if t == s:  # universal base period: the reference cell is 0 by construction
@@ -129,32 +140,40 @@ def _estimate_cells(wide, cells, *, control, anticipation, method, min_cell_unit
             inf[ti, c] = (n / W1) * w1 * (dy1 - mu1)
             inf[ci, c] = (-n / W0) * w0 * (dy0 - mu0)
             continue
-        idx = np.concatenate([ti, ci])
-        D = np.zeros(len(idx))
-        D[: len(ti)] = 1.0
-        Xc = np.empty((len(idx), wide.x.shape[2] + 1))
-        Xc[:, 0] = 1.0
-        Xc[:, 1:] = wide.x[idx, is_, :]
-        dy = Y[idx, it] - Y[idx, is_]
-        if method == "dr_improved":
-            est = did_panel(dy, D, Xc, wide.weights[idx], method)
+        if method == "dr_improved":  # calibrated propensity score, one cell at a time
+            idx = np.concatenate([ti, ci])
+            est = did_panel(
+                Y[idx, it] - Y[idx, is_],
+                np.r_[np.ones(len(ti)), np.zeros(len(ci))],
+                _design(wide.x, idx, is_),
+                wide.weights[idx],
+                method,
+            )
+            att[c] = est.att
+            inf[idx, c] = est.inf * (n / len(idx))
+            continue
+        # cells with the same comparison units and base-period covariates share their
+        # nuisance fits: group them and estimate each group in one batch
+        if complete and control == "never":
+            key: tuple = (g, x_class[is_])
         else:
-            wc = wide.weights[idx] / wide.weights[idx].mean()
-            # nuisance fits depend on the comparison's units and covariates only
-            key = (len(ti), x_class[is_], _fingerprint(idx))
-            ps = None
-            if method != "reg":
-                if key not in ps_cache:
-                    ps_cache[key] = propensity(Xc, D, wc)
-                ps = ps_cache[key]
-            inv = None
-            if method != "ipw":
-                if key not in or_cache:
-                    or_cache[key] = outcome_gram_inverse(Xc, D, wc)
-                inv = or_cache[key]
-            est = did_covariates(dy, D, Xc, wc, method, ps=ps, xtx_inv=inv)
-        att[c] = est.att
-        inf[idx, c] = est.inf * (n / len(idx))
+            key = (len(ti), x_class[is_], _fingerprint(np.concatenate([ti, ci])))
+        grp = groups.setdefault(key, {"ti": ti, "ci": ci, "base": is_, "cells": []})
+        grp["cells"].append((c, it, is_))
+    for grp in groups.values():
+        ti, ci = grp["ti"], grp["ci"]
+        idx = np.concatenate([ti, ci])
+        D = np.r_[np.ones(len(ti)), np.zeros(len(ci))]
+        Xc = _design(wide.x, idx, grp["base"])
+        wc = wide.weights[idx] / wide.weights[idx].mean()
+        ps = propensity(Xc, D, wc) if method != "reg" else None
+        inv = outcome_gram_inverse(Xc, D, wc) if method != "ipw" else None
+        cols = np.array([c for c, _, _ in grp["cells"]])
+        Yi = Y[idx]
+        DY = Yi[:, [i for _, i, _ in grp["cells"]]] - Yi[:, [b for _, _, b in grp["cells"]]]
+        att_g, inf_g = did_covariates_batch(DY, D, Xc, wc, method, ps=ps, xtx_inv=inv)
+        att[cols] = att_g
+        inf[np.ix_(idx, cols)] = inf_g * (n / len(idx))
     return att, inf, n_treat, n_ctrl, empty
 
 

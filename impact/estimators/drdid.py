@@ -30,6 +30,7 @@ __all__ = [
     "PS_TRIM",
     "CellEstimate",
     "did_covariates",
+    "did_covariates_batch",
     "did_means",
     "did_panel",
     "outcome_gram_inverse",
@@ -64,8 +65,16 @@ class _LinearRep:
     minv: FloatArray
 
     def dot(self, X: FloatArray, v: FloatArray) -> FloatArray:
-        """``rep @ v`` for the rows ``X`` the representation was built on."""
-        return self.scale * (X @ (self.minv @ v))
+        """``rep @ v`` for the rows ``X`` the representation was built on.
+
+        ``scale`` may hold one column per outcome (n, m) and ``v`` one column per outcome
+        (k, m); the result is then (n, m).
+        """
+        r = X @ (self.minv @ v)
+        if self.scale.ndim == 2 and r.ndim == 1:
+            r = r[:, None]
+        scale = self.scale[:, None] if (self.scale.ndim == 1 and r.ndim == 2) else self.scale
+        return scale * r
 
 
 def _col_means(X: FloatArray, v: FloatArray) -> FloatArray:
@@ -100,7 +109,8 @@ def _ols_linear_rep(
     inv = outcome_gram_inverse(X, D, w) if xtx_inv is None else xtx_inv
     beta = inv @ ((X.T * wc) @ dy) / n
     fitted = X @ beta
-    return fitted, _LinearRep(wc * (dy - fitted), inv)
+    wcol = wc[:, None] if dy.ndim == 2 else wc
+    return fitted, _LinearRep(wcol * (dy - fitted), inv)
 
 
 def _ps_linear_rep(X: FloatArray, D: FloatArray, w: FloatArray):
@@ -233,29 +243,52 @@ def did_covariates(
     optional precomputed :func:`propensity` fit and ``xtx_inv`` an optional
     :func:`outcome_gram_inverse` on the same ``X``, ``D`` and ``w``.
     """
+    att, inf = did_covariates_batch(dy[:, None], D, X, w, method, ps=ps, xtx_inv=xtx_inv)
+    return CellEstimate(att=float(att[0]), inf=inf[:, 0])
+
+
+def did_covariates_batch(
+    DY: FloatArray,
+    D: FloatArray,
+    X: FloatArray,
+    w: FloatArray,
+    method: str,
+    ps: tuple[FloatArray, _LinearRep] | None = None,
+    xtx_inv: FloatArray | None = None,
+) -> tuple[FloatArray, FloatArray]:
+    """:func:`did_covariates` for several outcome changes (columns of ``DY``) that share
+    the comparison's units, covariates and weights: one nuisance fit, matrix algebra.
+
+    Returns
+    -------
+    att : ndarray (m,)
+    inf : ndarray (n, m)
+    """
     if method == "reg":
-        fitted, rep = _ols_linear_rep(X, dy, D, w, xtx_inv)
-        wt, wc = w * D, w * D
-        treat, cont = wt * dy, wc * fitted
-        eta_t, eta_c = treat.mean() / wt.mean(), cont.mean() / wc.mean()
-        inf_t = (treat - wt * eta_t) / wt.mean()
-        inf_c = ((cont - wc * eta_c) + rep.dot(X, _col_means(X, wc))) / wc.mean()
-        return CellEstimate(att=float(eta_t - eta_c), inf=inf_t - inf_c)
+        fitted, rep = _ols_linear_rep(X, DY, D, w, xtx_inv)
+        wt = w * D
+        treat, cont = wt[:, None] * DY, wt[:, None] * fitted
+        eta_t, eta_c = treat.mean(axis=0) / wt.mean(), cont.mean(axis=0) / wt.mean()
+        inf_t = (treat - wt[:, None] * eta_t) / wt.mean()
+        inf_c = ((cont - wt[:, None] * eta_c) + rep.dot(X, _col_means(X, wt))) / wt.mean()
+        return eta_t - eta_c, inf_t - inf_c
     ps, rep_ps = _ps_linear_rep(X, D, w) if ps is None else ps
     keep = np.where(D == 1, True, ps < PS_TRIM)
     wt = keep * w * D
     wc = keep * w * ps * (1 - D) / (1 - ps)
     if method == "ipw":
-        resid = dy
+        resid = DY
         rep_or = None
     else:
-        fitted, rep_or = _ols_linear_rep(X, dy, D, w, xtx_inv)
-        resid = dy - fitted
-    treat, cont = wt * resid, wc * resid
-    eta_t, eta_c = treat.mean() / wt.mean(), cont.mean() / wc.mean()
-    inf_t = treat - wt * eta_t
-    inf_c = (cont - wc * eta_c) + rep_ps.dot(X, _col_means(X, wc * (resid - eta_c)))
+        fitted, rep_or = _ols_linear_rep(X, DY, D, w, xtx_inv)
+        resid = DY - fitted
+    treat, cont = wt[:, None] * resid, wc[:, None] * resid
+    eta_t, eta_c = treat.mean(axis=0) / wt.mean(), cont.mean(axis=0) / wc.mean()
+    inf_t = treat - wt[:, None] * eta_t
+    inf_c = (cont - wc[:, None] * eta_c) + rep_ps.dot(
+        X, _col_means(X, wc[:, None] * (resid - eta_c))
+    )
     if rep_or is not None:
         inf_t = inf_t - rep_or.dot(X, _col_means(X, wt))
         inf_c = inf_c - rep_or.dot(X, _col_means(X, wc))
-    return CellEstimate(att=float(eta_t - eta_c), inf=inf_t / wt.mean() - inf_c / wc.mean())
+    return eta_t - eta_c, inf_t / wt.mean() - inf_c / wc.mean()
