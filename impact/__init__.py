@@ -10,6 +10,7 @@ from impact.data.panel import Panel
 from impact.data.samplelog import SampleLog
 from impact.design.cohorts import cohort_from_membership
 from impact.estimators.att_gt import att_gt
+from impact.estimators.etwfe import etwfe
 from impact.estimators.event_study import event_study
 from impact.estimators.feols import feols
 from impact.estimators.fepois import fepois
@@ -33,6 +34,7 @@ __all__ = [
     "datasets",
     "errors",
     "etable",
+    "etwfe",
     "event_study",
     "feols",
     "fepois",

@@ -1,0 +1,115 @@
+"""etwfe against diff-diff's ETWFE (Stata jwdid conventions), and linear ETWFE against
+the imputation estimator (algebraically equal on a balanced panel)."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from helpers import RTOL_CLOSED_FORM, RTOL_ITERATIVE, RTOL_ITERATIVE_SE, assert_close
+
+import impact
+
+dd = pytest.importorskip("diff_diff")
+
+
+def _counts(seed: int, n: int = 400, T: int = 8) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    unit = np.repeat(np.arange(n), T)
+    year = np.tile(np.arange(2001, 2001 + T), n)
+    g = rng.choice([2003, 2005, 2006, 0, 0], n)[unit].astype(float)
+    a = rng.normal(scale=0.5, size=n)[unit]
+    treated = (g > 0) & (year >= g)
+    mu = np.exp(0.5 + a + 0.05 * (year - 2001) + 0.2 * treated * (1 + 0.1 * (year - g)))
+    y = rng.poisson(mu).astype(float)
+    return pd.DataFrame({"unit": unit, "year": year, "g": g, "y": y, "ly": np.log1p(y)})
+
+
+def _fit(df, **kw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return impact.etwfe(df, y="y", unit="unit", time="year", cohort="g", **kw)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_poisson_etwfe_equals_diff_diff(seed):
+    df = _counts(seed)
+    res = _fit(df)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = dd.ETWFE(method="poisson").fit(
+            df, outcome="y", unit="unit", time="year", first_treat="g"
+        )
+    cells = res.cells.set_index(["cohort", "period"])
+    gt = ref.group_time_effects
+    assert len(cells) == len(gt)
+    for (g, t), eff in gt.items():
+        row = cells.loc[(int(g), int(t))]
+        assert_close(row["estimate"], eff["att"], rtol=RTOL_ITERATIVE, atol=1e-10)
+        assert_close(row["std_error"], eff["se"], rtol=RTOL_ITERATIVE_SE)
+    simple = res.aggregate("simple").iloc[0]
+    assert_close(simple["estimate"], ref.overall_att, rtol=RTOL_ITERATIVE)
+    assert_close(simple["std_error"], ref.overall_se, rtol=RTOL_ITERATIVE_SE)
+    for kind, ours in (("group", "group"), ("calendar", "calendar"), ("event_study", "dynamic")):
+        agg = ref.aggregate(kind)
+        theirs = {"group": agg.group_effects, "calendar": agg.calendar_effects}.get(
+            kind, agg.event_study_effects
+        )
+        tab = res.aggregate(ours).set_index("key")
+        for key, eff in theirs.items():
+            assert_close(tab.loc[int(key), "estimate"], eff["att"], rtol=RTOL_ITERATIVE)
+            assert_close(tab.loc[int(key), "std_error"], eff["se"], rtol=RTOL_ITERATIVE_SE)
+
+
+def test_proportional_effect_is_exp_tau_minus_one_per_cell():
+    res = _fit(_counts(3))
+    tau = np.array(
+        [res.coef[f"cell::{g}:{t}"] for g, t in zip(res.cells["cohort"], res.cells["period"])]
+    )
+    assert_close(res.cells["ratio"].to_numpy(), np.expm1(tau), rtol=RTOL_CLOSED_FORM)
+    # delta method: se(exp(tau) - 1) = exp(tau) se(tau)
+    V = res.vcov
+    names = list(res.coef.index)
+    se_tau = np.array(
+        [
+            np.sqrt(V[names.index(f"cell::{g}:{t}"), names.index(f"cell::{g}:{t}")])
+            for g, t in zip(res.cells["cohort"], res.cells["period"])
+        ]
+    )
+    assert_close(res.cells["ratio_se"].to_numpy(), np.exp(tau) * se_tau, rtol=RTOL_CLOSED_FORM)
+
+
+def test_linear_etwfe_equals_imputation_on_a_balanced_panel():
+    """Wooldridge (2021): pooled OLS with cohort and period dummies and treated-cell
+    indicators gives the imputation estimator's cell effects; weighted by cell counts
+    they are the imputation horizon averages."""
+    from impact.estimators.imputation import imputation_fit
+
+    df = _counts(4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = impact.etwfe(
+            df, y="ly", unit="unit", time="year", cohort="g", family="linear"
+        )
+    imp = imputation_fit(df, y="ly", unit="unit", time="year", cohort="g")
+    dyn = res.aggregate("dynamic").set_index("key")
+    assert_close(dyn.loc[list(imp.horizons), "estimate"].to_numpy(), imp.estimate, rtol=1e-9)
+    assert_close(res.aggregate("simple")["estimate"].iloc[0], imp.overall, rtol=1e-9)
+    assert np.isnan(res.cells["ratio"]).all()
+
+
+def test_never_treated_controls_give_placebo_pre_period_cells():
+    res = _fit(_counts(5), control="never")
+    pre = res.cells[res.cells["event_time"] < 0]
+    assert len(pre) > 0 and (pre["event_time"] != -1).all()
+    dyn = res.aggregate("dynamic")
+    assert -1 not in set(dyn["key"]) and min(dyn["key"]) < -1
+
+
+def test_negative_counts_are_rejected():
+    df = _counts(6)
+    df.loc[3, "y"] = -2.0
+    with pytest.raises(impact.errors.NegativeOutcomeError):
+        _fit(df)
