@@ -66,7 +66,10 @@ def test_poisson_etwfe_equals_diff_diff(seed):
 def test_proportional_effect_is_exp_tau_minus_one_per_cell():
     res = _fit(_counts(3))
     tau = np.array(
-        [res.coef[f"cell::{g}:{t}"] for g, t in zip(res.cells["cohort"], res.cells["period"])]
+        [
+            res.coef[f"cell::{g}:{t}"]
+            for g, t in zip(res.cells["cohort"], res.cells["period"], strict=True)
+        ]
     )
     assert_close(res.cells["ratio"].to_numpy(), np.expm1(tau), rtol=RTOL_CLOSED_FORM)
     # delta method: se(exp(tau) - 1) = exp(tau) se(tau)
@@ -75,7 +78,7 @@ def test_proportional_effect_is_exp_tau_minus_one_per_cell():
     se_tau = np.array(
         [
             np.sqrt(V[names.index(f"cell::{g}:{t}"), names.index(f"cell::{g}:{t}")])
-            for g, t in zip(res.cells["cohort"], res.cells["period"])
+            for g, t in zip(res.cells["cohort"], res.cells["period"], strict=True)
         ]
     )
     assert_close(res.cells["ratio_se"].to_numpy(), np.exp(tau) * se_tau, rtol=RTOL_CLOSED_FORM)
@@ -90,9 +93,7 @@ def test_linear_etwfe_equals_imputation_on_a_balanced_panel():
     df = _counts(4)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        res = impact.etwfe(
-            df, y="ly", unit="unit", time="year", cohort="g", family="linear"
-        )
+        res = impact.etwfe(df, y="ly", unit="unit", time="year", cohort="g", family="linear")
     imp = imputation_fit(df, y="ly", unit="unit", time="year", cohort="g")
     dyn = res.aggregate("dynamic").set_index("key")
     assert_close(dyn.loc[list(imp.horizons), "estimate"].to_numpy(), imp.estimate, rtol=1e-9)
