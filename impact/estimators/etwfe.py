@@ -70,6 +70,7 @@ def etwfe(
     cohort: str,
     family: str = "poisson",
     control: str = "notyet",
+    control_pool: str | None = None,
     vcov: VcovSpec = None,
     never_treated: float | None = None,
     alpha: float = 0.05,
@@ -90,6 +91,9 @@ def etwfe(
         observations join the comparison (Wooldridge's default). ``"never"``: indicators
         for every cohort period except g - 1, so only never-treated units and each
         cohort's g - 1 form the comparison (pre-period cells are placebo effects).
+    control_pool : str, optional
+        Boolean unit-level column: never-treated units outside it are dropped (counted),
+        e.g. to keep spillover-exposed firms out of the comparison.
     vcov : None or dict
         Default ``{"cluster": unit}``; ``"hetero"`` or another cluster column.
     never_treated : float, optional
@@ -107,7 +111,9 @@ def etwfe(
     if control not in ("notyet", "never"):
         raise InvalidOptionError(f"control must be 'notyet' or 'never', got {control!r}.")
     request = parse_vcov(vcov if vcov is not None else {"cluster": unit})
-    check_columns(data, [y, unit, time, cohort, *request.clusters])
+    check_columns(
+        data, [y, unit, time, cohort, *request.clusters, *([control_pool] if control_pool else [])]
+    )
     panel = Panel(data, unit=unit, time=time)
     log = SampleLog(n_initial=len(data))
     keep, log = missing_mask(data[[y]], [y], log)
@@ -120,6 +126,15 @@ def etwfe(
         "always_treated", "rows of units treated in the first period", int((keep & always).sum())
     )
     keep &= ~always
+    if control_pool:
+        pool = unit_constant(data, panel.unit_codes, control_pool, "control_pool").astype(bool)
+        outside = np.isnan(g_all) & ~pool[panel.unit_codes]
+        log = log.with_drop(
+            "control_pool",
+            "rows of never-treated units outside the control pool",
+            int((keep & outside).sum()),
+        )
+        keep &= ~outside
     frame = data.loc[keep, list(dict.fromkeys([y, *request.clusters]))]
     g, t = g_all[keep], panel.period[keep]
     yv = frame[y].to_numpy(dtype=float)
