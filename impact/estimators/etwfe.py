@@ -61,6 +61,18 @@ def _design(g: np.ndarray, t: np.ndarray, cells: list[tuple[float, int]]):
     return np.column_stack(cols), names
 
 
+def _fe_category(fixed_effects: str | None, time: str) -> str | None:
+    if not fixed_effects:
+        return None
+    parts = [p.strip() for p in fixed_effects.split("^")]
+    if "+" in fixed_effects or len(parts) != 2 or time not in parts:
+        raise InvalidOptionError(
+            f"fixed_effects={fixed_effects!r}: etwfe takes one interaction of the time column "
+            f"with a category, e.g. 'sector^{time}'."
+        )
+    return parts[0] if parts[1] == time else parts[1]
+
+
 def etwfe(
     data: pd.DataFrame,
     *,
@@ -71,6 +83,7 @@ def etwfe(
     family: str = "poisson",
     control: str = "notyet",
     control_pool: str | None = None,
+    fixed_effects: str | None = None,
     vcov: VcovSpec = None,
     never_treated: float | None = None,
     alpha: float = 0.05,
@@ -94,6 +107,9 @@ def etwfe(
     control_pool : str, optional
         Boolean unit-level column: never-treated units outside it are dropped (counted),
         e.g. to keep spillover-exposed firms out of the comparison.
+    fixed_effects : str, optional
+        ``"category^time"`` (e.g. ``"sector^year"``): category-by-period dummies replace
+        the period dummies, so trends may differ by category.
     vcov : None or dict
         Default ``{"cluster": unit}``; ``"hetero"`` or another cluster column.
     never_treated : float, optional
@@ -111,9 +127,9 @@ def etwfe(
     if control not in ("notyet", "never"):
         raise InvalidOptionError(f"control must be 'notyet' or 'never', got {control!r}.")
     request = parse_vcov(vcov if vcov is not None else {"cluster": unit})
-    check_columns(
-        data, [y, unit, time, cohort, *request.clusters, *([control_pool] if control_pool else [])]
-    )
+    fe_col = _fe_category(fixed_effects, time)
+    extra = [c for c in (control_pool, fe_col) if c]
+    check_columns(data, [y, unit, time, cohort, *request.clusters, *extra])
     panel = Panel(data, unit=unit, time=time)
     log = SampleLog(n_initial=len(data))
     keep, log = missing_mask(data[[y]], [y], log)
@@ -150,6 +166,17 @@ def etwfe(
     if not cells:
         raise EmptySampleError("no treated cohort-period cell: nothing to estimate.")
     X, names = _design(g, t, cells)
+    if fe_col:
+        cat = data[fe_col].to_numpy()[keep]
+        if pd.isna(cat).any():
+            raise EmptySampleError(f"fixed-effect column {fe_col!r} has missing values.")
+        codes = pd.factorize(pd.MultiIndex.from_arrays([cat, t]), sort=True)[0]
+        dummies = np.zeros((len(t), int(codes.max()) + 1))
+        dummies[np.arange(len(t)), codes] = 1.0
+        # the period dummies are kept first; one category-period dummy per period is
+        # then collinear and dropped by the collinearity check
+        X = np.column_stack([X, dummies[:, 1:]])
+        names = names + [f"{fe_col}^{time}::{j}" for j in range(1, dummies.shape[1])]
     n_cells = len(cells)
     if family == "poisson":
         sep = relu_separation(yv, X, None)

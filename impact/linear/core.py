@@ -62,8 +62,12 @@ def fit_absorbed(
     tol: float = DEMEAN_TOL,
     maxiter: int = 100_000,
     strategy: DemeanStrategy = "auto",
+    detect_collinear: bool = True,
 ) -> AbsorbedFit:
     """Fit ``y = X b + FE + u`` by weighted least squares.
+
+    ``detect_collinear=False`` keeps every column (for refits on columns already
+    checked, e.g. later IRLS iterations, where near-zero weights must not drop more).
 
     Raises
     ------
@@ -81,7 +85,10 @@ def fit_absorbed(
     else:
         R, used, fe_rank = V, "none", 0
     gram = weighted_gram(R, weights)
-    keep, reasons = find_collinear(gram[1:, 1:], column_scale(X, weights))
+    if detect_collinear:
+        keep, reasons = find_collinear(gram[1:, 1:], column_scale(X, weights))
+    else:
+        keep, reasons = np.ones(k_all, dtype=bool), []
     if not keep.any():
         raise EmptySampleError("every regressor is collinear with the fixed effects.")
     idx = np.r_[0, 1 + np.flatnonzero(keep)]

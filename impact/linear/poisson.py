@@ -181,7 +181,7 @@ def poisson_irls(
     Xk = X
     for it in range(1, maxiter + 1):
         z = eta - off + (y - mu) / mu
-        core = fit_absorbed(z, Xk, fe, w0 * mu, tol=fixef_tol)
+        core = fit_absorbed(z, Xk, fe, w0 * mu, tol=fixef_tol, detect_collinear=keep is None)
         if keep is None:
             keep, reasons = core.keep, core.reasons
             Xk = X[:, keep]
@@ -197,7 +197,7 @@ def poisson_irls(
         if abs(dev - dev_old) / (0.1 + abs(dev)) < tol:
             # the variance needs the within regressors weighted by the final means
             z = eta - off + (y - mu) / mu
-            final = fit_absorbed(z, Xk, fe, w0 * mu, tol=fixef_tol)
+            final = fit_absorbed(z, Xk, fe, w0 * mu, tol=fixef_tol, detect_collinear=False)
             return PoissonFit(core.beta, mu, eta, final, keep, reasons, dev, it)
         dev_old = dev
     raise ConvergenceError(
