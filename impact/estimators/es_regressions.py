@@ -8,16 +8,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from impact._typing import FloatArray, VcovSpec
-from impact.data.columns import check_columns, missing_mask
-from impact.data.panel import compact_codes
-from impact.data.samplelog import SampleLog
+from impact._typing import VcovSpec
+from impact.data.columns import check_columns
 from impact.data.timeindex import period_numbers
 from impact.design.cohorts import normalize_cohorts
 from impact.design.staggered import unit_constant
-from impact.errors import ImpactError, ImpactWarning
+from impact.errors import ImpactError
+from impact.estimators.es_cells import interaction_weights, sun_abraham_cells, twfe_cells
 from impact.estimators.feols import feols
-from impact.estimators.saturated import drop_two_way_singletons, saturated_fit
 
 __all__ = ["sun_abraham_regression", "twfe_regression"]
 
@@ -104,6 +102,11 @@ def twfe_regression(
     )
     binned = np.clip(s.period - s.cohort, *window)
     binned = np.where(np.isnan(s.cohort), reference, binned).astype(int)
+    cl_col = _unit_level_cluster(s, unit, vcov)
+    if not covariates and not fixed_effects and cl_col is not None:
+        fast = twfe_cells(s, binned, y=y, unit=unit, cluster=cl_col, reference=reference)
+        if fast is not None:
+            return fast
     fit, names, rel_t, work, _ = _fit_dummies(
         s,
         "rel_time",
@@ -162,7 +165,7 @@ def sun_abraham_regression(
     s = _Setup(s.frame, period, g, keep)
     cl_col = _unit_level_cluster(s, unit, vcov)
     if not covariates and not fixed_effects and cl_col is not None:
-        return _sun_abraham_cells(s, never, y=y, unit=unit, cluster=cl_col, reference=reference)
+        return sun_abraham_cells(s, never, y=y, unit=unit, cluster=cl_col, reference=reference)
     # one integer code per (cohort, relative time); -1 for the reference and the controls
     gmin, rmin = np.nanmin(g), np.nanmin(rel)
     span = int(np.nanmax(rel) - rmin) + 1
@@ -184,20 +187,10 @@ def sun_abraham_regression(
     # cohort shares at each relative time: units of each cohort observed at that time
     used = work.loc[work[name] >= 0, [unit, name]]
     n_gr = used.groupby(name)[unit].nunique().reindex(codes).to_numpy(dtype=float)
-    est, V, rel_times = _interaction_weights(
+    est, V, rel_times = interaction_weights(
         fit.coef[names].to_numpy(), fit.vcov.loc[names, names].to_numpy(), rr, n_gr
     )
     return est, V, rel_times, fit, int(work[unit].nunique()), fit.sample_log, fit.nobs
-
-
-def _interaction_weights(coef, V, rel, n_cell):
-    """Average cell effects at each relative time with the cells' unit shares as weights."""
-    rel_times = np.unique(rel)
-    W: FloatArray = np.zeros((len(rel_times), len(coef)))
-    for i, r in enumerate(rel_times):
-        sel = rel == r
-        W[i, sel] = n_cell[sel] / n_cell[sel].sum()
-    return W @ coef, W @ V @ W.T, rel_times
 
 
 def _unit_level_cluster(s: _Setup, unit: str, vcov: VcovSpec) -> str | None:
@@ -217,51 +210,6 @@ def _unit_level_cluster(s: _Setup, unit: str, vcov: VcovSpec) -> str | None:
     except ImpactError:
         return None
     return col
-
-
-def _sun_abraham_cells(s: _Setup, never: np.ndarray, *, y, unit, cluster, reference):
-    """Sun-Abraham from the saturated regression's cell sufficient statistics."""
-    log = SampleLog(n_initial=len(s.frame))
-    log = log.with_drop(
-        "design",
-        "rows outside the design (never-treated units outside the control pool, "
-        "always-treated cohorts, periods of the last-treated control cohort)",
-        int(np.count_nonzero(~s.keep)),
-    )
-    keep, log = missing_mask(s.frame, [y], log)
-    keep &= s.keep
-    if cluster != unit and s.frame[cluster].isna().to_numpy()[keep].any():
-        raise ImpactError(f"cluster variable {cluster!r} has missing values.")
-    frame, period, g, ctrl = s.frame.loc[keep], s.period[keep], s.cohort[keep], never[keep]
-    unit_codes = pd.factorize(frame[unit], sort=True)[0]
-    per_codes = (period - period.min()).astype(np.intp)
-    single = drop_two_way_singletons(unit_codes, per_codes)
-    log = log.with_drop("singletons", "singleton units or periods", int((~single).sum()))
-    unit_codes, _ = compact_codes(unit_codes[single], int(unit_codes.max()) + 1)
-    per_codes, p_old = compact_codes(per_codes[single], int(per_codes.max()) + 1)
-    period_values = p_old + period.min()
-    g, ctrl, frame = g[single], ctrl[single], frame[single]
-    cohorts = np.unique(g[~ctrl])
-    cohort_codes = np.where(ctrl, -1, np.searchsorted(cohorts, np.where(ctrl, cohorts[0], g)))
-    lookup = {int(v): i for i, v in enumerate(period_values)}
-    ref_codes = np.array([lookup.get(int(c + reference), -1) for c in cohorts], dtype=np.intp)
-    cl_codes = unit_codes if cluster == unit else pd.factorize(frame[cluster].to_numpy())[0]
-    fit = saturated_fit(
-        frame[y].to_numpy(dtype=float), unit_codes, per_codes, cohort_codes, ref_codes, cl_codes
-    )
-    if fit.unidentified:
-        shown = ", ".join(
-            f"(cohort {cohorts[c]:g}, period {period_values[t]})" for c, t in fit.unidentified[:5]
-        )
-        warnings.warn(
-            f"{len(fit.unidentified)} cohort x period effects are not identified (no path of "
-            f"shared units to the control units of that period) and are left out: {shown}",
-            ImpactWarning,
-            stacklevel=4,
-        )
-    rel = (period_values[fit.period] - cohorts[fit.cohort]).astype(int)
-    est, V, rel_times = _interaction_weights(fit.estimate, fit.vcov, rel, fit.n_rows.astype(float))
-    return est, V, rel_times, fit, fit.n_units, log, fit.n_obs
 
 
 def _fe_columns(fixed_effects: str | None) -> list[str]:

@@ -32,7 +32,13 @@ from impact.errors import ClusterError
 from impact.inference.ssc import SSC, small_sample
 from impact.linear.fixed_effects import is_nested
 
-__all__ = ["SaturatedFit", "drop_two_way_singletons", "saturated_fit"]
+__all__ = [
+    "RestrictedFit",
+    "SaturatedFit",
+    "drop_two_way_singletons",
+    "restricted_cell_fit",
+    "saturated_fit",
+]
 
 
 @dataclass(frozen=True)
@@ -70,8 +76,12 @@ class SaturatedFit:
 def drop_two_way_singletons(unit: IntArray, period: IntArray) -> np.ndarray:
     """Rows kept after iterative removal of units and periods observed once (fixest rule)."""
     keep = np.ones(len(unit), dtype=bool)
+    n_u = int(unit.max()) + 1 if len(unit) else 0
+    n_t = int(period.max()) + 1 if len(period) else 0
     while True:
-        single = (np.bincount(unit[keep])[unit] == 1) | (np.bincount(period[keep])[period] == 1)
+        single = (np.bincount(unit[keep], minlength=n_u)[unit] == 1) | (
+            np.bincount(period[keep], minlength=n_t)[period] == 1
+        )
         single &= keep
         if not single.any():
             return keep
@@ -176,3 +186,80 @@ def saturated_fit(
         n_units=U,
         n_clusters=G,
     )
+
+
+@dataclass(frozen=True)
+class RestrictedFit:
+    """Coefficients of a regression whose regressors are functions of the cell, with
+    unit effects absorbed, and their clustered (CRV1) covariance (fixest factors)."""
+
+    coef: FloatArray
+    vcov: FloatArray
+    n_obs: int
+    n_units: int
+    n_clusters: int
+
+
+def restricted_cell_fit(
+    y: FloatArray,
+    unit: IntArray,
+    period: IntArray,
+    cell: IntArray,
+    R: FloatArray,
+    k_slopes: int,
+    cluster: IntArray,
+) -> RestrictedFit | None:
+    """``y = a_unit + m_cell + e`` with ``m = R theta``: unit effects plus any regressors
+    that are constant within cells (period effects, binned relative-time dummies).
+
+    ``R`` (cells x p) maps the parameters to cell means; its last ``k_slopes`` columns are
+    the reported slopes (the others, e.g. period effects, are nuisance). The normal
+    equations ``R' S R theta = R' b`` use the unit-partialled cell system of
+    :func:`saturated_fit`; the cluster scores are ``R'`` times per-cluster cell sums of the
+    residuals (clusters must nest units). Returns None when ``R' S R`` is singular (a
+    regressor is collinear), so the caller can fall back to a general solver.
+    """
+    n, T = len(y), int(period.max()) + 1
+    U, G = int(unit.max()) + 1, int(cluster.max()) + 1
+    if G < 2:
+        raise ClusterError("the event study has fewer than 2 clusters; cluster-robust SEs fail.")
+    K = R.shape[0]
+    T_i = np.bincount(unit, minlength=U).astype(float)
+    ybar = np.bincount(unit, y, minlength=U) / T_i
+    A = sp.csr_matrix((np.ones(n), (unit, cell)), shape=(U, K))
+    S = (
+        np.diag(np.bincount(cell, minlength=K).astype(float))
+        - (A.T @ sp.diags(1.0 / T_i) @ A).toarray()
+    )
+    b = np.bincount(cell, y, minlength=K) - A.T @ ybar
+    H = R.T @ S @ R
+    try:
+        factor = sla.cho_factor(H, check_finite=False)
+    except sla.LinAlgError:
+        return None
+    bread = sla.cho_solve(factor, np.eye(len(H)), check_finite=False)
+    if not np.all(np.isfinite(bread)) or np.linalg.cond(H) > 1e12:
+        return None
+    theta = bread @ (R.T @ b)
+    m = R @ theta
+    alpha = ybar - (A @ m) / T_i
+    e = y - alpha[unit] - m[cell]
+    Z = sp.csr_matrix((e, (cluster, cell)), shape=(G, K))
+    meat = R.T @ (Z.T @ Z).toarray() @ R
+    nested_t = is_nested(period, cluster, T)
+    small = small_sample(
+        SSC.fixest(),
+        vcov_type="cluster",
+        N=n,
+        k=k_slopes,
+        fe_levels=U + T,
+        fe_rank_full=U + T - 1,
+        fe_levels_nested=U + (T if nested_t else 0),
+        n_fe_nested=1 + int(nested_t),
+        n_fe=2,
+        G=(G,),
+        G_min=G,
+    )
+    V = small.factors[0] * (bread @ meat @ bread)
+    s = slice(len(theta) - k_slopes, len(theta))
+    return RestrictedFit(theta[s], V[s, s], n, U, G)

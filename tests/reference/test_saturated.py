@@ -127,3 +127,40 @@ def test_unidentified_cells_are_left_out_with_a_warning():
             df, y="y", unit="unit", time="year", cohort="g", estimator="sun_abraham", window=(-8, 8)
         )
     assert np.isfinite(res.table["estimate"]).all()
+
+
+@pytest.mark.parametrize("cluster", ["unit", "region"])
+def test_twfe_event_study_from_cells_equals_pyfixest(cluster):
+    """Binned relative-time dummies with unit and year effects, solved from cell
+    statistics (unbalanced panel, singletons), against pyfixest's dummy regression."""
+    from impact.estimators.saturated import RestrictedFit
+
+    df = _staggered(4)
+    window = (-3, 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = impact.event_study(
+            df,
+            y="y",
+            unit="unit",
+            time="year",
+            cohort="g",
+            window=window,
+            vcov={"cluster": cluster},
+        )
+        d = df.assign(rel=np.where(df["g"].isna(), -1, (df["year"] - df["g"]).clip(*window)))
+        ref = pf.feols(
+            "y ~ i(rel, ref=-1) | unit + year",
+            data=d,
+            vcov={"CRV1": cluster},
+            fixef_tol=PYFIXEST_FIXEF_TOL,
+        )
+    assert isinstance(res.fit, RestrictedFit)
+    tab = res.table[res.table["rel_time"] != -1]
+    names = [
+        f"rel::{float(r)}" if f"rel::{float(r)}" in ref.coef().index else f"rel::{r}"
+        for r in tab["rel_time"]
+    ]
+    assert_close(tab["estimate"].to_numpy(), ref.coef()[names].to_numpy(), rtol=RTOL_PEER)
+    assert_close(tab["std_error"].to_numpy(), ref.se()[names].to_numpy(), rtol=RTOL_PEER)
+    assert res.n_obs == ref._N
