@@ -19,6 +19,7 @@ from impact.design.cohorts import normalize_cohorts
 from impact.errors import InvalidOptionError
 from impact.estimators.att_gt import att_gt
 from impact.estimators.es_regressions import sun_abraham_regression, twfe_regression
+from impact.estimators.etwfe import etwfe
 from impact.estimators.imputation import did2s_fit, imputation_fit
 from impact.results.att_gt import if_vcov
 
@@ -175,6 +176,7 @@ def event_study(
     never_treated: float | None = None,
     alpha: float = 0.05,
     seed: int = 0,
+    family: str = "linear",
 ) -> EventStudyResult:
     """Event-time effects with a common output table, so estimators can be overlaid.
 
@@ -184,7 +186,7 @@ def event_study(
         Long panel; never modified.
     y, unit, time, cohort : str
         Outcome, unit, integer period and cohort (first treated period; NaN never).
-    estimator : {"twfe", "sun_abraham", "imputation", "did2s", "cs"}
+    estimator : {"twfe", "sun_abraham", "imputation", "did2s", "cs", "etwfe"}
         ``"twfe"``: two-way fixed effects with relative-time dummies, the endpoints of the
         window binned (all earlier / later event times pooled), never-treated units as
         the reference group. ``"sun_abraham"``: the interaction-weighted estimator of Sun
@@ -217,6 +219,11 @@ def event_study(
     alpha : float
     seed : int
         Seed of the Gaussian draws for the simultaneous band's critical value.
+    family : {"linear", "poisson"}
+        ``estimator="etwfe"`` only: Wooldridge's extended TWFE with never-treated
+        controls (pre-period placebo cells, reference g - 1), event-time effects in levels
+        (average partial effects for Poisson), cells weighted by observations;
+        ``fixed_effects="category^time"`` adds category-by-period dummies.
 
     Returns
     -------
@@ -302,6 +309,29 @@ def event_study(
         inside = (rel >= window[0]) & (rel <= window[1])
         est, V, rel = est[inside], V[np.ix_(inside, inside)], rel[inside]
         fit, n_units, n_obs = None, int(d[unit].nunique()), int(log.n_final)
+    elif estimator == "etwfe":
+        if covariates or reference != -1:
+            raise InvalidOptionError(
+                "estimator='etwfe' takes no covariates and its reference period is g - 1."
+            )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            et = etwfe(
+                data,
+                y=y,
+                unit=unit,
+                time=time,
+                cohort=cohort,
+                family=family,
+                control="never",
+                control_pool=control_pool,
+                fixed_effects=fixed_effects,
+                vcov=vcov,
+                never_treated=never_treated,
+                alpha=alpha,
+            )
+        rel, est, V = et.event_time_effects(window[0], window[1])
+        fit, n_units, log, n_obs = et, et.n_units, et.sample_log, et.n_obs
     elif estimator == "cs":
         if fixed_effects:
             raise InvalidOptionError(
@@ -339,7 +369,7 @@ def event_study(
         n_obs = int(gt.sample_log.n_final)
     else:
         raise InvalidOptionError(
-            f"estimator must be 'twfe', 'sun_abraham', 'imputation', 'did2s' or 'cs', got "
+            f"estimator must be 'twfe', 'sun_abraham', 'imputation', 'did2s', 'cs' or 'etwfe', got "
             f"{estimator!r}."
         )
     table = _finish(est, V, rel, reference, alpha, seed)

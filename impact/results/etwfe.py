@@ -197,6 +197,20 @@ class ETWFEResult:
             {"key": keys, **_tab(est, se, self.alpha), "ratio": ratio, "ratio_se": ratio_se}
         )
 
+    def event_time_effects(
+        self, min_e: int | None = None, max_e: int | None = None
+    ) -> tuple[np.ndarray, FloatArray, FloatArray]:
+        """Event times, level effects (cells weighted by observations) and their covariance."""
+        e = self.cells["event_time"].to_numpy()
+        lo = e.min() if min_e is None else min_e
+        hi = e.max() if max_e is None else max_e
+        keys = np.unique(e[(e >= lo) & (e <= hi)])
+        n = self.cells["n"].to_numpy(dtype=float)
+        W = np.array([np.where(e == k, n, 0.0) for k in keys]).reshape(len(keys), len(e))
+        W = W / W.sum(axis=1, keepdims=True)
+        G = W @ self._grad_level
+        return keys, W @ self.cells["estimate"].to_numpy(), G @ self.vcov @ G.T
+
     def __str__(self) -> str:
         simple = self.aggregate("simple").iloc[0]
         return (

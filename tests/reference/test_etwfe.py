@@ -138,3 +138,25 @@ def test_poisson_etwfe_with_category_by_period_effects_equals_glm():
         abs(plain.aggregate("simple")["ratio"].iloc[0] - res.aggregate("simple")["ratio"].iloc[0])
         > 1e-6
     )
+
+
+def test_event_study_etwfe_linear_equals_sun_abraham_on_a_balanced_panel():
+    """With never-treated controls, linear ETWFE saturates every cohort period but g - 1
+    as Sun-Abraham does; on a balanced panel (mpdta) the event-time estimates coincide."""
+    mpdta = impact.datasets.load("mpdta")
+    kw = {"y": "lemp", "unit": "countyreal", "time": "year", "cohort": "first.treat"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        et = impact.event_study(mpdta, **kw, estimator="etwfe", window=(-3, 3))
+        sa = impact.event_study(mpdta, **kw, estimator="sun_abraham", window=(-3, 3))
+    assert list(et.table["rel_time"]) == list(sa.table["rel_time"])
+    assert_close(
+        et.table["estimate"].to_numpy(), sa.table["estimate"].to_numpy(), rtol=1e-9, atol=1e-12
+    )
+    pois = impact.event_study(
+        mpdta.assign(emp=np.exp(mpdta["lemp"])),
+        **{**kw, "y": "emp"},
+        estimator="etwfe",
+        family="poisson",
+    )
+    assert pois.table.loc[pois.table["rel_time"] == -1, "estimate"].iloc[0] == 0.0
