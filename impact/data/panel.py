@@ -33,6 +33,9 @@ def _factorize_ids(ids: pd.Series) -> tuple[np.ndarray, object]:
         and not isinstance(ids.dtype, pd.CategoricalDtype)
         and len(ids)
     ):
+        if int(ids.max()) > np.iinfo(np.int64).max:  # uint64 beyond int64: hash instead
+            codes, labels = pd.factorize(ids, sort=True)
+            return codes.astype(np.intp), labels
         values = ids.to_numpy(dtype=np.int64)
         lo, hi = int(values.min()), int(values.max())
         if hi - lo <= 4 * len(values) + 1_000_000:

@@ -19,7 +19,7 @@ from impact._typing import FloatArray, IntArray
 from impact.data.columns import missing_mask
 from impact.data.panel import compact_codes
 from impact.data.samplelog import SampleLog
-from impact.errors import ImpactError, ImpactWarning
+from impact.errors import EmptySampleError, ImpactError, ImpactWarning
 from impact.estimators.saturated import (
     drop_two_way_singletons,
     restricted_cell_fit,
@@ -53,8 +53,10 @@ def cell_sample(s: Any, never: np.ndarray, *, y: str, unit: str, cluster: str) -
         "always-treated cohorts, periods of the last-treated control cohort)",
         int(np.count_nonzero(~s.keep)),
     )
-    keep, log = missing_mask(s.frame, [y], log)
-    keep &= s.keep
+    inside = np.flatnonzero(s.keep)
+    ok, log = missing_mask(s.frame.iloc[inside], [y], log)  # counted on design rows only
+    keep = np.zeros(len(s.frame), dtype=bool)
+    keep[inside[ok]] = True
     if cluster != unit and s.frame[cluster].isna().to_numpy()[keep].any():
         raise ImpactError(f"cluster variable {cluster!r} has missing values.")
     rows = np.flatnonzero(keep)
@@ -98,6 +100,10 @@ def sun_abraham_cells(s: Any, never: np.ndarray, *, y, unit, cluster, reference)
     """Sun-Abraham from the saturated regression's cell sufficient statistics."""
     cs = cell_sample(s, never, y=y, unit=unit, cluster=cluster)
     ctrl, g = cs.control, cs.cohort
+    if ctrl.all():
+        raise EmptySampleError(
+            "no treated observation is left after dropping missing outcomes and singletons."
+        )
     cohorts = np.unique(g[~ctrl])
     cohort_codes = np.where(ctrl, -1, np.searchsorted(cohorts, np.where(ctrl, cohorts[0], g)))
     lookup = {int(v): i for i, v in enumerate(cs.period_values)}

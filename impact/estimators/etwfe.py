@@ -44,21 +44,60 @@ from impact.results.etwfe import ETWFEResult
 __all__ = ["etwfe"]
 
 
-def _design(g: np.ndarray, t: np.ndarray, cells: list[tuple[float, int]]):
-    """Intercept, one indicator per cell, cohort dummies (never = base), period dummies."""
+def _design(g: np.ndarray, t: np.ndarray, cells: list[tuple[float, int]], fe_dummies=None):
+    """Intercept, cohort dummies (never = base), period dummies, optional category-period
+    dummies, then one indicator per cell — last, so that a cell collinear with the
+    nuisance dummies is the column the collinearity check drops (and reports)."""
     cohorts = np.unique(g[~np.isnan(g)])
     periods = np.unique(t)
     cols, names = [np.ones(len(t))], ["(Intercept)"]
-    for cg, ct in cells:
-        cols.append(((g == cg) & (t == ct)).astype(float))
-        names.append(f"cell::{int(cg)}:{int(ct)}")
-    for cg in cohorts:  # the never-treated cohort is the base level
+    for cg in cohorts:
         cols.append((g == cg).astype(float))
         names.append(f"cohort::{int(cg)}")
     for p in periods[1:]:
         cols.append((t == p).astype(float))
         names.append(f"period::{int(p)}")
-    return np.column_stack(cols), names
+    if fe_dummies is not None:
+        block, fe_names = fe_dummies
+        cols.extend(block.T)
+        names.extend(fe_names)
+    first_cell = len(cols)
+    for cg, ct in cells:
+        cols.append(((g == cg) & (t == ct)).astype(float))
+        names.append(f"cell::{int(cg)}:{int(ct)}")
+    return np.column_stack(cols), names, first_cell
+
+
+def _comparable(g: np.ndarray, t: np.ndarray, control: str) -> np.ndarray:
+    """Rows whose cohort has a comparison period and whose period has comparison rows.
+
+    Comparison rows: never-treated rows and, for ``"notyet"``, treated rows before g; for
+    ``"never"``, each cohort's g - 1 row. A cohort without one, or a period without
+    any, is not identified; its rows are dropped (repeated until nothing changes).
+    """
+    ok = np.ones(len(t), dtype=bool)
+    never = np.isnan(g)
+    gz = np.where(never, np.inf, g)
+    base = never | ((t < gz) if control == "notyet" else (t == gz - 1))
+    while True:
+        b = base & ok
+        good_t = np.isin(t, np.unique(t[b]))
+        good_g = never | np.isin(gz, np.unique(gz[b & ~never]))
+        new = ok & good_t & good_g
+        if (new == ok).all():
+            return ok
+        ok = new
+
+
+def _fe_dummies(cat, t, fe_col, time):
+    """Category-by-period dummies (first level dropped; one per period is collinear with
+    the period dummies and is dropped by the collinearity check)."""
+    if cat is None:
+        return None
+    codes = pd.factorize(pd.MultiIndex.from_arrays([cat, t]), sort=True)[0]
+    dummies = np.zeros((len(t), int(codes.max()) + 1))
+    dummies[np.arange(len(t)), codes] = 1.0
+    return dummies[:, 1:], [f"{fe_col}^{time}::{j}" for j in range(1, dummies.shape[1])]
 
 
 def _fe_category(fixed_effects: str | None, time: str) -> str | None:
@@ -153,61 +192,87 @@ def etwfe(
         keep &= ~outside
     frame = data.loc[keep, list(dict.fromkeys([y, *request.clusters]))]
     g, t = g_all[keep], panel.period[keep]
-    yv = frame[y].to_numpy(dtype=float)
-    if family == "poisson":
-        _check_outcome(yv, y)
-    cells = sorted(
-        {
-            (float(cg), int(ct))
-            for cg, ct in zip(g[~np.isnan(g)], t[~np.isnan(g)], strict=True)
-            if (ct >= cg) or (control == "never" and ct != cg - 1)
-        }
-    )
-    if not cells:
-        raise EmptySampleError("no treated cohort-period cell: nothing to estimate.")
-    X, names = _design(g, t, cells)
+    cat = None
     if fe_col:
         cat = data[fe_col].to_numpy()[keep]
         if pd.isna(cat).any():
             raise EmptySampleError(f"fixed-effect column {fe_col!r} has missing values.")
-        codes = pd.factorize(pd.MultiIndex.from_arrays([cat, t]), sort=True)[0]
-        dummies = np.zeros((len(t), int(codes.max()) + 1))
-        dummies[np.arange(len(t)), codes] = 1.0
-        # the period dummies are kept first; one category-period dummy per period is
-        # then collinear and dropped by the collinearity check
-        X = np.column_stack([X, dummies[:, 1:]])
-        names = names + [f"{fe_col}^{time}::{j}" for j in range(1, dummies.shape[1])]
-    n_cells = len(cells)
+    if control == "never" and not np.isnan(g).any():
+        raise EmptySampleError(
+            "control='never' needs never-treated units (none in the sample); use "
+            "control='notyet'."
+        )
+    ok = _comparable(g, t, control)
+    log = log.with_drop(
+        "no_comparison",
+        "rows of cohorts without a comparison period, or of periods without comparison rows",
+        int((~ok).sum()),
+    )
+    frame, g, t = frame.loc[ok], g[ok], t[ok]
+    cat = cat[ok] if cat is not None else None
+    yv = frame[y].to_numpy(dtype=float)
     if family == "poisson":
-        sep = relu_separation(yv, X, None)
-        if sep.any():
-            log = log.with_drop(
-                "separation_relu",
-                "rows separated by the cell indicators or dummies (outcome zero throughout)",
-                int(sep.sum()),
-            )
-            ok = ~sep
-            frame, g, t, yv, X = frame.loc[ok], g[ok], t[ok], yv[ok], X[ok]
-        fit = poisson_irls(yv, X, None, None, None)
-        keep_cols, core, mu = fit.keep, fit.core, fit.mu
-        scores = core.Xd * (yv - mu)[:, None]
-        ssr_over_n = (len(yv) - 1) / len(yv)
+        _check_outcome(yv, y)
+    lost_all: list[tuple[float, int]] = []
+    for _ in range(5):  # refit without the rows of cells that turn out unidentified
+        cells = sorted(
+            {
+                (float(cg), int(ct))
+                for cg, ct in zip(g[~np.isnan(g)], t[~np.isnan(g)], strict=True)
+                if (ct >= cg) or (control == "never" and ct != cg - 1)
+            }
+        )
+        if not cells:
+            raise EmptySampleError("no treated cohort-period cell: nothing to estimate.")
+        X, names, first_cell = _design(g, t, cells, _fe_dummies(cat, t, fe_col, time))
+        if family == "poisson":
+            sep = relu_separation(yv, X, None)
+            if sep.any():
+                log = log.with_drop(
+                    "separation_relu",
+                    "rows separated by the cell indicators or dummies (outcome zero throughout)",
+                    int(sep.sum()),
+                )
+                ok = ~sep
+                frame, g, t, yv = frame.loc[ok], g[ok], t[ok], yv[ok]
+                cat = cat[ok] if cat is not None else None
+                continue
+            fit = poisson_irls(yv, X, None, None, None)
+            keep_cols, core, mu = fit.keep, fit.core, fit.mu
+            beta = fit.beta
+            scores = core.Xd * (yv - mu)[:, None]
+            ssr_over_n = (len(yv) - 1) / len(yv)
+        else:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                core = fit_absorbed(yv, X, None)
+            keep_cols, beta = core.keep, core.beta
+            scores = core.Xd * core.resid[:, None]
+            ssr_over_n = float(core.resid @ core.resid) / len(yv)
+        lost = [c for j, c in enumerate(cells) if not keep_cols[first_cell + j]]
+        if not lost:
+            break
+        # an unidentified cell's treated rows must not join the comparison: drop them
+        lost_all += lost
+        bad = np.zeros(len(t), dtype=bool)
+        for cg, ct in lost:
+            bad |= (g == cg) & (t == ct)
+        log = log.with_drop(
+            "unidentified_cells", "rows of unidentified cohort-period cells", int(bad.sum())
+        )
+        frame, g, t, yv = frame.loc[~bad], g[~bad], t[~bad], yv[~bad]
+        cat = cat[~bad] if cat is not None else None
     else:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            core = fit_absorbed(yv, X, None)
-        keep_cols = core.keep
-        scores = core.Xd * core.resid[:, None]
-        ssr_over_n = float(core.resid @ core.resid) / len(yv)
-    kept = [n for n, k in zip(names, keep_cols, strict=True) if k]
-    lost = [cells[j] for j in range(n_cells) if not keep_cols[1 + j]]
-    if lost:
-        shown = ", ".join(f"({int(a)}, {b})" for a, b in lost[:5])
+        raise EmptySampleError("etwfe: cohort-period effects remain unidentified after refits.")
+    if lost_all:
+        shown = ", ".join(f"({int(a)}, {b})" for a, b in lost_all[:5])
         warnings.warn(
-            f"{len(lost)} cohort-period effects are not identified and are left out: {shown}",
+            f"{len(lost_all)} cohort-period effects are not identified; their rows are left "
+            f"out: {shown}",
             ImpactWarning,
             stacklevel=2,
         )
+    kept = [n for n, k in zip(names, keep_cols, strict=True) if k]
     vres = compute_vcov(
         request,
         SSC.fixest(),
@@ -223,10 +288,10 @@ def etwfe(
     return ETWFEResult.build(
         family=family,
         control=control,
-        cells=[c for j, c in enumerate(cells) if keep_cols[1 + j]],
+        cells=cells,
         X=X[:, keep_cols],
         names=kept,
-        beta=core.beta if family == "linear" else fit.beta,
+        beta=beta,
         vcov=vres.V,
         cohort=g,
         period=t,

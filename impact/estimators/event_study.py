@@ -314,22 +314,20 @@ def event_study(
             raise InvalidOptionError(
                 "estimator='etwfe' takes no covariates and its reference period is g - 1."
             )
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            et = etwfe(
-                data,
-                y=y,
-                unit=unit,
-                time=time,
-                cohort=cohort,
-                family=family,
-                control="never",
-                control_pool=control_pool,
-                fixed_effects=fixed_effects,
-                vcov=vcov,
-                never_treated=never_treated,
-                alpha=alpha,
-            )
+        et = etwfe(
+            data,
+            y=y,
+            unit=unit,
+            time=time,
+            cohort=cohort,
+            family=family,
+            control="never",
+            control_pool=control_pool,
+            fixed_effects=fixed_effects,
+            vcov=vcov,
+            never_treated=never_treated,
+            alpha=alpha,
+        )
         rel, est, V = et.event_time_effects(window[0], window[1])
         fit, n_units, log, n_obs = et, et.n_units, et.sample_log, et.n_obs
     elif estimator == "cs":

@@ -65,6 +65,12 @@ class _UnitCellSystem:
         present = np.flatnonzero(group_weights(t, n_t, None) > 0)
         _, comp = connected_components(sp.csr_matrix(CtC[np.ix_(present, present)] != 0))
         first = np.unique(comp, return_index=True)[1]
+        #: connected component of every cell and unit (-1: no untreated observation);
+        #: a counterfactual is identified only within one component
+        self.cell_comp = np.full(n_t, -1)
+        self.cell_comp[present] = comp
+        self.unit_comp = np.full(n_u, -1)
+        self.unit_comp[u] = self.cell_comp[t]
         self.free = np.setdiff1d(present, present[first])
         self.n_t = n_t
         self.factor = sla.cho_factor(A[np.ix_(self.free, self.free)], check_finite=False)
@@ -122,6 +128,7 @@ class _FirstStage:
     lam: FloatArray
     log: SampleLog
     system: _UnitCellSystem
+    uid: np.ndarray  # unit codes (differ from ucode when a coarser group is absorbed)
 
     @property
     def u0(self) -> np.ndarray:
@@ -164,8 +171,9 @@ def _first_stage(
     )
     unit_constant(pd.DataFrame({cohort: g_all}), panel.unit_codes, cohort, "cohort")
     period = panel.period[keep]
+    uid = pd.factorize(panel.unit_codes[keep], sort=True)[0]
     if absorb is None:
-        ucode = pd.factorize(panel.unit_codes[keep], sort=True)[0]
+        ucode = uid
     else:  # a coarser group than the unit absorbs the level (e.g. state)
         if data[absorb].isna().to_numpy()[keep].any():
             raise ImpactError(f"fixed-effect column {absorb!r} has missing values.")
@@ -175,18 +183,18 @@ def _first_stage(
     untreated = ~(~np.isnan(g) & (period >= g - anticipation))
     tcode = _cell_codes(data, keep, period, fixed_effects, time)
     n_u, n_t = int(ucode.max()) + 1, int(tcode.max()) + 1
-    has_u = group_weights(ucode[untreated], n_u, None) > 0
-    has_t = group_weights(tcode[untreated], n_t, None) > 0
-    imputable = has_u[ucode] & has_t[tcode]
+    u0, t0, y0 = ucode[untreated], tcode[untreated], yv[untreated]
+    system = _UnitCellSystem(u0, t0, n_u, n_t)
+    cu, ct = system.unit_comp[ucode], system.cell_comp[tcode]
+    imputable = (cu >= 0) & (ct >= 0) & (cu == ct)
     log = log.with_drop(
         "not_imputable",
-        "observations whose unit or period has no untreated observation",
+        "observations whose unit or period has no untreated observation, or whose unit and "
+        "period are not connected through untreated observations",
         int((~imputable).sum()),
     )
     if not (imputable & ~untreated).any():
         raise ImpactError("no treated observation can be imputed (no untreated periods).")
-    u0, t0, y0 = ucode[untreated], tcode[untreated], yv[untreated]
-    system = _UnitCellSystem(u0, t0, n_u, n_t)
     alpha, lam = system.solve(group_sums(u0, n_u, y0), group_sums(t0, n_t, y0))
     return _FirstStage(
         keep,
@@ -203,6 +211,7 @@ def _first_stage(
         lam[:, 0],
         log,
         system,
+        uid,
     )
 
 
@@ -359,10 +368,12 @@ def did2s_fit(
     )
     e1 = fs.resid0
     if cluster:
-        cl_all = pd.factorize(data[cluster].to_numpy()[keep], sort=True)[0]
-        c = cl_all[idx]
+        raw = data[cluster].to_numpy()[keep]
+        if pd.isna(raw).any():
+            raise ImpactError(f"cluster variable {cluster!r} has missing values.")
+        c = pd.factorize(raw, sort=True)[0][idx]
     else:
-        c = u_all
+        c = fs.uid[idx]
     n_c = int(c.max()) + 1
     c0 = c[is0]
     psi = _dummy_sums(c[dummy], col[dummy], n_c, k, e2[dummy])
