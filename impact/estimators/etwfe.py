@@ -199,8 +199,7 @@ def etwfe(
             raise EmptySampleError(f"fixed-effect column {fe_col!r} has missing values.")
     if control == "never" and not np.isnan(g).any():
         raise EmptySampleError(
-            "control='never' needs never-treated units (none in the sample); use "
-            "control='notyet'."
+            "control='never' needs never-treated units (none in the sample); use control='notyet'."
         )
     ok = _comparable(g, t, control)
     log = log.with_drop(
