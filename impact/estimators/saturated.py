@@ -158,6 +158,11 @@ def saturated_fit(
         (int(c), int(t)) for c, t in zip(c_code[has & ~ok], t_code[has & ~ok], strict=True)
     ]
     rows = tc[ok]
+    # parameters as a dummy regression counts them (fixest's K): every present treated
+    # cell, less one normalisation per connected component without a control cell
+    ctrl_comps = set(comp[:T][present[:T]].tolist())
+    extra_norms = len({int(c) for c in comp[tc[has]]} - ctrl_comps)
+    k_params = int(has.sum()) - extra_norms
     L = np.zeros((len(rows), K))
     L[np.arange(len(rows)), rows] = 1.0
     L[np.arange(len(rows)), t_code[ok]] = -1.0
@@ -166,7 +171,7 @@ def saturated_fit(
         SSC.fixest(),
         vcov_type="cluster",
         N=n,
-        k=len(rows),
+        k=k_params,
         fe_levels=U + T,
         fe_rank_full=U + T - 1,
         fe_levels_nested=U + (T if is_nested(period, cluster, T) else 0),

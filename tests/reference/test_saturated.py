@@ -164,3 +164,30 @@ def test_twfe_event_study_from_cells_equals_pyfixest(cluster):
     assert_close(tab["estimate"].to_numpy(), ref.coef()[names].to_numpy(), rtol=RTOL_PEER)
     assert_close(tab["std_error"].to_numpy(), ref.se()[names].to_numpy(), rtol=RTOL_PEER)
     assert res.n_obs == ref._N
+
+
+def test_sun_abraham_counts_parameters_as_the_dummy_regression_when_a_cohort_is_unidentified(
+    monkeypatch,
+):
+    """Cohort 5 lacks its reference period: its cells are left out, but the small-sample
+    K still counts the parameters the dummy regression estimates, so the SEs of the
+    identified cells equal the feols dummy path's."""
+    from impact.estimators import es_regressions as er
+
+    rng = np.random.default_rng(1)
+    rows = [(i, t, [np.nan, 3, 5, 6][i % 4]) for i in range(60) for t in range(8)]
+    df = pd.DataFrame(rows, columns=["id", "t", "g"])
+    df["y"] = rng.normal(size=len(df)) + (df["t"] >= df["g"]) * 1.0 + df["id"] * 0.1
+    df = df.sample(frac=0.8, random_state=3).sort_index()
+    df = df[~((df["g"] == 5) & (df["t"] == 4))]
+    kw = {"y": "y", "unit": "id", "time": "t", "cohort": "g", "estimator": "sun_abraham"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fast = impact.event_study(df, **kw, window=(-3, 3))
+        monkeypatch.setattr(er, "_unit_level_cluster", lambda *a, **k: None)
+        slow = impact.event_study(df, **kw, window=(-3, 3))
+    # rel 2 and 3 involve only identified cohorts in both paths
+    f = fast.table.set_index("rel_time").loc[[2, 3]]
+    s = slow.table.set_index("rel_time").loc[[2, 3]]
+    assert_close(f["estimate"].to_numpy(), s["estimate"].to_numpy(), rtol=1e-10)
+    assert_close(f["std_error"].to_numpy(), s["std_error"].to_numpy(), rtol=1e-10)
