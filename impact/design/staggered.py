@@ -131,11 +131,13 @@ def prepare_staggered(
     new_code = np.cumsum(keep_u) - 1
     row_ok = keep_u[codes]
     n = int(keep_u.sum())
-    Y = np.full((n, T), np.nan)
-    Y[new_code[codes[row_ok]], tpos[row_ok]] = frame[y].to_numpy(dtype=float)[row_ok]
+    # one flat (column-major) position per used row, shared by the outcome and covariates
+    flat = new_code[codes[row_ok]] + n * tpos[row_ok]
+    Y = np.full((n, T), np.nan, order="F")
+    Y.reshape(-1, order="F")[flat] = frame[y].to_numpy(dtype=float)[row_ok]
     X = np.full((n, T, len(covariates)), np.nan, order="F")  # contiguous (unit) columns
     for j, c in enumerate(covariates):
-        X[new_code[codes[row_ok]], tpos[row_ok], j] = frame[c].to_numpy(dtype=float)[row_ok]
+        X[:, :, j].reshape(-1, order="F")[flat] = frame[c].to_numpy(dtype=float)[row_ok]
     w = (
         unit_constant(frame, codes, weights, "weights").astype(float)[keep_u]
         if weights

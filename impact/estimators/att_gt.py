@@ -173,7 +173,9 @@ def _estimate_cells(wide, cells, *, control, anticipation, method, min_cell_unit
         DY = Yi[:, [i for _, i, _ in grp["cells"]]] - Yi[:, [b for _, _, b in grp["cells"]]]
         att_g, inf_g = did_covariates_batch(DY, D, Xc, wc, method, ps=ps, xtx_inv=inv)
         att[cols] = att_g
-        inf[np.ix_(idx, cols)] = inf_g * (n / len(idx))
+        scale = n / len(idx)
+        for j, col in enumerate(cols):  # contiguous column writes (inf is column-major)
+            inf[idx, col] = inf_g[:, j] * scale
     return att, inf, n_treat, n_ctrl, empty
 
 

@@ -273,22 +273,30 @@ def did_covariates_batch(
         inf_c = ((cont - wt[:, None] * eta_c) + rep.dot(X, _col_means(X, wt))) / wt.mean()
         return eta_t - eta_c, inf_t - inf_c
     ps, rep_ps = _ps_linear_rep(X, D, w) if ps is None else ps
+    n = len(D)
     keep = np.where(D == 1, True, ps < PS_TRIM)
     wt = keep * w * D
     wc = keep * w * ps * (1 - D) / (1 - ps)
+    Wt, Wc = wt.mean(), wc.mean()
+    # per-unit multiplier of the residuals: the treated and reweighted-control terms and,
+    # for DR, the outcome regression's estimation effect (its linear representation is
+    # w (1 - D) resid x' inv, so its contribution is resid times a per-unit scalar)
+    c1 = wt / Wt - wc / Wc
     if method == "ipw":
         resid = DY
-        rep_or = None
     else:
-        fitted, rep_or = _ols_linear_rep(X, DY, D, w, xtx_inv)
-        resid = DY - fitted
-    treat, cont = wt[:, None] * resid, wc[:, None] * resid
-    eta_t, eta_c = treat.mean(axis=0) / wt.mean(), cont.mean(axis=0) / wc.mean()
-    inf_t = treat - wt[:, None] * eta_t
-    inf_c = (cont - wc[:, None] * eta_c) + rep_ps.dot(
-        X, _col_means(X, wc[:, None] * (resid - eta_c))
-    )
-    if rep_or is not None:
-        inf_t = inf_t - rep_or.dot(X, _col_means(X, wt))
-        inf_c = inf_c - rep_or.dot(X, _col_means(X, wc))
-    return eta_t - eta_c, inf_t / wt.mean() - inf_c / wc.mean()
+        inv = outcome_gram_inverse(X, D, w) if xtx_inv is None else xtx_inv
+        beta = inv @ ((X.T * (w * (1 - D))) @ DY) / n
+        resid = DY - X @ beta
+        a_t = X @ (inv @ (X.T @ wt / n))
+        a_c = X @ (inv @ (X.T @ wc / n))
+        c1 = c1 + w * (1 - D) * (a_c / Wc - a_t / Wt)
+    eta_t = (wt @ resid) / n / Wt
+    eta_c = (wc @ resid) / n / Wc
+    # propensity-score estimation effect: rep_ps @ mean(wc (resid - eta_c) x)
+    V = ((X.T * wc) @ resid - np.outer(X.T @ wc, eta_c)) / n
+    inf = resid * c1[:, None]
+    inf -= np.outer(wt / Wt, eta_t)
+    inf += np.outer(wc / Wc, eta_c)
+    inf -= (rep_ps.scale / Wc)[:, None] * (X @ (rep_ps.minv @ V))
+    return eta_t - eta_c, inf
