@@ -13,9 +13,9 @@ from impact.data.columns import check_columns, missing_mask, validate_weights
 from impact.data.panel import Panel, compact_codes
 from impact.data.samplelog import SampleLog
 from impact.design.cohorts import normalize_cohorts
-from impact.errors import ImpactError
+from impact.errors import ImpactError, InvalidOptionError
 
-__all__ = ["StaggeredData", "prepare_staggered", "unit_constant"]
+__all__ = ["StaggeredData", "category_by_time", "prepare_staggered", "unit_constant"]
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,22 @@ def unit_constant(frame: pd.DataFrame, unit_codes: np.ndarray, col: str, what: s
             "over time for every unit."
         )
     return first
+
+
+def category_by_time(fixed_effects: str | None, time: str, who: str) -> str | None:
+    """The category column of a ``"category^time"`` fixed effect (None if not given).
+
+    Raises InvalidOptionError for anything but one interaction of ``time`` with a column.
+    """
+    if not fixed_effects:
+        return None
+    parts = [p.strip() for p in fixed_effects.split("^")]
+    if "+" in fixed_effects or len(parts) != 2 or time not in parts:
+        raise InvalidOptionError(
+            f"fixed_effects={fixed_effects!r}: {who} takes one interaction of the time "
+            f"column with a category, e.g. 'sector^{time}'."
+        )
+    return parts[0] if parts[1] == time else parts[1]
 
 
 def prepare_staggered(

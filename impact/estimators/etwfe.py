@@ -27,11 +27,11 @@ import numpy as np
 import pandas as pd
 
 from impact._typing import VcovSpec
-from impact.data.columns import check_columns, missing_mask
+from impact.data.columns import check_columns, missing_mask, require_cluster_complete
 from impact.data.panel import Panel
 from impact.data.samplelog import SampleLog
 from impact.design.cohorts import normalize_cohorts
-from impact.design.staggered import unit_constant
+from impact.design.staggered import category_by_time, unit_constant
 from impact.errors import EmptySampleError, ImpactWarning, InvalidOptionError
 from impact.estimators.fepois import _check_outcome
 from impact.inference.linear_vcov import cluster_codes, compute_vcov
@@ -100,18 +100,6 @@ def _fe_dummies(cat, t, fe_col, time):
     return dummies[:, 1:], [f"{fe_col}^{time}::{j}" for j in range(1, dummies.shape[1])]
 
 
-def _fe_category(fixed_effects: str | None, time: str) -> str | None:
-    if not fixed_effects:
-        return None
-    parts = [p.strip() for p in fixed_effects.split("^")]
-    if "+" in fixed_effects or len(parts) != 2 or time not in parts:
-        raise InvalidOptionError(
-            f"fixed_effects={fixed_effects!r}: etwfe takes one interaction of the time column "
-            f"with a category, e.g. 'sector^{time}'."
-        )
-    return parts[0] if parts[1] == time else parts[1]
-
-
 def etwfe(
     data: pd.DataFrame,
     *,
@@ -166,7 +154,7 @@ def etwfe(
     if control not in ("notyet", "never"):
         raise InvalidOptionError(f"control must be 'notyet' or 'never', got {control!r}.")
     request = parse_vcov(vcov if vcov is not None else {"cluster": unit})
-    fe_col = _fe_category(fixed_effects, time)
+    fe_col = category_by_time(fixed_effects, time, "etwfe")
     extra = [c for c in (control_pool, fe_col) if c]
     check_columns(data, [y, unit, time, cohort, *request.clusters, *extra])
     panel = Panel(data, unit=unit, time=time)
@@ -191,6 +179,7 @@ def etwfe(
         )
         keep &= ~outside
     frame = data.loc[keep, list(dict.fromkeys([y, *request.clusters]))]
+    require_cluster_complete(frame, request.clusters)
     g, t = g_all[keep], panel.period[keep]
     cat = None
     if fe_col:

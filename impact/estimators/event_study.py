@@ -149,6 +149,16 @@ def _restrict_to_pool(data, *, time, cohort, control_pool, never_treated) -> pd.
     return data[~np.isnan(g) | data[control_pool].astype(bool).to_numpy()]
 
 
+def _imputation_data(data, estimator, covariates, **pool_kw) -> pd.DataFrame:
+    """Imputation and did2s: no covariates (typed error), pool-restricted data."""
+    if covariates:
+        raise InvalidOptionError(
+            f"estimator={estimator!r} takes no covariates; absorb categories with "
+            "fixed_effects='category^time' instead."
+        )
+    return _restrict_to_pool(data, **pool_kw)
+
+
 def _cluster_name(vcov: VcovSpec, unit: str) -> str:
     if vcov is None:
         return unit
@@ -264,14 +274,20 @@ def event_study(
         inside = (rel >= window[0]) & (rel <= window[1])
         est, V, rel = est[inside], V[np.ix_(inside, inside)], rel[inside]
     elif estimator == "imputation":
-        if covariates:
-            raise InvalidOptionError(
-                "estimator='imputation' takes no covariates; absorb categories with "
-                "fixed_effects='category^time' instead."
-            )
-        d = _restrict_to_pool(
-            data, time=time, cohort=cohort, control_pool=control_pool, never_treated=never_treated
+        d = _imputation_data(
+            data,
+            "imputation",
+            covariates,
+            time=time,
+            cohort=cohort,
+            control_pool=control_pool,
+            never_treated=never_treated,
         )
+        if _cluster_name(vcov, unit) != unit:
+            raise InvalidOptionError(
+                "estimator='imputation' clusters by unit (Borusyak, Jaravel & Spiess's "
+                "Theorem 3 variance); use estimator='did2s' for another cluster variable."
+            )
         imp = imputation_fit(
             d,
             y=y,
@@ -286,13 +302,14 @@ def event_study(
         fit, n_units, log, n_obs = imp, imp.n_units, imp.sample_log, imp.n_obs
         reference = None
     elif estimator == "did2s":
-        if covariates:
-            raise InvalidOptionError(
-                "estimator='did2s' takes no covariates; absorb categories with "
-                "fixed_effects='category^time' instead."
-            )
-        d = _restrict_to_pool(
-            data, time=time, cohort=cohort, control_pool=control_pool, never_treated=never_treated
+        d = _imputation_data(
+            data,
+            "did2s",
+            covariates,
+            time=time,
+            cohort=cohort,
+            control_pool=control_pool,
+            never_treated=never_treated,
         )
         cl = _cluster_name(vcov, unit)
         rel, est, V, log = did2s_fit(

@@ -28,8 +28,8 @@ from impact.data.columns import check_columns, missing_mask
 from impact.data.panel import Panel
 from impact.data.samplelog import SampleLog
 from impact.design.cohorts import normalize_cohorts
-from impact.design.staggered import unit_constant
-from impact.errors import ImpactError, InvalidOptionError
+from impact.design.staggered import category_by_time, unit_constant
+from impact.errors import ImpactError
 from impact.linear.groupby import group_sums, group_weights
 
 __all__ = ["ImputationFit", "did2s_fit", "imputation_fit"]
@@ -94,16 +94,10 @@ def _dummy_sums(
 
 def _cell_codes(data, keep, period, fixed_effects, time):
     """Codes of the small fixed-effect dimension: periods, or ``category^time`` cells."""
-    if not fixed_effects:
+    other = category_by_time(fixed_effects, time, "imputation/did2s")
+    if other is None:
         periods = np.unique(period)
         return np.searchsorted(periods, period)
-    parts = [p.strip() for p in fixed_effects.split("^")]
-    if "+" in fixed_effects or len(parts) != 2 or time not in parts:
-        raise InvalidOptionError(
-            f"fixed_effects={fixed_effects!r}: imputation and did2s absorb one interaction "
-            f"of the time column with a category, e.g. 'sector^{time}'."
-        )
-    other = parts[0] if parts[1] == time else parts[1]
     cat = data[other].to_numpy()[keep]
     if pd.isna(cat).any():
         raise ImpactError(f"fixed-effect column {other!r} has missing values.")

@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import scipy.linalg as sla
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
@@ -30,7 +31,7 @@ from scipy.sparse.csgraph import connected_components
 from impact._typing import FloatArray, IntArray
 from impact.errors import ClusterError
 from impact.inference.ssc import SSC, small_sample
-from impact.linear.fixed_effects import is_nested
+from impact.linear.fixed_effects import FixedEffects, find_singletons, is_nested
 
 __all__ = [
     "RestrictedFit",
@@ -74,18 +75,38 @@ class SaturatedFit:
 
 
 def drop_two_way_singletons(unit: IntArray, period: IntArray) -> np.ndarray:
-    """Rows kept after iterative removal of units and periods observed once (fixest rule)."""
-    keep = np.ones(len(unit), dtype=bool)
-    n_u = int(unit.max()) + 1 if len(unit) else 0
-    n_t = int(period.max()) + 1 if len(period) else 0
-    while True:
-        single = (np.bincount(unit[keep], minlength=n_u)[unit] == 1) | (
-            np.bincount(period[keep], minlength=n_t)[period] == 1
-        )
-        single &= keep
-        if not single.any():
-            return keep
-        keep &= ~single
+    """Rows kept after iterative removal of units and periods observed once (fixest rule;
+    the unit + period case of :func:`impact.linear.fixed_effects.find_singletons`)."""
+    if not len(unit):
+        return np.ones(0, dtype=bool)
+    n_u, n_t = int(unit.max()) + 1, int(period.max()) + 1
+    fe = FixedEffects(
+        codes=(unit, period),
+        n_levels=(n_u, n_t),
+        names=("unit", "period"),
+        labels=(pd.RangeIndex(n_u), pd.RangeIndex(n_t)),
+    )
+    return find_singletons(fe)[0]
+
+
+def _crv1_factor(n: int, k: int, U: int, T: int, period: IntArray, cluster: IntArray) -> float:
+    """fixest's CRV1 factor for unit + period effects, units nested in the clusters."""
+    G = int(cluster.max()) + 1
+    nested_t = is_nested(period, cluster, T)
+    small = small_sample(
+        SSC.fixest(),
+        vcov_type="cluster",
+        N=n,
+        k=k,
+        fe_levels=U + T,
+        fe_rank_full=U + T - 1,
+        fe_levels_nested=U + (T if nested_t else 0),
+        n_fe_nested=1 + int(nested_t),
+        n_fe=2,
+        G=(G,),
+        G_min=G,
+    )
+    return small.factors[0]
 
 
 def saturated_fit(
@@ -167,24 +188,12 @@ def saturated_fit(
     L[np.arange(len(rows)), rows] = 1.0
     L[np.arange(len(rows)), t_code[ok]] = -1.0
     LS = L @ Sinv
-    small = small_sample(
-        SSC.fixest(),
-        vcov_type="cluster",
-        N=n,
-        k=k_params,
-        fe_levels=U + T,
-        fe_rank_full=U + T - 1,
-        fe_levels_nested=U + (T if is_nested(period, cluster, T) else 0),
-        n_fe_nested=1 + int(is_nested(period, cluster, T)),
-        n_fe=2,
-        G=(G,),
-        G_min=G,
-    )
+    factor = _crv1_factor(n, k_params, U, T, period, cluster)
     return SaturatedFit(
         cohort=c_code[ok],
         period=t_code[ok],
         estimate=L @ mu,
-        vcov=small.factors[0] * (LS @ meat @ LS.T),
+        vcov=factor * (LS @ meat @ LS.T),
         n_rows=n_cell[rows],
         unidentified=unidentified,
         n_obs=n,
@@ -251,20 +260,7 @@ def restricted_cell_fit(
     e = y - alpha[unit] - m[cell]
     Z = sp.csr_matrix((e, (cluster, cell)), shape=(G, K))
     meat = R.T @ (Z.T @ Z).toarray() @ R
-    nested_t = is_nested(period, cluster, T)
-    small = small_sample(
-        SSC.fixest(),
-        vcov_type="cluster",
-        N=n,
-        k=k_slopes,
-        fe_levels=U + T,
-        fe_rank_full=U + T - 1,
-        fe_levels_nested=U + (T if nested_t else 0),
-        n_fe_nested=1 + int(nested_t),
-        n_fe=2,
-        G=(G,),
-        G_min=G,
-    )
-    V = small.factors[0] * (bread @ meat @ bread)
+    factor = _crv1_factor(n, k_slopes, U, T, period, cluster)
+    V = factor * (bread @ meat @ bread)
     s = slice(len(theta) - k_slopes, len(theta))
     return RestrictedFit(theta[s], V[s, s], n, U, G)

@@ -233,3 +233,22 @@ def test_did2s_with_an_absorbed_group_clusters_by_unit_by_default():
     _, _, V0, _ = did2s_fit(df, **kw)
     _, _, V1, _ = did2s_fit(df, **kw, cluster="id")
     assert_close(V0, V1, rtol=1e-12)
+
+
+def test_imputation_rejects_a_cluster_it_cannot_honour_and_etwfe_missing_clusters():
+    df = _two_cohorts(never=True)
+    df["region"] = df["id"] % 4
+    with pytest.raises(impact.errors.InvalidOptionError, match="clusters by unit"):
+        impact.event_study(
+            df,
+            y="y",
+            unit="id",
+            time="t",
+            cohort="g",
+            estimator="imputation",
+            vcov={"cluster": "region"},
+        )
+    df["region"] = df["region"].astype(float)
+    df.loc[df.index[3], "region"] = np.nan
+    with pytest.raises(impact.errors.ImpactError, match="region"):
+        impact.etwfe(df, y="y", unit="id", time="t", cohort="g", vcov={"cluster": "region"})
