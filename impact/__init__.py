@@ -15,10 +15,12 @@ from impact.estimators.event_study import event_study
 from impact.estimators.feols import feols
 from impact.estimators.fepois import fepois
 from impact.inference.ssc import SSC
+from impact.productivity.prodest import prodest
 from impact.report.etable import etable
 from impact.report.figures import plot_event_study
 from impact.results.linear import FeolsResult
 from impact.results.poisson import FepoisResult
+from impact.results.productivity import ProdestResult
 
 __version__ = "0.1.0"
 
@@ -27,6 +29,7 @@ __all__ = [
     "FeolsResult",
     "FepoisResult",
     "Panel",
+    "ProdestResult",
     "SampleLog",
     "__version__",
     "att_gt",
@@ -39,4 +42,5 @@ __all__ = [
     "feols",
     "fepois",
     "plot_event_study",
+    "prodest",
 ]

@@ -27,7 +27,9 @@ __all__ = [
     "InvalidWeightsError",
     "MissingIdError",
     "NegativeOutcomeError",
+    "MultipleMinimaWarning",
     "NonPSDWarning",
+    "NonPositiveInputError",
     "SampleDropWarning",
     "close_matches_hint",
 ]
@@ -84,6 +86,10 @@ class NegativeOutcomeError(ImpactError):
     """A count or PPML outcome has negative values."""
 
 
+class NonPositiveInputError(ImpactError):
+    """A production input or output that must be logged is zero or negative."""
+
+
 class InvalidOptionError(ImpactError):
     """An option value is not one of the accepted values."""
 
@@ -102,6 +108,10 @@ class CollinearityWarning(ImpactWarning):
 
 class FewClustersWarning(ImpactWarning):
     """Cluster-robust inference with few clusters is unreliable."""
+
+
+class MultipleMinimaWarning(ImpactWarning):
+    """A GMM criterion has several minima that fit about equally well (weak identification)."""
 
 
 class NonPSDWarning(ImpactWarning):

@@ -89,7 +89,7 @@ def _table(
         ", ".join(f"{k}: {v:,}" for k, v in m.n_clusters.items()) if m.n_clusters else ""
         for m in models
     ]
-    rows["SSC"] = [m.ssc.name for m in models]
+    rows["SSC"] = [m.ssc.name if m.ssc is not None else "" for m in models]
     index += ["Std. errors", "Clusters", "SSC"]
     df = pd.DataFrame([rows[i] for i in index], index=index, columns=cols)
     return df, n_coef_rows, len(index)

@@ -125,7 +125,9 @@ def cluster_panel(
         values); ``False`` also skips building the delivered raw panel unless ``raw``.
         Use it for very large panels (10^6 firms).
     **overrides
-        Any field of :class:`ClusterPanelParams`.
+        Any field of :class:`ClusterPanelParams`, or ``acf_replica=True`` for the labour
+        timing of the ACF Monte Carlo (:data:`impact.datasets.cluster.params.ACF_REPLICA`;
+        scenario S7's estimator tests use it).
 
     Returns
     -------

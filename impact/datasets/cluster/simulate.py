@@ -217,6 +217,32 @@ def _status(p: ClusterPanelParams, a: dict[str, np.ndarray], idx: np.ndarray, t:
     return {"member": member, "direct": d, "spill": spill}
 
 
+def _productivity_draw(
+    p: ClusterPanelParams,
+    u_prev: np.ndarray,
+    xi: np.ndarray,
+    xi_mid: np.ndarray | None,
+    is_new: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """AR(1) productivity step; returns ``(u_t, u seen when labour is chosen)``.
+
+    With ``labour_timing = b > 0`` the year is split at t - b (the ACF Monte Carlo): u moves
+    ``u_mid = rho^(1-b) u_prev + a`` and ``u_t = rho^b u_mid + c`` with innovation variances
+    that keep the annual process AR(1) with the same rho and sd(u); labour sees
+    ``E[u_t | u_mid] = rho^b u_mid``. Entrants keep their entry draw.
+    """
+    if p.labour_timing <= 0 or xi_mid is None:
+        u = np.where(is_new, u_prev, p.rho * u_prev + xi)
+        return u, u
+    b = p.labour_timing
+    sd_u = p.sigma_xi / np.sqrt(1.0 - p.rho**2)
+    r_a, r_b = p.rho ** (1.0 - b), p.rho**b
+    u_mid = r_a * u_prev + sd_u * np.sqrt(1.0 - r_a**2) * xi_mid
+    c = xi * (sd_u * np.sqrt(1.0 - r_b**2) / p.sigma_xi)
+    u = np.where(is_new, u_prev, r_b * u_mid + c)
+    return u, np.where(is_new, u_prev, r_b * u_mid)
+
+
 def _materials(p: ClusterPanelParams, lab, k, omega) -> np.ndarray:
     log_sm = np.log(p.materials_share / (1.0 - p.materials_share))
     if p.materials == "leontief":
@@ -276,10 +302,12 @@ def simulate(
         u_wage = rng.normal(0.0, p.sigma_w, n)
         u_rd, u_exit, u_join, u_lumpy = rng.uniform(size=(4, n))
         trade = O.draw_trade(p, rng, n)
+        # ACF timing: the mid-period innovation is an extra draw, so default streams are unchanged
+        xi_mid = rng.standard_normal(n) if p.labour_timing > 0 else None
         price = price + p.price_drift + rng.normal(0.0, p.price_sd, p.n_sectors + 1)
         price_mat += p.materials_price_drift + rng.normal(0.0, p.price_sd)
         price_inv += p.investment_price_drift + rng.normal(0.0, p.price_sd)
-        u = np.where(is_new, a["u"][idx], p.rho * a["u"][idx] + xi)
+        u, u_seen = _productivity_draw(p, a["u"][idx], xi, xi_mid, is_new)
         z = np.where(is_new, a["z"][idx], p.rho_w * a["z"][idx] + u_wage)
         a["u"][idx], a["z"][idx] = u, z
         trend = np.where(ht, p.tau_high, p.tau_low) * (t - p.first_year)
@@ -298,7 +326,9 @@ def simulate(
             K_prev, inv_prev = pp["K"][j, idx], pp["inv"][j, idx]
             K = np.where(is_new, K_prev, (1.0 - p.delta_k) * K_prev + inv_prev)
             k = np.log(K)
-            l_star = (np.log(p.beta_l) + p.beta0 + p.beta_k * k + omega - real_wage) / (
+            # labour is chosen on the productivity known at t - b (= omega when b = 0)
+            omega_seen = omega if u_seen is u else omega - (u - u_seen)
+            l_star = (np.log(p.beta_l) + p.beta0 + p.beta_k * k + omega_seen - real_wage) / (
                 1 - p.beta_l
             )
             l_prev = np.where(np.isnan(pp["l_prev"][j, idx]), l_star, pp["l_prev"][j, idx])

@@ -1,0 +1,124 @@
+"""Firm-block bootstrap of production-function estimates.
+
+A firm-block resample draws firms with replacement and keeps each drawn firm's whole
+history. Repeating a firm ``c`` times is the same as giving its rows weight ``c`` in every
+least-squares and GMM step used here, so a draw is a vector of firm counts, never a
+copied frame. Draw ``b`` uses its own random stream spawned from the seed
+(``numpy.random.SeedSequence(seed).spawn``), so results do not depend on the order in
+which draws are computed (parallel-safe).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from impact._typing import FloatArray, IntArray
+from impact.errors import ConvergenceError, ImpactError, ImpactWarning
+
+__all__ = ["BlockBootstrap", "firm_block_bootstrap", "firm_counts"]
+
+#: Share of failed draws above which the bootstrap is refused rather than reported.
+MAX_FAILED_SHARE = 0.1
+
+
+@dataclass(frozen=True, eq=False)
+class BlockBootstrap:
+    """Bootstrap draws of a coefficient vector.
+
+    Attributes
+    ----------
+    draws : ndarray (n_ok, p)
+        Estimates of the draws that converged.
+    n_failed : int
+        Draws whose estimation raised (not converged / not identified); excluded.
+    seed : int
+    """
+
+    draws: FloatArray
+    n_failed: int
+    seed: int
+
+    @property
+    def se(self) -> FloatArray:
+        """Standard deviation of the draws (ddof = 1)."""
+        return self.draws.std(axis=0, ddof=1)
+
+    def percentile_ci(self, level: float = 0.95) -> FloatArray:
+        """Percentile interval, ``(p, 2)``."""
+        a = (1 - level) / 2
+        return np.quantile(self.draws, [a, 1 - a], axis=0).T
+
+
+def firm_counts(rng: np.random.Generator, n_units: int) -> FloatArray:
+    """How often each of ``n_units`` firms is drawn in one resample of ``n_units`` firms."""
+    return np.bincount(rng.integers(0, n_units, n_units), minlength=n_units).astype(float)
+
+
+def _progress(n: int, enabled: bool) -> Callable[[int], None]:
+    start = time.monotonic()
+
+    def report(done: int) -> None:
+        if not enabled or (done % max(n // 20, 1) and done != n):
+            return
+        secs = time.monotonic() - start
+        print(f"\rbootstrap {done}/{n} draws, {secs:.0f} s", end="", file=sys.stderr)
+        if done == n:
+            print(file=sys.stderr)
+
+    return report
+
+
+def firm_block_bootstrap(
+    estimate: Callable[[FloatArray], FloatArray],
+    unit: IntArray,
+    n_units: int,
+    *,
+    n_boot: int,
+    seed: int,
+    progress: bool = False,
+) -> BlockBootstrap:
+    """Re-estimate on ``n_boot`` firm-block resamples.
+
+    Parameters
+    ----------
+    estimate : callable
+        Row weights ``(n,)`` -> coefficient vector. It may raise :class:`ImpactError`
+        (counted as a failed draw).
+    unit : ndarray (n,)
+        Firm code of every row, ``0..n_units-1``.
+    progress : bool
+        Print a progress line to stderr.
+
+    Raises
+    ------
+    ConvergenceError
+        More than :data:`MAX_FAILED_SHARE` of the draws failed.
+    """
+    streams = np.random.SeedSequence(seed).spawn(n_boot)
+    report = _progress(n_boot, progress)
+    draws, failed = [], 0
+    for b, stream in enumerate(streams):
+        counts = firm_counts(np.random.Generator(np.random.PCG64(stream)), n_units)
+        try:
+            draws.append(estimate(counts[unit]))
+        except (ImpactError, np.linalg.LinAlgError):
+            failed += 1
+        report(b + 1)
+    if failed > MAX_FAILED_SHARE * n_boot:
+        raise ConvergenceError(
+            f"{failed} of {n_boot} bootstrap draws failed to estimate; the bootstrap "
+            "standard errors would describe a selected set of resamples."
+        )
+    if failed:
+        warnings.warn(
+            f"{failed} of {n_boot} bootstrap draws failed and were left out.",
+            ImpactWarning,
+            stacklevel=3,
+        )
+    return BlockBootstrap(draws=np.asarray(draws), n_failed=failed, seed=seed)

@@ -1,0 +1,309 @@
+"""``impact.prodest``: production-function estimation and total factor productivity."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from impact._typing import FloatArray
+from impact.errors import InvalidOptionError, MultipleMinimaWarning
+from impact.estimators.feols import feols
+from impact.productivity.bootstrap import BlockBootstrap, firm_block_bootstrap
+from impact.productivity.control_function import fit_control_function, rival_minima
+from impact.productivity.data import ProductionData, log_column, production_data
+from impact.productivity.wooldridge import fit_wooldridge
+from impact.results.productivity import ProdestResult
+
+__all__ = ["prodest"]
+
+Method = Literal["ols", "fe", "op", "lp", "acf", "wooldridge"]
+_METHODS = ("ols", "fe", "op", "lp", "acf", "wooldridge")
+_ANALYTIC = ("ols", "fe", "wooldridge")
+
+
+def _linear_frame(d: ProductionData, w: FloatArray) -> pd.DataFrame:
+    cols = {"y": d.y, "unit": d.unit, "period": d.period, "w": w}
+    for j in range(d.inputs.shape[1]):
+        cols[f"x{j}"] = d.inputs[:, j]
+    for j in range(d.controls.shape[1]):
+        cols[f"c{j}"] = d.controls[:, j]
+    return pd.DataFrame(cols)
+
+
+def _fit_linear(
+    d: ProductionData, w: FloatArray, method: str, analytic: bool
+) -> tuple[FloatArray, FloatArray | None]:
+    """OLS (period effects) or within (firm and period effects) through :func:`feols`."""
+    frame = _linear_frame(d, w)
+    rhs = [f"x{j}" for j in range(d.inputs.shape[1])]
+    rhs += [f"c{j}" for j in range(d.controls.shape[1])]
+    fe = "unit + period" if method == "fe" else "period"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zero-weight (undrawn) firms are expected here
+        fit = feols(
+            f"y ~ {' + '.join(rhs)} | {fe}",
+            frame,
+            vcov={"cluster": "unit"} if analytic else "iid",
+            weights="w",
+        )
+    names = [f"x{j}" for j in range(d.inputs.shape[1])]
+    coef = fit.coef[names].to_numpy()
+    vc = fit.vcov.loc[names, names].to_numpy() if analytic else None
+    return coef, vc
+
+
+def _ols_start(d: ProductionData, w: FloatArray) -> FloatArray:
+    return _fit_linear(d, w, "ols", analytic=False)[0]
+
+
+def prodest(
+    data: pd.DataFrame,
+    *,
+    output: str,
+    free: str | Sequence[str],
+    state: str | Sequence[str],
+    proxy: str | None = None,
+    unit: str,
+    time: str,
+    method: Method = "acf",
+    controls: str | Sequence[str] | None = None,
+    treatment: str | None = None,
+    group_trends: str | None = None,
+    in_logs: bool = True,
+    vcov: Literal["bootstrap", "analytic"] | None = None,
+    n_boot: int = 199,
+    seed: int = 0,
+    poly_degree: int = 3,
+    markov_degree: int = 3,
+    instruments: Literal["extended", "just"] = "extended",
+    control_function: Literal["acf", "lp"] = "acf",
+    n_restarts: int = 4,
+    start: Sequence[float] | None = None,
+    progress: bool = False,
+) -> ProdestResult:
+    """Estimate a value-added Cobb-Douglas production function and log TFP.
+
+    Parameters
+    ----------
+    data : DataFrame
+        Firm-year panel; never modified.
+    output, free, state, proxy : str
+        Log output (value added), log free inputs (labour), log state inputs (capital),
+        log proxy (materials for LP/ACF/Wooldridge, investment for OP).
+    unit, time : str
+        Firm and (integer) period columns. Lags are looked up by period number.
+    method : {"acf", "lp", "op", "wooldridge", "ols", "fe"}
+        ``"acf"``: Ackerberg-Caves-Frazer two-step (first stage ``phi(l, k, m)``, then
+        GMM on the innovation of a polynomial Markov process). ``"lp"``/``"op"``:
+        Levinsohn-Petrin / Olley-Pakes (free inputs from the first stage; OP drops and
+        counts zero-investment rows). ``"wooldridge"``: one-step GMM (see
+        :mod:`impact.productivity.wooldridge`). ``"ols"``: least squares with period
+        effects. ``"fe"``: firm and period effects.
+    controls : str or list, optional
+        Columns entering the first stage and the law of motion linearly.
+    treatment : str, optional
+        0/1 column (e.g. cluster membership) entering the law of motion now and one
+        period earlier (De Loecker 2013), so a policy that shifts productivity does not
+        bias the elasticities.
+    group_trends : str, optional
+        Column (e.g. sector) whose indicators and group-specific linear trends are added
+        to the controls: productivity with sector-specific trends otherwise leaves a trend
+        in the innovation.
+    in_logs : bool
+        ``True`` (default): the columns are logs (an infinite value, the log of zero,
+        raises). ``False``: the columns are levels and are logged; zero or negative
+        values raise :class:`~impact.errors.NonPositiveInputError` naming the column.
+    vcov : {"bootstrap", "analytic"}, optional
+        Default: analytic (firm-clustered) for OLS, FE and Wooldridge, bootstrap otherwise
+        (ACF/LP/OP have no analytic variance here).
+    n_boot, seed, progress : int, int, bool
+        Firm-block bootstrap draws (each re-estimates every step, starting from the
+        point estimate), the seed of their spawned random streams, a progress line.
+    poly_degree, markov_degree : int
+        Degree of the first-stage polynomial and of the Markov law of motion (ACF/LP/OP).
+    instruments : {"extended", "just"}
+        Second-stage instruments of ACF/LP/OP: ``"just"`` the state inputs at t and (ACF)
+        free inputs at t - 1; ``"extended"`` (default) adds the state inputs at t - 1 and
+        all squares and cross products, which separates spurious roots of the moments.
+    control_function : {"acf", "lp"}
+        Wooldridge: control function in (free, state, proxy) (default, valid when the
+        proxy depends on labour) or in (state, proxy) only (the original form).
+    n_restarts : int
+        Extra optimiser starts (random perturbations of the start, seeded by ``seed``).
+    start : sequence of float, optional
+        Starting elasticities (free then state inputs) of ACF/LP/OP; default OLS.
+
+    Returns
+    -------
+    ProdestResult
+
+    Raises
+    ------
+    NonPositiveInputError, ColumnNotFoundError, InvalidOptionError, EmptySampleError
+        Bad input.
+    ConvergenceError
+        No optimiser start converged, or more than 10% of bootstrap draws failed.
+
+    Warns
+    -----
+    MultipleMinimaWarning
+        Another converged minimum at different coefficients fits about equally well
+        (Hansen J within 3.84): the elasticities are weakly identified.
+    SampleDropWarning
+        Rows were dropped (missing values, zero investment), with counts.
+    """
+    if method not in _METHODS:
+        raise InvalidOptionError(f"method must be one of {_METHODS}, got {method!r}.")
+    if method in ("op", "lp", "acf", "wooldridge") and proxy is None:
+        raise InvalidOptionError(f"method={method!r} needs a proxy column.")
+    vcov = vcov or ("analytic" if method in _ANALYTIC else "bootstrap")
+    if vcov == "analytic" and method not in _ANALYTIC:
+        raise InvalidOptionError(
+            f"method={method!r} has no analytic variance here; use vcov='bootstrap'."
+        )
+    d = production_data(
+        data,
+        output=output,
+        free=free,
+        state=state,
+        proxy=proxy if method not in ("ols", "fe") else None,
+        unit=unit,
+        time=time,
+        controls=controls,
+        treatment=treatment,
+        group_trends=group_trends,
+        in_logs=in_logs,
+        drop_nonpositive_proxy=method == "op",
+    )
+    d.log.announce("prodest")
+    ones = np.ones(d.n)
+    rng = np.random.default_rng(seed)
+    objective = j_stat = rho = float("nan")
+    restarts, boot, phi = None, None, None
+    if method in ("ols", "fe"):
+        coef, vc = _fit_linear(d, ones, method, analytic=vcov == "analytic")
+
+        def refit(w: FloatArray) -> FloatArray:
+            return _fit_linear(d, w, method, analytic=False)[0]
+
+    elif method == "wooldridge":
+        wf = fit_wooldridge(d, ones, control_function=control_function, poly_degree=poly_degree)
+        coef, vc, phi, objective, rho = wf.coef, wf.vcov, wf.phi, wf.objective, wf.rho
+
+        def refit(w: FloatArray) -> FloatArray:
+            kw = {"control_function": control_function, "poly_degree": poly_degree}
+            return fit_wooldridge(d, w, with_vcov=False, **kw).coef
+
+    else:
+        cf_kw = {
+            "method": method,
+            "poly_degree": poly_degree,
+            "markov_degree": markov_degree,
+            "instruments": instruments,
+        }
+        b0 = _ols_start(d, ones) if start is None else np.asarray(start, dtype=float)
+        if len(b0) != len(d.input_names):
+            raise InvalidOptionError(
+                f"start has {len(b0)} values; give one per input {list(d.input_names)}."
+            )
+        fit = fit_control_function(d, ones, start=b0, n_restarts=n_restarts, rng=rng, **cf_kw)
+        coef, phi, objective, restarts = fit.coef, fit.phi, fit.objective, fit.restarts
+        best = restarts.loc[restarts["objective"].idxmin()]
+        j_stat = float(best["j_stat"])
+        _warn_rivals(restarts, coef[-len(restarts["coef"].iloc[0]) :], method, fit.overid)
+        vc = None
+        point = coef
+
+        def refit(w: FloatArray) -> FloatArray:
+            return fit_control_function(d, w, start=point, n_restarts=0, **cf_kw).coef
+
+    if vcov == "bootstrap":
+        boot = _bootstrap(refit, d, n_boot, seed, progress)
+        vc = np.atleast_2d(np.cov(boot.draws, rowvar=False))
+    names = list(d.input_names)
+    vcov_df = pd.DataFrame(vc, index=names, columns=names)
+    label = (
+        f"firm-block bootstrap ({len(boot.draws)} draws)"
+        if boot is not None
+        else f"clustered by {unit}"
+    )
+    tfp, omega = _productivity(data, d, coef, phi, output, in_logs)
+    return ProdestResult(
+        method=method,
+        coef=pd.Series(coef, index=names),
+        se=pd.Series(np.sqrt(np.diag(vc)), index=names),
+        vcov=vcov_df,
+        nobs=d.n,
+        n_firms=d.n_units,
+        depvar=output,
+        tfp=tfp,
+        omega=omega,
+        objective=objective,
+        j_stat=j_stat,
+        rho=rho,
+        restarts=restarts,
+        bootstrap=boot,
+        vcov_label=label,
+        sample_log=d.log,
+        unit=unit,
+        time=time,
+    )
+
+
+def _warn_rivals(restarts: pd.DataFrame, coef: FloatArray, method: str, df: int) -> None:
+    rivals = rival_minima(restarts, coef, df)
+    if rivals.empty:
+        return
+    best_j = restarts.loc[restarts["objective"].idxmin(), "j_stat"]
+    alt = "; ".join(
+        f"{tuple(round(float(c), 3) for c in r['coef'])} (J = {r['j_stat']:.2f})"
+        for _, r in rivals.iterrows()
+    )
+    warnings.warn(
+        f"prodest(method={method!r}): besides the reported minimum "
+        f"{tuple(float(c) for c in np.round(coef, 3))} (J = {best_j:.2f}), the moments "
+        f"also accept {alt}. "
+        "The elasticities are not identified by these moments alone (with a static "
+        "labour choice, beta_l near 1 makes omega track the wage); compare "
+        "method='wooldridge', other instruments or controls. All starts are in "
+        "result.restarts.",
+        MultipleMinimaWarning,
+        stacklevel=3,
+    )
+
+
+def _bootstrap(
+    refit: Callable[[FloatArray], FloatArray],
+    d: ProductionData,
+    n_boot: int,
+    seed: int,
+    progress: bool,
+) -> BlockBootstrap:
+    if n_boot < 2:
+        raise InvalidOptionError(f"n_boot must be at least 2, got {n_boot}.")
+    return firm_block_bootstrap(
+        refit, d.unit, d.n_units, n_boot=n_boot, seed=seed, progress=progress
+    )
+
+
+def _productivity(
+    data: pd.DataFrame,
+    d: ProductionData,
+    coef: FloatArray,
+    phi: FloatArray | None,
+    output: str,
+    in_logs: bool,
+) -> tuple[pd.Series, pd.Series]:
+    """Log TFP on every row with output and inputs; omega on the estimation sample."""
+    y = log_column(data, output, in_logs)
+    x = np.column_stack([log_column(data, c, in_logs) for c in d.input_names])
+    tfp = pd.Series(y - x @ coef, index=data.index, name="tfp")
+    if phi is None:
+        return tfp, tfp.rename("omega")
+    om = np.full(len(data), np.nan)
+    om[d.rows] = phi - d.inputs @ coef
+    return tfp, pd.Series(om, index=data.index, name="omega")

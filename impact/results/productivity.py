@@ -1,0 +1,172 @@
+"""The immutable result of a production-function estimation (:func:`impact.prodest`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import scipy.stats as st
+
+from impact.data.samplelog import SampleLog
+from impact.productivity.bootstrap import BlockBootstrap
+
+__all__ = ["ProdestResult"]
+
+METHOD_LABELS = {
+    "ols": "OLS",
+    "fe": "Within (firm FE)",
+    "op": "Olley-Pakes",
+    "lp": "Levinsohn-Petrin",
+    "acf": "Ackerberg-Caves-Frazer",
+    "wooldridge": "Wooldridge GMM",
+}
+
+
+@dataclass(frozen=True, eq=False)
+class ProdestResult:
+    """Estimates of a Cobb-Douglas production function and the implied productivity.
+
+    Attributes
+    ----------
+    method : str
+        ``"ols"``, ``"fe"``, ``"op"``, ``"lp"``, ``"acf"`` or ``"wooldridge"``.
+    coef, se : Series
+        Output elasticities of the inputs (free then state) and their standard errors.
+    vcov : DataFrame
+        Their covariance (bootstrap or analytic, see ``vcov_label``).
+    nobs : int
+        Firm-years in the estimation sample (the first stage for control-function methods).
+    n_firms : int
+    depvar : str
+    tfp : Series
+        Log TFP ``y - x'b`` on every row of the user's frame with output and inputs present
+        (NaN elsewhere), aligned to its index. Includes the intercept and the transitory
+        shock.
+    omega : Series
+        Productivity without the transitory shock, ``phi - x'b`` (control-function and
+        Wooldridge methods; on the first-stage sample, NaN elsewhere). For OLS and FE no
+        first stage separates the shock and ``omega`` equals ``tfp``.
+    objective : float
+        GMM criterion at the estimate (NaN for OLS/FE).
+    j_stat : float
+        Hansen's J of the second-stage moments (ACF/LP/OP; NaN otherwise).
+    rho : float
+        Persistence of productivity (Wooldridge; NaN otherwise).
+    restarts : DataFrame or None
+        Every optimiser start: start and end coefficients, criterion, J, convergence.
+    bootstrap : BlockBootstrap or None
+        Firm-block bootstrap draws, when the standard errors are bootstrapped.
+    vcov_label : str
+    sample_log : SampleLog
+    """
+
+    method: str
+    coef: pd.Series
+    se: pd.Series
+    vcov: pd.DataFrame
+    nobs: int
+    n_firms: int
+    depvar: str
+    tfp: pd.Series
+    omega: pd.Series
+    objective: float
+    j_stat: float
+    rho: float
+    restarts: pd.DataFrame | None
+    bootstrap: BlockBootstrap | None
+    vcov_label: str
+    sample_log: SampleLog
+    unit: str
+    time: str
+
+    # ------------------------------------------------------------------ inference
+    @property
+    def tstat(self) -> pd.Series:
+        """Estimate / standard error."""
+        return self.coef / self.se
+
+    @property
+    def pvalue(self) -> pd.Series:
+        """Two-sided normal p-values."""
+        return pd.Series(2 * st.norm.sf(np.abs(self.tstat)), index=self.coef.index)
+
+    def confint(self, level: float = 0.95) -> pd.DataFrame:
+        """Normal confidence intervals (``conf_low``, ``conf_high``)."""
+        z = st.norm.ppf(0.5 + level / 2)
+        return pd.DataFrame(
+            {"conf_low": self.coef - z * self.se, "conf_high": self.coef + z * self.se}
+        )
+
+    @property
+    def returns_to_scale(self) -> float:
+        """Sum of the output elasticities."""
+        return float(self.coef.sum())
+
+    @property
+    def returns_to_scale_se(self) -> float:
+        """Standard error of the returns to scale (from ``vcov``)."""
+        ones = np.ones(len(self.coef))
+        return float(np.sqrt(ones @ self.vcov.to_numpy() @ ones))
+
+    # ------------------------------------------------------------------ etable protocol
+    @property
+    def fixef_names(self) -> tuple[str, ...]:
+        """Absorbed effects: period effects always, firm effects for ``"fe"``."""
+        return (self.unit, self.time) if self.method == "fe" else (self.time,)
+
+    @property
+    def n_clusters(self) -> dict[str, int]:
+        """Firms (the cluster / resampling unit)."""
+        return {self.unit: self.n_firms}
+
+    @property
+    def ssc(self) -> None:
+        """No small-sample preset (etable shows nothing)."""
+        return None
+
+    # ------------------------------------------------------------------ output
+    def tidy(self) -> pd.DataFrame:
+        """One row per input: estimate, std_error, statistic, p_value, conf_low, conf_high."""
+        ci = self.confint()
+        return pd.DataFrame(
+            {
+                "term": self.coef.index,
+                "estimate": self.coef.to_numpy(),
+                "std_error": self.se.to_numpy(),
+                "statistic": self.tstat.to_numpy(),
+                "p_value": self.pvalue.to_numpy(),
+                "conf_low": ci["conf_low"].to_numpy(),
+                "conf_high": ci["conf_high"].to_numpy(),
+            }
+        )
+
+    def tfp_dispersion(self, upper: float = 0.9, lower: float = 0.1) -> float:
+        """Difference of two quantiles of log TFP (default the 90-10 log ratio)."""
+        t = self.tfp.dropna()
+        return float(t.quantile(upper) - t.quantile(lower))
+
+    def summary(self) -> str:
+        """Printable summary."""
+        tab = self.tidy().set_index("term")
+        lines = [
+            f"Production function ({METHOD_LABELS[self.method]}): {self.depvar}",
+            f"Observations: {self.nobs:,}   Firms: {self.n_firms:,}   "
+            f"Std. errors: {self.vcov_label}",
+            tab.to_string(float_format=lambda v: f"{v:.4f}"),
+            f"Returns to scale: {self.returns_to_scale:.4f} ({self.returns_to_scale_se:.4f})",
+        ]
+        if np.isfinite(self.objective):
+            extra = f"GMM criterion: {self.objective:.4g}"
+            if np.isfinite(self.j_stat):
+                extra += f"   Hansen J: {self.j_stat:.3f}"
+            if np.isfinite(self.rho):
+                extra += f"   rho: {self.rho:.4f}"
+            lines.append(extra)
+        lines.append(f"TFP 90-10 log difference: {self.tfp_dispersion():.4f}")
+        if self.sample_log.records:
+            lines.append(str(self.sample_log))
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return self.summary()
