@@ -63,3 +63,14 @@ def random_panel(
     )
     keep = rng.uniform(size=len(df)) > drop_share
     return df.loc[keep].reset_index(drop=True)
+
+
+#: Column roles of the synthetic panel for prodest (value added, labour, capital, materials).
+PRODEST_COLUMNS = dict(
+    output="log_va",
+    free="log_emp",
+    state="log_k",
+    proxy="log_materials",
+    unit="firm_id",
+    time="year",
+)

@@ -250,7 +250,9 @@ def minimise(
             f"(best value {table['objective'].min():.3g}); try other starting values, "
             "a lower polynomial degree or more data."
         )
-    best = ok.loc[ok["objective"].idxmin()]
+    # minima are compared by Hansen's J (efficient weight), not by the first-step
+    # criterion whose weight ignores the innovations' heteroskedasticity
+    best = ok.loc[ok["j_stat" if with_j else "objective"].idxmin()]
     return np.asarray(best["coef"], dtype=float), float(best["objective"]), table
 
 
@@ -302,4 +304,3 @@ def fit_control_function(
     coef = b if method == "acf" else np.concatenate([beta_free, b])
     overid = z.shape[1] - x.shape[1]
     return ControlFunctionFit(coef=coef, phi=phi, objective=obj, restarts=table, overid=overid)
-

@@ -203,9 +203,7 @@ def production_data(
         log = log.with_drop(
             "proxy_nonpositive", f"rows with zero or negative {proxy}", int((~proxy_ok).sum())
         )
-    values = {
-        c: log_column(data.loc[proxy_ok] if c == proxy else data, c, in_logs) for c in logged
-    }
+    values = {c: log_column(data.loc[proxy_ok] if c == proxy else data, c, in_logs) for c in logged}
     values = {c: _expand(v, proxy_ok) if c == proxy else v for c, v in values.items()}
     frame = pd.DataFrame(values, index=data.index)
     for c in [*ctrl_l, *([treatment] if treatment else [])]:

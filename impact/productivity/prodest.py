@@ -212,8 +212,7 @@ def prodest(
             )
         fit = fit_control_function(d, ones, start=b0, n_restarts=n_restarts, rng=rng, **cf_kw)
         coef, phi, objective, restarts = fit.coef, fit.phi, fit.objective, fit.restarts
-        best = restarts.loc[restarts["objective"].idxmin()]
-        j_stat = float(best["j_stat"])
+        j_stat = float(restarts["j_stat"].min())
         _warn_rivals(restarts, coef[-len(restarts["coef"].iloc[0]) :], method, fit.overid)
         vc = None
         point = coef
@@ -258,7 +257,9 @@ def _warn_rivals(restarts: pd.DataFrame, coef: FloatArray, method: str, df: int)
     rivals = rival_minima(restarts, coef, df)
     if rivals.empty:
         return
-    best_j = restarts.loc[restarts["objective"].idxmin(), "j_stat"]
+    best_j = restarts["j_stat"].min()
+    rivals = rivals.assign(key=[tuple(np.round(c, 3)) for c in rivals["coef"]])
+    rivals = rivals.drop_duplicates("key")
     alt = "; ".join(
         f"{tuple(round(float(c), 3) for c in r['coef'])} (J = {r['j_stat']:.2f})"
         for _, r in rivals.iterrows()

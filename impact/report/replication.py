@@ -491,3 +491,7 @@ def replicate(
     write_json(prov, provenance(data=inputs, seed=seed, extra={"tables": names}))
     written.append(prov)
     return written
+
+
+# tables defined in their own modules register themselves in TABLES on import
+from impact.report import productivity_table  # noqa: E402,F401
