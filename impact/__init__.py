@@ -16,6 +16,7 @@ from impact.estimators.feols import feols
 from impact.estimators.fepois import fepois
 from impact.inference.ssc import SSC
 from impact.productivity.prodest import prodest
+from impact.productivity.two_stage import tfp_did
 from impact.report.etable import etable
 from impact.report.figures import plot_event_study
 from impact.results.linear import FeolsResult
@@ -43,4 +44,5 @@ __all__ = [
     "fepois",
     "plot_event_study",
     "prodest",
+    "tfp_did",
 ]

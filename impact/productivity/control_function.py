@@ -189,7 +189,8 @@ def _stage_two(
     """Second-stage regressors ``X`` (all rows) and instruments ``Z`` (rows with a lag).
 
     ``"just"``: state inputs at t (and, for ACF, free inputs at t - 1). ``"extended"``:
-    those plus the state inputs at t - 1 and all their squares and cross products.
+    those plus the state inputs at t - 1 and all their squares and cross products. The
+    excluded exogenous instruments (input prices) at t are appended to either.
     """
     cur = np.flatnonzero(d.lag >= 0)
     prev = d.lag[cur]
@@ -200,11 +201,11 @@ def _stage_two(
         x = d.state
         base = d.state[cur]
     if instruments == "just":
-        return x, base
+        return x, np.column_stack([base, d.exog[cur]])
     if instruments != "extended":
         raise InvalidOptionError(f"instruments must be 'just' or 'extended', got {instruments!r}.")
     z, _, _ = standardise(np.column_stack([base, d.state[prev]]), np.ones(len(cur)))
-    return x, poly_basis(z, 2)
+    return x, np.column_stack([poly_basis(z, 2), d.exog[cur]])
 
 
 def minimise(

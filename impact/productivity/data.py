@@ -36,6 +36,8 @@ class ProductionData:
         Log proxy (materials or investment).
     controls : ndarray (n, q)
         Controls entering the first stage and the law of motion (float; may be empty).
+    exog : ndarray (n, e)
+        Excluded exogenous instruments (e.g. input prices such as the firm's wage).
     lom : ndarray (n, r)
         Law-of-motion-only regressors (treatment now and one period earlier).
     unit, period : ndarray (n,)
@@ -55,6 +57,7 @@ class ProductionData:
     state: FloatArray
     proxy: FloatArray | None
     controls: FloatArray
+    exog: FloatArray
     lom: FloatArray
     unit: IntArray
     period: IntArray
@@ -159,6 +162,7 @@ def production_data(
     unit: str,
     time: str,
     controls: str | Sequence[str] | None = None,
+    exog_instruments: str | Sequence[str] | None = None,
     treatment: str | None = None,
     group_trends: str | None = None,
     in_logs: bool = True,
@@ -186,10 +190,11 @@ def production_data(
         No rows left.
     """
     free_l, state_l, ctrl_l = _as_list(free), _as_list(state), _as_list(controls)
+    exog_l = _as_list(exog_instruments)
     if not free_l or not state_l:
         raise InvalidOptionError("prodest needs at least one free input and one state input.")
     logged = [output, *free_l, *state_l, *([proxy] if proxy else [])]
-    roles = [*logged, *ctrl_l, *([treatment] if treatment else [])]
+    roles = [*logged, *ctrl_l, *exog_l, *([treatment] if treatment else [])]
     dup = sorted({c for c in roles if roles.count(c) > 1})
     if dup:
         raise InvalidOptionError(f"columns {dup} are given more than one role in prodest.")
@@ -206,7 +211,7 @@ def production_data(
     values = {c: log_column(data.loc[proxy_ok] if c == proxy else data, c, in_logs) for c in logged}
     values = {c: _expand(v, proxy_ok) if c == proxy else v for c, v in values.items()}
     frame = pd.DataFrame(values, index=data.index)
-    for c in [*ctrl_l, *([treatment] if treatment else [])]:
+    for c in [*ctrl_l, *exog_l, *([treatment] if treatment else [])]:
         frame[c] = pd.to_numeric(data[c], errors="coerce").astype(float)
     if group_trends:
         trends = _group_trends(data[group_trends], panel.time_codes)
@@ -236,6 +241,7 @@ def production_data(
         state=block(state_l),
         proxy=sub[proxy].to_numpy(dtype=float) if proxy else None,
         controls=block(ctrl_l),
+        exog=block(exog_l),
         lom=lom,
         unit=unit_codes.astype(np.intp),
         period=period,
@@ -247,6 +253,7 @@ def production_data(
             "state": tuple(state_l),
             "proxy": (proxy,) if proxy else (),
             "controls": tuple(ctrl_l),
+            "exog": tuple(exog_l),
             "lom": (f"{treatment}", f"{treatment}_lag1") if treatment else (),
         },
         n_units=int(unit_codes.max()) + 1,

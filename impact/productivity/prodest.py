@@ -11,53 +11,15 @@ import pandas as pd
 
 from impact._typing import FloatArray
 from impact.errors import InvalidOptionError, MultipleMinimaWarning
-from impact.estimators.feols import feols
 from impact.productivity.bootstrap import BlockBootstrap, firm_block_bootstrap
-from impact.productivity.control_function import fit_control_function, rival_minima
+from impact.productivity.control_function import rival_minima
 from impact.productivity.data import ProductionData, log_column, production_data
-from impact.productivity.wooldridge import fit_wooldridge
+from impact.productivity.fitting import ANALYTIC, METHODS, FitOptions, fit_point, refit_coef
 from impact.results.productivity import ProdestResult
 
 __all__ = ["prodest"]
 
 Method = Literal["ols", "fe", "op", "lp", "acf", "wooldridge"]
-_METHODS = ("ols", "fe", "op", "lp", "acf", "wooldridge")
-_ANALYTIC = ("ols", "fe", "wooldridge")
-
-
-def _linear_frame(d: ProductionData, w: FloatArray) -> pd.DataFrame:
-    cols = {"y": d.y, "unit": d.unit, "period": d.period, "w": w}
-    for j in range(d.inputs.shape[1]):
-        cols[f"x{j}"] = d.inputs[:, j]
-    for j in range(d.controls.shape[1]):
-        cols[f"c{j}"] = d.controls[:, j]
-    return pd.DataFrame(cols)
-
-
-def _fit_linear(
-    d: ProductionData, w: FloatArray, method: str, analytic: bool
-) -> tuple[FloatArray, FloatArray | None]:
-    """OLS (period effects) or within (firm and period effects) through :func:`feols`."""
-    frame = _linear_frame(d, w)
-    rhs = [f"x{j}" for j in range(d.inputs.shape[1])]
-    rhs += [f"c{j}" for j in range(d.controls.shape[1])]
-    fe = "unit + period" if method == "fe" else "period"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # zero-weight (undrawn) firms are expected here
-        fit = feols(
-            f"y ~ {' + '.join(rhs)} | {fe}",
-            frame,
-            vcov={"cluster": "unit"} if analytic else "iid",
-            weights="w",
-        )
-    names = [f"x{j}" for j in range(d.inputs.shape[1])]
-    coef = fit.coef[names].to_numpy()
-    vc = fit.vcov.loc[names, names].to_numpy() if analytic else None
-    return coef, vc
-
-
-def _ols_start(d: ProductionData, w: FloatArray) -> FloatArray:
-    return _fit_linear(d, w, "ols", analytic=False)[0]
 
 
 def prodest(
@@ -71,6 +33,7 @@ def prodest(
     time: str,
     method: Method = "acf",
     controls: str | Sequence[str] | None = None,
+    exog_instruments: str | Sequence[str] | None = None,
     treatment: str | None = None,
     group_trends: str | None = None,
     in_logs: bool = True,
@@ -105,6 +68,13 @@ def prodest(
         effects. ``"fe"``: firm and period effects.
     controls : str or list, optional
         Columns entering the first stage and the law of motion linearly.
+    exog_instruments : str or list, optional
+        Excluded instruments that are exogenous to the productivity innovation, typically
+        input prices such as the firm's real wage. They are added to the second-stage
+        moments (ACF/LP/OP) and to both Wooldridge equations. With a static labour
+        choice the ACF moments also accept ``b_l`` near 1 (``y - l`` then tracks the
+        wage, itself a Markov process); the current wage is correlated with that root's
+        innovation and not with productivity's, so it removes the spurious root.
     treatment : str, optional
         0/1 column (e.g. cluster membership) entering the law of motion now and one
         period earlier (De Loecker 2013), so a policy that shifts productivity does not
@@ -156,12 +126,12 @@ def prodest(
     SampleDropWarning
         Rows were dropped (missing values, zero investment), with counts.
     """
-    if method not in _METHODS:
-        raise InvalidOptionError(f"method must be one of {_METHODS}, got {method!r}.")
+    if method not in METHODS:
+        raise InvalidOptionError(f"method must be one of {METHODS}, got {method!r}.")
     if method in ("op", "lp", "acf", "wooldridge") and proxy is None:
         raise InvalidOptionError(f"method={method!r} needs a proxy column.")
-    vcov = vcov or ("analytic" if method in _ANALYTIC else "bootstrap")
-    if vcov == "analytic" and method not in _ANALYTIC:
+    vcov = vcov or ("analytic" if method in ANALYTIC else "bootstrap")
+    if vcov == "analytic" and method not in ANALYTIC:
         raise InvalidOptionError(
             f"method={method!r} has no analytic variance here; use vcov='bootstrap'."
         )
@@ -174,6 +144,7 @@ def prodest(
         unit=unit,
         time=time,
         controls=controls,
+        exog_instruments=exog_instruments if method not in ("ols", "fe") else None,
         treatment=treatment,
         group_trends=group_trends,
         in_logs=in_logs,
@@ -181,44 +152,28 @@ def prodest(
     )
     d.log.announce("prodest")
     ones = np.ones(d.n)
-    rng = np.random.default_rng(seed)
-    objective = j_stat = rho = float("nan")
-    restarts, boot, phi = None, None, None
-    if method in ("ols", "fe"):
-        coef, vc = _fit_linear(d, ones, method, analytic=vcov == "analytic")
+    opts = FitOptions(
+        method=method,
+        poly_degree=poly_degree,
+        markov_degree=markov_degree,
+        instruments=instruments,
+        control_function=control_function,
+        n_restarts=n_restarts,
+    )
+    pt = fit_point(
+        d,
+        ones,
+        opts,
+        start=None if start is None else np.asarray(start, dtype=float),
+        rng=np.random.default_rng(seed),
+        analytic=vcov == "analytic",
+    )
+    coef, vc, phi, boot = pt.coef, pt.vcov, pt.phi, None
+    if pt.restarts is not None:
+        _warn_rivals(pt.restarts, coef[-len(pt.restarts["coef"].iloc[0]) :], method, pt.overid)
 
-        def refit(w: FloatArray) -> FloatArray:
-            return _fit_linear(d, w, method, analytic=False)[0]
-
-    elif method == "wooldridge":
-        wf = fit_wooldridge(d, ones, control_function=control_function, poly_degree=poly_degree)
-        coef, vc, phi, objective, rho = wf.coef, wf.vcov, wf.phi, wf.objective, wf.rho
-
-        def refit(w: FloatArray) -> FloatArray:
-            kw = {"control_function": control_function, "poly_degree": poly_degree}
-            return fit_wooldridge(d, w, with_vcov=False, **kw).coef
-
-    else:
-        cf_kw = {
-            "method": method,
-            "poly_degree": poly_degree,
-            "markov_degree": markov_degree,
-            "instruments": instruments,
-        }
-        b0 = _ols_start(d, ones) if start is None else np.asarray(start, dtype=float)
-        if len(b0) != len(d.input_names):
-            raise InvalidOptionError(
-                f"start has {len(b0)} values; give one per input {list(d.input_names)}."
-            )
-        fit = fit_control_function(d, ones, start=b0, n_restarts=n_restarts, rng=rng, **cf_kw)
-        coef, phi, objective, restarts = fit.coef, fit.phi, fit.objective, fit.restarts
-        j_stat = float(restarts["j_stat"].min())
-        _warn_rivals(restarts, coef[-len(restarts["coef"].iloc[0]) :], method, fit.overid)
-        vc = None
-        point = coef
-
-        def refit(w: FloatArray) -> FloatArray:
-            return fit_control_function(d, w, start=point, n_restarts=0, **cf_kw).coef
+    def refit(w: FloatArray) -> FloatArray:
+        return refit_coef(d, w, opts, pt)
 
     if vcov == "bootstrap":
         boot = _bootstrap(refit, d, n_boot, seed, progress)
@@ -241,10 +196,10 @@ def prodest(
         depvar=output,
         tfp=tfp,
         omega=omega,
-        objective=objective,
-        j_stat=j_stat,
-        rho=rho,
-        restarts=restarts,
+        objective=pt.objective,
+        j_stat=pt.j_stat,
+        rho=pt.rho,
+        restarts=pt.restarts,
         bootstrap=boot,
         vcov_label=label,
         sample_log=d.log,

@@ -6,6 +6,8 @@ Two equations are estimated jointly, with firm-clustered analytic standard error
 2. ``y_t = x_t b + rho h(c_{t-1}) + period_t + lom_t + u_t``, instruments the state inputs
    at t, the ``c_{t-1}`` terms, periods and the law-of-motion terms.
 
+Excluded exogenous instruments (input prices) at t are instruments of both equations.
+
 ``h`` is a polynomial in the control variables ``c``. With ``control_function="acf"``
 (default) ``c = (free, state, proxy)``: the form that survives the Ackerberg-Caves-Frazer
 critique, where a proxy that depends on labour makes ``h(k, m)`` invalid; the free inputs'
@@ -90,8 +92,11 @@ class _System:
         one1, one2 = np.ones((d.n, 1)), np.ones((len(cur), 1))
         c1 = np.column_stack([one1, per1, d.controls])
         c2 = np.column_stack([one2, per2, d.controls[cur], d.lom[cur]])
-        z1 = np.column_stack([p_all, c1] if control_function == "acf" else [d.free, p_all, c1])
-        z2_parts = [d.state[cur], p_all[prev], c2]
+        z1_parts = [p_all, c1, d.exog]
+        if control_function != "acf":
+            z1_parts.insert(0, d.free)
+        z1 = np.column_stack(z1_parts)
+        z2_parts = [d.state[cur], p_all[prev], c2, d.exog[cur]]
         if control_function != "acf":
             z2_parts.insert(1, d.free[prev])
         z2 = np.column_stack(z2_parts)
@@ -120,18 +125,32 @@ class _System:
         za1 = np.vstack([np.zeros((z1.shape[1], self.k)), z2.T @ (w2 * x1[n1:])])
         zy = np.concatenate([z1.T @ (w[:] * d.y), z2.T @ (w[cur] * d.y[cur])])
         self.za0, self.za1, self.zy = za0, za1, zy
-        self.wmat = sla.block_diag(
-            np.linalg.pinv(z1.T @ (w1 * z1)), np.linalg.pinv(z2.T @ (w2 * z2))
+        self._set_weight(
+            sla.block_diag(np.linalg.pinv(z1.T @ (w1 * z1)), np.linalg.pinv(z2.T @ (w2 * z2)))
         )
         self.phi_design = x0[:n1]
 
+    def _set_weight(self, wmat: FloatArray) -> None:
+        """Precompute the quadratic-in-rho pieces of the normal equations for ``wmat``."""
+        self.wmat = wmat
+        a0w, a1w = self.za0.T @ wmat, self.za1.T @ wmat
+        self.q00, self.q01, self.q11 = a0w @ self.za0, a0w @ self.za1, a1w @ self.za1
+        self.r0, self.r1 = a0w @ self.zy, a1w @ self.zy
+        self.yy = float(self.zy @ wmat @ self.zy)
+
     def solve(self, rho: float) -> tuple[FloatArray, float]:
-        """Linear GMM given ``rho``: ``(theta, criterion)``."""
-        za = self.za0 + rho * self.za1
-        aw = za.T @ self.wmat
-        theta = np.linalg.lstsq(aw @ za, aw @ self.zy, rcond=None)[0]
-        g = self.zy - za @ theta
-        return theta, float(g @ self.wmat @ g)
+        """Linear GMM given ``rho``: ``(theta, criterion)``.
+
+        ``A(rho) = A0 + rho A1``, so ``A'WA`` and ``A'Wy`` are quadratic in rho and the
+        criterion is ``y'Wy - theta' A'Wy`` at the solution.
+        """
+        lhs = self.q00 + rho * (self.q01 + self.q01.T) + rho * rho * self.q11
+        rhs = self.r0 + rho * self.r1
+        try:
+            theta = np.linalg.solve(lhs, rhs)
+        except np.linalg.LinAlgError:
+            theta = np.linalg.lstsq(lhs, rhs, rcond=None)[0]
+        return theta, max(self.yy - float(theta @ rhs), 0.0)
 
     def _scores(self, rho: float, theta: FloatArray) -> tuple[FloatArray, FloatArray]:
         """Per-firm moment sums ``(G, m)`` and the Jacobian ``Z' diag(w) D`` (m, k + 1)."""
@@ -155,7 +174,7 @@ class _System:
     def efficient_weight(self, rho: float, theta: FloatArray) -> None:
         """Replace the weight by the inverse firm-clustered moment covariance (step 2)."""
         per, _ = self._scores(rho, theta)
-        self.wmat = np.linalg.pinv(per.T @ per)
+        self._set_weight(np.linalg.pinv(per.T @ per))
 
     def vcov(self, rho: float, theta: FloatArray) -> FloatArray:
         """Firm-clustered sandwich of (theta, rho) for the current weight."""
@@ -175,15 +194,15 @@ class _System:
         return bread @ meat @ bread * (g / (g - 1))
 
 
-def _search_rho(sys_: _System) -> float:
-    """Global grid over :data:`RHO_GRID`, refined by a bounded scalar search."""
-    crit = np.array([sys_.solve(r)[1] for r in RHO_GRID])
+def _search_rho(sys_: _System, grid: FloatArray) -> float:
+    """Grid search over ``grid``, refined by a bounded scalar search."""
+    crit = np.array([sys_.solve(r)[1] for r in grid])
     j = int(np.argmin(crit))
-    lo, hi = RHO_GRID[max(j - 1, 0)], RHO_GRID[min(j + 1, len(RHO_GRID) - 1)]
+    lo, hi = grid[max(j - 1, 0)], grid[min(j + 1, len(grid) - 1)]
     res = so.minimize_scalar(
         lambda r: sys_.solve(r)[1], bounds=(lo, hi), method="bounded", options={"xatol": RHO_TOL}
     )
-    return float(res.x) if res.fun <= crit[j] else float(RHO_GRID[j])
+    return float(res.x) if res.fun <= crit[j] else float(grid[j])
 
 
 def fit_wooldridge(
@@ -194,6 +213,7 @@ def fit_wooldridge(
     poly_degree: int = 3,
     steps: int = 2,
     with_vcov: bool = True,
+    rho_near: float | None = None,
 ) -> WooldridgeFit:
     """One Wooldridge GMM fit with row weights ``w``.
 
@@ -201,6 +221,8 @@ def fit_wooldridge(
     firm-clustered covariance of the step-1 moments; ``steps=1`` keeps the block-2SLS
     weight. The efficient weight matters here: equation 1 has a far smaller error variance
     than equation 2, and only weighting by it pins the control function to equation 1.
+    ``rho_near`` (bootstrap draws) searches rho within 0.25 of that value instead of the
+    global grid, as a draw's optimiser starts at the point estimate.
 
     Raises
     ------
@@ -210,11 +232,12 @@ def fit_wooldridge(
         The system is not identified.
     """
     sys_ = _System(d, w, control_function, poly_degree)
-    rho = _search_rho(sys_)
+    grid = RHO_GRID if rho_near is None else rho_near + np.linspace(-0.25, 0.25, 11)
+    rho = _search_rho(sys_, grid)
     theta, obj = sys_.solve(rho)
     if steps == 2:
         sys_.efficient_weight(rho, theta)
-        rho = _search_rho(sys_)
+        rho = _search_rho(sys_, grid)
         theta, obj = sys_.solve(rho)
     k_x = sys_.k_x
     vc = sys_.vcov(rho, theta)[:k_x, :k_x] if with_vcov else np.full((k_x, k_x), np.nan)

@@ -1,0 +1,222 @@
+"""``impact.tfp_did``: staggered DiD on estimated TFP with two-stage bootstrap inference.
+
+TFP is estimated, so a DiD on it inherits the production function's sampling error. The
+two-stage bootstrap resamples firms (whole histories), re-estimates the production
+function on the resample, recomputes every firm-year's TFP, re-runs
+:func:`impact.att_gt` and aggregates: the spread of the draws includes both stages.
+Firms are resampled as copies with new ids, so the DiD sees a resampled panel exactly.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from impact.errors import ConvergenceError, ImpactError, ImpactWarning, InvalidOptionError
+from impact.estimators.att_gt import att_gt
+from impact.productivity.bootstrap import MAX_FAILED_SHARE, firm_counts
+from impact.productivity.data import production_data
+from impact.productivity.fitting import FitOptions, PointFit, fit_point, refit_point
+from impact.results.tfp_did import TFPDiDResult
+
+__all__ = ["tfp_did"]
+
+#: Column holding the estimated productivity inside the DiD frames.
+_TFP = "__tfp__"
+_MEMBER = "__member__"
+
+
+def _did_estimates(frame: pd.DataFrame, did: Mapping[str, Any], events: Sequence[int]):
+    """ATT(g,t) on ``frame[_TFP]`` and the aggregates: (result, simple, dynamic)."""
+    gt = att_gt(frame, y=_TFP, **did)
+    simple = gt.aggregate("simple")
+    dyn = gt.aggregate("dynamic", min_e=min(events), max_e=max(events))
+    return gt, simple, dyn
+
+
+def _vector(simple, dyn, events: Sequence[int]) -> np.ndarray:
+    tab = dyn.table.set_index("event_time")["estimate"]
+    return np.concatenate([[simple.estimate], [float(tab.get(e, np.nan)) for e in events]])
+
+
+def _firm_rows(codes: np.ndarray, n_units: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows sorted by firm, each firm's first position and row count."""
+    order = np.argsort(codes, kind="stable")
+    counts = np.bincount(codes, minlength=n_units)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    return order, starts, counts
+
+
+def _resample(frame: pd.DataFrame, unit: str, rng: np.random.Generator, layout) -> pd.DataFrame:
+    """A firm-block resample with fresh unit ids ``0..G-1`` (one per drawn copy)."""
+    order, starts, lengths = layout
+    n_units = len(starts)
+    drawn = np.repeat(np.arange(n_units), firm_counts(rng, n_units).astype(np.intp))
+    lens = lengths[drawn]
+    offsets = np.arange(lens.sum()) - np.repeat(np.cumsum(lens) - lens, lens)
+    rows = order[np.repeat(starts[drawn], lens) + offsets]
+    out = frame.iloc[rows].reset_index(drop=True)
+    out[unit] = np.repeat(np.arange(len(drawn)), lens)
+    return out
+
+
+def tfp_did(
+    data: pd.DataFrame,
+    *,
+    output: str,
+    free: str | Sequence[str],
+    state: str | Sequence[str],
+    proxy: str | None = None,
+    unit: str,
+    time: str,
+    cohort: str,
+    method: str = "acf",
+    measure: Literal["tfp", "omega"] = "omega",
+    controls: str | Sequence[str] | None = None,
+    exog_instruments: str | Sequence[str] | None = None,
+    group_trends: str | None = None,
+    membership_in_lom: bool = True,
+    in_logs: bool = True,
+    did: Mapping[str, Any] | None = None,
+    event_times: Sequence[int] = (0, 1, 2, 3, 4, 5),
+    n_boot: int = 199,
+    seed: int = 0,
+    progress: bool = False,
+    **prodest_options: Any,
+) -> TFPDiDResult:
+    """Effect of treatment on estimated log TFP, with SEs that include the TFP estimation.
+
+    Parameters
+    ----------
+    output, free, state, proxy, unit, time, method, controls, exog_instruments,
+    group_trends, in_logs
+        The production function, as in :func:`impact.prodest`.
+    cohort : str
+        First treated period (NaN for never-treated), as in :func:`impact.att_gt`.
+    measure : {"omega", "tfp"}
+        DiD outcome: productivity without the transitory shock (default; rows outside the
+        production sample are NaN and leave the DiD) or ``y - x b``.
+    membership_in_lom : bool
+        Put membership ``1{time >= cohort}`` in the productivity law of motion (De
+        Loecker 2013; default). Without it a policy that raises productivity is partly
+        read as a higher return to inputs.
+    did : dict, optional
+        Further :func:`impact.att_gt` arguments (``control``, ``control_pool``,
+        ``covariates``, ``method``, ...); ``unit``, ``time`` and ``cohort`` are filled in.
+    event_times : sequence of int
+        Event times reported from the dynamic aggregation.
+    n_boot, seed, progress
+        Two-stage bootstrap draws, seed of their spawned streams, progress line.
+    **prodest_options
+        ``poly_degree``, ``markov_degree``, ``instruments``, ``control_function``,
+        ``n_restarts``.
+
+    Returns
+    -------
+    TFPDiDResult
+        ``table``: the simple ATT and the event-time ATTs with the naive SE (att_gt's
+        influence function, TFP taken as known) and the two-stage bootstrap SE.
+
+    Raises
+    ------
+    InvalidOptionError
+        Unknown options, or ``did`` names unit/time/cohort/y.
+    ConvergenceError
+        More than 10% of the draws failed.
+    """
+    did = dict(did or {})
+    clash = sorted({"y", "unit", "time", "cohort", "data"} & set(did))
+    if clash:
+        raise InvalidOptionError(f"did must not set {clash}; they come from tfp_did's arguments.")
+    if measure not in ("omega", "tfp"):
+        raise InvalidOptionError(f"measure must be 'omega' or 'tfp', got {measure!r}.")
+    if n_boot < 2:
+        raise InvalidOptionError(f"n_boot must be at least 2, got {n_boot}.")
+    opts = FitOptions(method=method, **prodest_options)
+    did.update(unit=unit, time=time, cohort=cohort)
+    frame = data.copy()
+    frame[_MEMBER] = (frame[time] >= frame[cohort]).astype(float)
+    pf_kw = dict(
+        output=output, free=free, state=state, proxy=proxy, unit=unit, time=time,
+        controls=controls, exog_instruments=exog_instruments,
+        treatment=_MEMBER if membership_in_lom else None,
+        group_trends=group_trends, in_logs=in_logs,
+        drop_nonpositive_proxy=method == "op",
+    )  # fmt: skip
+    if method in ("ols", "fe"):
+        pf_kw.update(proxy=None, exog_instruments=None)
+
+    def productivity(fr: pd.DataFrame, point: PointFit | None) -> tuple[pd.DataFrame, PointFit]:
+        d = production_data(fr, **pf_kw)
+        if point is None:
+            fit = fit_point(d, np.ones(d.n), opts, rng=np.random.default_rng(seed))
+        else:
+            fit = refit_point(d, np.ones(d.n), opts, point)
+        values = np.full(len(fr), np.nan)
+        use_phi = measure == "omega" and fit.phi is not None
+        values[d.rows] = (fit.phi if use_phi else d.y) - d.inputs @ fit.coef
+        return fr.assign(**{_TFP: values}), fit
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ImpactWarning)
+        est_frame, point = productivity(frame, None)
+        gt, simple, dyn = _did_estimates(est_frame, did, event_times)
+    estimate = _vector(simple, dyn, event_times)
+    codes, _ = pd.factorize(frame[unit])
+    layout = _firm_rows(codes, int(codes.max()) + 1)
+    draws, coefs, failed = [], [], 0
+    for b, stream in enumerate(np.random.SeedSequence(seed).spawn(n_boot)):
+        rng = np.random.Generator(np.random.PCG64(stream))
+        sample = _resample(frame, unit, rng, layout)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                fr, fit = productivity(sample, point)
+                _, s_b, d_b = _did_estimates(fr, did, event_times)
+            draws.append(_vector(s_b, d_b, event_times))
+            coefs.append(fit.coef)
+        except (ImpactError, np.linalg.LinAlgError):
+            failed += 1
+        if progress:
+            print(f"\rtfp_did bootstrap {b + 1}/{n_boot}", end="", flush=True)
+    if progress:
+        print()
+    if failed > MAX_FAILED_SHARE * n_boot:
+        raise ConvergenceError(f"{failed} of {n_boot} two-stage bootstrap draws failed.")
+    if failed:
+        warnings.warn(f"{failed} of {n_boot} draws failed and were left out.", ImpactWarning, 2)
+    draws_arr, coef_arr = np.array(draws), np.array(coefs)
+    dyn_tab = dyn.table.set_index("event_time")
+    naive = np.concatenate(
+        [[simple.std_error], [float(dyn_tab["std_error"].get(e, np.nan)) for e in event_times]]
+    )
+    labels = ["simple"] + [f"e={e}" for e in event_times]
+    se2 = np.nanstd(draws_arr, axis=0, ddof=1)
+    lo, hi = np.nanquantile(draws_arr, [0.025, 0.975], axis=0)
+    table = pd.DataFrame(
+        {
+            "parameter": labels,
+            "estimate": estimate,
+            "std_error_naive": naive,
+            "std_error": se2,
+            "conf_low": lo,
+            "conf_high": hi,
+        }
+    )
+    names = production_data(frame, **pf_kw).input_names
+    return TFPDiDResult(
+        table=table,
+        coef=pd.Series(point.coef, index=list(names)),
+        coef_se=pd.Series(coef_arr.std(axis=0, ddof=1), index=list(names)),
+        att_gt=gt,
+        productivity=est_frame[_TFP].set_axis(data.index).rename(measure),
+        draws=draws_arr,
+        n_failed=failed,
+        method=method,
+        measure=measure,
+        seed=seed,
+    )
