@@ -13,7 +13,7 @@ import scipy.linalg as sla
 
 from impact._typing import FloatArray
 
-__all__ = ["Projector", "poly_basis", "standardise", "weighted_ols"]
+__all__ = ["Projector", "input_terms", "poly_basis", "standardise", "term_names", "weighted_ols"]
 
 #: Relative size of a pivot of the QR factor below which a column is taken as collinear.
 RANK_TOL = 1e-10
@@ -42,6 +42,29 @@ def poly_basis(x: FloatArray, degree: int) -> FloatArray:
         for combo in itertools.combinations_with_replacement(range(p), d):
             cols.append(np.prod(x[:, list(combo)], axis=1))
     return np.column_stack(cols) if cols else np.zeros((n, 0))
+
+
+def input_terms(x: FloatArray, form: str) -> FloatArray:
+    """Production-function regressors: the log inputs (Cobb-Douglas), or for the
+    translog also every square and cross product ``x_j x_k`` (j <= k), in that order."""
+    if form == "cobb_douglas":
+        return x
+    p = x.shape[1]
+    extra = [x[:, j] * x[:, k] for j in range(p) for k in range(j, p)]
+    return np.column_stack([x, *extra])
+
+
+def term_names(names: tuple[str, ...], form: str) -> list[str]:
+    """Names of :func:`input_terms`: ``l``, ``k``, ``l^2``, ``l:k``, ``k^2``."""
+    out = list(names)
+    if form == "translog":
+        p = len(names)
+        out += [
+            f"{names[j]}^2" if j == k else f"{names[j]}:{names[k]}"
+            for j in range(p)
+            for k in range(j, p)
+        ]
+    return out
 
 
 class Projector:

@@ -71,10 +71,7 @@ class ControlFunctionFit:
 
 
 def _first_stage_design(d: ProductionData, w: FloatArray, method: ControlMethod, degree: int):
-    cols = [d.state, d.proxy[:, None]] if d.proxy is not None else [d.state]
-    if method == "acf":
-        cols = [d.free, *cols]
-    z, _, _ = standardise(np.column_stack(cols), w)
+    z, _, _ = standardise(d.control_vars(include_free=method == "acf"), w)
     parts = [np.ones((d.n, 1)), poly_basis(z, degree), d.period_dummies(), d.controls]
     if method != "acf":
         parts = [d.free, *parts]
@@ -195,7 +192,7 @@ def _stage_two(
     cur = np.flatnonzero(d.lag >= 0)
     prev = d.lag[cur]
     if method == "acf":
-        x = d.inputs
+        x = d.design
         base = np.column_stack([d.state[cur], d.free[prev]])
     else:
         x = d.state
@@ -221,11 +218,13 @@ def minimise(
     ConvergenceError
         No start converged.
     """
-    chol = np.linalg.cholesky(crit.w_mat + np.eye(len(crit.w_mat)) * 1e-14)
+    # W = L L' with L from the eigen-decomposition (W is a pseudo-inverse: PSD, maybe singular)
+    lam, vec = np.linalg.eigh((crit.w_mat + crit.w_mat.T) / 2)
+    root = vec * np.sqrt(np.clip(lam, 0.0, None))
     scale = np.sqrt(crit.wsum)
 
     def resid(b: FloatArray) -> FloatArray:
-        return scale * (chol.T @ crit.moments(b))
+        return scale * (root.T @ crit.moments(b))
 
     rows = []
     for j, b0 in enumerate(starts):
@@ -288,7 +287,7 @@ def fit_control_function(
     Parameters
     ----------
     start : ndarray
-        Starting coefficients of the free then state inputs (e.g. OLS).
+        Starting coefficients of the production-function terms (e.g. OLS).
     n_restarts : int
         Extra starts: ``start`` plus ``N(0, 0.2^2)`` perturbations drawn from ``rng``.
     """

@@ -18,6 +18,7 @@ from impact.data.columns import check_columns, missing_mask
 from impact.data.panel import Panel
 from impact.data.samplelog import SampleLog
 from impact.errors import EmptySampleError, InvalidOptionError, NonPositiveInputError
+from impact.productivity.basis import input_terms, term_names
 
 __all__ = ["ProductionData", "lag_positions", "log_column", "production_data"]
 
@@ -66,6 +67,7 @@ class ProductionData:
     names: dict[str, tuple[str, ...]]
     n_units: int
     log: SampleLog
+    form: str = "cobb_douglas"
 
     @property
     def n(self) -> int:
@@ -81,6 +83,29 @@ class ProductionData:
     def input_names(self) -> tuple[str, ...]:
         """Names of :attr:`inputs`."""
         return self.names["free"] + self.names["state"]
+
+    @property
+    def design(self) -> FloatArray:
+        """Production-function regressors (inputs; translog adds squares and products)."""
+        return input_terms(self.inputs, self.form)
+
+    @property
+    def term_names(self) -> list[str]:
+        """Names of :attr:`design`."""
+        return term_names(self.input_names, self.form)
+
+    @property
+    def proxy_in_free(self) -> bool:
+        """The proxy is also a free input (gross output with materials)."""
+        return bool(self.names["proxy"]) and self.names["proxy"][0] in self.names["free"]
+
+    def control_vars(self, include_free: bool) -> FloatArray:
+        """Variables of the control function: (free,) state and the proxy, each once."""
+        cols = [self.free] if include_free else []
+        cols.append(self.state)
+        if self.proxy is not None and not (include_free and self.proxy_in_free):
+            cols.append(self.proxy[:, None])
+        return np.column_stack(cols)
 
     def period_dummies(self, rows: IntArray | None = None) -> FloatArray:
         """Indicators of every period but the first present in ``rows`` (all rows if None)."""
@@ -167,6 +192,7 @@ def production_data(
     group_trends: str | None = None,
     in_logs: bool = True,
     drop_nonpositive_proxy: bool = False,
+    form: str = "cobb_douglas",
 ) -> ProductionData:
     """Validate the columns and build the estimation arrays.
 
@@ -189,11 +215,14 @@ def production_data(
     EmptySampleError
         No rows left.
     """
+    if form not in ("cobb_douglas", "translog"):
+        raise InvalidOptionError(f"form must be 'cobb_douglas' or 'translog', got {form!r}.")
     free_l, state_l, ctrl_l = _as_list(free), _as_list(state), _as_list(controls)
     exog_l = _as_list(exog_instruments)
     if not free_l or not state_l:
         raise InvalidOptionError("prodest needs at least one free input and one state input.")
-    logged = [output, *free_l, *state_l, *([proxy] if proxy else [])]
+    # the proxy may also be a free input (gross output: materials are both)
+    logged = [output, *free_l, *state_l, *([proxy] if proxy and proxy not in free_l else [])]
     roles = [*logged, *ctrl_l, *exog_l, *([treatment] if treatment else [])]
     dup = sorted({c for c in roles if roles.count(c) > 1})
     if dup:
@@ -258,4 +287,5 @@ def production_data(
         },
         n_units=int(unit_codes.max()) + 1,
         log=log,
+        form=form,
     )

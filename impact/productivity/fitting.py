@@ -35,6 +35,7 @@ class FitOptions:
     instruments: str = "extended"
     control_function: str = "acf"
     n_restarts: int = 4
+    gmm_steps: int = 1
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -66,8 +67,9 @@ class PointFit:
 
 def _linear_frame(d: ProductionData, w: FloatArray) -> pd.DataFrame:
     cols = {"y": d.y, "unit": d.unit, "period": d.period, "w": w}
-    for j in range(d.inputs.shape[1]):
-        cols[f"x{j}"] = d.inputs[:, j]
+    design = d.design
+    for j in range(design.shape[1]):
+        cols[f"x{j}"] = design[:, j]
     for j in range(d.controls.shape[1]):
         cols[f"c{j}"] = d.controls[:, j]
     return pd.DataFrame(cols)
@@ -78,7 +80,7 @@ def fit_linear(
 ) -> tuple[FloatArray, FloatArray | None]:
     """OLS (period effects) or within (firm and period effects) through :func:`feols`."""
     frame = _linear_frame(d, w)
-    names = [f"x{j}" for j in range(d.inputs.shape[1])]
+    names = [f"x{j}" for j in range(len(d.term_names))]
     rhs = names + [f"c{j}" for j in range(d.controls.shape[1])]
     fe = "unit + period" if method == "fe" else "period"
     with warnings.catch_warnings():
@@ -116,15 +118,14 @@ def fit_point(
             w,
             control_function=opts.control_function,  # type: ignore[arg-type]
             poly_degree=opts.poly_degree,
+            steps=opts.gmm_steps,
             with_vcov=analytic,
         )
         vc = wf.vcov if analytic else None
         return PointFit(coef=wf.coef, phi=wf.phi, vcov=vc, objective=wf.objective, rho=wf.rho)
     b0 = fit_linear(d, w, "ols", False)[0] if start is None else np.asarray(start, float)
-    if len(b0) != len(d.input_names):
-        raise InvalidOptionError(
-            f"start has {len(b0)} values; give one per input {list(d.input_names)}."
-        )
+    if len(b0) != len(d.term_names):
+        raise InvalidOptionError(f"start has {len(b0)} values; give one per term {d.term_names}.")
     fit = fit_control_function(
         d, w, start=b0, n_restarts=opts.n_restarts, rng=rng, **opts.cf_kwargs
     )
@@ -149,6 +150,7 @@ def refit_point(d: ProductionData, w: FloatArray, opts: FitOptions, point: Point
             w,
             control_function=opts.control_function,  # type: ignore[arg-type]
             poly_degree=opts.poly_degree,
+            steps=opts.gmm_steps,
             with_vcov=False,
             rho_near=point.rho,
         )

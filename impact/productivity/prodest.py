@@ -11,11 +11,13 @@ import pandas as pd
 
 from impact._typing import FloatArray
 from impact.errors import InvalidOptionError, MultipleMinimaWarning
+from impact.productivity.basis import input_terms, term_names
 from impact.productivity.bootstrap import BlockBootstrap, firm_block_bootstrap
+from impact.productivity.by_group import prodest_by
 from impact.productivity.control_function import rival_minima
 from impact.productivity.data import ProductionData, log_column, production_data
 from impact.productivity.fitting import ANALYTIC, METHODS, FitOptions, fit_point, refit_coef
-from impact.results.productivity import ProdestResult
+from impact.results.productivity import ProdestByResult, ProdestResult
 
 __all__ = ["prodest"]
 
@@ -32,6 +34,7 @@ def prodest(
     unit: str,
     time: str,
     method: Method = "acf",
+    form: Literal["cobb_douglas", "translog"] = "cobb_douglas",
     controls: str | Sequence[str] | None = None,
     exog_instruments: str | Sequence[str] | None = None,
     treatment: str | None = None,
@@ -45,9 +48,12 @@ def prodest(
     instruments: Literal["extended", "just"] = "extended",
     control_function: Literal["acf", "lp"] = "acf",
     n_restarts: int = 4,
+    gmm_steps: int = 1,
     start: Sequence[float] | None = None,
+    by: str | None = None,
+    min_firms: int = 30,
     progress: bool = False,
-) -> ProdestResult:
+) -> ProdestResult | ProdestByResult:
     """Estimate a value-added Cobb-Douglas production function and log TFP.
 
     Parameters
@@ -66,6 +72,14 @@ def prodest(
         counts zero-investment rows). ``"wooldridge"``: one-step GMM (see
         :mod:`impact.productivity.wooldridge`). ``"ols"``: least squares with period
         effects. ``"fe"``: firm and period effects.
+    form : {"cobb_douglas", "translog"}
+        Translog adds every square and cross product of the log inputs; output
+        elasticities then vary by observation (``result.elasticities``). Translog and
+        gross output (the proxy also listed in ``free``) are available for OLS, FE, ACF
+        and Wooldridge (LP/OP take the free inputs' coefficients from a first stage that
+        cannot hold them). Gross output with a flexible materials input is not identified
+        by proxy methods alone (Gandhi, Navarro and Rivers 2020): read such estimates
+        with care.
     controls : str or list, optional
         Columns entering the first stage and the law of motion linearly.
     exog_instruments : str or list, optional
@@ -102,14 +116,20 @@ def prodest(
     control_function : {"acf", "lp"}
         Wooldridge: control function in (free, state, proxy) (default, valid when the
         proxy depends on labour) or in (state, proxy) only (the original form).
+    gmm_steps : {1, 2}
+        Wooldridge: one-step (block 2SLS weight, default) or two-step efficient GMM.
     n_restarts : int
         Extra optimiser starts (random perturbations of the start, seeded by ``seed``).
     start : sequence of float, optional
         Starting elasticities (free then state inputs) of ACF/LP/OP; default OLS.
+    by : str, optional
+        Estimate separately for each value of this column (e.g. sector); returns a
+        :class:`~impact.results.productivity.ProdestByResult`. A group with fewer than
+        ``min_firms`` firms, or whose estimation raises, gives a NaN row and a warning.
 
     Returns
     -------
-    ProdestResult
+    ProdestResult, or ProdestByResult with ``by``
 
     Raises
     ------
@@ -126,6 +146,9 @@ def prodest(
     SampleDropWarning
         Rows were dropped (missing values, zero investment), with counts.
     """
+    if by is not None:
+        kw = {k: v for k, v in locals().items() if k not in ("data", "by", "min_firms", "seed")}
+        return prodest_by(prodest, data, by, unit, min_firms, seed, kw)
     if method not in METHODS:
         raise InvalidOptionError(f"method must be one of {METHODS}, got {method!r}.")
     if method in ("op", "lp", "acf", "wooldridge") and proxy is None:
@@ -149,7 +172,13 @@ def prodest(
         group_trends=group_trends,
         in_logs=in_logs,
         drop_nonpositive_proxy=method == "op",
+        form=form,
     )
+    if method in ("lp", "op") and (d.form == "translog" or d.proxy_in_free):
+        raise InvalidOptionError(
+            f"method={method!r} supports value-added Cobb-Douglas only; use 'acf' or "
+            "'wooldridge' for translog or gross output."
+        )
     d.log.announce("prodest")
     ones = np.ones(d.n)
     opts = FitOptions(
@@ -159,6 +188,7 @@ def prodest(
         instruments=instruments,
         control_function=control_function,
         n_restarts=n_restarts,
+        gmm_steps=gmm_steps,
     )
     pt = fit_point(
         d,
@@ -178,14 +208,17 @@ def prodest(
     if vcov == "bootstrap":
         boot = _bootstrap(refit, d, n_boot, seed, progress)
         vc = np.atleast_2d(np.cov(boot.draws, rowvar=False))
-    names = list(d.input_names)
+    names = d.term_names
     vcov_df = pd.DataFrame(vc, index=names, columns=names)
     label = (
         f"firm-block bootstrap ({len(boot.draws)} draws)"
         if boot is not None
         else f"clustered by {unit}"
     )
-    tfp, omega = _productivity(data, d, coef, phi, output, in_logs)
+    tfp, omega, elas = _productivity(data, d, coef, phi, output, in_logs)
+    grad = elasticity_matrix(
+        np.column_stack([log_column(data, c, in_logs) for c in d.input_names]), d.form
+    )
     return ProdestResult(
         method=method,
         coef=pd.Series(coef, index=names),
@@ -196,6 +229,9 @@ def prodest(
         depvar=output,
         tfp=tfp,
         omega=omega,
+        elasticities=elas,
+        rts_gradient=np.nanmean(grad.sum(axis=1), axis=0),
+        form=d.form,
         objective=pt.objective,
         j_stat=pt.j_stat,
         rho=pt.rho,
@@ -253,13 +289,39 @@ def _productivity(
     phi: FloatArray | None,
     output: str,
     in_logs: bool,
-) -> tuple[pd.Series, pd.Series]:
-    """Log TFP on every row with output and inputs; omega on the estimation sample."""
+) -> tuple[pd.Series, pd.Series, pd.DataFrame]:
+    """Log TFP on every row with output and inputs; omega on the estimation sample;
+    output elasticities of the inputs on every row (constant for Cobb-Douglas)."""
     y = log_column(data, output, in_logs)
     x = np.column_stack([log_column(data, c, in_logs) for c in d.input_names])
-    tfp = pd.Series(y - x @ coef, index=data.index, name="tfp")
+    tfp = pd.Series(y - input_terms(x, d.form) @ coef, index=data.index, name="tfp")
+    elas = pd.DataFrame(elasticity_matrix(x, d.form) @ coef, index=data.index)
+    elas.columns = list(d.input_names)
     if phi is None:
-        return tfp, tfp.rename("omega")
+        return tfp, tfp.rename("omega"), elas
     om = np.full(len(data), np.nan)
-    om[d.rows] = phi - d.inputs @ coef
-    return tfp, pd.Series(om, index=data.index, name="omega")
+    om[d.rows] = phi - d.design @ coef
+    return tfp, pd.Series(om, index=data.index, name="omega"), elas
+
+
+def elasticity_matrix(x: FloatArray, form: str) -> FloatArray:
+    """``(n, p_inputs, p_terms)`` derivatives of the terms: elasticities = this @ coef.
+
+    Cobb-Douglas: the identity (elasticity j = b_j). Translog: d(x_j x_k)/dx_j.
+    """
+    n, p = x.shape
+    k = len(term_names(tuple(str(j) for j in range(p)), form))
+    out = np.zeros((n, p, k))
+    for j in range(p):
+        out[:, j, j] = 1.0
+    if form == "translog":
+        col = p
+        for a in range(p):
+            for b in range(a, p):
+                if a == b:
+                    out[:, a, col] = 2.0 * x[:, a]
+                else:
+                    out[:, a, col] = x[:, b]
+                    out[:, b, col] = x[:, a]
+                col += 1
+    return out

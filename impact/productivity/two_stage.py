@@ -40,7 +40,8 @@ def _did_estimates(frame: pd.DataFrame, did: Mapping[str, Any], events: Sequence
 
 def _vector(simple, dyn, events: Sequence[int]) -> np.ndarray:
     tab = dyn.table.set_index("event_time")["estimate"]
-    return np.concatenate([[simple.estimate], [float(tab.get(e, np.nan)) for e in events]])
+    per_e = [float(tab.get(e, np.nan)) for e in events]
+    return np.concatenate([[simple.estimate, dyn.estimate], per_e])
 
 
 def _firm_rows(codes: np.ndarray, n_units: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -118,8 +119,9 @@ def tfp_did(
     Returns
     -------
     TFPDiDResult
-        ``table``: the simple ATT and the event-time ATTs with the naive SE (att_gt's
-        influence function, TFP taken as known) and the two-stage bootstrap SE.
+        ``table``: the simple ATT, the dynamic aggregate (average over ``event_times``)
+        and the event-time ATTs, with the naive SE (att_gt's influence function, TFP
+        taken as known) and the two-stage bootstrap SE.
 
     Raises
     ------
@@ -158,7 +160,7 @@ def tfp_did(
             fit = refit_point(d, np.ones(d.n), opts, point)
         values = np.full(len(fr), np.nan)
         use_phi = measure == "omega" and fit.phi is not None
-        values[d.rows] = (fit.phi if use_phi else d.y) - d.inputs @ fit.coef
+        values[d.rows] = (fit.phi if use_phi else d.y) - d.design @ fit.coef
         return fr.assign(**{_TFP: values}), fit
 
     with warnings.catch_warnings():
@@ -192,9 +194,12 @@ def tfp_did(
     draws_arr, coef_arr = np.array(draws), np.array(coefs)
     dyn_tab = dyn.table.set_index("event_time")
     naive = np.concatenate(
-        [[simple.std_error], [float(dyn_tab["std_error"].get(e, np.nan)) for e in event_times]]
+        [
+            [simple.std_error, dyn.std_error],
+            [float(dyn_tab["std_error"].get(e, np.nan)) for e in event_times],
+        ]
     )
-    labels = ["simple"] + [f"e={e}" for e in event_times]
+    labels = ["simple", "dynamic"] + [f"e={e}" for e in event_times]
     se2 = np.nanstd(draws_arr, axis=0, ddof=1)
     lo, hi = np.nanquantile(draws_arr, [0.025, 0.975], axis=0)
     table = pd.DataFrame(
@@ -207,7 +212,7 @@ def tfp_did(
             "conf_high": hi,
         }
     )
-    names = production_data(frame, **pf_kw).input_names
+    names = production_data(frame, **pf_kw).term_names
     return TFPDiDResult(
         table=table,
         coef=pd.Series(point.coef, index=list(names)),

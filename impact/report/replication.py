@@ -273,6 +273,9 @@ def table_cluster_main(inputs: dict[str, pd.DataFrame]) -> Table:
         for r in rows[-5:]:
             r["true effect"] = true_avg
     rows += _count_outcome_rows(df, truth, inputs.get("cluster_panel_truth_firm_year"), common)
+    from impact.report.productivity_table import tfp_main_row  # registers after this module
+
+    rows.append(tfp_main_row(df, truth))
     for r in rows:
         r["treated firms"] = treated
         r["cohorts"] = cohorts
@@ -291,6 +294,10 @@ def table_cluster_main(inputs: dict[str, pd.DataFrame]) -> Table:
         "members' post-joining firm-years, against the generator's total proportional effect "
         "(for patents on the expected count). Export value has state dependence, so parallel "
         "trends in ratios fail and estimate and truth can differ (docs/conventions.md). "
+        "Log TFP: productivity (omega) from an ACF production function (membership in the law "
+        "of motion, sector trends, the wage as instrument), then CS with the controls above; "
+        "its SE comes from a two-stage firm-block bootstrap that re-estimates the production "
+        "function in every draw. "
         "Realistic selection into clusters can make pre-trends fail and estimates differ from "
         "the truth."
     )

@@ -32,7 +32,9 @@ class ProdestResult:
     method : str
         ``"ols"``, ``"fe"``, ``"op"``, ``"lp"``, ``"acf"`` or ``"wooldridge"``.
     coef, se : Series
-        Output elasticities of the inputs (free then state) and their standard errors.
+        Coefficients of the production-function terms (the inputs, free then state; the
+        translog adds squares ``l^2`` and products ``l:k``) and their standard errors.
+        For Cobb-Douglas these are the output elasticities.
     vcov : DataFrame
         Their covariance (bootstrap or analytic, see ``vcov_label``).
     nobs : int
@@ -59,6 +61,11 @@ class ProdestResult:
         Firm-block bootstrap draws, when the standard errors are bootstrapped.
     vcov_label : str
     sample_log : SampleLog
+    elasticities : DataFrame
+        Output elasticity of each input on every row of the user's frame (NaN where an
+        input is missing); constant columns for Cobb-Douglas.
+    form : str
+        ``"cobb_douglas"`` or ``"translog"``.
     """
 
     method: str
@@ -79,6 +86,9 @@ class ProdestResult:
     sample_log: SampleLog
     unit: str
     time: str
+    elasticities: pd.DataFrame | None = None
+    rts_gradient: np.ndarray | None = None
+    form: str = "cobb_douglas"
 
     # ------------------------------------------------------------------ inference
     @property
@@ -99,15 +109,21 @@ class ProdestResult:
         )
 
     @property
+    def _rts_weights(self) -> np.ndarray:
+        if self.rts_gradient is not None:
+            return np.asarray(self.rts_gradient)
+        return np.ones(len(self.coef))
+
+    @property
     def returns_to_scale(self) -> float:
-        """Sum of the output elasticities."""
-        return float(self.coef.sum())
+        """Sum of the output elasticities (translog: their sample mean)."""
+        return float(self._rts_weights @ self.coef.to_numpy())
 
     @property
     def returns_to_scale_se(self) -> float:
-        """Standard error of the returns to scale (from ``vcov``)."""
-        ones = np.ones(len(self.coef))
-        return float(np.sqrt(ones @ self.vcov.to_numpy() @ ones))
+        """Standard error of the returns to scale (from ``vcov``; linear in the terms)."""
+        a = self._rts_weights
+        return float(np.sqrt(a @ self.vcov.to_numpy() @ a))
 
     # ------------------------------------------------------------------ etable protocol
     @property
@@ -167,6 +183,75 @@ class ProdestResult:
         if self.sample_log.records:
             lines.append(str(self.sample_log))
         return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return self.summary()
+
+
+@dataclass(frozen=True, eq=False)
+class ProdestByResult:
+    """Production functions estimated by group (``prodest(..., by=column)``).
+
+    Attributes
+    ----------
+    by : str
+        The grouping column.
+    results : dict
+        Group value -> :class:`ProdestResult`, or None for a group that was not
+        estimated (too few firms, or the estimation raised; see ``reasons``).
+    reasons : dict
+        Group value -> why it was not estimated.
+    """
+
+    by: str
+    results: dict
+    reasons: dict
+    index: pd.Index
+
+    def tidy(self) -> pd.DataFrame:
+        """One row per group and input; NaN estimates for groups not estimated."""
+        rows = []
+        terms = next((r.coef.index for r in self.results.values() if r is not None), [])
+        for level, res in self.results.items():
+            for term in terms:
+                ok = res is not None
+                rows.append(
+                    {
+                        self.by: level,
+                        "term": term,
+                        "estimate": res.coef[term] if ok else np.nan,
+                        "std_error": res.se[term] if ok else np.nan,
+                        "returns_to_scale": res.returns_to_scale if ok else np.nan,
+                        "nobs": res.nobs if ok else 0,
+                        "n_firms": res.n_firms if ok else 0,
+                        "note": "" if ok else self.reasons.get(level, ""),
+                    }
+                )
+        return pd.DataFrame(rows)
+
+    def _combined(self, attr: str) -> pd.Series:
+        out = pd.Series(np.nan, index=self.index, name=attr)
+        for res in self.results.values():
+            if res is not None:
+                part = getattr(res, attr)
+                out.loc[part.index] = part.to_numpy()
+        return out
+
+    @property
+    def tfp(self) -> pd.Series:
+        """Log TFP from each row's group estimates (NaN in groups not estimated)."""
+        return self._combined("tfp")
+
+    @property
+    def omega(self) -> pd.Series:
+        """Productivity from each row's group estimates."""
+        return self._combined("omega")
+
+    def summary(self) -> str:
+        """Printable per-group table."""
+        return f"Production functions by {self.by}\n" + self.tidy().to_string(
+            index=False, float_format=lambda v: f"{v:.4f}"
+        )
 
     def __repr__(self) -> str:
         return self.summary()

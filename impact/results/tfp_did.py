@@ -19,7 +19,8 @@ class TFPDiDResult:
     Attributes
     ----------
     table : DataFrame
-        ``parameter`` (``"simple"``, ``"e=0"``, ...), ``estimate``, ``std_error_naive``
+        ``parameter`` (``"simple"``, ``"dynamic"`` (average over the event times),
+        ``"e=0"``, ...), ``estimate``, ``std_error_naive``
         (att_gt's influence-function SE, productivity taken as known),
         ``std_error`` (two-stage firm-block bootstrap), ``conf_low``/``conf_high``
         (95% percentile interval of the draws).
@@ -29,7 +30,7 @@ class TFPDiDResult:
         The point-estimate DiD (for its tables, pre-trend test and plots).
     productivity : Series
         The DiD outcome (log productivity), aligned to the input frame.
-    draws : ndarray (n_ok, 1 + n_event_times)
+    draws : ndarray (n_ok, 2 + n_event_times)
         Bootstrap draws of the table's estimates.
     n_failed : int
     method, measure : str

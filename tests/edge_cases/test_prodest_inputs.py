@@ -10,6 +10,7 @@ from helpers import PRODEST_COLUMNS
 import impact
 from impact.errors import (
     ColumnNotFoundError,
+    ImpactWarning,
     InvalidOptionError,
     NonPositiveInputError,
     SampleDropWarning,
@@ -123,3 +124,20 @@ def test_etable_and_summary(small):
     assert "log_emp" in tab.index
     assert "Returns to scale" in res.summary()
     assert np.isfinite(res.tfp_dispersion())
+
+
+def test_by_group_equals_separate_fits_and_flags_small_groups(small):
+    kw = dict(output="log_va", free="log_emp", state="log_k", unit="firm_id", time="year")
+    sizes = small.groupby("sector")["firm_id"].nunique()
+    cut = int(sizes.sort_values().iloc[1]) + 1  # the two smallest sectors fall below
+    with pytest.warns(ImpactWarning, match="not estimated"):
+        by = impact.prodest(small, method="ols", by="sector", min_firms=cut, **kw)
+    tidy = by.tidy()
+    small_sectors = set(sizes[sizes < cut].index)
+    assert set(tidy.loc[tidy["estimate"].isna(), "sector"]) == small_sectors
+    big = sorted(set(sizes.index) - small_sectors)[0]
+    alone = impact.prodest(small[small["sector"] == big], method="ols", **kw)
+    got = tidy[tidy["sector"] == big].set_index("term")["estimate"]
+    np.testing.assert_allclose(got.to_numpy(), alone.coef.to_numpy(), rtol=1e-12)
+    in_small = small["sector"].isin(small_sectors).to_numpy()
+    assert by.tfp[in_small].isna().all() and by.tfp[~in_small].notna().all()

@@ -8,6 +8,8 @@ panel: ACF with firm-block bootstrap SEs (the default for ACF) and Wooldridge wi
 analytic firm-clustered SEs, both with the firm's wage as an excluded instrument. The
 mean SE divided by the standard deviation of the estimates over the replications must
 lie in [0.85, 1.15] (issue: production functions), and both must be centred on the truth.
+Measured (100 replications): ACF bootstrap 0.92 / 1.00; Wooldridge one-step analytic
+0.86 / 0.97 (two-step GMM: 0.80 / 0.84, too small, so one step is the default).
 """
 
 from __future__ import annotations

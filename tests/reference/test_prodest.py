@@ -29,6 +29,10 @@ TOL_RECOVER = 0.03
 MIN_OLS_BIAS = 0.1
 #: Levinsohn-Petrin on Leontief materials: beta_l collapses to ~0 (y - m is noise).
 MAX_LP_BETA_L = 0.05
+#: Wooldridge with a (k, m)-only control function: the first equation's l coefficient is
+#: ~0 for the same reason, and the lagged equation pulls it up only a little (0.07 here);
+#: anything below 0.2 is a collapse, far from 0.6.
+MAX_KM_BETA_L = 0.2
 
 ARGS = dict(**PRODEST_COLUMNS, treatment="member", group_trends="sector")
 
@@ -122,7 +126,7 @@ def test_leontief_lp_and_km_wooldridge_fail_visibly(leontief):
     lp = impact.prodest(leontief, method="lp", n_boot=10, **ARGS)
     assert abs(lp.coef["log_emp"]) < MAX_LP_BETA_L
     km = impact.prodest(leontief, method="wooldridge", control_function="lp", **ARGS)
-    assert abs(km.coef["log_emp"]) < MAX_LP_BETA_L
+    assert abs(km.coef["log_emp"]) < MAX_KM_BETA_L
     full = impact.prodest(leontief, method="wooldridge", **ARGS)
     assert full.coef["log_emp"] > 0.3  # l in the control function: far from the LP collapse
 
@@ -135,3 +139,43 @@ def test_tfp_and_omega_definitions(replica):
     # omega differs from tfp by the transitory shock, sd 0.1 in the generator
     diff = (res.tfp - res.omega).dropna()
     assert 0.07 < diff.std() < 0.13
+
+
+@pytest.mark.parametrize("method", ["acf", "wooldridge"])
+def test_translog_mean_elasticities_recover_cobb_douglas(replica, method):
+    """The generator is Cobb-Douglas: a translog's mean elasticities must be (0.6, 0.3)."""
+    res = impact.prodest(
+        replica, method=method, form="translog", exog_instruments="log_wage", n_boot=10, **ARGS
+    )
+    assert list(res.coef.index) == ["log_emp", "log_k", "log_emp^2", "log_emp:log_k", "log_k^2"]
+    mean = res.elasticities.mean()
+    assert abs(mean["log_emp"] - BETA_L) < TOL_RECOVER
+    assert abs(mean["log_k"] - BETA_K) < TOL_RECOVER
+    assert res.returns_to_scale == pytest.approx(mean.sum(), rel=1e-10)
+
+
+def test_translog_ols_matches_statsmodels(replica):
+    df = replica[replica["firm_id"] <= 800]
+    res = impact.prodest(df, method="ols", form="translog", **{**ARGS, "group_trends": None})
+    sm = smf.ols(
+        "log_va ~ log_emp + log_k + I(log_emp**2) + I(log_emp*log_k) + I(log_k**2) + C(year)",
+        data=df,
+    ).fit()
+    names = ["log_emp", "log_k", "I(log_emp ** 2)", "I(log_emp * log_k)", "I(log_k ** 2)"]
+    assert_close(res.coef.to_numpy(), sm.params[names].to_numpy(), rtol=RTOL_PEER)
+    x = df[["log_emp", "log_k"]].to_numpy()
+    b = res.coef.to_numpy()
+    e_l = b[0] + 2 * b[2] * x[:, 0] + b[3] * x[:, 1]
+    assert_close(res.elasticities["log_emp"].to_numpy(), e_l, rtol=1e-12)
+
+
+def test_gross_output_on_leontief_materials(leontief):
+    """log sales = m + log(1 + exp(e - c)): the materials elasticity is 1, the others 0."""
+    df = leontief.assign(log_sales=np.log(leontief["sales"]))
+    go = {**ARGS, "output": "log_sales", "free": ["log_emp", "log_materials"]}
+    for method in ("ols", "acf"):
+        res = impact.prodest(df, method=method, exog_instruments="log_wage", n_boot=5, **go)
+        assert res.coef["log_materials"] == pytest.approx(1.0, abs=0.01)
+        assert abs(res.coef["log_emp"]) < 0.01 and abs(res.coef["log_k"]) < 0.01
+    with pytest.raises(impact.errors.InvalidOptionError, match="value-added"):
+        impact.prodest(df, method="lp", **go)

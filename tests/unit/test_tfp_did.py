@@ -43,7 +43,7 @@ def test_point_estimates_are_prodest_then_att_gt(panel, result):
     assert result.estimate == pytest.approx(simple.estimate, rel=1e-10)
     assert result.table.loc[0, "std_error_naive"] == pytest.approx(simple.std_error, rel=1e-10)
     dyn = gt.aggregate("dynamic", min_e=0, max_e=5).table.set_index("event_time")
-    assert result.table.loc[1, "estimate"] == pytest.approx(dyn.loc[0, "estimate"], rel=1e-10)
+    assert result.table.loc[2, "estimate"] == pytest.approx(dyn.loc[0, "estimate"], rel=1e-10)
 
 
 def test_bootstrap_is_seeded(panel, result):
@@ -52,7 +52,7 @@ def test_bootstrap_is_seeded(panel, result):
         seed=3, **ARGS,
     )  # fmt: skip
     np.testing.assert_array_equal(again.draws, result.draws)
-    assert result.draws.shape == (8, 7)
+    assert result.draws.shape == (8, 8)
     assert (result.table["std_error"] > 0).all()
 
 
