@@ -40,8 +40,11 @@ def prodest_by(
         )
     results: dict[Any, ProdestResult | None] = {}
     reasons: dict[Any, str] = {}
+    positions: dict[Any, np.ndarray] = {}
     for j, level in enumerate(sorted(key.dropna().unique())):
-        part = data.loc[(key == level).to_numpy()]
+        mask = (key == level).to_numpy()
+        positions[level] = np.flatnonzero(mask)
+        part = data.iloc[positions[level]]
         n_firms = int(part[unit].nunique())
         if n_firms < min_firms:
             reasons[level] = f"{n_firms} firms < min_firms={min_firms}"
@@ -59,4 +62,6 @@ def prodest_by(
             ImpactWarning,
             stacklevel=3,
         )
-    return ProdestByResult(by=by, results=results, reasons=reasons, index=data.index)
+    return ProdestByResult(
+        by=by, results=results, reasons=reasons, index=data.index, positions=positions
+    )

@@ -54,7 +54,8 @@ class ControlFunctionFit:
     coef : ndarray
         Coefficients of the free then state inputs.
     phi : ndarray (n,)
-        First-stage prediction (log output net of the transitory shock).
+        First-stage prediction (log output net of the transitory shock), including the
+        free inputs' part for LP/OP, so ``omega = phi - X coef`` for every method.
     objective : float
         GMM criterion at the estimate.
     restarts : DataFrame
@@ -117,6 +118,7 @@ class MarkovMoments:
             )
         self.prev, self.degree = d.lag[cur], markov_degree
         self.unit, self.n_units = d.unit[cur], d.n_units
+        self.counts = firm_weight(d.unit, w, d.n_units)
         self.phi, self.x = phi, x
         wc = w[cur]
         c = np.column_stack([d.period_dummies(cur), d.controls[cur], d.lom[cur]])
@@ -166,18 +168,30 @@ class MarkovMoments:
         return float(g @ self.w_mat @ g)
 
     def j_stat(self, b: FloatArray) -> float:
-        """Hansen's J at ``b``: ``N g' S^-1 g`` with ``S`` clustered by firm (unit weights).
+        """J-type statistic at ``b``: ``N g' S^-1 g``, ``S`` the firm-clustered covariance
+        of the moments at ``b``.
 
-        Zero for just-identified moments at a root; comparable across minima.
+        Zero for just-identified moments at a root. It is evaluated at the first-step
+        estimate and ignores that ``phi`` and the law of motion are estimated, so it is a
+        yardstick for comparing minima (chi-squared cut-offs are a heuristic), not a
+        formal over-identification test.
         """
         score = self.z_c * self.xi(b)[:, None]
         per_unit = np.stack(
             [np.bincount(self.unit, score[:, j], self.n_units) for j in range(score.shape[1])],
             axis=1,
         )
+        # a firm drawn c times contributes c s s' (as c copies), not (c s)(c s)'
+        per_unit /= np.sqrt(np.maximum(self.counts, 1e-300))[:, None]
         s = per_unit.T @ per_unit / self.wsum
         g = self.moments(b)
         return float(self.wsum * g @ np.linalg.pinv(s) @ g)
+
+
+def firm_weight(unit: np.ndarray, w: FloatArray, n_units: int) -> FloatArray:
+    """Each firm's (constant) row weight: its bootstrap count, 1 in the point estimate."""
+    rows = np.bincount(unit, minlength=n_units)
+    return np.bincount(unit, w, n_units) / np.maximum(rows, 1)
 
 
 def _stage_two(
@@ -293,6 +307,12 @@ def fit_control_function(
     """
     phi, beta_free = first_stage(d, w, method, poly_degree)
     x, z = _stage_two(d, method, instruments)
+    if z.shape[1] < x.shape[1]:
+        raise InvalidOptionError(
+            f"{z.shape[1]} second-stage instruments for {x.shape[1]} coefficients: the "
+            f"{method.upper()} moments cannot identify them; use instruments='extended' or "
+            "add exog_instruments."
+        )
     crit = MarkovMoments(d, phi, x, z, w, markov_degree)
     p_f = d.free.shape[1]
     b0 = np.asarray(start, dtype=float) if method == "acf" else np.asarray(start)[p_f:]
@@ -302,5 +322,7 @@ def fit_control_function(
         starts += [b0 + gen.normal(0.0, RESTART_SD, len(b0)) for _ in range(n_restarts)]
     b, obj, table = minimise(crit, starts, maxiter, with_j=len(starts) > 1)
     coef = b if method == "acf" else np.concatenate([beta_free, b])
+    if method != "acf":  # report phi with the free inputs' part, as for ACF
+        phi = phi + d.free @ beta_free
     overid = z.shape[1] - x.shape[1]
     return ControlFunctionFit(coef=coef, phi=phi, objective=obj, restarts=table, overid=overid)

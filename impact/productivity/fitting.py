@@ -129,12 +129,14 @@ def fit_point(
     fit = fit_control_function(
         d, w, start=b0, n_restarts=opts.n_restarts, rng=rng, **opts.cf_kwargs
     )
+    chosen = np.array([np.allclose(c, fit.coef[-len(c) :]) for c in fit.restarts["coef"]])
+    ok = fit.restarts["converged"].to_numpy() & chosen
     return PointFit(
         coef=fit.coef,
         phi=fit.phi,
         vcov=None,
         objective=fit.objective,
-        j_stat=float(fit.restarts["j_stat"].min()),
+        j_stat=float(fit.restarts.loc[ok, "j_stat"].min()),
         restarts=fit.restarts,
         overid=fit.overid,
     )

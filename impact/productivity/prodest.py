@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Sequence
 from typing import Literal
 
@@ -10,13 +9,13 @@ import numpy as np
 import pandas as pd
 
 from impact._typing import FloatArray
-from impact.errors import InvalidOptionError, MultipleMinimaWarning
+from impact.errors import InvalidOptionError
 from impact.productivity.basis import input_terms, term_names
 from impact.productivity.bootstrap import BlockBootstrap, firm_block_bootstrap
 from impact.productivity.by_group import prodest_by
-from impact.productivity.control_function import rival_minima
 from impact.productivity.data import ProductionData, log_column, production_data
 from impact.productivity.fitting import ANALYTIC, METHODS, FitOptions, fit_point, refit_coef
+from impact.productivity.rivals import warn_rivals
 from impact.results.productivity import ProdestByResult, ProdestResult
 
 __all__ = ["prodest"]
@@ -54,7 +53,7 @@ def prodest(
     min_firms: int = 30,
     progress: bool = False,
 ) -> ProdestResult | ProdestByResult:
-    """Estimate a value-added Cobb-Douglas production function and log TFP.
+    """Estimate a production function (Cobb-Douglas or translog) and log TFP.
 
     Parameters
     ----------
@@ -200,7 +199,7 @@ def prodest(
     )
     coef, vc, phi, boot = pt.coef, pt.vcov, pt.phi, None
     if pt.restarts is not None:
-        _warn_rivals(pt.restarts, coef[-len(pt.restarts["coef"].iloc[0]) :], method, pt.overid)
+        warn_rivals(pt.restarts, coef, method, pt.overid)
 
     def refit(w: FloatArray) -> FloatArray:
         return refit_coef(d, w, opts, pt)
@@ -216,9 +215,8 @@ def prodest(
         else f"clustered by {unit}"
     )
     tfp, omega, elas = _productivity(data, d, coef, phi, output, in_logs)
-    grad = elasticity_matrix(
-        np.column_stack([log_column(data, c, in_logs) for c in d.input_names]), d.form
-    )
+    # returns to scale: mean over the estimation sample of the summed elasticities
+    grad = elasticity_matrix(d.inputs, d.form).sum(axis=1).mean(axis=0)
     return ProdestResult(
         method=method,
         coef=pd.Series(coef, index=names),
@@ -230,7 +228,7 @@ def prodest(
         tfp=tfp,
         omega=omega,
         elasticities=elas,
-        rts_gradient=np.nanmean(grad.sum(axis=1), axis=0),
+        rts_gradient=grad,
         form=d.form,
         objective=pt.objective,
         j_stat=pt.j_stat,
@@ -241,30 +239,6 @@ def prodest(
         sample_log=d.log,
         unit=unit,
         time=time,
-    )
-
-
-def _warn_rivals(restarts: pd.DataFrame, coef: FloatArray, method: str, df: int) -> None:
-    rivals = rival_minima(restarts, coef, df)
-    if rivals.empty:
-        return
-    best_j = restarts["j_stat"].min()
-    rivals = rivals.assign(key=[tuple(np.round(c, 3)) for c in rivals["coef"]])
-    rivals = rivals.drop_duplicates("key")
-    alt = "; ".join(
-        f"{tuple(round(float(c), 3) for c in r['coef'])} (J = {r['j_stat']:.2f})"
-        for _, r in rivals.iterrows()
-    )
-    warnings.warn(
-        f"prodest(method={method!r}): besides the reported minimum "
-        f"{tuple(float(c) for c in np.round(coef, 3))} (J = {best_j:.2f}), the moments "
-        f"also accept {alt}. "
-        "The elasticities are not identified by these moments alone (with a static "
-        "labour choice, beta_l near 1 makes omega track the wage); compare "
-        "method='wooldridge', other instruments or controls. All starts are in "
-        "result.restarts.",
-        MultipleMinimaWarning,
-        stacklevel=3,
     )
 
 
@@ -295,8 +269,9 @@ def _productivity(
     y = log_column(data, output, in_logs)
     x = np.column_stack([log_column(data, c, in_logs) for c in d.input_names])
     tfp = pd.Series(y - input_terms(x, d.form) @ coef, index=data.index, name="tfp")
-    elas = pd.DataFrame(elasticity_matrix(x, d.form) @ coef, index=data.index)
-    elas.columns = list(d.input_names)
+    e = elasticity_matrix(x, d.form) @ coef
+    e[~np.isfinite(x).all(axis=1)] = np.nan  # an input missing: no elasticity
+    elas = pd.DataFrame(e, index=data.index, columns=list(d.input_names))
     if phi is None:
         return tfp, tfp.rename("omega"), elas
     om = np.full(len(data), np.nan)

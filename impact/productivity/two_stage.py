@@ -16,11 +16,14 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from impact.data.columns import check_columns
+from impact.design.cohorts import normalize_cohorts
 from impact.errors import ConvergenceError, ImpactError, ImpactWarning, InvalidOptionError
 from impact.estimators.att_gt import att_gt
 from impact.productivity.bootstrap import MAX_FAILED_SHARE, firm_counts
 from impact.productivity.data import production_data
 from impact.productivity.fitting import FitOptions, PointFit, fit_point, refit_point
+from impact.productivity.rivals import warn_rivals
 from impact.results.tfp_did import TFPDiDResult
 
 __all__ = ["tfp_did"]
@@ -100,9 +103,11 @@ def tfp_did(
         First treated period (NaN for never-treated), as in :func:`impact.att_gt`.
     measure : {"omega", "tfp"}
         DiD outcome: productivity without the transitory shock (default; rows outside the
-        production sample are NaN and leave the DiD) or ``y - x b``.
+        production sample are NaN and leave the DiD) or ``y - x b``. OLS and FE have no
+        first stage, so they always use ``y - x b`` (the result says ``"tfp"``).
     membership_in_lom : bool
-        Put membership ``1{time >= cohort}`` in the productivity law of motion (De
+        Put membership ``1{time >= cohort}`` (cohorts read as by att_gt: NaN, 0 or inf,
+        or ``did["never_treated"]``, mean never treated) in the productivity law of motion (De
         Loecker 2013; default). Without it a policy that raises productivity is partly
         read as a higher return to inputs.
     did : dict, optional
@@ -141,7 +146,12 @@ def tfp_did(
     opts = FitOptions(method=method, **prodest_options)
     did.update(unit=unit, time=time, cohort=cohort)
     frame = data.copy()
-    frame[_MEMBER] = (frame[time] >= frame[cohort]).astype(float)
+    check_columns(data, [unit, time, cohort])
+    g = normalize_cohorts(
+        data[cohort], periods=data[time].to_numpy(), never_treated=did.get("never_treated")
+    )
+    with np.errstate(invalid="ignore"):
+        frame[_MEMBER] = (data[time].to_numpy() >= g).astype(float)  # NaN cohort: never
     pf_kw = dict(
         output=output, free=free, state=state, proxy=proxy, unit=unit, time=time,
         controls=controls, exog_instruments=exog_instruments,
@@ -163,10 +173,13 @@ def tfp_did(
         values[d.rows] = (fit.phi if use_phi else d.y) - d.design @ fit.coef
         return fr.assign(**{_TFP: values}), fit
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ImpactWarning)
-        est_frame, point = productivity(frame, None)
-        gt, simple, dyn = _did_estimates(est_frame, did, event_times)
+    # the production step's drops and rival minima are reported, not silenced
+    d0 = production_data(frame, **pf_kw)
+    d0.log.announce("tfp_did (production function)")
+    est_frame, point = productivity(frame, None)
+    if point.restarts is not None:
+        warn_rivals(point.restarts, point.coef, method, point.overid)
+    gt, simple, dyn = _did_estimates(est_frame, did, event_times)
     estimate = _vector(simple, dyn, event_times)
     codes, _ = pd.factorize(frame[unit])
     layout = _firm_rows(codes, int(codes.max()) + 1)
@@ -212,7 +225,7 @@ def tfp_did(
             "conf_high": hi,
         }
     )
-    names = production_data(frame, **pf_kw).term_names
+    names = d0.term_names
     return TFPDiDResult(
         table=table,
         coef=pd.Series(point.coef, index=list(names)),
@@ -222,6 +235,7 @@ def tfp_did(
         draws=draws_arr,
         n_failed=failed,
         method=method,
-        measure=measure,
+        measure=measure if method not in ("ols", "fe") else "tfp",
         seed=seed,
+        sample_log=d0.log,
     )

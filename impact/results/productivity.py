@@ -116,7 +116,7 @@ class ProdestResult:
 
     @property
     def returns_to_scale(self) -> float:
-        """Sum of the output elasticities (translog: their sample mean)."""
+        """Sum of the output elasticities (translog: mean over the estimation sample)."""
         return float(self._rts_weights @ self.coef.to_numpy())
 
     @property
@@ -207,6 +207,7 @@ class ProdestByResult:
     results: dict
     reasons: dict
     index: pd.Index
+    positions: dict
 
     def tidy(self) -> pd.DataFrame:
         """One row per group and input; NaN estimates for groups not estimated."""
@@ -230,12 +231,11 @@ class ProdestByResult:
         return pd.DataFrame(rows)
 
     def _combined(self, attr: str) -> pd.Series:
-        out = pd.Series(np.nan, index=self.index, name=attr)
-        for res in self.results.values():
+        values = np.full(len(self.index), np.nan)
+        for level, res in self.results.items():
             if res is not None:
-                part = getattr(res, attr)
-                out.loc[part.index] = part.to_numpy()
-        return out
+                values[self.positions[level]] = getattr(res, attr).to_numpy()
+        return pd.Series(values, index=self.index, name=attr)
 
     @property
     def tfp(self) -> pd.Series:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from impact.data.samplelog import SampleLog
 from impact.results.att_gt import ATTgtResult
 
 __all__ = ["TFPDiDResult"]
@@ -35,6 +36,9 @@ class TFPDiDResult:
     n_failed : int
     method, measure : str
     seed : int
+    sample_log : SampleLog
+        Rows dropped by the production-function step (the DiD's own drops are in
+        ``att_gt``).
     """
 
     table: pd.DataFrame
@@ -47,6 +51,7 @@ class TFPDiDResult:
     method: str
     measure: str
     seed: int
+    sample_log: SampleLog | None = None
 
     @property
     def estimate(self) -> float:
