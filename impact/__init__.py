@@ -19,6 +19,7 @@ from impact.productivity.prodest import prodest
 from impact.productivity.two_stage import tfp_did
 from impact.report.etable import etable
 from impact.report.figures import plot_event_study
+from impact.report.spec import Spec
 from impact.results.linear import FeolsResult
 from impact.results.poisson import FepoisResult
 from impact.results.productivity import ProdestResult
@@ -32,6 +33,7 @@ __all__ = [
     "Panel",
     "ProdestResult",
     "SampleLog",
+    "Spec",
     "__version__",
     "att_gt",
     "cohort_from_membership",

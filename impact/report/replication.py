@@ -501,4 +501,4 @@ def replicate(
 
 
 # tables defined in their own modules register themselves in TABLES on import
-from impact.report import productivity_table  # noqa: E402,F401
+from impact.report import design_tables, productivity_table  # noqa: E402,F401
