@@ -17,17 +17,10 @@ import sys
 import warnings
 from pathlib import Path
 
+from impact.datasets.cluster import PRODUCTION_COLUMNS
+
 HERE = Path(__file__).resolve().parent
-COLUMNS = dict(
-    output="log_va",
-    free="log_emp",
-    state="log_k",
-    proxy="log_materials",
-    unit="firm_id",
-    time="year",
-    group_trends="sector",
-    exog_instruments="log_wage",
-)
+COLUMNS = dict(PRODUCTION_COLUMNS, group_trends="sector", exog_instruments="log_wage")
 
 
 def main() -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from impact.datasets.cluster import PRODUCTION_COLUMNS
+
 #: Same algebra computed two ways (within vs dummies): only rounding differs.
 RTOL_CLOSED_FORM = 1e-10
 #: Another implementation of the same estimator and convention.
@@ -66,11 +68,4 @@ def random_panel(
 
 
 #: Column roles of the synthetic panel for prodest (value added, labour, capital, materials).
-PRODEST_COLUMNS = dict(
-    output="log_va",
-    free="log_emp",
-    state="log_k",
-    proxy="log_materials",
-    unit="firm_id",
-    time="year",
-)
+PRODEST_COLUMNS = dict(PRODUCTION_COLUMNS)

@@ -7,7 +7,7 @@ import pandas as pd
 
 from impact.data.columns import check_columns
 from impact.data.samplelog import SampleLog
-from impact.data.timeindex import period_numbers
+from impact.data.timeindex import lag_positions, period_numbers
 from impact.errors import DuplicateRowsError, MissingIdError
 
 __all__ = ["Panel", "compact_codes"]
@@ -204,12 +204,7 @@ class Panel:
             Aligned to the data's index, float (or object for non-numeric columns).
         """
         check_columns(self._data, [column])
-        span = int(self.time_codes.max()) + 1 + abs(periods)
-        key = self.unit_codes.astype(np.int64) * span + self.time_codes
-        target = self.unit_codes.astype(np.int64) * span + (self.time_codes - periods)
-        valid = (self.time_codes - periods >= 0) & (self.time_codes - periods < span)
-        pos = pd.Index(key).get_indexer(np.where(valid, target, -1))
-        pos[~valid] = -1
+        pos = lag_positions(self.unit_codes, self.time_codes, periods)
         values = self._data[column].to_numpy()
         if pd.api.types.is_numeric_dtype(self._data[column]):
             out = np.where(pos >= 0, values[np.maximum(pos, 0)].astype(float), np.nan)

@@ -7,7 +7,7 @@ import pandas as pd
 
 from impact.errors import InvalidTimeError
 
-__all__ = ["period_numbers"]
+__all__ = ["lag_positions", "period_numbers"]
 
 
 def period_numbers(time: pd.Series, *, freq: str | None = None) -> np.ndarray:
@@ -60,3 +60,20 @@ def period_numbers(time: pd.Series, *, freq: str | None = None) -> np.ndarray:
             "use integer period numbers."
         )
     return vals.astype(np.int64)
+
+
+def lag_positions(unit: np.ndarray, period: np.ndarray, periods: int = 1) -> np.ndarray:
+    """Row of ``(unit, period - periods)`` for every row, -1 where that row is absent.
+
+    Looks the earlier period up by number, so a gap gives -1, never a non-adjacent row.
+    Negative ``periods`` looks up leads.
+    """
+    if len(unit) == 0:
+        return np.zeros(0, dtype=np.intp)
+    span = int(period.max()) + 1 + abs(periods)
+    key = unit.astype(np.int64) * span + period
+    target = period - periods
+    valid = (target >= 0) & (target < span)
+    pos = np.asarray(pd.Index(key).get_indexer(np.where(valid, key - periods, -1)), dtype=np.intp)
+    pos[~valid] = -1
+    return pos

@@ -17,10 +17,11 @@ from impact._typing import FloatArray, IntArray
 from impact.data.columns import check_columns, missing_mask
 from impact.data.panel import Panel
 from impact.data.samplelog import SampleLog
+from impact.data.timeindex import lag_positions
 from impact.errors import EmptySampleError, InvalidOptionError, NonPositiveInputError
 from impact.productivity.basis import input_terms, term_names
 
-__all__ = ["ProductionData", "lag_positions", "log_column", "production_data"]
+__all__ = ["ProductionData", "log_column", "production_data"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -162,19 +163,6 @@ def _group_trends(group: pd.Series, period: np.ndarray) -> pd.DataFrame:
             cols[f"{group.name}={lev}"] = ind
             cols[f"{group.name}={lev}:trend"] = ind * t
     return pd.DataFrame(cols)
-
-
-def lag_positions(unit: IntArray, period: IntArray) -> IntArray:
-    """Row of ``(unit, period - 1)`` for every row, -1 where that row is absent.
-
-    Looks the previous period up by number, so a gap gives -1, never an earlier year.
-    """
-    if len(unit) == 0:
-        return np.zeros(0, dtype=np.intp)
-    span = int(period.max()) + 2
-    key = unit.astype(np.int64) * span + period
-    pos = pd.Index(key).get_indexer(key - 1)
-    return np.asarray(pos, dtype=np.intp)
 
 
 def production_data(

@@ -7,6 +7,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from impact.datasets.cluster import PRODUCTION_COLUMNS
 from impact.errors import MultipleMinimaWarning
 from impact.productivity.prodest import prodest
 from impact.productivity.two_stage import tfp_did
@@ -17,15 +18,7 @@ __all__ = ["table_production_function", "tfp_main_row"]
 #: Bootstrap draws of ACF/LP in the report (seeded; 49 keeps the main job short, SEs
 #: then carry ~10% relative Monte Carlo error).
 REPORT_BOOT = 49
-#: Column roles of the synthetic panel's value-added production function.
-PF_COLUMNS = dict(
-    output="log_va",
-    free="log_emp",
-    state="log_k",
-    proxy="log_materials",
-    unit="firm_id",
-    time="year",
-)
+PF_COLUMNS = PRODUCTION_COLUMNS
 #: Two-stage bootstrap draws of the TFP row of the main table (each reruns ACF and a DR
 #: att_gt, ~1 s; 29 keeps the main job short, the SE then has ~13% Monte Carlo error).
 REPORT_BOOT_TFP = 29

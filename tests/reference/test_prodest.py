@@ -215,3 +215,13 @@ def test_translog_returns_to_scale_with_missing_inputs(replica):
 def test_translog_needs_enough_instruments(replica):
     with pytest.raises(impact.errors.InvalidOptionError, match="cannot identify"):
         impact.prodest(replica, method="acf", form="translog", instruments="just", **ARGS)
+
+
+def test_op_recovers_with_scalar_investment(replica):
+    """Investment = f(k, omega) with no extra shock (sigma_nu = 0) and no zeros: OP is valid."""
+    df = replica.assign(log_inv=np.log(replica["investment"]))
+    res = impact.prodest(
+        df, method="op", n_boot=5, exog_instruments="log_wage", **{**ARGS, "proxy": "log_inv"}
+    )
+    assert abs(res.coef["log_emp"] - BETA_L) < TOL_RECOVER
+    assert abs(res.coef["log_k"] - BETA_K) < TOL_RECOVER

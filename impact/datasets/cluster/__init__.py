@@ -2,9 +2,15 @@
 
 from impact.datasets.cluster.clean import CleaningReport, clean_cluster_panel
 from impact.datasets.cluster.generate import ClusterTruth, cluster_panel
-from impact.datasets.cluster.params import SCENARIOS, ClusterPanelParams, scenario_params
+from impact.datasets.cluster.params import (
+    PRODUCTION_COLUMNS,
+    SCENARIOS,
+    ClusterPanelParams,
+    scenario_params,
+)
 
 __all__ = [
+    "PRODUCTION_COLUMNS",
     "SCENARIOS",
     "CleaningReport",
     "ClusterPanelParams",

@@ -8,7 +8,13 @@ from typing import Any
 
 from impact.errors import InvalidOptionError, close_matches_hint
 
-__all__ = ["ACF_REPLICA", "SCENARIOS", "ClusterPanelParams", "scenario_params"]
+__all__ = [
+    "ACF_REPLICA",
+    "PRODUCTION_COLUMNS",
+    "SCENARIOS",
+    "ClusterPanelParams",
+    "scenario_params",
+]
 
 
 @dataclass(frozen=True)
@@ -166,6 +172,16 @@ ACF_REPLICA: dict[str, Any] = {
     "labour_timing": 0.5,
     "labour_adjust": 1.0,
     "sigma_l": 0.37,
+}
+
+#: Column roles of the panel's value-added production function, for ``impact.prodest``.
+PRODUCTION_COLUMNS: dict[str, str] = {
+    "output": "log_va",
+    "free": "log_emp",
+    "state": "log_k",
+    "proxy": "log_materials",
+    "unit": "firm_id",
+    "time": "year",
 }
 
 _NO_EFFECTS: dict[str, Any] = {
