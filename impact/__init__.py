@@ -18,6 +18,7 @@ from impact.inference.ssc import SSC
 from impact.productivity.prodest import prodest
 from impact.productivity.two_stage import tfp_did
 from impact.report.etable import etable
+from impact.report.evaluate import EvaluationReport, evaluate
 from impact.report.figures import plot_event_study
 from impact.report.spec import Spec
 from impact.results.linear import FeolsResult
@@ -28,6 +29,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "SSC",
+    "EvaluationReport",
     "FeolsResult",
     "FepoisResult",
     "Panel",
@@ -41,6 +43,7 @@ __all__ = [
     "errors",
     "etable",
     "etwfe",
+    "evaluate",
     "event_study",
     "feols",
     "fepois",

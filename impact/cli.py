@@ -13,13 +13,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``impact`` and ``python -m impact``."""
     parser = argparse.ArgumentParser(prog="impact", description="Econometric impact evaluation.")
     sub = parser.add_subparsers(dest="command", required=True)
-    rep = sub.add_parser("replicate", help="rebuild every report table")
+    rep = sub.add_parser("replicate", help="rebuild the evaluation report (tables, figures, HTML)")
     rep.add_argument("--out", default="replication/output", help="output directory")
-    rep.add_argument("--data", default=None, help="optional input data file (CSV)")
     rep.add_argument(
-        "--spec", default=None, help="report specification (TOML); reserved for the report pipeline"
+        "--data", default=None, help="firm panel (CSV) in the documented schema; default: embedded"
     )
-    rep.add_argument("--seed", type=int, default=None, help="random seed")
+    rep.add_argument(
+        "--spec", default=None, help="report spec (TOML); default: replication/config.toml"
+    )
+    rep.add_argument("--seed", type=int, default=None, help="random seed (overrides the spec)")
+    rep.add_argument("--quiet", action="store_true", help="no progress lines")
     sim = sub.add_parser("simulate", help="write the synthetic cluster panel with its truth files")
     sim.add_argument("--out", default="data", help="output directory (the shipped copy: data)")
     sim.add_argument("--n-firms", type=int, default=2000)
@@ -38,15 +41,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         seed = args.seed if args.seed is not None else PANEL_SEED
         print(write_shipped(args.out, n_firms=args.n_firms, seed=seed))
         return 0
-    from impact.report.replication import DEFAULT_SEED, replicate
+    from impact.report.replication import replicate
 
-    if args.spec is not None:
-        parser.error("--spec is not available yet: the spec-driven report pipeline has not landed.")
     paths = replicate(
-        args.out, data=args.data, seed=args.seed if args.seed is not None else DEFAULT_SEED
+        args.out, data=args.data, spec=args.spec, seed=args.seed, progress=not args.quiet
     )
-    for p in paths:
-        print(p)
+    print(f"wrote {len(paths)} files to {args.out} (open {args.out}/report.html)")
     return 0
 
 

@@ -1,7 +1,7 @@
-"""Rebuild every table of the replication report (same as ``impact replicate``).
+"""Rebuild the whole evaluation report (same as ``impact replicate``).
 
-Usage: ``python replication/run_all.py [--out DIR]``. This script holds no estimation
-logic: the tables are defined through the public API in ``impact.report.replication``.
+Usage: ``python replication/run_all.py [--out DIR] [--data FILE] [--spec FILE]``. This
+script holds no estimation logic: ``impact.evaluate`` with ``replication/config.toml``.
 """
 
 import sys

@@ -7,7 +7,10 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["plot_event_study"]
+__all__ = ["MARKERS", "plot_event_study"]
+
+#: One marker per overlaid estimator, so overlays stay distinct in black and white.
+MARKERS = ("o", "s", "^", "D", "v", "P")
 
 
 def plot_event_study(
@@ -43,6 +46,7 @@ def plot_event_study(
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 4))
     colors = sns.color_palette("colorblind", len(results))
+    markers = MARKERS * (len(results) // len(MARKERS) + 1)
     shift = (np.arange(len(results)) - (len(results) - 1) / 2) * offset
     for k, res in enumerate(results):
         tab = res.table
@@ -53,7 +57,7 @@ def plot_event_study(
             x,
             tab["estimate"],
             yerr=[tab["estimate"] - tab["conf_low"], tab["conf_high"] - tab["estimate"]],
-            fmt="o",
+            fmt=markers[k],
             color=colors[k],
             capsize=3,
             label=label,

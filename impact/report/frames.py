@@ -17,7 +17,7 @@ def format_frame(df: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
     for col in df.columns:
         s = df[col]
         if pd.api.types.is_integer_dtype(s):
-            out[col] = [f"{v:,}" for v in s]
+            out[col] = ["" if pd.isna(v) else f"{v:,}" for v in s]
         elif pd.api.types.is_float_dtype(s):
             out[col] = ["" if pd.isna(v) else f"{v:.{digits}f}" for v in s]
         else:

@@ -1,4 +1,4 @@
-"""Report table: production-function estimates by method on the synthetic panel."""
+"""Report table 10: production-function estimates by method (log value added)."""
 
 from __future__ import annotations
 
@@ -7,23 +7,14 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from impact.datasets.cluster import PRODUCTION_COLUMNS
 from impact.errors import MultipleMinimaWarning
 from impact.productivity.prodest import prodest
-from impact.productivity.two_stage import tfp_did
-from impact.report.replication import TABLES, Table
+from impact.report.evaluation import MEMBER, TABLE_BUILDERS, Evaluation
+from impact.report.table import Table
 
-__all__ = ["table_production_function", "tfp_main_row"]
+__all__ = ["production_functions", "table_production_function"]
 
-#: Bootstrap draws of ACF/LP in the report (seeded; 49 keeps the main job short, SEs
-#: then carry ~10% relative Monte Carlo error).
-REPORT_BOOT = 49
-PF_COLUMNS = PRODUCTION_COLUMNS
-#: Two-stage bootstrap draws of the TFP row of the main table (each reruns ACF and a DR
-#: att_gt, ~1 s; 29 keeps the main job short, the SE then has ~13% Monte Carlo error).
-REPORT_BOOT_TFP = 29
-#: LP is reported to show its failure on Leontief materials; 19 draws suffice for that.
-REPORT_BOOT_LP = 19
+#: Method labels of the table.
 METHODS = (
     ("ols", "OLS"),
     ("fe", "Within"),
@@ -33,101 +24,89 @@ METHODS = (
 )
 
 
-def table_production_function(inputs: dict[str, pd.DataFrame]) -> Table:
-    """Value-added Cobb-Douglas by method: elasticities, returns to scale, N, TFP 90-10.
+def production_functions(ev: Evaluation) -> pd.DataFrame:
+    """One row per method of the spec's production block (and the truth when known).
 
-    Membership enters the productivity law of motion (De Loecker 2013); sector
-    indicators and sector trends are controls. The generator's elasticities are
-    beta_l = 0.6 and beta_k = 0.3 (DGP.md §4.3).
+    Membership enters the productivity law of motion (De Loecker 2013); the group-trend
+    column adds category indicators and trends; control-function methods get
+    ``spec.n_boot`` firm-block bootstrap draws.
     """
-    df = inputs["cluster_panel"]
-    df = df.assign(member=(df["year"] >= df["join_year"]).astype(float))
+    prod, c = ev.spec.production, ev.spec.columns
     args = dict(
-        **PF_COLUMNS, treatment="member", group_trends="sector", exog_instruments="log_wage"
+        output=prod.output,
+        free=list(prod.free),
+        state=list(prod.state),
+        proxy=prod.proxy,
+        unit=c.unit,
+        time=c.time,
+        treatment=MEMBER,
+        group_trends=prod.group_trends or None,
+        exog_instruments=list(prod.exog_instruments) or None,
     )
+    labels = dict(METHODS)
+    inputs = [*prod.free, *prod.state]
     rows = []
-    for method, label in METHODS:
+    for method in prod.methods:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", MultipleMinimaWarning)
-            n_boot = REPORT_BOOT if method == "acf" else REPORT_BOOT_LP
-            res = prodest(df, method=method, n_boot=n_boot, seed=1, **args)
+            res = prodest(ev.data, method=method, n_boot=ev.spec.n_boot, seed=ev.spec.seed, **args)
         rival = any(issubclass(w.category, MultipleMinimaWarning) for w in caught)
-        rows.append(
+        row: dict[str, object] = {"method": labels.get(method, method)}
+        for x in inputs:
+            row[f"beta {x}"] = float(res.coef[x])
+            row[f"se {x}"] = float(res.se[x])
+        row.update(
             {
-                "method": label,
-                "beta_l": res.coef["log_emp"],
-                "se_l": res.se["log_emp"],
-                "beta_k": res.coef["log_k"],
-                "se_k": res.se["log_k"],
                 "returns_to_scale": res.returns_to_scale,
-                "n_obs": f"{res.nobs:,}",
+                "obs": int(res.nobs),
                 "tfp_90_10": res.tfp_dispersion(),
                 "std_errors": res.vcov_label,
                 "other_accepted_minimum": "yes" if rival else "",
             }
         )
-    rows.append(
-        {
-            "method": "Truth (generator)",
-            "beta_l": 0.6,
-            "beta_k": 0.3,
-            "returns_to_scale": 0.9,
-            "se_l": np.nan,
-            "se_k": np.nan,
-            "n_obs": "",
-            "tfp_90_10": np.nan,
-            "std_errors": "",
-            "other_accepted_minimum": "",
-        }
-    )
+        rows.append(row)
+    params = ev.truth.get("params")
+    if params is not None and len(inputs) == 2:
+        true = {inputs[0]: params["beta_l"], inputs[1]: params["beta_k"]}
+        row = {"method": "Truth (generator)"}
+        for x in inputs:
+            row[f"beta {x}"], row[f"se {x}"] = float(true[x]), np.nan
+        row.update(
+            returns_to_scale=float(sum(true.values())),
+            obs=pd.NA,
+            tfp_90_10=np.nan,
+            std_errors="",
+            other_accepted_minimum="",
+        )
+        rows.append(row)
+    out = pd.DataFrame(rows)
+    out["obs"] = out["obs"].astype("Int64")
+    return out
+
+
+def table_production_function(ev: Evaluation) -> Table:
+    """Table 10: elasticities, returns to scale, N and TFP 90-10 by method."""
+    frame = production_functions(ev)
+    n = ev.spec.n_boot
     note = (
-        "Value-added Cobb-Douglas on the shipped synthetic panel (materials are Leontief in "
-        "value added, labour partially adjusts). Membership enters the productivity law of "
-        "motion; controls: sector indicators and trends; the firm's real wage is an excluded "
-        "instrument (ACF, LP, Wooldridge). LP's first stage cannot identify beta_l "
-        "there (Ackerberg-Caves-Frazer 2015); OLS and Within are biased by simultaneity and "
-        "measurement timing. 'other accepted minimum': the GMM moments also accept another "
-        "root (result.restarts lists them). ACF/LP standard errors: firm-block bootstrap, "
-        f"{REPORT_BOOT}/{REPORT_BOOT_LP} draws; others clustered by firm."
+        f"Value-added Cobb-Douglas. Membership enters the productivity law of motion; "
+        f"controls: {ev.spec.production.group_trends or 'no'} indicators and trends; "
+        f"excluded instruments: {list(ev.spec.production.exog_instruments) or 'none'} (ACF, "
+        "LP, Wooldridge). On the synthetic panel materials are Leontief in value added, so "
+        "LP's first stage cannot identify the labour elasticity (Ackerberg-Caves-Frazer "
+        "2015); OLS and Within are biased by simultaneity and measurement timing. 'other "
+        "accepted minimum': the GMM moments also accept another root (result.restarts lists "
+        f"them). OP/LP/ACF standard errors: firm-block bootstrap, {n} draws; others "
+        "clustered by firm."
     )
     return Table(
-        "production_function",
-        "Production function by method (log value added)",
+        "production",
+        "Table 10: production function by method (log value added)",
         (),
         note,
         {},
-        frame=pd.DataFrame(rows),
+        frame=frame,
     )
 
 
-def tfp_main_row(df: pd.DataFrame, truth: pd.DataFrame) -> dict:
-    """Main-results row: CS on ACF log productivity with two-stage bootstrap SEs.
-
-    ``df`` has ``out_of_cell`` and ``ht``; ``truth`` is the generator's event-time table.
-    """
-    res = tfp_did(
-        df,
-        cohort="join_year",
-        group_trends="sector",
-        exog_instruments="log_wage",
-        did={"control_pool": "out_of_cell", "covariates": ["ht"]},
-        n_boot=REPORT_BOOT_TFP,
-        seed=2,
-        **PF_COLUMNS,
-    )
-    row = res.table.set_index("parameter").loc["dynamic"]
-    true_e = truth[(truth["outcome"] == "log_tfp") & truth["event_time"].between(0, 5)]
-    return {
-        "outcome": "log_tfp (ACF omega)",
-        "estimator": "Callaway-Sant'Anna, two-stage bootstrap",
-        "effect": "difference, e = 0-5",
-        "estimate": float(row["estimate"]),
-        "std_error": float(row["std_error"]),
-        "pre-trend p": float(res.att_gt.pretrend_test()["p_value"]),
-        "obs": int(res.productivity.notna().sum()),
-        "firms": int(res.att_gt.n_units),
-        "true effect": float(true_e["att_total_base"].mean()),
-    }
-
-
-TABLES["production_function"] = table_production_function
+TABLE_BUILDERS["production"] = table_production_function

@@ -18,12 +18,29 @@ from typing import Any
 import pandas as pd
 
 from impact.data.columns import check_columns
-from impact.errors import InvalidOptionError, close_matches_hint
+from impact.errors import ColumnNotFoundError, InvalidOptionError, close_matches_hint
 
-__all__ = ["Columns", "OutcomeFamily", "Spec"]
+__all__ = ["Columns", "OutcomeFamily", "Production", "Spec", "derive_column"]
 
 #: Outcome scales and what they mean for the estimators (docs/conventions.md).
 SCALES = ("log", "level", "binary", "count")
+
+#: Estimators of the main-results table (table 5), by key: static TWFE, Callaway-Sant'Anna
+#: with never-treated or not-yet-treated controls, Sun-Abraham, imputation (BJS), did2s,
+#: and Poisson ETWFE for counts.
+ESTIMATORS = ("twfe", "cs", "cs_notyet", "sun_abraham", "imputation", "did2s", "etwfe_poisson")
+
+#: Default estimators by scale (counts: Poisson ETWFE, the proportional effect).
+DEFAULT_ESTIMATORS = {
+    "log": ("twfe", "cs", "cs_notyet", "sun_abraham", "imputation"),
+    "level": ("twfe", "cs", "cs_notyet", "sun_abraham", "imputation"),
+    "binary": ("twfe", "cs", "sun_abraham", "imputation"),
+    "count": ("etwfe_poisson",),
+}
+
+#: Control groups: never-members outside cluster cells (the total effect of membership),
+#: never-members inside cluster cells (the direct effect), or all never-members (a mix).
+CONTROLS = {"out_of_cell": "total", "in_cell": "direct", "never": "mixed"}
 
 
 @dataclass(frozen=True)
@@ -59,6 +76,7 @@ class OutcomeFamily:
     name: str
     outcomes: tuple[str, ...]
     scale: str = "log"
+    estimators: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.scale not in SCALES:
@@ -66,14 +84,57 @@ class OutcomeFamily:
                 f"outcome family {self.name!r}: scale must be one of {SCALES}, got {self.scale!r}."
             )
         object.__setattr__(self, "outcomes", tuple(self.outcomes))
+        est = tuple(self.estimators) or DEFAULT_ESTIMATORS[self.scale]
+        bad = [e for e in est if e not in ESTIMATORS]
+        if bad:
+            raise InvalidOptionError(
+                f"outcome family {self.name!r}: unknown estimators {bad}; known: {ESTIMATORS}."
+                + close_matches_hint(bad[0], ESTIMATORS)
+            )
+        if self.scale == "count" and set(est) - {"etwfe_poisson"}:
+            raise InvalidOptionError(
+                f"outcome family {self.name!r}: counts take estimators=['etwfe_poisson'] "
+                "(linear DiD on counts depends on units; docs/conventions.md)."
+            )
+        object.__setattr__(self, "estimators", est)
+
+
+@dataclass(frozen=True)
+class Production:
+    """Production-function columns and options (table 10 and the TFP row of table 5).
+
+    The production function is value added on ``free`` and ``state`` inputs with ``proxy``
+    the control-function proxy; ``exog_instruments`` are excluded instruments (input
+    prices); ``group_trends`` a category column with its own trend (empty: none).
+    ``tfp_did`` adds log TFP (ACF productivity, two-stage bootstrap) to table 5.
+    """
+
+    output: str = "log_va"
+    free: tuple[str, ...] = ("log_emp",)
+    state: tuple[str, ...] = ("log_k",)
+    proxy: str = "log_materials"
+    exog_instruments: tuple[str, ...] = ("log_wage",)
+    group_trends: str = "sector"
+    methods: tuple[str, ...] = ("ols", "fe", "lp", "acf", "wooldridge")
+    tfp_did: bool = True
+
+    def __post_init__(self) -> None:
+        for key in ("free", "state", "exog_instruments", "methods"):
+            object.__setattr__(self, key, tuple(getattr(self, key)))
+
+    def names(self) -> list[str]:
+        """Every column named."""
+        cols = [self.output, *self.free, *self.state, self.proxy, *self.exog_instruments]
+        return cols + ([self.group_trends] if self.group_trends else [])
 
 
 def _default_families() -> tuple[OutcomeFamily, ...]:
     return (
         OutcomeFamily("jobs", ("log_emp",), "log"),
-        OutcomeFamily("productivity", ("log_va",), "log"),
+        OutcomeFamily("productivity", ("log_va_per_worker",), "log"),
         OutcomeFamily("exports", ("export",), "binary"),
-        OutcomeFamily("innovation", ("rd_performer", "patents"), "binary"),
+        OutcomeFamily("innovation", ("rd_performer",), "binary"),
+        OutcomeFamily("counts", ("patents", "export_value"), "count"),
     )
 
 
@@ -85,40 +146,95 @@ class Spec:
     ----------
     columns : Columns
     families : tuple of OutcomeFamily
+    derived : dict of str to str
+        Outcomes computed from columns before estimation: name -> ``DataFrame.eval``
+        expression over column names, e.g. ``{"log_va_per_worker": "log_va - log_emp"}``;
+        only those named by a family, ``describe`` or ``covariates`` are computed.
     describe : tuple of str
         Firm characteristics of the descriptive table (table 1).
     covariates : tuple of str
-        Covariates of the conditional estimators.
+        Covariates of Callaway-Sant'Anna (doubly robust, at the base period); numeric
+        or boolean columns.
+    control : {"out_of_cell", "in_cell", "never"}
+        Never-member controls of the main comparison: outside cluster cells (the total
+        effect of membership), inside them (the direct effect), or all (a mix).
+    sector_by_year : bool
+        Regression estimators absorb sector-by-year effects (sector trends differ between
+        members and controls when cells are selected on sector).
+    window : (int, int)
+        Event times of the dynamic table and event-study figures; table 5's event-study
+        estimators average event times 0 .. window end.
     cluster : str
         Clustering column of the standard errors.
+    production : Production
+    n_boot : int
+        Bootstrap draws of the production-function and two-stage TFP standard errors.
     tables, figures : tuple of str
-        What to build.
+        What to build, in order.
     seed : int
-        Seed of every random step (bootstraps), recorded in the provenance.
+        Seed of every random step (bootstraps, simultaneous bands), in the provenance.
     """
 
     columns: Columns = field(default_factory=Columns)
     families: tuple[OutcomeFamily, ...] = field(default_factory=_default_families)
+    derived: Mapping[str, str] = field(
+        default_factory=lambda: {"log_va_per_worker": "log_va - log_emp"}
+    )
     describe: tuple[str, ...] = ("log_emp", "log_va", "log_k", "export", "rd_performer")
-    covariates: tuple[str, ...] = ()
+    covariates: tuple[str, ...] = ("high_tech",)
+    control: str = "out_of_cell"
+    sector_by_year: bool = True
+    window: tuple[int, int] = (-5, 5)
     cluster: str = "firm_id"
-    tables: tuple[str, ...] = ("descriptives", "rollout")
-    figures: tuple[str, ...] = ()
+    production: Production | None = field(default_factory=Production)
+    n_boot: int = 19
+    tables: tuple[str, ...] = ("descriptives", "rollout", "main", "dynamic", "production")
+    figures: tuple[str, ...] = ("event_study", "trajectories", "att_gt_heatmap", "rollout")
     seed: int = 20261127
+
+    def __post_init__(self) -> None:
+        if self.control not in CONTROLS:
+            raise InvalidOptionError(
+                f"control must be one of {sorted(CONTROLS)}, got {self.control!r}."
+            )
+        w = tuple(int(v) for v in self.window)
+        if len(w) != 2 or w[0] > -1 or w[1] < 0:
+            raise InvalidOptionError(f"window must be (first <= -1, last >= 0), got {self.window}.")
+        object.__setattr__(self, "window", w)
+        object.__setattr__(self, "derived", dict(self.derived))
+        if self.n_boot < 2:
+            raise InvalidOptionError(f"n_boot must be at least 2, got {self.n_boot}.")
 
     @property
     def outcomes(self) -> list[str]:
         """Every outcome of every family, in order, without repeats."""
         return list(dict.fromkeys(o for f in self.families for o in f.outcomes))
 
+    @property
+    def effect(self) -> str:
+        """The effect of membership the main comparison targets (DGP.md §0 rule 8)."""
+        return CONTROLS[self.control]
+
     def required_columns(self) -> list[str]:
-        """Every column the spec names."""
+        """Every data column the spec names (derived outcomes excluded)."""
         cols = [*self.columns.names(), *self.outcomes, *self.describe, *self.covariates]
-        return list(dict.fromkeys([*cols, self.cluster]))
+        cols += self.production.names() if self.production is not None else []
+        return [c for c in dict.fromkeys([*cols, self.cluster]) if c not in self.derived]
 
     def validate(self, data: pd.DataFrame) -> None:
-        """Raise :class:`~impact.errors.ColumnNotFoundError` for the first missing column."""
+        """Raise :class:`~impact.errors.ColumnNotFoundError` for the first missing column.
+
+        Derived outcomes are checked by evaluating their expressions on the columns.
+        """
         check_columns(data, self.required_columns(), role="spec column")
+        for name, expr in self.used_derived().items():
+            derive_column(data, name, expr)
+
+    def used_derived(self) -> dict[str, str]:
+        """The derived outcomes some family, description or covariate uses (others are
+        ignored, so a spec's default derivations do not bind other data sets)."""
+        used = {*self.outcomes, *self.describe, *self.covariates}
+        return {k: v for k, v in self.derived.items() if k in used}
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -141,10 +257,12 @@ class Spec:
             kw["columns"] = Columns(**d["columns"])
         if "families" in d:
             kw["families"] = tuple(_family(name, f) for name, f in d["families"].items())
+        if "production" in d:
+            kw["production"] = _production(d["production"])
         for key in ("describe", "covariates", "tables", "figures"):
             if key in d:
                 kw[key] = tuple(_str_list(d[key], key))
-        for key in ("cluster", "seed"):
+        for key in ("cluster", "seed", "control", "sector_by_year", "window", "n_boot", "derived"):
             if key in d:
                 kw[key] = d[key]
         return cls(**kw)
@@ -173,9 +291,53 @@ class Spec:
         """The spec as plain data (for the provenance sidecar)."""
         out = dataclasses.asdict(self)
         out["families"] = {
-            f.name: {"outcomes": list(f.outcomes), "scale": f.scale} for f in self.families
+            f.name: {
+                "outcomes": list(f.outcomes),
+                "scale": f.scale,
+                "estimators": list(f.estimators),
+            }
+            for f in self.families
         }
-        return out
+        out["columns"] = {k: v for k, v in out["columns"].items() if v is not None}
+        if self.production is None:
+            del out["production"]
+        return _lists(out)
+
+    def replace(self, **changes: Any) -> Spec:
+        """A copy with some fields changed (e.g. ``spec.replace(tables=("main",))``)."""
+        return dataclasses.replace(self, **changes)
+
+
+def _lists(obj: Any) -> Any:
+    """Tuples to lists, recursively (TOML and JSON have lists only)."""
+    if isinstance(obj, dict):
+        return {k: _lists(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_lists(v) for v in obj]
+    return obj
+
+
+def derive_column(data: pd.DataFrame, name: str, expr: str) -> pd.Series:
+    """Evaluate a derived outcome's expression on ``data`` (not modified).
+
+    Raises
+    ------
+    ColumnNotFoundError
+        The expression names a column the data lack.
+    InvalidOptionError
+        The expression is not a valid column expression.
+    """
+    try:
+        out = data.eval(expr, engine="python")
+    except pd.errors.UndefinedVariableError as exc:
+        raise ColumnNotFoundError(f"derived outcome {name!r} = {expr!r}: {exc}.") from None
+    except (SyntaxError, ValueError, TypeError) as exc:
+        raise InvalidOptionError(
+            f"derived outcome {name!r} = {expr!r} is invalid: {exc}."
+        ) from None
+    if not isinstance(out, pd.Series) or len(out) != len(data):
+        raise InvalidOptionError(f"derived outcome {name!r} = {expr!r} is not a column expression.")
+    return pd.to_numeric(out, errors="raise").astype(float)
 
 
 def _str_list(value: Any, key: str) -> Sequence[str]:
@@ -187,4 +349,24 @@ def _str_list(value: Any, key: str) -> Sequence[str]:
 def _family(name: str, f: Mapping[str, Any]) -> OutcomeFamily:
     if "outcomes" not in f:
         raise InvalidOptionError(f"outcome family {name!r} needs an 'outcomes' list.")
-    return OutcomeFamily(name, tuple(_str_list(f["outcomes"], "outcomes")), f.get("scale", "log"))
+    bad = [k for k in f if k not in ("outcomes", "scale", "estimators")]
+    if bad:
+        raise InvalidOptionError(f"outcome family {name!r}: unknown keys {bad}.")
+    return OutcomeFamily(
+        name,
+        tuple(_str_list(f["outcomes"], "outcomes")),
+        f.get("scale", "log"),
+        tuple(_str_list(f.get("estimators", []), "estimators")),
+    )
+
+
+def _production(p: Mapping[str, Any]) -> Production | None:
+    if not p.get("enabled", True):
+        return None
+    known = {f.name for f in dataclasses.fields(Production)}
+    bad = [k for k in p if k not in known | {"enabled"}]
+    if bad:
+        raise InvalidOptionError(
+            f"unknown production keys {bad}." + close_matches_hint(bad[0], known)
+        )
+    return Production(**{k: v for k, v in p.items() if k != "enabled"})

@@ -39,7 +39,7 @@ def _spec() -> Spec:
     )  # fmt: skip
     return Spec(
         columns=cols, families=(OutcomeFamily("jobs", ("emp",), "level"),), describe=("emp",),
-        cluster="id",
+        cluster="id", covariates=(), production=None,
     )  # fmt: skip
 
 
@@ -77,7 +77,8 @@ def test_standardised_difference_constant_groups_is_nan():
 def test_spec_from_toml_maps_names_and_validates(tmp_path):
     path = tmp_path / "spec.toml"
     path.write_text(
-        'seed = 7\ncluster = "id"\ndescribe = ["emp"]\n'
+        'seed = 7\ncluster = "id"\ndescribe = ["emp"]\ncovariates = []\n'
+        "[production]\nenabled = false\n"
         '[columns]\nunit = "id"\ntime = "t"\ncohort = "g"\ncell = "cellid"\nregion = "cellid"\n'
         'sector = "cellid"\ncluster_cell = "incell"\nlaunch = "launch"\n'
         'size_class = "cellid"\nhigh_tech = "cellid"\n'
@@ -88,7 +89,14 @@ def test_spec_from_toml_maps_names_and_validates(tmp_path):
     spec.validate(_tiny())
     with pytest.raises(ColumnNotFoundError, match="'emp'"):
         spec.validate(_tiny().drop(columns="emp"))
-    assert spec.to_dict()["families"] == {"jobs": {"outcomes": ["emp"], "scale": "level"}}
+    assert spec.to_dict()["families"] == {
+        "jobs": {
+            "outcomes": ["emp"],
+            "scale": "level",
+            "estimators": list(spec.families[0].estimators),
+        }
+    }
+    assert spec.families[0].estimators == ("twfe", "cs", "cs_notyet", "sun_abraham", "imputation")
 
 
 def test_spec_rejects_unknown_keys_and_scales():

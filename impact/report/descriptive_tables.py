@@ -1,19 +1,17 @@
-"""Report tables 1 (pre-period descriptives) and 2 (roll-out) on the shipped panel."""
+"""Report tables 1 (pre-programme descriptives) and 2 (roll-out)."""
 
 from __future__ import annotations
 
-import pandas as pd
-
 from impact.report.descriptives import describe_pre_period, rollout
-from impact.report.replication import TABLES, Table
-from impact.report.spec import Spec
+from impact.report.evaluation import TABLE_BUILDERS, Evaluation
+from impact.report.table import Table
 
 __all__ = ["table_descriptives", "table_rollout"]
 
 
-def table_descriptives(inputs: dict[str, pd.DataFrame]) -> Table:
+def table_descriptives(ev: Evaluation) -> Table:
     """Table 1: members vs potential controls before the first launch, standardised diffs."""
-    frame = describe_pre_period(inputs["cluster_panel"], Spec())
+    frame = describe_pre_period(ev.data, ev.spec)
     sizes = "; ".join(
         f"{g}: {frame.attrs['firms'][g]:,} firms, {frame.attrs['firm_years'][g]:,} firm-years"
         for g in frame.attrs["firms"]
@@ -31,9 +29,9 @@ def table_descriptives(inputs: dict[str, pd.DataFrame]) -> Table:
     )
 
 
-def table_rollout(inputs: dict[str, pd.DataFrame]) -> Table:
+def table_rollout(ev: Evaluation) -> Table:
     """Table 2: clusters launched, firms joining (founders), members, exposed, outside."""
-    frame = rollout(inputs["cluster_panel"], Spec())
+    frame = rollout(ev.data, ev.spec)
     note = (
         "Clusters: cells hosting a cluster, by launch year. Firms joining: join cohort; "
         "founders join in their cell's launch year. Members, exposed non-members (in "
@@ -43,5 +41,5 @@ def table_rollout(inputs: dict[str, pd.DataFrame]) -> Table:
     return Table("rollout", "Table 2: programme roll-out", (), note, {}, frame=frame)
 
 
-TABLES["descriptives"] = table_descriptives
-TABLES["rollout"] = table_rollout
+TABLE_BUILDERS["descriptives"] = table_descriptives
+TABLE_BUILDERS["rollout"] = table_rollout

@@ -1,0 +1,209 @@
+"""impact.evaluate: spec-driven report, renamed columns, typed errors, byte-identical output."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import impact
+from impact.cli import main
+from impact.datasets import cluster_panel
+from impact.errors import ColumnNotFoundError, InvalidOptionError
+from impact.report.evaluation import POOL, Evaluation
+from impact.report.spec import Columns, OutcomeFamily, Production, Spec
+
+ROOT = Path(__file__).resolve().parents[2]
+
+#: Same data, same spec, different column names: estimates agree to rounding only.
+RENAME_TOL = 1e-10
+
+
+@pytest.fixture(scope="module")
+def panel():
+    """A small S4 panel (random selection within cells, spillovers) with its truth."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return cluster_panel(n_firms=800, seed=11, scenario="S4")
+
+
+def _small_spec(**kw) -> Spec:
+    base = dict(
+        families=(
+            OutcomeFamily("jobs", ("log_emp",), "log", ("twfe", "cs", "cs_notyet", "imputation")),
+            OutcomeFamily("innovation", ("rd_performer",), "binary", ("cs", "sun_abraham")),
+            OutcomeFamily("counts", ("patents",), "count"),
+        ),
+        production=None,
+        tables=("descriptives", "rollout", "main", "dynamic"),
+        figures=("event_study", "rollout"),
+    )
+    return Spec(**{**base, **kw})
+
+
+def test_shipped_config_equals_the_default_spec():
+    spec = Spec.from_toml(ROOT / "replication" / "config.toml")
+    assert spec == Spec() and spec.to_dict() == Spec().to_dict()
+
+
+def test_report_tables_trace_to_public_calls(panel):
+    df, truth = panel
+    before = df.copy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rep = impact.evaluate(df, _small_spec(), truth=truth)
+        pd.testing.assert_frame_equal(df, before)  # the user's frame is not modified
+        main_tab = rep.table("main").set_index(["outcome", "estimator"])
+        pool = ~df["cluster_cell"]
+        gt = impact.att_gt(
+            df.assign(pool=pool, ht=df["high_tech"].astype(float)),
+            y="log_emp", unit="firm_id", time="year", cohort="join_year",
+            control_pool="pool", covariates=["ht"], vcov={"cluster": "firm_id"},
+        )  # fmt: skip
+    agg = gt.aggregate("dynamic", min_e=0, max_e=5)
+    row = main_tab.loc[("log_emp", "Callaway-Sant'Anna")]
+    assert row["estimate"] == pytest.approx(agg.estimate, abs=1e-12)
+    assert row["std_error"] == pytest.approx(agg.std_error, abs=1e-12)
+    assert row["effect"] == "total"
+    # the truth column is the generator's total effect averaged over e = 0..5
+    te = truth.att_event
+    te = te[(te["outcome"] == "log_emp") & te["event_time"].between(0, 5)]
+    assert row["true_effect"] == pytest.approx(te["att_total_base"].mean(), abs=1e-12)
+    assert main_tab.loc[("log_emp", "Callaway-Sant'Anna, not-yet-treated"), "effect"].startswith(
+        "mixed"
+    )
+    assert set(rep.figures) == {"event_study_log_emp", "event_study_rd_performer", "rollout"}
+    dyn = rep.table("dynamic")
+    assert set(dyn["estimator"]) >= {"Callaway-Sant'Anna", "imputation (BJS)", "Sun-Abraham"}
+
+
+def test_renamed_columns_give_the_same_report(panel, tmp_path):
+    df, _ = panel
+    names = {
+        "firm_id": "id", "year": "t", "join_year": "g", "cell": "cellcode",
+        "cluster_cell": "in_cluster_cell", "launch_year": "launch", "log_emp": "lemp",
+        "rd_performer": "rd", "patents": "pat", "high_tech": "ht", "sector": "nace",
+    }  # fmt: skip
+    renamed = df.rename(columns=names)
+    cols = Columns(
+        unit="id", time="t", cohort="g", cell="cellcode", sector="nace",
+        cluster_cell="in_cluster_cell", launch="launch", high_tech="ht",
+    )  # fmt: skip
+    spec = _small_spec(
+        columns=cols,
+        cluster="id",
+        covariates=("ht",),
+        describe=("lemp", "log_va"),
+        families=(
+            OutcomeFamily("jobs", ("lemp",), "log", ("twfe", "cs", "cs_notyet", "imputation")),
+            OutcomeFamily("innovation", ("rd",), "binary", ("cs", "sun_abraham")),
+            OutcomeFamily("counts", ("pat",), "count"),
+        ),
+        figures=(),
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        a = impact.evaluate(df, _small_spec(describe=("log_emp", "log_va"), figures=()))
+        b = impact.evaluate(renamed, spec)
+    for name in ("main", "dynamic", "rollout", "descriptives"):
+        x, y = a.table(name), b.table(name)
+        num = x.select_dtypes("number").columns
+        assert np.allclose(x[num], y[num], atol=RENAME_TOL, equal_nan=True), name
+    # the same through the command line: a CSV file and a TOML spec with the mapping
+    csv, toml = tmp_path / "firms.csv", tmp_path / "spec.toml"
+    renamed.to_csv(csv, index=False)
+    toml.write_text(
+        'tables = ["rollout", "main"]\nfigures = []\ncluster = "id"\ncovariates = ["ht"]\n'
+        'describe = ["lemp"]\n[production]\nenabled = false\n'
+        '[columns]\nunit = "id"\ntime = "t"\ncohort = "g"\ncell = "cellcode"\nsector = "nace"\n'
+        'cluster_cell = "in_cluster_cell"\nlaunch = "launch"\nhigh_tech = "ht"\n'
+        '[families.jobs]\noutcomes = ["lemp"]\nestimators = ["cs"]\n'
+    )
+    out = tmp_path / "cli"
+    assert main(["replicate", "--data", str(csv), "--spec", str(toml), "--out", str(out)]) == 0
+    got = pd.read_csv(out / "tables" / "main.csv")
+    want = a.table("main")
+    want = want[(want["outcome"] == "log_emp") & (want["estimator"] == "Callaway-Sant'Anna")]
+    assert got["estimate"].iloc[0] == pytest.approx(want["estimate"].iloc[0], abs=1e-9)
+
+
+def test_missing_column_fails_before_estimation(panel, monkeypatch):
+    df, _ = panel
+    called = []
+    monkeypatch.setattr(Evaluation, "event_study", lambda *a, **k: called.append(1))
+    with pytest.raises(ColumnNotFoundError, match="employees"):
+        impact.evaluate(df, _small_spec(describe=("employees",)))
+    with pytest.raises(ColumnNotFoundError, match="tfp_x"):
+        impact.evaluate(
+            df,
+            _small_spec(
+                derived={"y2": "tfp_x - log_emp"},
+                families=(OutcomeFamily("jobs", ("y2",), "log", ("cs",)),),
+            ),
+        )
+    with pytest.raises(ColumnNotFoundError, match="firm"):
+        impact.evaluate(df.drop(columns="firm_id"), _small_spec())
+    assert not called
+
+
+@pytest.mark.parametrize(
+    ("kw", "match"),
+    [
+        ({"tables": ("mian",)}, "main"),
+        ({"figures": ("heat",)}, "unknown figures"),
+        ({"control": "outside"}, "control"),
+        ({"window": (0, 5)}, "window"),
+        ({"tables": ("production",)}, "production"),
+    ],
+)
+def test_bad_spec_options_are_typed_errors(panel, kw, match):
+    with pytest.raises(InvalidOptionError, match=match):
+        impact.evaluate(panel[0], _small_spec(**kw))
+
+
+def test_spec_rejects_bad_families_and_keys():
+    with pytest.raises(InvalidOptionError, match="estimators"):
+        OutcomeFamily("x", ("y",), "log", ("cs", "did_magic"))
+    with pytest.raises(InvalidOptionError, match="counts"):
+        OutcomeFamily("x", ("y",), "count", ("cs",))
+    with pytest.raises(InvalidOptionError, match="production"):
+        Spec.from_dict({"production": {"outptu": "y"}})
+    assert Spec.from_dict({"production": {"enabled": False}}).production is None
+    assert Spec.from_dict({"production": {"free": ["a", "b"]}}).production == Production(
+        free=("a", "b")
+    )
+
+
+def test_control_pools(panel):
+    df, _ = panel
+    in_cell = df["cluster_cell"].to_numpy()
+    for control, want in (("out_of_cell", ~in_cell), ("in_cell", in_cell), ("never", True)):
+        ev = Evaluation.build(df, _small_spec(control=control))
+        assert np.array_equal(ev.data[POOL].to_numpy(), np.broadcast_to(want, len(df)))
+        assert (
+            ev.spec.effect
+            == {"out_of_cell": "total", "in_cell": "direct", "never": "mixed"}[control]
+        )
+
+
+def test_written_report_is_byte_identical(panel, tmp_path):
+    df, truth = panel
+    spec = _small_spec(figures=("event_study", "trajectories", "att_gt_heatmap", "rollout"))
+    dirs = []
+    for k in range(2):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            rep = impact.evaluate(df, spec, truth=truth)
+        dirs.append(tmp_path / str(k))
+        rep.write(dirs[-1])
+    a, b = dirs
+    files = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
+    assert {"report.html", "report.md", "provenance.json"} <= {str(f) for f in files}
+    assert any(f.suffix == ".pdf" for f in files) and any(f.suffix == ".tex" for f in files)
+    differ = [str(f) for f in files if (a / f).read_bytes() != (b / f).read_bytes()]
+    assert not differ
+    html = (a / "report.html").read_text()
+    assert "data:image/png;base64," in html and "Table 5" in html and "<script" not in html
