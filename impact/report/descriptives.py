@@ -8,6 +8,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from impact.data.timeindex import period_numbers
+from impact.design.cohorts import normalize_cohorts
 from impact.errors import EmptySampleError
 from impact.report.spec import Spec
 
@@ -24,9 +26,15 @@ def standardised_difference(a: pd.Series, b: pd.Series) -> float:
     return float((a.mean() - b.mean()) / pooled) if pooled > 0 else float("nan")
 
 
+def _cohort(data: pd.DataFrame, spec: Spec) -> np.ndarray:
+    """Join years with every never-member code (NaN, 0, inf) as NaN, as the estimators."""
+    periods = np.unique(period_numbers(data[spec.columns.time]))
+    return normalize_cohorts(data[spec.columns.cohort], periods=periods)
+
+
 def _groups(data: pd.DataFrame, spec: Spec) -> pd.Series:
     c = spec.columns
-    member = data[c.cohort].notna() & np.isfinite(data[c.cohort].astype(float))
+    member = pd.Series(~np.isnan(_cohort(data, spec)), index=data.index)
     in_cell = data[c.cluster_cell].astype(bool)
     out = np.where(member, GROUPS[0], np.where(in_cell, GROUPS[1], GROUPS[2]))
     return pd.Series(out, index=data.index)
@@ -86,11 +94,18 @@ def rollout(data: pd.DataFrame, spec: Spec) -> pd.DataFrame:
     spec.validate(data)
     c = spec.columns
     cells = data[[c.cell, c.launch]].drop_duplicates().dropna()
-    firms = data.groupby(c.unit).agg(cohort=(c.cohort, "first"), launch=(c.launch, "first"))
+    g = _cohort(data, spec)
+    firms = (
+        data[[c.unit, c.launch]]
+        .assign(cohort=g)
+        .groupby(c.unit)
+        .agg(cohort=("cohort", "first"), launch=(c.launch, "first"))
+    )
     rows = []
     for year in sorted(data[c.time].unique()):
-        now = data[data[c.time] == year]
-        joined = now[c.cohort].to_numpy(dtype=float) <= year
+        this_year = (data[c.time] == year).to_numpy()
+        now = data[this_year]
+        joined = g[this_year] <= year
         active = now[c.launch].to_numpy(dtype=float) <= year
         in_cell = now[c.cluster_cell].astype(bool).to_numpy()
         joining = firms[firms["cohort"] == year]

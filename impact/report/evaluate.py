@@ -10,6 +10,7 @@ provenance sidecar. Same data, spec and seed: same bytes.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import sys
 import time
@@ -22,7 +23,13 @@ from typing import Any
 import pandas as pd
 
 from impact.errors import InvalidOptionError, close_matches_hint
-from impact.report import descriptive_tables, main_tables, productivity_table, report_figures
+from impact.report import (
+    descriptive_tables,
+    main_tables,
+    productivity_table,
+    report_figures,
+    selection_tables,
+)
 from impact.report.evaluation import FIGURE_BUILDERS, TABLE_BUILDERS, Evaluation
 from impact.report.html import report_html
 from impact.report.provenance import data_sha256, git_commit, write_json
@@ -31,7 +38,13 @@ from impact.report.table import Table
 
 __all__ = ["EvaluationReport", "evaluate"]
 
-_BUILDER_MODULES = (descriptive_tables, main_tables, productivity_table, report_figures)
+_BUILDER_MODULES = (
+    descriptive_tables,
+    main_tables,
+    productivity_table,
+    report_figures,
+    selection_tables,
+)
 
 #: Metadata cleared from saved figures so the same figure gives the same bytes.
 PNG_METADATA = {"Software": None}
@@ -175,7 +188,8 @@ def evaluate(
     figures: dict[str, Any] = {}
     for k, (kind, name, build) in enumerate(steps, 1):
         start = time.perf_counter()
-        with warnings.catch_warnings(record=True) as rec:
+        style = report_figures.figure_style() if kind == "figure" else contextlib.nullcontext()
+        with warnings.catch_warnings(record=True) as rec, style:
             warnings.simplefilter("always")
             made = build(ev)
         msgs = sorted({f"{w.category.__name__}: {w.message}" for w in rec})

@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from impact.data.timeindex import period_numbers
+from impact.design.cohorts import normalize_cohorts
 from impact.errors import InvalidOptionError
 from impact.estimators.att_gt import att_gt
 from impact.estimators.etwfe import etwfe
@@ -24,6 +26,7 @@ from impact.estimators.feols import feols
 from impact.report.spec import Spec, derive_column
 
 __all__ = [
+    "COHORT",
     "FIGURE_BUILDERS",
     "MEMBER",
     "POOL",
@@ -39,6 +42,8 @@ POOL = "_impact_control_pool"
 #: The pool plus every eventual member (controls of not-yet-treated comparisons).
 POOL_NOTYET = "_impact_control_pool_notyet"
 MEMBER = "_impact_member"
+#: The cohort with every never-member code (NaN, 0, inf) read as NaN.
+COHORT = "_impact_cohort"
 
 #: Truth tables read from a truth object or mapping (DGP.md §4.9).
 TRUTH_TABLES = ("firm_year", "att_gt", "att_event", "att_overall", "spillover_event", "hetero")
@@ -61,13 +66,15 @@ LABELS = {
 
 
 def prepare(data: pd.DataFrame, spec: Spec) -> pd.DataFrame:
-    """The evaluation's copy of ``data``: derived outcomes, control pool, membership.
+    """The evaluation's copy of ``data``: derived outcomes, cohort, control pool, membership.
 
-    Boolean covariates become 0/1 floats. ``data`` is not modified.
+    The cohort is read as the estimators read it (:func:`normalize_cohorts`: NaN, 0 and
+    inf mean never-member). Boolean covariates become 0/1 floats. ``data`` is not
+    modified.
     """
     spec.validate(data)
     c = spec.columns
-    for name in (POOL, POOL_NOTYET, MEMBER):
+    for name in (POOL, POOL_NOTYET, MEMBER, COHORT):
         if name in data.columns:
             raise InvalidOptionError(f"column name {name!r} is reserved by impact.evaluate.")
     out = data.copy()
@@ -75,9 +82,11 @@ def prepare(data: pd.DataFrame, spec: Spec) -> pd.DataFrame:
         out[name] = derive_column(data, name, expr)
     in_cell = data[c.cluster_cell].astype(bool)
     out[POOL] = {"out_of_cell": ~in_cell, "in_cell": in_cell, "never": in_cell | True}[spec.control]
-    cohort = pd.to_numeric(data[c.cohort], errors="coerce").astype(float)
-    out[POOL_NOTYET] = out[POOL] | cohort.notna()
-    out[MEMBER] = (data[c.time].to_numpy(dtype=float) >= cohort.to_numpy()).astype(float)
+    periods = np.unique(period_numbers(data[c.time]))
+    cohort = normalize_cohorts(data[c.cohort], periods=periods)
+    out[COHORT] = cohort
+    out[POOL_NOTYET] = out[POOL] | ~np.isnan(cohort)
+    out[MEMBER] = (data[c.time].to_numpy(dtype=float) >= cohort).astype(float)
     for cov in spec.covariates:
         if pd.api.types.is_bool_dtype(out[cov]):
             out[cov] = out[cov].astype(float)
@@ -106,6 +115,7 @@ class Evaluation:
     data : DataFrame
         Prepared copy (see :func:`prepare`).
     spec : Spec
+        The user's spec with the cohort role pointing at the normalised cohort column.
     truth : dict
         The generator's truth tables (DataFrames) and ``params`` (empty for real data).
     """
@@ -113,12 +123,13 @@ class Evaluation:
     data: pd.DataFrame
     spec: Spec
     truth: dict[str, Any] = field(default_factory=dict)
-    _memo: dict[Any, Any] = field(default_factory=dict, repr=False)
+    _memo: dict[Any, Any] = field(default_factory=dict, init=False, repr=False)
 
     @classmethod
     def build(cls, data: pd.DataFrame, spec: Spec, truth: Any = None) -> Evaluation:
         """Validate and prepare ``data`` for ``spec``; ``truth`` is optional."""
-        return cls(prepare(data, spec), spec, _truth_tables(truth))
+        internal = spec.replace(columns=dataclasses.replace(spec.columns, cohort=COHORT))
+        return cls(prepare(data, spec), internal, _truth_tables(truth))
 
     # ------------------------------------------------------------------ shared settings
     @property
@@ -187,8 +198,8 @@ class Evaluation:
         c = self.spec.columns
 
         def make() -> Any:
-            cohort = pd.to_numeric(self.data[c.cohort], errors="coerce")
-            sample = self.data[cohort.notna().to_numpy() | self.data[POOL].to_numpy()]
+            member = ~np.isnan(self.data[COHORT].to_numpy())
+            sample = self.data[member | self.data[POOL].to_numpy()]
             fe = " + ".join([c.unit, self.sector_fe or c.time])
             return feols(f"{outcome} ~ {MEMBER} | {fe}", data=sample, vcov=self.vcov)
 
@@ -208,6 +219,7 @@ class Evaluation:
                 control="never",
                 control_pool=POOL,
                 family="poisson",
+                fixed_effects=self.sector_fe,
                 vcov=self.vcov,
             ),
         )
@@ -238,18 +250,29 @@ class Evaluation:
         return float(t[f"att_{self.spec.effect}_base"].iloc[0]) if len(t) else float("nan")
 
     def true_ratio(self, outcome: str) -> float:
-        """True proportional effect over members' post-joining firm-years:
-        sum Y(D,S) / sum Y(reference) - 1, the reference path set by the spec's effect."""
+        """True proportional effect on members' post-joining firm-years, as Poisson ETWFE
+        with never-member controls measures it: each cohort's post-period ratio
+        sum Y(D,S) / sum Y(ref) relative to the same ratio in its base year g - 1 (which
+        the comparison differences out), pooled over post firm-years; ``ref`` is the
+        no-policy path (total effect) or the exposure-only path (direct effect)."""
         fy = self.truth.get("firm_year")
         name = TRUTH_NAMES.get(outcome, outcome)
         ref = {"total": "00", "direct": "0S"}.get(self.spec.effect)
         if fy is None or ref is None or f"{name}_DS" not in fy.columns:
             return float("nan")
-        c = self.spec.columns
-        cohort = fy[c.cohort] if c.cohort in fy.columns else fy["join_year"]
-        post = cohort.notna() & (fy["year"] >= cohort) & fy["alive_DS"].astype(bool)
-        m = fy[post]
-        return float(m[f"{name}_DS"].sum() / m[f"{name}_{ref}"].sum() - 1)
+        g, t = fy["join_year"].to_numpy(dtype=float), fy["year"].to_numpy(dtype=float)
+        alive = fy["alive_DS"].astype(bool).to_numpy()
+        obs, cf = fy[f"{name}_DS"].to_numpy(dtype=float), fy[f"{name}_{ref}"].to_numpy(dtype=float)
+        num = den = 0.0
+        for cohort in np.unique(g[~np.isnan(g)]):
+            post = (g == cohort) & (t >= cohort) & alive
+            base = (g == cohort) & (t == cohort - 1) & alive
+            if not post.any() or not base.any():
+                continue
+            shift = obs[base].sum() / cf[base].sum()
+            num += obs[post].sum()
+            den += cf[post].sum() * shift
+        return float(num / den - 1) if den > 0 else float("nan")
 
 
 #: Table builders by spec name: ``(Evaluation) -> Table``; modules register on import.

@@ -58,8 +58,10 @@ def _row(ev: Evaluation, family: OutcomeFamily, outcome: str, estimator: str) ->
         est, se = a.estimate, a.std_error
         pre_p = gt.pretrend_test()["p_value"]
         obs, firms = int(gt.sample_log.n_final), int(gt.n_units)
-        if estimator == "cs_notyet":
-            effect = "mixed (not-yet-treated joiners are exposed)"
+        if estimator == "cs_notyet" and spec.control != "in_cell":
+            # later joiners in cluster cells are exposed before they join: comparing
+            # with them mixes the direct effect and the spillover (DGP.md §4.10, S4)
+            effect, truth = "mixed (not-yet-treated joiners are exposed)", float("nan")
     elif estimator == "etwfe_poisson":
         res = ev.etwfe_poisson(outcome)
         a = res.aggregate("simple").iloc[0]
@@ -131,11 +133,17 @@ def _tfp_row(ev: Evaluation) -> dict:
 def main_results(ev: Evaluation) -> pd.DataFrame:
     """Table 5 as a tidy frame: one row per outcome x estimator."""
     rows = []
+    prod = ev.spec.production
     for fam in ev.spec.families:
         for outcome in fam.outcomes:
             rows += [_row(ev, fam, outcome, e) for e in fam.estimators]
-        if fam.name == "productivity" and ev.spec.production and ev.spec.production.tfp_did:
-            rows.append(_tfp_row(ev))
+    if prod is not None and prod.tfp_did:
+        # after the family holding the production function's output, else at the end
+        fams = [r["family"] for r in rows]
+        home = next((f.name for f in ev.spec.families if prod.output in f.outcomes), None)
+        home = home or next((f.name for f in ev.spec.families if f.name == "productivity"), None)
+        at = len(fams) - fams[::-1].index(home) if home in fams else len(rows)
+        rows.insert(at, {**_tfp_row(ev), "family": home or "productivity"})
     return pd.DataFrame(rows)
 
 
@@ -205,6 +213,9 @@ def dynamic_effects(ev: Evaluation) -> pd.DataFrame:
                 tab["true_effect"] = (
                     tab["rel_time"].map(truth).astype(float) if truth is not None else np.nan
                 )
+                if key == "twfe":  # its window endpoints pool all earlier / later times
+                    lo, hi = ev.spec.window
+                    tab.loc[tab["rel_time"].isin([lo, hi]), "true_effect"] = np.nan
                 frames.append(tab)
     if not frames:
         return pd.DataFrame()

@@ -70,8 +70,6 @@ def replicate(
     progress : bool
         One line per step on stderr.
     """
-    import matplotlib.pyplot as plt
-
     s = load_spec(spec)
     changes: dict[str, Any] = {}
     if seed is not None:
@@ -86,9 +84,4 @@ def replicate(
     else:
         frame = data if isinstance(data, pd.DataFrame) else pd.read_csv(data)
         truth = None
-    report = evaluate(frame, s, truth=truth, progress=progress)
-    try:
-        return report.write(out)
-    finally:
-        for fig in report.figures.values():
-            plt.close(fig)
+    return evaluate(frame, s, truth=truth, progress=progress).write(out)

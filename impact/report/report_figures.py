@@ -1,9 +1,10 @@
 """Report figures: event studies, raw trajectories, ATT(g,t) heat maps, roll-out chart.
 
 Each builder takes the :class:`~impact.report.evaluation.Evaluation` and returns
-``{name: matplotlib Figure}``; estimates come from the evaluation's memoised fits (the
-same numbers as tables 5 and 6). Styling: seaborn "ticks", colour-blind palette, and
-markers or grey levels that stay readable in black and white.
+``{name: matplotlib Figure}`` (made outside pyplot, inside :func:`figure_style`);
+estimates come from the evaluation's memoised fits (the same numbers as tables 5 and 6).
+Styling: seaborn "ticks", colour-blind palette, and markers or grey levels that stay
+readable in black and white.
 """
 
 from __future__ import annotations
@@ -17,18 +18,31 @@ from impact.report.evaluation import FIGURE_BUILDERS, LABELS, POOL, Evaluation
 from impact.report.figures import plot_event_study
 from impact.report.main_tables import EVENT_ESTIMATORS, primary_estimator
 
-__all__ = ["figure_att_gt", "figure_event_studies", "figure_rollout", "figure_trajectories"]
+__all__ = [
+    "figure_att_gt",
+    "figure_event_studies",
+    "figure_rollout",
+    "figure_style",
+    "figure_trajectories",
+    "subplots",
+]
 
 
-def _plt() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+def figure_style() -> Any:
+    """Context manager with the report's matplotlib settings (seaborn "ticks", "paper");
+    global settings and the user's backend are left alone."""
+    import matplotlib as mpl
     import seaborn as sns
 
-    sns.set_theme(style="ticks", context="paper")
-    return plt
+    return mpl.rc_context({**sns.axes_style("ticks"), **sns.plotting_context("paper")})
+
+
+def subplots(nrows: int = 1, ncols: int = 1, **kw: Any) -> tuple[Any, Any]:
+    """A figure and its axes outside pyplot (no global figure registry, no backend)."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=kw.pop("figsize", (7, 4)))
+    return fig, fig.subplots(nrows, ncols, **kw)
 
 
 def _event_outcomes(ev: Evaluation) -> list[tuple[Any, str]]:
@@ -43,12 +57,11 @@ def _event_outcomes(ev: Evaluation) -> list[tuple[Any, str]]:
 def figure_event_studies(ev: Evaluation) -> dict[str, Any]:
     """Per outcome: every event-study estimator overlaid (pointwise intervals and sup-t
     bands), with the generator's truth as a line when known."""
-    plt = _plt()
     out = {}
     for fam, outcome in _event_outcomes(ev):
         keys = [k for k in fam.estimators if k in EVENT_ESTIMATORS]
         fits = [ev.event_study(outcome, EVENT_ESTIMATORS[k]) for k in keys]
-        fig, ax = plt.subplots(figsize=(7, 4))
+        fig, ax = subplots(figsize=(7, 4))
         plot_event_study(
             fits, ax=ax, labels=[LABELS["event_twfe" if k == "twfe" else k] for k in keys]
         )
@@ -68,14 +81,13 @@ def figure_event_studies(ev: Evaluation) -> dict[str, Any]:
 def figure_trajectories(ev: Evaluation) -> dict[str, Any]:
     """Raw yearly means by join cohort and for the never-member controls, one panel per
     outcome (cohorts in grey levels, the joining year marked; controls dashed black)."""
-    plt = _plt()
     c, d = ev.spec.columns, ev.data
     cohort = pd.to_numeric(d[c.cohort], errors="coerce")
     control = cohort.isna() & d[POOL].astype(bool)
     outcomes = [o for _, o in _event_outcomes(ev)]
     ncol = min(2, len(outcomes))
     nrow = -(-len(outcomes) // ncol)
-    fig, axes = plt.subplots(nrow, ncol, figsize=(8, 3 * nrow), squeeze=False)
+    fig, axes = subplots(nrow, ncol, figsize=(8, 3 * nrow), squeeze=False)
     groups = sorted(cohort.dropna().unique())
     greys = np.linspace(0.15, 0.7, max(len(groups), 1))
     for ax, outcome in zip(axes.ravel(), outcomes, strict=False):
@@ -104,7 +116,6 @@ def figure_att_gt(ev: Evaluation) -> dict[str, Any]:
     (the first outcome of the first family with CS), values printed in the cells."""
     import seaborn as sns
 
-    plt = _plt()
     fams = [f for f in ev.spec.families if primary_estimator(f) == "cs"]
     if not fams:
         return {}
@@ -113,7 +124,7 @@ def figure_att_gt(ev: Evaluation) -> dict[str, Any]:
     grid = tab.pivot(index="cohort", columns="time", values="estimate")
     grid.index = grid.index.astype(int)
     grid.columns = grid.columns.astype(int)
-    fig, ax = plt.subplots(figsize=(8, 4.5))
+    fig, ax = subplots(figsize=(8, 4.5))
     lim = float(np.nanmax(np.abs(grid.to_numpy()))) or 1.0
     sns.heatmap(
         grid, ax=ax, cmap="vlag", center=0, vmin=-lim, vmax=lim, annot=True, fmt=".2f",
@@ -140,7 +151,6 @@ def figure_rollout(ev: Evaluation) -> dict[str, Any]:
     from matplotlib.colors import ListedColormap
     from matplotlib.patches import Patch
 
-    plt = _plt()
     c, d = ev.spec.columns, ev.data
     t = d[c.time].to_numpy(dtype=float)
     cohort = pd.to_numeric(d[c.cohort], errors="coerce").to_numpy(dtype=float)
@@ -156,7 +166,7 @@ def figure_rollout(ev: Evaluation) -> dict[str, Any]:
         {"g": firm_cohort.fillna(np.inf), "l": firm_launch.fillna(np.inf)}
     ).sort_values(["g", "l"], kind="stable")
     wide = wide.loc[order.index]
-    fig, ax = plt.subplots(figsize=(7, 5))
+    fig, ax = subplots(figsize=(7, 5))
     cmap = ListedColormap([grey for _, grey in STATUS]).with_extremes(bad="white")
     img = np.ma.masked_invalid(wide.to_numpy(dtype=float))
     ax.imshow(img, aspect="auto", interpolation="nearest", cmap=cmap, vmin=-0.5, vmax=3.5)

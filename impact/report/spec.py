@@ -47,26 +47,34 @@ CONTROLS = {"out_of_cell": "total", "in_cell": "direct", "never": "mixed"}
 class Columns:
     """Roles of the panel's columns (defaults: the shipped synthetic panel's names).
 
-    ``cohort`` is the join year (NaN for never-members); ``cluster_cell`` is True for firms
-    in cells that host a cluster; ``launch`` is the cell's launch year. ``weights`` is
-    optional.
+    ``cohort`` is the join year (NaN, 0 or inf for never-members); ``cluster_cell`` is True
+    for firms in cells that host a cluster; ``launch`` is the cell's launch year.
+    ``region``, ``size_class`` and ``high_tech`` are optional (``""`` or None: absent);
+    ``weights`` is not supported by :func:`impact.evaluate` yet (a typed error).
     """
 
     unit: str = "firm_id"
     time: str = "year"
     cohort: str = "join_year"
     cell: str = "cell"
-    region: str = "region"
+    region: str | None = "region"
     sector: str = "sector"
     cluster_cell: str = "cluster_cell"
     launch: str = "launch_year"
-    size_class: str = "size_class"
-    high_tech: str = "high_tech"
+    size_class: str | None = "size_class"
+    high_tech: str | None = "high_tech"
     weights: str | None = None
 
+    def __post_init__(self) -> None:
+        if self.weights:
+            raise InvalidOptionError(
+                "columns.weights: sampling weights are not supported by impact.evaluate yet "
+                "(the event-study estimators are unweighted); drop the role or reweight first."
+            )
+
     def names(self) -> list[str]:
-        """Every column named (without ``None``)."""
-        return [v for v in dataclasses.asdict(self).values() if v is not None]
+        """Every column named (without absent optional roles)."""
+        return [v for v in dataclasses.asdict(self).values() if v]
 
 
 @dataclass(frozen=True)
@@ -105,7 +113,8 @@ class Production:
 
     The production function is value added on ``free`` and ``state`` inputs with ``proxy``
     the control-function proxy; ``exog_instruments`` are excluded instruments (input
-    prices); ``group_trends`` a category column with its own trend (empty: none).
+    prices); ``group_trends`` a category column with its own trend (None: the sector
+    column; ``""``: none).
     ``tfp_did`` adds log TFP (ACF productivity, two-stage bootstrap) to table 5.
     """
 
@@ -114,7 +123,7 @@ class Production:
     state: tuple[str, ...] = ("log_k",)
     proxy: str = "log_materials"
     exog_instruments: tuple[str, ...] = ("log_wage",)
-    group_trends: str = "sector"
+    group_trends: str | None = None
     methods: tuple[str, ...] = ("ols", "fe", "lp", "acf", "wooldridge")
     tfp_did: bool = True
 
@@ -152,9 +161,12 @@ class Spec:
         only those named by a family, ``describe`` or ``covariates`` are computed.
     describe : tuple of str
         Firm characteristics of the descriptive table (table 1).
-    covariates : tuple of str
+    selection : tuple of str
+        Baseline characteristics of the selection logit (table 3) and of the balance
+        table's propensity score (table 4).
+    covariates : tuple of str, optional
         Covariates of Callaway-Sant'Anna (doubly robust, at the base period); numeric
-        or boolean columns.
+        or boolean columns. None: the high-tech column if the spec has one.
     control : {"out_of_cell", "in_cell", "never"}
         Never-member controls of the main comparison: outside cluster cells (the total
         effect of membership), inside them (the direct effect), or all (a mix).
@@ -164,8 +176,8 @@ class Spec:
     window : (int, int)
         Event times of the dynamic table and event-study figures; table 5's event-study
         estimators average event times 0 .. window end.
-    cluster : str
-        Clustering column of the standard errors.
+    cluster : str, optional
+        Clustering column of the standard errors (None: the unit column).
     production : Production
     n_boot : int
         Bootstrap draws of the production-function and two-stage TFP standard errors.
@@ -181,29 +193,61 @@ class Spec:
         default_factory=lambda: {"log_va_per_worker": "log_va - log_emp"}
     )
     describe: tuple[str, ...] = ("log_emp", "log_va", "log_k", "export", "rd_performer")
-    covariates: tuple[str, ...] = ("high_tech",)
+    selection: tuple[str, ...] = (
+        "log_emp", "log_va_per_worker", "log_k", "export", "rd_performer", "high_tech",
+    )  # fmt: skip
+    covariates: tuple[str, ...] | None = None
     control: str = "out_of_cell"
     sector_by_year: bool = True
     window: tuple[int, int] = (-5, 5)
-    cluster: str = "firm_id"
+    cluster: str | None = None
     production: Production | None = field(default_factory=Production)
     n_boot: int = 19
-    tables: tuple[str, ...] = ("descriptives", "rollout", "main", "dynamic", "production")
-    figures: tuple[str, ...] = ("event_study", "trajectories", "att_gt_heatmap", "rollout")
+    tables: tuple[str, ...] = (
+        "descriptives", "rollout", "selection", "balance", "main", "dynamic", "production",
+    )  # fmt: skip
+    figures: tuple[str, ...] = (
+        "event_study", "trajectories", "att_gt_heatmap", "pscore_overlap", "rollout",
+    )  # fmt: skip
     seed: int = 20261127
 
     def __post_init__(self) -> None:
+        c = self.columns
+        if self.cluster is None:
+            object.__setattr__(self, "cluster", c.unit)
+        if self.covariates is None:
+            object.__setattr__(self, "covariates", (c.high_tech,) if c.high_tech else ())
+        for key in ("describe", "selection", "covariates", "tables", "figures"):
+            object.__setattr__(self, key, tuple(getattr(self, key)))
+        if self.production is not None and self.production.group_trends is None:
+            prod = dataclasses.replace(self.production, group_trends=c.sector)
+            object.__setattr__(self, "production", prod)
+        uses_imputation = any("imputation" in f.estimators for f in self.families)
+        if uses_imputation and self.cluster != c.unit:
+            raise InvalidOptionError(
+                f"estimator 'imputation' clusters by the unit ({c.unit!r}), but cluster = "
+                f"{self.cluster!r}; use 'did2s' for another cluster variable."
+            )
         if self.control not in CONTROLS:
             raise InvalidOptionError(
                 f"control must be one of {sorted(CONTROLS)}, got {self.control!r}."
             )
-        w = tuple(int(v) for v in self.window)
+        try:
+            w = tuple(int(v) for v in self.window)
+            n_boot, seed = int(self.n_boot), int(self.seed)
+        except (TypeError, ValueError):
+            raise InvalidOptionError(
+                f"window must be two integers and n_boot, seed integers; got window="
+                f"{self.window!r}, n_boot={self.n_boot!r}, seed={self.seed!r}."
+            ) from None
         if len(w) != 2 or w[0] > -1 or w[1] < 0:
             raise InvalidOptionError(f"window must be (first <= -1, last >= 0), got {self.window}.")
-        object.__setattr__(self, "window", w)
-        object.__setattr__(self, "derived", dict(self.derived))
-        if self.n_boot < 2:
+        if n_boot < 2:
             raise InvalidOptionError(f"n_boot must be at least 2, got {self.n_boot}.")
+        object.__setattr__(self, "window", w)
+        object.__setattr__(self, "n_boot", n_boot)
+        object.__setattr__(self, "seed", seed)
+        object.__setattr__(self, "derived", dict(self.derived))
 
     @property
     def outcomes(self) -> list[str]:
@@ -218,6 +262,7 @@ class Spec:
     def required_columns(self) -> list[str]:
         """Every data column the spec names (derived outcomes excluded)."""
         cols = [*self.columns.names(), *self.outcomes, *self.describe, *self.covariates]
+        cols += list(self.selection)
         cols += self.production.names() if self.production is not None else []
         return [c for c in dict.fromkeys([*cols, self.cluster]) if c not in self.derived]
 
@@ -233,7 +278,7 @@ class Spec:
     def used_derived(self) -> dict[str, str]:
         """The derived outcomes some family, description or covariate uses (others are
         ignored, so a spec's default derivations do not bind other data sets)."""
-        used = {*self.outcomes, *self.describe, *self.covariates}
+        used = {*self.outcomes, *self.describe, *self.covariates, *self.selection}
         return {k: v for k, v in self.derived.items() if k in used}
 
     # ------------------------------------------------------------------ construction
@@ -259,7 +304,7 @@ class Spec:
             kw["families"] = tuple(_family(name, f) for name, f in d["families"].items())
         if "production" in d:
             kw["production"] = _production(d["production"])
-        for key in ("describe", "covariates", "tables", "figures"):
+        for key in ("describe", "selection", "covariates", "tables", "figures"):
             if key in d:
                 kw[key] = tuple(_str_list(d[key], key))
         for key in ("cluster", "seed", "control", "sector_by_year", "window", "n_boot", "derived"):
@@ -298,7 +343,7 @@ class Spec:
             }
             for f in self.families
         }
-        out["columns"] = {k: v for k, v in out["columns"].items() if v is not None}
+        out["columns"] = {k: v for k, v in out["columns"].items() if v}
         if self.production is None:
             del out["production"]
         return _lists(out)

@@ -13,7 +13,7 @@ import impact
 from impact.cli import main
 from impact.datasets import cluster_panel
 from impact.errors import ColumnNotFoundError, InvalidOptionError
-from impact.report.evaluation import POOL, Evaluation
+from impact.report.evaluation import FIGURE_BUILDERS, POOL, POOL_NOTYET, TABLE_BUILDERS, Evaluation
 from impact.report.spec import Columns, OutcomeFamily, Production, Spec
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,7 +38,7 @@ def _small_spec(**kw) -> Spec:
             OutcomeFamily("counts", ("patents",), "count"),
         ),
         production=None,
-        tables=("descriptives", "rollout", "main", "dynamic"),
+        tables=("descriptives", "rollout", "selection", "balance", "main", "dynamic"),
         figures=("event_study", "rollout"),
     )
     return Spec(**{**base, **kw})
@@ -97,6 +97,7 @@ def test_renamed_columns_give_the_same_report(panel, tmp_path):
         cluster="id",
         covariates=("ht",),
         describe=("lemp", "log_va"),
+        selection=("lemp", "log_k", "ht"),
         families=(
             OutcomeFamily("jobs", ("lemp",), "log", ("twfe", "cs", "cs_notyet", "imputation")),
             OutcomeFamily("innovation", ("rd",), "binary", ("cs", "sun_abraham")),
@@ -106,9 +107,16 @@ def test_renamed_columns_give_the_same_report(panel, tmp_path):
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        a = impact.evaluate(df, _small_spec(describe=("log_emp", "log_va"), figures=()))
+        a = impact.evaluate(
+            df,
+            _small_spec(
+                describe=("log_emp", "log_va"),
+                selection=("log_emp", "log_k", "high_tech"),
+                figures=(),
+            ),
+        )
         b = impact.evaluate(renamed, spec)
-    for name in ("main", "dynamic", "rollout", "descriptives"):
+    for name in ("main", "dynamic", "rollout", "descriptives", "selection", "balance"):
         x, y = a.table(name), b.table(name)
         num = x.select_dtypes("number").columns
         assert np.allclose(x[num], y[num], atol=RENAME_TOL, equal_nan=True), name
@@ -117,7 +125,7 @@ def test_renamed_columns_give_the_same_report(panel, tmp_path):
     renamed.to_csv(csv, index=False)
     toml.write_text(
         'tables = ["rollout", "main"]\nfigures = []\ncluster = "id"\ncovariates = ["ht"]\n'
-        'describe = ["lemp"]\n[production]\nenabled = false\n'
+        'describe = ["lemp"]\nselection = ["lemp"]\n[production]\nenabled = false\n'
         '[columns]\nunit = "id"\ntime = "t"\ncohort = "g"\ncell = "cellcode"\nsector = "nace"\n'
         'cluster_cell = "in_cluster_cell"\nlaunch = "launch"\nhigh_tech = "ht"\n'
         '[families.jobs]\noutcomes = ["lemp"]\nestimators = ["cs"]\n'
@@ -133,7 +141,9 @@ def test_renamed_columns_give_the_same_report(panel, tmp_path):
 def test_missing_column_fails_before_estimation(panel, monkeypatch):
     df, _ = panel
     called = []
-    monkeypatch.setattr(Evaluation, "event_study", lambda *a, **k: called.append(1))
+    for registry in (TABLE_BUILDERS, FIGURE_BUILDERS):
+        for name in list(registry):
+            monkeypatch.setitem(registry, name, lambda ev, n=name: called.append(n))
     with pytest.raises(ColumnNotFoundError, match="employees"):
         impact.evaluate(df, _small_spec(describe=("employees",)))
     with pytest.raises(ColumnNotFoundError, match="tfp_x"):
@@ -141,12 +151,32 @@ def test_missing_column_fails_before_estimation(panel, monkeypatch):
             df,
             _small_spec(
                 derived={"y2": "tfp_x - log_emp"},
+                selection=("log_emp",),
                 families=(OutcomeFamily("jobs", ("y2",), "log", ("cs",)),),
             ),
         )
     with pytest.raises(ColumnNotFoundError, match="firm"):
         impact.evaluate(df.drop(columns="firm_id"), _small_spec())
     assert not called
+
+
+def test_never_member_codes_zero_and_inf_read_as_never(panel):
+    """0 and inf mean never-member, as in every estimator (R did / csdid convention)."""
+    df, truth = panel
+    spec = _small_spec(
+        families=(OutcomeFamily("jobs", ("log_emp",), "log", ("twfe", "cs", "cs_notyet")),),
+        tables=("descriptives", "rollout", "main"),
+        figures=(),
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        a = impact.evaluate(df, spec)
+        for code in (0.0, np.inf):
+            b = impact.evaluate(df.assign(join_year=df["join_year"].fillna(code)), spec)
+            for name in spec.tables:
+                x, y = a.table(name), b.table(name)
+                num = x.select_dtypes("number").columns
+                assert np.allclose(x[num], y[num], equal_nan=True), (code, name)
 
 
 @pytest.mark.parametrize(
@@ -172,17 +202,33 @@ def test_spec_rejects_bad_families_and_keys():
     with pytest.raises(InvalidOptionError, match="production"):
         Spec.from_dict({"production": {"outptu": "y"}})
     assert Spec.from_dict({"production": {"enabled": False}}).production is None
-    assert Spec.from_dict({"production": {"free": ["a", "b"]}}).production == Production(
-        free=("a", "b")
-    )
+    # group trends default to the sector role
+    spec = Spec.from_dict({"production": {"free": ["a", "b"]}, "columns": {"sector": "nace"}})
+    assert spec.production == Production(free=("a", "b"), group_trends="nace")
+    assert spec.cluster == "firm_id" and spec.covariates == ("high_tech",)
+    renamed = Spec.from_dict({"columns": {"unit": "id", "high_tech": ""}})
+    assert renamed.cluster == "id" and renamed.covariates == ()
+    with pytest.raises(InvalidOptionError, match="weights"):
+        Spec.from_dict({"columns": {"weights": "w"}})
+    with pytest.raises(InvalidOptionError, match="imputation"):
+        Spec(cluster="cell")
+    with pytest.raises(InvalidOptionError, match="window"):
+        Spec(window=("a", 5))
 
 
 def test_control_pools(panel):
+    """Who may serve as a control, by hand: pool firms are never-members by role."""
     df, _ = panel
     in_cell = df["cluster_cell"].to_numpy()
+    member = df["join_year"].notna().to_numpy()
     for control, want in (("out_of_cell", ~in_cell), ("in_cell", in_cell), ("never", True)):
         ev = Evaluation.build(df, _small_spec(control=control))
         assert np.array_equal(ev.data[POOL].to_numpy(), np.broadcast_to(want, len(df)))
+        notyet = ev.data[POOL_NOTYET].to_numpy()
+        assert np.array_equal(notyet, np.broadcast_to(want, len(df)) | member)
+        # with out-of-cell controls, the never-members in cluster cells are in neither pool
+        if control == "out_of_cell":
+            assert not notyet[in_cell & ~member].any()
         assert (
             ev.spec.effect
             == {"out_of_cell": "total", "in_cell": "direct", "never": "mixed"}[control]
@@ -191,9 +237,11 @@ def test_control_pools(panel):
 
 def test_written_report_is_byte_identical(panel, tmp_path):
     df, truth = panel
-    spec = _small_spec(figures=("event_study", "trajectories", "att_gt_heatmap", "rollout"))
+    spec = _small_spec(
+        figures=("event_study", "trajectories", "att_gt_heatmap", "pscore_overlap", "rollout")
+    )
     dirs = []
-    for k in range(2):
+    for k in range(2):  # also checks that figures do not pile up in a global registry
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             rep = impact.evaluate(df, spec, truth=truth)
@@ -205,5 +253,65 @@ def test_written_report_is_byte_identical(panel, tmp_path):
     assert any(f.suffix == ".pdf" for f in files) and any(f.suffix == ".tex" for f in files)
     differ = [str(f) for f in files if (a / f).read_bytes() != (b / f).read_bytes()]
     assert not differ
+    import matplotlib.pyplot as plt
+
+    assert not plt.get_fignums()  # report figures live outside pyplot
     html = (a / "report.html").read_text()
     assert "data:image/png;base64," in html and "Table 5" in html and "<script" not in html
+
+
+def _firms_binary() -> pd.DataFrame:
+    """Firms with one binary characteristic: members are 30% of x = 0, 60% of x = 1."""
+    x = np.r_[np.zeros(100), np.ones(100)]
+    member = np.r_[np.arange(100) < 30, np.arange(100) < 60]
+    return pd.DataFrame(
+        {"unit": np.arange(200), "cell": np.arange(200) % 20, "member": member, "x": x,
+         "in_cell": True}
+    )  # fmt: skip
+
+
+def test_selection_logit_closed_form():
+    """Saturated logit: coefficient = log odds ratio, AME = difference of shares."""
+    from impact.report.selection import selection_logit
+
+    tab = selection_logit(_firms_binary(), ["x"]).set_index("term")
+    assert tab.loc["x", "coef"] == pytest.approx(np.log((0.6 / 0.4) / (0.3 / 0.7)), abs=1e-8)
+    assert tab.loc["constant", "coef"] == pytest.approx(np.log(0.3 / 0.7), abs=1e-8)
+    # AME of a regressor treated as continuous (statsmodels dydx): mean of p(1-p) * beta
+    p = np.r_[np.full(100, 0.3), np.full(100, 0.6)]
+    assert tab.loc["x", "ame"] == pytest.approx(np.mean(p * (1 - p)) * tab.loc["x", "coef"])
+
+
+def test_ipw_balance_is_exact_for_a_saturated_score():
+    from impact.report.selection import ipw_balance
+
+    firms = _firms_binary()
+    bal, scores = ipw_balance(firms, ["x"], ~firms["member"].to_numpy())
+    row = bal.iloc[0]
+    assert row["mean controls, weighted"] == pytest.approx(row["mean members"], abs=1e-10)
+    assert row["std diff after"] == pytest.approx(0.0, abs=1e-9)
+    assert row["mean controls"] == pytest.approx(40 / 110)  # 70 controls at x=0, 40 at x=1
+    w = scores.loc[scores["group"] == "controls", "weight"]
+    assert w.sum() == pytest.approx(90.0)  # normalised to the members' count
+
+
+def test_production_table_and_tfp_row(panel):
+    """Table 10 and the log-TFP row run on a small panel; the truth row is the generator's."""
+    df, truth = panel
+    spec = _small_spec(
+        production=Production(methods=("ols", "acf"), exog_instruments=()),
+        n_boot=2,
+        tables=("main", "production"),
+        figures=(),
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rep = impact.evaluate(df, spec, truth=truth)
+    prod = rep.table("production").set_index("method")
+    assert list(prod.index) == ["OLS", "ACF", "Truth (generator)"]
+    assert prod.loc["Truth (generator)", "beta log_emp"] == truth.params.beta_l
+    assert prod.loc["Truth (generator)", "beta log_k"] == truth.params.beta_k
+    main_tab = rep.table("main")
+    tfp = main_tab[main_tab["outcome"] == "log TFP (ACF omega)"]
+    assert len(tfp) == 1 and tfp["family"].iloc[0] == "productivity"
+    assert np.isfinite(tfp["estimate"].iloc[0]) and tfp["std_error"].iloc[0] > 0

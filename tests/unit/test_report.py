@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import warnings
+from pathlib import Path
 
 import pytest
 from helpers import random_panel
 
 import impact
-from impact.cli import main
 
 
 @pytest.fixture(scope="module")
@@ -46,8 +48,10 @@ def test_text_formats(fits, fmt):
 def test_replicate_is_deterministic(tmp_path):
     """The README's main job, twice: every file identical; truth beside the estimates."""
     a, b = tmp_path / "a", tmp_path / "b"
-    assert main(["replicate", "--out", str(a), "--quiet"]) == 0
-    assert main(["replicate", "--out", str(b), "--quiet"]) == 0
+    root = Path(__file__).resolve().parents[2]
+    for out in (a, b):  # two fresh processes, from the repository root (its config.toml)
+        cmd = [sys.executable, "-m", "impact", "replicate", "--out", str(out), "--quiet"]
+        subprocess.run(cmd, cwd=root, check=True)
     files = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
     assert files and all((a / f).read_bytes() == (b / f).read_bytes() for f in files)
     prov = json.loads((a / "provenance.json").read_text())

@@ -39,7 +39,7 @@ def _spec() -> Spec:
     )  # fmt: skip
     return Spec(
         columns=cols, families=(OutcomeFamily("jobs", ("emp",), "level"),), describe=("emp",),
-        cluster="id", covariates=(), production=None,
+        cluster="id", covariates=(), production=None, selection=("emp",),
     )  # fmt: skip
 
 
@@ -77,7 +77,7 @@ def test_standardised_difference_constant_groups_is_nan():
 def test_spec_from_toml_maps_names_and_validates(tmp_path):
     path = tmp_path / "spec.toml"
     path.write_text(
-        'seed = 7\ncluster = "id"\ndescribe = ["emp"]\ncovariates = []\n'
+        'seed = 7\ncluster = "id"\ndescribe = ["emp"]\ncovariates = []\nselection = ["emp"]\n'
         "[production]\nenabled = false\n"
         '[columns]\nunit = "id"\ntime = "t"\ncohort = "g"\ncell = "cellid"\nregion = "cellid"\n'
         'sector = "cellid"\ncluster_cell = "incell"\nlaunch = "launch"\n'
