@@ -381,6 +381,7 @@ def att_gt(
         n_control=n_ctrl,
         wide_cohort=g_all,
         wide_weights=wide.weights,
+        units=wide.units,
         observed=~np.isnan(wide.y),
         periods=periods,
         cluster=wide.cluster,

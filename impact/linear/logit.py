@@ -35,6 +35,9 @@ def logit_fit(
     ConvergenceError
         Newton's method did not converge (e.g. perfect separation).
     """
+    closed = _saturated_binary(X, d, weights)
+    if closed is not None:
+        return closed
     beta = np.zeros(X.shape[1])
     mean = float(np.average(d, weights=weights))
     if 0 < mean < 1 and np.allclose(X[:, 0], 1.0):
@@ -67,3 +70,25 @@ def logit_fit(
         f"propensity-score logit did not converge in {maxiter} Newton steps; covariates may "
         "perfectly separate treated and control units."
     )
+
+
+def _saturated_binary(X: FloatArray, d: FloatArray, weights: FloatArray) -> LogitFit | None:
+    """Closed form for a constant and one 0/1 regressor (a saturated model): the fitted
+    probabilities are the weighted shares of ``d`` in the two groups. None when the model
+    is of another form or a share is 0 or 1 (then Newton's method handles separation)."""
+    if X.shape[1] != 2 or not np.all(X[:, 0] == 1.0):
+        return None
+    x = X[:, 1]
+    one = x == 1.0
+    if not np.all(one | (x == 0.0)):
+        return None
+    w1, w0 = weights[one], weights[~one]
+    if w1.sum() <= 0 or w0.sum() <= 0:
+        return None
+    p1 = float(w1 @ d[one] / w1.sum())
+    p0 = float(w0 @ d[~one] / w0.sum())
+    if not (0.0 < p0 < 1.0 and 0.0 < p1 < 1.0):
+        return None
+    b0 = np.log(p0 / (1 - p0))
+    coef = np.array([b0, np.log(p1 / (1 - p1)) - b0])
+    return LogitFit(coef=coef, fitted=np.where(one, p1, p0), iterations=0)

@@ -24,6 +24,7 @@ likelihood estimates for generalized linear models. arXiv:1903.01633.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy.special import xlogy
@@ -33,6 +34,7 @@ from impact.errors import ConvergenceError
 from impact.linear.core import AbsorbedFit, fit_absorbed
 from impact.linear.demean import DEMEAN_TOL, demean
 from impact.linear.fixed_effects import FixedEffects, find_singletons
+from impact.linear.ols import wls_from_gram
 
 __all__ = [
     "IRLS_MAXITER",
@@ -154,6 +156,29 @@ class PoissonFit:
     iterations: int
 
 
+#: Wide designs of dummies (ETWFE cells, category-by-period effects) are multiplied as
+#: sparse matrices in the IRLS steps: at least this many columns ...
+SPARSE_MIN_COLUMNS = 64
+#: ... and at most this share of non-zero entries.
+SPARSE_MAX_DENSITY = 0.05
+
+
+def is_sparse_design(X: FloatArray) -> bool:
+    """Whether ``X`` is wide and mostly zeros (then sparse products are much faster)."""
+    return X.shape[1] >= SPARSE_MIN_COLUMNS and (np.count_nonzero(X) <= SPARSE_MAX_DENSITY * X.size)
+
+
+def sparse_gram(Xs: Any, z: FloatArray, w: FloatArray) -> FloatArray:
+    """``[z X]' W [z X]`` for a sparse ``X`` (the layout :func:`wls_from_gram` takes)."""
+    Xw = Xs.multiply(w[:, None]).tocsr()
+    k = Xs.shape[1]
+    G = np.empty((k + 1, k + 1))
+    G[0, 0] = float(z @ (w * z))
+    G[0, 1:] = G[1:, 0] = Xw.T @ z
+    G[1:, 1:] = (Xw.T @ Xs).toarray()
+    return G
+
+
 def poisson_irls(
     y: FloatArray,
     X: FloatArray,
@@ -179,13 +204,23 @@ def poisson_irls(
     keep: BoolArray | None = None
     reasons: list[str] = []
     Xk = X
+    Xs = None  # sparse copy of the kept regressors for wide dummy designs without FE
     for it in range(1, maxiter + 1):
         z = eta - off + (y - mu) / mu
-        core = fit_absorbed(z, Xk, fe, w0 * mu, tol=fixef_tol, detect_collinear=keep is None)
+        if Xs is not None:
+            step = wls_from_gram(sparse_gram(Xs, z, w0 * mu), z, Xk)
+            beta, resid = step.beta, step.resid
+        else:
+            core = fit_absorbed(z, Xk, fe, w0 * mu, tol=fixef_tol, detect_collinear=keep is None)
+            beta, resid = core.beta, core.resid
         if keep is None:
             keep, reasons = core.keep, core.reasons
             Xk = X[:, keep]
-        eta = z - core.resid + off
+            if fe is None and is_sparse_design(Xk):
+                from scipy import sparse
+
+                Xs = sparse.csr_array(Xk)
+        eta = z - resid + off
         with np.errstate(over="ignore"):
             mu = np.exp(eta)
         if not np.all(np.isfinite(mu)):
@@ -198,7 +233,7 @@ def poisson_irls(
             # the variance needs the within regressors weighted by the final means
             z = eta - off + (y - mu) / mu
             final = fit_absorbed(z, Xk, fe, w0 * mu, tol=fixef_tol, detect_collinear=False)
-            return PoissonFit(core.beta, mu, eta, final, keep, reasons, dev, it)
+            return PoissonFit(beta, mu, eta, final, keep, reasons, dev, it)
         dev_old = dev
     raise ConvergenceError(
         f"Poisson IRLS did not converge in {maxiter} iterations (relative deviance change "

@@ -25,10 +25,12 @@ import pandas as pd
 from impact.errors import InvalidOptionError, close_matches_hint
 from impact.report import (
     descriptive_tables,
+    heterogeneity,
     main_tables,
     productivity_table,
     report_figures,
     selection_tables,
+    spillovers,
 )
 from impact.report.evaluation import FIGURE_BUILDERS, TABLE_BUILDERS, Evaluation
 from impact.report.html import report_html
@@ -40,10 +42,12 @@ __all__ = ["EvaluationReport", "evaluate"]
 
 _BUILDER_MODULES = (
     descriptive_tables,
+    heterogeneity,
     main_tables,
     productivity_table,
     report_figures,
     selection_tables,
+    spillovers,
 )
 
 #: Metadata cleared from saved figures so the same figure gives the same bytes.

@@ -173,25 +173,21 @@ class Evaluation:
         return event_study(self.data, y=outcome, estimator=estimator, seed=self.spec.seed, **kw)
 
     def att_gt(self, outcome: str, control: str = "never", **extra: Any) -> Any:
-        """Doubly robust ATT(g,t) with the spec's covariates and control pool.
+        """Doubly robust ATT(g,t) with the spec's covariates and control pool (memoised).
 
         ``control="notyet"`` also lets later joiners (in cluster cells) serve as controls
         before they join.
         """
         key = ("gt", outcome, control, tuple(sorted(extra.items())))
+        return self.memo(key, lambda: self.fit_att_gt(self.data, outcome, control, **extra))
+
+    def fit_att_gt(
+        self, data: pd.DataFrame, outcome: str, control: str = "never", **extra: Any
+    ) -> Any:
+        """:func:`impact.att_gt` on ``data`` (a subset of the prepared data), not memoised."""
         pool = {"control_pool": POOL_NOTYET} if control == "notyet" else {}
-
-        def make() -> Any:
-            return att_gt(
-                self.data,
-                y=outcome,
-                control=control,
-                covariates=list(self.spec.covariates),
-                vcov=self.vcov,
-                **{**self._design(), **pool, **extra},
-            )
-
-        return self.memo(key, make)
+        kw = {"covariates": list(self.spec.covariates), **self._design(), **pool, **extra}
+        return att_gt(data, y=outcome, control=control, vcov=self.vcov, **kw)
 
     def static_twfe(self, outcome: str) -> Any:
         """``outcome ~ member | unit + sector^time`` on members and the control pool."""

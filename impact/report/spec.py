@@ -38,6 +38,9 @@ DEFAULT_ESTIMATORS = {
     "count": ("etwfe_poisson",),
 }
 
+#: Subgroup splits of the heterogeneity table (table 7).
+HETEROGENEITY = ("size", "high_tech", "founder")
+
 #: Control groups: never-members outside cluster cells (the total effect of membership),
 #: never-members inside cluster cells (the direct effect), or all never-members (a mix).
 CONTROLS = {"out_of_cell": "total", "in_cell": "direct", "never": "mixed"}
@@ -167,6 +170,10 @@ class Spec:
     covariates : tuple of str, optional
         Covariates of Callaway-Sant'Anna (doubly robust, at the base period); numeric
         or boolean columns. None: the high-tech column if the spec has one.
+    heterogeneity : tuple of {"size", "high_tech", "founder"}
+        Subgroup splits of table 7: SMEs vs large firms (``sme_classes`` of the size-class
+        column are SMEs), high-tech vs other, founders (joining at the launch) vs later.
+    sme_classes : tuple of str
     control : {"out_of_cell", "in_cell", "never"}
         Never-member controls of the main comparison: outside cluster cells (the total
         effect of membership), inside them (the direct effect), or all (a mix).
@@ -197,6 +204,8 @@ class Spec:
         "log_emp", "log_va_per_worker", "log_k", "export", "rd_performer", "high_tech",
     )  # fmt: skip
     covariates: tuple[str, ...] | None = None
+    heterogeneity: tuple[str, ...] = ("size", "high_tech", "founder")
+    sme_classes: tuple[str, ...] = ("small", "medium")
     control: str = "out_of_cell"
     sector_by_year: bool = True
     window: tuple[int, int] = (-5, 5)
@@ -204,7 +213,8 @@ class Spec:
     production: Production | None = field(default_factory=Production)
     n_boot: int = 19
     tables: tuple[str, ...] = (
-        "descriptives", "rollout", "selection", "balance", "main", "dynamic", "production",
+        "descriptives", "rollout", "selection", "balance", "main", "dynamic", "heterogeneity",
+        "spillovers", "production",
     )  # fmt: skip
     figures: tuple[str, ...] = (
         "event_study", "trajectories", "att_gt_heatmap", "pscore_overlap", "rollout",
@@ -217,8 +227,15 @@ class Spec:
             object.__setattr__(self, "cluster", c.unit)
         if self.covariates is None:
             object.__setattr__(self, "covariates", (c.high_tech,) if c.high_tech else ())
-        for key in ("describe", "selection", "covariates", "tables", "figures"):
+        for key in ("describe", "selection", "covariates", "tables", "figures", "sme_classes"):
             object.__setattr__(self, key, tuple(getattr(self, key)))
+        bad = [h for h in self.heterogeneity if h not in HETEROGENEITY]
+        if bad:
+            raise InvalidOptionError(
+                f"unknown heterogeneity dimensions {bad}; known: {HETEROGENEITY}."
+                + close_matches_hint(bad[0], HETEROGENEITY)
+            )
+        object.__setattr__(self, "heterogeneity", tuple(self.heterogeneity))
         if self.production is not None and self.production.group_trends is None:
             prod = dataclasses.replace(self.production, group_trends=c.sector)
             object.__setattr__(self, "production", prod)
@@ -304,7 +321,10 @@ class Spec:
             kw["families"] = tuple(_family(name, f) for name, f in d["families"].items())
         if "production" in d:
             kw["production"] = _production(d["production"])
-        for key in ("describe", "selection", "covariates", "tables", "figures"):
+        for key in (
+            "describe", "selection", "covariates", "tables", "figures", "heterogeneity",
+            "sme_classes",
+        ):  # fmt: skip
             if key in d:
                 kw[key] = tuple(_str_list(d[key], key))
         for key in ("cluster", "seed", "control", "sector_by_year", "window", "n_boot", "derived"):

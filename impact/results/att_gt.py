@@ -82,6 +82,9 @@ class ATTgtResult:
     vcov : ndarray
         Covariance of the ATT(g,t) estimates (from the influence functions).
     n_units : int
+    units : Index or None
+        Unit identifiers in the row order of the influence functions (panel data);
+        ``AggregateResult.influence`` rows follow it.
     n_clusters : int or None
     sample_log : SampleLog
     settings : dict
@@ -104,6 +107,7 @@ class ATTgtResult:
     _cohorts: FloatArray = field(repr=False)
     _cluster: np.ndarray | None = field(repr=False)
     _last_period: float = field(repr=False)
+    units: pd.Index | None = field(default=None, repr=False)
 
     @classmethod
     def build(
@@ -127,6 +131,7 @@ class ATTgtResult:
         bootstrap=None,
         seed=None,
         bootstrap_weights="rademacher",
+        units=None,
     ) -> ATTgtResult:
         """Assemble the result from the cell estimates (used by :func:`att_gt`)."""
         g = np.array([c[0] for c in cells], dtype=float)
@@ -193,6 +198,7 @@ class ATTgtResult:
             _cohorts=cohorts,
             _cluster=cluster,
             _last_period=float(periods.max()),
+            units=units,
         )
 
     # ------------------------------------------------------------------ summaries

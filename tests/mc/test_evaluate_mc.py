@@ -4,7 +4,9 @@ Scenario S4 of DGP.md §4.10: random selection within cells (parallel trends hol
 sector-by-year effects), dynamic heterogeneous effects (S2) and spillovers to
 non-members in cluster cells. With controls outside cluster cells the report's headline
 estimates target the total effect of membership; with never-members of the same cells
-as controls, the direct effect. Each replication reads the truth object of its own panel.
+as controls, the direct effect. The spillover table (never-joiners in cluster cells
+against firms outside them, by exposure time) is checked through its average over
+exposure times 0-5. Each replication reads the truth object of its own panel.
 """
 
 from __future__ import annotations
@@ -26,6 +28,11 @@ REPS = 30
 #: Bias bound in Monte Carlo standard errors of the mean error (two-sided, ~0.3% per
 #: row under no bias; 8 rows per control group).
 BIAS_MCSE = 3.0
+#: Outcomes held to the bias bound: parallel trends holds exactly for log employment
+#: (an L-type outcome) and on the latent index of R&D status and patents; for export
+#: status level parallel trends holds only approximately after common shocks (DGP.md
+#: §4.10), so its rows are printed but not tested.
+TESTED = ("log_emp", "rd_performer", "patents")
 #: Mean reported SE over the sd of the errors: 30 replications estimate an sd with ~13%
 #: relative error, so [0.65, 1.5] is a ~3-sigma band around 1.
 SE_RATIO = (0.65, 1.5)
@@ -38,16 +45,20 @@ SPEC = Spec(
         OutcomeFamily("counts", ("patents",), "count"),
     ),
     production=None,
-    tables=("main",),
+    tables=("main", "spillovers"),
     figures=(),
 )
 
 
 def _replication(seed: int, spec: Spec) -> pd.DataFrame:
+    """Table 5's rows and table 8's averages (estimator "spillover") of one panel."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         df, truth = cluster_panel(n_firms=2000, seed=seed, scenario="S4")
-        tab = impact.evaluate(df, spec, truth=truth).table("main")
+        rep = impact.evaluate(df, spec, truth=truth)
+    spill = rep.table("spillovers")
+    spill = spill[spill["exposure_time"].isna()].assign(estimator="spillover", effect="spillover")
+    tab = pd.concat([rep.table("main"), spill], ignore_index=True)
     tab["seed"] = seed
     return tab
 
@@ -66,8 +77,10 @@ def test_report_headline_estimates_recover_the_truth_under_s2_s4(control, effect
     )
     summary["bias_mcse"] = summary["bias"] / (summary["sd"] / np.sqrt(summary["n"]))
     summary["se_ratio"] = summary["se"] / summary["sd"]
-    print(summary.to_string())
+    with pd.option_context("display.width", 200):
+        print(f"\ncontrol={control}\n{summary.to_string()}")
     assert (summary["n"] == REPS).all()
-    assert (res["effect"] == effect).all()
+    summary = summary.loc[list(TESTED)]
+    assert set(res["effect"]) == {effect, "spillover"}
     assert (summary["bias_mcse"].abs() < BIAS_MCSE).all(), summary
     assert summary["se_ratio"].between(*SE_RATIO).all(), summary

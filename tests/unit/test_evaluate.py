@@ -240,6 +240,9 @@ def test_written_report_is_byte_identical(panel, tmp_path):
     spec = _small_spec(
         figures=("event_study", "trajectories", "att_gt_heatmap", "pscore_overlap", "rollout")
     )
+    import matplotlib.pyplot as plt
+
+    open_before = set(plt.get_fignums())
     dirs = []
     for k in range(2):  # also checks that figures do not pile up in a global registry
         with warnings.catch_warnings():
@@ -253,9 +256,7 @@ def test_written_report_is_byte_identical(panel, tmp_path):
     assert any(f.suffix == ".pdf" for f in files) and any(f.suffix == ".tex" for f in files)
     differ = [str(f) for f in files if (a / f).read_bytes() != (b / f).read_bytes()]
     assert not differ
-    import matplotlib.pyplot as plt
-
-    assert not plt.get_fignums()  # report figures live outside pyplot
+    assert set(plt.get_fignums()) == open_before  # report figures live outside pyplot
     html = (a / "report.html").read_text()
     assert "data:image/png;base64," in html and "Table 5" in html and "<script" not in html
 

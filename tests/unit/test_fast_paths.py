@@ -1,0 +1,48 @@
+"""Fast paths give the same numbers as the general code they short-cut."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import sparse
+
+from impact.errors import ConvergenceError
+from impact.linear.logit import logit_fit
+from impact.linear.poisson import is_sparse_design, sparse_gram
+
+#: Floating-point agreement of two routes to the same number.
+EXACT = 1e-10
+
+
+def test_logit_closed_form_for_one_binary_regressor_equals_newton():
+    rng = np.random.default_rng(3)
+    n = 500
+    x = rng.integers(0, 2, n).astype(float)
+    d = (rng.random(n) < 0.2 + 0.3 * x).astype(float)
+    w = rng.random(n) + 0.5
+    fast = logit_fit(np.column_stack([np.ones(n), x]), d, w)
+    # a constant of 2 is the same model but leaves the closed form to Newton's method
+    newton = logit_fit(np.column_stack([np.full(n, 2.0), x]), d, w)
+    assert fast.iterations == 0 and newton.iterations > 0
+    assert np.allclose(fast.coef, newton.coef * [2, 1], atol=EXACT)
+    assert np.allclose(fast.fitted, newton.fitted, atol=EXACT)
+    # a group without treated units is separation: no closed form, Newton's handling
+    d0 = d * x
+    X = np.column_stack([np.ones(n), x])
+    try:
+        res = logit_fit(X, d0, w)
+    except ConvergenceError:
+        return
+    assert res.iterations > 0 and res.fitted[x == 0].max() < 1e-6
+
+
+def test_sparse_gram_equals_the_dense_product():
+    rng = np.random.default_rng(1)
+    n, k = 3000, 80
+    X = np.zeros((n, k))
+    X[np.arange(n), rng.integers(0, k, n)] = 1.0
+    X[np.arange(n), rng.integers(0, k, n)] = 1.0
+    z, w = rng.normal(size=n), rng.random(n)
+    R = np.column_stack([z, X])
+    dense = (R * w[:, None]).T @ R
+    assert is_sparse_design(X) and not is_sparse_design(R[:, :10])
+    assert np.allclose(sparse_gram(sparse.csr_array(X), z, w), dense, rtol=EXACT, atol=EXACT)
