@@ -29,6 +29,7 @@ from impact.report import (
     main_tables,
     productivity_table,
     report_figures,
+    robustness,
     selection_tables,
     spillovers,
 )
@@ -46,6 +47,7 @@ _BUILDER_MODULES = (
     main_tables,
     productivity_table,
     report_figures,
+    robustness,
     selection_tables,
     spillovers,
 )

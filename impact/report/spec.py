@@ -214,7 +214,7 @@ class Spec:
     n_boot: int = 19
     tables: tuple[str, ...] = (
         "descriptives", "rollout", "selection", "balance", "main", "dynamic", "heterogeneity",
-        "spillovers", "production",
+        "spillovers", "robustness", "production",
     )  # fmt: skip
     figures: tuple[str, ...] = (
         "event_study", "trajectories", "att_gt_heatmap", "pscore_overlap", "rollout",
