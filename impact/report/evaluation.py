@@ -80,6 +80,11 @@ def prepare(data: pd.DataFrame, spec: Spec) -> pd.DataFrame:
     out = data.copy()
     for name, expr in spec.used_derived().items():
         out[name] = derive_column(data, name, expr)
+    if data[c.cluster_cell].isna().any():
+        raise InvalidOptionError(
+            f"cluster-cell column {c.cluster_cell!r} has missing values; it must say for every "
+            "row whether the firm's cell hosts a cluster."
+        )
     in_cell = data[c.cluster_cell].astype(bool)
     out[POOL] = {"out_of_cell": ~in_cell, "in_cell": in_cell, "never": in_cell | True}[spec.control]
     periods = np.unique(period_numbers(data[c.time]))

@@ -28,11 +28,12 @@ def subgroups(ev: Evaluation) -> dict[str, tuple[tuple[str, np.ndarray], tuple[s
     out: dict[str, tuple[tuple[str, np.ndarray], tuple[str, np.ndarray]]] = {}
     for dim in ev.spec.heterogeneity:
         if dim == "size" and c.size_class:
-            sme = d[c.size_class].astype(str).isin(ev.spec.sme_classes).to_numpy()
-            out["size"] = (("SME", member & sme), ("large", member & ~sme))
+            known = d[c.size_class].notna().to_numpy()  # missing classes join neither group
+            sme = d[c.size_class].astype(str).isin(ev.spec.sme_classes).to_numpy() & known
+            out["size"] = (("SME", member & sme), ("not SME", member & known & ~sme))
         elif dim == "high_tech" and c.high_tech:
-            ht = d[c.high_tech].astype(bool).to_numpy()
-            out["high_tech"] = (("high-tech", member & ht), ("other", member & ~ht))
+            ht = pd.to_numeric(d[c.high_tech], errors="coerce").to_numpy(dtype=float)
+            out["high_tech"] = (("high-tech", member & (ht == 1)), ("other", member & (ht == 0)))
         elif dim == "founder":
             launch = pd.to_numeric(d[c.launch], errors="coerce").to_numpy(dtype=float)
             founder = d[COHORT].to_numpy() == launch
@@ -52,19 +53,29 @@ def difference_se(a, b, unit_cluster: pd.Series) -> float:
     return float(np.sqrt((sums**2).sum()))
 
 
-def true_subgroup_effect(ev: Evaluation, outcome: str, mask_firms: pd.Index) -> float:
-    """The generator's effect on a subgroup's post-joining firm-years, relative to each
-    firm's base year g - 1 (what DiD identifies), for the spec's effect."""
+def true_subgroup_effect(ev: Evaluation, outcome: str, firms: pd.Index) -> float:
+    """The generator's effect on a subgroup with the weights of CS's "simple" aggregation:
+    each post-treatment cell (g, t) is the mean over the subgroup's cohort-g firms seen at
+    g - 1 and t of the effect at t minus the effect at g - 1 (what DiD identifies), and
+    cells are weighted by the cohort's size at g - 1 (DGP.md §0 rule 7)."""
     fy = ev.truth.get("firm_year")
     ref = {"total": "00", "direct": "0S"}.get(ev.spec.effect)
     if fy is None or ref is None or f"{outcome}_DS" not in fy.columns:
         return float("nan")
-    fy = fy[fy["firm_id"].isin(mask_firms) & fy["alive_DS"].astype(bool)]
-    gap = fy[f"{outcome}_DS"] - fy[f"{outcome}_{ref}"]
-    base = fy.loc[fy["year"] == fy["join_year"] - 1, ["firm_id"]].assign(base=gap)
-    post = fy.loc[fy["year"] >= fy["join_year"], ["firm_id"]].assign(post=gap)
-    m = post.merge(base, on="firm_id", how="inner")
-    return float((m["post"] - m["base"]).mean()) if len(m) else float("nan")
+    fy = fy[fy["firm_id"].isin(firms) & fy["alive_DS"].astype(bool) & fy["join_year"].notna()]
+    gap = (fy[f"{outcome}_DS"] - fy[f"{outcome}_{ref}"]).to_numpy()
+    frame = pd.DataFrame(
+        {"firm": fy["firm_id"].to_numpy(), "g": fy["join_year"].to_numpy(),
+         "t": fy["year"].to_numpy(), "gap": gap}
+    ).dropna(subset=["gap"])  # fmt: skip
+    base = frame[frame["t"] == frame["g"] - 1][["firm", "gap"]].rename(columns={"gap": "b"})
+    post = frame[frame["t"] >= frame["g"]].merge(base, on="firm", how="inner")
+    if post.empty:
+        return float("nan")
+    cells = post.assign(d=post["gap"] - post["b"]).groupby(["g", "t"])["d"].mean()
+    size = base.merge(frame[["firm", "g"]].drop_duplicates(), on="firm").groupby("g").size()
+    w = size.reindex(cells.index.get_level_values("g")).to_numpy(dtype=float)
+    return float(np.average(cells.to_numpy(), weights=w))
 
 
 def _subgroup_sample(
@@ -145,7 +156,9 @@ def table_heterogeneity(ev: Evaluation) -> Table:
         "Callaway-Sant'Anna (doubly robust, the report's controls and covariates) on each "
         "subgroup's members, simple aggregation over post-treatment cells; a covariate "
         "constant among a subgroup's members restricts its controls to the same value. "
-        f"SME: size class in {list(ev.spec.sme_classes)} (size before the cell's launch); "
+        f"SME: size class in {list(ev.spec.sme_classes)} (size before the cell's launch), "
+        "'not SME' every other known class; members with a missing class or high-tech "
+        "status join neither group; "
         "founders join in their cell's launch year. Difference: SE from the difference of "
         "the two influence functions (the subgroups share controls), clustered by "
         f"{ev.spec.cluster}; p-value two-sided normal. Truth: the generator's "

@@ -1,9 +1,9 @@
 """Selection into membership (table 3) and balance after reweighting (table 4).
 
 Pure functions of the data and the spec's column roles. Each firm enters once, with its
-characteristics in the year before its cell's launch (firms outside cluster cells: the
-year before the first launch), so the regressors are lagged relative to the decision to
-join.
+characteristics in the year before the programme's first launch: one calendar year for
+every firm (so trends and shocks between launch waves do not enter the comparison), and
+lagged relative to every decision to join.
 """
 
 from __future__ import annotations
@@ -19,13 +19,14 @@ __all__ = ["baseline_firms", "ipw_balance", "selection_logit"]
 
 
 def baseline_firms(data: pd.DataFrame, spec: Spec, variables: list[str]) -> pd.DataFrame:
-    """One row per firm observed in its baseline year (launch - 1; outside cluster cells,
-    first launch - 1): ``member`` (ever joins), ``in_cell``, the variables, cell."""
+    """One row per firm observed in the baseline year (the first launch - 1): ``member``
+    (ever joins), ``in_cell``, the variables, cell. ``attrs["year"]`` is the baseline."""
     c = spec.columns
-    launch = pd.to_numeric(data[c.launch], errors="coerce")
-    first = float(np.nanmin(launch.to_numpy(dtype=float)))
-    base = launch.fillna(first) - 1
-    rows = data[data[c.time].to_numpy(dtype=float) == base.to_numpy()]
+    launch = pd.to_numeric(data[c.launch], errors="coerce").to_numpy(dtype=float)
+    if np.isnan(launch).all():
+        raise EmptySampleError("no cluster launch in the data: no baseline year.")
+    year = float(np.nanmin(launch)) - 1
+    rows = data[data[c.time].to_numpy(dtype=float) == year]
     rows = rows.drop_duplicates(subset=[c.unit])
     out = pd.DataFrame(
         {
@@ -40,6 +41,7 @@ def baseline_firms(data: pd.DataFrame, spec: Spec, variables: list[str]) -> pd.D
     out = out.dropna(subset=variables)
     if out["member"].sum() == 0 or (~out["member"]).sum() == 0:
         raise EmptySampleError("baseline sample has no members or no non-members.")
+    out.attrs["year"] = int(year)
     return out
 
 
@@ -50,7 +52,8 @@ def selection_logit(firms: pd.DataFrame, variables: list[str]) -> pd.DataFrame:
     -------
     DataFrame
         ``term``, ``coef``, ``std_error``, ``p_value``, ``ame`` (average marginal effect on
-        the membership probability), ``ame_se``, ``ame_p`` (delta method, statsmodels).
+        the membership probability; for 0/1 regressors the average discrete change),
+        ``ame_se``, ``ame_p`` (delta method, statsmodels).
         ``attrs``: ``n_firms``, ``n_members``, ``pseudo_r2``.
     """
     import statsmodels.api as sm
@@ -61,7 +64,7 @@ def selection_logit(firms: pd.DataFrame, variables: list[str]) -> pd.DataFrame:
     fit = sm.Logit(y, X).fit(
         disp=0, method="newton", maxiter=100, cov_type="cluster", cov_kwds={"groups": groups}
     )
-    me = fit.get_margeff(at="overall", method="dydx")
+    me = fit.get_margeff(at="overall", method="dydx", dummy=True)
     out = pd.DataFrame(
         {
             "term": ["constant", *variables],

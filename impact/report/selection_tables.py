@@ -37,12 +37,15 @@ def table_selection(ev: Evaluation) -> Table:
         )
     frame = pd.concat(frames, ignore_index=True)
     note = (
-        "Logit of membership (the firm ever joins) on its characteristics in the year before "
-        "its cell's launch (outside cluster cells: before the first launch); "
-        f"{'; '.join(sizes)}. AME: average marginal effect on the membership probability "
-        "(delta-method SE). SEs clustered by cell. Members can only come from cluster "
-        "cells, so the first sample mixes the selection of cells with that of firms; the "
-        "second isolates which firms join within a cell."
+        "Logit of membership (the firm ever joins) on its characteristics in "
+        f"{firms.attrs['year']}, the year before the first launch (one calendar year for "
+        f"all firms; firms entering later are not in it); {'; '.join(sizes)}. AME: average "
+        "marginal effect on the membership probability (0/1 regressors: average discrete "
+        "change; delta-method SE). SEs clustered by cell, so a characteristic constant "
+        "within cells (high-tech status) is identified across few clusters in the "
+        "second sample. Members can only come from cluster cells, so the first sample "
+        "mixes the selection of cells with that of firms; the second isolates which firms "
+        "join within a cell."
     )
     return Table("selection", "Table 3: selection into membership", (), note, {}, frame=frame)
 

@@ -369,7 +369,22 @@ class Spec:
         return _lists(out)
 
     def replace(self, **changes: Any) -> Spec:
-        """A copy with some fields changed (e.g. ``spec.replace(tables=("main",))``)."""
+        """A copy with some fields changed (e.g. ``spec.replace(tables=("main",))``).
+
+        With new ``columns``, fields that held the defaults resolved from the old column
+        roles (cluster, covariates, group trends) are resolved again from the new ones.
+        """
+        if "columns" in changes:
+            old = self.columns
+            if "cluster" not in changes and self.cluster == old.unit:
+                changes["cluster"] = None
+            if "covariates" not in changes and self.covariates == (
+                (old.high_tech,) if old.high_tech else ()
+            ):
+                changes["covariates"] = None
+            prod = changes.get("production", self.production)
+            if prod is not None and prod.group_trends == old.sector:
+                changes["production"] = dataclasses.replace(prod, group_trends=None)
         return dataclasses.replace(self, **changes)
 
 

@@ -102,8 +102,8 @@ def _display(frame: pd.DataFrame, last: int) -> pd.DataFrame:
         sel = (frame["outcome"] == o).to_numpy()
         f = frame[sel].set_index(keys[sel].to_numpy()).reindex(out["exposure time"])
         out[o] = [
-            "0 (reference)" if not s > 0 else f"{e:.3f} ({s:.3f})"
-            for e, s in zip(f["estimate"], f["std_error"], strict=True)
+            "0 (reference)" if k == "-1" else f"{e:.3f} ({s:.3f})"
+            for k, e, s in zip(out["exposure time"], f["estimate"], f["std_error"], strict=True)
         ]
         if f["true_effect"].notna().any():
             out[f"{o} truth"] = f["true_effect"].to_numpy()
@@ -120,8 +120,12 @@ def table_spillovers(ev: Evaluation) -> Table:
         "the report's covariates, universal base period e = -1), by exposure time; estimate "
         f"(SE), SEs clustered by {ev.spec.cluster}. The average covers exposure times 0-"
         f"{ev.spec.window[1]}. Truth: the generator's mean of Y(observed) - Y(no policy) "
-        "over exposed never-joiners. A positive spillover means in-cell comparisons "
-        "understate the total effect of membership (DGP.md §0 rule 8)."
+        "over exposed never-joiners. Assumption: never-joiners and out-of-cell firms would "
+        "have trended alike without the cluster; whether a firm joins depends on its path "
+        "after the launch, so under selection on that path (the realistic default) "
+        "never-joiners are a selected group and the estimate can be biased (docs/report.md). "
+        "A positive spillover means in-cell comparisons understate the total effect of "
+        "membership (DGP.md §0 rule 8)."
     )
     return Table(
         "spillovers", "Table 8: spillovers on non-member firms in cluster cells", (), note, {},

@@ -157,6 +157,9 @@ def test_missing_column_fails_before_estimation(panel, monkeypatch):
         )
     with pytest.raises(ColumnNotFoundError, match="firm"):
         impact.evaluate(df.drop(columns="firm_id"), _small_spec())
+    holes = df.assign(cluster_cell=df["cluster_cell"].astype(object).where(df.index > 5))
+    with pytest.raises(InvalidOptionError, match="missing values"):
+        impact.evaluate(holes, _small_spec())
     assert not called
 
 
@@ -214,6 +217,12 @@ def test_spec_rejects_bad_families_and_keys():
         Spec(cluster="cell")
     with pytest.raises(InvalidOptionError, match="window"):
         Spec(window=("a", 5))
+    # new column roles re-resolve the defaults that followed the old ones
+    moved = Spec().replace(columns=Columns(unit="id", high_tech="ht", sector="nace"))
+    assert moved.cluster == "id" and moved.covariates == ("ht",)
+    assert moved.production.group_trends == "nace"
+    kept = Spec(cluster="cell", families=()).replace(columns=Columns(unit="id"))
+    assert kept.cluster == "cell"
 
 
 def test_control_pools(panel):
@@ -278,9 +287,8 @@ def test_selection_logit_closed_form():
     tab = selection_logit(_firms_binary(), ["x"]).set_index("term")
     assert tab.loc["x", "coef"] == pytest.approx(np.log((0.6 / 0.4) / (0.3 / 0.7)), abs=1e-8)
     assert tab.loc["constant", "coef"] == pytest.approx(np.log(0.3 / 0.7), abs=1e-8)
-    # AME of a regressor treated as continuous (statsmodels dydx): mean of p(1-p) * beta
-    p = np.r_[np.full(100, 0.3), np.full(100, 0.6)]
-    assert tab.loc["x", "ame"] == pytest.approx(np.mean(p * (1 - p)) * tab.loc["x", "coef"])
+    # a 0/1 regressor's AME is the average discrete change: the difference of the shares
+    assert tab.loc["x", "ame"] == pytest.approx(0.6 - 0.3, abs=1e-8)
 
 
 def test_ipw_balance_is_exact_for_a_saturated_score():

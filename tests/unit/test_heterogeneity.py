@@ -54,19 +54,22 @@ def test_difference_se_closed_forms(panel):
     assert difference_se(a, a, clusters) == pytest.approx(0.0, abs=EXACT)
 
 
-def test_subgroup_truth_matches_the_generator_for_founders(panel):
-    """Founders' base year is before the launch, so the base-adjusted total effect equals
-    the generator's own subgroup truth (truth_hetero)."""
+@pytest.mark.parametrize(("control", "effect"), [("out_of_cell", "total"), ("in_cell", "direct")])
+def test_subgroup_truth_for_all_members_is_the_generators_simple_aggregation(
+    panel, control, effect
+):
+    """With every member as the subgroup, the cell-weighted truth is the generator's own
+    "simple" aggregation (truth_att_overall), computed independently."""
     df, truth = panel
-    ev = Evaluation.build(df, _spec(), truth)
+    ev = Evaluation.build(df, _spec().replace(control=control), truth)
     (_, founders), (_, later) = subgroups(ev)["founder"]
-    firms = pd.Index(ev.data.loc[founders, "firm_id"].unique())
-    h = truth.hetero.set_index(["outcome", "dimension", "group"])
-    want = h.loc[("log_emp", "founder", "founder"), "att_total"]
-    assert true_subgroup_effect(ev, "log_emp", firms) == pytest.approx(want, rel=1e-9)
-    assert not (founders & later).any()
     members = ~np.isnan(ev.data[COHORT].to_numpy())
-    assert np.array_equal(founders | later, members)
+    assert not (founders & later).any() and np.array_equal(founders | later, members)
+    firms = pd.Index(ev.data.loc[members, "firm_id"].unique())
+    ov = truth.att_overall.set_index(["outcome", "aggregation"])
+    for outcome in ("log_emp", "rd_performer", "export"):
+        want = ov.loc[(outcome, "simple"), f"att_{effect}_base"]
+        assert true_subgroup_effect(ev, outcome, firms) == pytest.approx(want, rel=1e-9)
 
 
 def test_heterogeneity_table_shape_and_difference(panel):
