@@ -23,6 +23,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     rep.add_argument("--seed", type=int, default=None, help="random seed (overrides the spec)")
     rep.add_argument("--quiet", action="store_true", help="no progress lines")
+    rep.add_argument(
+        "--workers", type=int, default=2, help="processes (2: production tables alongside)"
+    )
     sim = sub.add_parser("simulate", help="write the synthetic cluster panel with its truth files")
     sim.add_argument("--out", default="data", help="output directory (the shipped copy: data)")
     sim.add_argument("--n-firms", type=int, default=2000)
@@ -44,7 +47,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     from impact.report.replication import replicate
 
     paths = replicate(
-        args.out, data=args.data, spec=args.spec, seed=args.seed, progress=not args.quiet
+        args.out,
+        data=args.data,
+        spec=args.spec,
+        seed=args.seed,
+        progress=not args.quiet,
+        workers=args.workers,
     )
     print(f"wrote {len(paths)} files to {args.out} (open {args.out}/report.html)")
     return 0

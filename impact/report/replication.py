@@ -52,6 +52,7 @@ def replicate(
     tables: Sequence[str] | None = None,
     figures: Sequence[str] | None = None,
     progress: bool = False,
+    workers: int = 2,
 ) -> list[Path]:
     """Rebuild the report into ``out`` and return the written paths.
 
@@ -69,6 +70,8 @@ def replicate(
         Build only these (default: the spec's lists).
     progress : bool
         One line per step on stderr.
+    workers : int
+        Processes (see :func:`impact.evaluate`); same bytes for any value.
     """
     s = load_spec(spec)
     changes: dict[str, Any] = {}
@@ -84,4 +87,4 @@ def replicate(
     else:
         frame = data if isinstance(data, pd.DataFrame) else pd.read_csv(data)
         truth = None
-    return evaluate(frame, s, truth=truth, progress=progress).write(out)
+    return evaluate(frame, s, truth=truth, progress=progress, workers=workers).write(out)

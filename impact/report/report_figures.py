@@ -84,6 +84,8 @@ def figure_trajectories(ev: Evaluation) -> dict[str, Any]:
     c, d = ev.spec.columns, ev.data
     cohort = pd.to_numeric(d[c.cohort], errors="coerce")
     control = cohort.isna() & d[POOL].astype(bool)
+    from matplotlib.ticker import MaxNLocator
+
     outcomes = [o for _, o in _event_outcomes(ev)]
     ncol = min(2, len(outcomes))
     nrow = -(-len(outcomes) // ncol)
@@ -102,6 +104,7 @@ def figure_trajectories(ev: Evaluation) -> dict[str, Any]:
         )
         ax.set_title(f"mean {outcome}", fontsize=9)
         ax.set_xlabel(str(c.time))
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # years, not 2005.0
     for ax in axes.ravel()[len(outcomes) :]:
         ax.set_visible(False)
     handles, labels = axes.ravel()[0].get_legend_handles_labels()
