@@ -52,7 +52,7 @@ def replicate(
     tables: Sequence[str] | None = None,
     figures: Sequence[str] | None = None,
     progress: bool = False,
-    workers: int = 2,
+    workers: int = 1,
 ) -> list[Path]:
     """Rebuild the report into ``out`` and return the written paths.
 
@@ -71,7 +71,9 @@ def replicate(
     progress : bool
         One line per step on stderr.
     workers : int
-        Processes (see :func:`impact.evaluate`); same bytes for any value.
+        Processes (see :func:`impact.evaluate`; ``impact replicate`` uses 2). Runs with
+        the same value give the same bytes; with 2, scripts need the
+        ``if __name__ == "__main__":`` guard.
     """
     s = load_spec(spec)
     changes: dict[str, Any] = {}

@@ -345,7 +345,10 @@ def test_two_processes_give_the_same_numbers(panel):
         warnings.simplefilter("ignore")
         one = impact.evaluate(df, spec, truth=truth)
         two = impact.evaluate(df, spec, truth=truth, workers=2)
-    assert list(two.tables) == list(one.tables) and set(two.figures) == set(one.figures)
+    assert one.provenance["workers"] == 1 and two.provenance["workers"] == 2
+    with pytest.raises(InvalidOptionError, match="workers"):
+        impact.evaluate(df, spec, workers=0)
+    assert set(two.figures) == set(one.figures)
     for name in spec.tables:
         x, y = one.table(name), two.table(name)
         num = x.select_dtypes("number").columns
