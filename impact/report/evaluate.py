@@ -25,7 +25,7 @@ from typing import Any
 import pandas as pd
 
 from impact.errors import InvalidOptionError, close_matches_hint
-from impact.report import (
+from impact.report import (  # noqa: F401  (imported to register their builders)
     descriptive_tables,
     heterogeneity,
     main_tables,
@@ -43,16 +43,6 @@ from impact.report.table import Table
 
 __all__ = ["OFFLOAD", "EvaluationReport", "evaluate"]
 
-_BUILDER_MODULES = (
-    descriptive_tables,
-    heterogeneity,
-    main_tables,
-    productivity_table,
-    report_figures,
-    robustness,
-    selection_tables,
-    spillovers,
-)
 
 #: Tables that share no fits with the others and cost most: built in a second process
 #: when ``workers > 1``.

@@ -97,15 +97,8 @@ def _tfp_row(ev: Evaluation) -> dict:
     spec, prod, c = ev.spec, ev.spec.production, ev.spec.columns
     res = tfp_did(
         ev.data,
-        output=prod.output,
-        free=list(prod.free),
-        state=list(prod.state),
-        proxy=prod.proxy,
-        unit=c.unit,
-        time=c.time,
+        **prod.fit_kwargs(c.unit, c.time),
         cohort=c.cohort,
-        group_trends=prod.group_trends or None,
-        exog_instruments=list(prod.exog_instruments) or None,
         did={"control_pool": POOL, "covariates": list(spec.covariates)},
         event_times=tuple(range(spec.window[1] + 1)),
         n_boot=spec.n_boot,

@@ -32,17 +32,7 @@ def production_functions(ev: Evaluation) -> pd.DataFrame:
     ``spec.n_boot`` firm-block bootstrap draws.
     """
     prod, c = ev.spec.production, ev.spec.columns
-    args = dict(
-        output=prod.output,
-        free=list(prod.free),
-        state=list(prod.state),
-        proxy=prod.proxy,
-        unit=c.unit,
-        time=c.time,
-        treatment=MEMBER,
-        group_trends=prod.group_trends or None,
-        exog_instruments=list(prod.exog_instruments) or None,
-    )
+    args = {**prod.fit_kwargs(c.unit, c.time), "treatment": MEMBER}
     labels = dict(METHODS)
     inputs = [*prod.free, *prod.state]
     rows = []

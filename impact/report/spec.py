@@ -134,6 +134,19 @@ class Production:
         for key in ("free", "state", "exog_instruments", "methods"):
             object.__setattr__(self, key, tuple(getattr(self, key)))
 
+    def fit_kwargs(self, unit: str, time: str) -> dict[str, Any]:
+        """Keywords of :func:`impact.prodest` / :func:`impact.tfp_did` for this block."""
+        return {
+            "output": self.output,
+            "free": list(self.free),
+            "state": list(self.state),
+            "proxy": self.proxy,
+            "unit": unit,
+            "time": time,
+            "group_trends": self.group_trends or None,
+            "exog_instruments": list(self.exog_instruments) or None,
+        }
+
     def names(self) -> list[str]:
         """Every column named."""
         cols = [self.output, *self.free, *self.state, self.proxy, *self.exog_instruments]

@@ -11,7 +11,6 @@ import pytest
 
 import impact
 from impact.cli import main
-from impact.datasets import cluster_panel
 from impact.errors import ColumnNotFoundError, InvalidOptionError
 from impact.report.evaluation import FIGURE_BUILDERS, POOL, POOL_NOTYET, TABLE_BUILDERS, Evaluation
 from impact.report.spec import Columns, OutcomeFamily, Production, Spec
@@ -23,11 +22,8 @@ RENAME_TOL = 1e-10
 
 
 @pytest.fixture(scope="module")
-def panel():
-    """A small S4 panel (random selection within cells, spillovers) with its truth."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return cluster_panel(n_firms=800, seed=11, scenario="S4")
+def panel(s4_panel):
+    return s4_panel
 
 
 def _small_spec(**kw) -> Spec:

@@ -9,7 +9,6 @@ import pandas as pd
 import pytest
 
 import impact
-from impact.datasets import cluster_panel
 from impact.report.evaluation import COHORT, Evaluation
 from impact.report.heterogeneity import difference_se, subgroups, true_subgroup_effect
 from impact.report.provenance import data_sha256
@@ -20,10 +19,8 @@ EXACT = 1e-10
 
 
 @pytest.fixture(scope="module")
-def panel():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return cluster_panel(n_firms=800, seed=11, scenario="S4")
+def panel(s4_panel):
+    return s4_panel
 
 
 def _spec() -> Spec:

@@ -7,7 +7,6 @@ import warnings
 import pytest
 
 import impact
-from impact.datasets import cluster_panel
 from impact.report.evaluation import Evaluation
 from impact.report.robustness import PLACEBO_SHIFT, leave_one_cluster_out
 from impact.report.spec import OutcomeFamily, Spec
@@ -18,10 +17,8 @@ PLACEBO_SES = 3.0
 
 
 @pytest.fixture(scope="module")
-def panel():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return cluster_panel(n_firms=800, seed=11, scenario="S4")
+def panel(s4_panel):
+    return s4_panel
 
 
 def _spec() -> Spec:

@@ -8,17 +8,14 @@ import numpy as np
 import pytest
 
 import impact
-from impact.datasets import cluster_panel
 from impact.report.evaluation import Evaluation
 from impact.report.spec import OutcomeFamily, Spec
 from impact.report.spillovers import EXPOSURE, OUTSIDE, _sample
 
 
 @pytest.fixture(scope="module")
-def panel():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return cluster_panel(n_firms=800, seed=11, scenario="S4")
+def panel(s4_panel):
+    return s4_panel
 
 
 def _spec() -> Spec:
