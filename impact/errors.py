@@ -12,9 +12,11 @@ from collections.abc import Iterable
 
 __all__ = [
     "ClusterError",
+    "CohortError",
     "CollinearityError",
     "CollinearityWarning",
     "ColumnNotFoundError",
+    "ColumnTypeError",
     "ConvergenceError",
     "DuplicateRowsError",
     "EmptySampleError",
@@ -44,6 +46,14 @@ class ColumnNotFoundError(ImpactError, KeyError):
 
     def __str__(self) -> str:  # KeyError quotes its message; keep it readable
         return str(self.args[0]) if self.args else ""
+
+
+class CohortError(ImpactError):
+    """A cohort value cannot be read as a period of the time grid."""
+
+
+class ColumnTypeError(ImpactError):
+    """A column has the wrong type (e.g. strings in a numeric outcome)."""
 
 
 class DuplicateRowsError(ImpactError):

@@ -11,7 +11,7 @@ import pandas as pd
 
 from impact.errors import SampleDropWarning
 
-__all__ = ["DropRecord", "SampleLog"]
+__all__ = ["DropRecord", "SampleLog", "replay_warnings"]
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,10 @@ class SampleLog:
         rec = DropRecord(step=step, reason=reason, n_rows=int(n_rows), detail=detail or {})
         return SampleLog(n_initial=self.n_initial, records=(*self.records, rec))
 
+    def then(self, inner: SampleLog) -> SampleLog:
+        """This log followed by the drops of ``inner``, whose start is this log's end."""
+        return SampleLog(n_initial=self.n_initial, records=(*self.records, *inner.records))
+
     def dropped(self, step: str) -> int:
         """Rows dropped by the named step (0 if the step did not drop anything)."""
         return sum(r.n_rows for r in self.records if r.step == step)
@@ -112,3 +116,11 @@ class SampleLog:
             parts.append(f"{r.n_rows} {r.reason}{extra}")
         msg = f"{who}: {self.n_dropped} of {self.n_initial} rows dropped: " + "; ".join(parts)
         warnings.warn(msg, SampleDropWarning, stacklevel=3)
+
+
+def replay_warnings(caught: list[warnings.WarningMessage]) -> None:
+    """Re-emit recorded warnings except sample-drop notes (the caller announces its merged
+    sample log once, so an inner estimator's note would repeat it)."""
+    for w in caught:
+        if not issubclass(w.category, SampleDropWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)

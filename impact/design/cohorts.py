@@ -7,7 +7,7 @@ import pandas as pd
 
 from impact.data.columns import check_columns
 from impact.data.panel import Panel
-from impact.errors import ImpactError
+from impact.errors import ColumnTypeError, ImpactError
 
 __all__ = ["NonAbsorbingTreatmentError", "cohort_from_membership", "normalize_cohorts"]
 
@@ -87,9 +87,15 @@ def cohort_from_membership(
     m = data[member]
     if m.isna().any():
         raise ImpactError(f"membership column {member!r} has missing values.")
-    d = m.to_numpy(dtype=float)
-    if not np.isin(d, (0.0, 1.0)).all():
-        raise ImpactError(f"membership column {member!r} must be 0/1 or boolean.")
+    numeric = pd.api.types.is_numeric_dtype(m.dtype) or pd.api.types.is_bool_dtype(m.dtype)
+    d = m.to_numpy(dtype=float) if numeric else np.array([])
+    if not numeric or not np.isin(d, (0.0, 1.0)).all():
+        bad = m[~m.isin([0, 1, True, False])]
+        raise ColumnTypeError(
+            f"membership column {member!r} must be 0/1 or boolean, got dtype {m.dtype} "
+            f"(e.g. {bad.iloc[0]!r} at row {bad.index[0]!r}). Map it to 0/1 first, e.g. "
+            f"df[{member!r}].map({{'yes': 1, 'no': 0}})."
+        )
     frame = pd.DataFrame({"u": panel.unit_codes, "p": panel.period, "d": d})
     order = np.lexsort((frame["p"].to_numpy(), frame["u"].to_numpy()))
     f = frame.iloc[order]

@@ -1,52 +1,170 @@
-"""Staggered-adoption data: unit-by-period arrays, cohorts, control pools, sample rules."""
+"""ONE staggered design for every DiD estimator: rows, units, periods, cohorts, samples.
+
+:func:`staggered_design` reads the user's frame once — ids, time on a regular period grid,
+cohorts on that grid, never-treated codes, late and always-treated units, control pools,
+weights, cluster ids — with typed errors that name the user's ids and values, and counted
+drops in a :class:`SampleLog`. Every estimator then works in grid positions: event time,
+anticipation and windows are counted in periods.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from numbers import Integral
 
 import numpy as np
 import pandas as pd
 
-from impact._typing import FloatArray
+from impact._typing import BoolArray, FloatArray, IntArray
 from impact.data.columns import check_columns, missing_mask, validate_weights
-from impact.data.panel import Panel, compact_codes
+from impact.data.panel import _factorize_ids
 from impact.data.samplelog import SampleLog
 from impact.design.cohorts import normalize_cohorts
-from impact.errors import ImpactError, InvalidOptionError
+from impact.design.grid import PeriodGrid, cohort_numbers, period_grid, time_numbers
+from impact.errors import (
+    ClusterError,
+    CohortError,
+    ColumnTypeError,
+    DuplicateRowsError,
+    EmptySampleError,
+    ImpactError,
+    InvalidOptionError,
+    MissingIdError,
+)
 
-__all__ = ["StaggeredData", "category_by_time", "prepare_staggered", "unit_constant"]
+__all__ = ["StaggeredDesign", "category_by_time", "staggered_design", "unit_constant"]
+
+_MAX_LISTED = 5
 
 
 @dataclass(frozen=True)
-class StaggeredData:
-    """Unit-by-period arrays of the estimation sample."""
+class StaggeredDesign:
+    """The validated staggered-adoption sample, in grid positions.
 
-    y: FloatArray  # (n_units, n_periods), NaN where unobserved
-    x: FloatArray  # (n_units, n_periods, k) covariates, NaN where unobserved
-    cohort: FloatArray  # (n_units,), NaN = never treated
-    pool: np.ndarray  # (n_units,) bool: may serve as control
-    weights: FloatArray  # (n_units,)
-    cluster: np.ndarray | None  # (n_units,) codes
-    periods: np.ndarray  # (n_periods,) period numbers
+    Attributes
+    ----------
+    unit, time, cohort : str
+        The user's column names (``unit`` None for repeated cross-sections).
+    rows : ndarray of int
+        Positions (``iloc``) of the user's rows that form the sample.
+    unit_code : ndarray of int
+        Per sample row: its unit, ``0 .. n_units - 1`` (rows themselves without ``unit``).
+    t : ndarray of int
+        Per sample row: its period as a grid position ``0 .. grid.size - 1``.
+    unit_cohort : ndarray of float
+        Per unit: first treated period as a grid position, NaN for never-treated.
+    units : Index
+        The user's id of every unit.
+    pool : ndarray of bool
+        Per unit: may serve as a control.
+    weights : ndarray of float or None
+        Per unit sampling weights (zero-weight units are dropped).
+    grid : PeriodGrid
+    anticipation : int
+        Periods of anticipation.
+    sample_log : SampleLog
+    notes : tuple of str
+    """
+
+    unit: str | None
+    time: str
+    cohort: str
+    rows: IntArray
+    unit_code: IntArray
+    t: IntArray
+    unit_cohort: FloatArray
     units: pd.Index
+    pool: BoolArray
+    weights: FloatArray | None
+    grid: PeriodGrid
+    anticipation: int
+    sample_log: SampleLog
+    notes: tuple[str, ...] = ()
+
+    @property
+    def n_units(self) -> int:
+        """Units in the sample."""
+        return len(self.units)
+
+    @property
+    def n_obs(self) -> int:
+        """Rows in the sample."""
+        return len(self.rows)
+
+    @property
+    def g(self) -> FloatArray:
+        """Per sample row: the unit's cohort position (NaN never-treated)."""
+        return self.unit_cohort[self.unit_code]
+
+    @property
+    def rel_time(self) -> FloatArray:
+        """Per sample row: periods since treatment, ``t - g`` (NaN for never-treated)."""
+        return self.t - self.g
+
+    @property
+    def positions(self) -> IntArray:
+        """Observed grid positions, sorted."""
+        return np.unique(self.t)
+
+    @property
+    def cohorts(self) -> FloatArray:
+        """Treated cohorts (grid positions), sorted."""
+        g = self.unit_cohort
+        return np.unique(g[~np.isnan(g)])
+
+    def frame(self, data: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+        """A new frame of the sample rows with time and cohort as grid positions.
+
+        The user's frame is not modified; ``columns`` are copied, the time column holds
+        integer positions and the cohort column positions (NaN never-treated).
+        """
+        cols = list(dict.fromkeys(columns))
+        out = data.iloc[self.rows][cols].copy()
+        if self.time in out.columns:
+            out[self.time] = self.t
+        if self.cohort in out.columns:
+            out[self.cohort] = self.g
+        return out
 
 
-def unit_constant(frame: pd.DataFrame, unit_codes: np.ndarray, col: str, what: str) -> np.ndarray:
-    """One value per unit code (0..U-1) of a column that must not vary within units."""
-    values = frame[col].to_numpy()
+def show(value: object) -> str:
+    """``repr`` of a user's value without numpy's type wrapper (``5``, not ``np.int64(5)``)."""
+    item = getattr(value, "item", None)
+    if isinstance(value, np.generic) and item is not None:
+        value = item()
+    return repr(value)
+
+
+def unit_constant(
+    values: pd.Series | np.ndarray,
+    unit_codes: IntArray,
+    col: str,
+    what: str,
+    labels: pd.Index | None = None,
+) -> np.ndarray:
+    """One value per unit code (0..U-1) of a column that must not vary within units.
+
+    Raises ImpactError naming the unit (its user id when ``labels`` are given) and the
+    two values.
+    """
+    if isinstance(values, pd.DataFrame):
+        values = values[col]
+    vals = values.to_numpy() if isinstance(values, pd.Series) else np.asarray(values)
     n_units = int(unit_codes.max()) + 1 if len(unit_codes) else 0
     first_row = np.full(n_units, -1)
     first_row[unit_codes[::-1]] = np.arange(len(unit_codes))[::-1]
-    first = values[first_row]
+    first = vals[first_row]
     ref = first[unit_codes]
-    same = pd.isna(values) & pd.isna(ref)
-    differs = ~((values == ref) | same)
+    same = pd.isna(vals) & pd.isna(ref)
+    differs = ~((vals == ref) | same)
     if differs.any():
-        bad = unit_codes[np.flatnonzero(differs)[0]]
+        row = int(np.flatnonzero(differs)[0])
+        code = unit_codes[row]
+        who = show(labels[code]) if labels is not None else f"code {code}"
         raise ImpactError(
-            f"{what} column {col!r} varies within a unit (unit code {bad}); it must be constant "
-            "over time for every unit."
+            f"{what} column {col!r} varies within unit {who} ({show(first[code])} and "
+            f"{show(vals[row])}); it must be constant over time for every unit."
         )
     return first
 
@@ -67,112 +185,296 @@ def category_by_time(fixed_effects: str | None, time: str, who: str) -> str | No
     return parts[0] if parts[1] == time else parts[1]
 
 
-def prepare_staggered(
+def _check_anticipation(anticipation: object) -> int:
+    if isinstance(anticipation, bool) or not isinstance(anticipation, Integral | float):
+        raise InvalidOptionError(
+            f"anticipation must be a whole number of periods >= 0, got {anticipation!r}."
+        )
+    if anticipation < 0 or float(anticipation) != int(anticipation):
+        raise InvalidOptionError(
+            f"anticipation must be a whole number of periods >= 0, got {anticipation!r}."
+        )
+    return int(anticipation)
+
+
+def _check_ids(data: pd.DataFrame, cols: Sequence[tuple[str, str]]) -> None:
+    for col, role in cols:
+        miss = data[col].isna().to_numpy(dtype=bool)
+        if miss.any():
+            idx = data.index[np.flatnonzero(miss)[0]]
+            raise MissingIdError(
+                f"{role} column {col!r} is missing on {int(miss.sum())} rows (first at row "
+                f"{show(idx)}); drop or fill those rows first."
+            )
+
+
+def check_numeric(data: pd.DataFrame, columns: Sequence[str], role: str) -> None:
+    """ColumnTypeError for a column that is not numeric (or boolean), with an example."""
+    for col in dict.fromkeys(columns):
+        s = data[col]
+        if pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype):
+            continue
+        conv = pd.to_numeric(s, errors="coerce")
+        bad = conv.isna().to_numpy() & s.notna().to_numpy()
+        example = ""
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            example = (
+                f" (e.g. {show(s.iloc[i])} at row {show(s.index[i])}, {int(bad.sum())} such rows)"
+            )
+        raise ColumnTypeError(
+            f"{role} {col!r} must be numeric, got dtype {s.dtype}{example}. Convert it with "
+            "pandas.to_numeric and decide what non-numbers mean before estimating."
+        )
+
+
+def _check_duplicates(data, unit, time, codes, t, n_units, size) -> None:
+    key = codes.astype(np.int64) * max(size, 1) + t
+    dup = pd.Series(key).duplicated(keep=False).to_numpy()
+    if dup.any():
+        pairs = data.loc[dup, [unit, time]].drop_duplicates().head(_MAX_LISTED)
+        listed = ", ".join(f"({show(u)}, {show(v)})" for u, v in pairs.itertuples(index=False))
+        n_pairs = int(pd.Series(key[dup]).nunique())
+        raise DuplicateRowsError(
+            f"{n_pairs} ({unit}, {time}) pairs appear more than once ({int(dup.sum())} rows), "
+            f"e.g. {listed}. A panel needs one row per unit and period: aggregate or remove "
+            "the duplicates explicitly."
+        )
+
+
+def _read_cohorts(raw: pd.Series, grid: PeriodGrid, observed_labels, never_treated):
+    """Cohort period numbers with never-treated codes read as NaN (see normalize_cohorts)."""
+    if isinstance(raw.dtype, pd.PeriodDtype) or pd.api.types.is_datetime64_any_dtype(raw.dtype):
+        return cohort_numbers(raw, grid)
+    numeric = cohort_numbers(raw, PeriodGrid(0, 1, 0, None))  # type checks only
+    coded = normalize_cohorts(
+        pd.Series(numeric, name=raw.name), periods=observed_labels, never_treated=never_treated
+    )
+    return cohort_numbers(pd.Series(coded, name=raw.name), grid)
+
+
+def staggered_design(
     data: pd.DataFrame,
     *,
-    y: str,
-    unit: str,
+    unit: str | None,
     time: str,
     cohort: str,
-    covariates: Sequence[str],
-    control_pool: str | None,
-    weights: str | None,
-    cluster: str | None,
-    anticipation: int,
-    panel_mode: str,
-    never_treated: float | None,
-) -> tuple[StaggeredData, SampleLog, list[str]]:
-    cols = [y, unit, time, cohort, *covariates]
-    cols += [c for c in (control_pool, weights, cluster) if c]
-    check_columns(data, list(dict.fromkeys(cols)))
-    notes: list[str] = []
-    p0 = Panel(data, unit=unit, time=time)
+    outcomes: Sequence[str] = (),
+    covariates: Sequence[str] = (),
+    control_pool: str | None = None,
+    weights: str | None = None,
+    clusters: Sequence[str] = (),
+    columns: Sequence[str] = (),
+    anticipation: int = 0,
+    never_treated: float | None = None,
+    freq: str | None = None,
+    balanced: bool = False,
+) -> StaggeredDesign:
+    """Validate a staggered-adoption panel once and code it on its period grid.
+
+    Parameters
+    ----------
+    data : DataFrame
+        The user's frame; never modified.
+    unit : str or None
+        Unit id column; None for repeated cross-sections (every row its own unit, cohort
+        read per row).
+    time : str
+        Integer periods on any regular grid (step 1, 2, 5, …), pandas Periods, or
+        datetimes (``freq`` inferred from a regular calendar grid when not given).
+    cohort : str
+        First treated period (NaN — or 0/inf when 0 is not a period, or
+        ``never_treated`` — for never-treated units). Must lie on the period grid.
+    outcomes, covariates : sequence of str
+        Numeric columns; rows with a missing or infinite value are dropped (counted).
+    control_pool : str, optional
+        Boolean unit-level column: never-treated units outside it are dropped (counted).
+    weights : str, optional
+        Unit-level sampling weights: negative/missing is an error, zero drops the unit.
+    clusters : sequence of str
+        Cluster columns: missing values are an error (a vcov must not change the sample).
+    columns : sequence of str
+        Further columns the estimator reads (must exist).
+    anticipation : int
+        Periods of anticipation (>= 0): units treated by the first period + anticipation
+        are always-treated and dropped (counted).
+    never_treated : float, optional
+        Explicit never-treated code of ``cohort``.
+    freq : str, optional
+        Period frequency of a datetime or Period time column.
+    balanced : bool
+        Keep only units observed in every observed period (dropped units counted).
+
+    Returns
+    -------
+    StaggeredDesign
+    """
+    names = [c for c in (unit, time, cohort) if c]
+    wanted = [*names, *outcomes, *covariates, *clusters, *columns]
+    wanted += [c for c in (control_pool, weights) if c]
+    check_columns(data, list(dict.fromkeys(wanted)))
+    anticipation = _check_anticipation(anticipation)
+    if len(data) == 0:
+        raise EmptySampleError("the data frame has no rows: nothing can be estimated.")
+    _check_ids(data, [(c, r) for c, r in ((unit, "unit id"), (time, "time")) if c])
+    check_numeric(data, [*outcomes, *covariates], "column")
+    numbers_all, fr = time_numbers(data[time], freq=freq)
     log = SampleLog(n_initial=len(data))
-    frame = data[list(dict.fromkeys(cols))]
-    keep, log = missing_mask(frame, [y, *covariates], log)
-    frame, unit_codes_all = frame.loc[keep], p0.unit_codes[keep]
-    period = p0.period[keep]
-    if weights:
-        validate_weights(frame, weights)
-    codes, labels = compact_codes(unit_codes_all, p0.n_units)
-    units = p0.unit_labels[labels]
-    periods = p0.period_min + compact_codes(p0.time_codes[keep], int(p0.time_codes.max()) + 1)[1]
-    g = normalize_cohorts(
-        pd.Series(unit_constant(frame, codes, cohort, "cohort"), name=cohort),
-        periods=periods,
-        never_treated=never_treated,
-    )
-    late = g > periods.max()
+    if unit is not None:
+        codes_all, labels_all = _factorize_ids(data[unit])
+        span = int(numbers_all.max() - numbers_all.min()) + 1
+        _check_duplicates(
+            data, unit, time, codes_all, numbers_all - numbers_all.min(), len(labels_all), span
+        )
+        unit_constant(data[cohort], codes_all, cohort, "cohort", pd.Index(labels_all))
+        first_row = np.full(len(labels_all), -1)
+        first_row[codes_all[::-1]] = np.arange(len(codes_all))[::-1]
+        raw_g = data[cohort].iloc[first_row].reset_index(drop=True)  # keeps the dtype
+    else:
+        codes_all = np.arange(len(data))
+        labels_all = pd.RangeIndex(len(data))
+        raw_g = data[cohort].reset_index(drop=True)
+    keep, log = missing_mask(data, [*outcomes, *covariates], log)
+    grid = period_grid(numbers_all[keep], fr)
+    if fr is None:
+        observed = np.unique(numbers_all[keep])
+    elif str(fr).upper().startswith(("Y", "A")):
+        observed = np.array([p.year for p in grid.labels(range(grid.size))])
+    else:
+        observed = np.array([])
+    g_num = _read_cohorts(raw_g, grid, observed, never_treated)
+    pos = grid.positions(g_num)
+    inside = np.isfinite(pos) & (pos >= 0) & (pos <= grid.size - 1)
+    off = inside & (pos != np.round(pos))
+    if off.any():
+        u = int(np.flatnonzero(off)[0])
+        raise CohortError(
+            f"cohort {show(raw_g.iloc[u])} of unit {show(labels_all[u])} is not a period of "
+            f"the time grid {grid.describe()} ({int(off.sum())} units). Code the cohort as "
+            "the first observed treated period."
+        )
+    notes: list[str] = []
+    late = np.isfinite(pos) & (pos > grid.size - 1)
     if late.any():
         notes.append(
             f"{int(late.sum())} units first treated after the last period are treated as "
             "never-treated."
         )
-        g[late] = np.nan
-    always = g <= periods.min() + anticipation
-    pool = (
-        unit_constant(frame, codes, control_pool, "control_pool").astype(bool)
-        if control_pool
-        else np.ones(len(units), dtype=bool)
-    )
-    drop_unit = always.copy()
-    n_always_rows = int(np.count_nonzero(always[codes]))
+    pos = np.where(late, np.nan, pos)
+    drop_unit = np.isfinite(pos) & (pos <= anticipation)
+    row_unit = codes_all
     log = log.with_drop(
         "always_treated",
-        "rows of units treated in the first period (always-treated)",
-        n_always_rows,
-        {"units": int(always.sum())},
+        "rows of always-treated units (treated by the first period"
+        + (f" + {anticipation} anticipation periods)" if anticipation else ")"),
+        int(np.count_nonzero(drop_unit[row_unit] & keep)),
+        {"units": int(np.count_nonzero(drop_unit & _has_rows(row_unit[keep], len(pos))))},
     )
-    useless = np.isnan(g) & ~pool & ~drop_unit
-    log = log.with_drop(
-        "control_pool",
-        "rows of never-treated units outside the control pool",
-        int(np.count_nonzero(useless[codes])),
-        {"units": int(useless.sum())},
-    )
-    drop_unit |= useless
-    T = len(periods)
-    tpos = np.searchsorted(periods, period)
-    if panel_mode == "balanced":
-        counts = np.bincount(codes, minlength=len(units))
-        unbal = (counts < T) & ~drop_unit
+    n_u = len(pos)
+    pool = np.ones(n_u, dtype=bool)
+    if control_pool:
+        raw = (
+            unit_constant(
+                data[control_pool], codes_all, control_pool, "control_pool", pd.Index(labels_all)
+            )
+            if unit
+            else data[control_pool].to_numpy()
+        )
+        pool = _as_bool(pd.Series(raw, name=control_pool))
+        outside = np.isnan(pos) & ~pool & ~drop_unit
+        log = log.with_drop(
+            "control_pool",
+            "rows of never-treated units outside the control pool",
+            int(np.count_nonzero(outside[row_unit] & keep)),
+            {"units": int(outside.sum())},
+        )
+        drop_unit |= outside
+    w_unit = None
+    if weights:
+        validate_weights(data, weights)
+        w_raw = data[weights].to_numpy(dtype=float)
+        w_unit = (
+            unit_constant(w_raw, codes_all, weights, "weights", pd.Index(labels_all)).astype(float)
+            if unit
+            else w_raw
+        )
+        zero = (w_unit == 0) & ~drop_unit
+        log = log.with_drop(
+            "zero_weight",
+            "rows of units with zero weight",
+            int(np.count_nonzero(zero[row_unit] & keep)),
+            {"units": int(zero.sum())},
+        )
+        drop_unit |= zero
+    if balanced:
+        n_seen = len(np.unique(numbers_all[keep]))
+        counts = np.bincount(row_unit[keep], minlength=n_u)
+        unbal = (counts < n_seen) & ~drop_unit
         log = log.with_drop(
             "unbalanced",
             "rows of units not observed in every period (panel='balanced')",
-            int(np.count_nonzero(unbal[codes])),
+            int(np.count_nonzero(unbal[row_unit] & keep)),
             {"units": int(unbal.sum())},
         )
         drop_unit |= unbal
-    keep_u = ~drop_unit
-    new_code = np.cumsum(keep_u) - 1
-    row_ok = keep_u[codes]
-    n = int(keep_u.sum())
-    # one flat (column-major) position per used row, shared by the outcome and covariates
-    flat = new_code[codes[row_ok]] + n * tpos[row_ok]
-    Y = np.full((n, T), np.nan, order="F")
-    Y.reshape(-1, order="F")[flat] = frame[y].to_numpy(dtype=float)[row_ok]
-    X = np.full((n, T, len(covariates)), np.nan, order="F")  # contiguous (unit) columns
-    for j, c in enumerate(covariates):
-        X[:, :, j].reshape(-1, order="F")[flat] = frame[c].to_numpy(dtype=float)[row_ok]
-    w = (
-        unit_constant(frame, codes, weights, "weights").astype(float)[keep_u]
-        if weights
-        else np.ones(n)
+    keep &= ~drop_unit[row_unit]
+    if not keep.any():
+        raise EmptySampleError(
+            "no rows are left after the sample rules: " + (str(log).replace("\n", ";"))
+        )
+    rows = np.flatnonzero(keep)
+    for col in clusters:
+        _require_complete(data, col, rows)
+    present = np.zeros(n_u, dtype=bool)
+    present[row_unit[rows]] = True
+    new_code = np.cumsum(present) - 1
+    unit_cohort = pos[present]
+    if not np.isfinite(unit_cohort).any():
+        raise EmptySampleError(
+            f"no treated unit is left: every unit in the sample is never-treated in {cohort!r} "
+            "(check the cohort coding and the sample log)."
+        )
+    t = np.round(grid.positions(numbers_all[rows])).astype(np.intp)
+    return StaggeredDesign(
+        unit=unit,
+        time=time,
+        cohort=cohort,
+        rows=rows,
+        unit_code=new_code[row_unit[rows]].astype(np.intp),
+        t=t,
+        unit_cohort=unit_cohort,
+        units=pd.Index(labels_all)[present] if unit else pd.RangeIndex(int(present.sum())),
+        pool=pool[present],
+        weights=None if w_unit is None else w_unit[present],
+        grid=grid,
+        anticipation=anticipation,
+        sample_log=log,
+        notes=tuple(notes),
     )
-    cl = None
-    if cluster:
-        raw = unit_constant(frame, codes, cluster, "cluster")
-        if pd.isna(raw).any():
-            raise ImpactError(f"cluster variable {cluster!r} has missing values.")
-        cl = pd.factorize(raw[keep_u], sort=True)[0]
-    wide = StaggeredData(
-        y=Y,
-        x=X,
-        cohort=g[keep_u],
-        pool=pool[keep_u],
-        weights=w,
-        cluster=cl,
-        periods=periods,
-        units=units[keep_u],
+
+
+def _has_rows(codes: IntArray, n: int) -> BoolArray:
+    return np.bincount(codes, minlength=n) > 0
+
+
+def _as_bool(s: pd.Series) -> BoolArray:
+    if s.isna().any():
+        raise ImpactError(f"control_pool column {s.name!r} has missing values; use True/False.")
+    if pd.api.types.is_bool_dtype(s.dtype):
+        return s.to_numpy(dtype=bool)
+    if pd.api.types.is_numeric_dtype(s.dtype) and s.isin([0, 1]).all():
+        return s.to_numpy(dtype=float) == 1
+    raise ColumnTypeError(
+        f"control_pool column {s.name!r} must be boolean (or 0/1), got dtype {s.dtype}."
     )
-    return wide, log, notes
+
+
+def _require_complete(data: pd.DataFrame, col: str, rows: IntArray) -> None:
+    miss = data[col].isna().to_numpy(dtype=bool)[rows]
+    if miss.any():
+        idx = data.index[rows[np.flatnonzero(miss)[0]]]
+        raise ClusterError(
+            f"cluster variable {col!r} is missing on {int(miss.sum())} rows of the sample "
+            f"(first at row {idx!r}). Choosing a vcov must not change the sample: fill the "
+            "cluster ids or drop those rows before estimating."
+        )

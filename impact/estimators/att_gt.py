@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 
 from impact._typing import VcovSpec
-from impact.design.staggered import prepare_staggered
+from impact.design.staggered import staggered_design
+from impact.design.wide import wide_arrays
 from impact.errors import ImpactError, ImpactWarning, InvalidOptionError
 from impact.estimators.att_gt_rcs import estimate_rcs
 from impact.estimators.drdid import (
@@ -19,6 +20,7 @@ from impact.estimators.drdid import (
     outcome_gram_inverse,
     propensity,
 )
+from impact.inference.clusters import check_cluster_count
 from impact.inference.vcov import parse_vcov
 from impact.results.att_gt import ATTgtResult
 
@@ -48,9 +50,9 @@ def _cells(periods: np.ndarray, cohorts: np.ndarray, base_period: str, anticipat
     return out
 
 
-def _warn_empty(empty: list, min_cell_units: int) -> None:
+def _warn_empty(empty: list, min_cell_units: int, grid) -> None:
     if empty:
-        shown = ", ".join(f"({int(g)}, {int(t)})" for g, t in empty[:10])
+        shown = ", ".join(f"({grid.label(g)}, {grid.label(t)})" for g, t in empty[:10])
         warnings.warn(
             f"{len(empty)} ATT(g,t) cells have fewer than {min_cell_units} treated or control "
             f"units and are NaN: {shown}",
@@ -196,6 +198,7 @@ def att_gt(
     weights: str | None = None,
     vcov: VcovSpec = None,
     never_treated: float | None = None,
+    freq: str | None = None,
     alpha: float = 0.05,
     min_cell_units: int = 1,
     bootstrap: int | None = None,
@@ -240,6 +243,9 @@ def att_gt(
         sums influence functions within clusters. Normal critical values.
     never_treated : float, optional
         Explicit code for never-treated units in ``cohort``.
+    freq : str, optional
+        Period frequency of a Period or datetime time column (inferred from a regular
+        calendar grid when not given).
     alpha : float
         1 - confidence level.
     min_cell_units : int
@@ -297,25 +303,38 @@ def att_gt(
         "anticipation": anticipation,
         "vcov": "unit" if cluster is None else f"cluster ({cluster})",
     }
+    design = staggered_design(
+        data,
+        unit=None if panel == "rcs" else unit,
+        time=time,
+        cohort=cohort,
+        outcomes=[y],
+        covariates=covariates,
+        control_pool=control_pool,
+        weights=weights,
+        clusters=[cluster] if cluster else [],
+        anticipation=anticipation,
+        never_treated=never_treated,
+        freq=freq,
+        balanced=panel == "balanced",
+    )
+    anticipation = design.anticipation
     if panel == "rcs":
         r = estimate_rcs(
+            design,
             data,
             y=y,
-            time=time,
-            cohort=cohort,
             covariates=covariates,
             control=control,
-            control_pool=control_pool,
-            weights=weights,
             cluster=cluster,
-            anticipation=anticipation,
             method=method,
-            never_treated=never_treated,
             min_cell_units=min_cell_units,
             cells_fn=_cells,
             base_period=base_period,
         )
-        _warn_empty(r["empty"], min_cell_units)
+        if cluster:
+            check_cluster_count(int(r["cluster"].max()) + 1, cluster, "att_gt")
+        _warn_empty(r["empty"], min_cell_units, design.grid)
         r["log"].announce("att_gt")
         return ATTgtResult.build(
             cells=r["cells"],
@@ -336,21 +355,12 @@ def att_gt(
             seed=seed,
             bootstrap_weights=bootstrap_weights,
             settings=settings,
+            grid=design.grid,
         )
-    wide, log, notes = prepare_staggered(
-        data,
-        y=y,
-        unit=unit,
-        time=time,
-        cohort=cohort,
-        covariates=covariates,
-        control_pool=control_pool,
-        weights=weights,
-        cluster=cluster,
-        anticipation=anticipation,
-        panel_mode=panel,
-        never_treated=never_treated,
-    )
+    wide = wide_arrays(design, data, y=y, covariates=covariates, cluster=cluster)
+    if cluster:
+        check_cluster_count(int(wide.cluster.max()) + 1, cluster, "att_gt")
+    log, notes = design.sample_log, list(design.notes)
     g_all = wide.cohort
     never = np.isnan(g_all)
     if control == "never" and not (never & wide.pool).any():
@@ -359,8 +369,6 @@ def att_gt(
             "control='notyet' or add never-treated units."
         )
     cohorts = np.unique(g_all[~never])
-    if not len(cohorts):
-        raise ImpactError("no treated cohort: every unit is never-treated.")
     periods = wide.periods
     cells = _cells(periods, cohorts, base_period, anticipation)
     att, inf, n_treat, n_ctrl, empty = _estimate_cells(
@@ -371,7 +379,7 @@ def att_gt(
         method=method,
         min_cell_units=min_cell_units,
     )
-    _warn_empty(empty, min_cell_units)
+    _warn_empty(empty, min_cell_units, design.grid)
     log.announce("att_gt")
     return ATTgtResult.build(
         cells=cells,
@@ -393,4 +401,5 @@ def att_gt(
         seed=seed,
         bootstrap_weights=bootstrap_weights,
         settings=settings,
+        grid=design.grid,
     )

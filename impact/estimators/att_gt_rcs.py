@@ -7,10 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from impact.data.columns import check_columns, missing_mask, validate_weights
-from impact.data.samplelog import SampleLog
-from impact.data.timeindex import period_numbers
-from impact.design.cohorts import normalize_cohorts
+from impact.design.staggered import StaggeredDesign
 from impact.errors import ImpactError, InvalidOptionError
 from impact.estimators.drdid_rc import did_rc
 
@@ -18,19 +15,14 @@ __all__ = ["estimate_rcs"]
 
 
 def estimate_rcs(
+    design: StaggeredDesign,
     data: pd.DataFrame,
     *,
     y: str,
-    time: str,
-    cohort: str,
     covariates: Sequence[str],
     control: str,
-    control_pool: str | None,
-    weights: str | None,
     cluster: str | None,
-    anticipation: int,
     method: str,
-    never_treated: float | None,
     min_cell_units: int,
     cells_fn,
     base_period: str,
@@ -39,49 +31,24 @@ def estimate_rcs(
 
     Each ATT(g,t) compares the rows of cohort g and of the comparison group observed in the
     base period and in t (R ``did`` with ``panel=FALSE``); influence functions are per
-    row, scaled by n / n_cell with n the number of rows.
+    row, scaled by n / n_cell with n the number of rows. ``design`` is read with
+    ``unit=None`` (every row its own unit); periods are grid positions.
     """
     if method == "dr_improved":
         raise InvalidOptionError("method='dr_improved' is available for panel data only.")
-    cols = [y, time, cohort, *covariates] + [c for c in (control_pool, weights, cluster) if c]
-    check_columns(data, list(dict.fromkeys(cols)))
-    frame = data[list(dict.fromkeys(cols))]
-    log = SampleLog(n_initial=len(data))
-    keep, log = missing_mask(frame, [y, time, *covariates], log)
-    frame = frame.loc[keep]
-    if weights:
-        validate_weights(frame, weights)
-    period = period_numbers(frame[time])
-    periods = np.unique(period)
-    g = normalize_cohorts(frame[cohort], periods=periods, never_treated=never_treated)
-    notes = []
-    late = g > periods.max()
-    if late.any():
-        notes.append(
-            f"{int(late.sum())} rows of units first treated after the last period are "
-            "treated as never-treated."
-        )
-        g[late] = np.nan
-    always = g <= periods.min() + anticipation
-    log = log.with_drop("always_treated", "rows of always-treated cohorts", int(always.sum()))
-    pool = frame[control_pool].astype(bool).to_numpy() if control_pool else np.ones(len(g), bool)
-    useless = np.isnan(g) & ~pool
-    log = log.with_drop(
-        "control_pool",
-        "rows of never-treated units outside the control pool",
-        int((useless & ~always).sum()),
+    anticipation = design.anticipation
+    rows = design.rows
+    g, pool, period = design.g, design.pool[design.unit_code], design.t
+    periods = design.positions
+    log, notes = design.sample_log, list(design.notes)
+    yv = data[y].to_numpy(dtype=float)[rows]
+    X_all = (
+        data[list(covariates)].to_numpy(dtype=float)[rows] if covariates else np.empty((len(g), 0))
     )
-    ok = ~always & ~useless
-    g, pool, period = g[ok], pool[ok], period[ok]
-    frame = frame.loc[ok]
-    yv = frame[y].to_numpy(dtype=float)
-    X_all = frame[covariates].to_numpy(dtype=float) if covariates else np.empty((len(g), 0))
-    w = frame[weights].to_numpy(dtype=float) if weights else np.ones(len(g))
+    w = design.weights[design.unit_code] if design.weights is not None else np.ones(len(g))
     cl = None
     if cluster:
-        if frame[cluster].isna().any():
-            raise ImpactError(f"cluster variable {cluster!r} has missing values.")
-        cl = pd.factorize(frame[cluster], sort=True)[0]
+        cl = pd.factorize(data[cluster].to_numpy()[rows], sort=True)[0]
     never = np.isnan(g)
     if control == "never" and not (never & pool).any():
         raise ImpactError(

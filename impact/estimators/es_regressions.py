@@ -9,10 +9,8 @@ import numpy as np
 import pandas as pd
 
 from impact._typing import VcovSpec
-from impact.data.columns import check_columns
-from impact.data.timeindex import period_numbers
-from impact.design.cohorts import normalize_cohorts
-from impact.design.staggered import unit_constant
+from impact.data.samplelog import SampleLog, replay_warnings
+from impact.design.staggered import staggered_design, unit_constant
 from impact.errors import ImpactError
 from impact.estimators.es_cells import interaction_weights, sun_abraham_cells, twfe_cells
 from impact.estimators.feols import feols
@@ -22,26 +20,46 @@ __all__ = ["sun_abraham_regression", "twfe_regression"]
 
 @dataclass(frozen=True)
 class _Setup:
-    frame: pd.DataFrame
-    period: np.ndarray
-    cohort: np.ndarray  # NaN = never treated
-    keep: np.ndarray  # rows kept (never-treated outside the control pool dropped)
+    frame: pd.DataFrame  # sample rows; time and cohort as grid positions
+    period: np.ndarray  # grid positions
+    cohort: np.ndarray  # grid positions, NaN = never treated
+    keep: np.ndarray  # rows kept
+    log: SampleLog  # the design's sample decisions
 
 
 def _setup(
-    data, *, y, unit, time, cohort, covariates, fixed_effects, control_pool, vcov, never_treated
+    data,
+    *,
+    y,
+    unit,
+    time,
+    cohort,
+    covariates,
+    fixed_effects,
+    control_pool,
+    vcov,
+    never_treated,
+    freq=None,
 ) -> _Setup:
-    cols = [y, unit, time, cohort, *covariates] + ([control_pool] if control_pool else [])
-    check_columns(data, cols)
-    frame = data[list(dict.fromkeys(cols + _fe_columns(fixed_effects) + _vcov_columns(vcov)))]
-    period = period_numbers(frame[time])
-    g = normalize_cohorts(frame[cohort], periods=np.unique(period), never_treated=never_treated)
-    codes = pd.factorize(frame[unit], sort=True)[0]
-    unit_constant(pd.DataFrame({cohort: g}), codes, cohort, "cohort")
+    """The staggered design (one validation for every estimator) and its sample frame."""
+    fe_cols = [c for c in _fe_columns(fixed_effects) if c != time]
+    design = staggered_design(
+        data,
+        unit=unit,
+        time=time,
+        cohort=cohort,
+        outcomes=[y],
+        covariates=covariates,
+        control_pool=control_pool,
+        clusters=_vcov_columns(vcov),
+        columns=fe_cols,
+        never_treated=never_treated,
+        freq=freq,
+    )
+    cols = [y, unit, time, cohort, *covariates, *fe_cols, *_vcov_columns(vcov)]
+    frame = design.frame(data, cols)
     keep = np.ones(len(frame), dtype=bool)
-    if control_pool:
-        keep = ~(np.isnan(g) & ~frame[control_pool].astype(bool).to_numpy())
-    return _Setup(frame, period, g, keep)
+    return _Setup(frame, design.t, design.g, keep, design.sample_log)
 
 
 def _fit_dummies(
@@ -64,9 +82,10 @@ def _fit_dummies(
     work = s.frame.assign(**{name: values}).loc[s.keep]
     rhs = " + ".join([f"i({name}, ref={reference})", *covariates])
     fe = " + ".join([unit, time, *([fixed_effects] if fixed_effects else [])])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         fit = feols(f"{y} ~ {rhs} | {fe}", data=work, vcov=vcov or {"cluster": unit})
+    replay_warnings(caught)  # the sample drops are announced once, by the caller
     names = [n for n in fit.coef.index if n.startswith(f"{name}::")]
     codes = np.array([int(n.split("::")[1]) for n in names])
     return fit, names, codes, work, name
@@ -86,6 +105,7 @@ def twfe_regression(
     control_pool,
     vcov,
     never_treated,
+    freq=None,
 ):
     """Relative-time dummies with binned endpoints; never-treated units at the reference."""
     s = _setup(
@@ -99,6 +119,7 @@ def twfe_regression(
         control_pool=control_pool,
         vcov=vcov,
         never_treated=never_treated,
+        freq=freq,
     )
     binned = np.clip(s.period - s.cohort, *window)
     binned = np.where(np.isnan(s.cohort), reference, binned).astype(int)
@@ -106,7 +127,7 @@ def twfe_regression(
     if not covariates and not fixed_effects and cl_col is not None:
         fast = twfe_cells(s, binned, y=y, unit=unit, cluster=cl_col, reference=reference)
         if fast is not None:
-            return fast
+            return _with_design_log(fast, s.log)
     fit, names, rel_t, work, _ = _fit_dummies(
         s,
         "rel_time",
@@ -121,7 +142,7 @@ def twfe_regression(
     )
     est = fit.coef[names].to_numpy()
     V = fit.vcov.loc[names, names].to_numpy()
-    return est, V, rel_t, fit, int(work[unit].nunique()), fit.sample_log, fit.nobs
+    return est, V, rel_t, fit, int(work[unit].nunique()), s.log.then(fit.sample_log), fit.nobs
 
 
 def sun_abraham_regression(
@@ -137,6 +158,7 @@ def sun_abraham_regression(
     control_pool,
     vcov,
     never_treated,
+    freq=None,
 ):
     """Interaction-weighted estimator: saturated cohort x relative-time regression, then
     cohort-share weights at each relative time (Sun & Abraham 2021)."""
@@ -151,6 +173,7 @@ def sun_abraham_regression(
         control_pool=control_pool,
         vcov=vcov,
         never_treated=never_treated,
+        freq=freq,
     )
     g, period, keep = s.cohort, s.period, s.keep.copy()
     never = np.isnan(g)
@@ -162,10 +185,13 @@ def sun_abraham_regression(
         never = never | (g == last)
     rel = period - g
     keep &= ~(~never & (np.nanmin(period) - g >= 0))  # always-treated cohorts
-    s = _Setup(s.frame, period, g, keep)
+    s = _Setup(s.frame, period, g, keep, s.log)
     cl_col = _unit_level_cluster(s, unit, vcov)
     if not covariates and not fixed_effects and cl_col is not None:
-        return sun_abraham_cells(s, never, y=y, unit=unit, cluster=cl_col, reference=reference)
+        return _with_design_log(
+            sun_abraham_cells(s, never, y=y, unit=unit, cluster=cl_col, reference=reference),
+            s.log,
+        )
     # one integer code per (cohort, relative time); -1 for the reference and the controls
     gmin, rmin = np.nanmin(g), np.nanmin(rel)
     span = int(np.nanmax(rel) - rmin) + 1
@@ -190,7 +216,12 @@ def sun_abraham_regression(
     est, V, rel_times = interaction_weights(
         fit.coef[names].to_numpy(), fit.vcov.loc[names, names].to_numpy(), rr, n_gr
     )
-    return est, V, rel_times, fit, int(work[unit].nunique()), fit.sample_log, fit.nobs
+    return est, V, rel_times, fit, int(work[unit].nunique()), s.log.then(fit.sample_log), fit.nobs
+
+
+def _with_design_log(out: tuple, log: SampleLog) -> tuple:
+    """A cell path's output with the design's drops ahead of its own."""
+    return (*out[:5], log.then(out[5]), *out[6:])
 
 
 def _unit_level_cluster(s: _Setup, unit: str, vcov: VcovSpec) -> str | None:

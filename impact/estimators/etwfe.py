@@ -27,11 +27,7 @@ import numpy as np
 import pandas as pd
 
 from impact._typing import VcovSpec
-from impact.data.columns import check_columns, missing_mask, require_cluster_complete
-from impact.data.panel import Panel
-from impact.data.samplelog import SampleLog
-from impact.design.cohorts import normalize_cohorts
-from impact.design.staggered import category_by_time, unit_constant
+from impact.design.staggered import category_by_time, staggered_design
 from impact.errors import EmptySampleError, ImpactWarning, InvalidOptionError
 from impact.estimators.fepois import _check_outcome
 from impact.inference.linear_vcov import cluster_codes, compute_vcov
@@ -44,7 +40,7 @@ from impact.results.etwfe import ETWFEResult
 __all__ = ["etwfe"]
 
 
-def _design(g: np.ndarray, t: np.ndarray, cells: list[tuple[float, int]], fe_dummies=None):
+def _design(g: np.ndarray, t: np.ndarray, cells: list[tuple[float, int]], lab, fe_dummies=None):
     """Intercept, cohort dummies (never = base), period dummies, optional category-period
     dummies, then one indicator per cell — last, so that a cell collinear with the
     nuisance dummies is the column the collinearity check drops (and reports)."""
@@ -53,10 +49,10 @@ def _design(g: np.ndarray, t: np.ndarray, cells: list[tuple[float, int]], fe_dum
     cols, names = [np.ones(len(t))], ["(Intercept)"]
     for cg in cohorts:
         cols.append((g == cg).astype(float))
-        names.append(f"cohort::{int(cg)}")
+        names.append(f"cohort::{lab(cg)}")
     for p in periods[1:]:
         cols.append((t == p).astype(float))
-        names.append(f"period::{int(p)}")
+        names.append(f"period::{lab(p)}")
     if fe_dummies is not None:
         block, fe_names = fe_dummies
         cols.extend(block.T)
@@ -64,7 +60,7 @@ def _design(g: np.ndarray, t: np.ndarray, cells: list[tuple[float, int]], fe_dum
     first_cell = len(cols)
     for cg, ct in cells:
         cols.append(((g == cg) & (t == ct)).astype(float))
-        names.append(f"cell::{int(cg)}:{int(ct)}")
+        names.append(f"cell::{lab(cg)}:{lab(ct)}")
     return np.column_stack(cols), names, first_cell
 
 
@@ -113,6 +109,7 @@ def etwfe(
     fixed_effects: str | None = None,
     vcov: VcovSpec = None,
     never_treated: float | None = None,
+    freq: str | None = None,
     alpha: float = 0.05,
 ) -> ETWFEResult:
     """Extended two-way fixed effects (Wooldridge 2021, 2023) with levels and ratios.
@@ -141,6 +138,8 @@ def etwfe(
         Default ``{"cluster": unit}``; ``"hetero"`` or another cluster column.
     never_treated : float, optional
         Explicit never-treated code in ``cohort``.
+    freq : str, optional
+        Period frequency of a Period or datetime time column (inferred when regular).
     alpha : float
         1 - confidence level.
 
@@ -155,35 +154,25 @@ def etwfe(
         raise InvalidOptionError(f"control must be 'notyet' or 'never', got {control!r}.")
     request = parse_vcov(vcov if vcov is not None else {"cluster": unit})
     fe_col = category_by_time(fixed_effects, time, "etwfe")
-    extra = [c for c in (control_pool, fe_col) if c]
-    check_columns(data, [y, unit, time, cohort, *request.clusters, *extra])
-    panel = Panel(data, unit=unit, time=time)
-    log = SampleLog(n_initial=len(data))
-    keep, log = missing_mask(data[[y]], [y], log)
-    periods_all = np.unique(panel.period)
-    g_all = normalize_cohorts(data[cohort], periods=periods_all, never_treated=never_treated)
-    unit_constant(pd.DataFrame({cohort: g_all}), panel.unit_codes, cohort, "cohort")
-    g_all = np.where(g_all > periods_all.max(), np.nan, g_all)
-    always = ~np.isnan(g_all) & (g_all <= periods_all.min())
-    log = log.with_drop(
-        "always_treated", "rows of units treated in the first period", int((keep & always).sum())
+    design = staggered_design(
+        data,
+        unit=unit,
+        time=time,
+        cohort=cohort,
+        outcomes=[y],
+        control_pool=control_pool,
+        clusters=request.clusters,
+        columns=[fe_col] if fe_col else [],
+        never_treated=never_treated,
+        freq=freq,
     )
-    keep &= ~always
-    if control_pool:
-        pool = unit_constant(data, panel.unit_codes, control_pool, "control_pool").astype(bool)
-        outside = np.isnan(g_all) & ~pool[panel.unit_codes]
-        log = log.with_drop(
-            "control_pool",
-            "rows of never-treated units outside the control pool",
-            int((keep & outside).sum()),
-        )
-        keep &= ~outside
-    frame = data.loc[keep, list(dict.fromkeys([y, *request.clusters]))]
-    require_cluster_complete(frame, request.clusters)
-    g, t = g_all[keep], panel.period[keep]
+    log, grid = design.sample_log, design.grid
+    rows = design.rows
+    frame = data.iloc[rows][list(dict.fromkeys([y, *request.clusters]))]
+    g, t = design.g, design.t
     cat = None
     if fe_col:
-        cat = data[fe_col].to_numpy()[keep]
+        cat = data[fe_col].to_numpy()[rows]
         if pd.isna(cat).any():
             raise EmptySampleError(f"fixed-effect column {fe_col!r} has missing values.")
     if control == "never" and not np.isnan(g).any():
@@ -212,7 +201,7 @@ def etwfe(
         )
         if not cells:
             raise EmptySampleError("no treated cohort-period cell: nothing to estimate.")
-        X, names, first_cell = _design(g, t, cells, _fe_dummies(cat, t, fe_col, time))
+        X, names, first_cell = _design(g, t, cells, grid.label, _fe_dummies(cat, t, fe_col, time))
         if family == "poisson":
             sep = relu_separation(yv, X, None)
             if sep.any():
@@ -253,7 +242,7 @@ def etwfe(
     else:
         raise EmptySampleError("etwfe: cohort-period effects remain unidentified after refits.")
     if lost_all:
-        shown = ", ".join(f"({int(a)}, {b})" for a, b in lost_all[:5])
+        shown = ", ".join(f"({grid.label(a)}, {grid.label(b)})" for a, b in lost_all[:5])
         warnings.warn(
             f"{len(lost_all)} cohort-period effects are not identified; their rows are left "
             f"out: {shown}",
@@ -284,7 +273,8 @@ def etwfe(
         cohort=g,
         period=t,
         alpha=alpha,
-        n_units=int(pd.Series(panel.unit_codes[keep]).nunique()),
+        n_units=design.n_units,
+        grid=grid,
         sample_log=log,
         vcov_label=request.label,
     )

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from numbers import Integral
 from typing import Any
 
 import numpy as np
@@ -12,10 +12,7 @@ import pandas as pd
 from scipy import stats
 
 from impact._typing import FloatArray, VcovSpec
-from impact.data.columns import check_columns
 from impact.data.samplelog import SampleLog
-from impact.data.timeindex import period_numbers
-from impact.design.cohorts import normalize_cohorts
 from impact.errors import InvalidOptionError
 from impact.estimators.att_gt import att_gt
 from impact.estimators.es_regressions import sun_abraham_regression, twfe_regression
@@ -139,24 +136,25 @@ def _post_average(est: FloatArray, V: FloatArray, rel: np.ndarray) -> tuple[floa
     return float(w @ est), float(np.sqrt(w @ V @ w))
 
 
-def _restrict_to_pool(data, *, time, cohort, control_pool, never_treated) -> pd.DataFrame:
-    """Drop never-treated units outside the control pool (treated units are all kept)."""
-    if not control_pool:
-        return data
-    check_columns(data, [time, cohort, control_pool])
-    periods = np.unique(period_numbers(data[time]))
-    g = normalize_cohorts(data[cohort], periods=periods, never_treated=never_treated)
-    return data[~np.isnan(g) | data[control_pool].astype(bool).to_numpy()]
-
-
-def _imputation_data(data, estimator, covariates, **pool_kw) -> pd.DataFrame:
-    """Imputation and did2s: no covariates (typed error), pool-restricted data."""
+def _no_covariates(estimator: str, covariates: Sequence[str]) -> None:
+    """Imputation and did2s take no covariates (typed error)."""
     if covariates:
         raise InvalidOptionError(
             f"estimator={estimator!r} takes no covariates; absorb categories with "
             "fixed_effects='category^time' instead."
         )
-    return _restrict_to_pool(data, **pool_kw)
+
+
+def _check_window(window: tuple[int, int], reference: int) -> None:
+    """Window and reference are whole numbers of periods."""
+    vals = [*window, reference]
+    if len(window) != 2 or not all(
+        isinstance(v, Integral) and not isinstance(v, bool) for v in vals
+    ):
+        raise InvalidOptionError(
+            f"window {window!r} and reference {reference!r} are counted in periods: give "
+            "whole numbers, e.g. window=(-5, 5), reference=-1."
+        )
 
 
 def _cluster_name(vcov: VcovSpec, unit: str) -> str:
@@ -184,6 +182,7 @@ def event_study(
     control_pool: str | None = None,
     vcov: VcovSpec = None,
     never_treated: float | None = None,
+    freq: str | None = None,
     alpha: float = 0.05,
     seed: int = 0,
     family: str = "linear",
@@ -226,6 +225,10 @@ def event_study(
         excluded as controls (CS).
     vcov : dict, optional
         Default ``{"cluster": unit}``.
+    never_treated : float, optional
+        Explicit never-treated code of ``cohort``.
+    freq : str, optional
+        Period frequency of a Period or datetime time column (inferred when regular).
     alpha : float
     seed : int
         Seed of the Gaussian draws for the simultaneous band's critical value.
@@ -240,6 +243,7 @@ def event_study(
     EventStudyResult
     """
     covariates = list(covariates or [])
+    _check_window(window, reference)
     if window[0] > reference or window[1] < 0:
         raise InvalidOptionError(f"window {window} must contain the reference {reference} and 0.")
     if estimator == "twfe":
@@ -256,6 +260,7 @@ def event_study(
             control_pool=control_pool,
             vcov=vcov,
             never_treated=never_treated,
+            freq=freq,
         )
     elif estimator == "sun_abraham":
         est, V, rel, fit, n_units, log, n_obs = sun_abraham_regression(
@@ -270,26 +275,19 @@ def event_study(
             control_pool=control_pool,
             vcov=vcov,
             never_treated=never_treated,
+            freq=freq,
         )
         inside = (rel >= window[0]) & (rel <= window[1])
         est, V, rel = est[inside], V[np.ix_(inside, inside)], rel[inside]
     elif estimator == "imputation":
-        d = _imputation_data(
-            data,
-            "imputation",
-            covariates,
-            time=time,
-            cohort=cohort,
-            control_pool=control_pool,
-            never_treated=never_treated,
-        )
+        _no_covariates("imputation", covariates)
         if _cluster_name(vcov, unit) != unit:
             raise InvalidOptionError(
                 "estimator='imputation' clusters by unit (Borusyak, Jaravel & Spiess's "
                 "Theorem 3 variance); use estimator='did2s' for another cluster variable."
             )
         imp = imputation_fit(
-            d,
+            data,
             y=y,
             unit=unit,
             time=time,
@@ -297,23 +295,17 @@ def event_study(
             never_treated=never_treated,
             horizons=(0, window[1]),
             fixed_effects=fixed_effects,
+            control_pool=control_pool,
+            freq=freq,
         )
         est, V, rel = imp.estimate, imp.vcov, imp.horizons
         fit, n_units, log, n_obs = imp, imp.n_units, imp.sample_log, imp.n_obs
         reference = None
     elif estimator == "did2s":
-        d = _imputation_data(
-            data,
-            "did2s",
-            covariates,
-            time=time,
-            cohort=cohort,
-            control_pool=control_pool,
-            never_treated=never_treated,
-        )
+        _no_covariates("did2s", covariates)
         cl = _cluster_name(vcov, unit)
-        rel, est, V, log = did2s_fit(
-            d,
+        rel, est, V, log, n_units = did2s_fit(
+            data,
             y=y,
             unit=unit,
             time=time,
@@ -322,10 +314,13 @@ def event_study(
             never_treated=never_treated,
             cluster=cl,
             fixed_effects=fixed_effects,
+            control_pool=control_pool,
+            freq=freq,
+            return_units=True,
         )
         inside = (rel >= window[0]) & (rel <= window[1])
         est, V, rel = est[inside], V[np.ix_(inside, inside)], rel[inside]
-        fit, n_units, n_obs = None, int(d[unit].nunique()), int(log.n_final)
+        fit, n_obs = None, int(log.n_final)
     elif estimator == "etwfe":
         if covariates or reference != -1:
             raise InvalidOptionError(
@@ -343,6 +338,7 @@ def event_study(
             fixed_effects=fixed_effects,
             vcov=vcov,
             never_treated=never_treated,
+            freq=freq,
             alpha=alpha,
         )
         rel, est, V = et.event_time_effects(window[0], window[1])
@@ -354,26 +350,21 @@ def event_study(
                 "use covariates (taken at the base period)."
             )
         vc = vcov if vcov is not None else {"cluster": unit}
-        pool = None
-        d = data
-        if control_pool:
-            pool = control_pool
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            gt = att_gt(
-                d,
-                y=y,
-                unit=unit,
-                time=time,
-                cohort=cohort,
-                control_pool=pool,
-                covariates=covariates or None,
-                base_period="universal",
-                anticipation=-1 - reference,
-                vcov=vc,
-                alpha=alpha,
-                never_treated=never_treated,
-            )
+        gt = att_gt(
+            data,
+            y=y,
+            unit=unit,
+            time=time,
+            cohort=cohort,
+            control_pool=control_pool,
+            covariates=covariates or None,
+            base_period="universal",
+            anticipation=-1 - reference,
+            vcov=vc,
+            alpha=alpha,
+            never_treated=never_treated,
+            freq=freq,
+        )
         agg = gt.aggregate("dynamic", min_e=window[0], max_e=window[1])
         tab = agg.table
         keep = (tab["event_time"] != reference).to_numpy()
@@ -387,6 +378,8 @@ def event_study(
             f"estimator must be 'twfe', 'sun_abraham', 'imputation', 'did2s', 'cs' or 'etwfe', got "
             f"{estimator!r}."
         )
+    if estimator in ("twfe", "sun_abraham", "imputation", "did2s"):
+        log.announce(f"event_study({estimator})")
     table = _finish(est, V, rel, reference, alpha, seed)
     att, att_se = _post_average(est, V, rel)
     return EventStudyResult(

@@ -24,12 +24,10 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
 from impact._typing import FloatArray
-from impact.data.columns import check_columns, missing_mask
-from impact.data.panel import Panel
 from impact.data.samplelog import SampleLog
-from impact.design.cohorts import normalize_cohorts
-from impact.design.staggered import category_by_time, unit_constant
+from impact.design.staggered import category_by_time, staggered_design
 from impact.errors import ImpactError
+from impact.inference.clusters import check_cluster_count
 from impact.linear.groupby import group_sums, group_weights
 
 __all__ = ["ImputationFit", "did2s_fit", "imputation_fit"]
@@ -108,7 +106,7 @@ def _cell_codes(data, keep, period, fixed_effects, time):
 class _FirstStage:
     """Observations coded for the two-way fit on untreated observations, and that fit."""
 
-    keep: np.ndarray  # rows of the user's data used (outcome present)
+    keep: np.ndarray  # positions of the user's rows used (the design's sample)
     period: np.ndarray
     cohort: FloatArray  # NaN = never treated
     ucode: np.ndarray
@@ -150,22 +148,32 @@ def _first_stage(
     extra=(),
     fixed_effects=None,
     absorb=None,
+    control_pool=None,
+    freq=None,
 ):
     """Validate, code units and periods, and fit y = alpha_unit + lambda_cell on the
     untreated observations (never-treated, and treated units before g - anticipation);
     the cell is the period, or ``fixed_effects`` (``category^time``)."""
     fe_cols = [c.strip() for c in fixed_effects.split("^")] if fixed_effects else []
     fe_cols += [absorb] if absorb else []
-    check_columns(data, list(dict.fromkeys([y, unit, time, cohort, *extra, *fe_cols])))
-    panel = Panel(data, unit=unit, time=time)
-    log = SampleLog(n_initial=len(data))
-    keep, log = missing_mask(data[[y]], [y], log)
-    g_all = normalize_cohorts(
-        data[cohort], periods=np.unique(panel.period), never_treated=never_treated
+    design = staggered_design(
+        data,
+        unit=unit,
+        time=time,
+        cohort=cohort,
+        outcomes=[y],
+        control_pool=control_pool,
+        clusters=list(extra),
+        columns=[c for c in fe_cols if c != time],
+        anticipation=anticipation,
+        never_treated=never_treated,
+        freq=freq,
     )
-    unit_constant(pd.DataFrame({cohort: g_all}), panel.unit_codes, cohort, "cohort")
-    period = panel.period[keep]
-    uid = pd.factorize(panel.unit_codes[keep], sort=True)[0]
+    anticipation = design.anticipation
+    log = design.sample_log
+    keep = design.rows
+    period = design.t
+    uid = design.unit_code
     if absorb is None:
         ucode = uid
     else:  # a coarser group than the unit absorbs the level (e.g. state)
@@ -173,7 +181,7 @@ def _first_stage(
             raise ImpactError(f"fixed-effect column {absorb!r} has missing values.")
         ucode = pd.factorize(data[absorb].to_numpy()[keep], sort=True)[0]
     yv = data[y].to_numpy(dtype=float)[keep]
-    g = g_all[keep]
+    g = design.g
     untreated = ~(~np.isnan(g) & (period >= g - anticipation))
     tcode = _cell_codes(data, keep, period, fixed_effects, time)
     n_u, n_t = int(ucode.max()) + 1, int(tcode.max()) + 1
@@ -220,6 +228,8 @@ def imputation_fit(
     never_treated: float | None = None,
     horizons: tuple[int, int] | None = None,
     fixed_effects: str | None = None,
+    control_pool: str | None = None,
+    freq: str | None = None,
 ) -> ImputationFit:
     """Imputation estimates of the average effect at each horizon h = t - g >= 0.
 
@@ -241,6 +251,8 @@ def imputation_fit(
         anticipation=anticipation,
         never_treated=never_treated,
         fixed_effects=fixed_effects,
+        control_pool=control_pool,
+        freq=freq,
     )
     ucode, tcode, n_u, n_t, period, g_row = fs.ucode, fs.tcode, fs.n_u, fs.n_t, fs.period, fs.cohort
     u0, t0, resid0, alpha, lam, yv = fs.u0, fs.t0, fs.resid0, fs.alpha, fs.lam, fs.y
@@ -273,7 +285,7 @@ def imputation_fit(
         vcov=V[:-1, :-1],
         overall=float(est[-1]),
         overall_se=float(np.sqrt(V[-1, -1])),
-        n_obs=int(fs.keep.sum()),
+        n_obs=len(fs.keep),
         n_units=n_u,
         sample_log=fs.log,
     )
@@ -293,7 +305,10 @@ def did2s_fit(
     fixed_effects: str | None = None,
     absorb: str | None = None,
     static: bool = False,
-) -> tuple[np.ndarray, FloatArray, FloatArray, SampleLog]:
+    control_pool: str | None = None,
+    freq: str | None = None,
+    return_units: bool = False,
+) -> tuple:
     """Gardner (2021) two-stage DiD event study with the GMM-corrected variance.
 
     Stage 1 fits unit and period effects on untreated observations; stage 2 regresses the
@@ -310,7 +325,7 @@ def did2s_fit(
 
     Returns
     -------
-    rel_times, estimate, vcov, sample_log
+    rel_times, estimate, vcov, sample_log (and the number of units if ``return_units``)
 
     References
     ----------
@@ -329,6 +344,8 @@ def did2s_fit(
         extra=[cluster] if cluster else [],
         fixed_effects=fixed_effects,
         absorb=absorb,
+        control_pool=control_pool,
+        freq=freq,
     )
     ucode, tcode, n_u, n_t, period, g = fs.ucode, fs.tcode, fs.n_u, fs.n_t, fs.period, fs.cohort
     u0, t0, alpha, lam, yv, ok, untreated = (
@@ -362,17 +379,17 @@ def did2s_fit(
     )
     e1 = fs.resid0
     if cluster:
-        raw = data[cluster].to_numpy()[keep]
-        if pd.isna(raw).any():
-            raise ImpactError(f"cluster variable {cluster!r} has missing values.")
-        c = pd.factorize(raw, sort=True)[0][idx]
+        c = pd.factorize(data[cluster].to_numpy()[keep], sort=True)[0][idx]
     else:
         c = fs.uid[idx]
     n_c = int(c.max()) + 1
+    check_cluster_count(n_c, cluster or unit, "did2s")
     c0 = c[is0]
     psi = _dummy_sums(c[dummy], col[dummy], n_c, k, e2[dummy])
     for j in range(k):  # column by column: no (observations x k) matrix
         psi[:, j] -= np.bincount(c0, weights=(a_x[u0, j] + l_x[t0, j]) * e1, minlength=n_c)
     bread = np.diag(1.0 / counts)
     V = bread @ (psi.T @ psi) @ bread
+    if return_units:
+        return rel_times, beta, V, log, int(fs.uid.max()) + 1
     return rel_times, beta, V, log

@@ -29,7 +29,7 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
 from impact._typing import FloatArray, IntArray
-from impact.errors import ClusterError
+from impact.inference.clusters import check_cluster_count
 from impact.inference.ssc import SSC, small_sample
 from impact.linear.fixed_effects import FixedEffects, find_singletons, is_nested
 
@@ -138,8 +138,7 @@ def saturated_fit(
     """
     n, T = len(y), int(period.max()) + 1
     U, G = int(unit.max()) + 1, int(cluster.max()) + 1
-    if G < 2:
-        raise ClusterError("the event study has fewer than 2 clusters; cluster-robust SEs fail.")
+    check_cluster_count(G, "cluster", "event_study")
     C = len(ref_period)
     treated_row = (cohort >= 0) & (period != ref_period[np.maximum(cohort, 0)])
     # cell ids: 0..T-1 control cells, T + c*T + t treated cells
@@ -235,8 +234,7 @@ def restricted_cell_fit(
     """
     n, T = len(y), int(period.max()) + 1
     U, G = int(unit.max()) + 1, int(cluster.max()) + 1
-    if G < 2:
-        raise ClusterError("the event study has fewer than 2 clusters; cluster-robust SEs fail.")
+    check_cluster_count(G, "cluster", "event_study")
     K = R.shape[0]
     T_i = np.bincount(unit, minlength=U).astype(float)
     ybar = np.bincount(unit, y, minlength=U) / T_i

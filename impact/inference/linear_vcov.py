@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 
 from impact._typing import FloatArray, IntArray
-from impact.errors import ClusterError, FewClustersWarning, NonPSDWarning
+from impact.errors import NonPSDWarning
+from impact.inference.clusters import FEW_CLUSTERS, check_cluster_count
 from impact.inference.ssc import SSC, SmallSample, small_sample
 from impact.inference.vcov import (
     VcovRequest,
@@ -22,9 +23,6 @@ from impact.inference.vcov import (
 from impact.linear.fixed_effects import FixedEffects, count_fixef_rank, is_nested
 
 __all__ = ["FEW_CLUSTERS", "VcovResult", "cluster_codes", "compute_vcov"]
-
-#: Below this many clusters a warning recommends the wild cluster bootstrap.
-FEW_CLUSTERS = 30
 
 
 @dataclass(frozen=True)
@@ -112,18 +110,8 @@ def compute_vcov(
         )
     G = {name: int(c.max()) + 1 for name, c in zip(request.clusters, clusters, strict=True)}
     gmin = min(G.values())
-    if gmin < 2:
-        raise ClusterError(
-            f"cluster variable {min(G, key=G.get)!r} has {gmin} cluster in the estimation sample; "
-            "cluster-robust inference needs at least 2 (and ideally many more)."
-        )
-    if gmin < FEW_CLUSTERS:
-        warnings.warn(
-            f"only {gmin} clusters: cluster-robust t tests over-reject with few clusters; "
-            "consider the wild cluster bootstrap.",
-            FewClustersWarning,
-            stacklevel=3,
-        )
+    name = min(G, key=G.get)
+    check_cluster_count(gmin, name, "cluster-robust vcov", stacklevel=4)
     nested_levels, n_nested = _fe_nesting(fe, clusters, request.clusters)
     terms = cluster_intersections(clusters)
     small = small_sample(

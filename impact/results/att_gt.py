@@ -12,6 +12,7 @@ from scipy import stats
 
 from impact._typing import FloatArray
 from impact.data.samplelog import SampleLog
+from impact.design.grid import PeriodGrid
 from impact.errors import InvalidOptionError
 from impact.inference.bootstrap import multiplier_bootstrap
 from impact.linear.groupby import group_sums
@@ -108,6 +109,9 @@ class ATTgtResult:
     _cluster: np.ndarray | None = field(repr=False)
     _last_period: float = field(repr=False)
     units: pd.Index | None = field(default=None, repr=False)
+    _g: FloatArray | None = field(default=None, repr=False)  # cell cohorts (grid positions)
+    _t: FloatArray | None = field(default=None, repr=False)  # cell periods (grid positions)
+    _grid: PeriodGrid | None = field(default=None, repr=False)
 
     @classmethod
     def build(
@@ -132,8 +136,13 @@ class ATTgtResult:
         seed=None,
         bootstrap_weights="rademacher",
         units=None,
+        grid: PeriodGrid | None = None,
     ) -> ATTgtResult:
-        """Assemble the result from the cell estimates (used by :func:`att_gt`)."""
+        """Assemble the result from the cell estimates (used by :func:`att_gt`).
+
+        ``cells``, ``periods`` and ``wide_cohort`` are grid positions; the table shows
+        the user's period labels (``grid``) and event time in periods.
+        """
         g = np.array([c[0] for c in cells], dtype=float)
         t = np.array([c[1] for c in cells], dtype=float)
         s = np.array([c[2] for c in cells], dtype=float)
@@ -158,11 +167,12 @@ class ATTgtResult:
             crit = br.critical_value
             band_lo, band_hi = att - crit * se, att + crit * se
         lo, hi = _interval(att, se, alpha)
+        grid = grid if grid is not None else PeriodGrid(0, 1, int(periods.max()) + 1)
         table = pd.DataFrame(
             {
-                "cohort": g.astype(int),
-                "time": t.astype(int),
-                "base_period": s.astype(int),
+                "cohort": grid.labels(g.astype(int)),
+                "time": grid.labels(t.astype(int)),
+                "base_period": grid.labels(s.astype(int)),
                 "event_time": (t - g).astype(int),
                 "estimate": att,
                 "std_error": se,
@@ -199,6 +209,9 @@ class ATTgtResult:
             _cluster=cluster,
             _last_period=float(periods.max()),
             units=units,
+            _g=g,
+            _t=t,
+            _grid=grid,
         )
 
     # ------------------------------------------------------------------ summaries
@@ -234,7 +247,7 @@ class ATTgtResult:
             ``statistic``, ``df``, ``p_value``.
         """
         tab = self.table
-        pre = (tab["time"] < tab["cohort"] - self.settings["anticipation"]).to_numpy().copy()
+        pre = self._t < self._g - self.settings["anticipation"]
         pre &= (tab["time"] != tab["base_period"]).to_numpy() & tab["estimate"].notna().to_numpy()
         idx = np.flatnonzero(pre)
         if not len(idx):
@@ -247,8 +260,7 @@ class ATTgtResult:
 
     # ------------------------------------------------------------------ aggregation
     def _pg(self, cell_idx: np.ndarray) -> tuple[FloatArray, np.ndarray]:
-        cohort = self.table["cohort"].to_numpy()[cell_idx]
-        j = np.searchsorted(self._cohorts, cohort)
+        j = np.searchsorted(self._cohorts, self._g[cell_idx])
         return self._pg_units.mean(axis=0)[j], j
 
     def _combine(
@@ -293,7 +305,7 @@ class ATTgtResult:
         (R ``did``'s ``wif``).
         """
         tab = self.table
-        g, t = tab["cohort"].to_numpy(), tab["time"].to_numpy()
+        g, t = self._g, self._t
         e = t - g
         finite = tab["estimate"].notna().to_numpy()
         if type == "simple":
@@ -302,19 +314,21 @@ class ATTgtResult:
             est, inf = self._combine(keep, pg / pg.sum(), with_wif=True)
             return self._result("simple", est, inf, pd.DataFrame())
         if type == "group":
-            rows, infs, sizes = [], [], []
+            rows, infs, sizes, keep_g = [], [], [], []
             for j, c in enumerate(self._cohorts):
                 keep = np.flatnonzero((g == c) & (g <= t) & (t <= g + max_e) & finite)
                 if not len(keep):
                     continue
                 est, inf = self._combine(keep, np.full(len(keep), 1 / len(keep)), with_wif=False)
-                rows.append({"cohort": int(c), "estimate": est, "std_error": self._se(inf)})
+                rows.append(
+                    {"cohort": self._grid.label(c), "estimate": est, "std_error": self._se(inf)}
+                )
                 infs.append(inf)
                 sizes.append(self._pg_units[:, j].mean())
+                keep_g.append(j)
             theta = np.array([r["estimate"] for r in rows])
             pg = np.array(sizes)
             W = np.column_stack(infs)
-            keep_g = [int(np.searchsorted(self._cohorts, r["cohort"])) for r in rows]
             dev = self._pg_units[:, keep_g] - pg[None, :]
             wif = dev / pg.sum() - dev.sum(axis=1, keepdims=True) * (pg / pg.sum() ** 2)[None, :]
             inf = W @ (pg / pg.sum()) + wif @ theta
@@ -342,7 +356,9 @@ class ATTgtResult:
                 keep = np.flatnonzero((t == period) & (g <= t) & finite)
                 pg, _ = self._pg(keep)
                 est, inf = self._combine(keep, pg / pg.sum(), with_wif=True)
-                rows.append({"time": int(period), "estimate": est, "std_error": self._se(inf)})
+                rows.append(
+                    {"time": self._grid.label(period), "estimate": est, "std_error": self._se(inf)}
+                )
                 infs.append(inf)
             inf = np.column_stack(infs).mean(axis=1)
             est = float(np.mean([r["estimate"] for r in rows]))

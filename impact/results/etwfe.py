@@ -11,6 +11,7 @@ from scipy import stats
 
 from impact._typing import FloatArray
 from impact.data.samplelog import SampleLog
+from impact.design.grid import PeriodGrid
 from impact.errors import InvalidOptionError
 
 __all__ = ["ETWFEResult"]
@@ -78,7 +79,11 @@ class ETWFEResult:
         n_units: int,
         sample_log: SampleLog,
         vcov_label: str,
+        grid: PeriodGrid | None = None,
     ) -> ETWFEResult:
+        """Assemble the result; ``cells``, ``cohort`` and ``period`` are grid positions
+        (the table shows the user's period labels and event time in periods)."""
+        grid = grid if grid is not None else PeriodGrid(0, 1, int(np.max(period)) + 1)
         pos = {n: j for j, n in enumerate(names)}
         m, k = len(cells), len(names)
         att, n_c = np.empty(m), np.empty(m, dtype=int)
@@ -87,7 +92,7 @@ class ETWFEResult:
         g1, g0 = np.zeros((m, k)), np.zeros((m, k))
         eta = X @ beta
         for c, (cg, ct) in enumerate(cells):
-            j = pos[f"cell::{int(cg)}:{int(ct)}"]
+            j = pos[f"cell::{grid.label(cg)}:{grid.label(ct)}"]
             rows = (cohort == cg) & (period == ct)
             n_c[c] = int(rows.sum())
             if family == "linear":
@@ -108,8 +113,8 @@ class ETWFEResult:
         ratio, ratio_se = cls._ratios(s1, s0, g1, g0, vcov, np.eye(m))
         table = pd.DataFrame(
             {
-                "cohort": [int(a) for a, _ in cells],
-                "period": [int(b) for _, b in cells],
+                "cohort": grid.labels([int(a) for a, _ in cells]),
+                "period": grid.labels([int(b) for _, b in cells]),
                 "event_time": [int(b - a) for a, b in cells],
                 "n": n_c,
                 **_tab(att, np.sqrt(np.clip(np.diag(V_level), 0, None)), alpha),

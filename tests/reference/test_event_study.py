@@ -258,7 +258,7 @@ def test_cohort_varying_within_unit_is_an_error(mpdta, estimator):
     bad.loc[
         (bad["countyreal"] == bad["countyreal"].iloc[0]) & (bad["year"] == 2005), "first.treat"
     ] = 2006
-    with pytest.raises(impact.errors.ImpactError, match="varies within a unit"):
+    with pytest.raises(impact.errors.ImpactError, match="varies within unit"):
         _es(bad, estimator=estimator)
 
 

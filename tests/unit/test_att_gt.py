@@ -139,7 +139,7 @@ def test_empty_cells_are_nan_with_one_warning():
         (
             lambda d: d.assign(g=np.where(d["year"] == 2003, 2002.0, d["g"])),
             ImpactError,
-            "varies within a unit",
+            "varies within unit",
         ),
         (lambda d: pd.concat([d, d.iloc[[3]]]), DuplicateRowsError, "more than once"),
         (lambda d: d.assign(g=d["g"].astype(str)), ImpactError, "numeric"),
