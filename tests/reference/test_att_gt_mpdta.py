@@ -6,6 +6,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 from helpers import RTOL_PEER, assert_close
 
@@ -37,6 +38,13 @@ PRINTED_4 = 0.00005
 @pytest.fixture(scope="module")
 def mpdta():
     return impact.datasets.load("mpdta")
+
+
+def test_mpdta_loader_reads_the_real_panel(mpdta):
+    """impact.datasets.load("mpdta") reads moderndid's shipped file: 500 counties x 5 years."""
+    assert isinstance(mpdta, pd.DataFrame) and len(mpdta) == 2500
+    assert mpdta["countyreal"].nunique() == 500
+    assert sorted(mpdta["year"].unique()) == list(range(2003, 2008))
 
 
 def _ours(d, **kw):
