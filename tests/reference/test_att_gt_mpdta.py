@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 from helpers import RTOL_PEER, assert_close
+from peer_inputs import ATT_GT_CASES as CASES
+from peer_inputs import DR_IMPROVED_CELLS, mpdta_cell
 
 import impact
 
@@ -73,15 +75,6 @@ def test_unconditional_matches_vignette(mpdta):
     for kind, value in VIGNETTE_AGG.items():
         assert_close(res.aggregate(kind).estimate, value, rtol=0, atol=PRINTED_4)
     assert res.n_units == 500
-
-
-CASES = [
-    {"method": m, "control": c, "base_period": b, "anticipation": a}
-    for m in ("dr", "ipw", "reg")
-    for c in ("never", "notyet")
-    for b in ("varying", "universal")
-    for a in (0, 1)
-]
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: "-".join(str(v) for v in c.values()))
@@ -154,20 +147,12 @@ def test_weights_equal_moderndid(mpdta):
     assert_close(res.aggregate("simple").estimate, expected, rtol=1e-12)
 
 
-@pytest.mark.parametrize(
-    ("g", "t", "s"), [(2004, 2004, 2003), (2006, 2007, 2005), (2007, 2005, 2004)]
-)
+@pytest.mark.parametrize(("g", "t", "s"), DR_IMPROVED_CELLS)
 def test_dr_improved_cell_equals_moderndid(mpdta, g, t, s):
     """The improved DR estimator (calibrated propensity score) on single 2x2 cells."""
     from impact.estimators.drdid import did_panel
 
-    wide = mpdta.pivot(index="countyreal", columns="year", values="lemp")
-    cohort = mpdta.groupby("countyreal")["first.treat"].first()
-    lpop = mpdta.groupby("countyreal")["lpop"].first()
-    keep = ((cohort == g) | (cohort == 0)).to_numpy()
-    y1, y0 = wide[t].to_numpy()[keep], wide[s].to_numpy()[keep]
-    D = (cohort.to_numpy()[keep] == g).astype(float)
-    X = np.column_stack([np.ones(keep.sum()), lpop.to_numpy()[keep]])
+    y1, y0, D, X = mpdta_cell(mpdta, g, t, s)
     ref = md.drdid_imp_panel(y1, y0, D, X, influence_func=True)
     ours = did_panel(y1 - y0, D, X, np.ones(len(D)), "dr_improved")
     assert_close(ours.att, ref.att, rtol=RTOL_PEER)

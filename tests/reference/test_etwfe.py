@@ -9,22 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 from helpers import RTOL_CLOSED_FORM, RTOL_ITERATIVE, RTOL_ITERATIVE_SE, assert_close
+from peer_inputs import etwfe_counts as _counts
 
 import impact
 
 dd = pytest.importorskip("diff_diff")
-
-
-def _counts(seed: int, n: int = 400, T: int = 8) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    unit = np.repeat(np.arange(n), T)
-    year = np.tile(np.arange(2001, 2001 + T), n)
-    g = rng.choice([2003, 2005, 2006, 0, 0], n)[unit].astype(float)
-    a = rng.normal(scale=0.5, size=n)[unit]
-    treated = (g > 0) & (year >= g)
-    mu = np.exp(0.5 + a + 0.05 * (year - 2001) + 0.2 * treated * (1 + 0.1 * (year - g)))
-    y = rng.poisson(mu).astype(float)
-    return pd.DataFrame({"unit": unit, "year": year, "g": g, "y": y, "ly": np.log1p(y)})
 
 
 def _fit(df, **kw):

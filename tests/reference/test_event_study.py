@@ -7,6 +7,7 @@ import warnings
 import numpy as np
 import pytest
 from helpers import RTOL_CLOSED_FORM, RTOL_ITERATIVE_SE, RTOL_PEER, assert_close
+from peer_inputs import binned_rel_time
 from scipy import stats
 
 import impact
@@ -30,9 +31,7 @@ def _es(d, **kw):
 
 def test_twfe_equals_pyfixest_relative_time_dummies(mpdta):
     res = _es(mpdta)
-    d = mpdta.copy()
-    rel = np.where(d["first.treat"] == 0, -1, (d["year"] - d["first.treat"]).clip(-3, 3))
-    d["rel"] = rel
+    d = binned_rel_time(mpdta, "first.treat", 0.0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ref = pf.feols(

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import warnings
 
-import numpy as np
 import pandas as pd
 import pytest
-from helpers import RTOL_ITERATIVE, RTOL_ITERATIVE_SE, assert_close, random_panel
+from helpers import RTOL_ITERATIVE, RTOL_ITERATIVE_SE, assert_close
+from peer_inputs import FEPOIS_FES as FES
+from peer_inputs import count_panel as _count_panel
 
 import impact
 
@@ -19,17 +20,6 @@ sm = pytest.importorskip("statsmodels.api")
 RTOL_GLM = 1e-8
 #: pyfixest's IRLS and demeaning, run with tight tolerances (1e-13 / 1e-12).
 PYFIXEST_TOLS = {"fixef_tol": 1e-13, "iwls_tol": 1e-12, "iwls_maxiter": 100}
-
-FES = ["unit", "unit + year", "unit + year + grp"]
-
-
-def _count_panel(seed: int, n_units: int = 80) -> pd.DataFrame:
-    df = random_panel(seed, n_units=n_units, drop_share=0.3)
-    rng = np.random.default_rng(seed + 100)
-    a = rng.normal(scale=0.5, size=df["unit"].max() + 1)[df["unit"]]
-    expo = rng.uniform(0.5, 3.0, len(df))
-    mu = expo * np.exp(0.3 * df["x1"] - 0.2 * df["x2"] + a + 0.1 * (df["year"] - 2000))
-    return df.assign(cnt=rng.poisson(mu).astype(float), log_expo=np.log(expo))
 
 
 def _ref_vcov(v):

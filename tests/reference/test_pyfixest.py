@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import warnings
 
-import numpy as np
 import pytest
 from helpers import RTOL_PEER, assert_close, random_panel
+from peer_inputs import FEOLS_FES as FES
+from peer_inputs import FEOLS_VCOVS as VCOVS
+from peer_inputs import event_dummy_panel, feols_panel
+from peer_inputs import ours_vcov as _ours_vcov
 
 import impact
 
@@ -16,30 +19,13 @@ pf = pytest.importorskip("pyfixest")
 #: comparison tests conventions, not its convergence tolerance.
 PYFIXEST_FIXEF_TOL = 1e-13
 
-FES = ["unit", "unit + year", "unit + year + grp", "unit + year + ind", "unit^ind + year"]
-VCOVS = {
-    "iid": "iid",
-    "hetero": "hetero",
-    "CRV1-unit": {"CRV1": "unit"},
-    "CRV1-region": {"CRV1": "region"},
-    "CRV1-grp": {"CRV1": "grp"},
-    "twoway": {"CRV1": "unit+year"},
-}
-
-
-def _ours_vcov(spec):
-    if isinstance(spec, dict):
-        cols = spec["CRV1"].split("+")
-        return {"cluster": cols if len(cols) > 1 else cols[0]}
-    return spec
-
 
 @pytest.mark.parametrize("seed", [1, 2])
 @pytest.mark.parametrize("fe", FES)
 @pytest.mark.parametrize("vcov", list(VCOVS))
 @pytest.mark.parametrize("weights", [None, "w"])
 def test_feols_equals_pyfixest(seed, fe, vcov, weights):
-    df = random_panel(seed, n_units=80, drop_share=0.3)
+    df = feols_panel(seed)
     fml = f"y ~ x1 + x2 | {fe}"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -55,10 +41,7 @@ def test_feols_equals_pyfixest(seed, fe, vcov, weights):
 
 
 def test_event_study_dummies_equal_pyfixest_i():
-    df = random_panel(4, n_units=80)
-    rng = np.random.default_rng(0)
-    first = rng.integers(2002, 2010, df["unit"].max() + 1)
-    df["rel"] = (df["year"] - first[df["unit"]]).clip(-3, 3)
+    df = event_dummy_panel()
     fml = "y ~ x1 + i(rel, ref=-1) | unit + year"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -9,9 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 from helpers import RTOL_PEER, assert_close
+from peer_inputs import binned_rel_time, saturated_cells_design
+from peer_inputs import ours_saturated as _ours
+from peer_inputs import staggered_panel as _staggered
 
 import impact
-from impact.estimators.saturated import saturated_fit
 
 pf = pytest.importorskip("pyfixest")
 
@@ -20,33 +22,9 @@ pf = pytest.importorskip("pyfixest")
 PYFIXEST_FIXEF_TOL = 1e-12
 
 
-def _staggered(seed: int, *, n_units=150, n_periods=9, never_share=0.3, drop=0.2, singles=4):
-    """Unbalanced staggered panel with cohort effects growing in event time, singletons."""
-    rng = np.random.default_rng(seed)
-    unit = np.repeat(np.arange(n_units), n_periods)
-    year = np.tile(np.arange(2000, 2000 + n_periods), n_units)
-    g_u = rng.choice(np.arange(2002, 2000 + n_periods), n_units).astype(float)
-    g_u[rng.uniform(size=n_units) < never_share] = np.nan
-    g = g_u[unit]
-    region = rng.integers(0, 15, n_units)[unit]
-    rel = year - g
-    effect = np.where(np.nan_to_num(rel, nan=-1) >= 0, 0.2 + 0.1 * np.nan_to_num(rel), 0.0)
-    y = rng.normal(size=n_units)[unit] + 0.3 * (year - 2000) + effect + rng.normal(size=len(unit))
-    df = pd.DataFrame({"unit": unit, "year": year, "g": g, "region": region, "y": y})
-    keep = rng.uniform(size=len(df)) > drop
-    # a few units observed once (singletons, dropped by both implementations)
-    single_units = rng.choice(n_units, singles, replace=False)
-    first_row = df.groupby("unit").head(1).index
-    keep[np.isin(df["unit"], single_units)] = False
-    keep[first_row[single_units]] = True
-    return df.loc[keep].reset_index(drop=True)
-
-
 def _dummy_reference(df, *, cluster):
     """pyfixest: y ~ one dummy per treated (cohort, period) cell except ref | unit + year."""
-    d = df.copy()
-    treated = d["g"].notna() & (d["year"] != d["g"] - 1)
-    d["cell"] = np.where(treated, d["g"].fillna(0) * 10_000 + d["year"], -1).astype(np.int64)
+    d = saturated_cells_design(df)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ref = pf.feols(
@@ -58,24 +36,6 @@ def _dummy_reference(df, *, cluster):
     names = ref.coef().index
     cells = np.array([int(n.split("[T.")[-1].rstrip("]").split("::")[-1]) for n in names])
     return cells, ref.coef().to_numpy(), np.asarray(ref._vcov), ref
-
-
-def _ours(df, cluster):
-    d = df.copy()
-    unit = pd.factorize(d["unit"], sort=True)[0]
-    period = (d["year"] - d["year"].min()).to_numpy()
-    keep = impact.estimators.saturated.drop_two_way_singletons(unit, period)
-    d = d[keep]
-    unit = pd.factorize(d["unit"], sort=True)[0]
-    period = pd.factorize(d["year"], sort=True)[0]
-    years = np.sort(d["year"].unique())
-    cohorts = np.sort(d["g"].dropna().unique())
-    ccode = np.where(d["g"].isna(), -1, np.searchsorted(cohorts, d["g"].fillna(cohorts[0])))
-    ref = np.array([np.searchsorted(years, c - 1) if c - 1 in years else -1 for c in cohorts])
-    cl = pd.factorize(d[cluster], sort=True)[0]
-    fit = saturated_fit(d["y"].to_numpy(), unit, period, ccode, ref, cl)
-    cells = (cohorts[fit.cohort] * 10_000 + years[fit.period]).astype(np.int64)
-    return cells, fit
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -148,7 +108,7 @@ def test_twfe_event_study_from_cells_equals_pyfixest(cluster):
             window=window,
             vcov={"cluster": cluster},
         )
-        d = df.assign(rel=np.where(df["g"].isna(), -1, (df["year"] - df["g"]).clip(*window)))
+        d = binned_rel_time(df, "g", None, window)
         ref = pf.feols(
             "y ~ i(rel, ref=-1) | unit + year",
             data=d,
