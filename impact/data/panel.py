@@ -7,7 +7,7 @@ import pandas as pd
 
 from impact.data.columns import check_columns
 from impact.data.samplelog import SampleLog
-from impact.data.timeindex import lag_positions, period_numbers
+from impact.data.timeindex import lag_positions, period_grid, time_numbers
 from impact.errors import DuplicateRowsError, MissingIdError
 
 __all__ = ["Panel", "compact_codes"]
@@ -61,7 +61,8 @@ class Panel:
     unit : str
         Unit identifier column (int, str or categorical).
     time : str
-        Time column: integer periods (years), ``pandas.Period`` or datetimes (with ``freq``).
+        Time column: integer periods on any regular grid (years, or every second year, …),
+        ``pandas.Period`` or datetimes (``freq`` inferred from a regular calendar grid).
     freq : str, optional
         Frequency alias for datetime or Period time columns (``"Y"``, ``"Q"``, ``"M"``).
 
@@ -103,9 +104,15 @@ class Panel:
         codes, labels = _factorize_ids(data[unit])
         self.unit_codes: np.ndarray = codes
         self.unit_labels: pd.Index = pd.Index(labels, name=unit)
-        self.period: np.ndarray = period_numbers(data[time], freq=freq)
+        self.period, self.freq = time_numbers(data[time], freq=freq)
         self.period_min = int(self.period.min()) if len(self.period) else 0
-        self.time_codes: np.ndarray = (self.period - self.period_min).astype(np.intp)
+        #: the regular grid through the observed periods (step = gcd of their distances)
+        self.grid = period_grid(self.period, self.freq)
+        #: period of every row as a grid position: lags count periods, so a panel observed
+        #: every second year lags by two years
+        self.time_codes: np.ndarray = ((self.period - self.grid.origin) // self.grid.step).astype(
+            np.intp
+        )
         self._check_duplicates()
         self.sample_log = SampleLog(n_initial=len(data))
 
@@ -171,15 +178,17 @@ class Panel:
             Columns ``unit``, ``first``, ``last``, ``n_obs``, ``n_missing`` (periods
             missing inside the unit's span), one row per unit with gaps.
         """
-        df = pd.DataFrame({"u": self.unit_codes, "p": self.period})
+        df = pd.DataFrame({"u": self.unit_codes, "p": self.time_codes})
         g = df.groupby("u")["p"].agg(["min", "max", "size"])
         g["n_missing"] = g["max"] - g["min"] + 1 - g["size"]
         g = g[g["n_missing"] > 0]
+        first = self.grid.origin + self.grid.step * g["min"].to_numpy()
+        last = self.grid.origin + self.grid.step * g["max"].to_numpy()
         return pd.DataFrame(
             {
                 "unit": self.unit_labels[g.index.to_numpy()],
-                "first": g["min"].to_numpy(),
-                "last": g["max"].to_numpy(),
+                "first": first,
+                "last": last,
                 "n_obs": g["size"].to_numpy(),
                 "n_missing": g["n_missing"].to_numpy(),
             }

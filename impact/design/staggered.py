@@ -33,9 +33,17 @@ from impact.errors import (
     MissingIdError,
 )
 
-__all__ = ["StaggeredDesign", "category_by_time", "staggered_design", "unit_constant"]
+__all__ = [
+    "StaggeredDesign",
+    "category_by_time",
+    "cohort_membership",
+    "staggered_design",
+    "unit_constant",
+]
 
 _MAX_LISTED = 5
+#: Rounds of "drop units, recompute the grid" before giving up (one or two suffice).
+_MAX_GRID_ROUNDS = 10
 
 
 @dataclass(frozen=True)
@@ -334,94 +342,38 @@ def staggered_design(
         codes_all = np.arange(len(data))
         labels_all = pd.RangeIndex(len(data))
         raw_g = data[cohort].reset_index(drop=True)
-    keep, log = missing_mask(data, [*outcomes, *covariates], log)
-    grid = period_grid(numbers_all[keep], fr)
-    if fr is None:
-        observed = np.unique(numbers_all[keep])
-    elif str(fr).upper().startswith(("Y", "A")):
-        observed = np.array([p.year for p in grid.labels(range(grid.size))])
-    else:
-        observed = np.array([])
-    g_num = _read_cohorts(raw_g, grid, observed, never_treated)
-    pos = grid.positions(g_num)
-    inside = np.isfinite(pos) & (pos >= 0) & (pos <= grid.size - 1)
-    off = inside & (pos != np.round(pos))
-    if off.any():
-        u = int(np.flatnonzero(off)[0])
-        raise CohortError(
-            f"cohort {show(raw_g.iloc[u])} of unit {show(labels_all[u])} is not a period of "
-            f"the time grid {grid.describe()} ({int(off.sum())} units). Code the cohort as "
-            "the first observed treated period."
-        )
-    notes: list[str] = []
-    late = np.isfinite(pos) & (pos > grid.size - 1)
-    if late.any():
-        notes.append(
-            f"{int(late.sum())} units first treated after the last period are treated as "
-            "never-treated."
-        )
-    pos = np.where(late, np.nan, pos)
-    drop_unit = np.isfinite(pos) & (pos <= anticipation)
-    row_unit = codes_all
-    log = log.with_drop(
-        "always_treated",
-        "rows of always-treated units (treated by the first period"
-        + (f" + {anticipation} anticipation periods)" if anticipation else ")"),
-        int(np.count_nonzero(drop_unit[row_unit] & keep)),
-        {"units": int(np.count_nonzero(drop_unit & _has_rows(row_unit[keep], len(pos))))},
-    )
-    n_u = len(pos)
-    pool = np.ones(n_u, dtype=bool)
-    if control_pool:
-        raw = (
-            unit_constant(
-                data[control_pool], codes_all, control_pool, "control_pool", pd.Index(labels_all)
-            )
-            if unit
-            else data[control_pool].to_numpy()
-        )
-        pool = _as_bool(pd.Series(raw, name=control_pool))
-        outside = np.isnan(pos) & ~pool & ~drop_unit
-        log = log.with_drop(
-            "control_pool",
-            "rows of never-treated units outside the control pool",
-            int(np.count_nonzero(outside[row_unit] & keep)),
-            {"units": int(outside.sum())},
-        )
-        drop_unit |= outside
-    w_unit = None
+    keep0, log0 = missing_mask(data, [*outcomes, *covariates], log)
     if weights:
         validate_weights(data, weights)
-        w_raw = data[weights].to_numpy(dtype=float)
-        w_unit = (
-            unit_constant(w_raw, codes_all, weights, "weights", pd.Index(labels_all)).astype(float)
-            if unit
-            else w_raw
+    units = _UnitInputs(
+        codes=codes_all,
+        labels=pd.Index(labels_all),
+        raw_cohort=raw_g,
+        pool=_unit_pool(data, control_pool, codes_all, labels_all, unit),
+        weights=_unit_weights(data, weights, codes_all, labels_all, unit),
+    )
+    if isinstance(raw_g.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_any_dtype(
+        raw_g.dtype
+    ):
+        _check_cohort_dates(raw_g, data[time], units.labels)
+    # the grid is the grid of the rows that survive every rule: a dropped unit observed in
+    # other periods must not change what a period is (iterate until the grid is stable)
+    grid = period_grid(numbers_all[keep0], fr)
+    for _ in range(_MAX_GRID_ROUNDS):
+        rules = _unit_rules(
+            units, grid, numbers_all, keep0, log0, anticipation, never_treated, balanced
         )
-        zero = (w_unit == 0) & ~drop_unit
-        log = log.with_drop(
-            "zero_weight",
-            "rows of units with zero weight",
-            int(np.count_nonzero(zero[row_unit] & keep)),
-            {"units": int(zero.sum())},
-        )
-        drop_unit |= zero
-    if balanced:
-        n_seen = len(np.unique(numbers_all[keep]))
-        counts = np.bincount(row_unit[keep], minlength=n_u)
-        unbal = (counts < n_seen) & ~drop_unit
-        log = log.with_drop(
-            "unbalanced",
-            "rows of units not observed in every period (panel='balanced')",
-            int(np.count_nonzero(unbal[row_unit] & keep)),
-            {"units": int(unbal.sum())},
-        )
-        drop_unit |= unbal
-    keep &= ~drop_unit[row_unit]
-    if not keep.any():
-        raise EmptySampleError(
-            "no rows are left after the sample rules: " + (str(log).replace("\n", ";"))
-        )
+        keep = keep0 & ~rules.drop_unit[codes_all]
+        if not keep.any():
+            raise EmptySampleError(
+                "no rows are left after the sample rules: " + str(rules.log).replace("\n", ";")
+            )
+        new_grid = period_grid(numbers_all[keep], fr)
+        if new_grid == grid:
+            break
+        grid = new_grid
+    log, pos, notes = rules.log, rules.pos, list(rules.notes)
+    pool, w_unit, n_u, row_unit = units.pool, units.weights, len(rules.pos), codes_all
     rows = np.flatnonzero(keep)
     for col in clusters:
         _require_complete(data, col, rows)
@@ -431,8 +383,9 @@ def staggered_design(
     unit_cohort = pos[present]
     if not np.isfinite(unit_cohort).any():
         raise EmptySampleError(
-            f"no treated unit is left: every unit in the sample is never-treated in {cohort!r} "
-            "(check the cohort coding and the sample log)."
+            f"no treated unit is left: every unit in the sample is never-treated in {cohort!r}. "
+            f"Sample decisions: {str(log).replace(chr(10), ';')} (check the cohort coding, "
+            "anticipation and the control pool)."
         )
     t = np.round(grid.positions(numbers_all[rows])).astype(np.intp)
     return StaggeredDesign(
@@ -453,13 +406,150 @@ def staggered_design(
     )
 
 
+@dataclass(frozen=True)
+class _UnitInputs:
+    """Per-unit inputs of the sample rules (read once from the user's frame)."""
+
+    codes: IntArray  # unit of every row of the user's frame
+    labels: pd.Index
+    raw_cohort: pd.Series  # per unit, the user's values
+    pool: BoolArray
+    weights: FloatArray | None
+
+
+@dataclass(frozen=True)
+class _Rules:
+    pos: FloatArray  # per unit cohort position, NaN never (late included)
+    drop_unit: BoolArray
+    log: SampleLog
+    notes: tuple[str, ...]
+
+
+def _unit_rules(
+    units: _UnitInputs,
+    grid: PeriodGrid,
+    numbers: IntArray,
+    keep: BoolArray,
+    log: SampleLog,
+    anticipation: int,
+    never_treated: float | None,
+    balanced: bool,
+) -> _Rules:
+    """Cohort positions on ``grid`` and the unit drops (always-treated, control pool, zero
+    weight, unbalanced), counted over the rows in ``keep``."""
+    fr = grid.freq
+    if fr is None:
+        observed = np.unique(numbers[keep])
+    elif str(fr).upper().startswith(("Y", "A")):
+        observed = np.array([p.year for p in grid.labels(range(grid.size))])
+    else:
+        observed = np.array([])
+    pos = grid.positions(_read_cohorts(units.raw_cohort, grid, observed, never_treated))
+    row_unit = units.codes
+    notes: list[str] = []
+    late = np.isfinite(pos) & (pos > grid.size - 1)
+    if late.any():
+        notes.append(
+            f"{int(late.sum())} units first treated after the last period are treated as "
+            "never-treated."
+        )
+    pos = np.where(late, np.nan, pos)
+    drop_unit = np.isfinite(pos) & (pos <= anticipation)
+    has_rows = _has_rows(row_unit[keep], len(pos))
+    log = log.with_drop(
+        "always_treated",
+        "rows of always-treated units (treated by the first period"
+        + (f" + {anticipation} anticipation periods)" if anticipation else ")"),
+        int(np.count_nonzero(drop_unit[row_unit] & keep)),
+        {"units": int(np.count_nonzero(drop_unit & has_rows))},
+    )
+    outside = np.isnan(pos) & ~units.pool & ~drop_unit
+    log = log.with_drop(
+        "control_pool",
+        "rows of never-treated units outside the control pool",
+        int(np.count_nonzero(outside[row_unit] & keep)),
+        {"units": int(np.count_nonzero(outside & has_rows))},
+    )
+    drop_unit = drop_unit | outside
+    if units.weights is not None:
+        zero = (units.weights == 0) & ~drop_unit
+        log = log.with_drop(
+            "zero_weight",
+            "rows of units with zero weight",
+            int(np.count_nonzero(zero[row_unit] & keep)),
+            {"units": int(np.count_nonzero(zero & has_rows))},
+        )
+        drop_unit = drop_unit | zero
+    if balanced:
+        n_seen = len(np.unique(numbers[keep & ~drop_unit[row_unit]]))
+        counts = np.bincount(row_unit[keep], minlength=len(pos))
+        unbal = (counts < n_seen) & ~drop_unit
+        log = log.with_drop(
+            "unbalanced",
+            "rows of units not observed in every period (panel='balanced')",
+            int(np.count_nonzero(unbal[row_unit] & keep)),
+            {"units": int(np.count_nonzero(unbal & has_rows))},
+        )
+        drop_unit = drop_unit | unbal
+    off = ~drop_unit & np.isfinite(pos) & (pos >= 0) & (pos != np.round(pos))
+    if off.any():
+        u = int(np.flatnonzero(off)[0])
+        raise CohortError(
+            f"cohort {show(units.raw_cohort.iloc[u])} of unit {show(units.labels[u])} is not a "
+            f"period of the time grid {grid.describe()} ({int(off.sum())} units). Code the "
+            "cohort as the first observed treated period."
+        )
+    return _Rules(pos=pos, drop_unit=drop_unit, log=log, notes=tuple(notes))
+
+
+def _unit_pool(data, control_pool, codes, labels, unit) -> BoolArray:
+    """Per-unit control-pool flag (all True without a pool)."""
+    if not control_pool:
+        return np.ones(len(labels), dtype=bool)
+    flags = _as_bool(data[control_pool])  # rejects missing values before comparing
+    if unit is None:
+        return flags
+    return unit_constant(flags, codes, control_pool, "control_pool", pd.Index(labels))
+
+
+def _unit_weights(data, weights, codes, labels, unit) -> FloatArray | None:
+    """Per-unit weights (validated by the caller); None without weights."""
+    if not weights:
+        return None
+    w = data[weights].to_numpy(dtype=float)
+    if unit is None:
+        return w
+    return unit_constant(w, codes, weights, "weights", pd.Index(labels)).astype(float)
+
+
+def _check_cohort_dates(raw: pd.Series, time: pd.Series, labels: pd.Index) -> None:
+    """Date cohorts must be dates of the (datetime) time column: no silent rounding."""
+    if not pd.api.types.is_datetime64_any_dtype(time.dtype):
+        raise CohortError(
+            f"cohort column {raw.name!r} holds dates but the time column {time.name!r} does "
+            "not; give cohorts as values of the time column."
+        )
+    bad = raw.notna().to_numpy() & ~raw.isin(pd.unique(time.dropna())).to_numpy()
+    if bad.any():
+        u = int(np.flatnonzero(bad)[0])
+        raise CohortError(
+            f"cohort {show(raw.iloc[u])} of unit {show(labels[u])} is not a date of the time "
+            f"column {time.name!r} ({int(bad.sum())} units). Give the first treated period as "
+            "one of the time column's dates."
+        )
+
+
 def _has_rows(codes: IntArray, n: int) -> BoolArray:
     return np.bincount(codes, minlength=n) > 0
 
 
 def _as_bool(s: pd.Series) -> BoolArray:
     if s.isna().any():
-        raise ImpactError(f"control_pool column {s.name!r} has missing values; use True/False.")
+        idx = s.index[np.flatnonzero(s.isna().to_numpy())[0]]
+        raise ImpactError(
+            f"control_pool column {s.name!r} has {int(s.isna().sum())} missing values (first at "
+            f"row {show(idx)}); use True/False for every row."
+        )
     if pd.api.types.is_bool_dtype(s.dtype):
         return s.to_numpy(dtype=bool)
     if pd.api.types.is_numeric_dtype(s.dtype) and s.isin([0, 1]).all():
@@ -475,6 +565,29 @@ def _require_complete(data: pd.DataFrame, col: str, rows: IntArray) -> None:
         idx = data.index[rows[np.flatnonzero(miss)[0]]]
         raise ClusterError(
             f"cluster variable {col!r} is missing on {int(miss.sum())} rows of the sample "
-            f"(first at row {idx!r}). Choosing a vcov must not change the sample: fill the "
+            f"(first at row {show(idx)}). Choosing a vcov must not change the sample: fill the "
             "cluster ids or drop those rows before estimating."
         )
+
+
+def cohort_membership(
+    data: pd.DataFrame,
+    *,
+    unit: str,
+    time: str,
+    cohort: str,
+    never_treated: float | None = None,
+    freq: str | None = None,
+) -> FloatArray:
+    """0/1 per row of ``data``: the unit is treated in that period (period >= cohort).
+
+    The cohort is read exactly as the estimators read it (:func:`staggered_design`);
+    always-treated units are 1 throughout, never-treated and late units 0.
+    """
+    design = staggered_design(
+        data, unit=unit, time=time, cohort=cohort, never_treated=never_treated, freq=freq
+    )
+    member = np.ones(len(data))  # rows outside the design belong to always-treated units
+    with np.errstate(invalid="ignore"):
+        member[design.rows] = (design.rel_time >= 0).astype(float)
+    return member

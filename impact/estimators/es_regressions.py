@@ -10,6 +10,7 @@ import pandas as pd
 
 from impact._typing import VcovSpec
 from impact.data.samplelog import SampleLog, replay_warnings
+from impact.design.grid import PeriodGrid
 from impact.design.staggered import staggered_design, unit_constant
 from impact.errors import ImpactError
 from impact.estimators.es_cells import interaction_weights, sun_abraham_cells, twfe_cells
@@ -25,6 +26,7 @@ class _Setup:
     cohort: np.ndarray  # grid positions, NaN = never treated
     keep: np.ndarray  # rows kept
     log: SampleLog  # the design's sample decisions
+    grid: PeriodGrid  # the user's period labels
 
 
 def _setup(
@@ -59,7 +61,7 @@ def _setup(
     cols = [y, unit, time, cohort, *covariates, *fe_cols, *_vcov_columns(vcov)]
     frame = design.frame(data, cols)
     keep = np.ones(len(frame), dtype=bool)
-    return _Setup(frame, design.t, design.g, keep, design.sample_log)
+    return _Setup(frame, design.t, design.g, keep, design.sample_log, design.grid)
 
 
 def _fit_dummies(
@@ -121,7 +123,9 @@ def twfe_regression(
         never_treated=never_treated,
         freq=freq,
     )
+    treated = ~np.isnan(s.cohort)
     binned = np.clip(s.period - s.cohort, *window)
+    _require_reference(s.cohort[treated], binned[treated], reference, s.grid)
     binned = np.where(np.isnan(s.cohort), reference, binned).astype(int)
     cl_col = _unit_level_cluster(s, unit, vcov)
     if not covariates and not fixed_effects and cl_col is not None:
@@ -185,7 +189,9 @@ def sun_abraham_regression(
         never = never | (g == last)
     rel = period - g
     keep &= ~(~never & (np.nanmin(period) - g >= 0))  # always-treated cohorts
-    s = _Setup(s.frame, period, g, keep, s.log)
+    inside = keep & ~never
+    _require_reference(g[inside], rel[inside], reference, s.grid, per_cohort=True)
+    s = _Setup(s.frame, period, g, keep, s.log, s.grid)
     cl_col = _unit_level_cluster(s, unit, vcov)
     if not covariates and not fixed_effects and cl_col is not None:
         return _with_design_log(
@@ -217,6 +223,23 @@ def sun_abraham_regression(
         fit.coef[names].to_numpy(), fit.vcov.loc[names, names].to_numpy(), rr, n_gr
     )
     return est, V, rel_times, fit, int(work[unit].nunique()), s.log.then(fit.sample_log), fit.nobs
+
+
+def _require_reference(
+    g: np.ndarray, rel: np.ndarray, reference: int, grid: PeriodGrid, per_cohort: bool = False
+) -> None:
+    """The omitted event time must be observed (for every cohort, with ``per_cohort``):
+    otherwise the coefficients are normalised on some other period, or not at all."""
+    cohorts = np.unique(g) if per_cohort else np.array([np.nan])
+    for c in cohorts:
+        rows = (g == c) if per_cohort else np.ones(len(g), dtype=bool)
+        if not (rel[rows] == reference).any():
+            who = f" for cohort {grid.label(c)}" if per_cohort else " for any treated unit"
+            raise ImpactError(
+                f"the reference event time {reference} is not observed{who} (a gap in the "
+                "time column?): the event-time effects would not be normalised on it. Fill "
+                "the gap or choose another reference."
+            )
 
 
 def _with_design_log(out: tuple, log: SampleLog) -> tuple:

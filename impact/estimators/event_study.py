@@ -13,7 +13,7 @@ from scipy import stats
 
 from impact._typing import FloatArray, VcovSpec
 from impact.data.samplelog import SampleLog
-from impact.errors import InvalidOptionError
+from impact.errors import ImpactError, InvalidOptionError
 from impact.estimators.att_gt import att_gt
 from impact.estimators.es_regressions import sun_abraham_regression, twfe_regression
 from impact.estimators.etwfe import etwfe
@@ -145,6 +145,20 @@ def _no_covariates(estimator: str, covariates: Sequence[str]) -> None:
         )
 
 
+def _check_cs_reference(gt: Any, reference: int) -> None:
+    """Every cohort's universal base period must be its reference period, observed."""
+    tab = gt.table
+    base = tab[(tab["time"] == tab["base_period"]).to_numpy()]
+    bad = base[base["event_time"] != reference]
+    if len(bad):
+        raise ImpactError(
+            f"the reference period (event time {reference}) is not observed for cohort "
+            f"{bad['cohort'].iloc[0]!s} ({len(bad)} cohorts): the event study would be "
+            "normalised on another period. Fill the gap in the time column or choose another "
+            "reference."
+        )
+
+
 def _check_window(window: tuple[int, int], reference: int) -> None:
     """Window and reference are whole numbers of periods."""
     vals = [*window, reference]
@@ -244,8 +258,13 @@ def event_study(
     """
     covariates = list(covariates or [])
     _check_window(window, reference)
-    if window[0] > reference or window[1] < 0:
+    if not (window[0] <= reference <= window[1]) or window[1] < 0:
         raise InvalidOptionError(f"window {window} must contain the reference {reference} and 0.")
+    if estimator == "cs" and reference > -1:
+        raise InvalidOptionError(
+            f"estimator='cs' compares with a pre-treatment base period: reference must be "
+            f"-1 or earlier (reference = -1 - anticipation), got {reference}."
+        )
     if estimator == "twfe":
         est, V, rel, fit, n_units, log, n_obs = twfe_regression(
             data,
@@ -365,6 +384,7 @@ def event_study(
             never_treated=never_treated,
             freq=freq,
         )
+        _check_cs_reference(gt, reference)
         agg = gt.aggregate("dynamic", min_e=window[0], max_e=window[1])
         tab = agg.table
         keep = (tab["event_time"] != reference).to_numpy()

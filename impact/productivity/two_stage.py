@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from impact.data.columns import check_columns
-from impact.design.cohorts import normalize_cohorts
+from impact.design.staggered import cohort_membership
 from impact.errors import ConvergenceError, ImpactError, ImpactWarning, InvalidOptionError
 from impact.estimators.att_gt import att_gt
 from impact.productivity.bootstrap import MAX_FAILED_SHARE, firm_counts
@@ -147,11 +147,14 @@ def tfp_did(
     did.update(unit=unit, time=time, cohort=cohort)
     frame = data.copy()
     check_columns(data, [unit, time, cohort])
-    g = normalize_cohorts(
-        data[cohort], periods=data[time].to_numpy(), never_treated=did.get("never_treated")
+    frame[_MEMBER] = cohort_membership(
+        data,
+        unit=unit,
+        time=time,
+        cohort=cohort,
+        never_treated=did.get("never_treated"),
+        freq=did.get("freq"),
     )
-    with np.errstate(invalid="ignore"):
-        frame[_MEMBER] = (data[time].to_numpy() >= g).astype(float)  # NaN cohort: never
     pf_kw = dict(
         output=output, free=free, state=state, proxy=proxy, unit=unit, time=time,
         controls=controls, exog_instruments=exog_instruments,

@@ -13,7 +13,7 @@ from scipy import stats
 from impact._typing import FloatArray
 from impact.data.samplelog import SampleLog
 from impact.design.grid import PeriodGrid
-from impact.errors import InvalidOptionError
+from impact.errors import EmptySampleError, InvalidOptionError
 from impact.inference.bootstrap import multiplier_bootstrap
 from impact.linear.groupby import group_sums
 
@@ -29,6 +29,14 @@ def if_vcov(inf: FloatArray, cluster: np.ndarray | None) -> FloatArray:
     S = inf if cluster is None else group_sums(cluster, int(cluster.max()) + 1, inf)
     S = S if S.ndim == 2 else S[:, None]
     return S.T @ S / n**2
+
+
+def _require_rows(rows: list, kind: str) -> None:
+    if not rows:
+        raise EmptySampleError(
+            f"no finite ATT(g,t) cell falls in the {kind} aggregation's window; widen "
+            "min_e/max_e or check the cells' table."
+        )
 
 
 def _interval(est: FloatArray, se: FloatArray, alpha: float) -> tuple[FloatArray, FloatArray]:
@@ -308,6 +316,11 @@ class ATTgtResult:
         g, t = self._g, self._t
         e = t - g
         finite = tab["estimate"].notna().to_numpy()
+        if not finite.any():
+            raise EmptySampleError(
+                "every ATT(g,t) cell is NaN (too few treated or control units); nothing to "
+                "aggregate. Lower min_cell_units or check the sample log."
+            )
         if type == "simple":
             keep = np.flatnonzero((g <= t) & (t <= g + max_e) & finite)
             pg, _ = self._pg(keep)
@@ -326,6 +339,7 @@ class ATTgtResult:
                 infs.append(inf)
                 sizes.append(self._pg_units[:, j].mean())
                 keep_g.append(j)
+            _require_rows(rows, "group")
             theta = np.array([r["estimate"] for r in rows])
             pg = np.array(sizes)
             W = np.column_stack(infs)
@@ -342,9 +356,14 @@ class ATTgtResult:
                 keep = np.flatnonzero(ok & (e == ev))
                 pg, _ = self._pg(keep)
                 est, inf = self._combine(keep, pg / pg.sum(), with_wif=True)
-                rows.append({"event_time": int(ev), "estimate": est, "std_error": self._se(inf)})
+                base_only = bool(
+                    (tab["time"].to_numpy()[keep] == tab["base_period"].to_numpy()[keep]).all()
+                )
+                se_ev = float("nan") if base_only else self._se(inf)  # the reference: no SE
+                rows.append({"event_time": int(ev), "estimate": est, "std_error": se_ev})
                 infs.append(inf)
                 es.append(ev)
+            _require_rows(rows, "dynamic")
             es = np.array(es)
             post = es >= 0
             inf = np.column_stack(infs)[:, post].mean(axis=1)
@@ -360,6 +379,7 @@ class ATTgtResult:
                     {"time": self._grid.label(period), "estimate": est, "std_error": self._se(inf)}
                 )
                 infs.append(inf)
+            _require_rows(rows, "calendar")
             inf = np.column_stack(infs).mean(axis=1)
             est = float(np.mean([r["estimate"] for r in rows]))
             return self._result("calendar", est, inf, pd.DataFrame(rows), np.column_stack(infs))

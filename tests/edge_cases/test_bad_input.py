@@ -220,9 +220,13 @@ def test_bad_time_values(df, bad):
 
 
 def test_datetime_without_freq(df):
+    """Year starts are a regular calendar grid (freq inferred); scattered days are not."""
     d = df.assign(date=pd.to_datetime(df["year"].astype(str) + "-01-01"))
+    p = impact.Panel(d, unit="unit", time="date")
+    assert p.freq == "Y" and p.n_periods == df["year"].nunique()
+    days = pd.to_datetime("2000-01-01") + pd.to_timedelta(df["year"] * 37 % 101, unit="D")
     with pytest.raises(errors.InvalidTimeError, match="freq="):
-        impact.Panel(d, unit="unit", time="date")
+        impact.Panel(df.assign(date=days), unit="unit", time="date")
 
 
 def test_no_residual_degrees_of_freedom(df):

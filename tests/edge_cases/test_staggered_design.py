@@ -222,3 +222,70 @@ def test_period_labels_in_att_gt_table():
     assert set(two.table["cohort"]) == {2006, 2010}
     dyn = two.aggregate("dynamic")
     assert dyn.table["event_time"].diff().dropna().eq(1).all()  # event time in periods
+
+
+# ---------------------------------------------------------------- hostile review mends
+
+
+@pytest.mark.parametrize("est", ["twfe", "imputation", "cs"])
+def test_a_dropped_unit_does_not_change_the_period_grid(est):
+    """Before: an always-treated unit observed in odd years turned a step-2 grid into
+    step 1 (twfe 1.04 -> 0.18), though it was dropped."""
+    df = _step(staggered(17), 2)
+    stray = pd.DataFrame({"firm": 999, "year": [2001, 2003], "g": 1990.0, "y": 0.0})
+    a = _es(df, est)
+    b = _es(pd.concat([df, stray], ignore_index=True), est)
+    assert_close(b.table["estimate"], a.table["estimate"], rtol=RTOL_CLOSED_FORM, atol=1e-12)
+    assert b.sample_log.dropped("always_treated") == 2
+
+
+def test_cohort_in_another_frequency_or_mid_period_is_an_error():
+    """Before: an annual Period cohort on quarterly time became Q4; a mid-year date was
+    rounded down to the year's first period."""
+    df = staggered(18)
+    q = df.assign(year=pd.PeriodIndex([f"{y}Q1" for y in df["year"]], freq="Q"))
+    q = q.assign(g=pd.PeriodIndex([pd.NaT if np.isnan(v) else str(int(v)) for v in q["g"]], freq="Y"))
+    with pytest.raises(errors.CohortError, match="frequency"):
+        _quiet(impact.att_gt, q, **KW)
+    d = df.assign(year=pd.to_datetime(df["year"].astype(str) + "-01-01"))
+    d = d.assign(g=pd.to_datetime(df["g"].map(lambda v: None if np.isnan(v) else f"{int(v)}-07-01")))
+    with pytest.raises(errors.CohortError, match="not a date of the time column"):
+        _quiet(impact.att_gt, d, **KW)
+
+
+@pytest.mark.parametrize("est", ["twfe", "sun_abraham", "cs"])
+def test_unobserved_reference_period_is_an_error(est):
+    """Before: twfe moved the normalisation silently, sun_abraham returned ATT 0.0 with SE
+    0.0, cs normalised on g - 2 with a made-up -1 row."""
+    df = staggered(19)
+    df = df[(df["year"] != 2002) & (df["year"] != 2004)]  # both cohorts lose g - 1
+    with pytest.raises(errors.ImpactError, match="reference"):
+        _es(df, est, window=(-3, 2))
+
+
+@pytest.mark.parametrize("est", ["twfe", "sun_abraham", "did2s"])
+def test_reference_outside_the_window_is_an_error(est):
+    with pytest.raises(errors.InvalidOptionError, match="must contain the reference"):
+        _es(staggered(20), est, window=(-2, 3), reference=4)
+
+
+def test_cs_reference_must_be_a_pre_period():
+    with pytest.raises(errors.InvalidOptionError, match="reference must be -1 or earlier"):
+        _es(staggered(20), "cs", reference=0)
+
+
+def test_all_cells_nan_aggregate_is_an_error():
+    """Before: aggregate('simple') returned 0.0, the others a raw ValueError."""
+    r = _quiet(impact.att_gt, staggered(21), **KW, min_cell_units=10_000)
+    for kind in ("simple", "group", "calendar", "dynamic"):
+        with pytest.raises(errors.EmptySampleError, match="NaN"):
+            r.aggregate(kind)
+
+
+def test_nullable_pool_with_missing_values_is_typed():
+    """Before: TypeError 'boolean value of NA is ambiguous'."""
+    df = staggered(22)
+    pool = pd.array(df["firm"] % 3 != 0, dtype="boolean")
+    pool[3] = pd.NA
+    with pytest.raises(errors.ImpactError, match="control_pool column 'pool' has 1 missing"):
+        _quiet(impact.att_gt, df.assign(pool=pool), **KW, control_pool="pool")
