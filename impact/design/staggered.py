@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from numbers import Integral
 
 import numpy as np
 import pandas as pd
@@ -20,28 +19,31 @@ from impact._typing import BoolArray, FloatArray, IntArray
 from impact.data.columns import check_columns, missing_mask, validate_weights
 from impact.data.panel import _factorize_ids
 from impact.data.samplelog import SampleLog
-from impact.design.cohorts import normalize_cohorts
-from impact.design.grid import PeriodGrid, cohort_numbers, period_grid, time_numbers
-from impact.errors import (
-    ClusterError,
-    CohortError,
-    ColumnTypeError,
-    DuplicateRowsError,
-    EmptySampleError,
-    ImpactError,
-    InvalidOptionError,
-    MissingIdError,
+from impact.design.checks import (
+    category_by_time,
+    check_anticipation,
+    check_cohort_dates,
+    check_duplicates,
+    check_ids,
+    check_numeric,
+    require_complete,
+    show,
+    unit_constant,
 )
+from impact.design.grid import PeriodGrid, period_grid, time_numbers
+from impact.design.rules import UnitInputs, unit_pool, unit_rules, unit_weights
+from impact.errors import EmptySampleError
 
 __all__ = [
     "StaggeredDesign",
     "category_by_time",
+    "check_numeric",
     "cohort_membership",
+    "show",
     "staggered_design",
     "unit_constant",
 ]
 
-_MAX_LISTED = 5
 #: Rounds of "drop units, recompute the grid" before giving up (one or two suffice).
 _MAX_GRID_ROUNDS = 10
 
@@ -136,131 +138,6 @@ class StaggeredDesign:
         return out
 
 
-def show(value: object) -> str:
-    """``repr`` of a user's value without numpy's type wrapper (``5``, not ``np.int64(5)``)."""
-    item = getattr(value, "item", None)
-    if isinstance(value, np.generic) and item is not None:
-        value = item()
-    return repr(value)
-
-
-def unit_constant(
-    values: pd.Series | np.ndarray,
-    unit_codes: IntArray,
-    col: str,
-    what: str,
-    labels: pd.Index | None = None,
-) -> np.ndarray:
-    """One value per unit code (0..U-1) of a column that must not vary within units.
-
-    Raises ImpactError naming the unit (its user id when ``labels`` are given) and the
-    two values.
-    """
-    if isinstance(values, pd.DataFrame):
-        values = values[col]
-    vals = values.to_numpy() if isinstance(values, pd.Series) else np.asarray(values)
-    n_units = int(unit_codes.max()) + 1 if len(unit_codes) else 0
-    first_row = np.full(n_units, -1)
-    first_row[unit_codes[::-1]] = np.arange(len(unit_codes))[::-1]
-    first = vals[first_row]
-    ref = first[unit_codes]
-    same = pd.isna(vals) & pd.isna(ref)
-    differs = ~((vals == ref) | same)
-    if differs.any():
-        row = int(np.flatnonzero(differs)[0])
-        code = unit_codes[row]
-        who = show(labels[code]) if labels is not None else f"code {code}"
-        raise ImpactError(
-            f"{what} column {col!r} varies within unit {who} ({show(first[code])} and "
-            f"{show(vals[row])}); it must be constant over time for every unit."
-        )
-    return first
-
-
-def category_by_time(fixed_effects: str | None, time: str, who: str) -> str | None:
-    """The category column of a ``"category^time"`` fixed effect (None if not given).
-
-    Raises InvalidOptionError for anything but one interaction of ``time`` with a column.
-    """
-    if not fixed_effects:
-        return None
-    parts = [p.strip() for p in fixed_effects.split("^")]
-    if "+" in fixed_effects or len(parts) != 2 or time not in parts:
-        raise InvalidOptionError(
-            f"fixed_effects={fixed_effects!r}: {who} takes one interaction of the time "
-            f"column with a category, e.g. 'sector^{time}'."
-        )
-    return parts[0] if parts[1] == time else parts[1]
-
-
-def _check_anticipation(anticipation: object) -> int:
-    if isinstance(anticipation, bool) or not isinstance(anticipation, Integral | float):
-        raise InvalidOptionError(
-            f"anticipation must be a whole number of periods >= 0, got {anticipation!r}."
-        )
-    if anticipation < 0 or float(anticipation) != int(anticipation):
-        raise InvalidOptionError(
-            f"anticipation must be a whole number of periods >= 0, got {anticipation!r}."
-        )
-    return int(anticipation)
-
-
-def _check_ids(data: pd.DataFrame, cols: Sequence[tuple[str, str]]) -> None:
-    for col, role in cols:
-        miss = data[col].isna().to_numpy(dtype=bool)
-        if miss.any():
-            idx = data.index[np.flatnonzero(miss)[0]]
-            raise MissingIdError(
-                f"{role} column {col!r} is missing on {int(miss.sum())} rows (first at row "
-                f"{show(idx)}); drop or fill those rows first."
-            )
-
-
-def check_numeric(data: pd.DataFrame, columns: Sequence[str], role: str) -> None:
-    """ColumnTypeError for a column that is not numeric (or boolean), with an example."""
-    for col in dict.fromkeys(columns):
-        s = data[col]
-        if pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype):
-            continue
-        conv = pd.to_numeric(s, errors="coerce")
-        bad = conv.isna().to_numpy() & s.notna().to_numpy()
-        example = ""
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            example = (
-                f" (e.g. {show(s.iloc[i])} at row {show(s.index[i])}, {int(bad.sum())} such rows)"
-            )
-        raise ColumnTypeError(
-            f"{role} {col!r} must be numeric, got dtype {s.dtype}{example}. Convert it with "
-            "pandas.to_numeric and decide what non-numbers mean before estimating."
-        )
-
-
-def _check_duplicates(data, unit, time, codes, t, n_units, size) -> None:
-    key = codes.astype(np.int64) * max(size, 1) + t
-    dup = pd.Series(key).duplicated(keep=False).to_numpy()
-    if dup.any():
-        pairs = data.loc[dup, [unit, time]].drop_duplicates().head(_MAX_LISTED)
-        listed = ", ".join(f"({show(u)}, {show(v)})" for u, v in pairs.itertuples(index=False))
-        n_pairs = int(pd.Series(key[dup]).nunique())
-        raise DuplicateRowsError(
-            f"{n_pairs} ({unit}, {time}) pairs appear more than once ({int(dup.sum())} rows), "
-            f"e.g. {listed}. A panel needs one row per unit and period: aggregate or remove "
-            "the duplicates explicitly."
-        )
-
-
-def _read_cohorts(raw: pd.Series, grid: PeriodGrid, observed_labels, never_treated):
-    """Cohort period numbers with never-treated codes read as NaN (see normalize_cohorts)."""
-    if isinstance(raw.dtype, pd.PeriodDtype) or pd.api.types.is_datetime64_any_dtype(raw.dtype):
-        return cohort_numbers(raw, grid)
-    numeric = cohort_numbers(raw, PeriodGrid(0, 1, 0, None))  # type checks only
-    coded = normalize_cohorts(
-        pd.Series(numeric, name=raw.name), periods=observed_labels, never_treated=never_treated
-    )
-    return cohort_numbers(pd.Series(coded, name=raw.name), grid)
-
-
 def staggered_design(
     data: pd.DataFrame,
     *,
@@ -321,17 +198,17 @@ def staggered_design(
     wanted = [*names, *outcomes, *covariates, *clusters, *columns]
     wanted += [c for c in (control_pool, weights) if c]
     check_columns(data, list(dict.fromkeys(wanted)))
-    anticipation = _check_anticipation(anticipation)
+    anticipation = check_anticipation(anticipation)
     if len(data) == 0:
         raise EmptySampleError("the data frame has no rows: nothing can be estimated.")
-    _check_ids(data, [(c, r) for c, r in ((unit, "unit id"), (time, "time")) if c])
+    check_ids(data, [(c, r) for c, r in ((unit, "unit id"), (time, "time")) if c])
     check_numeric(data, [*outcomes, *covariates], "column")
     numbers_all, fr = time_numbers(data[time], freq=freq)
     log = SampleLog(n_initial=len(data))
     if unit is not None:
         codes_all, labels_all = _factorize_ids(data[unit])
         span = int(numbers_all.max() - numbers_all.min()) + 1
-        _check_duplicates(
+        check_duplicates(
             data, unit, time, codes_all, numbers_all - numbers_all.min(), len(labels_all), span
         )
         unit_constant(data[cohort], codes_all, cohort, "cohort", pd.Index(labels_all))
@@ -345,22 +222,22 @@ def staggered_design(
     keep0, log0 = missing_mask(data, [*outcomes, *covariates], log)
     if weights:
         validate_weights(data, weights)
-    units = _UnitInputs(
+    units = UnitInputs(
         codes=codes_all,
         labels=pd.Index(labels_all),
         raw_cohort=raw_g,
-        pool=_unit_pool(data, control_pool, codes_all, labels_all, unit),
-        weights=_unit_weights(data, weights, codes_all, labels_all, unit),
+        pool=unit_pool(data, control_pool, codes_all, labels_all, unit),
+        weights=unit_weights(data, weights, codes_all, labels_all, unit),
     )
     if isinstance(raw_g.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_any_dtype(
         raw_g.dtype
     ):
-        _check_cohort_dates(raw_g, data[time], units.labels)
+        check_cohort_dates(raw_g, data[time], units.labels)
     # the grid is the grid of the rows that survive every rule: a dropped unit observed in
     # other periods must not change what a period is (iterate until the grid is stable)
     grid = period_grid(numbers_all[keep0], fr)
     for _ in range(_MAX_GRID_ROUNDS):
-        rules = _unit_rules(
+        rules = unit_rules(
             units, grid, numbers_all, keep0, log0, anticipation, never_treated, balanced
         )
         keep = keep0 & ~rules.drop_unit[codes_all]
@@ -376,7 +253,7 @@ def staggered_design(
     pool, w_unit, n_u, row_unit = units.pool, units.weights, len(rules.pos), codes_all
     rows = np.flatnonzero(keep)
     for col in clusters:
-        _require_complete(data, col, rows)
+        require_complete(data, col, rows)
     present = np.zeros(n_u, dtype=bool)
     present[row_unit[rows]] = True
     new_code = np.cumsum(present) - 1
@@ -404,170 +281,6 @@ def staggered_design(
         sample_log=log,
         notes=tuple(notes),
     )
-
-
-@dataclass(frozen=True)
-class _UnitInputs:
-    """Per-unit inputs of the sample rules (read once from the user's frame)."""
-
-    codes: IntArray  # unit of every row of the user's frame
-    labels: pd.Index
-    raw_cohort: pd.Series  # per unit, the user's values
-    pool: BoolArray
-    weights: FloatArray | None
-
-
-@dataclass(frozen=True)
-class _Rules:
-    pos: FloatArray  # per unit cohort position, NaN never (late included)
-    drop_unit: BoolArray
-    log: SampleLog
-    notes: tuple[str, ...]
-
-
-def _unit_rules(
-    units: _UnitInputs,
-    grid: PeriodGrid,
-    numbers: IntArray,
-    keep: BoolArray,
-    log: SampleLog,
-    anticipation: int,
-    never_treated: float | None,
-    balanced: bool,
-) -> _Rules:
-    """Cohort positions on ``grid`` and the unit drops (always-treated, control pool, zero
-    weight, unbalanced), counted over the rows in ``keep``."""
-    fr = grid.freq
-    if fr is None:
-        observed = np.unique(numbers[keep])
-    elif str(fr).upper().startswith(("Y", "A")):
-        observed = np.array([p.year for p in grid.labels(range(grid.size))])
-    else:
-        observed = np.array([])
-    pos = grid.positions(_read_cohorts(units.raw_cohort, grid, observed, never_treated))
-    row_unit = units.codes
-    notes: list[str] = []
-    late = np.isfinite(pos) & (pos > grid.size - 1)
-    if late.any():
-        notes.append(
-            f"{int(late.sum())} units first treated after the last period are treated as "
-            "never-treated."
-        )
-    pos = np.where(late, np.nan, pos)
-    drop_unit = np.isfinite(pos) & (pos <= anticipation)
-    has_rows = _has_rows(row_unit[keep], len(pos))
-    log = log.with_drop(
-        "always_treated",
-        "rows of always-treated units (treated by the first period"
-        + (f" + {anticipation} anticipation periods)" if anticipation else ")"),
-        int(np.count_nonzero(drop_unit[row_unit] & keep)),
-        {"units": int(np.count_nonzero(drop_unit & has_rows))},
-    )
-    outside = np.isnan(pos) & ~units.pool & ~drop_unit
-    log = log.with_drop(
-        "control_pool",
-        "rows of never-treated units outside the control pool",
-        int(np.count_nonzero(outside[row_unit] & keep)),
-        {"units": int(np.count_nonzero(outside & has_rows))},
-    )
-    drop_unit = drop_unit | outside
-    if units.weights is not None:
-        zero = (units.weights == 0) & ~drop_unit
-        log = log.with_drop(
-            "zero_weight",
-            "rows of units with zero weight",
-            int(np.count_nonzero(zero[row_unit] & keep)),
-            {"units": int(np.count_nonzero(zero & has_rows))},
-        )
-        drop_unit = drop_unit | zero
-    if balanced:
-        n_seen = len(np.unique(numbers[keep & ~drop_unit[row_unit]]))
-        counts = np.bincount(row_unit[keep], minlength=len(pos))
-        unbal = (counts < n_seen) & ~drop_unit
-        log = log.with_drop(
-            "unbalanced",
-            "rows of units not observed in every period (panel='balanced')",
-            int(np.count_nonzero(unbal[row_unit] & keep)),
-            {"units": int(np.count_nonzero(unbal & has_rows))},
-        )
-        drop_unit = drop_unit | unbal
-    off = ~drop_unit & np.isfinite(pos) & (pos >= 0) & (pos != np.round(pos))
-    if off.any():
-        u = int(np.flatnonzero(off)[0])
-        raise CohortError(
-            f"cohort {show(units.raw_cohort.iloc[u])} of unit {show(units.labels[u])} is not a "
-            f"period of the time grid {grid.describe()} ({int(off.sum())} units). Code the "
-            "cohort as the first observed treated period."
-        )
-    return _Rules(pos=pos, drop_unit=drop_unit, log=log, notes=tuple(notes))
-
-
-def _unit_pool(data, control_pool, codes, labels, unit) -> BoolArray:
-    """Per-unit control-pool flag (all True without a pool)."""
-    if not control_pool:
-        return np.ones(len(labels), dtype=bool)
-    flags = _as_bool(data[control_pool])  # rejects missing values before comparing
-    if unit is None:
-        return flags
-    return unit_constant(flags, codes, control_pool, "control_pool", pd.Index(labels))
-
-
-def _unit_weights(data, weights, codes, labels, unit) -> FloatArray | None:
-    """Per-unit weights (validated by the caller); None without weights."""
-    if not weights:
-        return None
-    w = data[weights].to_numpy(dtype=float)
-    if unit is None:
-        return w
-    return unit_constant(w, codes, weights, "weights", pd.Index(labels)).astype(float)
-
-
-def _check_cohort_dates(raw: pd.Series, time: pd.Series, labels: pd.Index) -> None:
-    """Date cohorts must be dates of the (datetime) time column: no silent rounding."""
-    if not pd.api.types.is_datetime64_any_dtype(time.dtype):
-        raise CohortError(
-            f"cohort column {raw.name!r} holds dates but the time column {time.name!r} does "
-            "not; give cohorts as values of the time column."
-        )
-    bad = raw.notna().to_numpy() & ~raw.isin(pd.unique(time.dropna())).to_numpy()
-    if bad.any():
-        u = int(np.flatnonzero(bad)[0])
-        raise CohortError(
-            f"cohort {show(raw.iloc[u])} of unit {show(labels[u])} is not a date of the time "
-            f"column {time.name!r} ({int(bad.sum())} units). Give the first treated period as "
-            "one of the time column's dates."
-        )
-
-
-def _has_rows(codes: IntArray, n: int) -> BoolArray:
-    return np.bincount(codes, minlength=n) > 0
-
-
-def _as_bool(s: pd.Series) -> BoolArray:
-    if s.isna().any():
-        idx = s.index[np.flatnonzero(s.isna().to_numpy())[0]]
-        raise ImpactError(
-            f"control_pool column {s.name!r} has {int(s.isna().sum())} missing values (first at "
-            f"row {show(idx)}); use True/False for every row."
-        )
-    if pd.api.types.is_bool_dtype(s.dtype):
-        return s.to_numpy(dtype=bool)
-    if pd.api.types.is_numeric_dtype(s.dtype) and s.isin([0, 1]).all():
-        return s.to_numpy(dtype=float) == 1
-    raise ColumnTypeError(
-        f"control_pool column {s.name!r} must be boolean (or 0/1), got dtype {s.dtype}."
-    )
-
-
-def _require_complete(data: pd.DataFrame, col: str, rows: IntArray) -> None:
-    miss = data[col].isna().to_numpy(dtype=bool)[rows]
-    if miss.any():
-        idx = data.index[rows[np.flatnonzero(miss)[0]]]
-        raise ClusterError(
-            f"cluster variable {col!r} is missing on {int(miss.sum())} rows of the sample "
-            f"(first at row {show(idx)}). Choosing a vcov must not change the sample: fill the "
-            "cluster ids or drop those rows before estimating."
-        )
 
 
 def cohort_membership(

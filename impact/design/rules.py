@@ -1,0 +1,145 @@
+"""Sample rules of the staggered design on a period grid: cohort positions, late and
+always-treated units, control pools, zero weights, balance — each drop counted."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from impact._typing import BoolArray, FloatArray, IntArray
+from impact.data.samplelog import SampleLog
+from impact.design.checks import as_bool, has_rows, show, unit_constant
+from impact.design.cohorts import normalize_cohorts
+from impact.design.grid import PeriodGrid, cohort_numbers
+from impact.errors import CohortError
+
+__all__ = ["UnitInputs", "unit_pool", "unit_rules", "unit_weights"]
+
+
+def _read_cohorts(raw: pd.Series, grid: PeriodGrid, observed_labels, never_treated):
+    """Cohort period numbers with never-treated codes read as NaN (see normalize_cohorts)."""
+    if isinstance(raw.dtype, pd.PeriodDtype) or pd.api.types.is_datetime64_any_dtype(raw.dtype):
+        return cohort_numbers(raw, grid)
+    numeric = cohort_numbers(raw, PeriodGrid(0, 1, 0, None))  # type checks only
+    coded = normalize_cohorts(
+        pd.Series(numeric, name=raw.name), periods=observed_labels, never_treated=never_treated
+    )
+    return cohort_numbers(pd.Series(coded, name=raw.name), grid)
+
+
+@dataclass(frozen=True)
+class UnitInputs:
+    """Per-unit inputs of the sample rules (read once from the user's frame)."""
+
+    codes: IntArray  # unit of every row of the user's frame
+    labels: pd.Index
+    raw_cohort: pd.Series  # per unit, the user's values
+    pool: BoolArray
+    weights: FloatArray | None
+
+
+@dataclass(frozen=True)
+class _Rules:
+    pos: FloatArray  # per unit cohort position, NaN never (late included)
+    drop_unit: BoolArray
+    log: SampleLog
+    notes: tuple[str, ...]
+
+
+def unit_rules(
+    units: UnitInputs,
+    grid: PeriodGrid,
+    numbers: IntArray,
+    keep: BoolArray,
+    log: SampleLog,
+    anticipation: int,
+    never_treated: float | None,
+    balanced: bool,
+) -> _Rules:
+    """Cohort positions on ``grid`` and the unit drops (always-treated, control pool, zero
+    weight, unbalanced), counted over the rows in ``keep``."""
+    fr = grid.freq
+    if fr is None:
+        observed = np.unique(numbers[keep])
+    elif str(fr).upper().startswith(("Y", "A")):
+        observed = np.array([p.year for p in grid.labels(range(grid.size))])
+    else:
+        observed = np.array([])
+    pos = grid.positions(_read_cohorts(units.raw_cohort, grid, observed, never_treated))
+    row_unit = units.codes
+    notes: list[str] = []
+    late = np.isfinite(pos) & (pos > grid.size - 1)
+    if late.any():
+        notes.append(
+            f"{int(late.sum())} units first treated after the last period are treated as "
+            "never-treated."
+        )
+    pos = np.where(late, np.nan, pos)
+    drop_unit = np.isfinite(pos) & (pos <= anticipation)
+    seen = has_rows(row_unit[keep], len(pos))
+    log = log.with_drop(
+        "always_treated",
+        "rows of always-treated units (treated by the first period"
+        + (f" + {anticipation} anticipation periods)" if anticipation else ")"),
+        int(np.count_nonzero(drop_unit[row_unit] & keep)),
+        {"units": int(np.count_nonzero(drop_unit & seen))},
+    )
+    outside = np.isnan(pos) & ~units.pool & ~drop_unit
+    log = log.with_drop(
+        "control_pool",
+        "rows of never-treated units outside the control pool",
+        int(np.count_nonzero(outside[row_unit] & keep)),
+        {"units": int(np.count_nonzero(outside & seen))},
+    )
+    drop_unit = drop_unit | outside
+    if units.weights is not None:
+        zero = (units.weights == 0) & ~drop_unit
+        log = log.with_drop(
+            "zero_weight",
+            "rows of units with zero weight",
+            int(np.count_nonzero(zero[row_unit] & keep)),
+            {"units": int(np.count_nonzero(zero & seen))},
+        )
+        drop_unit = drop_unit | zero
+    if balanced:
+        n_seen = len(np.unique(numbers[keep & ~drop_unit[row_unit]]))
+        counts = np.bincount(row_unit[keep], minlength=len(pos))
+        unbal = (counts < n_seen) & ~drop_unit
+        log = log.with_drop(
+            "unbalanced",
+            "rows of units not observed in every period (panel='balanced')",
+            int(np.count_nonzero(unbal[row_unit] & keep)),
+            {"units": int(np.count_nonzero(unbal & seen))},
+        )
+        drop_unit = drop_unit | unbal
+    off = ~drop_unit & np.isfinite(pos) & (pos >= 0) & (pos != np.round(pos))
+    if off.any():
+        u = int(np.flatnonzero(off)[0])
+        raise CohortError(
+            f"cohort {show(units.raw_cohort.iloc[u])} of unit {show(units.labels[u])} is not a "
+            f"period of the time grid {grid.describe()} ({int(off.sum())} units). Code the "
+            "cohort as the first observed treated period."
+        )
+    return _Rules(pos=pos, drop_unit=drop_unit, log=log, notes=tuple(notes))
+
+
+def unit_pool(data, control_pool, codes, labels, unit) -> BoolArray:
+    """Per-unit control-pool flag (all True without a pool)."""
+    if not control_pool:
+        return np.ones(len(labels), dtype=bool)
+    flags = as_bool(data[control_pool])  # rejects missing values before comparing
+    if unit is None:
+        return flags
+    return unit_constant(flags, codes, control_pool, "control_pool", pd.Index(labels))
+
+
+def unit_weights(data, weights, codes, labels, unit) -> FloatArray | None:
+    """Per-unit weights (validated by the caller); None without weights."""
+    if not weights:
+        return None
+    w = data[weights].to_numpy(dtype=float)
+    if unit is None:
+        return w
+    return unit_constant(w, codes, weights, "weights", pd.Index(labels)).astype(float)
