@@ -124,6 +124,7 @@ def twfe_regression(
         freq=freq,
     )
     treated = ~np.isnan(s.cohort)
+    _require_comparison(s.cohort, s.grid)
     binned = np.clip(s.period - s.cohort, *window)
     _require_reference(s.cohort[treated], binned[treated], reference, s.grid)
     binned = np.where(np.isnan(s.cohort), reference, binned).astype(int)
@@ -223,6 +224,18 @@ def sun_abraham_regression(
         fit.coef[names].to_numpy(), fit.vcov.loc[names, names].to_numpy(), rr, n_gr
     )
     return est, V, rel_times, fit, int(work[unit].nunique()), s.log.then(fit.sample_log), fit.nobs
+
+
+def _require_comparison(g: np.ndarray, grid: PeriodGrid) -> None:
+    """A comparison group exists: never-treated units, or a second cohort."""
+    cohorts = np.unique(g[~np.isnan(g)])
+    if np.isnan(g).any() or len(cohorts) > 1:
+        return
+    raise ImpactError(
+        f"no comparison group: every unit is treated in {grid.label(cohorts[0])} and none is "
+        "never-treated, so period effects and event-time effects cannot be told apart. Add "
+        "never-treated units (or units treated later)."
+    )
 
 
 def _require_reference(

@@ -196,7 +196,11 @@ def _first_stage(
         int((~imputable).sum()),
     )
     if not (imputable & ~untreated).any():
-        raise ImpactError("no treated observation can be imputed (no untreated periods).")
+        raise ImpactError(
+            "no treated observation can be imputed: no unit is untreated in the periods where "
+            "the treated units are treated (no never-treated or not-yet-treated comparison "
+            "units). Add never-treated units or restrict the periods."
+        )
     alpha, lam = system.solve(group_sums(u0, n_u, y0), group_sums(t0, n_t, y0))
     return _FirstStage(
         keep,

@@ -289,3 +289,11 @@ def test_nullable_pool_with_missing_values_is_typed():
     pool[3] = pd.NA
     with pytest.raises(errors.ImpactError, match="control_pool column 'pool' has 1 missing"):
         _quiet(impact.att_gt, df.assign(pool=pool), **KW, control_pool="pool")
+
+
+@pytest.mark.parametrize("est", ["twfe", "imputation"])
+def test_one_cohort_without_never_treated_names_the_missing_comparison(est):
+    """Before: 'every regressor is collinear' (twfe), 'no untreated periods' (imputation)."""
+    df = staggered(23).assign(g=2003.0)
+    with pytest.raises(errors.ImpactError, match="comparison"):
+        _es(df, est)
