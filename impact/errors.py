@@ -20,6 +20,7 @@ __all__ = [
     "ConvergenceError",
     "DuplicateRowsError",
     "EmptySampleError",
+    "ExpressionError",
     "FewClustersWarning",
     "FormulaError",
     "ImpactError",
@@ -102,6 +103,10 @@ class NonPositiveInputError(ImpactError):
 
 class InvalidOptionError(ImpactError):
     """An option value is not one of the accepted values."""
+
+
+class ExpressionError(InvalidOptionError):
+    """A spec expression uses something outside the whitelisted column-expression grammar."""
 
 
 class ImpactWarning(UserWarning):

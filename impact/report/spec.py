@@ -18,7 +18,13 @@ from typing import Any
 import pandas as pd
 
 from impact.data.columns import check_columns
-from impact.errors import ColumnNotFoundError, InvalidOptionError, close_matches_hint
+from impact.errors import (
+    ColumnNotFoundError,
+    ExpressionError,
+    InvalidOptionError,
+    close_matches_hint,
+)
+from impact.report.expression import evaluate_expression
 
 __all__ = ["Columns", "OutcomeFamily", "Production", "Spec", "derive_column"]
 
@@ -417,20 +423,16 @@ def derive_column(data: pd.DataFrame, name: str, expr: str) -> pd.Series:
     ------
     ColumnNotFoundError
         The expression names a column the data lack.
-    InvalidOptionError
-        The expression is not a valid column expression.
+    ExpressionError
+        The expression is outside the whitelisted grammar (:mod:`impact.report.expression`):
+        spec expressions are data, never evaluated as code.
     """
     try:
-        out = data.eval(expr, engine="python")
-    except pd.errors.UndefinedVariableError as exc:
-        raise ColumnNotFoundError(f"derived outcome {name!r} = {expr!r}: {exc}.") from None
-    except (SyntaxError, ValueError, TypeError) as exc:
-        raise InvalidOptionError(
-            f"derived outcome {name!r} = {expr!r} is invalid: {exc}."
-        ) from None
-    if not isinstance(out, pd.Series) or len(out) != len(data):
-        raise InvalidOptionError(f"derived outcome {name!r} = {expr!r} is not a column expression.")
-    return pd.to_numeric(out, errors="raise").astype(float)
+        return evaluate_expression(data, expr).rename(name)
+    except ExpressionError as exc:
+        raise ExpressionError(f"derived outcome {name!r}: {exc}") from None
+    except ColumnNotFoundError as exc:
+        raise ColumnNotFoundError(f"derived outcome {name!r}: {exc}") from None
 
 
 def _str_list(value: Any, key: str) -> Sequence[str]:
