@@ -14,6 +14,7 @@ from impact.errors import (
     ColumnNotFoundError,
     EmptySampleError,
     InvalidWeightsError,
+    MissingIdError,
     close_matches_hint,
 )
 
@@ -21,6 +22,7 @@ __all__ = [
     "check_columns",
     "missing_mask",
     "require_cluster_complete",
+    "require_ids",
     "validate_weights",
 ]
 
@@ -137,4 +139,17 @@ def require_cluster_complete(data: pd.DataFrame, columns: Sequence[str]) -> None
                 f"cluster variable {col!r} is missing on {int(miss.sum())} rows "
                 f"(first at row {idx!r}). Choosing a vcov must not change the sample: "
                 "fill the cluster ids or drop those rows before estimating."
+            )
+
+
+def require_ids(data: pd.DataFrame, columns: Sequence[tuple[str, str]]) -> None:
+    """Raise :class:`MissingIdError` for the first (column, role) with a missing id."""
+    for col, role in columns:
+        miss = data[col].isna().to_numpy(dtype=bool)
+        if miss.any():
+            idx = data.index[np.flatnonzero(miss)[0]]
+            idx = idx.item() if isinstance(idx, np.generic) else idx
+            raise MissingIdError(
+                f"{role} column {col!r} is missing on {int(miss.sum())} rows (first at row "
+                f"{idx!r}); drop or fill those rows first."
             )

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from impact.data.columns import check_columns
+from impact.data.columns import check_columns, require_ids
 from impact.data.samplelog import SampleLog
 from impact.data.timeindex import lag_positions, period_grid, time_numbers
-from impact.errors import DuplicateRowsError, MissingIdError
+from impact.errors import DuplicateRowsError
 
 __all__ = ["Panel", "compact_codes"]
 
@@ -89,14 +89,7 @@ class Panel:
     ) -> None:
         check_columns(data, [unit], role="unit column")
         check_columns(data, [time], role="time column")
-        for col, role in ((unit, "unit"), (time, "time")):
-            miss = data[col].isna().to_numpy(dtype=bool)
-            if miss.any():
-                idx = data.index[np.flatnonzero(miss)[0]]
-                raise MissingIdError(
-                    f"{role} id column {col!r} is missing on {int(miss.sum())} rows "
-                    f"(first at row {idx!r}); drop or fill those rows first."
-                )
+        require_ids(data, [(unit, "unit id"), (time, "time")])
         self._data = data
         self.unit = unit
         self.time = time

@@ -19,7 +19,6 @@ from impact.errors import (
     DuplicateRowsError,
     ImpactError,
     InvalidOptionError,
-    MissingIdError,
 )
 
 __all__ = [
@@ -28,7 +27,6 @@ __all__ = [
     "check_anticipation",
     "check_cohort_dates",
     "check_duplicates",
-    "check_ids",
     "check_numeric",
     "has_rows",
     "require_complete",
@@ -106,17 +104,6 @@ def check_anticipation(anticipation: object) -> int:
             f"anticipation must be a whole number of periods >= 0, got {anticipation!r}."
         )
     return int(anticipation)
-
-
-def check_ids(data: pd.DataFrame, cols: Sequence[tuple[str, str]]) -> None:
-    for col, role in cols:
-        miss = data[col].isna().to_numpy(dtype=bool)
-        if miss.any():
-            idx = data.index[np.flatnonzero(miss)[0]]
-            raise MissingIdError(
-                f"{role} column {col!r} is missing on {int(miss.sum())} rows (first at row "
-                f"{show(idx)}); drop or fill those rows first."
-            )
 
 
 def check_numeric(data: pd.DataFrame, columns: Sequence[str], role: str) -> None:

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from impact._typing import BoolArray, FloatArray, IntArray
-from impact.data.columns import check_columns, missing_mask, validate_weights
+from impact.data.columns import check_columns, missing_mask, require_ids, validate_weights
 from impact.data.panel import _factorize_ids
 from impact.data.samplelog import SampleLog
 from impact.design.checks import (
@@ -24,7 +24,6 @@ from impact.design.checks import (
     check_anticipation,
     check_cohort_dates,
     check_duplicates,
-    check_ids,
     check_numeric,
     require_complete,
     show,
@@ -201,7 +200,7 @@ def staggered_design(
     anticipation = check_anticipation(anticipation)
     if len(data) == 0:
         raise EmptySampleError("the data frame has no rows: nothing can be estimated.")
-    check_ids(data, [(c, r) for c, r in ((unit, "unit id"), (time, "time")) if c])
+    require_ids(data, [(c, r) for c, r in ((unit, "unit id"), (time, "time")) if c])
     check_numeric(data, [*outcomes, *covariates], "column")
     numbers_all, fr = time_numbers(data[time], freq=freq)
     log = SampleLog(n_initial=len(data))

@@ -220,6 +220,9 @@ def etwfe(
             scores = core.Xd * (yv - mu)[:, None]
             ssr_over_n = (len(yv) - 1) / len(yv)
         else:
+            # silenced on purpose: the category-by-period dummies hold one column per period
+            # that is collinear with the period dummies by construction, and a dropped cell
+            # indicator is reported below by etwfe's own warning listing the cells
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 core = fit_absorbed(yv, X, None)

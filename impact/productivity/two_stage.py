@@ -191,6 +191,8 @@ def tfp_did(
         rng = np.random.Generator(np.random.PCG64(stream))
         sample = _resample(frame, unit, rng, layout)
         try:
+            # silenced on purpose: each draw repeats the point estimate's sample notes and
+            # warnings (announced once above); a failed draw is counted and reported below
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 fr, fit = productivity(sample, point)
