@@ -15,4 +15,5 @@ BoolArray: TypeAlias = npt.NDArray[np.bool_]
 VcovName = Literal["iid", "hetero", "HC1"]
 VcovSpec: TypeAlias = str | Mapping[str, str | Sequence[str]] | None
 TableFormat = Literal["dataframe", "markdown", "latex", "html"]
+Dialect = Literal["duckdb", "spark"]
 DemeanStrategy = Literal["auto", "map", "schur"]

@@ -33,6 +33,7 @@ __all__ = [
     "NegativeOutcomeError",
     "NonPSDWarning",
     "NonPositiveInputError",
+    "OutputPathError",
     "SampleDropWarning",
     "close_matches_hint",
 ]
@@ -107,6 +108,10 @@ class InvalidOptionError(ImpactError):
 
 class ExpressionError(InvalidOptionError):
     """A spec expression uses something outside the whitelisted column-expression grammar."""
+
+
+class OutputPathError(ImpactError):
+    """An output would be written outside the output folder (a name or a symbolic link)."""
 
 
 class ImpactWarning(UserWarning):

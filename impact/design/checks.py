@@ -20,6 +20,7 @@ from impact.errors import (
     ImpactError,
     InvalidOptionError,
 )
+from impact.linear.formula import parse_fixed_effects
 
 __all__ = [
     "as_bool",
@@ -85,8 +86,9 @@ def category_by_time(fixed_effects: str | None, time: str, who: str) -> str | No
     """
     if not fixed_effects:
         return None
-    parts = [p.strip() for p in fixed_effects.split("^")]
-    if "+" in fixed_effects or len(parts) != 2 or time not in parts:
+    dims = parse_fixed_effects(fixed_effects)
+    parts = dims[0] if len(dims) == 1 else ()
+    if len(parts) != 2 or time not in parts:
         raise InvalidOptionError(
             f"fixed_effects={fixed_effects!r}: {who} takes one interaction of the time "
             f"column with a category, e.g. 'sector^{time}'."

@@ -15,6 +15,7 @@ from impact.design.staggered import staggered_design, unit_constant
 from impact.errors import ImpactError
 from impact.estimators.es_cells import interaction_weights, sun_abraham_cells, twfe_cells
 from impact.estimators.feols import feols
+from impact.linear.formula import formula_name, parse_fixed_effects
 
 __all__ = ["sun_abraham_regression", "twfe_regression"]
 
@@ -82,11 +83,12 @@ def _fit_dummies(
     while name in s.frame.columns:  # reserve no column name of the user's
         name = "_" + name
     work = s.frame.assign(**{name: values}).loc[s.keep]
-    rhs = " + ".join([f"i({name}, ref={reference})", *covariates])
-    fe = " + ".join([unit, time, *([fixed_effects] if fixed_effects else [])])
+    q = formula_name
+    rhs = " + ".join([f"i({q(name)}, ref={reference})", *map(q, covariates)])
+    fe = " + ".join([q(unit), q(time), *([fixed_effects] if fixed_effects else [])])
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        fit = feols(f"{y} ~ {rhs} | {fe}", data=work, vcov=vcov or {"cluster": unit})
+        fit = feols(f"{q(y)} ~ {rhs} | {fe}", data=work, vcov=vcov or {"cluster": unit})
     replay_warnings(caught)  # the sample drops are announced once, by the caller
     names = [n for n in fit.coef.index if n.startswith(f"{name}::")]
     codes = np.array([int(n.split("::")[1]) for n in names])
@@ -282,7 +284,7 @@ def _unit_level_cluster(s: _Setup, unit: str, vcov: VcovSpec) -> str | None:
 def _fe_columns(fixed_effects: str | None) -> list[str]:
     if not fixed_effects:
         return []
-    return [c for part in fixed_effects.split("+") for c in part.strip().split("^")]
+    return [c for dim in parse_fixed_effects(fixed_effects) for c in dim]
 
 
 def _vcov_columns(vcov: VcovSpec) -> list[str]:

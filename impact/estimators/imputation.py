@@ -28,6 +28,7 @@ from impact.data.samplelog import SampleLog
 from impact.design.staggered import category_by_time, staggered_design
 from impact.errors import ImpactError
 from impact.inference.clusters import check_cluster_count
+from impact.linear.formula import parse_fixed_effects
 from impact.linear.groupby import group_sums, group_weights
 
 __all__ = ["ImputationFit", "did2s_fit", "imputation_fit"]
@@ -154,7 +155,7 @@ def _first_stage(
     """Validate, code units and periods, and fit y = alpha_unit + lambda_cell on the
     untreated observations (never-treated, and treated units before g - anticipation);
     the cell is the period, or ``fixed_effects`` (``category^time``)."""
-    fe_cols = [c.strip() for c in fixed_effects.split("^")] if fixed_effects else []
+    fe_cols = [c for dim in parse_fixed_effects(fixed_effects or "") for c in dim]
     fe_cols += [absorb] if absorb else []
     design = staggered_design(
         data,

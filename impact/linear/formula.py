@@ -8,13 +8,21 @@ from dataclasses import dataclass
 
 from impact.errors import FormulaError
 
-__all__ = ["FUNCTIONS", "Factor", "ParsedFormula", "Term", "parse_formula"]
+__all__ = [
+    "FUNCTIONS",
+    "Factor",
+    "ParsedFormula",
+    "Term",
+    "formula_name",
+    "parse_fixed_effects",
+    "parse_formula",
+]
 
 #: Element-wise transforms allowed inside a formula, by name.
 FUNCTIONS = ("log", "log1p", "exp", "sqrt", "abs")
 
 _NAME = r"[A-Za-z_][A-Za-z0-9_.]*"
-_NAME_RE = re.compile(rf"^{_NAME}$")
+_NAME_RE = re.compile(rf"^{_NAME}\Z")  # \Z: "$" would accept a final newline
 _CALL_RE = re.compile(rf"^({_NAME})\((.*)\)$", re.DOTALL)
 
 
@@ -115,51 +123,105 @@ class ParsedFormula:
         return tuple("^".join(fe) for fe in self.fixef)
 
 
-def _split_top(text: str, sep: str) -> list[str]:
-    """Split on ``sep`` outside parentheses/brackets."""
-    parts, depth, cur = [], 0, []
+def _top_level(text: str) -> list[bool]:
+    """For each character: True when it stands outside parentheses, brackets,
+    backtick-quoted names and string literals (where separators count)."""
+    flags, depth, quoted, literal = [], 0, False, ""
     for ch in text:
-        if ch in "([":
+        if literal:
+            literal = "" if ch == literal else literal
+            flags.append(False)
+            continue
+        if ch == "`" or (not quoted and ch in "'\""):
+            quoted, literal = (not quoted, "") if ch == "`" else (False, ch)
+            flags.append(False)
+            continue
+        if not quoted and ch in "([":
             depth += 1
-        elif ch in ")]":
+        elif not quoted and ch in ")]":
             depth -= 1
             if depth < 0:
                 raise FormulaError(f"unbalanced parentheses in {text!r}.")
-        if ch == sep and depth == 0:
+        flags.append(depth == 0 and not quoted)
+    if quoted:
+        raise FormulaError(f"unclosed backtick in {text!r}.")
+    if depth != 0:
+        raise FormulaError(f"unbalanced parentheses in {text!r}.")
+    return flags
+
+
+def _split_top(text: str, sep: str) -> list[str]:
+    """Split on ``sep`` outside parentheses, brackets and backticks."""
+    parts, cur = [], []
+    for ch, top in zip(text, _top_level(text), strict=True):
+        if ch == sep and top:
             parts.append("".join(cur))
             cur = []
         else:
             cur.append(ch)
-    if depth != 0:
-        raise FormulaError(f"unbalanced parentheses in {text!r}.")
     parts.append("".join(cur))
     return [p.strip() for p in parts]
 
 
 def _signed_terms(text: str) -> list[tuple[int, str]]:
     """Split a right-hand side on top-level ``+`` and ``-``; return (sign, term) pairs."""
-    out, depth, cur, sign = [], 0, [], 1
-    for ch in text:
-        if ch in "([":
-            depth += 1
-        elif ch in ")]":
-            depth -= 1
-        if ch in "+-" and depth == 0:
+    out, cur, sign = [], [], 1
+    for ch, top in zip(text, _top_level(text), strict=True):
+        if ch in "+-" and top:
             out.append((sign, "".join(cur).strip()))
             cur, sign = [], (1 if ch == "+" else -1)
         else:
             cur.append(ch)
-    if depth != 0:
-        raise FormulaError(f"unbalanced parentheses in {text!r}.")
     out.append((sign, "".join(cur).strip()))
     return out
 
 
 def _name(text: str, what: str) -> str:
     text = text.strip()
+    if len(text) > 2 and text[0] == text[-1] == "`" and "`" not in text[1:-1]:
+        return text[1:-1]
     if not _NAME_RE.match(text):
-        raise FormulaError(f"{what} {text!r} is not a column name.")
+        raise FormulaError(
+            f"{what} {text!r} is not a column name (write other names in backticks: `log emp`)."
+        )
     return text
+
+
+def formula_name(name: str) -> str:
+    """How column ``name`` is written in a formula: as it is, or in backticks.
+
+    Raises
+    ------
+    FormulaError
+        ``name`` is empty, not a string, or holds a backtick (rename the column).
+    """
+    if isinstance(name, str) and _NAME_RE.match(name):
+        return name
+    if not isinstance(name, str) or not name or "`" in name:
+        raise FormulaError(
+            f"column name {name!r} cannot be written in a formula (it is empty or holds a "
+            f"backtick); rename it, e.g. data.rename(columns={{{name!r}: 'new_name'}})."
+        )
+    return f"`{name}`"
+
+
+def parse_fixed_effects(text: str) -> tuple[tuple[str, ...], ...]:
+    """The fixed-effect dimensions of ``"fe1 + fe2^fe3"`` (backticks quote other names).
+
+    Returns
+    -------
+    tuple of tuple of str
+        One tuple of column names per dimension (more than one: an interaction),
+        without repeats, in order.
+    """
+    fixef: list[tuple[str, ...]] = []
+    for raw in _split_top(text, "+"):
+        if raw in ("", "0"):
+            continue
+        fe = tuple(_name(p, "fixed effect") for p in _split_top(raw, "^"))
+        if fe not in fixef:
+            fixef.append(fe)
+    return tuple(fixef)
 
 
 def _literal(text: str) -> object:
@@ -174,8 +236,9 @@ def _parse_i(args: str) -> Factor:
     pieces = _split_top(args, ",")
     positional, ref = [], None
     for p in pieces:
-        if "=" in p:
-            key, val = (s.strip() for s in p.split("=", 1))
+        kv = _split_top(p, "=")
+        if len(kv) > 1:
+            key, val = kv[0], "=".join(kv[1:])
             if key != "ref":
                 raise FormulaError(f"i() accepts only ref=..., got {key!r}.")
             lit = _literal(val)
@@ -190,8 +253,8 @@ def _parse_i(args: str) -> Factor:
 
 def _parse_factor(text: str) -> Factor:
     text = text.strip()
-    if _NAME_RE.match(text):
-        return Factor(kind="num", var=text)
+    if _NAME_RE.match(text) or text[:1] == "`":
+        return Factor(kind="num", var=_name(text, "term"))
     m = _CALL_RE.match(text)
     if not m:
         raise FormulaError(
@@ -219,7 +282,9 @@ def parse_formula(formula: str) -> ParsedFormula:
         ``"y ~ x1 + x2 | fe1 + fe2"``. ``0`` or ``-1`` on the right removes the intercept;
         ``a:b`` multiplies factors; ``C(k)`` adds treatment-coded dummies; ``i(v, ref=r)``
         adds one dummy per level of ``v`` except ``r`` (``i(v, x, ref=r)`` interacts them
-        with ``x``); ``fe1^fe2`` absorbs the interaction of two fixed effects.
+        with ``x``); ``fe1^fe2`` absorbs the interaction of two fixed effects. A column
+        whose name is not letters, digits, ``_`` and ``.`` is written in backticks:
+        ``"`log emp` ~ x | `firm id`"``.
 
     Returns
     -------
@@ -232,7 +297,10 @@ def parse_formula(formula: str) -> ParsedFormula:
     """
     if not isinstance(formula, str) or "~" not in formula:
         raise FormulaError(f"formula must be a string 'y ~ x1 + x2 | fe', got {formula!r}.")
-    lhs, rest = formula.split("~", 1)
+    sides = _split_top(formula, "~")
+    if len(sides) != 2:
+        raise FormulaError(f"formula has more than one '~': {formula!r}.")
+    lhs, rest = sides
     parts = _split_top(rest, "|")
     if len(parts) > 2:
         raise FormulaError("formula has more than one '|': use 'y ~ x | fe1 + fe2'.")
@@ -259,14 +327,7 @@ def parse_formula(formula: str) -> ParsedFormula:
         term = Term(factors=factors)
         if term not in terms:
             terms.append(term)
-    fixef: list[tuple[str, ...]] = []
-    if len(parts) == 2:
-        for raw in _split_top(parts[1], "+"):
-            if raw in ("", "0"):
-                continue
-            fe = tuple(_name(p, "fixed effect") for p in raw.split("^"))
-            if fe not in fixef:
-                fixef.append(fe)
+    fixef = parse_fixed_effects(parts[1]) if len(parts) == 2 else ()
     if not terms and not intercept and not fixef:
         raise FormulaError(f"formula {formula!r} has no regressors.")
     return ParsedFormula(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import html
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -11,7 +11,7 @@ import pandas as pd
 
 from impact._typing import TableFormat
 from impact.errors import InvalidOptionError
-from impact.report.frames import latex_escape
+from impact.report.escape import html_escape, latex_escape, markdown_escape, markdown_paragraph
 
 __all__ = ["STARS", "etable"]
 
@@ -43,9 +43,15 @@ def _table(
         for t in m.coef.index:
             if t not in terms and (keep is None or t in keep):
                 terms.append(t)
-    rows: dict[str, list[str]] = {"Dependent variable": [m.depvar for m in models]}
+    shown = [labels.get(t, t) for t in terms]
+    twice = sorted({n for n in shown if shown.count(n) > 1})
+    if twice:
+        raise InvalidOptionError(
+            f"labels show two terms as {twice[0]!r}; give each term its own label."
+        )
     index = ["Dependent variable"]
-    for t in terms:
+    rows: list[list[str]] = [[m.depvar for m in models]]
+    for t, name in zip(terms, shown, strict=True):
         est_row, se_row = [], []
         for m in models:
             if t in m.coef.index:
@@ -55,10 +61,8 @@ def _table(
             else:
                 est_row.append("")
                 se_row.append("")
-        name = labels.get(t, t)
-        rows[name] = est_row
-        rows[name + " "] = se_row
         index += [name, name + " "]
+        rows += [est_row, se_row]
     n_coef_rows = len(index)
     fes: list[str] = []
     for m in models:
@@ -66,33 +70,36 @@ def _table(
             if f not in fes:
                 fes.append(f)
     for f in fes:
-        key = f"FE: {labels.get(f, f)}"
-        rows[key] = ["Yes" if f in m.fixef_names else "No" for m in models]
-        index.append(key)
-    rows["Observations"] = [f"{m.nobs:,}" for m in models]
+        index.append(f"FE: {labels.get(f, f)}")
+        rows.append(["Yes" if f in m.fixef_names else "No" for m in models])
     index.append("Observations")
+    rows.append([f"{m.nobs:,}" for m in models])
 
     def _has(attr: str) -> bool:
         return any(np.isfinite(getattr(m, attr, float("nan"))) for m in models)
 
-    if _has("r2"):
-        rows["R2"] = [_fmt(getattr(m, "r2", float("nan")), digits) for m in models]
-        index.append("R2")
-    if fes and _has("r2_within"):
-        rows["Within R2"] = [_fmt(getattr(m, "r2_within", float("nan")), digits) for m in models]
-        index.append("Within R2")
-    if _has("pseudo_r2"):
-        rows["Pseudo R2"] = [_fmt(getattr(m, "pseudo_r2", float("nan")), digits) for m in models]
-        index.append("Pseudo R2")
-    rows["Std. errors"] = [m.vcov_label for m in models]
-    rows["Clusters"] = [
-        ", ".join(f"{k}: {v:,}" for k, v in m.n_clusters.items()) if m.n_clusters else ""
-        for m in models
-    ]
-    rows["SSC"] = [m.ssc.name if m.ssc is not None else "" for m in models]
+    stats = [("R2", "r2", True), ("Within R2", "r2_within", bool(fes))]
+    stats.append(("Pseudo R2", "pseudo_r2", True))
+    for label, attr, show in stats:
+        if show and _has(attr):
+            index.append(label)
+            rows.append([_fmt(getattr(m, attr, float("nan")), digits) for m in models])
     index += ["Std. errors", "Clusters", "SSC"]
-    df = pd.DataFrame([rows[i] for i in index], index=index, columns=cols)
+    rows.append([m.vcov_label for m in models])
+    rows.append(
+        [
+            ", ".join(f"{k}: {v:,}" for k, v in m.n_clusters.items()) if m.n_clusters else ""
+            for m in models
+        ]
+    )
+    rows.append([m.ssc.name if m.ssc is not None else "" for m in models])
+    df = pd.DataFrame(rows, index=index, columns=cols)
     return df, n_coef_rows, len(index)
+
+
+def _is_se_row(j: int, n_coef: int) -> bool:
+    """Standard-error rows follow each estimate row (positions 2, 4, … of the term block)."""
+    return 0 < j < n_coef and j % 2 == 0
 
 
 def _note(stars: Sequence[tuple[float, str]]) -> str:
@@ -100,14 +107,30 @@ def _note(stars: Sequence[tuple[float, str]]) -> str:
     return f"Standard errors in parentheses. {marks}."
 
 
-def _markdown(df: pd.DataFrame, note: str) -> str:
-    head = "| | " + " | ".join(df.columns) + " |"
+def _markdown(df: pd.DataFrame, n_coef: int, note: str) -> str:
+    head = "| | " + " | ".join(markdown_escape(c) for c in df.columns) + " |"
     sep = "|---|" + "|".join(":---:" for _ in df.columns) + "|"
     body = [
-        "| " + (str(i).strip() if not str(i).endswith(" ") else "") + " | " + " | ".join(r) + " |"
-        for i, r in zip(df.index, df.to_numpy().tolist(), strict=True)
+        "| "
+        + ("" if _is_se_row(j, n_coef) else markdown_escape(str(i)))
+        + " | "
+        + " | ".join(markdown_escape(c) for c in r)
+        + " |"
+        for j, (i, r) in enumerate(zip(df.index, df.to_numpy().tolist(), strict=True))
     ]
-    return "\n".join([head, sep, *body, "", note]) + "\n"
+    return "\n".join([head, sep, *body, "", markdown_paragraph(note)]) + "\n"
+
+
+#: An estimate cell: a formatted number followed by its significance marks.
+_MARKED = re.compile(r"^(-?[0-9][0-9.,]*)(\*{1,3})$")
+
+
+def _latex_cell(cell: str) -> str:
+    """Escape a cell; significance marks after a number become superscripts."""
+    m = _MARKED.match(cell)
+    if m is None:
+        return latex_escape(cell)
+    return m.group(1) + "$^{" + m.group(2) + "}$"
 
 
 def _latex(df: pd.DataFrame, n_coef: int, note: str) -> str:
@@ -115,16 +138,12 @@ def _latex(df: pd.DataFrame, n_coef: int, note: str) -> str:
     lines = [
         r"\begin{tabular}{l" + "c" * ncol + "}",
         r"\toprule",
-        " & " + " & ".join(df.columns) + r" \\",
+        " & " + " & ".join(latex_escape(c) for c in df.columns) + r" \\",
         r"\midrule",
     ]
     for j, (i, r) in enumerate(zip(df.index, df.to_numpy().tolist(), strict=True)):
-        label = "" if str(i).endswith(" ") else latex_escape(str(i))
-        cells = [
-            latex_escape(c).replace("***", "$^{***}$") if "*" in c else latex_escape(c) for c in r
-        ]
-        cells = [c.replace("**", "$^{**}$") if "$" not in c else c for c in cells]
-        cells = [c.replace("*", "$^{*}$") if "$" not in c else c for c in cells]
+        label = "" if _is_se_row(j, n_coef) else latex_escape(str(i))
+        cells = [_latex_cell(c) for c in r]
         lines.append(label + " & " + " & ".join(cells) + r" \\")
         if j in (0, n_coef - 1):
             lines.append(r"\midrule")
@@ -138,18 +157,18 @@ def _latex(df: pd.DataFrame, n_coef: int, note: str) -> str:
 
 def _html(df: pd.DataFrame, n_coef: int, note: str) -> str:
     out = ['<table class="etable">', "<thead><tr><th></th>"]
-    out += [f"<th>{html.escape(c)}</th>" for c in df.columns]
+    out += [f"<th>{html_escape(c)}</th>" for c in df.columns]
     out.append("</tr></thead><tbody>")
     for j, (i, r) in enumerate(zip(df.index, df.to_numpy().tolist(), strict=True)):
-        label = "" if str(i).endswith(" ") else html.escape(str(i))
+        label = "" if _is_se_row(j, n_coef) else html_escape(str(i))
         style = ' style="border-top:1px solid"' if j in (1, n_coef) else ""
         out.append(
             f"<tr{style}><td>{label}</td>"
-            + "".join(f"<td>{html.escape(c)}</td>" for c in r)
+            + "".join(f"<td>{html_escape(c)}</td>" for c in r)
             + "</tr>"
         )
     span = len(df.columns) + 1
-    out.append(f'</tbody><tfoot><tr><td colspan="{span}">{html.escape(note)}</td></tr></tfoot>')
+    out.append(f'</tbody><tfoot><tr><td colspan="{span}">{html_escape(note)}</td></tr></tfoot>')
     out.append("</table>")
     return "\n".join(out) + "\n"
 
@@ -196,7 +215,7 @@ def etable(
     if format == "dataframe":
         return df
     if format == "markdown":
-        return _markdown(df, note)
+        return _markdown(df, n_coef, note)
     if format == "latex":
         return _latex(df, n_coef, note)
     if format == "html":

@@ -24,7 +24,7 @@ from typing import Any
 
 import pandas as pd
 
-from impact.errors import InvalidOptionError, close_matches_hint
+from impact.errors import InvalidOptionError, OutputPathError, close_matches_hint
 from impact.report import (  # noqa: F401  (imported to register their builders)
     descriptive_tables,
     heterogeneity,
@@ -35,9 +35,11 @@ from impact.report import (  # noqa: F401  (imported to register their builders)
     selection_tables,
     spillovers,
 )
+from impact.report.escape import markdown_escape
 from impact.report.evaluation import FIGURE_BUILDERS, TABLE_BUILDERS, Evaluation
 from impact.report.html import report_html
-from impact.report.provenance import data_sha256, git_commit, write_json
+from impact.report.outputs import OutputFolder, file_stem
+from impact.report.provenance import data_sha256, git_commit, json_text
 from impact.report.spec import Spec
 from impact.report.table import Table
 
@@ -95,43 +97,57 @@ class EvaluationReport:
         self, directory: str | Path, figure_formats: tuple[str, ...] = ("png", "pdf")
     ) -> list[Path]:
         """Write ``tables/``, ``figures/``, ``report.md``, ``report.html`` and
-        ``provenance.json`` into ``directory``; return the written paths."""
-        out = Path(directory)
-        (out / "tables").mkdir(parents=True, exist_ok=True)
-        (out / "figures").mkdir(exist_ok=True)
-        written: list[Path] = []
-        md = [f"# {self.title}", ""]
+        ``provenance.json`` into ``directory``; return the written paths.
+
+        File names come from :func:`~impact.report.outputs.file_stem` of the table and
+        figure names; each file is written whole (a temporary file moved into place);
+        ``provenance.json`` adds the SHA-256 of every other file written (``outputs``).
+
+        Raises
+        ------
+        OutputPathError
+            A file would land outside ``directory`` (a symbolic link inside it that
+            points elsewhere), ``directory`` is a file, or two names share a file name.
+        """
+        folder = OutputFolder.create(directory)
+        md = [f"# {markdown_escape(self.title)}", ""]
+        stems = _stems(self.tables) | _stems(self.figures)
         for name, tab in self.tables.items():
             files = tab.render()
             for ext, text in files.items():
-                p = out / "tables" / f"{name}{ext}"
-                p.write_text(text, encoding="utf-8")
-                written.append(p)
+                folder.write("tables", stems[name] + ext, data=text)
             md += [files[".md"], ""]
         pngs = {}
         for name in self.figures:
             for fmt in figure_formats:
                 blob = self.figure_bytes(name, fmt)
-                p = out / "figures" / f"{name}.{fmt}"
-                p.write_bytes(blob)
-                written.append(p)
+                folder.write("figures", f"{stems[name]}.{fmt}", data=blob)
                 if fmt == "png":
                     pngs[name] = blob
-            md += [f"![{name}](figures/{name}.png)", ""]
+            md += [f"![{markdown_escape(name)}](figures/{stems[name]}.png)", ""]
         if "png" not in figure_formats:
             pngs = {n: self.figure_bytes(n, "png") for n in self.figures}
-        files = {
-            "report.md": "\n".join(md),
-            "report.html": report_html(
-                self.title, list(self.tables.values()), pngs, self.provenance
-            ),
-        }
-        for fname, text in files.items():
-            (out / fname).write_text(text, encoding="utf-8")
-            written.append(out / fname)
-        write_json(out / "provenance.json", self.provenance)
-        written.append(out / "provenance.json")
-        return written
+        folder.write("report.md", data="\n".join(md))
+        html = report_html(self.title, list(self.tables.values()), pngs, self.provenance)
+        folder.write("report.html", data=html)
+        record = {**self.provenance, "outputs": dict(folder.written)}
+        folder.write("provenance.json", data=json_text(record))
+        return [Path(directory).joinpath(*rel.split("/")) for rel in folder.written]
+
+
+def _stems(items: Mapping[str, Any]) -> dict[str, str]:
+    """File-name stems of table or figure names; two names with one stem (up to case, as
+    on macOS and Windows file systems) are an error."""
+    stems = {name: file_stem(name) for name in items}
+    seen: dict[str, str] = {}
+    for name, stem in stems.items():
+        if stem.casefold() in seen:
+            raise OutputPathError(
+                f"{seen[stem.casefold()]!r} and {name!r} would both be written as {stem!r}; "
+                "rename one."
+            )
+        seen[stem.casefold()] = name
+    return stems
 
 
 def _check_names(names: tuple[str, ...], known: Mapping[str, Any], what: str) -> None:

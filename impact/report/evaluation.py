@@ -23,6 +23,7 @@ from impact.estimators.att_gt import att_gt
 from impact.estimators.etwfe import etwfe
 from impact.estimators.event_study import EventStudyResult, event_study
 from impact.estimators.feols import feols
+from impact.linear.formula import formula_name
 from impact.report.spec import Spec, derive_column
 
 __all__ = [
@@ -141,7 +142,8 @@ class Evaluation:
     def sector_fe(self) -> str | None:
         """Sector-by-period effects of the regression estimators (None if switched off)."""
         c = self.spec.columns
-        return f"{c.sector}^{c.time}" if self.spec.sector_by_year else None
+        sector, time = formula_name(c.sector), formula_name(c.time)
+        return f"{sector}^{time}" if self.spec.sector_by_year else None
 
     @property
     def vcov(self) -> dict[str, str]:
@@ -201,8 +203,9 @@ class Evaluation:
         def make() -> Any:
             member = ~np.isnan(self.data[COHORT].to_numpy())
             sample = self.data[member | self.data[POOL].to_numpy()]
-            fe = " + ".join([c.unit, self.sector_fe or c.time])
-            return feols(f"{outcome} ~ {MEMBER} | {fe}", data=sample, vcov=self.vcov)
+            fe = " + ".join([formula_name(c.unit), self.sector_fe or formula_name(c.time)])
+            fml = f"{formula_name(outcome)} ~ {MEMBER} | {fe}"
+            return feols(fml, data=sample, vcov=self.vcov)
 
         return self.memo(("twfe", outcome), make)
 

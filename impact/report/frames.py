@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import html
-
 import pandas as pd
 
 from impact.errors import InvalidOptionError
+from impact.report.escape import html_escape, latex_escape, markdown_escape, markdown_paragraph
 
-__all__ = ["format_frame", "latex_escape", "render_frame"]
+__all__ = ["format_frame", "render_frame"]
 
 
 def format_frame(df: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
@@ -25,35 +24,17 @@ def format_frame(df: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
     return out
 
 
-_LATEX = str.maketrans(
-    {
-        "\\": r"\textbackslash{}",
-        "&": r"\&",
-        "%": r"\%",
-        "_": r"\_",
-        "#": r"\#",
-        "$": r"\$",
-        "^": r"\^{}",
-        "{": r"\{",
-        "}": r"\}",
-        "~": r"\textasciitilde{}",
-    }
-)
-
-
-def latex_escape(s: str) -> str:
-    """Escape LaTeX special characters in one pass (no double escaping)."""
-    return s.translate(_LATEX)
-
-
 def render_frame(df: pd.DataFrame, format: str, note: str = "") -> str:
-    """Render a string frame; the index is not shown."""
+    """Render a string frame; the index is not shown. Every header, cell and the note is
+    escaped for the format (:mod:`impact.report.escape`)."""
     cols = [str(c) for c in df.columns]
     rows = df.to_numpy().tolist()
     if format == "markdown":
-        lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
-        lines += ["| " + " | ".join(str(v) for v in r) + " |" for r in rows]
-        return "\n".join(lines) + ("\n\n" + note if note else "") + "\n"
+        head = " | ".join(markdown_escape(c) for c in cols)
+        lines = ["| " + head + " |", "|" + "|".join("---" for _ in cols) + "|"]
+        lines += ["| " + " | ".join(markdown_escape(str(v)) for v in r) + " |" for r in rows]
+        para = markdown_paragraph(note) if note else ""
+        return "\n".join(lines) + ("\n\n" + para if para else "") + "\n"
     if format == "latex":
         lines = [
             r"\begin{tabular}{" + "l" * len(cols) + "}",
@@ -65,12 +46,12 @@ def render_frame(df: pd.DataFrame, format: str, note: str = "") -> str:
         lines += [r"\bottomrule", r"\end{tabular}"]
         return "\n".join(lines) + "\n"
     if format == "html":
-        head = "".join(f"<th>{html.escape(c)}</th>" for c in cols)
+        head = "".join(f"<th>{html_escape(c)}</th>" for c in cols)
         body = "".join(
-            "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in r) + "</tr>" for r in rows
+            "<tr>" + "".join(f"<td>{html_escape(str(v))}</td>" for v in r) + "</tr>" for r in rows
         )
         foot = (
-            f'<tfoot><tr><td colspan="{len(cols)}">{html.escape(note)}</td></tr></tfoot>'
+            f'<tfoot><tr><td colspan="{len(cols)}">{html_escape(note)}</td></tr></tfoot>'
             if note
             else ""
         )

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["data_sha256", "git_commit", "provenance", "write_json"]
+__all__ = ["data_sha256", "git_commit", "json_text", "provenance"]
 
 
 def data_sha256(df: pd.DataFrame) -> str:
@@ -82,6 +82,6 @@ def provenance(
     return rec
 
 
-def write_json(path: Path, obj: Mapping[str, Any]) -> None:
-    """Write JSON deterministically (sorted keys, fixed separators, trailing newline)."""
-    path.write_text(json.dumps(obj, sort_keys=True, indent=2, default=str) + "\n", encoding="utf-8")
+def json_text(obj: Mapping[str, Any]) -> str:
+    """JSON text, deterministic: sorted keys, fixed separators, trailing newline."""
+    return json.dumps(obj, sort_keys=True, indent=2, default=str) + "\n"

@@ -178,9 +178,10 @@ class Spec:
     columns : Columns
     families : tuple of OutcomeFamily
     derived : dict of str to str
-        Outcomes computed from columns before estimation: name -> ``DataFrame.eval``
-        expression over column names, e.g. ``{"log_va_per_worker": "log_va - log_emp"}``;
-        only those named by a family, ``describe`` or ``covariates`` are computed.
+        Outcomes computed from columns before estimation: name -> an expression of the
+        whitelisted grammar of :mod:`impact.report.expression` over column names, e.g.
+        ``{"log_va_per_worker": "log_va - log_emp"}``; only those named by a family,
+        ``describe`` or ``covariates`` are computed.
     describe : tuple of str
         Firm characteristics of the descriptive table (table 1).
     selection : tuple of str

@@ -7,6 +7,7 @@ from typing import Any
 
 import pandas as pd
 
+from impact.report.escape import markdown_escape, markdown_paragraph
 from impact.report.etable import etable
 from impact.report.frames import format_frame, render_frame
 
@@ -40,19 +41,20 @@ class Table:
 
     def render(self) -> dict[str, str]:
         """The table as Markdown (with title and note), LaTeX, HTML and CSV text."""
+        heading = f"## {markdown_escape(self.title)}\n\n"
         if self.frame is not None:
             shown = format_frame(self.display if self.display is not None else self.frame)
             return {
-                ".md": f"## {self.title}\n\n" + render_frame(shown, "markdown", self.note),
+                ".md": heading + render_frame(shown, "markdown", self.note),
                 ".tex": render_frame(shown, "latex"),
                 ".html": render_frame(shown, "html", self.note),
                 ".csv": self.frame.to_csv(index=False, lineterminator="\n", float_format="%.10g"),
             }
         models = list(self.models)
         return {
-            ".md": f"## {self.title}\n\n"
+            ".md": heading
             + etable(models, format="markdown", labels=self.labels)
-            + f"\n{self.note}\n",
+            + f"\n{markdown_paragraph(self.note)}\n",
             ".tex": etable(models, format="latex", labels=self.labels),
             ".html": etable(models, format="html", labels=self.labels),
             ".csv": etable(models, labels=self.labels).to_csv(lineterminator="\n"),
