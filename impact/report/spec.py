@@ -25,6 +25,7 @@ from impact.errors import (
     close_matches_hint,
 )
 from impact.report.expression import evaluate_expression
+from impact.report.spec_layout import check_layout
 
 __all__ = ["Columns", "OutcomeFamily", "Production", "Spec", "derive_column"]
 
@@ -321,7 +322,15 @@ class Spec:
     # ------------------------------------------------------------------ construction
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Spec:
-        """Build a spec from a mapping with the TOML layout (see :meth:`from_toml`)."""
+        """Build a spec from a mapping with the TOML layout (see :meth:`from_toml`).
+
+        Raises
+        ------
+        InvalidOptionError
+            An unknown key, or a value of the wrong type (checked first, by
+            :func:`~impact.report.spec_layout.check_layout`).
+        """
+        check_layout(d)
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = [k for k in d if k not in known]
         if unknown:
@@ -354,7 +363,7 @@ class Spec:
 
     @classmethod
     def from_toml(cls, path: str | Path) -> Spec:
-        """Read a spec from TOML.
+        """Read a spec from TOML (a file that is not valid TOML: InvalidOptionError).
 
         Layout::
 
@@ -370,7 +379,12 @@ class Spec:
             scale = "log"
         """
         with open(path, "rb") as fh:
-            return cls.from_dict(tomllib.load(fh))
+            try:
+                raw = tomllib.load(fh)
+            except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+                msg = f"spec file {str(path)!r} is not valid TOML: {exc}"
+                raise InvalidOptionError(msg) from None
+        return cls.from_dict(raw)
 
     def to_dict(self) -> dict[str, Any]:
         """The spec as plain data (for the provenance sidecar)."""
@@ -437,7 +451,7 @@ def derive_column(data: pd.DataFrame, name: str, expr: str) -> pd.Series:
 
 
 def _str_list(value: Any, key: str) -> Sequence[str]:
-    if isinstance(value, str) or not all(isinstance(v, str) for v in value):
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
         raise InvalidOptionError(f"spec key {key!r} must be a list of column names.")
     return value
 
