@@ -302,6 +302,7 @@ def att_gt(
         "panel": panel,
         "anticipation": anticipation,
         "vcov": "unit" if cluster is None else f"cluster ({cluster})",
+        "cluster": cluster,
     }
     design = staggered_design(
         data,

@@ -9,7 +9,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from impact._typing import FloatArray, VcovSpec
 from impact.data.samplelog import SampleLog
@@ -18,7 +17,9 @@ from impact.estimators.att_gt import att_gt
 from impact.estimators.es_regressions import sun_abraham_regression, twfe_regression
 from impact.estimators.etwfe import etwfe
 from impact.estimators.imputation import did2s_fit, imputation_fit
-from impact.results.att_gt import if_vcov
+from impact.inference.clusters import influence_vcov
+from impact.inference.intervals import interval
+from impact.inference.wald import wald
 
 __all__ = ["SUPT_DRAWS", "EventStudyResult", "event_study", "sup_t_critical_value"]
 
@@ -85,10 +86,7 @@ class EventStudyResult:
         if not pre:
             return {"statistic": float("nan"), "df": 0, "p_value": float("nan")}
         theta = self.table.set_index("rel_time").loc[pre, "estimate"].to_numpy()
-        V = self.vcov.loc[pre, pre].to_numpy()
-        stat = float(theta @ np.linalg.pinv(V) @ theta)
-        df = int(np.linalg.matrix_rank(V))
-        return {"statistic": stat, "df": df, "p_value": float(stats.chi2.sf(stat, df))}
+        return wald(theta, self.vcov.loc[pre, pre].to_numpy(), generalized=True).as_dict()
 
     def __str__(self) -> str:
         return (
@@ -101,15 +99,15 @@ def _finish(
     est: FloatArray, V: FloatArray, rel: np.ndarray, reference: int, alpha: float, seed: int
 ) -> pd.DataFrame:
     se = np.sqrt(np.clip(np.diag(V), 0, None))
-    z = stats.norm.ppf(1 - alpha / 2)
+    low, high = interval(est, se, alpha)
     crit = sup_t_critical_value(V, alpha, seed)
     tab = pd.DataFrame(
         {
             "rel_time": rel.astype(int),
             "estimate": est,
             "std_error": se,
-            "conf_low": est - z * se,
-            "conf_high": est + z * se,
+            "conf_low": low,
+            "conf_high": high,
             "band_low": est - crit * se,
             "band_high": est + crit * se,
         }
@@ -149,7 +147,7 @@ def _check_cs_reference(gt: Any, reference: int) -> None:
     """Every cohort's universal base period must be its reference period, observed."""
     tab = gt.table
     base = tab[(tab["time"] == tab["base_period"]).to_numpy()]
-    bad = base[base["event_time"] != reference]
+    bad = base[base["rel_time"] != reference]
     if len(bad):
         raise ImpactError(
             f"the reference period (event time {reference}) is not observed for cohort "
@@ -387,10 +385,10 @@ def event_study(
         _check_cs_reference(gt, reference)
         agg = gt.aggregate("dynamic", min_e=window[0], max_e=window[1])
         tab = agg.table
-        keep = (tab["event_time"] != reference).to_numpy()
+        keep = (tab["rel_time"] != reference).to_numpy()
         est = tab["estimate"].to_numpy()[keep]
-        rel = tab["event_time"].to_numpy()[keep]
-        V = if_vcov(agg.table_influence[:, keep], agg.cluster)
+        rel = tab["rel_time"].to_numpy()[keep]
+        V = influence_vcov(agg.table_influence[:, keep], agg.cluster)
         fit, n_units, log = gt, gt.n_units, gt.sample_log
         n_obs = int(gt.sample_log.n_final)
     else:

@@ -27,7 +27,7 @@ from impact._typing import FloatArray
 from impact.data.samplelog import SampleLog
 from impact.design.staggered import category_by_time, staggered_design
 from impact.errors import ImpactError
-from impact.inference.clusters import check_cluster_count
+from impact.inference.clusters import check_cluster_count, cluster_sums
 from impact.linear.formula import parse_fixed_effects
 from impact.linear.groupby import group_sums, group_weights
 
@@ -392,7 +392,7 @@ def did2s_fit(
     c0 = c[is0]
     psi = _dummy_sums(c[dummy], col[dummy], n_c, k, e2[dummy])
     for j in range(k):  # column by column: no (observations x k) matrix
-        psi[:, j] -= np.bincount(c0, weights=(a_x[u0, j] + l_x[t0, j]) * e1, minlength=n_c)
+        psi[:, j] -= cluster_sums((a_x[u0, j] + l_x[t0, j]) * e1, c0, n_c)[:, 0]
     bread = np.diag(1.0 / counts)
     V = bread @ (psi.T @ psi) @ bread
     if return_units:

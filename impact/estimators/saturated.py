@@ -29,7 +29,7 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
 from impact._typing import FloatArray, IntArray
-from impact.inference.clusters import check_cluster_count
+from impact.inference.clusters import check_cluster_count, cluster_cell_sums
 from impact.inference.ssc import SSC, small_sample
 from impact.linear.fixed_effects import FixedEffects, find_singletons, is_nested
 
@@ -167,7 +167,7 @@ def saturated_fit(
     mu = Sinv @ b
     alpha = ybar - (A @ mu) / T_i
     e = y - alpha[unit] - mu[cell]
-    Z = sp.csr_matrix((e, (cluster, cell)), shape=(G, K))
+    Z = cluster_cell_sums(e, cluster, cell, G, K)
     meat = (Z.T @ Z).toarray()
     # contrasts d_(c,t) = m_(c,t) - m_(control,t) that are identified
     tc = np.arange(T, K)
@@ -256,7 +256,7 @@ def restricted_cell_fit(
     m = R @ theta
     alpha = ybar - (A @ m) / T_i
     e = y - alpha[unit] - m[cell]
-    Z = sp.csr_matrix((e, (cluster, cell)), shape=(G, K))
+    Z = cluster_cell_sums(e, cluster, cell, G, K)
     meat = R.T @ (Z.T @ Z).toarray() @ R
     factor = _crv1_factor(n, k_slopes, U, T, period, cluster)
     V = factor * (bread @ meat @ bread)

@@ -9,7 +9,7 @@ from scipy import stats
 
 from impact._typing import FloatArray
 from impact.errors import InvalidOptionError
-from impact.linear.groupby import group_sums
+from impact.inference.clusters import cluster_sums
 
 __all__ = ["BootstrapResult", "multiplier_bootstrap"]
 
@@ -68,8 +68,7 @@ def multiplier_bootstrap(
     if draws < 2:
         raise InvalidOptionError("the bootstrap needs at least 2 draws.")
     n, m = inf.shape
-    S = inf if cluster is None else group_sums(cluster, int(cluster.max()) + 1, inf)
-    S = S if S.ndim == 2 else S[:, None]
+    S = cluster_sums(inf, cluster)
     out = np.empty((draws, m))
     for start in range(0, draws, batch):
         stop = min(draws, start + batch)

@@ -11,7 +11,7 @@ import pandas as pd
 
 from impact._typing import FloatArray, IntArray, VcovSpec
 from impact.errors import InvalidOptionError, close_matches_hint
-from impact.linear.groupby import group_sums
+from impact.inference.clusters import cluster_sums
 
 __all__ = [
     "VcovRequest",
@@ -116,9 +116,7 @@ def cluster_intersections(
 
 def meat_cluster(scores: FloatArray, codes: IntArray, n_clusters: int) -> FloatArray:
     """``sum_g s_g s_g'`` with ``s_g`` the within-cluster sum of score rows."""
-    S = group_sums(codes, n_clusters, scores)
-    if S.ndim == 1:
-        S = S[:, None]
+    S = cluster_sums(scores, codes, n_clusters)
     return S.T @ S
 
 

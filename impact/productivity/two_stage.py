@@ -42,7 +42,7 @@ def _did_estimates(frame: pd.DataFrame, did: Mapping[str, Any], events: Sequence
 
 
 def _vector(simple, dyn, events: Sequence[int]) -> np.ndarray:
-    tab = dyn.table.set_index("event_time")["estimate"]
+    tab = dyn.table.set_index("rel_time")["estimate"]
     per_e = [float(tab.get(e, np.nan)) for e in events]
     return np.concatenate([[simple.estimate, dyn.estimate], per_e])
 
@@ -210,7 +210,7 @@ def tfp_did(
     if failed:
         warnings.warn(f"{failed} of {n_boot} draws failed and were left out.", ImpactWarning, 2)
     draws_arr, coef_arr = np.array(draws), np.array(coefs)
-    dyn_tab = dyn.table.set_index("event_time")
+    dyn_tab = dyn.table.set_index("rel_time")
     naive = np.concatenate(
         [
             [simple.std_error, dyn.std_error],

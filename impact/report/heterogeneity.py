@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from impact.inference.clusters import cluster_codes, cluster_sums
 from impact.report.evaluation import COHORT, TABLE_BUILDERS, Evaluation
 from impact.report.main_tables import primary_estimator
 from impact.report.table import Table
@@ -49,7 +50,8 @@ def difference_se(a, b, unit_cluster: pd.Series) -> float:
     ia = pd.Series(a[0].influence / fa.n_units, index=fa.units)
     ib = pd.Series(b[0].influence / fb.n_units, index=fb.units)
     diff = ia.sub(ib, fill_value=0.0)
-    sums = diff.groupby(unit_cluster.reindex(diff.index).to_numpy()).sum()
+    codes, n_clusters = cluster_codes(unit_cluster.reindex(diff.index).to_numpy())
+    sums = cluster_sums(diff.to_numpy(), codes, n_clusters)
     return float(np.sqrt((sums**2).sum()))
 
 

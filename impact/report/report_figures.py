@@ -63,7 +63,10 @@ def figure_event_studies(ev: Evaluation) -> dict[str, Any]:
         fits = [ev.event_study(outcome, EVENT_ESTIMATORS[k]) for k in keys]
         fig, ax = subplots(figsize=(7, 4))
         plot_event_study(
-            fits, ax=ax, labels=[LABELS["event_twfe" if k == "twfe" else k] for k in keys]
+            fits,
+            ax=ax,
+            labels=[LABELS["event_twfe" if k == "twfe" else k] for k in keys],
+            xlabel="Years relative to joining",
         )
         truth = ev.true_event(outcome)
         if truth is not None:

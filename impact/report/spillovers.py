@@ -65,7 +65,7 @@ def spillovers(ev: Evaluation) -> pd.DataFrame:
                 tt = truth[truth["outcome"] == outcome].set_index("exposure_time")
                 t = tt["effect_never_joiners"]
             for r in agg.table.itertuples():
-                e = int(r.event_time)
+                e = int(r.rel_time)
                 true = 0.0 if (t is not None and e < 0) else np.nan
                 if t is not None and e >= 0:
                     true = float(t.get(e, np.nan))

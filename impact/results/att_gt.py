@@ -8,85 +8,35 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from impact._typing import FloatArray
 from impact.data.samplelog import SampleLog
 from impact.design.grid import PeriodGrid
-from impact.errors import EmptySampleError, InvalidOptionError
+from impact.errors import InvalidOptionError
 from impact.inference.bootstrap import multiplier_bootstrap
-from impact.linear.groupby import group_sums
+from impact.inference.clusters import influence_vcov
+from impact.inference.intervals import interval
+from impact.inference.wald import wald
+from impact.results.aggregate import AggregateResult
+from impact.results.aggregation import GTCells, aggregate_cells, aggregation_inference
+from impact.results.plotting import plot_att_gt
+from impact.results.protocol import (
+    ModelInfo,
+    ResultProtocol,
+    tidy_frame,
+)
 
-__all__ = ["ATTgtResult", "AggregateResult", "if_vcov"]
-
-
-def if_vcov(inf: FloatArray, cluster: np.ndarray | None) -> FloatArray:
-    """Variance of estimates with influence functions ``inf`` (n, m): ``S'S / n^2``.
-
-    With clusters, ``S`` holds the within-cluster sums of the influence functions.
-    """
-    n = inf.shape[0]
-    S = inf if cluster is None else group_sums(cluster, int(cluster.max()) + 1, inf)
-    S = S if S.ndim == 2 else S[:, None]
-    return S.T @ S / n**2
-
-
-def _require_rows(rows: list, kind: str) -> None:
-    if not rows:
-        raise EmptySampleError(
-            f"no finite ATT(g,t) cell falls in the {kind} aggregation's window; widen "
-            "min_e/max_e or check the cells' table."
-        )
-
-
-def _interval(est: FloatArray, se: FloatArray, alpha: float) -> tuple[FloatArray, FloatArray]:
-    z = stats.norm.ppf(1 - alpha / 2)
-    return est - z * se, est + z * se
+__all__ = ["ATTgtResult", "AggregateResult"]
 
 
 @dataclass(frozen=True, eq=False)
-class AggregateResult:
-    """An aggregation of ATT(g,t).
-
-    Attributes
-    ----------
-    type : str
-    estimate, std_error, conf_low, conf_high : float
-        The overall parameter (for "dynamic": the average over event times >= 0; for
-        "group": cohort-size-weighted average of cohort effects; for "calendar": the
-        average over periods; for "simple": cohort-size-weighted average of post cells).
-    table : DataFrame
-        Per event time / cohort / period (not for "simple"): ``estimate``,
-        ``std_error``, ``conf_low``, ``conf_high``.
-    """
-
-    type: str
-    estimate: float
-    std_error: float
-    conf_low: float
-    conf_high: float
-    table: pd.DataFrame
-    influence: FloatArray = field(repr=False)
-    critical_value: float | None = None
-    table_influence: FloatArray | None = field(default=None, repr=False)
-    cluster: np.ndarray | None = field(default=None, repr=False)
-
-    def __str__(self) -> str:
-        head = (
-            f"{self.type} aggregation: {self.estimate:.6g} (SE {self.std_error:.6g}), "
-            f"CI [{self.conf_low:.6g}, {self.conf_high:.6g}]"
-        )
-        return head if self.table.empty else head + "\n" + self.table.to_string(index=False)
-
-
-@dataclass(frozen=True, eq=False)
-class ATTgtResult:
+class ATTgtResult(ResultProtocol):
     """Result of :func:`impact.att_gt`.
 
     Attributes
     ----------
     table : DataFrame
-        ``cohort``, ``time``, ``base_period``, ``event_time``, ``estimate``,
+        ``cohort``, ``time``, ``base_period``, ``rel_time``, ``estimate``,
         ``std_error``, ``conf_low``, ``conf_high``, ``n_treated``, ``n_control``.
     vcov : ndarray
         Covariance of the ATT(g,t) estimates (from the influence functions).
@@ -120,6 +70,7 @@ class ATTgtResult:
     _g: FloatArray | None = field(default=None, repr=False)  # cell cohorts (grid positions)
     _t: FloatArray | None = field(default=None, repr=False)  # cell periods (grid positions)
     _grid: PeriodGrid | None = field(default=None, repr=False)
+    bootstrap_weights: str = "rademacher"
 
     @classmethod
     def build(
@@ -154,7 +105,7 @@ class ATTgtResult:
         g = np.array([c[0] for c in cells], dtype=float)
         t = np.array([c[1] for c in cells], dtype=float)
         s = np.array([c[2] for c in cells], dtype=float)
-        V = if_vcov(inf, cluster)
+        V = influence_vcov(inf, cluster)
         se = np.sqrt(np.clip(np.diag(V), 0, None))
         se[t == s] = np.nan
         se[np.isnan(att)] = np.nan
@@ -174,14 +125,14 @@ class ATTgtResult:
             se[valid] = br.std_error
             crit = br.critical_value
             band_lo, band_hi = att - crit * se, att + crit * se
-        lo, hi = _interval(att, se, alpha)
+        lo, hi = interval(att, se, alpha)
         grid = grid if grid is not None else PeriodGrid(0, 1, int(periods.max()) + 1)
         table = pd.DataFrame(
             {
                 "cohort": grid.labels(g.astype(int)),
                 "time": grid.labels(t.astype(int)),
                 "base_period": grid.labels(s.astype(int)),
-                "event_time": (t - g).astype(int),
+                "rel_time": (t - g).astype(int),
                 "estimate": att,
                 "std_error": se,
                 "conf_low": lo,
@@ -220,21 +171,59 @@ class ATTgtResult:
             _g=g,
             _t=t,
             _grid=grid,
+            bootstrap_weights=bootstrap_weights,
         )
 
     # ------------------------------------------------------------------ summaries
+    @property
+    def inference_label(self) -> str:
+        """The inference actually used: bootstrap or analytic, weights, clustering."""
+        cluster = self.settings.get("cluster")
+        by = f"clustered by {cluster}" if cluster else "by unit"
+        if self.bootstrap:
+            return (
+                f"Multiplier bootstrap ({self.bootstrap} draws, {self.bootstrap_weights} "
+                f"weights), {by}; simultaneous bands"
+            )
+        return f"Influence functions, {by}; normal critical values"
+
     def tidy(self) -> pd.DataFrame:
-        """The ATT(g,t) table."""
-        return self.table.copy()
+        """One row per cell, ``ATT(g,t)`` with the cohort and period labels, then the
+        columns ``cohort``, ``time``, ``rel_time``."""
+        tab = self.table
+        terms = [f"ATT({g},{t})" for g, t in zip(tab["cohort"], tab["time"], strict=True)]
+        out = tidy_frame(terms, tab["estimate"], tab["std_error"], self.alpha)
+        return out.assign(
+            cohort=tab["cohort"].to_numpy(),
+            time=tab["time"].to_numpy(),
+            rel_time=tab["rel_time"].to_numpy(),
+        )
+
+    def model_info(self) -> ModelInfo:
+        """Outcome, units (the estimation unit; ``nobs``), the inference used, clusters."""
+        cluster = self.settings.get("cluster")
+        return ModelInfo(
+            depvar=str(self.settings.get("y", "")),
+            nobs=self.n_units,
+            vcov_label=self.inference_label,
+            clusters={cluster: self.n_clusters} if cluster and self.n_clusters else {},
+            stats={"n_units": float(self.n_units)},
+            alpha=self.alpha,
+        )
+
+    def plot(self, ax: object = None) -> object:
+        """ATT(g,t) against event time, one panel per cohort (R did's ggdid); see
+        :func:`impact.results.plotting.plot_att_gt` for ``ax``."""
+        return plot_att_gt(self.table, ax=ax)
 
     def summary(self) -> str:
-        """Printable table with the settings, clusters and sample log."""
+        """Printable table with the settings, the inference used and the sample log."""
         lines = [
             "Group-time ATT (Callaway & Sant'Anna 2021)",
             ", ".join(f"{k}={v}" for k, v in self.settings.items()),
             f"Units: {self.n_units}"
             + (f", clusters: {self.n_clusters}" if self.n_clusters else ""),
-            "SEs from influence functions; normal critical values.",
+            f"Inference: {self.inference_label}.",
             self.table.to_string(index=False),
         ]
         lines += list(self.notes)
@@ -261,31 +250,25 @@ class ATTgtResult:
         if not len(idx):
             raise InvalidOptionError("there are no pre-treatment cells to test.")
         theta = tab["estimate"].to_numpy()[idx]
-        V = self.vcov[np.ix_(idx, idx)]
-        stat = float(theta @ np.linalg.pinv(V) @ theta)
-        df = int(np.linalg.matrix_rank(V))
-        return {"statistic": stat, "df": df, "p_value": float(stats.chi2.sf(stat, df))}
+        return wald(theta, self.vcov[np.ix_(idx, idx)], generalized=True).as_dict()
 
     # ------------------------------------------------------------------ aggregation
-    def _pg(self, cell_idx: np.ndarray) -> tuple[FloatArray, np.ndarray]:
-        j = np.searchsorted(self._cohorts, self._g[cell_idx])
-        return self._pg_units.mean(axis=0)[j], j
-
-    def _combine(
-        self, keep: np.ndarray, weights: FloatArray, with_wif: bool
-    ) -> tuple[float, FloatArray]:
-        att = self.table["estimate"].to_numpy()[keep]
-        inf = self._inf[:, keep] @ weights
-        if with_wif:
-            pg, j = self._pg(keep)
-            total = pg.sum()
-            dev = self._pg_units[:, j] - pg[None, :]
-            wif = dev / total - dev.sum(axis=1, keepdims=True) * (pg / total**2)[None, :]
-            inf = inf + wif @ att
-        return float(att @ weights), inf
-
-    def _se(self, inf: FloatArray) -> float:
-        return float(np.sqrt(if_vcov(inf[:, None], self._cluster)[0, 0]))
+    def cells(self) -> GTCells:
+        """The cell estimates and influence functions that aggregations read."""
+        tab = self.table
+        is_base = (tab["time"] == tab["base_period"]).to_numpy()
+        return GTCells(
+            att=tab["estimate"].to_numpy(dtype=float),
+            g=self._g,
+            t=self._t,
+            is_base=is_base,
+            inf=self._inf,
+            pg_units=self._pg_units,
+            cohorts=self._cohorts,
+            last_period=self._last_period,
+            cluster=self._cluster,
+            grid=self._grid,
+        )
 
     def aggregate(
         self,
@@ -310,121 +293,30 @@ class ATTgtResult:
         -----
         Cohort weights are cohort sizes (sampling-weighted counts of the cohort's units
         observed in its base period); their estimation error enters the standard errors
-        (R ``did``'s ``wif``).
+        (R ``did``'s ``wif``). A bootstrapped fit bootstraps its aggregations with the
+        same weight distribution (``bootstrap_weights``).
         """
-        tab = self.table
-        g, t = self._g, self._t
-        e = t - g
-        finite = tab["estimate"].notna().to_numpy()
-        if not finite.any():
-            raise EmptySampleError(
-                "every ATT(g,t) cell is NaN (too few treated or control units); nothing to "
-                "aggregate. Lower min_cell_units or check the sample log."
-            )
-        if type == "simple":
-            keep = np.flatnonzero((g <= t) & (t <= g + max_e) & finite)
-            pg, _ = self._pg(keep)
-            est, inf = self._combine(keep, pg / pg.sum(), with_wif=True)
-            return self._result("simple", est, inf, pd.DataFrame())
-        if type == "group":
-            rows, infs, sizes, keep_g = [], [], [], []
-            for j, c in enumerate(self._cohorts):
-                keep = np.flatnonzero((g == c) & (g <= t) & (t <= g + max_e) & finite)
-                if not len(keep):
-                    continue
-                est, inf = self._combine(keep, np.full(len(keep), 1 / len(keep)), with_wif=False)
-                rows.append(
-                    {"cohort": self._grid.label(c), "estimate": est, "std_error": self._se(inf)}
-                )
-                infs.append(inf)
-                sizes.append(self._pg_units[:, j].mean())
-                keep_g.append(j)
-            _require_rows(rows, "group")
-            theta = np.array([r["estimate"] for r in rows])
-            pg = np.array(sizes)
-            W = np.column_stack(infs)
-            dev = self._pg_units[:, keep_g] - pg[None, :]
-            wif = dev / pg.sum() - dev.sum(axis=1, keepdims=True) * (pg / pg.sum() ** 2)[None, :]
-            inf = W @ (pg / pg.sum()) + wif @ theta
-            return self._result("group", float(theta @ pg / pg.sum()), inf, pd.DataFrame(rows), W)
-        if type == "dynamic":
-            ok = finite & (e >= min_e) & (e <= max_e)
-            if balance_e is not None:
-                ok &= (self._last_period - g >= balance_e) & (e <= balance_e)
-            rows, infs, es = [], [], []
-            for ev in np.unique(e[ok]):
-                keep = np.flatnonzero(ok & (e == ev))
-                pg, _ = self._pg(keep)
-                est, inf = self._combine(keep, pg / pg.sum(), with_wif=True)
-                base_only = bool(
-                    (tab["time"].to_numpy()[keep] == tab["base_period"].to_numpy()[keep]).all()
-                )
-                se_ev = float("nan") if base_only else self._se(inf)  # the reference: no SE
-                rows.append({"event_time": int(ev), "estimate": est, "std_error": se_ev})
-                infs.append(inf)
-                es.append(ev)
-            _require_rows(rows, "dynamic")
-            es = np.array(es)
-            post = es >= 0
-            inf = np.column_stack(infs)[:, post].mean(axis=1)
-            est = float(np.mean([r["estimate"] for r, p in zip(rows, post, strict=True) if p]))
-            return self._result("dynamic", est, inf, pd.DataFrame(rows), np.column_stack(infs))
-        if type == "calendar":
-            rows, infs = [], []
-            for period in np.unique(t[(g <= t) & finite]):
-                keep = np.flatnonzero((t == period) & (g <= t) & finite)
-                pg, _ = self._pg(keep)
-                est, inf = self._combine(keep, pg / pg.sum(), with_wif=True)
-                rows.append(
-                    {"time": self._grid.label(period), "estimate": est, "std_error": self._se(inf)}
-                )
-                infs.append(inf)
-            _require_rows(rows, "calendar")
-            inf = np.column_stack(infs).mean(axis=1)
-            est = float(np.mean([r["estimate"] for r in rows]))
-            return self._result("calendar", est, inf, pd.DataFrame(rows), np.column_stack(infs))
-        raise InvalidOptionError(
-            f"type must be 'simple', 'group', 'calendar' or 'dynamic', got {type!r}."
+        cells = self.cells()
+        agg = aggregate_cells(cells, type, min_e=min_e, max_e=max_e, balance_e=balance_e)
+        se, lo, hi, table, crit = aggregation_inference(
+            agg,
+            cells,
+            alpha=self.alpha,
+            bootstrap=self.bootstrap,
+            seed=self.seed,
+            weights=self.bootstrap_weights,
         )
-
-    def _result(
-        self,
-        kind: str,
-        est: float,
-        inf: FloatArray,
-        table: pd.DataFrame,
-        table_inf: FloatArray | None = None,
-    ) -> AggregateResult:
-        se = self._se(inf)
-        crit = None
-        if self.bootstrap:
-            key = ("simple", "group", "calendar", "dynamic").index(kind)
-            streams = np.random.SeedSequence(self.seed).spawn(9)
-            overall = multiplier_bootstrap(
-                inf[:, None],
-                draws=self.bootstrap,
-                rng=np.random.default_rng(streams[1 + key]),
-                cluster=self._cluster,
-                alpha=self.alpha,
-            )
-            se = float(overall.std_error[0])
-            if table_inf is not None:
-                per = multiplier_bootstrap(
-                    table_inf,
-                    draws=self.bootstrap,
-                    rng=np.random.default_rng(streams[5 + key]),
-                    cluster=self._cluster,
-                    alpha=self.alpha,
-                )
-                table = table.assign(std_error=per.std_error)
-                crit = per.critical_value
-        lo, hi = _interval(np.array(est), np.array(se), self.alpha)
-        if not table.empty:
-            est_t, se_t = table["estimate"].to_numpy(), table["std_error"].to_numpy()
-            tl, th = _interval(est_t, se_t, self.alpha)
-            table = table.assign(conf_low=tl, conf_high=th)
-            if crit is not None:
-                table = table.assign(band_low=est_t - crit * se_t, band_high=est_t + crit * se_t)
         return AggregateResult(
-            kind, est, se, float(lo), float(hi), table, inf, crit, table_inf, self._cluster
+            type=agg.kind,
+            estimate=agg.estimate,
+            std_error=se,
+            conf_low=lo,
+            conf_high=hi,
+            table=table,
+            influence=agg.influence,
+            critical_value=crit,
+            table_influence=agg.table_influence,
+            cluster=self._cluster,
+            info=self.model_info(),
+            alpha=self.alpha,
         )

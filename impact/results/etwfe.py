@@ -7,24 +7,19 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from impact._typing import FloatArray
 from impact.data.samplelog import SampleLog
 from impact.design.grid import PeriodGrid
 from impact.errors import InvalidOptionError
+from impact.inference.intervals import interval
 
 __all__ = ["ETWFEResult"]
 
 
 def _tab(est: FloatArray, se: FloatArray, alpha: float) -> dict[str, FloatArray]:
-    z = stats.norm.ppf(1 - alpha / 2)
-    return {
-        "estimate": est,
-        "std_error": se,
-        "conf_low": est - z * se,
-        "conf_high": est + z * se,
-    }
+    low, high = interval(est, se, alpha)
+    return {"estimate": est, "std_error": se, "conf_low": low, "conf_high": high}
 
 
 @dataclass(frozen=True, eq=False)
@@ -35,7 +30,7 @@ class ETWFEResult:
     ----------
     family, control : str
     cells : DataFrame
-        ``cohort``, ``period``, ``event_time``, ``n`` (observations), ``estimate``,
+        ``cohort``, ``period``, ``rel_time``, ``n`` (observations), ``estimate``,
         ``std_error``, ``conf_low``, ``conf_high`` (ATT in levels: average partial
         effect on the treated), ``ratio``, ``ratio_se`` (proportional effect
         ``E[Y(1)] / E[Y(0)] - 1`` on the treated; NaN for the linear family).
@@ -115,7 +110,7 @@ class ETWFEResult:
             {
                 "cohort": grid.labels([int(a) for a, _ in cells]),
                 "period": grid.labels([int(b) for _, b in cells]),
-                "event_time": [int(b - a) for a, b in cells],
+                "rel_time": [int(b - a) for a, b in cells],
                 "n": n_c,
                 **_tab(att, np.sqrt(np.clip(np.diag(V_level), 0, None)), alpha),
                 "ratio": ratio,
@@ -176,14 +171,14 @@ class ETWFEResult:
                 f"kind must be 'simple', 'group', 'calendar' or 'dynamic', got {kind!r}."
             )
         tab = self.cells
-        post = (tab["event_time"] >= 0).to_numpy()
-        e = tab["event_time"].to_numpy()
+        post = (tab["rel_time"] >= 0).to_numpy()
+        e = tab["rel_time"].to_numpy()
         use = post if kind != "dynamic" else np.ones(len(tab), dtype=bool)
         if kind == "dynamic":
             use &= (e >= (min_e if min_e is not None else e.min())) & (
                 e <= (max_e if max_e is not None else e.max())
             )
-        col = {"simple": None, "group": "cohort", "calendar": "period", "dynamic": "event_time"}
+        col = {"simple": None, "group": "cohort", "calendar": "period", "dynamic": "rel_time"}
         keys: list[Any] = (
             ["ATT"] if kind == "simple" else sorted(tab.loc[use, col[kind]].unique().tolist())
         )
@@ -206,7 +201,7 @@ class ETWFEResult:
         self, min_e: int | None = None, max_e: int | None = None
     ) -> tuple[np.ndarray, FloatArray, FloatArray]:
         """Event times, level effects (cells weighted by observations) and their covariance."""
-        e = self.cells["event_time"].to_numpy()
+        e = self.cells["rel_time"].to_numpy()
         lo = e.min() if min_e is None else min_e
         hi = e.max() if max_e is None else max_e
         keys = np.unique(e[(e >= lo) & (e <= hi)])

@@ -17,12 +17,14 @@ from impact.linear.fixed_effects import FixedEffects
 from impact.linear.formula import ParsedFormula
 from impact.linear.model_matrix import build_design
 from impact.results.hypothesis import WaldTest, coef_table, lincom, wald_test
+from impact.results.plotting import plot_coefficients
+from impact.results.protocol import ModelInfo, ResultProtocol, finite_stats
 
 __all__ = ["FeolsResult"]
 
 
 @dataclass(frozen=True, eq=False)
-class FeolsResult:
+class FeolsResult(ResultProtocol):
     """Result of :func:`impact.feols`. Immutable; holds no reference to the user's frame.
 
     Attributes
@@ -90,6 +92,25 @@ class FeolsResult:
     def tidy(self, alpha: float = 0.05) -> pd.DataFrame:
         """Coefficient table: term, estimate, std_error, statistic, p_value, conf_low, conf_high."""
         return coef_table(self.coef, self.se, self.df_t, alpha)
+
+    def model_info(self) -> ModelInfo:
+        """Outcome, observations, vcov, clusters, fixed effects, SSC and R²."""
+        return ModelInfo(
+            depvar=self.depvar,
+            nobs=self.nobs,
+            vcov_label=self.vcov_label,
+            clusters=dict(self.n_clusters),
+            fixef=tuple(self.fixef_names),
+            ssc=self.ssc.name if self.ssc is not None else "",
+            stats=self._fit_stats(),
+        )
+
+    def _fit_stats(self) -> dict[str, float]:
+        return finite_stats(r2=self.r2, r2_within=self.r2_within if self.fixef_names else None)
+
+    def plot(self, ax: object = None) -> object:
+        """Coefficient plot (estimates with their confidence intervals); returns the Axes."""
+        return plot_coefficients(self.tidy(), ax=ax, title=self.depvar)
 
     def confint(self, alpha: float = 0.05) -> pd.DataFrame:
         """Confidence intervals by term."""

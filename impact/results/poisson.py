@@ -11,6 +11,7 @@ import pandas as pd
 from impact._typing import FloatArray
 from impact.linear.demean import fixef_coefficients
 from impact.results.linear import FeolsResult
+from impact.results.protocol import finite_stats
 
 __all__ = ["FepoisResult"]
 
@@ -48,6 +49,9 @@ class FepoisResult(FeolsResult):
         if self._fe is None:
             return ()
         return fixef_coefficients(self._link_fe, self._fe, None)
+
+    def _fit_stats(self) -> dict[str, float]:
+        return finite_stats(pseudo_r2=self.pseudo_r2)
 
     def summary(self) -> str:
         """Printable summary: the feols layout with deviance and pseudo R2."""

@@ -6,10 +6,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import scipy.stats as st
 
 from impact.data.samplelog import SampleLog
+from impact.inference.intervals import interval, two_sided_p
 from impact.productivity.bootstrap import BlockBootstrap
+from impact.results.plotting import plot_coefficients
+from impact.results.protocol import ModelInfo, ResultProtocol, finite_stats
 
 __all__ = ["ProdestResult"]
 
@@ -24,7 +26,7 @@ METHOD_LABELS = {
 
 
 @dataclass(frozen=True, eq=False)
-class ProdestResult:
+class ProdestResult(ResultProtocol):
     """Estimates of a Cobb-Douglas production function and the implied productivity.
 
     Attributes
@@ -99,14 +101,12 @@ class ProdestResult:
     @property
     def pvalue(self) -> pd.Series:
         """Two-sided normal p-values."""
-        return pd.Series(2 * st.norm.sf(np.abs(self.tstat)), index=self.coef.index)
+        return pd.Series(two_sided_p(self.tstat.to_numpy()), index=self.coef.index)
 
     def confint(self, level: float = 0.95) -> pd.DataFrame:
         """Normal confidence intervals (``conf_low``, ``conf_high``)."""
-        z = st.norm.ppf(0.5 + level / 2)
-        return pd.DataFrame(
-            {"conf_low": self.coef - z * self.se, "conf_high": self.coef + z * self.se}
-        )
+        low, high = interval(self.coef.to_numpy(), self.se.to_numpy(), 1 - level)
+        return pd.DataFrame({"conf_low": low, "conf_high": high}, index=self.coef.index)
 
     @property
     def _rts_weights(self) -> np.ndarray:
@@ -156,6 +156,22 @@ class ProdestResult:
                 "conf_high": ci["conf_high"].to_numpy(),
             }
         )
+
+    def model_info(self) -> ModelInfo:
+        """Output, observations, the inference used, firms (the cluster), absorbed effects."""
+        return ModelInfo(
+            depvar=self.depvar,
+            nobs=self.nobs,
+            vcov_label=self.vcov_label,
+            clusters=self.n_clusters,
+            fixef=self.fixef_names,
+            stats=finite_stats(n_units=self.n_firms, j_stat=self.j_stat),
+        )
+
+    def plot(self, ax: object = None) -> object:
+        """Input elasticities with their confidence intervals; returns the Axes."""
+        title = f"{METHOD_LABELS[self.method]}: {self.depvar}"
+        return plot_coefficients(self.tidy(), ax=ax, title=title)
 
     def tfp_dispersion(self, upper: float = 0.9, lower: float = 0.1) -> float:
         """Difference of two quantiles of log TFP (default the 90-10 log ratio)."""

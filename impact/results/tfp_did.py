@@ -9,12 +9,20 @@ import pandas as pd
 
 from impact.data.samplelog import SampleLog
 from impact.results.att_gt import ATTgtResult
+from impact.results.plotting import plot_event_study
+from impact.results.protocol import (
+    OVERALL,
+    ModelInfo,
+    ResultProtocol,
+    rel_time_term,
+    tidy_frame,
+)
 
 __all__ = ["TFPDiDResult"]
 
 
 @dataclass(frozen=True, eq=False)
-class TFPDiDResult:
+class TFPDiDResult(ResultProtocol):
     """Staggered DiD on estimated productivity.
 
     Attributes
@@ -62,6 +70,39 @@ class TFPDiDResult:
     def std_error(self) -> float:
         """Its two-stage bootstrap SE."""
         return float(self.table.loc[0, "std_error"])
+
+    def _terms(self) -> list[str]:
+        names = {"simple": OVERALL, "dynamic": f"{OVERALL} (dynamic)"}
+        return [
+            names.get(p, rel_time_term(int(p[2:])) if p.startswith("e=") else p)
+            for p in self.table["parameter"]
+        ]
+
+    def tidy(self) -> pd.DataFrame:
+        """Simple ATT (``ATT``), the dynamic average and the event-time effects
+        (``rel_time::k``), with two-stage bootstrap SEs and percentile intervals."""
+        t = self.table
+        out = tidy_frame(self._terms(), t["estimate"], t["std_error"])
+        return out.assign(conf_low=t["conf_low"].to_numpy(), conf_high=t["conf_high"].to_numpy())
+
+    def model_info(self) -> ModelInfo:
+        """Log productivity, the DiD's units, the two-stage bootstrap."""
+        inner = self.att_gt.model_info()
+        label = f"Two-stage firm-block bootstrap ({len(self.draws)} draws)"
+        return ModelInfo(
+            depvar=f"log TFP ({self.measure}, {self.method})",
+            nobs=inner.nobs,
+            vcov_label=label,
+            stats=inner.stats,
+        )
+
+    def plot(self, ax: object = None) -> object:
+        """The event-time effects with their percentile intervals; returns the Axes."""
+        t = self.tidy()
+        ev = t[t["term"].str.startswith("rel_time::")]
+        rel = ev["term"].str.slice(len("rel_time::")).astype(int)
+        frame = ev.assign(rel_time=rel.to_numpy())
+        return plot_event_study(frame, ax=ax, labels=["TFP DiD"])
 
     def summary(self) -> str:
         """Printable summary."""

@@ -221,7 +221,7 @@ def test_period_labels_in_att_gt_table():
     two = _quiet(impact.att_gt, _step(df, 2), **KW)
     assert set(two.table["cohort"]) == {2006, 2010}
     dyn = two.aggregate("dynamic")
-    assert dyn.table["event_time"].diff().dropna().eq(1).all()  # event time in periods
+    assert dyn.table["rel_time"].diff().dropna().eq(1).all()  # event time in periods
 
 
 # ---------------------------------------------------------------- hostile review mends

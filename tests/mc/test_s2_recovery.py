@@ -56,7 +56,7 @@ def _replication(seed: int) -> list[tuple]:
         gt = impact.att_gt(
             d, **kw, method="reg", covariates=list(sectors.columns), base_period="universal"
         )
-        cs = gt.aggregate("dynamic", min_e=-3, max_e=3).table.set_index("event_time")
+        cs = gt.aggregate("dynamic", min_e=-3, max_e=3).table.set_index("rel_time")
         tables = {"cs": cs}
         for est in ("sun_abraham", "imputation"):
             res = impact.event_study(

@@ -92,8 +92,8 @@ def test_linear_etwfe_equals_imputation_on_a_balanced_panel():
 
 def test_never_treated_controls_give_placebo_pre_period_cells():
     res = _fit(_counts(5), control="never")
-    pre = res.cells[res.cells["event_time"] < 0]
-    assert len(pre) > 0 and (pre["event_time"] != -1).all()
+    pre = res.cells[res.cells["rel_time"] < 0]
+    assert len(pre) > 0 and (pre["rel_time"] != -1).all()
     dyn = res.aggregate("dynamic")
     assert -1 not in set(dyn["key"]) and min(dyn["key"]) < -1
 

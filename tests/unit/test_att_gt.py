@@ -195,7 +195,7 @@ def test_recovers_dynamic_effects_on_synthetic_s2():
             control_pool="out_of_cell",
             covariates=["ht"],
         )
-    dyn = res.aggregate("dynamic", min_e=0, max_e=5).table.set_index("event_time")
+    dyn = res.aggregate("dynamic", min_e=0, max_e=5).table.set_index("rel_time")
     true = truth.att_event[truth.att_event["outcome"] == "log_emp"].set_index("event_time")
     for e in range(6):
         est, se = dyn.loc[e, "estimate"], dyn.loc[e, "std_error"]

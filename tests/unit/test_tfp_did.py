@@ -42,7 +42,7 @@ def test_point_estimates_are_prodest_then_att_gt(panel, result):
     simple = gt.aggregate("simple")
     assert result.estimate == pytest.approx(simple.estimate, rel=1e-10)
     assert result.table.loc[0, "std_error_naive"] == pytest.approx(simple.std_error, rel=1e-10)
-    dyn = gt.aggregate("dynamic", min_e=0, max_e=5).table.set_index("event_time")
+    dyn = gt.aggregate("dynamic", min_e=0, max_e=5).table.set_index("rel_time")
     assert result.table.loc[2, "estimate"] == pytest.approx(dyn.loc[0, "estimate"], rel=1e-10)
 
 

@@ -1,0 +1,92 @@
+"""The aggregation of ATT(g,t): overall, by cohort, by period or by event time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from impact._typing import FloatArray
+from impact.results.plotting import plot_coefficients, plot_event_study
+from impact.results.protocol import OVERALL, ModelInfo, ResultProtocol, rel_time_term, tidy_frame
+
+__all__ = ["AggregateResult"]
+
+#: Term prefix of each aggregation's rows in ``tidy()``.
+_ROW_TERMS = {"group": "cohort", "calendar": "time", "dynamic": "rel_time"}
+
+
+@dataclass(frozen=True, eq=False)
+class AggregateResult(ResultProtocol):
+    """An aggregation of ATT(g,t).
+
+    Attributes
+    ----------
+    type : str
+    estimate, std_error, conf_low, conf_high : float
+        The overall parameter (for "dynamic": the average over event times >= 0; for
+        "group": cohort-size-weighted average of cohort effects; for "calendar": the
+        average over periods; for "simple": cohort-size-weighted average of post cells).
+    table : DataFrame
+        Per event time (``rel_time``) / cohort / period, or one row for "simple":
+        ``estimate``, ``std_error``, ``conf_low``, ``conf_high`` (and the simultaneous
+        band ``band_low``, ``band_high`` with a bootstrap).
+    info : ModelInfo
+        Outcome, units and the inference used (from the ATT(g,t) fit).
+    """
+
+    type: str
+    estimate: float
+    std_error: float
+    conf_low: float
+    conf_high: float
+    table: pd.DataFrame
+    influence: FloatArray = field(repr=False)
+    critical_value: float | None = None
+    table_influence: FloatArray | None = field(default=None, repr=False)
+    cluster: np.ndarray | None = field(default=None, repr=False)
+    info: ModelInfo | None = field(default=None, repr=False)
+    alpha: float = 0.05
+
+    def tidy(self) -> pd.DataFrame:
+        """The overall effect (``ATT``), then one row per event time (``rel_time::k``),
+        cohort (``cohort::g``) or period (``time::t``)."""
+        overall = tidy_frame([OVERALL], [self.estimate], [self.std_error], self.alpha)
+        if self.type == "simple":
+            return overall
+        tab = self.table
+        key = _ROW_TERMS[self.type]
+        terms = (
+            [rel_time_term(k) for k in tab["rel_time"]]
+            if key == "rel_time"
+            else [f"{key}::{v}" for v in tab[key]]
+        )
+        rows = tidy_frame(terms, tab["estimate"], tab["std_error"], self.alpha)
+        return pd.concat([overall, rows], ignore_index=True)
+
+    def model_info(self) -> ModelInfo:
+        """Outcome, units, the inference used (from the ATT(g,t) fit)."""
+        return self.info if self.info is not None else ModelInfo("", 0, "")
+
+    def summary(self) -> str:
+        """The overall effect, the inference used and the table."""
+        info = self.model_info()
+        head = (
+            f"{self.type} aggregation of ATT(g,t) for {info.depvar or 'the outcome'}: "
+            f"{self.estimate:.6g} (SE {self.std_error:.6g}), "
+            f"{1 - self.alpha:.0%} CI [{self.conf_low:.6g}, {self.conf_high:.6g}]"
+        )
+        lines = [head, f"Inference: {info.vcov_label}"] if info.vcov_label else [head]
+        if self.type != "simple":
+            lines.append(self.table.to_string(index=False))
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.summary()
+
+    def plot(self, ax: object = None) -> object:
+        """Dynamic: the event-study plot; otherwise estimates with intervals. Returns Axes."""
+        if self.type == "dynamic":
+            return plot_event_study(self, ax=ax, labels=[f"{self.type} aggregation"])
+        return plot_coefficients(self.tidy(), ax=ax, title=self.model_info().depvar)
