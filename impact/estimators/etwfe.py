@@ -280,4 +280,5 @@ def etwfe(
         grid=grid,
         sample_log=log,
         vcov_label=request.label,
+        depvar=y,
     )

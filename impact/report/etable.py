@@ -6,12 +6,12 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from impact._typing import TableFormat
 from impact.errors import InvalidOptionError
 from impact.report.escape import html_escape, latex_escape, markdown_escape, markdown_paragraph
+from impact.results.protocol import ModelInfo, ResultProtocol
 
 __all__ = ["STARS", "etable"]
 
@@ -30,6 +30,23 @@ def _fmt(x: float, digits: int) -> str:
     return "" if pd.isna(x) else f"{x:.{digits}f}"
 
 
+def _coefficients(m: Any) -> tuple[dict[str, tuple[float, float, float]], ModelInfo]:
+    """Estimate, SE and p-value by term, and the model information, of one result."""
+    if not isinstance(m, ResultProtocol):
+        raise InvalidOptionError(
+            f"etable takes impact results (feols, fepois, att_gt and its aggregations, "
+            f"event_study, etwfe, prodest, tfp_did), got {type(m).__name__}."
+        )
+    t = m.tidy()
+    coefs = {
+        str(term): (float(e), float(s), float(p))
+        for term, e, s, p in zip(
+            t["term"], t["estimate"], t["std_error"], t["p_value"], strict=True
+        )
+    }
+    return coefs, m.model_info()
+
+
 def _table(
     models: Sequence[Any],
     digits: int,
@@ -38,9 +55,10 @@ def _table(
     keep: Sequence[str] | None,
 ) -> tuple[pd.DataFrame, int, int]:
     cols = [f"({j + 1})" for j in range(len(models))]
+    fits = [_coefficients(m) for m in models]
     terms: list[str] = []
-    for m in models:
-        for t in m.coef.index:
+    for coefs, _ in fits:
+        for t in coefs:
             if t not in terms and (keep is None or t in keep):
                 terms.append(t)
     shown = [labels.get(t, t) for t in terms]
@@ -50,14 +68,14 @@ def _table(
             f"labels show two terms as {twice[0]!r}; give each term its own label."
         )
     index = ["Dependent variable"]
-    rows: list[list[str]] = [[m.depvar for m in models]]
+    rows: list[list[str]] = [[info.depvar for _, info in fits]]
     for t, name in zip(terms, shown, strict=True):
         est_row, se_row = [], []
-        for m in models:
-            if t in m.coef.index:
-                p = float(m.pvalue[t])
-                est_row.append(_fmt(float(m.coef[t]), digits) + _stars(p, stars))
-                se_row.append(f"({_fmt(float(m.se[t]), digits)})")
+        for coefs, _ in fits:
+            if t in coefs:
+                est, se, p = coefs[t]
+                est_row.append(_fmt(est, digits) + _stars(p, stars))
+                se_row.append(f"({_fmt(se, digits)})")
             else:
                 est_row.append("")
                 se_row.append("")
@@ -65,34 +83,25 @@ def _table(
         rows += [est_row, se_row]
     n_coef_rows = len(index)
     fes: list[str] = []
-    for m in models:
-        for f in m.fixef_names:
+    for _, info in fits:
+        for f in info.fixef:
             if f not in fes:
                 fes.append(f)
     for f in fes:
         index.append(f"FE: {labels.get(f, f)}")
-        rows.append(["Yes" if f in m.fixef_names else "No" for m in models])
+        rows.append(["Yes" if f in info.fixef else "No" for _, info in fits])
     index.append("Observations")
-    rows.append([f"{m.nobs:,}" for m in models])
-
-    def _has(attr: str) -> bool:
-        return any(np.isfinite(getattr(m, attr, float("nan"))) for m in models)
-
+    rows.append([f"{info.nobs:,}" for _, info in fits])
     stats = [("R2", "r2", True), ("Within R2", "r2_within", bool(fes))]
     stats.append(("Pseudo R2", "pseudo_r2", True))
-    for label, attr, show in stats:
-        if show and _has(attr):
+    for label, key, show in stats:
+        if show and any(key in info.stats for _, info in fits):
             index.append(label)
-            rows.append([_fmt(getattr(m, attr, float("nan")), digits) for m in models])
+            rows.append([_fmt(info.stats.get(key, float("nan")), digits) for _, info in fits])
     index += ["Std. errors", "Clusters", "SSC"]
-    rows.append([m.vcov_label for m in models])
-    rows.append(
-        [
-            ", ".join(f"{k}: {v:,}" for k, v in m.n_clusters.items()) if m.n_clusters else ""
-            for m in models
-        ]
-    )
-    rows.append([m.ssc.name if m.ssc is not None else "" for m in models])
+    rows.append([info.vcov_label for _, info in fits])
+    rows.append([", ".join(f"{k}: {v:,}" for k, v in info.clusters.items()) for _, info in fits])
+    rows.append([info.ssc for _, info in fits])
     df = pd.DataFrame(rows, index=index, columns=cols)
     return df, n_coef_rows, len(index)
 
@@ -187,8 +196,10 @@ def etable(
     Parameters
     ----------
     models : result or sequence of results
-        Any result with ``coef``, ``se``, ``pvalue``, ``nobs``, ``depvar``,
-        ``fixef_names``, ``vcov_label``, ``n_clusters`` and ``ssc``.
+        Any impact result (the result protocol: ``tidy()`` and ``model_info()``): feols,
+        fepois, att_gt and its aggregations, event_study, etwfe and its aggregations,
+        prodest, tfp_did. DiD effects line up with regressions by term name: ``ATT``
+        for an overall effect, ``rel_time::k`` for event time ``k``.
     format : {"dataframe", "markdown", "latex", "html"}
     digits : int
         Decimals of estimates and standard errors.

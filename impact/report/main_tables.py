@@ -64,7 +64,7 @@ def _row(ev: Evaluation, family: OutcomeFamily, outcome: str, estimator: str) ->
             effect, truth = "mixed (not-yet-treated joiners are exposed)", float("nan")
     elif estimator == "etwfe_poisson":
         res = ev.etwfe_poisson(outcome)
-        a = res.aggregate("simple").iloc[0]
+        a = res.aggregate("simple").table.iloc[0]
         est, se = float(a["ratio"]), float(a["ratio_se"])
         obs, firms = int(res.n_obs), int(res.n_units)
         agg, truth = "proportional, all post", ev.true_ratio(outcome)

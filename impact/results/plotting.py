@@ -69,16 +69,16 @@ def plot_event_study(
             ax.vlines(
                 x, tab["band_low"], tab["band_high"], color=colors[k], alpha=0.35, linewidth=5
             )
-        ax.errorbar(
-            x,
-            tab["estimate"],
-            yerr=[tab["estimate"] - tab["conf_low"], tab["conf_high"] - tab["estimate"]],
-            fmt=markers[k],
-            color=colors[k],
-            capsize=3,
-            label=label,
-            markersize=4,
-        )
+        est = tab["estimate"].to_numpy(dtype=float)
+        err = np.vstack([est - tab["conf_low"].to_numpy(float), tab["conf_high"] - est])
+        if (np.nan_to_num(err) >= 0).all():
+            ax.errorbar(
+                x, est, yerr=err, fmt=markers[k], color=colors[k], capsize=3, label=label,
+                markersize=4,
+            )  # fmt: skip
+        else:  # an interval that need not contain the estimate (bootstrap percentiles)
+            ax.vlines(x, tab["conf_low"], tab["conf_high"], color=colors[k], linewidth=1)
+            ax.plot(x, est, markers[k], color=colors[k], label=label, markersize=4)
     ax.axhline(0.0, color="0.3", linewidth=0.8)
     ax.axvline(-0.5, color="0.3", linewidth=0.8, linestyle="--")
     ax.set_xlabel(xlabel or getattr(results[0], "rel_time_label", REL_TIME_LABEL))

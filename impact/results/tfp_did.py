@@ -108,7 +108,7 @@ class TFPDiDResult(ResultProtocol):
         """Printable summary."""
         head = (
             f"DiD on estimated log productivity ({self.measure}, production function: "
-            f"{self.method}); {len(self.draws)} two-stage bootstrap draws"
+            f"{self.method}); inference: {self.model_info().vcov_label}"
         )
         coefs = ", ".join(f"{k} {v:.4f} ({self.coef_se[k]:.4f})" for k, v in self.coef.items())
         return "\n".join(

@@ -188,9 +188,9 @@ def test_within_unit_errors_name_the_users_id():
     [
         lambda d, **k: impact.att_gt(d, **KW, **k).aggregate("simple").estimate,
         lambda d, **k: impact.event_study(d, **KW, estimator="twfe", **k).att,
-        lambda d, **k: impact.etwfe(d, **KW, family="linear", **k).aggregate("simple")[
-            "estimate"
-        ][0],
+        lambda d, **k: impact.etwfe(d, **KW, family="linear", **k)
+        .aggregate("simple")
+        .table["estimate"][0],
     ],
 )
 def test_datetime_time_freq_accepted_or_inferred(call):

@@ -46,7 +46,7 @@ def _replication(seed: int) -> tuple[float, float, float]:
             control_pool="out_of_cell",
             fixed_effects="sector^year",
         )
-    agg = res.aggregate("simple").iloc[0]
+    agg = res.aggregate("simple").table.iloc[0]
     return float(agg["ratio"]), float(agg["ratio_se"]), true_ratio
 
 

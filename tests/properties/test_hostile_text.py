@@ -10,8 +10,6 @@ the renderer did not write itself.
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -21,6 +19,7 @@ import impact
 from impact.errors import ImpactError
 from impact.report.html import report_html
 from impact.report.table import Table
+from impact.results.protocol import ModelInfo, ResultProtocol, tidy_frame
 
 pytest.importorskip("markdown_it")
 from markup_readers import BREAKS, latex_rows, read_html, read_latex_row, read_markdown, squash
@@ -72,13 +71,25 @@ def test_report_tables_show_hostile_text_as_text(title, note, names, cells):
     assert rows == [[BREAKS.sub(" ", c) for c in row] for row in want_rows]
 
 
-def _model(depvar: str, terms: list[str], fe: str, cluster: str) -> SimpleNamespace:
-    idx = pd.Index(terms)
-    return SimpleNamespace(
-        coef=pd.Series(0.5, index=idx), se=pd.Series(0.1, index=idx),
-        pvalue=pd.Series(0.001, index=idx), nobs=1000, depvar=depvar, fixef_names=(fe,),
-        vcov_label=f"Clustered ({cluster})", n_clusters={cluster: 40}, ssc=None, r2=0.25,
-    )  # fmt: skip
+class _Model(ResultProtocol):
+    """A result whose every name is chosen by the test (through the result protocol)."""
+
+    def __init__(self, depvar: str, terms: list[str], fe: str, cluster: str) -> None:
+        self.terms, self.info = terms, ModelInfo(
+            depvar=depvar, nobs=1000, vcov_label=f"Clustered ({cluster})",
+            clusters={cluster: 40}, fixef=(fe,), stats={"r2": 0.25},
+        )  # fmt: skip
+
+    def tidy(self) -> pd.DataFrame:
+        n = len(self.terms)
+        return tidy_frame(self.terms, [0.5] * n, [0.1] * n)
+
+    def model_info(self) -> ModelInfo:
+        return self.info
+
+
+def _model(depvar: str, terms: list[str], fe: str, cluster: str) -> _Model:
+    return _Model(depvar, terms, fe, cluster)
 
 
 @HOSTILE_SETTINGS

@@ -38,7 +38,7 @@ def test_poisson_etwfe_equals_diff_diff(seed):
         row = cells.loc[(int(g), int(t))]
         assert_close(row["estimate"], eff["att"], rtol=RTOL_ITERATIVE, atol=1e-10)
         assert_close(row["std_error"], eff["se"], rtol=RTOL_ITERATIVE_SE)
-    simple = res.aggregate("simple").iloc[0]
+    simple = res.aggregate("simple").table.iloc[0]
     assert_close(simple["estimate"], ref.overall_att, rtol=RTOL_ITERATIVE)
     assert_close(simple["std_error"], ref.overall_se, rtol=RTOL_ITERATIVE_SE)
     for kind, ours in (("group", "group"), ("calendar", "calendar"), ("event_study", "dynamic")):
@@ -46,7 +46,7 @@ def test_poisson_etwfe_equals_diff_diff(seed):
         theirs = {"group": agg.group_effects, "calendar": agg.calendar_effects}.get(
             kind, agg.event_study_effects
         )
-        tab = res.aggregate(ours).set_index("key")
+        tab = res.aggregate(ours).table.set_index("key")
         for key, eff in theirs.items():
             assert_close(tab.loc[int(key), "estimate"], eff["att"], rtol=RTOL_ITERATIVE)
             assert_close(tab.loc[int(key), "std_error"], eff["se"], rtol=RTOL_ITERATIVE_SE)
@@ -84,9 +84,9 @@ def test_linear_etwfe_equals_imputation_on_a_balanced_panel():
         warnings.simplefilter("ignore")
         res = impact.etwfe(df, y="ly", unit="unit", time="year", cohort="g", family="linear")
     imp = imputation_fit(df, y="ly", unit="unit", time="year", cohort="g")
-    dyn = res.aggregate("dynamic").set_index("key")
+    dyn = res.aggregate("dynamic").table.set_index("key")
     assert_close(dyn.loc[list(imp.horizons), "estimate"].to_numpy(), imp.estimate, rtol=1e-9)
-    assert_close(res.aggregate("simple")["estimate"].iloc[0], imp.overall, rtol=1e-9)
+    assert_close(res.aggregate("simple").table["estimate"].iloc[0], imp.overall, rtol=1e-9)
     assert np.isnan(res.cells["ratio"]).all()
 
 
@@ -94,7 +94,7 @@ def test_never_treated_controls_give_placebo_pre_period_cells():
     res = _fit(_counts(5), control="never")
     pre = res.cells[res.cells["rel_time"] < 0]
     assert len(pre) > 0 and (pre["rel_time"] != -1).all()
-    dyn = res.aggregate("dynamic")
+    dyn = res.aggregate("dynamic").table
     assert -1 not in set(dyn["key"]) and min(dyn["key"]) < -1
 
 
@@ -124,7 +124,10 @@ def test_poisson_etwfe_with_category_by_period_effects_equals_glm():
     assert_close(res.coef[cells].to_numpy(), glm.params[cells].to_numpy(), rtol=1e-7)
     plain = _fit(df)
     assert (
-        abs(plain.aggregate("simple")["ratio"].iloc[0] - res.aggregate("simple")["ratio"].iloc[0])
+        abs(
+            plain.aggregate("simple").table["ratio"].iloc[0]
+            - res.aggregate("simple").table["ratio"].iloc[0]
+        )
         > 1e-6
     )
 

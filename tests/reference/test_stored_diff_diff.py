@@ -87,11 +87,11 @@ def test_poisson_etwfe_equals_stored_diff_diff(seed):
     rows = cells.loc[keys]
     assert_close(rows["estimate"].to_numpy(), ref["cells_att"], rtol=RTOL_ITERATIVE, atol=1e-10)
     assert_close(rows["std_error"].to_numpy(), ref["cells_se"], rtol=RTOL_ITERATIVE_SE)
-    simple = res.aggregate("simple").iloc[0]
+    simple = res.aggregate("simple").table.iloc[0]
     assert_close(simple["estimate"], ref["simple_att"], rtol=RTOL_ITERATIVE)
     assert_close(simple["std_error"], ref["simple_se"], rtol=RTOL_ITERATIVE_SE)
     for theirs, ours in (("group", "group"), ("calendar", "calendar"), ("event_study", "dynamic")):
-        tab = res.aggregate(ours).set_index("key")
+        tab = res.aggregate(ours).table.set_index("key")
         key = ref[f"{theirs}_key"].astype(int)
         assert_close(tab.loc[key, "estimate"].to_numpy(), ref[f"{theirs}_att"], rtol=RTOL_ITERATIVE)
         assert_close(
