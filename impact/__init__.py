@@ -6,6 +6,7 @@ Public API only; see ``docs/`` and DESIGN.md for the contract.
 from __future__ import annotations
 
 from impact import datasets, errors
+from impact._version import __version__
 from impact.data.panel import Panel
 from impact.data.samplelog import SampleLog
 from impact.design.cohorts import cohort_from_membership
@@ -16,7 +17,7 @@ from impact.estimators.feols import feols
 from impact.estimators.fepois import fepois
 from impact.inference.ssc import SSC
 from impact.productivity.prodest import prodest
-from impact.productivity.two_stage import tfp_did
+from impact.productivity.tfp_did import tfp_did
 from impact.report.etable import etable
 from impact.report.evaluate import EvaluationReport, evaluate
 from impact.report.figures import plot_event_study
@@ -24,8 +25,6 @@ from impact.report.spec import Spec
 from impact.results.linear import FeolsResult
 from impact.results.poisson import FepoisResult
 from impact.results.productivity import ProdestResult
-
-__version__ = "0.1.0"
 
 __all__ = [
     "SSC",

@@ -14,41 +14,16 @@ from impact._typing import FloatArray, VcovSpec
 from impact.data.samplelog import SampleLog
 from impact.errors import ImpactError, InvalidOptionError
 from impact.estimators.att_gt import att_gt
+from impact.estimators.did2s import did2s_fit
 from impact.estimators.es_regressions import sun_abraham_regression, twfe_regression
+from impact.estimators.es_request import EventRequest
 from impact.estimators.etwfe import etwfe
-from impact.estimators.imputation import did2s_fit, imputation_fit
+from impact.estimators.imputation import imputation_fit
 from impact.inference.clusters import influence_vcov
 from impact.inference.vcov import parse_vcov
+from impact.linear.formula import parse_fixed_effects
 
 __all__ = ["ADAPTERS", "EventFit", "EventRequest"]
-
-
-@dataclass(frozen=True)
-class EventRequest:
-    """The validated arguments of :func:`impact.event_study`."""
-
-    y: str
-    unit: str
-    time: str
-    cohort: str
-    window: tuple[int, int]
-    reference: int
-    covariates: Sequence[str]
-    fixed_effects: str | None
-    control_pool: str | None
-    vcov: VcovSpec
-    never_treated: float | None
-    freq: str | None
-    alpha: float
-    family: str
-
-    def design(self) -> dict[str, Any]:
-        """Keywords every estimator shares."""
-        return {
-            "y": self.y, "unit": self.unit, "time": self.time, "cohort": self.cohort,
-            "never_treated": self.never_treated, "freq": self.freq,
-            "control_pool": self.control_pool,
-        }  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -68,6 +43,38 @@ class EventFit:
     n_obs: int
     reference: int | None
     inference: str
+    clusters: dict[str, int]
+    fixef: tuple[str, ...]
+
+
+def _cluster_count(fit: Any) -> int | None:
+    """Clusters of a regression fit (a feols result's mapping or a cell fit's count)."""
+    n = getattr(fit, "n_clusters", None)
+    if isinstance(n, dict):
+        return next(iter(n.values()), None)
+    return int(n) if isinstance(n, int | np.integer) else None
+
+
+def _fixef(r: EventRequest, *first: str) -> tuple[str, ...]:
+    dims = ["^".join(d) for d in parse_fixed_effects(r.fixed_effects or "")]
+    return tuple(dict.fromkeys([*first, *dims]))
+
+
+def _regression_fit(r: EventRequest, est, V, rel, fit, n_units, log, n_obs) -> EventFit:
+    cl = cluster_name(r.vcov, r.unit) if _one_way(r.vcov) else None
+    n = _cluster_count(fit)
+    clusters = {cl: n} if cl and n else {}
+    fe = _fixef(r, r.unit, r.time)
+    return EventFit(est, V, rel, fit, n_units, log, n_obs, r.reference, _regression_label(r),
+                    clusters, fe)  # fmt: skip
+
+
+def _one_way(vcov: VcovSpec) -> bool:
+    try:
+        cluster_name(vcov, "")
+    except InvalidOptionError:
+        return False
+    return True
 
 
 def _inside(r: EventRequest, est: FloatArray, V: FloatArray, rel: np.ndarray):
@@ -99,20 +106,13 @@ def _regression_label(r: EventRequest) -> str:
 
 
 def _twfe(data: pd.DataFrame, r: EventRequest) -> EventFit:
-    est, V, rel, fit, n_units, log, n_obs = twfe_regression(
-        data, window=r.window, reference=r.reference, covariates=r.covariates,
-        fixed_effects=r.fixed_effects, vcov=r.vcov, **r.design(),
-    )  # fmt: skip
-    return EventFit(est, V, rel, fit, n_units, log, n_obs, r.reference, _regression_label(r))
+    return _regression_fit(r, *twfe_regression(data, r))
 
 
 def _sun_abraham(data: pd.DataFrame, r: EventRequest) -> EventFit:
-    est, V, rel, fit, n_units, log, n_obs = sun_abraham_regression(
-        data, reference=r.reference, covariates=r.covariates,
-        fixed_effects=r.fixed_effects, vcov=r.vcov, **r.design(),
-    )  # fmt: skip
+    est, V, rel, fit, n_units, log, n_obs = sun_abraham_regression(data, r)
     est, V, rel = _inside(r, est, V, rel)
-    return EventFit(est, V, rel, fit, n_units, log, n_obs, r.reference, _regression_label(r))
+    return _regression_fit(r, est, V, rel, fit, n_units, log, n_obs)
 
 
 def _imputation(data: pd.DataFrame, r: EventRequest) -> EventFit:
@@ -128,20 +128,23 @@ def _imputation(data: pd.DataFrame, r: EventRequest) -> EventFit:
     label = f"Clustered ({r.unit}), conservative imputation variance"
     return EventFit(
         imp.estimate, imp.vcov, imp.horizons, imp, imp.n_units, imp.sample_log, imp.n_obs,
-        None, label,
+        None, label, {r.unit: imp.n_units}, (r.unit, r.fixed_effects or r.time),
     )  # fmt: skip
 
 
 def _did2s(data: pd.DataFrame, r: EventRequest) -> EventFit:
     _no_covariates("did2s", r.covariates)
     cl = cluster_name(r.vcov, r.unit)
-    rel, est, V, log, n_units = did2s_fit(
+    rel, est, V, log, n_units, n_clusters = did2s_fit(
         data, reference=r.reference, cluster=cl, fixed_effects=r.fixed_effects,
         return_units=True, **r.design(),
     )  # fmt: skip
     est, V, rel = _inside(r, est, V, rel)
     label = f"Clustered ({cl}), two-stage GMM variance"
-    return EventFit(est, V, rel, None, n_units, log, int(log.n_final), r.reference, label)
+    return EventFit(
+        est, V, rel, None, n_units, log, int(log.n_final), r.reference, label,
+        {cl: n_clusters}, (r.unit, r.fixed_effects or r.time),
+    )  # fmt: skip
 
 
 def _etwfe(data: pd.DataFrame, r: EventRequest) -> EventFit:
@@ -155,8 +158,9 @@ def _etwfe(data: pd.DataFrame, r: EventRequest) -> EventFit:
     )  # fmt: skip
     rel, est, V = et.event_time_effects(r.window[0], r.window[1])
     return EventFit(
-        est, V, rel, et, et.n_units, et.sample_log, et.n_obs, r.reference, et.vcov_label
-    )
+        est, V, rel, et, et.n_units, et.sample_log, et.n_obs, r.reference, et.vcov_label,
+        et.clusters, et.fixef,
+    )  # fmt: skip
 
 
 def _check_cs_reference(gt: Any, reference: int) -> None:
@@ -193,7 +197,7 @@ def _cs(data: pd.DataFrame, r: EventRequest) -> EventFit:
     V = influence_vcov(agg.table_influence[:, keep], agg.cluster)
     return EventFit(
         est, V, rel, gt, gt.n_units, gt.sample_log, int(gt.sample_log.n_final), r.reference,
-        gt.inference_label,
+        gt.inference_label, dict(gt.model_info().clusters), (),
     )  # fmt: skip
 
 

@@ -14,6 +14,7 @@ from impact.design.grid import PeriodGrid
 from impact.design.staggered import staggered_design, unit_constant
 from impact.errors import ImpactError
 from impact.estimators.es_cells import interaction_weights, sun_abraham_cells, twfe_cells
+from impact.estimators.es_request import EventRequest
 from impact.estimators.feols import feols
 from impact.linear.formula import formula_name, parse_fixed_effects
 
@@ -30,21 +31,10 @@ class _Setup:
     grid: PeriodGrid  # the user's period labels
 
 
-def _setup(
-    data,
-    *,
-    y,
-    unit,
-    time,
-    cohort,
-    covariates,
-    fixed_effects,
-    control_pool,
-    vcov,
-    never_treated,
-    freq=None,
-) -> _Setup:
+def _setup(data, r: EventRequest) -> _Setup:
     """The staggered design (one validation for every estimator) and its sample frame."""
+    y, unit, time, cohort, covariates = r.y, r.unit, r.time, r.cohort, r.covariates
+    fixed_effects, vcov = r.fixed_effects, r.vcov
     fe_cols = [c for c in _fe_columns(fixed_effects) if c != time]
     design = staggered_design(
         data,
@@ -53,11 +43,11 @@ def _setup(
         cohort=cohort,
         outcomes=[y],
         covariates=covariates,
-        control_pool=control_pool,
+        control_pool=r.control_pool,
         clusters=_vcov_columns(vcov),
         columns=fe_cols,
-        never_treated=never_treated,
-        freq=freq,
+        never_treated=r.never_treated,
+        freq=r.freq,
     )
     cols = [y, unit, time, cohort, *covariates, *fe_cols, *_vcov_columns(vcov)]
     frame = design.frame(data, cols)
@@ -65,20 +55,10 @@ def _setup(
     return _Setup(frame, design.t, design.g, keep, design.sample_log, design.grid)
 
 
-def _fit_dummies(
-    s: _Setup,
-    base: str,
-    values: np.ndarray,
-    reference: int,
-    *,
-    y,
-    unit,
-    time,
-    covariates,
-    fixed_effects,
-    vcov,
-):
+def _fit_dummies(s: _Setup, base: str, values: np.ndarray, reference: int, r: EventRequest):
     """feols of y on i(<fresh column>, ref=reference) + covariates | unit + time (+ FE)."""
+    y, unit, time, covariates = r.y, r.unit, r.time, r.covariates
+    fixed_effects, vcov = r.fixed_effects, r.vcov
     name = base
     while name in s.frame.columns:  # reserve no column name of the user's
         name = "_" + name
@@ -95,36 +75,11 @@ def _fit_dummies(
     return fit, names, codes, work, name
 
 
-def twfe_regression(
-    data,
-    *,
-    y,
-    unit,
-    time,
-    cohort,
-    window,
-    reference,
-    covariates,
-    fixed_effects,
-    control_pool,
-    vcov,
-    never_treated,
-    freq=None,
-):
+def twfe_regression(data, r: EventRequest):
     """Relative-time dummies with binned endpoints; never-treated units at the reference."""
-    s = _setup(
-        data,
-        y=y,
-        unit=unit,
-        time=time,
-        cohort=cohort,
-        covariates=covariates,
-        fixed_effects=fixed_effects,
-        control_pool=control_pool,
-        vcov=vcov,
-        never_treated=never_treated,
-        freq=freq,
-    )
+    y, unit, window, reference = r.y, r.unit, r.window, r.reference
+    covariates, fixed_effects, vcov = r.covariates, r.fixed_effects, r.vcov
+    s = _setup(data, r)
     treated = ~np.isnan(s.cohort)
     _require_comparison(s.cohort, s.grid)
     binned = np.clip(s.period - s.cohort, *window)
@@ -135,53 +90,18 @@ def twfe_regression(
         fast = twfe_cells(s, binned, y=y, unit=unit, cluster=cl_col, reference=reference)
         if fast is not None:
             return _with_design_log(fast, s.log)
-    fit, names, rel_t, work, _ = _fit_dummies(
-        s,
-        "rel_time",
-        binned,
-        reference,
-        y=y,
-        unit=unit,
-        time=time,
-        covariates=covariates,
-        fixed_effects=fixed_effects,
-        vcov=vcov,
-    )
+    fit, names, rel_t, work, _ = _fit_dummies(s, "rel_time", binned, reference, r)
     est = fit.coef[names].to_numpy()
     V = fit.vcov.loc[names, names].to_numpy()
     return est, V, rel_t, fit, int(work[unit].nunique()), s.log.then(fit.sample_log), fit.nobs
 
 
-def sun_abraham_regression(
-    data,
-    *,
-    y,
-    unit,
-    time,
-    cohort,
-    reference,
-    covariates,
-    fixed_effects,
-    control_pool,
-    vcov,
-    never_treated,
-    freq=None,
-):
+def sun_abraham_regression(data, r: EventRequest):
     """Interaction-weighted estimator: saturated cohort x relative-time regression, then
     cohort-share weights at each relative time (Sun & Abraham 2021)."""
-    s = _setup(
-        data,
-        y=y,
-        unit=unit,
-        time=time,
-        cohort=cohort,
-        covariates=covariates,
-        fixed_effects=fixed_effects,
-        control_pool=control_pool,
-        vcov=vcov,
-        never_treated=never_treated,
-        freq=freq,
-    )
+    y, unit, reference = r.y, r.unit, r.reference
+    covariates, fixed_effects, vcov = r.covariates, r.fixed_effects, r.vcov
+    s = _setup(data, r)
     g, period, keep = s.cohort, s.period, s.keep.copy()
     never = np.isnan(g)
     if not (never & keep).any():
@@ -206,18 +126,7 @@ def sun_abraham_regression(
     span = int(np.nanmax(rel) - rmin) + 1
     raw = np.nan_to_num(g - gmin) * span + np.nan_to_num(rel - rmin)
     code = np.where(never | (rel == reference), -1, raw).astype(np.int64)
-    fit, names, codes, work, name = _fit_dummies(
-        s,
-        "cohort_rel",
-        code,
-        -1,
-        y=y,
-        unit=unit,
-        time=time,
-        covariates=covariates,
-        fixed_effects=fixed_effects,
-        vcov=vcov,
-    )
+    fit, names, codes, work, name = _fit_dummies(s, "cohort_rel", code, -1, r)
     rr = (codes % span + rmin).astype(int)
     # cohort shares at each relative time: units of each cohort observed at that time
     used = work.loc[work[name] >= 0, [unit, name]]

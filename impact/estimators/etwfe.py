@@ -281,4 +281,6 @@ def etwfe(
         sample_log=log,
         vcov_label=request.label,
         depvar=y,
+        clusters=dict(vres.n_clusters),
+        fixef=(cohort, time),
     )

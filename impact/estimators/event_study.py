@@ -149,4 +149,6 @@ def event_study(
         vcov=pd.DataFrame(fit.vcov, index=rel, columns=rel),
         inference=fit.inference,
         alpha=alpha,
+        clusters=fit.clusters,
+        fixef=fit.fixef,
     )

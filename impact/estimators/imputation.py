@@ -26,12 +26,11 @@ from scipy.sparse.csgraph import connected_components
 from impact._typing import FloatArray
 from impact.data.samplelog import SampleLog
 from impact.design.staggered import category_by_time, staggered_design
+from impact.engine.kernels import group_sums, group_weights
 from impact.errors import ImpactError
-from impact.inference.clusters import check_cluster_count, cluster_sums
 from impact.linear.formula import parse_fixed_effects
-from impact.linear.groupby import group_sums, group_weights
 
-__all__ = ["ImputationFit", "did2s_fit", "imputation_fit"]
+__all__ = ["FirstStage", "ImputationFit", "dummy_sums", "first_stage", "imputation_fit"]
 
 
 @dataclass(frozen=True)
@@ -84,7 +83,7 @@ class _UnitCellSystem:
         return alpha, lam
 
 
-def _dummy_sums(
+def dummy_sums(
     group: np.ndarray, col: np.ndarray, n_groups: int, k: int, values: FloatArray | None = None
 ) -> FloatArray:
     """Per-group sums of ``values`` (default 1) placed in column ``col``: (n_groups, k)."""
@@ -104,7 +103,7 @@ def _cell_codes(data, keep, period, fixed_effects, time):
 
 
 @dataclass(frozen=True)
-class _FirstStage:
+class FirstStage:
     """Observations coded for the two-way fit on untreated observations, and that fit."""
 
     keep: np.ndarray  # positions of the user's rows used (the design's sample)
@@ -137,7 +136,7 @@ class _FirstStage:
         return self.y[self.untreated] - self.alpha[self.u0] - self.lam[self.t0]
 
 
-def _first_stage(
+def first_stage(
     data,
     *,
     y,
@@ -203,7 +202,7 @@ def _first_stage(
             "units). Add never-treated units or restrict the periods."
         )
     alpha, lam = system.solve(group_sums(u0, n_u, y0), group_sums(t0, n_t, y0))
-    return _FirstStage(
+    return FirstStage(
         keep,
         period,
         g,
@@ -247,7 +246,7 @@ def imputation_fit(
         category-by-period effects; a treated observation whose cell has no untreated
         observation cannot be imputed and is dropped (counted).
     """
-    fs = _first_stage(
+    fs = first_stage(
         data,
         y=y,
         unit=unit,
@@ -294,107 +293,3 @@ def imputation_fit(
         n_units=n_u,
         sample_log=fs.log,
     )
-
-
-def did2s_fit(
-    data: pd.DataFrame,
-    *,
-    y: str,
-    unit: str,
-    time: str,
-    cohort: str,
-    reference: int = -1,
-    anticipation: int = 0,
-    never_treated: float | None = None,
-    cluster: str | None = None,
-    fixed_effects: str | None = None,
-    absorb: str | None = None,
-    static: bool = False,
-    control_pool: str | None = None,
-    freq: str | None = None,
-    return_units: bool = False,
-) -> tuple:
-    """Gardner (2021) two-stage DiD event study with the GMM-corrected variance.
-
-    Stage 1 fits unit and period effects on untreated observations; stage 2 regresses the
-    residualised outcome of every observation on relative-time dummies of treated units
-    (all relative times but ``reference``; never-treated units have none). Post-treatment
-    coefficients equal the imputation estimates. The variance accounts for the first stage
-    (Butts & Gardner 2022): ``(X2'X2)^-1 sum_c psi_c psi_c' (X2'X2)^-1`` with
-    ``psi_c = sum_c X2 e2 - sum_{c, untreated} (X10 A) e1`` and
-    ``A = (X10'X10)^-1 X1'X2``; clusters are units unless ``cluster`` is given.
-    ``fixed_effects="category^time"`` replaces the period effects of stage 1 by
-    category-by-period effects; ``absorb`` replaces its unit effects by effects of a
-    coarser group (R ``did2s``'s ``first_stage = ~ 0 | state + year``). ``static=True``
-    has one second-stage regressor, the treatment indicator (rel_times is then ``[0]``).
-
-    Returns
-    -------
-    rel_times, estimate, vcov, sample_log (and the number of units if ``return_units``)
-
-    References
-    ----------
-    Gardner, J. (2021). Two-stage differences in differences. Working paper.
-    Butts, K., & Gardner, J. (2022). did2s: Two-stage difference-in-differences. The R
-    Journal, 14(3), 162–173.
-    """
-    fs = _first_stage(
-        data,
-        y=y,
-        unit=unit,
-        time=time,
-        cohort=cohort,
-        anticipation=anticipation,
-        never_treated=never_treated,
-        extra=[cluster] if cluster else [],
-        fixed_effects=fixed_effects,
-        absorb=absorb,
-        control_pool=control_pool,
-        freq=freq,
-    )
-    ucode, tcode, n_u, n_t, period, g = fs.ucode, fs.tcode, fs.n_u, fs.n_t, fs.period, fs.cohort
-    u0, t0, alpha, lam, yv, ok, untreated = (
-        fs.u0,
-        fs.t0,
-        fs.alpha,
-        fs.lam,
-        fs.y,
-        fs.imputable,
-        fs.untreated,
-    )
-    keep, log = fs.keep, fs.log
-    idx = np.flatnonzero(ok)
-    ytil = yv[idx] - alpha[ucode[idx]] - lam[tcode[idx]]
-    rel = period[idx] - g[idx]
-    if static:  # one regressor: treated (rel >= -anticipation) vs everything else
-        rel = np.where(rel >= -anticipation, 0.0, np.nan)
-    dummy = ~np.isnan(rel) & (rel != reference)
-    rel_times = np.unique(rel[dummy]).astype(int)
-    col = np.full(len(idx), -1)
-    col[dummy] = np.searchsorted(rel_times, rel[dummy])
-    k = len(rel_times)
-    counts = np.bincount(col[dummy], minlength=k).astype(float)
-    beta = np.bincount(col[dummy], weights=ytil[dummy], minlength=k) / counts
-    e2 = ytil - np.where(dummy, beta[np.maximum(col, 0)], 0.0)
-    # A = (X10'X10)^-1 X1'X2 from the per-unit and per-cell counts of the dummies X2
-    u_all, t_all = ucode[idx], tcode[idx]
-    is0 = untreated[idx]
-    a_x, l_x = fs.system.solve(
-        _dummy_sums(u_all[dummy], col[dummy], n_u, k), _dummy_sums(t_all[dummy], col[dummy], n_t, k)
-    )
-    e1 = fs.resid0
-    if cluster:
-        c = pd.factorize(data[cluster].to_numpy()[keep], sort=True)[0][idx]
-    else:
-        c = fs.uid[idx]
-    n_c = int(c.max()) + 1
-    check_cluster_count(n_c, cluster or unit, "did2s")
-    c0 = c[is0]
-    psi = _dummy_sums(c[dummy], col[dummy], n_c, k, e2[dummy])
-    for j in range(k):  # column by column: no (observations x k) matrix
-        psi[:, j] -= cluster_sums((a_x[u0, j] + l_x[t0, j]) * e1, c0, n_c)[:, 0]
-    bread = np.diag(1.0 / counts)
-    V = bread @ (psi.T @ psi) @ bread
-    if return_units:
-        return rel_times, beta, V, log, int(fs.uid.max()) + 1
-    return rel_times, beta, V, log

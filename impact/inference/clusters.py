@@ -17,8 +17,8 @@ import pandas as pd
 import scipy.sparse as sp
 
 from impact._typing import FloatArray, IntArray
+from impact.engine.kernels import group_sums
 from impact.errors import ClusterError, FewClustersWarning
-from impact.linear.groupby import group_sums
 
 __all__ = [
     "FEW_CLUSTERS",

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from impact._typing import DemeanStrategy, FloatArray
+from impact.engine.kernels import group_sums, group_weights
 from impact.errors import ConvergenceError, InvalidOptionError
 from impact.linear.fixed_effects import FixedEffects
-from impact.linear.groupby import group_sums, group_weights
 from impact.linear.schur import schur_project
 
 __all__ = ["DEMEAN_TOL", "SCHUR_MAX_SMALL_LEVELS", "DemeanResult", "demean", "fixef_coefficients"]

@@ -15,8 +15,8 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 
 from impact._typing import FloatArray
+from impact.engine.kernels import group_sums, group_weights
 from impact.linear.fixed_effects import FixedEffects
-from impact.linear.groupby import group_sums, group_weights
 
 __all__ = ["SchurSolution", "schur_project"]
 

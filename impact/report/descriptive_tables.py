@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from impact.report.descriptives import describe_pre_period, rollout
-from impact.report.evaluation import TABLE_BUILDERS, Evaluation
+from impact.report.evaluation import Evaluation
 from impact.report.table import Table
 
 __all__ = ["table_descriptives", "table_rollout"]
@@ -39,7 +39,3 @@ def table_rollout(ev: Evaluation) -> Table:
         "among firms observed that year."
     )
     return Table("rollout", "Table 2: programme roll-out", (), note, {}, frame=frame)
-
-
-TABLE_BUILDERS["descriptives"] = table_descriptives
-TABLE_BUILDERS["rollout"] = table_rollout

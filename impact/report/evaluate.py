@@ -24,22 +24,15 @@ from typing import Any
 
 import pandas as pd
 
+from impact._version import __version__
 from impact.errors import InvalidOptionError, OutputPathError, close_matches_hint
-from impact.report import (  # noqa: F401  (imported to register their builders)
-    descriptive_tables,
-    heterogeneity,
-    main_tables,
-    productivity_table,
-    report_figures,
-    robustness,
-    selection_tables,
-    spillovers,
-)
 from impact.report.escape import markdown_escape
-from impact.report.evaluation import FIGURE_BUILDERS, TABLE_BUILDERS, Evaluation
+from impact.report.evaluation import Evaluation
 from impact.report.html import report_html
 from impact.report.outputs import OutputFolder, file_stem
 from impact.report.provenance import data_sha256, git_commit, json_text
+from impact.report.registry import FIGURE_BUILDERS, TABLE_BUILDERS
+from impact.report.report_figures import figure_style
 from impact.report.spec import Spec
 from impact.report.table import Table
 
@@ -229,10 +222,8 @@ def evaluate(
     figures: dict[str, Any] = {}
     for n in spec.figures:
         figures.update(built["figure", n][0])
-    import impact
-
     prov = {
-        "impact_version": impact.__version__,
+        "impact_version": __version__,
         "git_commit": git_commit(),
         "seed": spec.seed,
         "data_sha256": data_sha256(data),
@@ -248,7 +239,7 @@ def _build_step(ev: Evaluation, kind: str, name: str) -> tuple[Any, list[str], f
     """Run one builder: (result, warnings raised, seconds)."""
     start = time.perf_counter()
     build = TABLE_BUILDERS[name] if kind == "table" else FIGURE_BUILDERS[name]
-    style = report_figures.figure_style() if kind == "figure" else contextlib.nullcontext()
+    style = figure_style() if kind == "figure" else contextlib.nullcontext()
     with warnings.catch_warnings(record=True) as rec, style:
         warnings.simplefilter("always")
         made = build(ev)

@@ -3,7 +3,7 @@
 :class:`Evaluation` holds the prepared data (a copy: derived outcomes, the control pool,
 the membership indicator), the spec and the optional truth, and memoises estimator fits
 so that a table and a figure that need the same event study fit it once. Table and
-figure builders register in :data:`TABLE_BUILDERS` and :data:`FIGURE_BUILDERS`.
+figure builders are listed in :mod:`impact.report.registry`.
 """
 
 from __future__ import annotations
@@ -28,11 +28,9 @@ from impact.report.spec import Spec, derive_column
 
 __all__ = [
     "COHORT",
-    "FIGURE_BUILDERS",
     "MEMBER",
     "POOL",
     "POOL_NOTYET",
-    "TABLE_BUILDERS",
     "TRUTH_TABLES",
     "Evaluation",
     "prepare",
@@ -277,12 +275,6 @@ class Evaluation:
             num += obs[post].sum()
             den += cf[post].sum() * shift
         return float(num / den - 1) if den > 0 else float("nan")
-
-
-#: Table builders by spec name: ``(Evaluation) -> Table``; modules register on import.
-TABLE_BUILDERS: dict[str, Callable[[Evaluation], Any]] = {}
-#: Figure builders by spec name: ``(Evaluation) -> dict[str, Figure]``.
-FIGURE_BUILDERS: dict[str, Callable[[Evaluation], dict[str, Any]]] = {}
 
 
 def finite_mean(x: pd.Series) -> float:

@@ -15,7 +15,7 @@ import pandas as pd
 from scipy import stats
 
 from impact.inference.clusters import cluster_codes, cluster_sums
-from impact.report.evaluation import COHORT, TABLE_BUILDERS, Evaluation
+from impact.report.evaluation import COHORT, Evaluation
 from impact.report.main_tables import primary_estimator
 from impact.report.table import Table
 
@@ -168,6 +168,3 @@ def table_heterogeneity(ev: Evaluation) -> Table:
         "its base year."
     )
     return Table("heterogeneity", "Table 7: heterogeneous effects", (), note, {}, frame=frame)
-
-
-TABLE_BUILDERS["heterogeneity"] = table_heterogeneity

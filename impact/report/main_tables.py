@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from impact.report.evaluation import LABELS, MEMBER, POOL, TABLE_BUILDERS, Evaluation
+from impact.report.evaluation import LABELS, MEMBER, POOL, Evaluation
 from impact.report.spec import OutcomeFamily
 from impact.report.table import Table
 
@@ -92,7 +92,7 @@ def _row(ev: Evaluation, family: OutcomeFamily, outcome: str, estimator: str) ->
 
 def _tfp_row(ev: Evaluation) -> dict:
     """Log TFP: ACF productivity, then CS, with the two-stage firm-block bootstrap."""
-    from impact.productivity.two_stage import tfp_did
+    from impact.productivity.tfp_did import tfp_did
 
     spec, prod, c = ev.spec, ev.spec.production, ev.spec.columns
     res = tfp_did(
@@ -254,7 +254,3 @@ def table_dynamic(ev: Evaluation) -> Table:
         frame=frame,
         display=_dynamic_display(ev, frame) if not frame.empty else None,
     )
-
-
-TABLE_BUILDERS["main"] = table_main
-TABLE_BUILDERS["dynamic"] = table_dynamic

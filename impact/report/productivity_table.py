@@ -9,7 +9,7 @@ import pandas as pd
 
 from impact.errors import MultipleMinimaWarning
 from impact.productivity.prodest import prodest
-from impact.report.evaluation import MEMBER, TABLE_BUILDERS, Evaluation
+from impact.report.evaluation import MEMBER, Evaluation
 from impact.report.table import Table
 
 __all__ = ["production_functions", "table_production_function"]
@@ -97,6 +97,3 @@ def table_production_function(ev: Evaluation) -> Table:
         {},
         frame=frame,
     )
-
-
-TABLE_BUILDERS["production"] = table_production_function

@@ -12,6 +12,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from impact._version import __version__
+
 __all__ = ["data_sha256", "git_commit", "json_text", "provenance"]
 
 
@@ -64,10 +66,8 @@ def provenance(
     import numpy
     import scipy
 
-    import impact
-
     rec: dict[str, Any] = {
-        "impact_version": impact.__version__,
+        "impact_version": __version__,
         "git_commit": git_commit(),
         "seed": seed,
         "data_sha256": {k: data_sha256(v) for k, v in sorted(data.items())},

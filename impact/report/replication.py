@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from impact import datasets
+from impact.datasets import load, load_truth
 from impact.datasets.cluster.shipped import shipped_path
 from impact.report.evaluate import evaluate
 from impact.report.spec import Spec
@@ -38,9 +38,9 @@ def load_spec(spec: str | Path | Spec | None = None) -> Spec:
 
 def default_inputs() -> tuple[pd.DataFrame, dict[str, Any]]:
     """The embedded default panel and its truth tables (with the generator's params)."""
-    truth: dict[str, Any] = dict(datasets.load_truth())
+    truth: dict[str, Any] = dict(load_truth())
     truth["params"] = json.loads((shipped_path() / "truth_params.json").read_text())
-    return datasets.load("cluster_panel"), truth
+    return load("cluster_panel"), truth
 
 
 def replicate(

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from impact.report.evaluation import FIGURE_BUILDERS, LABELS, POOL, Evaluation
+from impact.report.evaluation import LABELS, POOL, Evaluation
 from impact.report.figures import plot_event_study
 from impact.report.main_tables import EVENT_ESTIMATORS, primary_estimator
 
@@ -189,9 +189,3 @@ def figure_rollout(ev: Evaluation) -> dict[str, Any]:
     ax.set_title("Programme roll-out: treatment status by firm and year")
     fig.tight_layout()
     return {"rollout": fig}
-
-
-FIGURE_BUILDERS["event_study"] = figure_event_studies
-FIGURE_BUILDERS["trajectories"] = figure_trajectories
-FIGURE_BUILDERS["att_gt_heatmap"] = figure_att_gt
-FIGURE_BUILDERS["rollout"] = figure_rollout

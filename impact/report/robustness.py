@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from impact.report.evaluation import COHORT, POOL, TABLE_BUILDERS, Evaluation
+from impact.report.evaluation import COHORT, POOL, Evaluation
 from impact.report.main_tables import primary_estimator
 from impact.report.table import Table
 
@@ -148,6 +148,3 @@ def table_robustness(ev: Evaluation) -> Table:
         f"{ev.spec.cluster}."
     )
     return Table("robustness", "Table 9: robustness", (), note, {}, frame=frame)
-
-
-TABLE_BUILDERS["robustness"] = table_robustness

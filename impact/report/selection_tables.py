@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from impact.report.evaluation import FIGURE_BUILDERS, POOL, TABLE_BUILDERS, Evaluation
+from impact.report.evaluation import POOL, Evaluation
 from impact.report.selection import baseline_firms, ipw_balance, selection_logit
 from impact.report.table import Table
 
@@ -101,8 +101,3 @@ def figure_pscore_overlap(ev: Evaluation) -> dict[str, Any]:
     ax.legend(frameon=False)
     fig.tight_layout()
     return {"pscore_overlap": fig}
-
-
-TABLE_BUILDERS["selection"] = table_selection
-TABLE_BUILDERS["balance"] = table_balance
-FIGURE_BUILDERS["pscore_overlap"] = figure_pscore_overlap

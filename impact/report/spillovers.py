@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from impact.report.evaluation import COHORT, TABLE_BUILDERS, Evaluation
+from impact.report.evaluation import COHORT, Evaluation
 from impact.report.main_tables import primary_estimator
 from impact.report.table import Table
 
@@ -131,6 +131,3 @@ def table_spillovers(ev: Evaluation) -> Table:
         "spillovers", "Table 8: spillovers on non-member firms in cluster cells", (), note, {},
         frame=frame, display=display,
     )  # fmt: skip
-
-
-TABLE_BUILDERS["spillovers"] = table_spillovers

@@ -111,8 +111,8 @@ class ATTgtResult(ResultProtocol):
         se[np.isnan(att)] = np.nan
         crit = None
         band_lo = band_hi = np.full(len(att), np.nan)
-        if bootstrap:
-            valid = np.flatnonzero(np.isfinite(se))
+        valid = np.flatnonzero(np.isfinite(se))
+        if bootstrap and len(valid):  # no estimable cell: aggregate() says so (typed)
             rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(9)[0])
             br = multiplier_bootstrap(
                 inf[:, valid],

@@ -10,6 +10,7 @@ import pandas as pd
 from impact._typing import FloatArray
 from impact.data.samplelog import SampleLog
 from impact.design.grid import PeriodGrid
+from impact.errors import InvalidOptionError
 from impact.inference.intervals import interval
 from impact.results.etwfe_effects import (
     CellEffects,
@@ -60,6 +61,12 @@ class ETWFEAggregate(ResultProtocol):
     def model_info(self) -> ModelInfo:
         return self.info
 
+    def __getitem__(self, key: object) -> object:
+        raise InvalidOptionError(
+            f"an ETWFE aggregation is a result, not a DataFrame: use .table[{key!r}] (the "
+            "former return value) or .tidy()."
+        )
+
     def summary(self) -> str:
         """The table and the inference used."""
         return f"ETWFE {self.type} aggregation ({self.info.vcov_label})\n" + self.table.to_string(
@@ -106,6 +113,8 @@ class ETWFEResult(ResultProtocol):
     alpha: float
     _effects: CellEffects = field(repr=False)
     depvar: str = ""
+    clusters: dict[str, int] = field(default_factory=dict)
+    fixef: tuple[str, ...] = ()
 
     @classmethod
     def build(
@@ -126,6 +135,8 @@ class ETWFEResult(ResultProtocol):
         vcov_label: str,
         grid: PeriodGrid | None = None,
         depvar: str = "",
+        clusters: dict[str, int] | None = None,
+        fixef: tuple[str, ...] = (),
     ) -> ETWFEResult:
         """Assemble the result; ``cells``, ``cohort`` and ``period`` are grid positions
         (the table shows the user's period labels and event time in periods)."""
@@ -161,10 +172,17 @@ class ETWFEResult(ResultProtocol):
             alpha=alpha,
             _effects=e,
             depvar=depvar,
+            clusters=dict(clusters or {}),
+            fixef=tuple(fixef),
         )
 
     def aggregate(
-        self, type: str = "simple", *, min_e: int | None = None, max_e: int | None = None
+        self,
+        type: str = "simple",
+        *,
+        min_e: int | None = None,
+        max_e: int | None = None,
+        **old: object,
     ) -> ETWFEAggregate:
         """Average post-treatment cells (t >= g) by observation counts.
 
@@ -183,6 +201,11 @@ class ETWFEResult(ResultProtocol):
             ``estimate``, ``std_error``, ``conf_low``, ``conf_high`` in levels, ``ratio``,
             ``ratio_se``.
         """
+        if old:
+            raise InvalidOptionError(
+                f"aggregate() takes type=, min_e=, max_e= (got {sorted(old)}): kind= is now "
+                "type=, as for att_gt, and the result's .table is the former DataFrame."
+            )
         tab = aggregate_effects(
             self._effects, self.vcov, self.cells, type, self.alpha, min_e, max_e
         )
@@ -210,6 +233,8 @@ class ETWFEResult(ResultProtocol):
             depvar=self.depvar,
             nobs=self.n_obs,
             vcov_label=self.vcov_label,
+            clusters=self.clusters,
+            fixef=self.fixef,
             stats={"n_units": float(self.n_units)},
             alpha=self.alpha,
         )

@@ -58,6 +58,8 @@ class EventStudyResult(ResultProtocol):
     vcov: pd.DataFrame | None = field(default=None, repr=False)
     inference: str = ""
     alpha: float = 0.05
+    clusters: dict[str, int] = field(default_factory=dict)
+    fixef: tuple[str, ...] = ()
 
     def pretrend_test(self) -> dict[str, float]:
         """Joint Wald test that every pre-treatment event-time effect is zero (chi-square).
@@ -95,6 +97,8 @@ class EventStudyResult(ResultProtocol):
             depvar=str(self.settings.get("y", "")),
             nobs=self.n_obs,
             vcov_label=self.inference,
+            clusters=self.clusters,
+            fixef=self.fixef,
             stats={"n_units": float(self.n_units)},
             alpha=self.alpha,
         )

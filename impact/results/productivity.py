@@ -9,7 +9,7 @@ import pandas as pd
 
 from impact.data.samplelog import SampleLog
 from impact.inference.intervals import interval, two_sided_p
-from impact.productivity.bootstrap import BlockBootstrap
+from impact.results.block_bootstrap import BlockBootstrap
 from impact.results.plotting import plot_coefficients
 from impact.results.protocol import ModelInfo, ResultProtocol, finite_stats
 

@@ -225,7 +225,7 @@ def test_uint64_ids_beyond_int64_are_coded():
 
 
 def test_did2s_with_an_absorbed_group_clusters_by_unit_by_default():
-    from impact.estimators.imputation import did2s_fit
+    from impact.estimators.did2s import did2s_fit
 
     df = _two_cohorts(never=True)
     df["st"] = df["id"] % 5

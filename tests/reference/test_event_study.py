@@ -201,7 +201,8 @@ def test_did2s_equals_pyfixest_and_imputation():
 
     import pandas as pd
 
-    from impact.estimators.imputation import did2s_fit, imputation_fit
+    from impact.estimators.did2s import did2s_fit
+    from impact.estimators.imputation import imputation_fit
 
     path = resources.files("pyfixest") / "did" / "data" / "df_het.csv"
     df = pd.read_csv(str(path))
@@ -273,7 +274,8 @@ def test_did2s_and_imputation_with_category_by_period_effects_equal_pyfixest():
 
     import pandas as pd
 
-    from impact.estimators.imputation import did2s_fit, imputation_fit
+    from impact.estimators.did2s import did2s_fit
+    from impact.estimators.imputation import imputation_fit
 
     path = resources.files("pyfixest") / "did" / "data" / "df_het.csv"
     df = pd.read_csv(str(path))
@@ -329,7 +331,7 @@ def test_did2s_reproduces_the_published_r_did2s_static_example():
 
     import pandas as pd
 
-    from impact.estimators.imputation import did2s_fit
+    from impact.estimators.did2s import did2s_fit
 
     df = pd.read_csv(str(resources.files("pyfixest") / "did" / "data" / "df_het.csv"))
     df["g2"] = df["g"].replace(0, np.nan)

@@ -277,7 +277,7 @@ def test_twfe_event_study_on_mpdta_equals_stored_pyfixest():
 
 @pytest.mark.parametrize("cluster", ["unit", "state"])
 def test_did2s_equals_stored_pyfixest_and_the_exact_two_stage_solution(cluster):
-    from impact.estimators.imputation import did2s_fit
+    from impact.estimators.did2s import did2s_fit
 
     ref = stored_case("pyfixest_event_study", f"did2s|1|{cluster}")
     df = did2s_panel(1)

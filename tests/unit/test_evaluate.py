@@ -12,7 +12,8 @@ import pytest
 import impact
 from impact.cli import main
 from impact.errors import ColumnNotFoundError, InvalidOptionError
-from impact.report.evaluation import FIGURE_BUILDERS, POOL, POOL_NOTYET, TABLE_BUILDERS, Evaluation
+from impact.report.evaluation import POOL, POOL_NOTYET, Evaluation
+from impact.report.registry import FIGURE_BUILDERS, TABLE_BUILDERS
 from impact.report.spec import Columns, OutcomeFamily, Production, Spec
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -161,3 +161,36 @@ def test_aggregate_honours_the_bootstrap_weights(panel):
     assert "mammen weights" in mammen.summary()
     assert "Multiplier bootstrap (999 draws" in mammen.aggregate("simple").summary()
     assert "Influence functions" in plain.summary()
+
+
+def test_event_studies_and_etwfe_report_their_clusters_and_fixed_effects(panel):
+    kw = dict(**KW, window=(-3, 3), vcov={"cluster": "region"})
+    n_regions = panel["region"].nunique()
+    fit = _quiet(impact.feols, "log_emp ~ member | firm_id + year", panel, vcov=kw["vcov"])
+    for est in ("twfe", "sun_abraham", "did2s"):
+        info = _quiet(impact.event_study, panel, **kw, estimator=est).model_info()
+        assert info.clusters == {"region": n_regions}, est
+        assert {"firm_id", "year"} <= set(info.fixef), est
+    es = _quiet(impact.event_study, panel, **kw)
+    tab = impact.etable([fit, es])
+    assert tab.loc["FE: firm_id"].tolist() == ["Yes", "Yes"]
+    assert tab.loc["Clusters"].tolist() == [f"region: {n_regions}"] * 2
+    et = _quiet(impact.etwfe, panel, **KW, family="linear", vcov={"cluster": "region"})
+    assert et.model_info().clusters == {"region": n_regions}
+    assert et.aggregate("group").model_info().clusters == {"region": n_regions}
+
+
+def test_old_etwfe_aggregate_calls_get_a_typed_hint(results):
+    et = results["etwfe"]
+    with pytest.raises(impact.errors.InvalidOptionError, match="type="):
+        et.aggregate(kind="group")
+    with pytest.raises(impact.errors.InvalidOptionError, match=r"\.table"):
+        et.aggregate("group")["key"]
+
+
+def test_bootstrap_with_no_estimable_cell_is_a_typed_error_at_aggregation(panel):
+    """Before: ValueError 'zero-size array' inside the multiplier bootstrap."""
+    gt = _quiet(impact.att_gt, panel, **KW, bootstrap=49, seed=1, min_cell_units=10_000)
+    assert gt.table["estimate"].isna().all()
+    with pytest.raises(impact.errors.EmptySampleError):
+        gt.aggregate("simple")

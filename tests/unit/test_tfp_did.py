@@ -9,7 +9,7 @@ from helpers import PRODEST_COLUMNS, RTOL_CLOSED_FORM, assert_close
 
 import impact
 from impact.errors import InvalidOptionError
-from impact.productivity.two_stage import _firm_rows, _resample
+from impact.productivity.tfp_did import _firm_rows, _resample
 
 ARGS = dict(**PRODEST_COLUMNS, group_trends="sector", exog_instruments="log_wage")
 

@@ -14,6 +14,16 @@ import numpy as np
 import pandas as pd
 
 from impact.datasets.cluster import outcomes as O
+from impact.datasets.cluster.firms import (
+    SIZE_CUTS,
+    Firms,
+    materials,
+    new_firms,
+    productivity_draw,
+    sector_mean,
+    sector_quantile,
+    status,
+)
 from impact.datasets.cluster.params import ClusterPanelParams
 from impact.datasets.cluster.world import World
 
@@ -43,213 +53,6 @@ RECORDED = {
     )
     for path in ("00", "0S", "DS")
 }
-_SIZE_CUTS = (50.0, 250.0)
-
-
-def _effect(path: tuple[float, ...], e: np.ndarray) -> np.ndarray:
-    """Effect by event time ``e >= 0`` (last value carried forward); 0 where ``e < 0``."""
-    arr = np.asarray(path, dtype=float)
-    out = arr[np.clip(e, 0, len(arr) - 1)]
-    return np.where(e >= 0, out, 0.0)
-
-
-def _sector_mean(
-    values: np.ndarray, sector: np.ndarray, n_sectors: int, on: np.ndarray
-) -> np.ndarray:
-    """Sector mean over the firms in ``on`` (alive on the no-policy path), per row."""
-    s = np.bincount(sector[on], weights=values[on], minlength=n_sectors + 1)
-    c = np.bincount(sector[on], minlength=n_sectors + 1)
-    return (s / np.maximum(c, 1))[sector]
-
-
-def _sector_quantile(
-    values: np.ndarray, sector: np.ndarray, q: float, on: np.ndarray
-) -> np.ndarray:
-    """Sector quantile over the firms in ``on``, per row."""
-    out = np.zeros(int(sector.max()) + 1)
-    for s in np.unique(sector[on]):
-        out[s] = np.quantile(values[on & (sector == s)], q)
-    return out[sector]
-
-
-class _Firms:
-    """Per-firm state arrays that grow as firms enter."""
-
-    FIELDS = (
-        "cell",
-        "region",
-        "sector",
-        "ht",
-        "launch",
-        "h",
-        "u",
-        "z",
-        "entry",
-        "alive",
-        "join",
-        "mult",
-        "size_cls",
-        "base_year",
-        "founder",
-        "v",
-        "r",
-    )
-    PATH_FIELDS = ("K", "inv", "l_prev", "rd_prev", "omega_prev", "exp_prev", "stock", "alive")
-
-    def __init__(self) -> None:
-        self.n = 0
-        self._a: dict[str, np.ndarray] = {}
-        self._p: dict[str, np.ndarray] = {}
-        self.a: dict[str, np.ndarray] = {}
-        self.p: dict[str, np.ndarray] = {}
-
-    def add(self, cols: dict[str, np.ndarray], path_cols: dict[str, np.ndarray]) -> None:
-        """Append firms; storage grows geometrically so appends are amortised O(1)."""
-        m = len(next(iter(cols.values())))
-        need = self.n + m
-        cap = len(self._a["cell"]) if self._a else 0
-        if need > cap:
-            new_cap = max(need, int(cap * 1.5))
-            for k in self.FIELDS:
-                arr = np.zeros(new_cap, dtype=cols[k].dtype)
-                if self.n:
-                    arr[: self.n] = self._a[k][: self.n]
-                self._a[k] = arr
-            for k in self.PATH_FIELDS:
-                arr = np.zeros((3, new_cap), dtype=path_cols[k].dtype)
-                if self.n:
-                    arr[:, : self.n] = self._p[k][:, : self.n]
-                self._p[k] = arr
-        for k in self.FIELDS:
-            self._a[k][self.n : need] = cols[k]
-        for k in self.PATH_FIELDS:
-            self._p[k][:, self.n : need] = path_cols[k]
-        self.n = need
-        self.a = {k: v[:need] for k, v in self._a.items()}
-        self.p = {k: v[:, :need] for k, v in self._p.items()}
-
-
-def _new_firms(
-    p: ClusterPanelParams, w: World, rng: np.random.Generator, n: int, year: int, entrant: bool
-) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    cell = rng.choice(w.n_cells, size=n, p=w.cell_prob)
-    sector = w.cell_sector[cell]
-    launch = w.launch_year[cell]
-    k_mean = p.mu_k + (p.entrant_k_shift if entrant else 0.0)
-    logk = rng.normal(k_mean, p.sd_k0, n)
-    if entrant:
-        u = rng.normal(p.entrant_u_mean, p.entrant_u_sd, n)
-    else:
-        u = rng.normal(0.0, p.sigma_xi / np.sqrt(1 - p.rho**2), n)
-    z = rng.normal(0.0, p.sigma_w / np.sqrt(1 - p.rho_w**2), n)
-    first_launch = min(y for y, _ in p.launch_waves)
-    cols = {
-        "cell": cell,
-        "region": w.cell_region[cell],
-        "sector": sector,
-        "ht": w.high_tech[sector],
-        "launch": launch,
-        "h": rng.normal(0.0, 1.0, n),
-        "u": u,
-        "z": z,
-        "entry": np.full(
-            n,
-            year
-            if entrant
-            else year - 1 - np.round(rng.gamma(p.age_shape, p.age_scale, n)).astype(np.int64),
-        ),
-        "alive": np.ones(n, dtype=bool),
-        "join": np.zeros(n, dtype=np.int64),
-        "mult": np.full(n, np.nan),
-        "size_cls": np.full(n, -1, dtype=np.int64),
-        "base_year": np.where(launch > 0, launch - 1, first_launch - 1),
-        "founder": np.zeros(n, dtype=bool),
-        "v": rng.normal(0.0, p.export_intensity_fe_sd, n),
-        "r": rng.normal(0.0, p.rd_intensity_fe_sd, n),
-    }
-    nan3 = np.full((3, n), np.nan)
-    path_cols = {
-        "K": np.tile(np.exp(logk), (3, 1)),
-        "inv": np.zeros((3, n)),
-        "l_prev": nan3.copy(),
-        "rd_prev": np.zeros((3, n)),
-        "omega_prev": nan3.copy(),
-        "exp_prev": np.zeros((3, n)),
-        "stock": np.zeros((3, n)),
-        "alive": np.ones((3, n), dtype=bool),
-    }
-    return cols, path_cols
-
-
-def _status(p: ClusterPanelParams, a: dict[str, np.ndarray], idx: np.ndarray, t: int) -> dict:
-    """Membership, exposure and the structural shifts of one year (DGP.md §4.6)."""
-    join, launch, ht = a["join"][idx], a["launch"][idx], a["ht"][idx]
-    member = (join > 0) & (join <= t)
-    e = np.where(join > 0, t - join, -99)
-    exposed = (launch > 0) & (t >= launch) & p.spillovers
-    ec = np.where(exposed, t - launch, -99)
-    mult = np.nan_to_num(a["mult"][idx], nan=0.0)
-    if p.cohort_multipliers is not None:
-        mult = mult * np.where(a["founder"][idx], *p.cohort_multipliers)
-    innov = mult * np.where(ht, p.high_tech_innovation_multiplier, 1.0)
-
-    def direct(path: tuple[float, ...], m: np.ndarray) -> np.ndarray:
-        return np.where(member, _effect(path, e), 0.0) * m
-
-    rd_int_path = (0.0, -0.20) if p.rd_crowding_out else p.effect_rd_intensity
-    d = {
-        "omega": direct(p.effect_omega, mult),
-        "l": direct(p.effect_l, mult),
-        "rd": direct(p.effect_rd, innov),
-        "export": direct(p.effect_export, mult),
-        "intensity": direct(p.effect_export_intensity, mult),
-        "rd_int": direct(rd_int_path, innov),
-        "patents": direct(p.effect_patents, innov),
-        "innov": direct(p.effect_innovation, innov),
-    }
-    if p.anticipation_rd:
-        d["rd"] = d["rd"] + np.where(e == -1, p.anticipation_rd, 0.0) * innov
-    spill = {
-        "omega": np.where(exposed, _effect(p.spill_omega, ec), 0.0),
-        "l": np.where(exposed, _effect(p.spill_l, ec), 0.0),
-        "export": np.where(exposed, _effect(p.spill_export, ec), 0.0),
-    }
-    return {"member": member, "direct": d, "spill": spill}
-
-
-def _productivity_draw(
-    p: ClusterPanelParams,
-    u_prev: np.ndarray,
-    xi: np.ndarray,
-    xi_mid: np.ndarray | None,
-    is_new: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
-    """AR(1) productivity step; returns ``(u_t, u seen when labour is chosen)``.
-
-    With ``labour_timing = b > 0`` the year is split at t - b (the ACF Monte Carlo): u moves
-    ``u_mid = rho^(1-b) u_prev + a`` and ``u_t = rho^b u_mid + c`` with innovation variances
-    that keep the annual process AR(1) with the same rho and sd(u); labour sees
-    ``E[u_t | u_mid] = rho^b u_mid``. Entrants keep their entry draw.
-    """
-    if p.labour_timing <= 0 or xi_mid is None:
-        u = np.where(is_new, u_prev, p.rho * u_prev + xi)
-        return u, u
-    b = p.labour_timing
-    sd_u = p.sigma_xi / np.sqrt(1.0 - p.rho**2)
-    r_a, r_b = p.rho ** (1.0 - b), p.rho**b
-    u_mid = r_a * u_prev + sd_u * np.sqrt(1.0 - r_a**2) * xi_mid
-    c = xi * (sd_u * np.sqrt(1.0 - r_b**2) / p.sigma_xi)
-    u = np.where(is_new, u_prev, r_b * u_mid + c)
-    return u, np.where(is_new, u_prev, r_b * u_mid)
-
-
-def _materials(p: ClusterPanelParams, lab, k, omega) -> np.ndarray:
-    log_sm = np.log(p.materials_share / (1.0 - p.materials_share))
-    if p.materials == "leontief":
-        return p.beta0 + p.beta_l * lab + p.beta_k * k + omega + log_sm
-    if p.materials == "lp_valid":  # m = m(omega, k): a valid Levinsohn-Petrin proxy
-        return p.beta0 + log_sm + (p.beta_k * k + omega) / (1.0 - p.beta_l)
-    raise ValueError(f"materials must be 'leontief' or 'lp_valid', got {p.materials!r}")
 
 
 def simulate(
@@ -272,10 +75,10 @@ def simulate(
     ``log_p_investment`` (log price levels, random walks with drift).
     """
     t0 = p.first_year - p.burn_in
-    firms = _Firms()
+    firms = Firms()
     # incumbents at the start of the burn-in, scaled so that ~n_firms are alive in first_year
     n_start = round(n_firms / (1.0 + p.entry_rate - 0.054) ** p.burn_in)
-    firms.add(*_new_firms(p, world, rng, n_start, t0, entrant=False))
+    firms.add(*new_firms(p, world, rng, n_start, t0, entrant=False))
     kap = p.selection_kappas()
     shocks = dict(p.year_shocks)
     price = np.zeros(p.n_sectors + 1)
@@ -287,7 +90,7 @@ def simulate(
         if t > t0:
             n_new = rng.poisson(p.entry_rate * int(firms.p["alive"][0].sum()))
             if n_new:
-                firms.add(*_new_firms(p, world, rng, n_new, t, entrant=True))
+                firms.add(*new_firms(p, world, rng, n_new, t, entrant=True))
         a, pp = firms.a, firms.p
         idx = np.flatnonzero(a["alive"])
         n = len(idx)
@@ -307,14 +110,14 @@ def simulate(
         price = price + p.price_drift + rng.normal(0.0, p.price_sd, p.n_sectors + 1)
         price_mat += p.materials_price_drift + rng.normal(0.0, p.price_sd)
         price_inv += p.investment_price_drift + rng.normal(0.0, p.price_sd)
-        u, u_seen = _productivity_draw(p, a["u"][idx], xi, xi_mid, is_new)
+        u, u_seen = productivity_draw(p, a["u"][idx], xi, xi_mid, is_new)
         z = np.where(is_new, a["z"][idx], p.rho_w * a["z"][idx] + u_wage)
         a["u"][idx], a["z"][idx] = u, z
         trend = np.where(ht, p.tau_high, p.tau_low) * (t - p.first_year)
         omega0 = trend + shocks.get(t, 0.0) + u
         log_wage = world.region_wage[a["region"][idx] - 1] + p.wage_trend * (t - p.first_year) + z
         real_wage = p.real_wage_level + log_wage - (price[sec] - p.price_drift * (t - t0 + 1))
-        st = _status(p, a, idx, t)
+        st = status(p, a, idx, t)
         member, dd, ss = st["member"], st["direct"], st["spill"]
         # ---- the three paths: productivity, capital, labour, output
         out: dict[str, np.ndarray] = {}
@@ -335,7 +138,7 @@ def simulate(
             adj = p.labour_adjust
             lab = adj * l_star + (1 - adj) * l_prev + eta_l + direct * dd["l"] + spill * ss["l"]
             y = p.beta0 + p.beta_l * lab + p.beta_k * k + omega + eps
-            m = _materials(p, lab, k, omega)
+            m = materials(p, lab, k, omega)
             k_path.append(k), l_path.append(lab), omega_path.append(omega)
             q_path.append(np.exp(y) + np.exp(m))
             pp["K"][j, idx] = K
@@ -343,9 +146,9 @@ def simulate(
             out[f"y_{name}"], out[f"m_{name}"] = y, m
         # ---- sector-year statistics on the no-policy path (rule 2)
         on0 = alive[0]
-        omega_bar = _sector_mean(omega0, sec, p.n_sectors, on0)
-        l_bar = _sector_mean(l_path[0], sec, p.n_sectors, on0)
-        k_bar = _sector_mean(k_path[0], sec, p.n_sectors, on0)
+        omega_bar = sector_mean(omega0, sec, p.n_sectors, on0)
+        l_bar = sector_mean(l_path[0], sec, p.n_sectors, on0)
+        k_bar = sector_mean(k_path[0], sec, p.n_sectors, on0)
         logistic = np.log(u_rd) - np.log1p(-u_rd)
         rd_icpt = np.where(ht, p.rd_intercept_high, p.rd_intercept_low)
         for j, name in enumerate(PATHS):
@@ -428,7 +231,7 @@ def simulate(
                 noise=trade.innov_noise,
             )
         # ---- size class at the baseline year (multiplier of §4.6)
-        cls = np.searchsorted(np.asarray(_SIZE_CUTS), np.exp(l_path[2]), side="right")
+        cls = np.searchsorted(np.asarray(SIZE_CUTS), np.exp(l_path[2]), side="right")
         set_cls = (t <= a["base_year"][idx]) | (a["size_cls"][idx] < 0)
         a["size_cls"][idx] = np.where(set_cls, cls, a["size_cls"][idx])
         a["mult"][idx] = np.asarray(p.size_multipliers)[a["size_cls"][idx]]
@@ -466,7 +269,7 @@ def simulate(
             pp["omega_prev"][j, idx] = omega_path[j]
         # ---- exit at the end of t: no-policy path (rule 3) unless endogenous_exit
         index0 = omega0 + p.exit_k_weight * (k_path[0] - k_bar)
-        q = _sector_quantile(index0, sec, p.exit_quantile, on0)
+        q = sector_quantile(index0, sec, p.exit_quantile, on0)
         for j in range(3):
             if p.endogenous_exit:
                 index = omega_path[j] + p.exit_k_weight * (k_path[j] - k_bar)

@@ -1,0 +1,123 @@
+"""Gardner's two-stage DiD (did2s) event study with the GMM-corrected variance.
+
+The first stage is imputation's (:func:`impact.estimators.imputation.first_stage`): unit
+and period effects fitted on untreated observations. The second stage regresses the
+residualised outcome on relative-time dummies of treated units; its variance accounts for
+the first stage (Butts & Gardner 2022).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from impact.estimators.imputation import dummy_sums, first_stage
+from impact.inference.clusters import check_cluster_count, cluster_codes, cluster_sums
+
+__all__ = ["did2s_fit"]
+
+
+def did2s_fit(
+    data: pd.DataFrame,
+    *,
+    y: str,
+    unit: str,
+    time: str,
+    cohort: str,
+    reference: int = -1,
+    anticipation: int = 0,
+    never_treated: float | None = None,
+    cluster: str | None = None,
+    fixed_effects: str | None = None,
+    absorb: str | None = None,
+    static: bool = False,
+    control_pool: str | None = None,
+    freq: str | None = None,
+    return_units: bool = False,
+) -> tuple:
+    """Gardner (2021) two-stage DiD event study with the GMM-corrected variance.
+
+    Stage 1 fits unit and period effects on untreated observations; stage 2 regresses the
+    residualised outcome of every observation on relative-time dummies of treated units
+    (all relative times but ``reference``; never-treated units have none). Post-treatment
+    coefficients equal the imputation estimates. The variance accounts for the first stage
+    (Butts & Gardner 2022): ``(X2'X2)^-1 sum_c psi_c psi_c' (X2'X2)^-1`` with
+    ``psi_c = sum_c X2 e2 - sum_{c, untreated} (X10 A) e1`` and
+    ``A = (X10'X10)^-1 X1'X2``; clusters are units unless ``cluster`` is given.
+    ``fixed_effects="category^time"`` replaces the period effects of stage 1 by
+    category-by-period effects; ``absorb`` replaces its unit effects by effects of a
+    coarser group (R ``did2s``'s ``first_stage = ~ 0 | state + year``). ``static=True``
+    has one second-stage regressor, the treatment indicator (rel_times is then ``[0]``).
+
+    Returns
+    -------
+    rel_times, estimate, vcov, sample_log (and the numbers of units and clusters if
+    ``return_units``)
+
+    References
+    ----------
+    Gardner, J. (2021). Two-stage differences in differences. Working paper.
+    Butts, K., & Gardner, J. (2022). did2s: Two-stage difference-in-differences. The R
+    Journal, 14(3), 162–173.
+    """
+    fs = first_stage(
+        data,
+        y=y,
+        unit=unit,
+        time=time,
+        cohort=cohort,
+        anticipation=anticipation,
+        never_treated=never_treated,
+        extra=[cluster] if cluster else [],
+        fixed_effects=fixed_effects,
+        absorb=absorb,
+        control_pool=control_pool,
+        freq=freq,
+    )
+    ucode, tcode, n_u, n_t, period, g = fs.ucode, fs.tcode, fs.n_u, fs.n_t, fs.period, fs.cohort
+    u0, t0, alpha, lam, yv, ok, untreated = (
+        fs.u0,
+        fs.t0,
+        fs.alpha,
+        fs.lam,
+        fs.y,
+        fs.imputable,
+        fs.untreated,
+    )
+    keep, log = fs.keep, fs.log
+    idx = np.flatnonzero(ok)
+    ytil = yv[idx] - alpha[ucode[idx]] - lam[tcode[idx]]
+    rel = period[idx] - g[idx]
+    if static:  # one regressor: treated (rel >= -anticipation) vs everything else
+        rel = np.where(rel >= -anticipation, 0.0, np.nan)
+    dummy = ~np.isnan(rel) & (rel != reference)
+    rel_times = np.unique(rel[dummy]).astype(int)
+    col = np.full(len(idx), -1)
+    col[dummy] = np.searchsorted(rel_times, rel[dummy])
+    k = len(rel_times)
+    counts = np.bincount(col[dummy], minlength=k).astype(float)
+    beta = np.bincount(col[dummy], weights=ytil[dummy], minlength=k) / counts
+    e2 = ytil - np.where(dummy, beta[np.maximum(col, 0)], 0.0)
+    # A = (X10'X10)^-1 X1'X2 from the per-unit and per-cell counts of the dummies X2
+    u_all, t_all = ucode[idx], tcode[idx]
+    is0 = untreated[idx]
+    a_x, l_x = fs.system.solve(
+        dummy_sums(u_all[dummy], col[dummy], n_u, k), dummy_sums(t_all[dummy], col[dummy], n_t, k)
+    )
+    e1 = fs.resid0
+    if cluster:
+        c, n_c = cluster_codes(data[cluster].to_numpy()[keep], cluster)
+        c = c[idx]
+    else:
+        c = fs.uid[idx]
+    n_c = int(c.max()) + 1
+    check_cluster_count(n_c, cluster or unit, "did2s")
+    c0 = c[is0]
+    psi = dummy_sums(c[dummy], col[dummy], n_c, k, e2[dummy])
+    for j in range(k):  # column by column: no (observations x k) matrix
+        psi[:, j] -= cluster_sums((a_x[u0, j] + l_x[t0, j]) * e1, c0, n_c)[:, 0]
+    bread = np.diag(1.0 / counts)
+    V = bread @ (psi.T @ psi) @ bread
+    if return_units:
+        return rel_times, beta, V, log, int(fs.uid.max()) + 1, n_c
+    return rel_times, beta, V, log
