@@ -28,9 +28,13 @@ from impact.report.spec import Spec, derive_column
 
 __all__ = [
     "COHORT",
+    "EXPOSURE",
     "MEMBER",
+    "OUTSIDE",
+    "PLACEBO",
     "POOL",
     "POOL_NOTYET",
+    "RESERVED",
     "TRUTH_TABLES",
     "Evaluation",
     "prepare",
@@ -43,6 +47,14 @@ POOL_NOTYET = "_impact_control_pool_notyet"
 MEMBER = "_impact_member"
 #: The cohort with every never-member code (NaN, 0, inf) read as NaN.
 COHORT = "_impact_cohort"
+#: Columns added by single tables to their own copies: the placebo cohort and the
+#: outside-cell pool of table 9, the exposure cohort and pool of table 8.
+PLACEBO = "_impact_placebo_cohort"
+OUTSIDE = "_impact_outside_cells"
+EXPOSURE = "_impact_exposure"
+#: Every column name the report adds: a user column of one of these names is refused, so
+#: that no table reads the report's values where the user's were meant (or the reverse).
+RESERVED = (POOL, POOL_NOTYET, MEMBER, COHORT, PLACEBO, OUTSIDE, EXPOSURE)
 
 #: Truth tables read from a truth object or mapping (DGP.md §4.9).
 TRUTH_TABLES = ("firm_year", "att_gt", "att_event", "att_overall", "spillover_event", "hetero")
@@ -73,7 +85,7 @@ def prepare(data: pd.DataFrame, spec: Spec) -> pd.DataFrame:
     """
     spec.validate(data)
     c = spec.columns
-    for name in (POOL, POOL_NOTYET, MEMBER, COHORT):
+    for name in RESERVED:
         if name in data.columns:
             raise InvalidOptionError(f"column name {name!r} is reserved by impact.evaluate.")
     out = data.copy()

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from impact.report.evaluation import COHORT, POOL, Evaluation
+from impact.report.evaluation import COHORT, OUTSIDE, PLACEBO, POOL, Evaluation
 from impact.report.main_tables import primary_estimator
 from impact.report.table import Table
 
@@ -21,8 +21,6 @@ __all__ = ["PLACEBO_SHIFT", "leave_one_cluster_out", "robustness"]
 
 #: Placebo: cohorts moved this many years earlier, estimated on pre-treatment rows only.
 PLACEBO_SHIFT = 3
-PLACEBO = "_impact_placebo_cohort"
-OUTSIDE = "_impact_outside_cells"
 
 
 def _variants(ev: Evaluation) -> list[tuple[str, str, dict, bool]]:

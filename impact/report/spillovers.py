@@ -13,15 +13,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from impact.report.evaluation import COHORT, Evaluation
+from impact.report.evaluation import COHORT, EXPOSURE, OUTSIDE, Evaluation
 from impact.report.main_tables import primary_estimator
 from impact.report.table import Table
 
-__all__ = ["EXPOSURE", "spillovers"]
+__all__ = ["spillovers"]
 
 #: Column of the prepared data holding the exposure cohort (the cell's launch year).
-EXPOSURE = "_impact_exposure"
-OUTSIDE = "_impact_outside"
 
 
 def _sample(ev: Evaluation) -> pd.DataFrame:

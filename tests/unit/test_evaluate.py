@@ -12,7 +12,7 @@ import pytest
 import impact
 from impact.cli import main
 from impact.errors import ColumnNotFoundError, InvalidOptionError
-from impact.report.evaluation import POOL, POOL_NOTYET, Evaluation
+from impact.report.evaluation import POOL, POOL_NOTYET, RESERVED, Evaluation
 from impact.report.registry import FIGURE_BUILDERS, TABLE_BUILDERS
 from impact.report.spec import Columns, OutcomeFamily, Production, Spec
 
@@ -353,3 +353,11 @@ def test_two_processes_give_the_same_numbers(panel):
         b = y[num].to_numpy(dtype=float, na_value=np.nan)
         assert np.allclose(a, b, rtol=THREADS_TOL, atol=THREADS_TOL, equal_nan=True), name
     assert one.provenance["warnings"] == two.provenance["warnings"]
+
+
+@pytest.mark.parametrize("name", RESERVED)
+def test_every_column_name_the_report_adds_is_refused_in_the_data(panel, name):
+    """Before, tables 8 and 9 overwrote a user column named like theirs in their copies."""
+    df, _ = panel
+    with pytest.raises(InvalidOptionError, match="reserved"):
+        impact.evaluate(df.assign(**{name: 1.0}), _small_spec(tables=("main",), figures=()))
