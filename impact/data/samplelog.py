@@ -11,7 +11,7 @@ import pandas as pd
 
 from impact.errors import SampleDropWarning
 
-__all__ = ["DropRecord", "SampleLog", "replay_warnings"]
+__all__ = ["DropRecord", "SampleLog", "replay_warnings", "summarize_draw_warnings"]
 
 
 @dataclass(frozen=True)
@@ -116,6 +116,27 @@ class SampleLog:
             parts.append(f"{r.n_rows} {r.reason}{extra}")
         msg = f"{who}: {self.n_dropped} of {self.n_initial} rows dropped: " + "; ".join(parts)
         warnings.warn(msg, SampleDropWarning, stacklevel=3)
+
+
+def summarize_draw_warnings(
+    per_draw: list[list[warnings.WarningMessage]], n_draws: int, who: str
+) -> None:
+    """Announce the warnings of repeated draws once per category, with how many draws
+    raised it and the first message (a bootstrap's draws repeat the point estimate's
+    notes; one line each instead of one per draw, none hidden)."""
+    first: dict[type[Warning], str] = {}
+    count: dict[type[Warning], int] = {}
+    for caught in per_draw:
+        for cat in dict.fromkeys(w.category for w in caught):
+            count[cat] = count.get(cat, 0) + 1
+        for w in caught:
+            first.setdefault(w.category, str(w.message))
+    for cat, k in count.items():
+        warnings.warn(
+            f"{who}: {cat.__name__} in {k} of {n_draws} draws; the first: {first[cat]}",
+            cat,
+            stacklevel=3,
+        )
 
 
 def replay_warnings(caught: list[warnings.WarningMessage]) -> None:

@@ -220,12 +220,10 @@ def etwfe(
             scores = core.Xd * (yv - mu)[:, None]
             ssr_over_n = (len(yv) - 1) / len(yv)
         else:
-            # silenced on purpose: the category-by-period dummies hold one column per period
-            # that is collinear with the period dummies by construction, and a dropped cell
+            # collinear columns (the category-by-period dummies repeat the period dummies by
+            # construction) are dropped by fit_absorbed without a warning; a dropped cell
             # indicator is reported below by etwfe's own warning listing the cells
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                core = fit_absorbed(yv, X, None)
+            core = fit_absorbed(yv, X, None)
             keep_cols, beta = core.keep, core.beta
             scores = core.Xd * core.resid[:, None]
             ssr_over_n = float(core.resid @ core.resid) / len(yv)

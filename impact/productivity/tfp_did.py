@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from impact.data.columns import check_columns
+from impact.data.samplelog import summarize_draw_warnings
 from impact.design.staggered import cohort_membership
 from impact.errors import ConvergenceError, ImpactError, ImpactWarning, InvalidOptionError
 from impact.estimators.att_gt import att_gt
@@ -186,17 +187,17 @@ def tfp_did(
     estimate = _vector(simple, dyn, event_times)
     codes, _ = pd.factorize(frame[unit])
     layout = _firm_rows(codes, int(codes.max()) + 1)
-    draws, coefs, failed = [], [], 0
+    draws, coefs, failed, caught = [], [], 0, []
     for b, stream in enumerate(np.random.SeedSequence(seed).spawn(n_boot)):
         rng = np.random.Generator(np.random.PCG64(stream))
         sample = _resample(frame, unit, rng, layout)
         try:
-            # silenced on purpose: each draw repeats the point estimate's sample notes and
-            # warnings (announced once above); a failed draw is counted and reported below
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
+            # recorded, then announced once per category with a count (below)
+            with warnings.catch_warnings(record=True) as rec:
+                warnings.simplefilter("always")
                 fr, fit = productivity(sample, point)
                 _, s_b, d_b = _did_estimates(fr, did, event_times)
+            caught.append(rec)
             draws.append(_vector(s_b, d_b, event_times))
             coefs.append(fit.coef)
         except (ImpactError, np.linalg.LinAlgError):
@@ -205,6 +206,7 @@ def tfp_did(
             print(f"\rtfp_did bootstrap {b + 1}/{n_boot}", end="", flush=True)
     if progress:
         print()
+    summarize_draw_warnings(caught, n_boot, "tfp_did bootstrap")
     if failed > MAX_FAILED_SHARE * n_boot:
         raise ConvergenceError(f"{failed} of {n_boot} two-stage bootstrap draws failed.")
     if failed:

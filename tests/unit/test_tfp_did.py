@@ -91,3 +91,20 @@ def test_options_are_checked(panel):
         impact.tfp_did(panel, cohort="join_year", did={"y": "x"}, n_boot=2, **ARGS)
     with pytest.raises(InvalidOptionError, match="measure"):
         impact.tfp_did(panel, cohort="join_year", measure="lp", n_boot=2, **ARGS)
+
+
+def test_draw_warnings_are_announced_once_with_a_count(panel):
+    """Before, every warning of every draw was silenced; now each category is announced
+    once, with how many draws raised it."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        impact.tfp_did(
+            panel, cohort="join_year", did=dict(covariates=["ht"], method="reg"), n_boot=4,
+            seed=3, **ARGS,
+        )  # fmt: skip
+    summaries = [str(w.message) for w in caught if "tfp_did bootstrap:" in str(w.message)]
+    assert summaries and all(" of 4 draws" in m for m in summaries)
+    cats = [m.split(":")[1].split(" in ")[0] for m in summaries]
+    assert len(cats) == len(set(cats))  # one line per category
