@@ -180,7 +180,8 @@ class Expression:
 
     def to_sql(self, dialect: Dialect = "duckdb") -> tuple[str, list[float]]:
         """SQL text and its parameters: every column quoted with the dialect's identifier
-        quoting, every literal a bound parameter (``?``), in order."""
+        quoting and read as DOUBLE (no integer division or overflow, as :meth:`evaluate`),
+        every literal a bound parameter (``?``), in order."""
         params: list[float] = []
 
         def sql(node: ast.AST) -> str:
@@ -198,8 +199,9 @@ class Expression:
             if isinstance(node, ast.Constant):
                 params.append(float(node.value))
                 return "CAST(? AS DOUBLE)"
-            if isinstance(node, ast.Name):
-                return quote_identifier(self.quoted.get(node.id, node.id), dialect)
+            if isinstance(node, ast.Name):  # as float, as evaluate() reads columns
+                name = quote_identifier(self.quoted.get(node.id, node.id), dialect)
+                return f"CAST({name} AS DOUBLE)"
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
                 if node.func.id == "log1p":
                     params.append(1.0)

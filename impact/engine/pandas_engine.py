@@ -10,7 +10,12 @@ import pandas as pd
 
 from impact.engine.expressions import expression
 from impact.engine.kernels import group_sums, group_weights
-from impact.errors import ColumnNotFoundError, InvalidOptionError, close_matches_hint
+from impact.errors import (
+    ColumnNotFoundError,
+    ColumnTypeError,
+    InvalidOptionError,
+    close_matches_hint,
+)
 
 __all__ = ["PandasEngine", "engine_for", "group_codes"]
 
@@ -44,7 +49,12 @@ class PandasEngine:
             raise ColumnNotFoundError(
                 f"column {name!r} is not in the data." + close_matches_hint(name, source.columns)
             )
-        return source[name].to_numpy(dtype=float, na_value=np.nan)
+        col = source[name]
+        if not (pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col)):
+            raise ColumnTypeError(
+                f"column {name!r} is not numeric (dtype {col.dtype}); an expression reads numbers."
+            )
+        return col.to_numpy(dtype=float, na_value=np.nan)
 
     def _values(self, source: pd.DataFrame, expr: str) -> np.ndarray:
         out = expression(expr).evaluate(lambda c: self._column(source, c))

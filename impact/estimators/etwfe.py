@@ -30,7 +30,7 @@ from impact._typing import VcovSpec
 from impact.design.staggered import category_by_time, staggered_design
 from impact.errors import EmptySampleError, ImpactWarning, InvalidOptionError
 from impact.estimators.fepois import _check_outcome
-from impact.inference.linear_vcov import cluster_codes, compute_vcov
+from impact.inference.linear_vcov import compute_vcov, frame_cluster_codes
 from impact.inference.ssc import SSC
 from impact.inference.vcov import parse_vcov
 from impact.linear.core import fit_absorbed
@@ -260,7 +260,7 @@ def etwfe(
         N=len(yv),
         k=len(kept),
         fe=None,
-        clusters=cluster_codes(frame, request.clusters),
+        clusters=frame_cluster_codes(frame, request.clusters),
     )
     log.announce("etwfe")
     return ETWFEResult.build(

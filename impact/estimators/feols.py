@@ -15,7 +15,7 @@ from impact.errors import (
     EmptySampleError,
     ImpactWarning,
 )
-from impact.inference.linear_vcov import cluster_codes, compute_vcov
+from impact.inference.linear_vcov import compute_vcov, frame_cluster_codes
 from impact.inference.ssc import SSC
 from impact.inference.vcov import parse_vcov
 from impact.linear.collinear import describe_drops
@@ -193,7 +193,7 @@ def feols(
     N, k = len(y), len(names)
     ssr = float(wu @ u)
     scores = Xd * wu[:, None]
-    clusters = cluster_codes(frame, request.clusters)
+    clusters = frame_cluster_codes(frame, request.clusters)
     jack = None
     if request.kind == "CRV3":
         nested = fe is None or all(

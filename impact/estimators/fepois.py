@@ -16,7 +16,7 @@ from impact.errors import (
     ImpactWarning,
     NegativeOutcomeError,
 )
-from impact.inference.linear_vcov import cluster_codes, compute_vcov
+from impact.inference.linear_vcov import compute_vcov, frame_cluster_codes
 from impact.inference.ssc import SSC
 from impact.inference.vcov import parse_vcov
 from impact.linear.collinear import describe_drops
@@ -192,7 +192,7 @@ def fepois(
     w1 = np.ones(len(y)) if w is None else w
     N, k = len(y), len(names)
     scores = fit.core.Xd * (w1 * (y - fit.mu))[:, None]
-    clusters = cluster_codes(frame, request.clusters)
+    clusters = frame_cluster_codes(frame, request.clusters)
     if request.kind == "CRV3":
         raise ImpactError("fepois supports vcov='iid', 'hetero' and cluster (CRV1) variances.")
     # iid: the inverse information times (N-1)/(N-K) under k_adj (fixest, pyfixest);

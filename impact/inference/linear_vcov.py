@@ -6,12 +6,11 @@ import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
 from impact._typing import FloatArray, IntArray
 from impact.errors import NonPSDWarning
-from impact.inference.clusters import FEW_CLUSTERS, check_cluster_count
+from impact.inference.clusters import FEW_CLUSTERS, check_cluster_count, cluster_codes
 from impact.inference.ssc import SSC, SmallSample, small_sample
 from impact.inference.vcov import (
     VcovRequest,
@@ -22,7 +21,7 @@ from impact.inference.vcov import (
 )
 from impact.linear.fixed_effects import FixedEffects, count_fixef_rank, is_nested
 
-__all__ = ["FEW_CLUSTERS", "VcovResult", "cluster_codes", "compute_vcov"]
+__all__ = ["FEW_CLUSTERS", "VcovResult", "compute_vcov", "frame_cluster_codes"]
 
 
 @dataclass(frozen=True)
@@ -35,9 +34,10 @@ class VcovResult:
     psd_fixed: bool
 
 
-def cluster_codes(frame: pd.DataFrame, names: tuple[str, ...]) -> list[IntArray]:
-    """Integer codes of each cluster variable (rows must be complete)."""
-    return [pd.factorize(frame[c], sort=True)[0].astype(np.intp) for c in names]
+def frame_cluster_codes(frame: pd.DataFrame, names: tuple[str, ...]) -> list[IntArray]:
+    """Integer codes of each cluster variable (:func:`~impact.inference.clusters.cluster_codes`;
+    a missing value is a ClusterError)."""
+    return [cluster_codes(frame[c].to_numpy(), c)[0] for c in names]
 
 
 def _fe_nesting(

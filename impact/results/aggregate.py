@@ -9,12 +9,16 @@ import pandas as pd
 
 from impact._typing import FloatArray
 from impact.results.plotting import plot_coefficients, plot_event_study
-from impact.results.protocol import OVERALL, ModelInfo, ResultProtocol, rel_time_term, tidy_frame
+from impact.results.protocol import (
+    OVERALL,
+    ROW_TERMS,
+    ModelInfo,
+    ResultProtocol,
+    rel_time_term,
+    tidy_frame,
+)
 
 __all__ = ["AggregateResult"]
-
-#: Term prefix of each aggregation's rows in ``tidy()``.
-_ROW_TERMS = {"group": "cohort", "calendar": "time", "dynamic": "rel_time"}
 
 
 @dataclass(frozen=True, eq=False)
@@ -56,7 +60,7 @@ class AggregateResult(ResultProtocol):
         if self.type == "simple":
             return overall
         tab = self.table
-        key = _ROW_TERMS[self.type]
+        key = ROW_TERMS[self.type]
         terms = (
             [rel_time_term(k) for k in tab["rel_time"]]
             if key == "rel_time"

@@ -20,12 +20,9 @@ from impact.results.etwfe_effects import (
     ratio_effects,
 )
 from impact.results.plotting import plot_att_gt, plot_coefficients, plot_event_study
-from impact.results.protocol import ModelInfo, ResultProtocol, rel_time_term, tidy_frame
+from impact.results.protocol import ROW_TERMS, ModelInfo, ResultProtocol, rel_time_term, tidy_frame
 
 __all__ = ["ETWFEAggregate", "ETWFEResult"]
-
-#: Term prefix of each aggregation's rows in ``tidy()``.
-_ROW_TERMS = {"group": "cohort", "calendar": "time", "dynamic": "rel_time"}
 
 
 @dataclass(frozen=True, eq=False)
@@ -55,7 +52,7 @@ class ETWFEAggregate(ResultProtocol):
         elif self.type == "dynamic":
             terms = [rel_time_term(k) for k in t["key"]]
         else:
-            terms = [f"{_ROW_TERMS[self.type]}::{k}" for k in t["key"]]
+            terms = [f"{ROW_TERMS[self.type]}::{k}" for k in t["key"]]
         return tidy_frame(terms, t["estimate"], t["std_error"], self.alpha)
 
     def model_info(self) -> ModelInfo:

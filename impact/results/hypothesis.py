@@ -8,8 +8,8 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from impact.inference.intervals import interval, two_sided_p
 from impact.inference.wald import WaldTest, restriction_matrix, wald_test
+from impact.results.protocol import tidy_frame
 
 __all__ = ["WaldTest", "coef_table", "lincom", "wald_test"]
 
@@ -21,21 +21,8 @@ def coef_table(
 
     ``df=None`` uses the normal distribution; otherwise Student's t with ``df``.
     """
-    est = estimate.to_numpy(dtype=float)
-    se = std_error.to_numpy(dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        stat = est / se
-    low, high = interval(est, se, alpha, df)
-    return pd.DataFrame(
-        {
-            "term": list(estimate.index),
-            "estimate": est,
-            "std_error": se,
-            "statistic": stat,
-            "p_value": two_sided_p(stat, df),
-            "conf_low": low,
-            "conf_high": high,
-        }
+    return tidy_frame(
+        estimate.index, estimate.to_numpy(float), std_error.to_numpy(float), alpha, df
     )
 
 

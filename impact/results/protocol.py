@@ -30,6 +30,7 @@ from impact.inference.intervals import interval, two_sided_p
 
 __all__ = [
     "OVERALL",
+    "ROW_TERMS",
     "TIDY_COLUMNS",
     "ModelInfo",
     "ResultProtocol",
@@ -45,6 +46,9 @@ TIDY_COLUMNS = (
 
 #: Term name of an overall (aggregated) DiD effect.
 OVERALL = "ATT"
+
+#: Term prefix of the rows of each aggregation type (``rel_time::k``, ``cohort::g``, …).
+ROW_TERMS = {"group": "cohort", "calendar": "time", "dynamic": "rel_time"}
 
 
 def rel_time_term(k: int) -> str:

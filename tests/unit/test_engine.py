@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from impact.engine import Engine, PandasEngine, engine_for, quote_identifier
 from impact.engine.expressions import expression
-from impact.errors import InvalidOptionError
+from impact.errors import ColumnNotFoundError, ColumnTypeError, InvalidOptionError
 
 #: Sums of products over a few hundred rows: both sides add in other orders.
 SUM_RTOL = 1e-12
@@ -119,13 +119,35 @@ def test_engine_errors_are_typed():
         PandasEngine().group_sums(
             df.assign(firm=np.where(df["firm"] == 1, np.nan, df["firm"])), ["firm"], {}
         )
-    with pytest.raises(Exception) as err:
+    with pytest.raises(ColumnNotFoundError, match="nope"):
         PandasEngine().group_sums(df, ["firm"], {"s": "nope * 2"})
-    assert "nope" in str(err.value)
+    with pytest.raises(ColumnTypeError, match="sector"):
+        PandasEngine().group_sums(df, ["firm"], {"s": "sector * 2"})
+
+
+def test_integer_columns_sum_as_floats_in_both_engines():
+    """Integer products overflow and integer division truncates in SQL unless read as
+    DOUBLE; the pandas engine reads floats. Both must agree."""
+    duckdb = pytest.importorskip("duckdb")
+    df = pd.DataFrame({"g": [0, 0, 1], "a": [2**31 - 1, 3, 7], "b": [2**31 - 1, 2, 2]})
+    sums = {"ab": "a * b", "q": "a / b"}
+    got = PandasEngine().group_sums(df, ["g"], sums)
+    con = duckdb.connect()
+    con.register("src", df)
+    items, params = [], []
+    for name, text in sums.items():
+        sql, p = expression(text).to_sql("duckdb")
+        items.append(f"SUM({sql}) AS {quote_identifier(name)}")
+        params += p
+    want = con.execute(
+        "SELECT " + ", ".join(items) + " FROM src GROUP BY g ORDER BY g", params
+    ).df()
+    np.testing.assert_allclose(got[["ab", "q"]].to_numpy(), want.to_numpy(), rtol=SUM_RTOL)
 
 
 def test_to_sql_quotes_names_and_binds_literals():
     sql, params = expression('log(`a " b`) + 2.5 * c - -1 + log1p(c) ** 2').to_sql("duckdb")
-    assert '"a "" b"' in sql and '"c"' in sql and params == [2.5, 1.0, 1.0, 2.0]
+    assert 'CAST("a "" b" AS DOUBLE)' in sql and 'CAST("c" AS DOUBLE)' in sql
+    assert params == [2.5, 1.0, 1.0, 2.0]
     sql, _ = expression("ab * 2").to_sql("spark")
-    assert sql.startswith("(`ab`")
+    assert sql.startswith("(CAST(`ab` AS DOUBLE)")
