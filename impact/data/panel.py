@@ -6,13 +6,11 @@ import numpy as np
 import pandas as pd
 
 from impact.data.columns import check_columns, require_ids
+from impact.data.keys import check_unique_keys
 from impact.data.samplelog import SampleLog
 from impact.data.timeindex import lag_positions, period_grid, time_numbers
-from impact.errors import DuplicateRowsError
 
 __all__ = ["Panel", "compact_codes"]
-
-_MAX_LISTED_PAIRS = 5
 
 
 def compact_codes(codes: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -106,30 +104,8 @@ class Panel:
         self.time_codes: np.ndarray = ((self.period - self.grid.origin) // self.grid.step).astype(
             np.intp
         )
-        self._check_duplicates()
+        check_unique_keys(data, unit, time, self.unit_codes, self.time_codes)
         self.sample_log = SampleLog(n_initial=len(data))
-
-    def _check_duplicates(self) -> None:
-        span = int(self.time_codes.max()) + 1 if len(self.time_codes) else 1
-        key = self.unit_codes.astype(np.int64) * span + self.time_codes
-        size = self.n_units * span
-        if size <= 8 * len(key) + 1_000_000:
-            # dense occupancy table: O(n), no hashing; only a clash needs the slow path
-            seen = np.zeros(size, dtype=bool)
-            seen[key] = True
-            if int(np.count_nonzero(seen)) == len(key):
-                return
-        dup = pd.Series(key).duplicated(keep=False).to_numpy()
-        if dup.any():
-            rows = self._data.loc[dup, [self.unit, self.time]]
-            pairs = rows.drop_duplicates().head(_MAX_LISTED_PAIRS)
-            listed = ", ".join(f"({u!r}, {t!r})" for u, t in pairs.itertuples(index=False))
-            n_pairs = int(pd.Series(key[dup]).nunique())
-            raise DuplicateRowsError(
-                f"{n_pairs} ({self.unit}, {self.time}) pairs appear more than once "
-                f"({int(dup.sum())} rows), e.g. {listed}. A panel needs one row per unit "
-                "and period: aggregate or remove the duplicates explicitly."
-            )
 
     # ------------------------------------------------------------------ properties
     @property

@@ -12,11 +12,11 @@ import numpy as np
 import pandas as pd
 
 from impact._typing import BoolArray, IntArray
+from impact.data.keys import show
 from impact.errors import (
     ClusterError,
     CohortError,
     ColumnTypeError,
-    DuplicateRowsError,
     ImpactError,
     InvalidOptionError,
 )
@@ -27,23 +27,11 @@ __all__ = [
     "category_by_time",
     "check_anticipation",
     "check_cohort_dates",
-    "check_duplicates",
     "check_numeric",
     "has_rows",
     "require_complete",
-    "show",
     "unit_constant",
 ]
-
-_MAX_LISTED = 5
-
-
-def show(value: object) -> str:
-    """``repr`` of a user's value without numpy's type wrapper (``5``, not ``np.int64(5)``)."""
-    item = getattr(value, "item", None)
-    if isinstance(value, np.generic) and item is not None:
-        value = item()
-    return repr(value)
 
 
 def unit_constant(
@@ -125,20 +113,6 @@ def check_numeric(data: pd.DataFrame, columns: Sequence[str], role: str) -> None
         raise ColumnTypeError(
             f"{role} {col!r} must be numeric, got dtype {s.dtype}{example}. Convert it with "
             "pandas.to_numeric and decide what non-numbers mean before estimating."
-        )
-
-
-def check_duplicates(data, unit, time, codes, t, n_units, size) -> None:
-    key = codes.astype(np.int64) * max(size, 1) + t
-    dup = pd.Series(key).duplicated(keep=False).to_numpy()
-    if dup.any():
-        pairs = data.loc[dup, [unit, time]].drop_duplicates().head(_MAX_LISTED)
-        listed = ", ".join(f"({show(u)}, {show(v)})" for u, v in pairs.itertuples(index=False))
-        n_pairs = int(pd.Series(key[dup]).nunique())
-        raise DuplicateRowsError(
-            f"{n_pairs} ({unit}, {time}) pairs appear more than once ({int(dup.sum())} rows), "
-            f"e.g. {listed}. A panel needs one row per unit and period: aggregate or remove "
-            "the duplicates explicitly."
         )
 
 

@@ -9,8 +9,9 @@ import numpy as np
 import pandas as pd
 
 from impact._typing import BoolArray, FloatArray, IntArray
+from impact.data.keys import show
 from impact.data.samplelog import SampleLog
-from impact.design.checks import as_bool, has_rows, show, unit_constant
+from impact.design.checks import as_bool, has_rows, unit_constant
 from impact.design.cohorts import normalize_cohorts
 from impact.design.grid import PeriodGrid, cohort_numbers
 from impact.errors import CohortError

@@ -17,16 +17,15 @@ import pandas as pd
 
 from impact._typing import BoolArray, FloatArray, IntArray
 from impact.data.columns import check_columns, missing_mask, require_ids, validate_weights
+from impact.data.keys import check_unique_keys, show
 from impact.data.panel import _factorize_ids
 from impact.data.samplelog import SampleLog
 from impact.design.checks import (
     category_by_time,
     check_anticipation,
     check_cohort_dates,
-    check_duplicates,
     check_numeric,
     require_complete,
-    show,
     unit_constant,
 )
 from impact.design.grid import PeriodGrid, period_grid, time_numbers
@@ -206,10 +205,7 @@ def staggered_design(
     log = SampleLog(n_initial=len(data))
     if unit is not None:
         codes_all, labels_all = _factorize_ids(data[unit])
-        span = int(numbers_all.max() - numbers_all.min()) + 1
-        check_duplicates(
-            data, unit, time, codes_all, numbers_all - numbers_all.min(), len(labels_all), span
-        )
+        check_unique_keys(data, unit, time, codes_all, numbers_all - numbers_all.min())
         unit_constant(data[cohort], codes_all, cohort, "cohort", pd.Index(labels_all))
         first_row = np.full(len(labels_all), -1)
         first_row[codes_all[::-1]] = np.arange(len(codes_all))[::-1]

@@ -29,7 +29,6 @@ __all__ = [
     "PS_MAX",
     "PS_TRIM",
     "CellEstimate",
-    "did_covariates",
     "did_covariates_batch",
     "did_means",
     "did_panel",
@@ -86,7 +85,7 @@ def outcome_gram_inverse(X: FloatArray, D: FloatArray, w: FloatArray) -> FloatAr
     """``(X' diag(w (1 - D)) X / n)^-1``: the controls' outcome-regression Gram inverse.
 
     It depends on the comparison's units, covariates and weights only, so cells that
-    share those can share it (see :func:`did_covariates`).
+    share those can share it (see :func:`did_covariates_batch`).
     """
     n = len(D)
     XtX = (X.T * (w * (1 - D))) @ X / n
@@ -216,35 +215,17 @@ def did_panel(
         return did_means(dy, D, w)
     if method == "dr_improved":
         return _did_improved(dy, D, X, w)
-    return did_covariates(dy, D, X, w, method)
+    att, inf = did_covariates_batch(dy[:, None], D, X, w, method)
+    return CellEstimate(att=float(att[0]), inf=inf[:, 0])
 
 
 def propensity(X: FloatArray, D: FloatArray, w: FloatArray) -> tuple[FloatArray, _LinearRep]:
     """Logit propensity score (capped below 1) and its asymptotic linear representation.
 
     It depends on the comparison's units, their base-period covariates and weights only,
-    so cells that share those can share one fit (see :func:`did_covariates`).
+    so cells that share those can share one fit (see :func:`did_covariates_batch`).
     """
     return _ps_linear_rep(X, D, w)
-
-
-def did_covariates(
-    dy: FloatArray,
-    D: FloatArray,
-    X: FloatArray,
-    w: FloatArray,
-    method: str,
-    ps: tuple[FloatArray, _LinearRep] | None = None,
-    xtx_inv: FloatArray | None = None,
-) -> CellEstimate:
-    """The regression, IPW and traditional DR estimators with their estimation effects.
-
-    ``w`` must already be normalised to mean 1 (see :func:`did_panel`); ``ps`` is an
-    optional precomputed :func:`propensity` fit and ``xtx_inv`` an optional
-    :func:`outcome_gram_inverse` on the same ``X``, ``D`` and ``w``.
-    """
-    att, inf = did_covariates_batch(dy[:, None], D, X, w, method, ps=ps, xtx_inv=xtx_inv)
-    return CellEstimate(att=float(att[0]), inf=inf[:, 0])
 
 
 def did_covariates_batch(
@@ -256,8 +237,13 @@ def did_covariates_batch(
     ps: tuple[FloatArray, _LinearRep] | None = None,
     xtx_inv: FloatArray | None = None,
 ) -> tuple[FloatArray, FloatArray]:
-    """:func:`did_covariates` for several outcome changes (columns of ``DY``) that share
-    the comparison's units, covariates and weights: one nuisance fit, matrix algebra.
+    """The regression, IPW and traditional DR estimators with their estimation effects,
+    for several outcome changes (columns of ``DY``) that share the comparison's units,
+    covariates and weights: one nuisance fit, matrix algebra.
+
+    ``w`` must already be normalised to mean 1 (see :func:`did_panel`); ``ps`` is an
+    optional precomputed :func:`propensity` fit and ``xtx_inv`` an optional
+    :func:`outcome_gram_inverse` on the same ``X``, ``D`` and ``w``.
 
     Returns
     -------
