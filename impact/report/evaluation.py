@@ -9,6 +9,7 @@ figure builders are listed in :mod:`impact.report.registry`.
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,45 +17,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from impact.data.timeindex import period_numbers
-from impact.design.cohorts import normalize_cohorts
-from impact.errors import InvalidOptionError
+from impact.errors import MultipleMinimaWarning
 from impact.estimators.att_gt import att_gt
 from impact.estimators.etwfe import etwfe
 from impact.estimators.event_study import EventStudyResult, event_study
 from impact.estimators.feols import feols
 from impact.linear.formula import formula_name
-from impact.report.spec import Spec, derive_column
+from impact.productivity.prodest import prodest
+from impact.productivity.tfp_did import tfp_did
+from impact.report.prepare import InternalColumns, prepare
+from impact.report.selection import baseline_firms, ipw_balance, selection_logit
+from impact.report.spec import Spec
 
-__all__ = [
-    "COHORT",
-    "EXPOSURE",
-    "MEMBER",
-    "OUTSIDE",
-    "PLACEBO",
-    "POOL",
-    "POOL_NOTYET",
-    "RESERVED",
-    "TRUTH_TABLES",
-    "Evaluation",
-    "prepare",
-]
-
-#: Columns added to the evaluation's copy of the data.
-POOL = "_impact_control_pool"
-#: The pool plus every eventual member (controls of not-yet-treated comparisons).
-POOL_NOTYET = "_impact_control_pool_notyet"
-MEMBER = "_impact_member"
-#: The cohort with every never-member code (NaN, 0, inf) read as NaN.
-COHORT = "_impact_cohort"
-#: Columns added by single tables to their own copies: the placebo cohort and the
-#: outside-cell pool of table 9, the exposure cohort and pool of table 8.
-PLACEBO = "_impact_placebo_cohort"
-OUTSIDE = "_impact_outside_cells"
-EXPOSURE = "_impact_exposure"
-#: Every column name the report adds: a user column of one of these names is refused, so
-#: that no table reads the report's values where the user's were meant (or the reverse).
-RESERVED = (POOL, POOL_NOTYET, MEMBER, COHORT, PLACEBO, OUTSIDE, EXPOSURE)
+__all__ = ["LABELS", "TRUTH_TABLES", "Evaluation", "InternalColumns", "prepare"]
 
 #: Truth tables read from a truth object or mapping (DGP.md §4.9).
 TRUTH_TABLES = ("firm_year", "att_gt", "att_event", "att_overall", "spillover_event", "hetero")
@@ -74,39 +49,6 @@ LABELS = {
     "did2s": "did2s (Gardner)",
     "etwfe_poisson": "ETWFE Poisson",
 }
-
-
-def prepare(data: pd.DataFrame, spec: Spec) -> pd.DataFrame:
-    """The evaluation's copy of ``data``: derived outcomes, cohort, control pool, membership.
-
-    The cohort is read as the estimators read it (:func:`normalize_cohorts`: NaN, 0 and
-    inf mean never-member). Boolean covariates become 0/1 floats. ``data`` is not
-    modified.
-    """
-    spec.validate(data)
-    c = spec.columns
-    for name in RESERVED:
-        if name in data.columns:
-            raise InvalidOptionError(f"column name {name!r} is reserved by impact.evaluate.")
-    out = data.copy()
-    for name, expr in spec.used_derived().items():
-        out[name] = derive_column(data, name, expr)
-    if data[c.cluster_cell].isna().any():
-        raise InvalidOptionError(
-            f"cluster-cell column {c.cluster_cell!r} has missing values; it must say for every "
-            "row whether the firm's cell hosts a cluster."
-        )
-    in_cell = data[c.cluster_cell].astype(bool)
-    out[POOL] = {"out_of_cell": ~in_cell, "in_cell": in_cell, "never": in_cell | True}[spec.control]
-    periods = np.unique(period_numbers(data[c.time]))
-    cohort = normalize_cohorts(data[c.cohort], periods=periods)
-    out[COHORT] = cohort
-    out[POOL_NOTYET] = out[POOL] | ~np.isnan(cohort)
-    out[MEMBER] = (data[c.time].to_numpy(dtype=float) >= cohort).astype(float)
-    for cov in spec.covariates:
-        if pd.api.types.is_bool_dtype(out[cov]):
-            out[cov] = out[cov].astype(float)
-    return out
 
 
 def _truth_tables(truth: Any) -> dict[str, Any]:
@@ -134,18 +76,22 @@ class Evaluation:
         The user's spec with the cohort role pointing at the normalised cohort column.
     truth : dict
         The generator's truth tables (DataFrames) and ``params`` (empty for real data).
+    names : InternalColumns
+        Names of the columns the report added to ``data`` (fresh for every data set).
     """
 
     data: pd.DataFrame
     spec: Spec
     truth: dict[str, Any] = field(default_factory=dict)
+    names: InternalColumns = field(default_factory=InternalColumns)
     _memo: dict[Any, Any] = field(default_factory=dict, init=False, repr=False)
 
     @classmethod
     def build(cls, data: pd.DataFrame, spec: Spec, truth: Any = None) -> Evaluation:
         """Validate and prepare ``data`` for ``spec``; ``truth`` is optional."""
-        internal = spec.replace(columns=dataclasses.replace(spec.columns, cohort=COHORT))
-        return cls(prepare(data, spec), internal, _truth_tables(truth))
+        prepared, names = prepare(data, spec)
+        internal = spec.replace(columns=dataclasses.replace(spec.columns, cohort=names.cohort))
+        return cls(prepared, internal, _truth_tables(truth), names)
 
     # ------------------------------------------------------------------ shared settings
     @property
@@ -161,7 +107,7 @@ class Evaluation:
 
     def _design(self) -> dict[str, Any]:
         c = self.spec.columns
-        return {"unit": c.unit, "time": c.time, "cohort": c.cohort, "control_pool": POOL}
+        return {"unit": c.unit, "time": c.time, "cohort": c.cohort, "control_pool": self.names.pool}
 
     def memo(self, key: Any, make: Callable[[], Any]) -> Any:
         """Fit once per key (fits are deterministic given the spec's seed)."""
@@ -202,7 +148,7 @@ class Evaluation:
         self, data: pd.DataFrame, outcome: str, control: str = "never", **extra: Any
     ) -> Any:
         """:func:`impact.att_gt` on ``data`` (a subset of the prepared data), not memoised."""
-        pool = {"control_pool": POOL_NOTYET} if control == "notyet" else {}
+        pool = {"control_pool": self.names.pool_notyet} if control == "notyet" else {}
         kw = {"covariates": list(self.spec.covariates), **self._design(), **pool, **extra}
         return att_gt(data, y=outcome, control=control, vcov=self.vcov, **kw)
 
@@ -211,10 +157,11 @@ class Evaluation:
         c = self.spec.columns
 
         def make() -> Any:
-            member = ~np.isnan(self.data[COHORT].to_numpy())
-            sample = self.data[member | self.data[POOL].to_numpy()]
+            n = self.names
+            member = ~np.isnan(self.data[n.cohort].to_numpy())
+            sample = self.data[member | self.data[n.pool].to_numpy()]
             fe = " + ".join([formula_name(c.unit), self.sector_fe or formula_name(c.time)])
-            fml = f"{formula_name(outcome)} ~ {MEMBER} | {fe}"
+            fml = f"{formula_name(outcome)} ~ {formula_name(n.member)} | {fe}"
             return feols(fml, data=sample, vcov=self.vcov)
 
         return self.memo(("twfe", outcome), make)
@@ -231,12 +178,74 @@ class Evaluation:
                 time=c.time,
                 cohort=c.cohort,
                 control="never",
-                control_pool=POOL,
+                control_pool=self.names.pool,
                 family="poisson",
                 fixed_effects=self.sector_fe,
                 vcov=self.vcov,
             ),
         )
+
+    def tfp_did(self) -> Any:
+        """Log TFP (the production block's method, ACF by default), then CS with the spec's
+        covariates and control pool, with the two-stage firm-block bootstrap (memoised)."""
+        spec, c = self.spec, self.spec.columns
+
+        def make() -> Any:
+            return tfp_did(
+                self.data,
+                **spec.production.fit_kwargs(c.unit, c.time),
+                cohort=c.cohort,
+                did={"control_pool": self.names.pool, "covariates": list(spec.covariates)},
+                event_times=tuple(range(spec.window[1] + 1)),
+                n_boot=spec.n_boot,
+                seed=spec.seed,
+            )
+
+        return self.memo("tfp_did", make)
+
+    def prodest(self, method: str) -> tuple[Any, bool]:
+        """The production block's function by ``method`` with membership in the law of
+        motion (memoised); the flag says whether the GMM moments accept another minimum
+        (a :class:`~impact.errors.MultipleMinimaWarning` was raised, recorded here)."""
+        spec, c = self.spec, self.spec.columns
+
+        def make() -> tuple[Any, bool]:
+            args = {**spec.production.fit_kwargs(c.unit, c.time), "treatment": self.names.member}
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", MultipleMinimaWarning)
+                res = prodest(self.data, method=method, n_boot=spec.n_boot, seed=spec.seed, **args)
+            rival = any(issubclass(w.category, MultipleMinimaWarning) for w in caught)
+            return res, rival
+
+        return self.memo(("prodest", method), make)
+
+    def baseline_firms(self) -> pd.DataFrame:
+        """Firms in the year before the first launch (tables 3 and 4; memoised)."""
+        return self.memo(
+            "baseline", lambda: baseline_firms(self.data, self.spec, list(self.spec.selection))
+        )
+
+    def selection_logit(self, in_cell_only: bool = False) -> pd.DataFrame:
+        """Logit of membership on the baseline characteristics (table 3; memoised)."""
+
+        def make() -> pd.DataFrame:
+            firms = self.baseline_firms()
+            sample = firms[firms["in_cell"]] if in_cell_only else firms
+            return selection_logit(sample, list(self.spec.selection))
+
+        return self.memo(("selection", in_cell_only), make)
+
+    def ipw_balance(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Balance of members and the control pool before and after inverse-probability
+        weighting, and the propensity scores (table 4 and the overlap figure; memoised)."""
+
+        def make() -> tuple[pd.DataFrame, pd.DataFrame]:
+            firms = self.baseline_firms()
+            pool = self.data.groupby(self.spec.columns.unit)[self.names.pool].first()
+            control = ~firms["member"].to_numpy() & pool.reindex(firms["unit"]).to_numpy(bool)
+            return ipw_balance(firms, list(self.spec.selection), control)
+
+        return self.memo("balance", make)
 
     # ------------------------------------------------------------------ truth
     def true_event(self, outcome: str, effect: str | None = None) -> pd.Series | None:

@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from impact.report.evaluation import LABELS, POOL, Evaluation
+from impact.report.evaluation import LABELS, Evaluation
 from impact.report.figures import plot_event_study
-from impact.report.main_tables import EVENT_ESTIMATORS, primary_estimator
+from impact.report.headline import EVENT_ESTIMATORS, primary_estimator
 
 __all__ = [
     "figure_att_gt",
@@ -86,7 +86,7 @@ def figure_trajectories(ev: Evaluation) -> dict[str, Any]:
     outcome (cohorts in grey levels, the joining year marked; controls dashed black)."""
     c, d = ev.spec.columns, ev.data
     cohort = pd.to_numeric(d[c.cohort], errors="coerce")
-    control = cohort.isna() & d[POOL].astype(bool)
+    control = cohort.isna() & d[ev.names.pool].astype(bool)
     from matplotlib.ticker import MaxNLocator
 
     outcomes = [o for _, o in _event_outcomes(ev)]

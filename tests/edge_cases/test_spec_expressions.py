@@ -18,7 +18,11 @@ from impact.report.spec import derive_column
 def df() -> pd.DataFrame:
     rng = np.random.default_rng(0)
     return pd.DataFrame(
-        {"log_va": rng.normal(size=20), "log_emp": rng.normal(size=20), "emp": rng.uniform(1, 9, 20)}
+        {
+            "log_va": rng.normal(size=20),
+            "log_emp": rng.normal(size=20),
+            "emp": rng.uniform(1, 9, 20),
+        }
     )
 
 
@@ -82,7 +86,9 @@ def test_allowed_expressions_equal_numpy(df):
     cases = {
         "log_va - log_emp": a - b,
         "-log_emp + 2 * log_va / 3": -b + 2 * a / 3,
-        "log(emp) - sqrt(emp) ** 2 + exp(abs(log_va))": np.log(e) - np.sqrt(e) ** 2 + np.exp(np.abs(a)),
+        "log(emp) - sqrt(emp) ** 2 + exp(abs(log_va))": np.log(e)
+        - np.sqrt(e) ** 2
+        + np.exp(np.abs(a)),
         "log1p(emp) * (log_va - 1.5e-1)": np.log1p(e) * (a - 0.15),
         "`log_va` - `log_emp`": a - b,
     }
@@ -126,8 +132,15 @@ def test_fuzzed_expressions_raise_only_impact_errors(text):
 def test_grammar_expressions_match_python_arithmetic(expr):
     """Every expression of the grammar evaluates as numpy arithmetic would."""
     data = pd.DataFrame({"u": [1.0, 2.0], "v": [3.0, 0.25]})
-    env = {"u": data["u"].to_numpy(), "v": data["v"].to_numpy(), "log": np.log, "exp": np.exp,
-           "sqrt": np.sqrt, "abs": np.abs, "log1p": np.log1p}
+    env = {
+        "u": data["u"].to_numpy(),
+        "v": data["v"].to_numpy(),
+        "log": np.log,
+        "exp": np.exp,
+        "sqrt": np.sqrt,
+        "abs": np.abs,
+        "log1p": np.log1p,
+    }
     try:
         got = derive_column(data, "y", expr).to_numpy()
     except errors.ExpressionError:  # a constant expression names no column

@@ -188,9 +188,9 @@ def test_within_unit_errors_name_the_users_id():
     [
         lambda d, **k: impact.att_gt(d, **KW, **k).aggregate("simple").estimate,
         lambda d, **k: impact.event_study(d, **KW, estimator="twfe", **k).att,
-        lambda d, **k: impact.etwfe(d, **KW, family="linear", **k)
-        .aggregate("simple")
-        .table["estimate"][0],
+        lambda d, **k: (
+            impact.etwfe(d, **KW, family="linear", **k).aggregate("simple").table["estimate"][0]
+        ),
     ],
 )
 def test_datetime_time_freq_accepted_or_inferred(call):
@@ -244,11 +244,15 @@ def test_cohort_in_another_frequency_or_mid_period_is_an_error():
     rounded down to the year's first period."""
     df = staggered(18)
     q = df.assign(year=pd.PeriodIndex([f"{y}Q1" for y in df["year"]], freq="Q"))
-    q = q.assign(g=pd.PeriodIndex([pd.NaT if np.isnan(v) else str(int(v)) for v in q["g"]], freq="Y"))
+    q = q.assign(
+        g=pd.PeriodIndex([pd.NaT if np.isnan(v) else str(int(v)) for v in q["g"]], freq="Y")
+    )
     with pytest.raises(errors.CohortError, match="frequency"):
         _quiet(impact.att_gt, q, **KW)
     d = df.assign(year=pd.to_datetime(df["year"].astype(str) + "-01-01"))
-    d = d.assign(g=pd.to_datetime(df["g"].map(lambda v: None if np.isnan(v) else f"{int(v)}-07-01")))
+    d = d.assign(
+        g=pd.to_datetime(df["g"].map(lambda v: None if np.isnan(v) else f"{int(v)}-07-01"))
+    )
     with pytest.raises(errors.CohortError, match="not a date of the time column"):
         _quiet(impact.att_gt, d, **KW)
 

@@ -15,9 +15,9 @@ import pandas as pd
 import pytest
 
 from impact.datasets import cluster_panel
-from impact.report.evaluation import COHORT, Evaluation
-from impact.report.heterogeneity import _subgroup_sample, difference_se, subgroups
+from impact.report.evaluation import Evaluation
 from impact.report.spec import OutcomeFamily, Spec
+from impact.report.table7_heterogeneity import _subgroup_sample, difference_se, subgroups
 
 pytestmark = pytest.mark.slow
 
@@ -28,8 +28,8 @@ RATIO = (0.75, 1.33)
 
 
 def _difference(ev: Evaluation, data: pd.DataFrame):
-    member = ~np.isnan(data[COHORT].to_numpy())
-    sub = Evaluation(data, ev.spec, {})
+    member = ~np.isnan(data[ev.names.cohort].to_numpy())
+    sub = Evaluation(data, ev.spec, {}, ev.names)
     pair = subgroups(sub)["founder"]
     fits = []
     for _, mask in pair:

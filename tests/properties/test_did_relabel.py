@@ -94,7 +94,9 @@ def test_tfp_did_relabelled_periods_give_identical_results(how):
     df, _ = impact.datasets.cluster_panel(n_firms=150, seed=21, scenario="S2", acf_replica=True)
     y0 = int(df["year"].min())
     if how == "step2":
-        other = df.assign(year=y0 + 2 * (df["year"] - y0), join_year=y0 + 2 * (df["join_year"] - y0))
+        other = df.assign(
+            year=y0 + 2 * (df["year"] - y0), join_year=y0 + 2 * (df["join_year"] - y0)
+        )
     else:
         other = df.assign(year=pd.PeriodIndex([str(v) for v in df["year"]], freq="Y"))
     ref, got = _tfp_did(df), _tfp_did(other)

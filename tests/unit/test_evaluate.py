@@ -12,7 +12,8 @@ import pytest
 import impact
 from impact.cli import main
 from impact.errors import ColumnNotFoundError, InvalidOptionError
-from impact.report.evaluation import POOL, POOL_NOTYET, RESERVED, Evaluation
+from impact.report.evaluation import Evaluation
+from impact.report.prepare import InternalColumns, internal_columns
 from impact.report.registry import FIGURE_BUILDERS, TABLE_BUILDERS
 from impact.report.spec import Columns, OutcomeFamily, Production, Spec
 
@@ -229,8 +230,8 @@ def test_control_pools(panel):
     member = df["join_year"].notna().to_numpy()
     for control, want in (("out_of_cell", ~in_cell), ("in_cell", in_cell), ("never", True)):
         ev = Evaluation.build(df, _small_spec(control=control))
-        assert np.array_equal(ev.data[POOL].to_numpy(), np.broadcast_to(want, len(df)))
-        notyet = ev.data[POOL_NOTYET].to_numpy()
+        assert np.array_equal(ev.data[ev.names.pool].to_numpy(), np.broadcast_to(want, len(df)))
+        notyet = ev.data[ev.names.pool_notyet].to_numpy()
         assert np.array_equal(notyet, np.broadcast_to(want, len(df)) | member)
         # with out-of-cell controls, the never-members in cluster cells are in neither pool
         if control == "out_of_cell":
@@ -355,9 +356,31 @@ def test_two_processes_give_the_same_numbers(panel):
     assert one.provenance["warnings"] == two.provenance["warnings"]
 
 
-@pytest.mark.parametrize("name", RESERVED)
-def test_every_column_name_the_report_adds_is_refused_in_the_data(panel, name):
-    """Before, tables 8 and 9 overwrote a user column named like theirs in their copies."""
+def test_internal_column_names_avoid_every_taken_name():
+    """Each default name gets the first free suffix; two internal names never clash."""
+    default = InternalColumns()
+    taken = [default.cohort, f"{default.cohort}_1", default.pool, "x"]
+    names = internal_columns(taken)
+    assert names.cohort == f"{default.cohort}_2"
+    assert names.pool == f"{default.pool}_1"
+    assert names.member == default.member
+    chosen = list(vars(names).values())
+    assert len(set(chosen)) == len(chosen) and not set(chosen) & set(taken)
+
+
+def test_user_columns_named_like_the_reports_are_neither_refused_nor_read(panel):
+    """A user column with an internal default name (before: refused; earlier still,
+    overwritten by tables 8 and 9) leaves every table's numbers unchanged, and the user's
+    column is kept as it was."""
     df, _ = panel
-    with pytest.raises(InvalidOptionError, match="reserved"):
-        impact.evaluate(df.assign(**{name: 1.0}), _small_spec(tables=("main",), figures=()))
+    spec = _small_spec(tables=("main", "spillovers", "robustness"), figures=())
+    clash = {name: -7.0 for name in vars(InternalColumns()).values()}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        base = impact.evaluate(df, spec)
+        other = impact.evaluate(df.assign(**clash), spec)
+        ev = Evaluation.build(df.assign(**clash), spec)
+    assert (ev.data[list(clash)] == -7.0).all().all()
+    assert not set(vars(ev.names).values()) & set(clash)
+    for name in spec.tables:
+        pd.testing.assert_frame_equal(base.table(name), other.table(name))

@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 
 import impact
-from impact.report.evaluation import COHORT, Evaluation
-from impact.report.heterogeneity import difference_se, subgroups, true_subgroup_effect
+from impact.report.evaluation import Evaluation
 from impact.report.provenance import data_sha256
 from impact.report.spec import OutcomeFamily, Spec
+from impact.report.table7_heterogeneity import difference_se, subgroups, true_subgroup_effect
 
 #: Floating-point agreement of two routes to the same number.
 EXACT = 1e-10
@@ -60,7 +60,7 @@ def test_subgroup_truth_for_all_members_is_the_generators_simple_aggregation(
     df, truth = panel
     ev = Evaluation.build(df, _spec().replace(control=control), truth)
     (_, founders), (_, later) = subgroups(ev)["founder"]
-    members = ~np.isnan(ev.data[COHORT].to_numpy())
+    members = ~np.isnan(ev.data[ev.names.cohort].to_numpy())
     assert not (founders & later).any() and np.array_equal(founders | later, members)
     firms = pd.Index(ev.data.loc[members, "firm_id"].unique())
     ov = truth.att_overall.set_index(["outcome", "aggregation"])

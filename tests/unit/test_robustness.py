@@ -8,8 +8,8 @@ import pytest
 
 import impact
 from impact.report.evaluation import Evaluation
-from impact.report.robustness import PLACEBO_SHIFT, leave_one_cluster_out
 from impact.report.spec import OutcomeFamily, Spec
+from impact.report.table9_robustness import PLACEBO_SHIFT, leave_one_cluster_out
 
 #: Placebo on a panel where parallel trends holds (S4): within this many SEs of zero
 #: (a fixed seed, so the check is deterministic; ~0.3% of seeds would exceed it).

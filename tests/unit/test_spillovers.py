@@ -10,7 +10,7 @@ import pytest
 import impact
 from impact.report.evaluation import Evaluation
 from impact.report.spec import OutcomeFamily, Spec
-from impact.report.spillovers import EXPOSURE, OUTSIDE, _sample
+from impact.report.table8_spillovers import _sample
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +25,9 @@ def _spec() -> Spec:
 
 def test_exposure_sample_by_hand(panel):
     df, _ = panel
-    s = _sample(Evaluation.build(df, _spec()))
+    ev = Evaluation.build(df, _spec())
+    s = _sample(ev)
+    EXPOSURE, OUTSIDE = ev.names.exposure, ev.names.outside
     assert s["join_year"].isna().all()  # members and later joiners are left out
     in_cell = s["cluster_cell"].to_numpy()
     assert np.array_equal(s.loc[in_cell, EXPOSURE], s.loc[in_cell, "launch_year"])

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
 
-from impact.errors import MultipleMinimaWarning
-from impact.productivity.prodest import prodest
-from impact.report.evaluation import MEMBER, Evaluation
+from impact.report.evaluation import Evaluation
 from impact.report.table import Table
 
 __all__ = ["production_functions", "table_production_function"]
@@ -31,16 +27,12 @@ def production_functions(ev: Evaluation) -> pd.DataFrame:
     column adds category indicators and trends; control-function methods get
     ``spec.n_boot`` firm-block bootstrap draws.
     """
-    prod, c = ev.spec.production, ev.spec.columns
-    args = {**prod.fit_kwargs(c.unit, c.time), "treatment": MEMBER}
+    prod = ev.spec.production
     labels = dict(METHODS)
     inputs = [*prod.free, *prod.state]
     rows = []
     for method in prod.methods:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", MultipleMinimaWarning)
-            res = prodest(ev.data, method=method, n_boot=ev.spec.n_boot, seed=ev.spec.seed, **args)
-        rival = any(issubclass(w.category, MultipleMinimaWarning) for w in caught)
+        res, rival = ev.prodest(method)
         row: dict[str, object] = {"method": labels.get(method, method)}
         for x in inputs:
             row[f"beta {x}"] = float(res.coef[x])

@@ -1,12 +1,12 @@
-"""Report tables 1 (pre-programme descriptives) and 2 (roll-out)."""
+"""Report table 1: pre-programme characteristics of members and potential controls."""
 
 from __future__ import annotations
 
-from impact.report.descriptives import describe_pre_period, rollout
+from impact.report.descriptives import describe_pre_period
 from impact.report.evaluation import Evaluation
 from impact.report.table import Table
 
-__all__ = ["table_descriptives", "table_rollout"]
+__all__ = ["table_descriptives"]
 
 
 def table_descriptives(ev: Evaluation) -> Table:
@@ -27,15 +27,3 @@ def table_descriptives(ev: Evaluation) -> Table:
     return Table(
         "descriptives", "Table 1: pre-programme characteristics", (), note, {}, frame=frame
     )
-
-
-def table_rollout(ev: Evaluation) -> Table:
-    """Table 2: clusters launched, firms joining (founders), members, exposed, outside."""
-    frame = rollout(ev.data, ev.spec)
-    note = (
-        "Clusters: cells hosting a cluster, by launch year. Firms joining: join cohort; "
-        "founders join in their cell's launch year. Members, exposed non-members (in "
-        "launched cluster cells, not joined) and firms outside cluster cells are counted "
-        "among firms observed that year."
-    )
-    return Table("rollout", "Table 2: programme roll-out", (), note, {}, frame=frame)

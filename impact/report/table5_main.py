@@ -1,4 +1,4 @@
-"""Report tables 5 (main results by outcome family and estimator) and 6 (dynamic effects).
+"""Report table 5: the effect of membership by outcome family and estimator.
 
 Every number is one public estimator call on the evaluation's data (see
 :class:`~impact.report.evaluation.Evaluation`); every row states which effect of
@@ -7,38 +7,20 @@ membership it targets (DGP.md §0 rule 8) and, on synthetic data, the true value
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
-from impact.report.evaluation import LABELS, MEMBER, POOL, Evaluation
+from impact.report.evaluation import LABELS, Evaluation
+from impact.report.headline import EVENT_ESTIMATORS, Z95
 from impact.report.spec import OutcomeFamily
 from impact.report.table import Table
 
-__all__ = ["EVENT_ESTIMATORS", "dynamic_effects", "main_results", "primary_estimator"]
-
-#: Table-5 estimators with an event-study form (table 6, figures): key -> event_study name.
-EVENT_ESTIMATORS = {
-    "cs": "cs",
-    "sun_abraham": "sun_abraham",
-    "imputation": "imputation",
-    "did2s": "did2s",
-    "twfe": "twfe",
-}
-
-#: Normal 97.5% quantile (95% pointwise intervals).
-Z95 = 1.959963984540054
+__all__ = ["main_results", "table_main"]
 
 _CONTROLS = {
     "out_of_cell": "never-members outside cluster cells",
     "in_cell": "never-members in cluster cells",
     "never": "all never-members",
 }
-
-
-def primary_estimator(family: OutcomeFamily) -> str | None:
-    """The family's headline event-study estimator: CS if listed, else the first one."""
-    keys = [e for e in family.estimators if e in EVENT_ESTIMATORS]
-    return "cs" if "cs" in keys else (keys[0] if keys else None)
 
 
 def _row(ev: Evaluation, family: OutcomeFamily, outcome: str, estimator: str) -> dict:
@@ -49,7 +31,8 @@ def _row(ev: Evaluation, family: OutcomeFamily, outcome: str, estimator: str) ->
     truth = ev.true_post_average(outcome)
     if estimator == "twfe":
         fit = ev.static_twfe(outcome)
-        est, se = float(fit.coef[MEMBER]), float(fit.se[MEMBER])
+        member = ev.names.member
+        est, se = float(fit.coef[member]), float(fit.se[member])
         obs, firms = fit.nobs, int(fit.fixef_sizes[spec.columns.unit])
         agg, truth = "all post, regression weights", ev.true_simple(outcome)
     elif estimator in ("cs", "cs_notyet"):
@@ -92,18 +75,8 @@ def _row(ev: Evaluation, family: OutcomeFamily, outcome: str, estimator: str) ->
 
 def _tfp_row(ev: Evaluation) -> dict:
     """Log TFP: ACF productivity, then CS, with the two-stage firm-block bootstrap."""
-    from impact.productivity.tfp_did import tfp_did
-
-    spec, prod, c = ev.spec, ev.spec.production, ev.spec.columns
-    res = tfp_did(
-        ev.data,
-        **prod.fit_kwargs(c.unit, c.time),
-        cohort=c.cohort,
-        did={"control_pool": POOL, "covariates": list(spec.covariates)},
-        event_times=tuple(range(spec.window[1] + 1)),
-        n_boot=spec.n_boot,
-        seed=spec.seed,
-    )
+    spec = ev.spec
+    res = ev.tfp_did()
     row = res.table.set_index("parameter").loc["dynamic"]
     est, se = float(row["estimate"]), float(row["std_error"])
     return {
@@ -187,70 +160,4 @@ def table_main(ev: Evaluation) -> Table:
         {},
         frame=frame,
         display=display,
-    )
-
-
-def dynamic_effects(ev: Evaluation) -> pd.DataFrame:
-    """Table 6 as a tidy frame: event-time effects of every event-study estimator."""
-    frames = []
-    for fam in ev.spec.families:
-        for outcome in fam.outcomes:
-            truth = ev.true_event(outcome)
-            for key in fam.estimators:
-                if key not in EVENT_ESTIMATORS:
-                    continue
-                tab = ev.event_study(outcome, EVENT_ESTIMATORS[key]).table.copy()
-                tab.insert(0, "estimator", LABELS["event_twfe" if key == "twfe" else key])
-                tab.insert(0, "outcome", outcome)
-                tab.insert(0, "family", fam.name)
-                tab["true_effect"] = (
-                    tab["rel_time"].map(truth).astype(float) if truth is not None else np.nan
-                )
-                if key == "twfe":  # its window endpoints pool all earlier / later times
-                    lo, hi = ev.spec.window
-                    tab.loc[tab["rel_time"].isin([lo, hi]), "true_effect"] = np.nan
-                frames.append(tab)
-    if not frames:
-        return pd.DataFrame()
-    return pd.concat(frames, ignore_index=True)
-
-
-def _dynamic_display(ev: Evaluation, frame: pd.DataFrame) -> pd.DataFrame:
-    """Event times down, one column per outcome: headline estimate (SE), truth."""
-    out = pd.DataFrame({"event time": sorted(frame["rel_time"].unique())})
-    for fam in ev.spec.families:
-        key = primary_estimator(fam)
-        if key is None:
-            continue
-        for outcome in fam.outcomes:
-            t = frame[(frame["outcome"] == outcome) & (frame["estimator"] == LABELS[key])]
-            t = t.set_index("rel_time").reindex(out["event time"])
-            cell = [
-                "" if pd.isna(e) else (f"{e:.3f}" if pd.isna(s) else f"{e:.3f} ({s:.3f})")
-                for e, s in zip(t["estimate"], t["std_error"], strict=True)
-            ]
-            out[outcome] = cell
-            if t["true_effect"].notna().any():
-                out[f"{outcome} truth"] = t["true_effect"].to_numpy()
-    return out
-
-
-def table_dynamic(ev: Evaluation) -> Table:
-    """Table 6: effects by event time (headline estimator shown; all in the CSV)."""
-    frame = dynamic_effects(ev)
-    note = (
-        "Event-time effects, reference period e = -1 (imputation reports post-treatment "
-        "horizons only). Shown: each family's headline estimator (Callaway-Sant'Anna with a "
-        "universal base period where listed), estimate (SE); the CSV holds every estimator "
-        "with pointwise and simultaneous (sup-t) 95% bands. Controls as in table 5; counts "
-        "are in table 5 only."
-    )
-    return Table(
-        "dynamic",
-        "Table 6: dynamic effects by event time",
-        (),
-        note,
-        {},
-        frame=frame,
-        display=_dynamic_display(ev, frame) if not frame.empty else None,
     )

@@ -13,8 +13,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from impact.report.evaluation import COHORT, OUTSIDE, PLACEBO, POOL, Evaluation
-from impact.report.main_tables import primary_estimator
+from impact.report.evaluation import Evaluation
+from impact.report.headline import primary_estimator
 from impact.report.table import Table
 
 __all__ = ["PLACEBO_SHIFT", "leave_one_cluster_out", "robustness"]
@@ -29,7 +29,7 @@ def _variants(ev: Evaluation) -> list[tuple[str, str, dict, bool]]:
     other = (
         ("all never-members as controls", "mixed (in-cell controls are exposed)", None)
         if spec.control == "out_of_cell"
-        else ("never-members outside cluster cells only", "total", OUTSIDE)
+        else ("never-members outside cluster cells only", "total", ev.names.outside)
     )
     return [
         ("baseline", spec.effect, {}, True),
@@ -50,11 +50,11 @@ def _placebo(ev: Evaluation, outcome: str) -> tuple[float, float, float, int]:
     """Cohorts moved PLACEBO_SHIFT years earlier; members' rows after the true joining
     year dropped, so every placebo effect is zero by construction of the data."""
     d = ev.data
-    g = d[COHORT].to_numpy()
+    g = d[ev.names.cohort].to_numpy()
     t = d[ev.spec.columns.time].to_numpy(dtype=float)
     keep = np.isnan(g) | (t < g)
-    sample = d[keep].assign(**{PLACEBO: (g - PLACEBO_SHIFT)[keep]})
-    gt = ev.fit_att_gt(sample, outcome, cohort=PLACEBO)
+    sample = d[keep].assign(**{ev.names.placebo: (g - PLACEBO_SHIFT)[keep]})
+    gt = ev.fit_att_gt(sample, outcome, cohort=ev.names.placebo)
     est, se, p = _summary(gt, PLACEBO_SHIFT - 1)
     return est, se, p, int(gt.n_units)
 
@@ -77,7 +77,7 @@ def robustness(ev: Evaluation) -> pd.DataFrame:
     """Table 9 as a tidy frame: outcome, variant, effect, estimate, SE, pre-trend p,
     firms, truth."""
     spec, c = ev.spec, ev.spec.columns
-    d = ev.data.assign(**{OUTSIDE: ~ev.data[c.cluster_cell].astype(bool)})
+    d = ev.data.assign(**{ev.names.outside: ~ev.data[c.cluster_cell].astype(bool)})
     ev_out = Evaluation(d, spec, ev.truth)
     rows = []
     first = True
@@ -89,7 +89,7 @@ def robustness(ev: Evaluation) -> pd.DataFrame:
         for label, effect, kw, has_truth in _variants(ev):
             gt = (
                 ev.att_gt(outcome, **kw)
-                if kw.get("control_pool", POOL) == POOL
+                if kw.get("control_pool", ev.names.pool) == ev.names.pool
                 else ev_out.fit_att_gt(d, outcome, **kw)
             )
             est, se, p = _summary(gt, spec.window[1])

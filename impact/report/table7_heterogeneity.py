@@ -15,8 +15,8 @@ import pandas as pd
 from scipy import stats
 
 from impact.inference.clusters import cluster_codes, cluster_sums
-from impact.report.evaluation import COHORT, Evaluation
-from impact.report.main_tables import primary_estimator
+from impact.report.evaluation import Evaluation
+from impact.report.headline import primary_estimator
 from impact.report.table import Table
 
 __all__ = ["difference_se", "heterogeneity", "subgroups", "true_subgroup_effect"]
@@ -25,7 +25,7 @@ __all__ = ["difference_se", "heterogeneity", "subgroups", "true_subgroup_effect"
 def subgroups(ev: Evaluation) -> dict[str, tuple[tuple[str, np.ndarray], tuple[str, np.ndarray]]]:
     """Row masks of the two member subgroups of each dimension the spec lists."""
     c, d = ev.spec.columns, ev.data
-    member = ~np.isnan(d[COHORT].to_numpy())
+    member = ~np.isnan(d[ev.names.cohort].to_numpy())
     out: dict[str, tuple[tuple[str, np.ndarray], tuple[str, np.ndarray]]] = {}
     for dim in ev.spec.heterogeneity:
         if dim == "size" and c.size_class:
@@ -37,7 +37,7 @@ def subgroups(ev: Evaluation) -> dict[str, tuple[tuple[str, np.ndarray], tuple[s
             out["high_tech"] = (("high-tech", member & (ht == 1)), ("other", member & (ht == 0)))
         elif dim == "founder":
             launch = pd.to_numeric(d[c.launch], errors="coerce").to_numpy(dtype=float)
-            founder = d[COHORT].to_numpy() == launch
+            founder = d[ev.names.cohort].to_numpy() == launch
             out["founder"] = (("founder", member & founder), ("later joiner", member & ~founder))
     return out
 
@@ -107,7 +107,7 @@ def heterogeneity(ev: Evaluation) -> pd.DataFrame:
     c, d = ev.spec.columns, ev.data
     unit_cluster = d.groupby(c.unit)[ev.spec.cluster].first()
     groups = subgroups(ev)
-    member = ~np.isnan(d[COHORT].to_numpy())
+    member = ~np.isnan(d[ev.names.cohort].to_numpy())
     rows = []
     for fam in ev.spec.families:
         if primary_estimator(fam) != "cs":

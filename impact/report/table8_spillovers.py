@@ -13,24 +13,22 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from impact.report.evaluation import COHORT, EXPOSURE, OUTSIDE, Evaluation
-from impact.report.main_tables import primary_estimator
+from impact.report.evaluation import Evaluation
+from impact.report.headline import primary_estimator
 from impact.report.table import Table
 
 __all__ = ["spillovers"]
-
-#: Column of the prepared data holding the exposure cohort (the cell's launch year).
 
 
 def _sample(ev: Evaluation) -> pd.DataFrame:
     """Never-members only: in cluster cells with the launch year as cohort, outside
     cluster cells as the control pool."""
-    c, d = ev.spec.columns, ev.data
-    never = np.isnan(d[COHORT].to_numpy())
+    c, d, n = ev.spec.columns, ev.data, ev.names
+    never = np.isnan(d[n.cohort].to_numpy())
     in_cell = d[c.cluster_cell].astype(bool).to_numpy()
     launch = pd.to_numeric(d[c.launch], errors="coerce").to_numpy(dtype=float)
     sample = d[never].assign(
-        **{EXPOSURE: np.where(in_cell, launch, np.nan)[never], OUTSIDE: ~in_cell[never]}
+        **{n.exposure: np.where(in_cell, launch, np.nan)[never], n.outside: ~in_cell[never]}
     )
     return sample
 
@@ -38,8 +36,6 @@ def _sample(ev: Evaluation) -> pd.DataFrame:
 def spillovers(ev: Evaluation) -> pd.DataFrame:
     """Table 8 as a tidy frame: per outcome, the spillover by exposure time and its
     average over exposure times 0 .. window end, with the truth when known."""
-    from impact.estimators.att_gt import att_gt
-
     c, spec = ev.spec.columns, ev.spec
     sample = _sample(ev)
     lo, hi = spec.window
@@ -51,10 +47,9 @@ def spillovers(ev: Evaluation) -> pd.DataFrame:
         for outcome in fam.outcomes:
             gt = ev.memo(
                 ("spill", outcome),
-                lambda y=outcome: att_gt(
-                    sample, y=y, unit=c.unit, time=c.time, cohort=EXPOSURE,
-                    control_pool=OUTSIDE, covariates=list(spec.covariates),
-                    base_period="universal", vcov=ev.vcov,
+                lambda y=outcome: ev.fit_att_gt(
+                    sample, y, cohort=ev.names.exposure, control_pool=ev.names.outside,
+                    base_period="universal",
                 ),
             )  # fmt: skip
             agg = gt.aggregate("dynamic", min_e=lo, max_e=hi)
@@ -80,7 +75,7 @@ def spillovers(ev: Evaluation) -> pd.DataFrame:
                     "estimate": agg.estimate, "std_error": agg.std_error,
                     "true_effect": float(np.mean([p["true_effect"] for p in post])),
                     "exposed_firms": int(
-                        sample.loc[sample[EXPOSURE].notna(), c.unit].nunique()
+                        sample.loc[sample[ev.names.exposure].notna(), c.unit].nunique()
                     ),
                     "pretrend_p": gt.pretrend_test()["p_value"],
                 }

@@ -1,0 +1,94 @@
+"""The evaluation's copy of the user's data, and the names of the columns the report adds.
+
+The report adds a handful of helper columns (control pool, membership, normalised cohort,
+and, in single tables' own copies, placebo and exposure cohorts). Their names are chosen
+fresh for every data set (:func:`internal_columns`): a user column is never overwritten
+and never refused, whatever it is called.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, fields
+
+import numpy as np
+import pandas as pd
+
+from impact.data.timeindex import period_numbers
+from impact.design.cohorts import normalize_cohorts
+from impact.errors import InvalidOptionError
+from impact.report.spec import Spec, derive_column
+
+__all__ = ["InternalColumns", "internal_columns", "prepare"]
+
+
+@dataclass(frozen=True)
+class InternalColumns:
+    """Names of the columns the report adds (distinct from every user column).
+
+    Attributes
+    ----------
+    pool : the control pool of the spec's ``control`` setting (bool).
+    pool_notyet : the pool plus every eventual member (not-yet-treated comparisons).
+    member : 1.0 on members' rows from their joining year on, else 0.0.
+    cohort : the cohort with every never-member code (NaN, 0, inf) read as NaN.
+    placebo : table 9's placebo cohort (its own copy).
+    outside : tables 8 and 9's out-of-cell pool (their own copies).
+    exposure : table 8's exposure cohort, the cell's launch year (its own copy).
+    """
+
+    pool: str = "_impact_control_pool"
+    pool_notyet: str = "_impact_control_pool_notyet"
+    member: str = "_impact_member"
+    cohort: str = "_impact_cohort"
+    placebo: str = "_impact_placebo_cohort"
+    outside: str = "_impact_outside_cells"
+    exposure: str = "_impact_exposure"
+
+
+def internal_columns(taken: Iterable[object]) -> InternalColumns:
+    """The default names, each suffixed ``_1``, ``_2``, ... until no name in ``taken``
+    (the user's columns and the spec's derived outcomes) or another internal name has it."""
+    used = {str(c) for c in taken}
+    chosen = {}
+    for f in fields(InternalColumns):
+        name, k = f.default, 0
+        while name in used:
+            k += 1
+            name = f"{f.default}_{k}"
+        used.add(name)
+        chosen[f.name] = name
+    return InternalColumns(**chosen)
+
+
+def prepare(data: pd.DataFrame, spec: Spec) -> tuple[pd.DataFrame, InternalColumns]:
+    """The evaluation's copy of ``data``: derived outcomes, cohort, control pool, membership.
+
+    The cohort is read as the estimators read it (:func:`normalize_cohorts`: NaN, 0 and
+    inf mean never-member). Boolean covariates become 0/1 floats. ``data`` is not
+    modified. Returns the copy and the names of the columns added to it.
+    """
+    spec.validate(data)
+    c = spec.columns
+    derived = spec.used_derived()
+    names = internal_columns([*data.columns, *derived])
+    out = data.copy()
+    for name, expr in derived.items():
+        out[name] = derive_column(data, name, expr)
+    if data[c.cluster_cell].isna().any():
+        raise InvalidOptionError(
+            f"cluster-cell column {c.cluster_cell!r} has missing values; it must say for every "
+            "row whether the firm's cell hosts a cluster."
+        )
+    in_cell = data[c.cluster_cell].astype(bool)
+    pool = {"out_of_cell": ~in_cell, "in_cell": in_cell, "never": in_cell | True}[spec.control]
+    periods = np.unique(period_numbers(data[c.time]))
+    cohort = normalize_cohorts(data[c.cohort], periods=periods)
+    out[names.pool] = pool
+    out[names.cohort] = cohort
+    out[names.pool_notyet] = out[names.pool] | ~np.isnan(cohort)
+    out[names.member] = (data[c.time].to_numpy(dtype=float) >= cohort).astype(float)
+    for cov in spec.covariates:
+        if pd.api.types.is_bool_dtype(out[cov]):
+            out[cov] = out[cov].astype(float)
+    return out, names
