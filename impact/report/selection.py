@@ -12,6 +12,13 @@ import numpy as np
 import pandas as pd
 
 from impact.errors import EmptySampleError
+from impact.inference.intervals import two_sided_p
+from impact.inference.logit_effects import (
+    logit_cluster_vcov,
+    logit_marginal_effects,
+    pseudo_r2,
+)
+from impact.linear.logit import logit_fit
 from impact.report.descriptives import standardised_difference
 from impact.report.spec import Spec
 
@@ -45,6 +52,12 @@ def baseline_firms(data: pd.DataFrame, spec: Spec, variables: list[str]) -> pd.D
     return out
 
 
+def _design(firms: pd.DataFrame, variables: list[str]) -> np.ndarray:
+    """A constant, then the variables."""
+    x = firms[variables].to_numpy(dtype=float)
+    return np.column_stack([np.ones(len(x)), x])
+
+
 def selection_logit(firms: pd.DataFrame, variables: list[str]) -> pd.DataFrame:
     """Logit of membership on baseline characteristics, SEs clustered by cell.
 
@@ -53,30 +66,29 @@ def selection_logit(firms: pd.DataFrame, variables: list[str]) -> pd.DataFrame:
     DataFrame
         ``term``, ``coef``, ``std_error``, ``p_value``, ``ame`` (average marginal effect on
         the membership probability; for 0/1 regressors the average discrete change),
-        ``ame_se``, ``ame_p`` (delta method, statsmodels).
+        ``ame_se``, ``ame_p`` (delta method; normal p-values, as Stata's ``margins``).
         ``attrs``: ``n_firms``, ``n_members``, ``pseudo_r2``.
     """
-    import statsmodels.api as sm
-
-    X = sm.add_constant(firms[variables].to_numpy(dtype=float), has_constant="add")
+    X = _design(firms, variables)
     y = firms["member"].to_numpy(dtype=float)
-    groups = pd.factorize(firms["cell"])[0]
-    fit = sm.Logit(y, X).fit(
-        disp=0, method="newton", maxiter=100, cov_type="cluster", cov_kwds={"groups": groups}
-    )
-    me = fit.get_margeff(at="overall", method="dydx", dummy=True)
+    codes = pd.factorize(firms["cell"])[0]
+    coef = logit_fit(X, y, np.ones(len(y))).coef
+    vcov = logit_cluster_vcov(X, y, coef, codes)
+    se = np.sqrt(np.diag(vcov))
+    me = logit_marginal_effects(X, coef, vcov)
+    me_se = me.std_error
     out = pd.DataFrame(
         {
             "term": ["constant", *variables],
-            "coef": fit.params,
-            "std_error": fit.bse,
-            "p_value": fit.pvalues,
-            "ame": np.r_[np.nan, me.margeff],
-            "ame_se": np.r_[np.nan, me.margeff_se],
-            "ame_p": np.r_[np.nan, me.pvalues],
+            "coef": coef,
+            "std_error": se,
+            "p_value": two_sided_p(coef / se),
+            "ame": np.r_[np.nan, me.effect],
+            "ame_se": np.r_[np.nan, me_se],
+            "ame_p": np.r_[np.nan, two_sided_p(me.effect / me_se)],
         }
     )
-    out.attrs.update(n_firms=len(firms), n_members=int(y.sum()), pseudo_r2=float(fit.prsquared))
+    out.attrs.update(n_firms=len(firms), n_members=int(y.sum()), pseudo_r2=pseudo_r2(X, y, coef))
     return out
 
 
@@ -102,12 +114,10 @@ def ipw_balance(
     scores : DataFrame
         ``group`` (member/control), ``pscore``, ``weight`` per firm (overlap figure).
     """
-    import statsmodels.api as sm
-
     sample = firms[firms["member"].to_numpy() | control]
-    X = sm.add_constant(sample[variables].to_numpy(dtype=float), has_constant="add")
+    X = _design(sample, variables)
     d = sample["member"].to_numpy(dtype=float)
-    p = sm.Logit(d, X).fit(disp=0, method="newton", maxiter=100).predict(X)
+    p = logit_fit(X, d, np.ones(len(d))).fitted
     w = np.where(d == 1, 1.0, p / (1 - p))
     w[d == 0] *= d.sum() / w[d == 0].sum()
     rows = []
