@@ -11,9 +11,14 @@ from impact.data.samplelog import SampleLog
 from impact.inference.intervals import interval, two_sided_p
 from impact.results.block_bootstrap import BlockBootstrap
 from impact.results.plotting import plot_coefficients
-from impact.results.protocol import ModelInfo, ResultProtocol, finite_stats
+from impact.results.protocol import (
+    TIDY_COLUMNS,
+    ModelInfo,
+    ResultProtocol,
+    finite_stats,
+)
 
-__all__ = ["ProdestResult"]
+__all__ = ["ProdestByResult", "ProdestResult"]
 
 METHOD_LABELS = {
     "ols": "OLS",
@@ -205,7 +210,7 @@ class ProdestResult(ResultProtocol):
 
 
 @dataclass(frozen=True, eq=False)
-class ProdestByResult:
+class ProdestByResult(ResultProtocol):
     """Production functions estimated by group (``prodest(..., by=column)``).
 
     Attributes
@@ -225,26 +230,48 @@ class ProdestByResult:
     index: pd.Index
     positions: dict
 
+    def _fitted(self) -> list[ProdestResult]:
+        return [r for r in self.results.values() if r is not None]
+
     def tidy(self) -> pd.DataFrame:
-        """One row per group and input; NaN estimates for groups not estimated."""
-        rows = []
-        terms = next((r.coef.index for r in self.results.values() if r is not None), [])
+        """Every group's :meth:`ProdestResult.tidy` rows, term ``input[by=group]``; NaN
+        estimates for groups not estimated. Further columns: ``by`` (the group),
+        ``input``, ``returns_to_scale``, ``nobs``, ``n_firms``, ``note``."""
+        fitted = self._fitted()
+        inputs = list(fitted[0].coef.index) if fitted else []
+        empty = pd.DataFrame({c: np.nan for c in TIDY_COLUMNS}, index=range(len(inputs)))
+        frames = []
         for level, res in self.results.items():
-            for term in terms:
-                ok = res is not None
-                rows.append(
-                    {
-                        self.by: level,
-                        "term": term,
-                        "estimate": res.coef[term] if ok else np.nan,
-                        "std_error": res.se[term] if ok else np.nan,
-                        "returns_to_scale": res.returns_to_scale if ok else np.nan,
-                        "nobs": res.nobs if ok else 0,
-                        "n_firms": res.n_firms if ok else 0,
-                        "note": "" if ok else self.reasons.get(level, ""),
-                    }
-                )
-        return pd.DataFrame(rows)
+            ok = res is not None
+            t = res.tidy() if ok else empty.assign(term=inputs)
+            t = t.assign(
+                term=[f"{x}[{self.by}={level}]" for x in inputs], input=inputs,
+                returns_to_scale=res.returns_to_scale if ok else np.nan,
+                nobs=res.nobs if ok else 0, n_firms=res.n_firms if ok else 0,
+                note="" if ok else self.reasons.get(level, ""),
+            )  # fmt: skip
+            t.insert(len(TIDY_COLUMNS), self.by, [level] * len(t))
+            frames.append(t)
+        if not frames:
+            return pd.DataFrame(columns=[*TIDY_COLUMNS, self.by, "input"])
+        return pd.concat(frames, ignore_index=True)
+
+    def model_info(self) -> ModelInfo:
+        """Output, observations and firms summed over the estimated groups; the groups'
+        inference (one label when they share it)."""
+        fitted = self._fitted()
+        labels = sorted({r.vcov_label for r in fitted})
+        label = labels[0] if len(labels) == 1 else "; ".join(labels)
+        return ModelInfo(
+            depvar=fitted[0].depvar if fitted else "",
+            nobs=sum(r.nobs for r in fitted),
+            vcov_label=f"{label}, by {self.by}" if label else f"by {self.by}",
+            stats=finite_stats(n_units=sum(r.n_firms for r in fitted)),
+        )
+
+    def plot(self, ax: object = None) -> object:
+        """Every group's input elasticities with their confidence intervals; returns the Axes."""
+        return plot_coefficients(self.tidy(), ax=ax, title=f"Production function by {self.by}")
 
     def _combined(self, attr: str) -> pd.Series:
         values = np.full(len(self.index), np.nan)
@@ -265,9 +292,11 @@ class ProdestByResult:
 
     def summary(self) -> str:
         """Printable per-group table."""
-        return f"Production functions by {self.by}\n" + self.tidy().to_string(
-            index=False, float_format=lambda v: f"{v:.4f}"
-        )
+        head = f"Production functions by {self.by}   Std. errors: {self.model_info().vcov_label}"
+        cols = [self.by, "input", "estimate", "std_error", "p_value", "returns_to_scale",
+                "nobs", "n_firms", "note"]  # fmt: skip
+        body = self.tidy()[cols].to_string(index=False, float_format=lambda v: f"{v:.4f}")
+        return head + "\n" + body
 
     def __repr__(self) -> str:
         return self.summary()

@@ -57,6 +57,9 @@ def results(panel) -> dict[str, ResultProtocol]:
         "etwfe": et,
         "etwfe_dynamic": et.aggregate("dynamic"),
         "prodest": _quiet(impact.prodest, panel, method="ols", **pf_args),
+        "prodest_by": _quiet(
+            impact.prodest, panel, method="ols", by="sector", **PRODEST_COLUMNS, min_firms=60
+        ),
         "tfp_did": _quiet(
             impact.tfp_did,
             panel,
@@ -73,7 +76,7 @@ def results(panel) -> dict[str, ResultProtocol]:
 NAMES = [
     "feols", "fepois", "att_gt", "agg_simple", "agg_group", "agg_calendar", "agg_dynamic",
     "event_twfe", "event_cs", "event_imputation", "etwfe", "etwfe_dynamic", "prodest",
-    "tfp_did",
+    "prodest_by", "tfp_did",
 ]  # fmt: skip
 
 
@@ -100,6 +103,25 @@ def test_every_result_speaks_the_protocol(results, name):
     assert list(coef.columns[:4]) == ["b", "se", "t", "p"]
     assert r.__maketables_stat__("N") == info.nobs
     assert r.__maketables_depvar__ == info.depvar
+
+
+def test_prodest_by_group_rows_are_each_groups_own(results):
+    """Each estimated group's rows are that group's own tidy() rows; a group too small to
+    estimate has NaN rows with its reason; the terms name input and group."""
+    by = results["prodest_by"]
+    tidy = by.tidy()
+    fitted = {k: r for k, r in by.results.items() if r is not None}
+    assert fitted and len(fitted) < len(by.results)  # min_firms left a group out
+    for level, res in fitted.items():
+        rows = tidy[tidy["sector"] == level]
+        own = res.tidy()
+        np.testing.assert_array_equal(rows["estimate"], own["estimate"])
+        np.testing.assert_array_equal(rows["conf_high"], own["conf_high"])
+        assert list(rows["term"]) == [f"{x}[sector={level}]" for x in own["term"]]
+    missing = tidy[tidy["estimate"].isna()]
+    assert len(missing) and (missing["note"] != "").all()
+    assert by.model_info().nobs == sum(r.nobs for r in fitted.values())
+    assert tidy["term"].is_unique
 
 
 def test_aggregations_use_rel_time_and_simple_has_its_row(results):
