@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from impact.estimators.imputation import dummy_sums, first_stage
+from impact.estimators.imputation import FirstStageSpec, dummy_sums, first_stage
 from impact.inference.clusters import check_cluster_count, cluster_codes, cluster_sums
 
 __all__ = ["did2s_fit"]
@@ -19,20 +19,11 @@ __all__ = ["did2s_fit"]
 
 def did2s_fit(
     data: pd.DataFrame,
+    spec: FirstStageSpec,
     *,
-    y: str,
-    unit: str,
-    time: str,
-    cohort: str,
     reference: int = -1,
-    anticipation: int = 0,
-    never_treated: float | None = None,
     cluster: str | None = None,
-    fixed_effects: str | None = None,
-    absorb: str | None = None,
     static: bool = False,
-    control_pool: str | None = None,
-    freq: str | None = None,
     return_units: bool = False,
 ) -> tuple:
     """Gardner (2021) two-stage DiD event study with the GMM-corrected variance.
@@ -44,8 +35,8 @@ def did2s_fit(
     (Butts & Gardner 2022): ``(X2'X2)^-1 sum_c psi_c psi_c' (X2'X2)^-1`` with
     ``psi_c = sum_c X2 e2 - sum_{c, untreated} (X10 A) e1`` and
     ``A = (X10'X10)^-1 X1'X2``; clusters are units unless ``cluster`` is given.
-    ``fixed_effects="category^time"`` replaces the period effects of stage 1 by
-    category-by-period effects; ``absorb`` replaces its unit effects by effects of a
+    ``spec.fixed_effects="category^time"`` replaces the period effects of stage 1 by
+    category-by-period effects; ``spec.absorb`` replaces its unit effects by effects of a
     coarser group (R ``did2s``'s ``first_stage = ~ 0 | state + year``). ``static=True``
     has one second-stage regressor, the treatment indicator (rel_times is then ``[0]``).
 
@@ -60,36 +51,16 @@ def did2s_fit(
     Butts, K., & Gardner, J. (2022). did2s: Two-stage difference-in-differences. The R
     Journal, 14(3), 162–173.
     """
-    fs = first_stage(
-        data,
-        y=y,
-        unit=unit,
-        time=time,
-        cohort=cohort,
-        anticipation=anticipation,
-        never_treated=never_treated,
-        extra=[cluster] if cluster else [],
-        fixed_effects=fixed_effects,
-        absorb=absorb,
-        control_pool=control_pool,
-        freq=freq,
-    )
+    fs = first_stage(data, spec, (cluster,) if cluster else ())
     ucode, tcode, n_u, n_t, period, g = fs.ucode, fs.tcode, fs.n_u, fs.n_t, fs.period, fs.cohort
-    u0, t0, alpha, lam, yv, ok, untreated = (
-        fs.u0,
-        fs.t0,
-        fs.alpha,
-        fs.lam,
-        fs.y,
-        fs.imputable,
-        fs.untreated,
-    )
+    u0, t0, alpha, lam, yv = fs.u0, fs.t0, fs.alpha, fs.lam, fs.y
+    ok, untreated = fs.imputable, fs.untreated
     keep, log = fs.keep, fs.log
     idx = np.flatnonzero(ok)
     ytil = yv[idx] - alpha[ucode[idx]] - lam[tcode[idx]]
     rel = period[idx] - g[idx]
     if static:  # one regressor: treated (rel >= -anticipation) vs everything else
-        rel = np.where(rel >= -anticipation, 0.0, np.nan)
+        rel = np.where(rel >= -fs.anticipation, 0.0, np.nan)
     dummy = ~np.isnan(rel) & (rel != reference)
     rel_times = np.unique(rel[dummy]).astype(int)
     col = np.full(len(idx), -1)
@@ -111,7 +82,7 @@ def did2s_fit(
     else:
         c = fs.uid[idx]
     n_c = int(c.max()) + 1
-    check_cluster_count(n_c, cluster or unit, "did2s")
+    check_cluster_count(n_c, cluster or spec.unit, "did2s")
     c0 = c[is0]
     psi = dummy_sums(c[dummy], col[dummy], n_c, k, e2[dummy])
     for j in range(k):  # column by column: no (observations x k) matrix

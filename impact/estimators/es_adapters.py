@@ -18,7 +18,7 @@ from impact.estimators.did2s import did2s_fit
 from impact.estimators.es_regressions import sun_abraham_regression, twfe_regression
 from impact.estimators.es_request import EventRequest
 from impact.estimators.etwfe import etwfe
-from impact.estimators.imputation import imputation_fit
+from impact.estimators.imputation import FirstStageSpec, imputation_fit
 from impact.inference.clusters import influence_vcov
 from impact.inference.vcov import parse_vcov
 from impact.linear.formula import parse_fixed_effects
@@ -115,6 +115,10 @@ def _sun_abraham(data: pd.DataFrame, r: EventRequest) -> EventFit:
     return _regression_fit(r, est, V, rel, fit, n_units, log, n_obs)
 
 
+def _first_stage_spec(r: EventRequest) -> FirstStageSpec:
+    return FirstStageSpec(**r.design(), fixed_effects=r.fixed_effects)
+
+
 def _imputation(data: pd.DataFrame, r: EventRequest) -> EventFit:
     _no_covariates("imputation", r.covariates)
     if cluster_name(r.vcov, r.unit) != r.unit:
@@ -122,9 +126,7 @@ def _imputation(data: pd.DataFrame, r: EventRequest) -> EventFit:
             "estimator='imputation' clusters by unit (Borusyak, Jaravel & Spiess's "
             "Theorem 3 variance); use estimator='did2s' for another cluster variable."
         )
-    imp = imputation_fit(
-        data, horizons=(0, r.window[1]), fixed_effects=r.fixed_effects, **r.design()
-    )
+    imp = imputation_fit(data, _first_stage_spec(r), horizons=(0, r.window[1]))
     label = f"Clustered ({r.unit}), conservative imputation variance"
     return EventFit(
         imp.estimate, imp.vcov, imp.horizons, imp, imp.n_units, imp.sample_log, imp.n_obs,
@@ -136,9 +138,8 @@ def _did2s(data: pd.DataFrame, r: EventRequest) -> EventFit:
     _no_covariates("did2s", r.covariates)
     cl = cluster_name(r.vcov, r.unit)
     rel, est, V, log, n_units, n_clusters = did2s_fit(
-        data, reference=r.reference, cluster=cl, fixed_effects=r.fixed_effects,
-        return_units=True, **r.design(),
-    )  # fmt: skip
+        data, _first_stage_spec(r), reference=r.reference, cluster=cl, return_units=True
+    )
     est, V, rel = _inside(r, est, V, rel)
     label = f"Clustered ({cl}), two-stage GMM variance"
     return EventFit(

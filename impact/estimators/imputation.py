@@ -27,10 +27,38 @@ from impact._typing import FloatArray
 from impact.data.samplelog import SampleLog
 from impact.design.staggered import category_by_time, staggered_design
 from impact.engine.kernels import group_sums, group_weights
-from impact.errors import ImpactError
+from impact.errors import ImpactError, InvalidOptionError
 from impact.linear.formula import parse_fixed_effects
 
-__all__ = ["FirstStage", "ImputationFit", "dummy_sums", "first_stage", "imputation_fit"]
+__all__ = [
+    "FirstStage",
+    "FirstStageSpec",
+    "ImputationFit",
+    "dummy_sums",
+    "first_stage",
+    "imputation_fit",
+]
+
+
+@dataclass(frozen=True)
+class FirstStageSpec:
+    """What the imputation first stage reads (shared by imputation and did2s).
+
+    ``fixed_effects="category^time"`` replaces the period effects by category-by-period
+    effects; ``absorb`` replaces the unit effects by effects of a coarser group (did2s
+    only). The other fields are those of :func:`impact.design.staggered.staggered_design`.
+    """
+
+    y: str
+    unit: str
+    time: str
+    cohort: str
+    anticipation: int = 0
+    never_treated: float | None = None
+    fixed_effects: str | None = None
+    absorb: str | None = None
+    control_pool: str | None = None
+    freq: str | None = None
 
 
 @dataclass(frozen=True)
@@ -121,6 +149,7 @@ class FirstStage:
     log: SampleLog
     system: _UnitCellSystem
     uid: np.ndarray  # unit codes (differ from ucode when a coarser group is absorbed)
+    anticipation: int  # validated
 
     @property
     def u0(self) -> np.ndarray:
@@ -137,37 +166,27 @@ class FirstStage:
 
 
 def first_stage(
-    data,
-    *,
-    y,
-    unit,
-    time,
-    cohort,
-    anticipation,
-    never_treated,
-    extra=(),
-    fixed_effects=None,
-    absorb=None,
-    control_pool=None,
-    freq=None,
-):
+    data: pd.DataFrame, spec: FirstStageSpec, clusters: tuple[str, ...] = ()
+) -> FirstStage:
     """Validate, code units and periods, and fit y = alpha_unit + lambda_cell on the
     untreated observations (never-treated, and treated units before g - anticipation);
-    the cell is the period, or ``fixed_effects`` (``category^time``)."""
+    the cell is the period, or ``spec.fixed_effects`` (``category^time``). ``clusters``
+    are further columns that must be complete (a variance's cluster ids)."""
+    fixed_effects, absorb, time = spec.fixed_effects, spec.absorb, spec.time
     fe_cols = [c for dim in parse_fixed_effects(fixed_effects or "") for c in dim]
     fe_cols += [absorb] if absorb else []
     design = staggered_design(
         data,
-        unit=unit,
+        unit=spec.unit,
         time=time,
-        cohort=cohort,
-        outcomes=[y],
-        control_pool=control_pool,
-        clusters=list(extra),
+        cohort=spec.cohort,
+        outcomes=[spec.y],
+        control_pool=spec.control_pool,
+        clusters=list(clusters),
         columns=[c for c in fe_cols if c != time],
-        anticipation=anticipation,
-        never_treated=never_treated,
-        freq=freq,
+        anticipation=spec.anticipation,
+        never_treated=spec.never_treated,
+        freq=spec.freq,
     )
     anticipation = design.anticipation
     log = design.sample_log
@@ -180,7 +199,7 @@ def first_stage(
         if data[absorb].isna().to_numpy()[keep].any():
             raise ImpactError(f"fixed-effect column {absorb!r} has missing values.")
         ucode = pd.factorize(data[absorb].to_numpy()[keep], sort=True)[0]
-    yv = data[y].to_numpy(dtype=float)[keep]
+    yv = data[spec.y].to_numpy(dtype=float)[keep]
     g = design.g
     untreated = ~(~np.isnan(g) & (period >= g - anticipation))
     tcode = _cell_codes(data, keep, period, fixed_effects, time)
@@ -218,53 +237,36 @@ def first_stage(
         log,
         system,
         uid,
+        anticipation,
     )
 
 
 def imputation_fit(
-    data: pd.DataFrame,
-    *,
-    y: str,
-    unit: str,
-    time: str,
-    cohort: str,
-    anticipation: int = 0,
-    never_treated: float | None = None,
-    horizons: tuple[int, int] | None = None,
-    fixed_effects: str | None = None,
-    control_pool: str | None = None,
-    freq: str | None = None,
+    data: pd.DataFrame, spec: FirstStageSpec, *, horizons: tuple[int, int] | None = None
 ) -> ImputationFit:
     """Imputation estimates of the average effect at each horizon h = t - g >= 0.
 
     Parameters
     ----------
+    spec : FirstStageSpec
+        Columns and options; with ``fixed_effects="category^time"`` (e.g.
+        ``"sector^year"``) a treated observation whose cell has no untreated observation
+        cannot be imputed and is dropped (counted).
     horizons : (int, int), optional
         Smallest and largest horizon reported (post-treatment horizons only).
-    fixed_effects : str, optional
-        ``"category^time"`` (e.g. ``"sector^year"``): the period effects become
-        category-by-period effects; a treated observation whose cell has no untreated
-        observation cannot be imputed and is dropped (counted).
     """
-    fs = first_stage(
-        data,
-        y=y,
-        unit=unit,
-        time=time,
-        cohort=cohort,
-        anticipation=anticipation,
-        never_treated=never_treated,
-        fixed_effects=fixed_effects,
-        control_pool=control_pool,
-        freq=freq,
-    )
+    if spec.absorb is not None:
+        raise InvalidOptionError(
+            "imputation absorbs unit effects; 'absorb' (a coarser group) is did2s's option."
+        )
+    fs = first_stage(data, spec)
     ucode, tcode, n_u, n_t, period, g_row = fs.ucode, fs.tcode, fs.n_u, fs.n_t, fs.period, fs.cohort
     u0, t0, resid0, alpha, lam, yv = fs.u0, fs.t0, fs.resid0, fs.alpha, fs.lam, fs.y
     imputable = fs.imputable & ~fs.untreated
     idx1 = np.flatnonzero(imputable)
     tau = yv[idx1] - alpha[ucode[idx1]] - lam[tcode[idx1]]
     h = (period[idx1] - g_row[idx1]).astype(int)
-    hs = np.unique(h[h >= -anticipation])
+    hs = np.unique(h[h >= -fs.anticipation])
     if horizons is not None:
         hs = hs[(hs >= horizons[0]) & (hs <= horizons[1])]
     # aggregation weights: one column per horizon, plus the overall average of post effects

@@ -226,12 +226,13 @@ def test_uint64_ids_beyond_int64_are_coded():
 
 def test_did2s_with_an_absorbed_group_clusters_by_unit_by_default():
     from impact.estimators.did2s import did2s_fit
+    from impact.estimators.imputation import FirstStageSpec
 
     df = _two_cohorts(never=True)
     df["st"] = df["id"] % 5
-    kw = {"y": "y", "unit": "id", "time": "t", "cohort": "g", "absorb": "st", "static": True}
-    _, _, V0, _ = did2s_fit(df, **kw)
-    _, _, V1, _ = did2s_fit(df, **kw, cluster="id")
+    spec = FirstStageSpec(y="y", unit="id", time="t", cohort="g", absorb="st")
+    _, _, V0, _ = did2s_fit(df, spec, static=True)
+    _, _, V1, _ = did2s_fit(df, spec, static=True, cluster="id")
     assert_close(V0, V1, rtol=1e-12)
 
 

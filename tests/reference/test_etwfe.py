@@ -77,13 +77,13 @@ def test_linear_etwfe_equals_imputation_on_a_balanced_panel():
     """Wooldridge (2021): pooled OLS with cohort and period dummies and treated-cell
     indicators gives the imputation estimator's cell effects; weighted by cell counts
     they are the imputation horizon averages."""
-    from impact.estimators.imputation import imputation_fit
+    from impact.estimators.imputation import FirstStageSpec, imputation_fit
 
     df = _counts(4)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         res = impact.etwfe(df, y="ly", unit="unit", time="year", cohort="g", family="linear")
-    imp = imputation_fit(df, y="ly", unit="unit", time="year", cohort="g")
+    imp = imputation_fit(df, FirstStageSpec(y="ly", unit="unit", time="year", cohort="g"))
     dyn = res.aggregate("dynamic").table.set_index("key")
     assert_close(dyn.loc[list(imp.horizons), "estimate"].to_numpy(), imp.estimate, rtol=1e-9)
     assert_close(res.aggregate("simple").table["estimate"].iloc[0], imp.overall, rtol=1e-9)

@@ -134,7 +134,7 @@ def test_sun_abraham_equals_cs_without_covariates(mpdta):
 def test_imputation_equals_diff_diff(mpdta):
     """Borusyak-Jaravel-Spiess imputation: horizon effects, Theorem 3 SEs and the overall ATT."""
     dd = pytest.importorskip("diff_diff")
-    from impact.estimators.imputation import imputation_fit
+    from impact.estimators.imputation import FirstStageSpec, imputation_fit
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -146,7 +146,9 @@ def test_imputation_equals_diff_diff(mpdta):
             first_treat="first.treat",
             aggregate="event_study",
         )
-    fit = imputation_fit(mpdta, y="lemp", unit="countyreal", time="year", cohort="first.treat")
+    fit = imputation_fit(
+        mpdta, FirstStageSpec(y="lemp", unit="countyreal", time="year", cohort="first.treat")
+    )
     effects = {k: v for k, v in ref.event_study_effects.items() if k >= 0}
     assert list(fit.horizons) == sorted(effects)
     assert_close(
@@ -177,9 +179,9 @@ def test_imputation_equals_twfe_with_one_cohort_and_constant_effect():
     import pandas as pd
 
     d = pd.DataFrame({"u": unit, "t": year, "g": g, "y": y, "d": (year >= g).astype(float)})
-    from impact.estimators.imputation import imputation_fit
+    from impact.estimators.imputation import FirstStageSpec, imputation_fit
 
-    fit = imputation_fit(d, y="y", unit="u", time="t", cohort="g")
+    fit = imputation_fit(d, FirstStageSpec(y="y", unit="u", time="t", cohort="g"))
     # with a single cohort the imputation estimator is the DiD of post vs pre means
     treated = d["g"].notna()
     pre, post = d["t"] < 3, d["t"] >= 3
@@ -202,13 +204,13 @@ def test_did2s_equals_pyfixest_and_imputation():
     import pandas as pd
 
     from impact.estimators.did2s import did2s_fit
-    from impact.estimators.imputation import imputation_fit
+    from impact.estimators.imputation import FirstStageSpec, imputation_fit
 
     path = resources.files("pyfixest") / "did" / "data" / "df_het.csv"
     df = pd.read_csv(str(path))
     df["g2"] = df["g"].replace(0, np.nan)
     rel, est, V, _ = did2s_fit(
-        df, y="dep_var", unit="unit", time="year", cohort="g2", cluster="state"
+        df, FirstStageSpec(y="dep_var", unit="unit", time="year", cohort="g2"), cluster="state"
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -225,7 +227,7 @@ def test_did2s_equals_pyfixest_and_imputation():
         est, ref.coef()[names].to_numpy(), rtol=RTOL_PYFIXEST_DID2S, atol=ATOL_PYFIXEST_DID2S
     )
     assert_close(np.sqrt(np.diag(V)), ref.se()[names].to_numpy(), rtol=RTOL_PYFIXEST_DID2S)
-    imp = imputation_fit(df, y="dep_var", unit="unit", time="year", cohort="g2")
+    imp = imputation_fit(df, FirstStageSpec(y="dep_var", unit="unit", time="year", cohort="g2"))
     post = rel >= 0
     assert_close(est[post], imp.estimate, rtol=1e-8, atol=1e-12)
     es = impact.event_study(
@@ -275,7 +277,7 @@ def test_did2s_and_imputation_with_category_by_period_effects_equal_pyfixest():
     import pandas as pd
 
     from impact.estimators.did2s import did2s_fit
-    from impact.estimators.imputation import imputation_fit
+    from impact.estimators.imputation import FirstStageSpec, imputation_fit
 
     path = resources.files("pyfixest") / "did" / "data" / "df_het.csv"
     df = pd.read_csv(str(path))
@@ -283,7 +285,10 @@ def test_did2s_and_imputation_with_category_by_period_effects_equal_pyfixest():
     df["g2"] = df["g"].replace(0, np.nan)
     df["state_year"] = df["state"] * 10_000 + df["year"]  # pyfixest's did2s takes no '^'
     rel, est, V, log = did2s_fit(
-        df, y="dep_var", unit="unit", time="year", cohort="g2", fixed_effects="state^year"
+        df,
+        FirstStageSpec(
+            y="dep_var", unit="unit", time="year", cohort="g2", fixed_effects="state^year"
+        ),
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -311,10 +316,13 @@ def test_did2s_and_imputation_with_category_by_period_effects_equal_pyfixest():
     assert_close(est, ref.coef()[names].to_numpy(), rtol=0, atol=ATOL_PYFIXEST_CELLS)
     assert_close(np.sqrt(np.diag(V)), ref.se()[names].to_numpy(), rtol=RTOL_ITERATIVE_SE)
     imp = imputation_fit(
-        df, y="dep_var", unit="unit", time="year", cohort="g2", fixed_effects="state^year"
+        df,
+        FirstStageSpec(
+            y="dep_var", unit="unit", time="year", cohort="g2", fixed_effects="state^year"
+        ),
     )
     assert_close(est[rel >= 0], imp.estimate, rtol=1e-8, atol=1e-12)
-    plain = imputation_fit(df, y="dep_var", unit="unit", time="year", cohort="g2")
+    plain = imputation_fit(df, FirstStageSpec(y="dep_var", unit="unit", time="year", cohort="g2"))
     assert np.max(np.abs(plain.estimate - imp.estimate)) > 1e-4  # the cells matter
 
 
@@ -332,17 +340,14 @@ def test_did2s_reproduces_the_published_r_did2s_static_example():
     import pandas as pd
 
     from impact.estimators.did2s import did2s_fit
+    from impact.estimators.imputation import FirstStageSpec
 
     df = pd.read_csv(str(resources.files("pyfixest") / "did" / "data" / "df_het.csv"))
     df["g2"] = df["g"].replace(0, np.nan)
     rel, est, V, log = did2s_fit(
         df,
-        y="dep_var",
-        unit="unit",
-        time="year",
-        cohort="g2",
+        FirstStageSpec(y="dep_var", unit="unit", time="year", cohort="g2", absorb="state"),
         cluster="state",
-        absorb="state",
         static=True,
     )
     assert list(rel) == [0]

@@ -57,14 +57,14 @@ def test_sun_abraham_equals_stored_diff_diff(name):
 @pytest.mark.parametrize("name", list(INPUTS))
 def test_imputation_equals_stored_diff_diff(name):
     """Borusyak-Jaravel-Spiess: horizon effects, Theorem 3 SEs and the overall ATT."""
-    from impact.estimators.imputation import imputation_fit
+    from impact.estimators.imputation import FirstStageSpec, imputation_fit
 
     ref = stored_case("diff_diff", f"imputation|{name}")
     d, cols = _input(name)
     assert_same_input(d, ref["input"])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        fit = imputation_fit(d, **cols)
+        fit = imputation_fit(d, FirstStageSpec(**cols))
     post = ref["rel_time"] >= 0
     assert list(fit.horizons) == [int(k) for k in ref["rel_time"][post]]
     assert_close(fit.estimate, ref["effect"][post], rtol=RTOL_PEER, atol=1e-12)

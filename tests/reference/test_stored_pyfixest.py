@@ -278,16 +278,14 @@ def test_twfe_event_study_on_mpdta_equals_stored_pyfixest():
 @pytest.mark.parametrize("cluster", ["unit", "state"])
 def test_did2s_equals_stored_pyfixest_and_the_exact_two_stage_solution(cluster):
     from impact.estimators.did2s import did2s_fit
+    from impact.estimators.imputation import FirstStageSpec
 
     ref = stored_case("pyfixest_event_study", f"did2s|1|{cluster}")
     df = did2s_panel(1)
     assert_same_input(df, ref["input"])
     rel, est, V, _ = did2s_fit(
         df.assign(g2=df["g"].replace(0, np.nan)),
-        y="dep_var",
-        unit="unit",
-        time="year",
-        cohort="g2",
+        FirstStageSpec(y="dep_var", unit="unit", time="year", cohort="g2"),
         cluster=cluster,
     )
     names = {n: i for i, n in enumerate(ref["names"])}
