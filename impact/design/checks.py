@@ -29,6 +29,7 @@ __all__ = [
     "check_cohort_dates",
     "check_numeric",
     "has_rows",
+    "refuse_cohorts",
     "require_complete",
     "unit_constant",
 ]
@@ -124,12 +125,22 @@ def check_cohort_dates(raw: pd.Series, time: pd.Series, labels: pd.Index) -> Non
             "not; give cohorts as values of the time column."
         )
     bad = raw.notna().to_numpy() & ~raw.isin(pd.unique(time.dropna())).to_numpy()
+    refuse_cohorts(
+        bad, raw, labels, f"a date of the time column {time.name!r}",
+        "Give the first treated period as one of the time column's dates.",
+    )  # fmt: skip
+
+
+def refuse_cohorts(bad: BoolArray, raw: pd.Series, labels: pd.Index, what: str, fix: str) -> None:
+    """Raise :class:`CohortError` naming the first unit whose cohort is not ``what``.
+
+    ``bad`` flags units (positions of ``raw`` and ``labels``); nothing happens when none is.
+    """
     if bad.any():
         u = int(np.flatnonzero(bad)[0])
         raise CohortError(
-            f"cohort {show(raw.iloc[u])} of unit {show(labels[u])} is not a date of the time "
-            f"column {time.name!r} ({int(bad.sum())} units). Give the first treated period as "
-            "one of the time column's dates."
+            f"cohort {show(raw.iloc[u])} of unit {show(labels[u])} is not {what} "
+            f"({int(bad.sum())} units). {fix}"
         )
 
 

@@ -9,12 +9,10 @@ import numpy as np
 import pandas as pd
 
 from impact._typing import BoolArray, FloatArray, IntArray
-from impact.data.keys import show
 from impact.data.samplelog import SampleLog
-from impact.design.checks import as_bool, has_rows, unit_constant
+from impact.design.checks import as_bool, has_rows, refuse_cohorts, unit_constant
 from impact.design.cohorts import normalize_cohorts
 from impact.design.grid import PeriodGrid, cohort_numbers
-from impact.errors import CohortError
 
 __all__ = ["UnitInputs", "unit_pool", "unit_rules", "unit_weights"]
 
@@ -116,13 +114,10 @@ def unit_rules(
         )
         drop_unit = drop_unit | unbal
     off = ~drop_unit & np.isfinite(pos) & (pos >= 0) & (pos != np.round(pos))
-    if off.any():
-        u = int(np.flatnonzero(off)[0])
-        raise CohortError(
-            f"cohort {show(units.raw_cohort.iloc[u])} of unit {show(units.labels[u])} is not a "
-            f"period of the time grid {grid.describe()} ({int(off.sum())} units). Code the "
-            "cohort as the first observed treated period."
-        )
+    refuse_cohorts(
+        off, units.raw_cohort, units.labels, f"a period of the time grid {grid.describe()}",
+        "Code the cohort as the first observed treated period.",
+    )  # fmt: skip
     return _Rules(pos=pos, drop_unit=drop_unit, log=log, notes=tuple(notes))
 
 

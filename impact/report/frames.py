@@ -7,7 +7,17 @@ import pandas as pd
 from impact.errors import InvalidOptionError
 from impact.report.escape import html_escape, latex_escape, markdown_escape, markdown_paragraph
 
-__all__ = ["format_frame", "render_frame"]
+__all__ = ["counts_frame", "format_frame", "render_frame"]
+
+
+def counts_frame(rows: list[dict], counts: tuple[str, ...] = ()) -> pd.DataFrame:
+    """A table's tidy frame from its rows; ``counts`` columns become nullable integers
+    (a count is missing, not NaN, where it does not apply)."""
+    out = pd.DataFrame(rows)
+    for col in counts:
+        if col in out.columns:
+            out[col] = out[col].astype("Int64")
+    return out
 
 
 def format_frame(df: pd.DataFrame, digits: int = 3) -> pd.DataFrame:

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from impact.report.evaluation import Evaluation
+from impact.report.frames import counts_frame
 from impact.report.table import Table
 
 __all__ = ["production_functions", "table_production_function"]
@@ -61,9 +62,7 @@ def production_functions(ev: Evaluation) -> pd.DataFrame:
             other_accepted_minimum="",
         )
         rows.append(row)
-    out = pd.DataFrame(rows)
-    out["obs"] = out["obs"].astype("Int64")
-    return out
+    return counts_frame(rows, ("obs",))
 
 
 def table_production_function(ev: Evaluation) -> Table:

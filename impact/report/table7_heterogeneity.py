@@ -16,6 +16,7 @@ from scipy import stats
 
 from impact.inference.clusters import cluster_codes, cluster_sums
 from impact.report.evaluation import Evaluation
+from impact.report.frames import counts_frame
 from impact.report.headline import primary_estimator
 from impact.report.table import Table
 
@@ -145,10 +146,7 @@ def heterogeneity(ev: Evaluation) -> pd.DataFrame:
                     "true_effect": rows[-2]["true_effect"] - rows[-1]["true_effect"],
                 }
             )  # fmt: skip
-    out = pd.DataFrame(rows)
-    if not out.empty:
-        out["members"] = out["members"].astype("Int64")
-    return out
+    return counts_frame(rows, ("members",))
 
 
 def table_heterogeneity(ev: Evaluation) -> Table:

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from impact.report.evaluation import Evaluation
+from impact.report.frames import counts_frame
 from impact.report.headline import primary_estimator
 from impact.report.table import Table
 
@@ -80,11 +81,7 @@ def spillovers(ev: Evaluation) -> pd.DataFrame:
                     "pretrend_p": gt.pretrend_test()["p_value"],
                 }
             )  # fmt: skip
-    out = pd.DataFrame(rows)
-    if not out.empty:
-        out["exposure_time"] = out["exposure_time"].astype("Int64")
-        out["exposed_firms"] = out["exposed_firms"].astype("Int64")
-    return out
+    return counts_frame(rows, ("exposure_time", "exposed_firms"))
 
 
 def _display(frame: pd.DataFrame, last: int) -> pd.DataFrame:

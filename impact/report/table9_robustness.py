@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from impact.report.evaluation import Evaluation
+from impact.report.frames import counts_frame
 from impact.report.headline import primary_estimator
 from impact.report.table import Table
 
@@ -125,10 +126,7 @@ def robustness(ev: Evaluation) -> pd.DataFrame:
                     }
                 )  # fmt: skip
             first = False
-    out = pd.DataFrame(rows)
-    if not out.empty:
-        out["firms"] = out["firms"].astype("Int64")
-    return out
+    return counts_frame(rows, ("firms",))
 
 
 def table_robustness(ev: Evaluation) -> Table:
