@@ -78,39 +78,35 @@ def unit_rules(
     pos = np.where(late, np.nan, pos)
     drop_unit = np.isfinite(pos) & (pos <= anticipation)
     seen = has_rows(row_unit[keep], len(pos))
-    log = log.with_drop(
+
+    def drop(log: SampleLog, name: str, text: str, units_out: BoolArray) -> SampleLog:
+        """Count the rows (in ``keep``) and the units (with rows) a unit-level drop removes."""
+        rows = int(np.count_nonzero(units_out[row_unit] & keep))
+        return log.with_drop(name, text, rows, {"units": int(np.count_nonzero(units_out & seen))})
+
+    log = drop(
+        log,
         "always_treated",
         "rows of always-treated units (treated by the first period"
         + (f" + {anticipation} anticipation periods)" if anticipation else ")"),
-        int(np.count_nonzero(drop_unit[row_unit] & keep)),
-        {"units": int(np.count_nonzero(drop_unit & seen))},
+        drop_unit,
     )
     outside = np.isnan(pos) & ~units.pool & ~drop_unit
-    log = log.with_drop(
-        "control_pool",
-        "rows of never-treated units outside the control pool",
-        int(np.count_nonzero(outside[row_unit] & keep)),
-        {"units": int(np.count_nonzero(outside & seen))},
-    )
+    log = drop(log, "control_pool", "rows of never-treated units outside the control pool", outside)
     drop_unit = drop_unit | outside
     if units.weights is not None:
         zero = (units.weights == 0) & ~drop_unit
-        log = log.with_drop(
-            "zero_weight",
-            "rows of units with zero weight",
-            int(np.count_nonzero(zero[row_unit] & keep)),
-            {"units": int(np.count_nonzero(zero & seen))},
-        )
+        log = drop(log, "zero_weight", "rows of units with zero weight", zero)
         drop_unit = drop_unit | zero
     if balanced:
         n_seen = len(np.unique(numbers[keep & ~drop_unit[row_unit]]))
         counts = np.bincount(row_unit[keep], minlength=len(pos))
         unbal = (counts < n_seen) & ~drop_unit
-        log = log.with_drop(
+        log = drop(
+            log,
             "unbalanced",
             "rows of units not observed in every period (panel='balanced')",
-            int(np.count_nonzero(unbal[row_unit] & keep)),
-            {"units": int(np.count_nonzero(unbal & seen))},
+            unbal,
         )
         drop_unit = drop_unit | unbal
     off = ~drop_unit & np.isfinite(pos) & (pos >= 0) & (pos != np.round(pos))
