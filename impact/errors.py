@@ -134,6 +134,11 @@ class MultipleMinimaWarning(ImpactWarning):
     """A GMM criterion has several minima that fit about equally well (weak identification)."""
 
 
+class SeparationWarning(ImpactWarning):
+    """A logit's fitted probabilities are numerically 0 or 1: a regressor (nearly) separates
+    the outcome, so its coefficient is not finite and its standard error meaningless."""
+
+
 class NonPSDWarning(ImpactWarning):
     """A multi-way cluster covariance matrix was not positive semi-definite and was fixed."""
 

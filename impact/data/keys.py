@@ -36,12 +36,21 @@ def check_unique_keys(
         The user's frame (only read, to quote the offending pairs).
     unit, time : str
         Column names, for the message.
-    unit_codes, period_codes : ndarray of int
-        Per row: unit code in ``0..U-1`` and period code ``>= 0``.
+    unit_codes : ndarray of int
+        Per row: unit code in ``0..U-1``.
+    period_codes : ndarray of int
+        Per row: any integer code of the period (equal periods, equal codes).
     """
-    span = int(period_codes.max()) + 1 if len(period_codes) else 1
-    n_units = int(unit_codes.max()) + 1 if len(unit_codes) else 0
-    key = unit_codes.astype(np.int64) * span + period_codes.astype(np.int64)
+    if not len(unit_codes):
+        return
+    periods = np.asarray(period_codes, dtype=np.int64)
+    if int(periods.min()) < 0 or int(periods.max()) >= len(periods):
+        # sparse or negative codes (epoch seconds, a 2**62 gap): rank them, so that the
+        # key below cannot overflow and equal keys mean equal pairs
+        periods = np.unique(periods, return_inverse=True)[1].astype(np.int64)
+    span = int(periods.max()) + 1
+    n_units = int(unit_codes.max()) + 1
+    key = unit_codes.astype(np.int64) * span + periods
     size = n_units * span
     if size <= _DENSE_SLOTS_PER_ROW * len(key) + _DENSE_FLOOR:
         # dense occupancy table: O(n), no hashing; only a clash needs the slow path

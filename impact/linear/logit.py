@@ -10,10 +10,13 @@ import scipy.linalg as sla
 from impact._typing import FloatArray
 from impact.errors import ConvergenceError
 
-__all__ = ["LOGIT_TOL", "LogitFit", "logit_fit"]
+__all__ = ["LOGIT_TOL", "SEPARATION_EPS", "LogitFit", "logit_fit"]
 
 #: Newton iterations stop when no coefficient moves by more than this.
 LOGIT_TOL = 1e-12
+#: A fitted probability this close to 0 or 1 means (quasi-)separation: |x'b| > 23, which no
+#: finite-sample logit reaches unless a regressor separates the outcome.
+SEPARATION_EPS = 1e-10
 
 
 @dataclass(frozen=True)
@@ -24,11 +27,26 @@ class LogitFit:
     fitted: FloatArray
     iterations: int
 
+    @property
+    def separated(self) -> bool:
+        """Some fitted probability is numerically 0 or 1 (see :data:`SEPARATION_EPS`)."""
+        p = self.fitted
+        return bool(np.any((p < SEPARATION_EPS) | (p > 1 - SEPARATION_EPS)))
+
 
 def logit_fit(
-    X: FloatArray, d: FloatArray, weights: FloatArray, *, tol: float = LOGIT_TOL, maxiter: int = 100
+    X: FloatArray,
+    d: FloatArray,
+    weights: FloatArray,
+    *,
+    tol: float = LOGIT_TOL,
+    maxiter: int = 100,
+    label: str = "propensity-score logit",
 ) -> LogitFit:
     """Maximum-likelihood logit of ``d`` on ``X`` with (frequency-type) weights.
+
+    ``label`` names the model in error messages. Under quasi-separation the fit stops when
+    the deviance has converged (as R's ``glm``); :attr:`LogitFit.separated` then says so.
 
     Raises
     ------
@@ -59,16 +77,16 @@ def logit_fit(
             step = sla.solve(H, grad, assume_a="pos", check_finite=False)
         except (sla.LinAlgError, ValueError) as exc:
             raise ConvergenceError(
-                "propensity-score logit: the information matrix is singular (a covariate "
-                "has no variation, or separates treated from controls)."
+                f"{label}: the information matrix is singular (a regressor has no "
+                "variation, duplicates another, or separates the outcome's two groups)."
             ) from exc
         beta = beta + step
         if np.max(np.abs(step)) <= tol * max(1.0, float(np.max(np.abs(beta)))):
             p = 1.0 / (1.0 + np.exp(-(X @ beta)))
             return LogitFit(coef=beta, fitted=p, iterations=it)
     raise ConvergenceError(
-        f"propensity-score logit did not converge in {maxiter} Newton steps; covariates may "
-        "perfectly separate treated and control units."
+        f"{label} did not converge in {maxiter} Newton steps; regressors may "
+        "perfectly separate the outcome's two groups."
     )
 
 

@@ -95,12 +95,9 @@ def rollout(data: pd.DataFrame, spec: Spec) -> pd.DataFrame:
     c = spec.columns
     cells = data[[c.cell, c.launch]].drop_duplicates().dropna()
     g = _cohort(data, spec)
-    firms = (
-        data[[c.unit, c.launch]]
-        .assign(cohort=g)
-        .groupby(c.unit)
-        .agg(cohort=("cohort", "first"), launch=(c.launch, "first"))
-    )
+    # by position, not by name: a user column may be called "cohort" or "launch"
+    per_row = pd.DataFrame({"cohort": np.asarray(g), "launch": data[c.launch].to_numpy()})
+    firms = per_row.groupby(data[c.unit].to_numpy()).first()
     rows = []
     for year in sorted(data[c.time].unique()):
         this_year = (data[c.time] == year).to_numpy()

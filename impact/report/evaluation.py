@@ -26,7 +26,7 @@ from impact.linear.formula import formula_name
 from impact.productivity.prodest import prodest
 from impact.productivity.tfp_did import tfp_did
 from impact.report.prepare import InternalColumns, prepare
-from impact.report.selection import baseline_firms, ipw_balance, selection_logit
+from impact.report.selection import BaselineFirms, baseline_firms, ipw_balance, selection_logit
 from impact.report.spec import Spec
 
 __all__ = ["LABELS", "TRUTH_TABLES", "Evaluation", "InternalColumns", "prepare"]
@@ -74,16 +74,16 @@ class Evaluation:
         Prepared copy (see :func:`prepare`).
     spec : Spec
         The user's spec with the cohort role pointing at the normalised cohort column.
-    truth : dict
-        The generator's truth tables (DataFrames) and ``params`` (empty for real data).
     names : InternalColumns
         Names of the columns the report added to ``data`` (fresh for every data set).
+    truth : dict
+        The generator's truth tables (DataFrames) and ``params`` (empty for real data).
     """
 
     data: pd.DataFrame
     spec: Spec
+    names: InternalColumns
     truth: dict[str, Any] = field(default_factory=dict)
-    names: InternalColumns = field(default_factory=InternalColumns)
     _memo: dict[Any, Any] = field(default_factory=dict, init=False, repr=False)
 
     @classmethod
@@ -91,7 +91,7 @@ class Evaluation:
         """Validate and prepare ``data`` for ``spec``; ``truth`` is optional."""
         prepared, names = prepare(data, spec)
         internal = spec.replace(columns=dataclasses.replace(spec.columns, cohort=names.cohort))
-        return cls(prepared, internal, _truth_tables(truth), names)
+        return cls(prepared, internal, names, _truth_tables(truth))
 
     # ------------------------------------------------------------------ shared settings
     @property
@@ -219,7 +219,7 @@ class Evaluation:
 
         return self.memo(("prodest", method), make)
 
-    def baseline_firms(self) -> pd.DataFrame:
+    def baseline_firms(self) -> BaselineFirms:
         """Firms in the year before the first launch (tables 3 and 4; memoised)."""
         return self.memo(
             "baseline", lambda: baseline_firms(self.data, self.spec, list(self.spec.selection))
@@ -230,8 +230,11 @@ class Evaluation:
 
         def make() -> pd.DataFrame:
             firms = self.baseline_firms()
-            sample = firms[firms["in_cell"]] if in_cell_only else firms
-            return selection_logit(sample, list(self.spec.selection))
+            if in_cell_only:
+                return selection_logit(
+                    firms.where(firms.in_cell), list(self.spec.selection), "firms in cluster cells"
+                )
+            return selection_logit(firms, list(self.spec.selection), "all firms")
 
         return self.memo(("selection", in_cell_only), make)
 
@@ -242,7 +245,7 @@ class Evaluation:
         def make() -> tuple[pd.DataFrame, pd.DataFrame]:
             firms = self.baseline_firms()
             pool = self.data.groupby(self.spec.columns.unit)[self.names.pool].first()
-            control = ~firms["member"].to_numpy() & pool.reindex(firms["unit"]).to_numpy(bool)
+            control = ~firms.member & pool.reindex(firms.unit).to_numpy(bool)
             return ipw_balance(firms, list(self.spec.selection), control)
 
         return self.memo("balance", make)

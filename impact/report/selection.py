@@ -8,26 +8,62 @@ lagged relative to every decision to join.
 
 from __future__ import annotations
 
+import warnings
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
-from impact.errors import EmptySampleError
+from impact.errors import ClusterError, EmptySampleError, SeparationWarning
+from impact.inference.clusters import cluster_codes
 from impact.inference.intervals import two_sided_p
 from impact.inference.logit_effects import (
     logit_cluster_vcov,
     logit_marginal_effects,
     pseudo_r2,
 )
-from impact.linear.logit import logit_fit
+from impact.linear.logit import LogitFit, logit_fit
 from impact.report.descriptives import standardised_difference
 from impact.report.spec import Spec
 
-__all__ = ["baseline_firms", "ipw_balance", "selection_logit"]
+__all__ = ["BaselineFirms", "baseline_firms", "ipw_balance", "selection_logit"]
 
 
-def baseline_firms(data: pd.DataFrame, spec: Spec, variables: list[str]) -> pd.DataFrame:
-    """One row per firm observed in the baseline year (the first launch - 1): ``member``
-    (ever joins), ``in_cell``, the variables, cell. ``attrs["year"]`` is the baseline."""
+@dataclass(frozen=True)
+class BaselineFirms:
+    """Firms observed in the baseline year, one row each (positions align).
+
+    Attributes
+    ----------
+    unit, cell : ndarray
+        The firm's id and cell.
+    member, in_cell : ndarray of bool
+        Ever joins; its cell hosts a cluster.
+    values : DataFrame
+        The characteristics (columns named as the user's; kept apart from the four arrays
+        above, so that no characteristic's name can clash with them).
+    year : int
+        The baseline year.
+    """
+
+    unit: np.ndarray
+    cell: np.ndarray
+    member: np.ndarray
+    in_cell: np.ndarray
+    values: pd.DataFrame
+    year: int
+
+    def where(self, keep: np.ndarray) -> BaselineFirms:
+        """The firms at ``keep`` (a boolean mask)."""
+        return BaselineFirms(
+            self.unit[keep], self.cell[keep], self.member[keep], self.in_cell[keep],
+            self.values[keep].reset_index(drop=True), self.year,
+        )  # fmt: skip
+
+
+def baseline_firms(data: pd.DataFrame, spec: Spec, variables: list[str]) -> BaselineFirms:
+    """Firms observed in the baseline year (the first launch - 1) with complete
+    characteristics; members and non-members must both be present."""
     c = spec.columns
     launch = pd.to_numeric(data[c.launch], errors="coerce").to_numpy(dtype=float)
     if np.isnan(launch).all():
@@ -35,30 +71,50 @@ def baseline_firms(data: pd.DataFrame, spec: Spec, variables: list[str]) -> pd.D
     year = float(np.nanmin(launch)) - 1
     rows = data[data[c.time].to_numpy(dtype=float) == year]
     rows = rows.drop_duplicates(subset=[c.unit])
-    out = pd.DataFrame(
-        {
-            "unit": rows[c.unit].to_numpy(),
-            "cell": rows[c.cell].to_numpy(),
-            "member": pd.to_numeric(rows[c.cohort], errors="coerce").notna().to_numpy(),
-            "in_cell": rows[c.cluster_cell].astype(bool).to_numpy(),
-        }
-    )
-    for v in variables:
-        out[v] = rows[v].astype(float).to_numpy()
-    out = out.dropna(subset=variables)
-    if out["member"].sum() == 0 or (~out["member"]).sum() == 0:
-        raise EmptySampleError("baseline sample has no members or no non-members.")
-    out.attrs["year"] = int(year)
-    return out
+    values = pd.DataFrame({v: rows[v].astype(float).to_numpy() for v in variables})
+    complete = values.notna().all(axis=1).to_numpy()
+    firms = BaselineFirms(
+        unit=rows[c.unit].to_numpy(),
+        cell=rows[c.cell].to_numpy(),
+        member=pd.to_numeric(rows[c.cohort], errors="coerce").notna().to_numpy(),
+        in_cell=rows[c.cluster_cell].astype(bool).to_numpy(),
+        values=values,
+        year=int(year),
+    ).where(complete)
+    _both_groups(firms.member, f"the baseline sample ({int(year)})")
+    return firms
 
 
-def _design(firms: pd.DataFrame, variables: list[str]) -> np.ndarray:
+def _both_groups(member: np.ndarray, sample: str) -> None:
+    if member.all() or not member.any():
+        raise EmptySampleError(
+            f"{sample} has {int(member.sum())} members and {int((~member).sum())} non-members: "
+            "a logit of membership needs both."
+        )
+
+
+def _design(firms: BaselineFirms, variables: list[str]) -> np.ndarray:
     """A constant, then the variables."""
-    x = firms[variables].to_numpy(dtype=float)
+    x = firms.values[variables].to_numpy(dtype=float)
     return np.column_stack([np.ones(len(x)), x])
 
 
-def selection_logit(firms: pd.DataFrame, variables: list[str]) -> pd.DataFrame:
+def _fit(X: np.ndarray, y: np.ndarray, label: str) -> LogitFit:
+    fit = logit_fit(X, y, np.ones(len(y)), label=label)
+    if fit.separated:
+        warnings.warn(
+            f"{label}: fitted probabilities numerically 0 or 1 — a characteristic (nearly) "
+            "separates members from non-members, so its coefficient is not finite and its "
+            "standard error is meaningless.",
+            SeparationWarning,
+            stacklevel=3,
+        )
+    return fit
+
+
+def selection_logit(
+    firms: BaselineFirms, variables: list[str], sample: str = "all firms"
+) -> pd.DataFrame:
     """Logit of membership on baseline characteristics, SEs clustered by cell.
 
     Returns
@@ -69,10 +125,16 @@ def selection_logit(firms: pd.DataFrame, variables: list[str]) -> pd.DataFrame:
         ``ame_se``, ``ame_p`` (delta method; normal p-values, as Stata's ``margins``).
         ``attrs``: ``n_firms``, ``n_members``, ``pseudo_r2``.
     """
+    _both_groups(firms.member, f"the selection logit's sample '{sample}'")
     X = _design(firms, variables)
-    y = firms["member"].to_numpy(dtype=float)
-    codes = pd.factorize(firms["cell"])[0]
-    coef = logit_fit(X, y, np.ones(len(y))).coef
+    y = firms.member.astype(float)
+    codes, n_cells = cluster_codes(firms.cell, "cell")
+    if n_cells < 2:
+        raise ClusterError(
+            f"the selection logit's sample '{sample}' has {n_cells} cell: standard errors "
+            "clustered by cell need at least two."
+        )
+    coef = _fit(X, y, f"selection logit ({sample})").coef
     vcov = logit_cluster_vcov(X, y, coef, codes)
     se = np.sqrt(np.diag(vcov))
     me = logit_marginal_effects(X, coef, vcov)
@@ -88,12 +150,12 @@ def selection_logit(firms: pd.DataFrame, variables: list[str]) -> pd.DataFrame:
             "ame_p": np.r_[np.nan, two_sided_p(me.effect / me_se)],
         }
     )
-    out.attrs.update(n_firms=len(firms), n_members=int(y.sum()), pseudo_r2=pseudo_r2(X, y, coef))
+    out.attrs.update(n_firms=len(y), n_members=int(y.sum()), pseudo_r2=pseudo_r2(X, y, coef))
     return out
 
 
 def ipw_balance(
-    firms: pd.DataFrame, variables: list[str], control: np.ndarray
+    firms: BaselineFirms, variables: list[str], control: np.ndarray
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Balance of members against controls before and after inverse-probability weighting.
 
@@ -114,15 +176,16 @@ def ipw_balance(
     scores : DataFrame
         ``group`` (member/control), ``pscore``, ``weight`` per firm (overlap figure).
     """
-    sample = firms[firms["member"].to_numpy() | control]
+    sample = firms.where(firms.member | control)
+    _both_groups(sample.member, "the balance sample (members and the report's controls)")
     X = _design(sample, variables)
-    d = sample["member"].to_numpy(dtype=float)
-    p = logit_fit(X, d, np.ones(len(d))).fitted
+    d = sample.member.astype(float)
+    p = _fit(X, d, "balance logit (table 4)").fitted
     w = np.where(d == 1, 1.0, p / (1 - p))
     w[d == 0] *= d.sum() / w[d == 0].sum()
     rows = []
     for v in variables:
-        x = sample[v].to_numpy(dtype=float)
+        x = sample.values[v].to_numpy(dtype=float)
         xm, xc, wc = x[d == 1], x[d == 0], w[d == 0]
         pooled = np.sqrt((xm.var(ddof=1) + xc.var(ddof=1)) / 2)
         after = np.average(xc, weights=wc)

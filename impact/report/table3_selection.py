@@ -26,7 +26,7 @@ def table_selection(ev: Evaluation) -> Table:
     frame = pd.concat(frames, ignore_index=True)
     note = (
         "Logit of membership (the firm ever joins) on its characteristics in "
-        f"{firms.attrs['year']}, the year before the first launch (one calendar year for "
+        f"{firms.year}, the year before the first launch (one calendar year for "
         f"all firms; firms entering later are not in it); {'; '.join(sizes)}. AME: average "
         "marginal effect on the membership probability (0/1 regressors: average discrete "
         "change; delta-method SE). SEs clustered by cell, so a characteristic constant "

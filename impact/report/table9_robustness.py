@@ -79,7 +79,7 @@ def robustness(ev: Evaluation) -> pd.DataFrame:
     firms, truth."""
     spec, c = ev.spec, ev.spec.columns
     d = ev.data.assign(**{ev.names.outside: ~ev.data[c.cluster_cell].astype(bool)})
-    ev_out = Evaluation(d, spec, ev.truth)
+    ev_out = Evaluation(d, spec, ev.names, ev.truth)
     rows = []
     first = True
     for fam in spec.families:

@@ -29,7 +29,7 @@ RATIO = (0.75, 1.33)
 
 def _difference(ev: Evaluation, data: pd.DataFrame):
     member = ~np.isnan(data[ev.names.cohort].to_numpy())
-    sub = Evaluation(data, ev.spec, {}, ev.names)
+    sub = Evaluation(data, ev.spec, ev.names)
     pair = subgroups(sub)["founder"]
     fits = []
     for _, mask in pair:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from impact.errors import ColumnNotFoundError, InvalidOptionError
 from impact.report.evaluation import Evaluation
 from impact.report.prepare import InternalColumns, internal_columns
 from impact.report.registry import FIGURE_BUILDERS, TABLE_BUILDERS
+from impact.report.selection import BaselineFirms
 from impact.report.spec import Columns, OutcomeFamily, Production, Spec
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -268,13 +270,13 @@ def test_written_report_is_byte_identical(panel, tmp_path):
     assert "data:image/png;base64," in html and "Table 5" in html and "<script" not in html
 
 
-def _firms_binary() -> pd.DataFrame:
+def _firms_binary() -> BaselineFirms:
     """Firms with one binary characteristic: members are 30% of x = 0, 60% of x = 1."""
     x = np.r_[np.zeros(100), np.ones(100)]
     member = np.r_[np.arange(100) < 30, np.arange(100) < 60]
-    return pd.DataFrame(
-        {"unit": np.arange(200), "cell": np.arange(200) % 20, "member": member, "x": x,
-         "in_cell": True}
+    return BaselineFirms(
+        unit=np.arange(200), cell=np.arange(200) % 20, member=member,
+        in_cell=np.ones(200, dtype=bool), values=pd.DataFrame({"x": x}), year=2000,
     )  # fmt: skip
 
 
@@ -293,7 +295,7 @@ def test_ipw_balance_is_exact_for_a_saturated_score():
     from impact.report.selection import ipw_balance
 
     firms = _firms_binary()
-    bal, scores = ipw_balance(firms, ["x"], ~firms["member"].to_numpy())
+    bal, scores = ipw_balance(firms, ["x"], ~firms.member)
     row = bal.iloc[0]
     assert row["mean controls, weighted"] == pytest.approx(row["mean members"], abs=1e-10)
     assert row["std diff after"] == pytest.approx(0.0, abs=1e-9)
@@ -384,3 +386,58 @@ def test_user_columns_named_like_the_reports_are_neither_refused_nor_read(panel)
     assert not set(vars(ev.names).values()) & set(clash)
     for name in spec.tables:
         pd.testing.assert_frame_equal(base.table(name), other.table(name))
+
+
+def test_selection_logit_refuses_what_it_cannot_estimate():
+    """One group only, one cell, a missing cell: typed errors; separation: a warning."""
+    from impact.errors import ClusterError, EmptySampleError, SeparationWarning
+    from impact.report.selection import selection_logit
+
+    firms = _firms_binary()
+    with pytest.raises(EmptySampleError, match="members and 0 non-members"):
+        selection_logit(firms.where(firms.member), ["x"], "members only")
+    one_cell = dataclasses.replace(firms, cell=np.zeros(200, dtype=int))
+    with pytest.raises(ClusterError, match="1 cell"):
+        selection_logit(one_cell, ["x"])
+    cells = firms.cell.astype(float)
+    cells[3] = np.nan
+    with pytest.raises(ClusterError):
+        selection_logit(dataclasses.replace(firms, cell=cells), ["x"])
+    rng = np.random.default_rng(0)
+    flag = (firms.member & (rng.uniform(size=200) < 0.5)).astype(float)
+    separated = dataclasses.replace(firms, values=firms.values.assign(flag=flag))
+    with pytest.warns(SeparationWarning, match="separates members"):
+        selection_logit(separated, ["x", "flag"])
+
+
+@pytest.mark.parametrize("name", ["unit", "member", "in_cell"])
+def test_characteristics_named_like_helper_fields_change_nothing(panel, name):
+    """Before, a selection variable called 'unit' silently changed table 4's controls and
+    'member' or 'in_cell' raised raw errors ('cell' is the panel's own cell column)."""
+    df, _ = panel
+    spec = _small_spec(tables=("selection", "balance"), figures=(), selection=("log_emp", "x"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        base = impact.evaluate(df.assign(x=df["log_k"]), spec)
+        renamed = impact.evaluate(
+            df.assign(**{name: df["log_k"]}), spec.replace(selection=("log_emp", name))
+        )
+    for table in ("selection", "balance"):
+        a, b = base.table(table), renamed.table(table)
+        col = "term" if table == "selection" else "variable"
+        b[col] = b[col].replace(name, "x")
+        pd.testing.assert_frame_equal(a, b)
+
+
+def test_rollout_with_a_unit_column_named_cohort(panel):
+    """Before, table 2 overwrote a unit column called 'cohort' with the join years."""
+    df, _ = panel
+    spec = _small_spec(tables=("rollout",), figures=())
+    renamed = df.rename(columns={"firm_id": "cohort"})
+    spec2 = spec.replace(columns=dataclasses.replace(spec.columns, unit="cohort"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        a = impact.evaluate(df, spec).table("rollout")
+        b = impact.evaluate(renamed, spec2).table("rollout")
+    pd.testing.assert_frame_equal(a, b)
+    assert a["firms joining"].max() > 1

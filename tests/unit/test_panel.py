@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 import impact
 
@@ -62,3 +63,22 @@ def test_quarterly_periods_are_consecutive():
     p = impact.Panel(df, unit="u", time="d", freq="Q")
     assert list(p.time_codes) == [0, 1, 3, 4]
     np.testing.assert_array_equal(p.lag("y").to_numpy(), np.array([np.nan, 1.0, np.nan, 4.0]))
+
+
+def test_sparse_huge_periods_are_not_false_duplicates():
+    """Periods 2**62 apart made unit * span + period overflow int64: two distinct
+    (unit, period) pairs shared a key and were reported as duplicates."""
+    from impact.data.keys import check_unique_keys
+    from impact.errors import DuplicateRowsError
+
+    big = 2**62
+    rows = [(0, 0), (0, 4), (0, big), (4, 0), (4, big)] + [
+        (u, t) for u in (1, 2, 3) for t in (0, big)
+    ]
+    df = pd.DataFrame(rows, columns=["u", "t"])
+    codes = pd.factorize(df["u"])[0]
+    check_unique_keys(df, "u", "t", codes, df["t"].to_numpy())  # no error
+    twice = pd.concat([df, df.iloc[[2]]], ignore_index=True)
+    with pytest.raises(DuplicateRowsError, match=r"1 \(u, t\) pairs"):
+        check_unique_keys(twice, "u", "t", pd.factorize(twice["u"])[0], twice["t"].to_numpy())
+    impact.Panel(pd.DataFrame({"u": 0, "t": [0, 1, 4, big], "y": 1.0}), unit="u", time="t")
