@@ -17,11 +17,7 @@ import pandas as pd
 from impact.errors import ClusterError, EmptySampleError, SeparationWarning
 from impact.inference.clusters import cluster_codes
 from impact.inference.intervals import two_sided_p
-from impact.inference.logit_effects import (
-    logit_cluster_vcov,
-    logit_marginal_effects,
-    pseudo_r2,
-)
+from impact.inference.logit_effects import logit_cluster_vcov, logit_marginal_effects, pseudo_r2
 from impact.linear.logit import LogitFit, logit_fit
 from impact.report.descriptives import standardised_difference
 from impact.report.spec import Spec
