@@ -10,6 +10,7 @@ from impact._version import __version__
 from impact.data.panel import Panel
 from impact.data.samplelog import SampleLog
 from impact.design.cohorts import cohort_from_membership
+from impact.diagnostics.bacon import bacon
 from impact.estimators.att_gt import att_gt
 from impact.estimators.etwfe import etwfe
 from impact.estimators.event_study import event_study
@@ -37,6 +38,7 @@ __all__ = [
     "Spec",
     "__version__",
     "att_gt",
+    "bacon",
     "cohort_from_membership",
     "datasets",
     "errors",

@@ -66,6 +66,10 @@ class MissingIdError(ImpactError):
     """A unit or time identifier is missing (NaN/None)."""
 
 
+class UnbalancedPanelError(ImpactError):
+    """A method that needs every unit in every period got an unbalanced panel."""
+
+
 class InvalidTimeError(ImpactError):
     """The time column cannot be turned into integer period codes."""
 

@@ -12,7 +12,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["MARKERS", "REL_TIME_LABEL", "plot_att_gt", "plot_coefficients", "plot_event_study"]
+__all__ = [
+    "MARKERS",
+    "REL_TIME_LABEL",
+    "plot_att_gt",
+    "plot_bacon",
+    "plot_coefficients",
+    "plot_event_study",
+]
 
 #: Default x-label of event-study plots (results on a yearly grid say years).
 REL_TIME_LABEL = "Periods relative to treatment"
@@ -181,3 +188,37 @@ def plot_att_gt(table: Any, *, ax: Any = None, xlabel: str = REL_TIME_LABEL) -> 
         ax.legend(frameon=False, fontsize=8)
         return ax
     return np.asarray(axes)
+
+
+def plot_bacon(pairs: Any, twfe: float, *, ax: Any = None) -> Any:
+    """Goodman-Bacon scatter: each 2x2 DiD estimate against its weight, one marker and
+    colour per comparison type, the TWFE coefficient (their weighted mean) as a line.
+
+    Parameters
+    ----------
+    pairs : DataFrame
+        ``type``, ``estimate``, ``weight`` (a :class:`~impact.results.bacon.BaconResult`'s
+        ``pairs``).
+    twfe : float
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.5, 4))
+    colours = sns.color_palette("colorblind", 4)
+    for j, (kind, rows) in enumerate(pairs.groupby("type", sort=False)):
+        ax.scatter(rows["weight"], rows["estimate"], marker=MARKERS[j % len(MARKERS)],
+                   color=colours[j % len(colours)], label=kind, s=28)  # fmt: skip
+    ax.axhline(twfe, color="0.2", linewidth=1.0, linestyle="--", label=f"TWFE = {twfe:.4f}")
+    ax.axhline(0.0, color="0.6", linewidth=0.6)
+    ax.set_xlabel("Weight")
+    ax.set_ylabel("2x2 DiD estimate")
+    ax.legend(frameon=False, fontsize="small")
+    sns.despine(ax=ax)
+    return ax

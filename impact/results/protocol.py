@@ -1,6 +1,6 @@
 """ONE result protocol: what every result offers to users, :func:`impact.etable` and maketables.
 
-Every result (feols, fepois, att_gt and its aggregations, event_study, etwfe, prodest,
+Every result (feols, fepois, att_gt and its aggregations, event_study, etwfe, prodest, bacon,
 tfp_did) derives from :class:`ResultProtocol` and implements two methods:
 
 - ``tidy()``: a DataFrame with ``term, estimate, std_error, statistic, p_value,

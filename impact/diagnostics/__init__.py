@@ -1,0 +1,1 @@
+"""Credibility diagnostics of DiD designs: what TWFE averages, pre-trends, sensitivity."""

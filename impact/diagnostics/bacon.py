@@ -1,0 +1,131 @@
+"""``impact.bacon``: the Goodman-Bacon decomposition of a TWFE DiD on a user's panel.
+
+Validates the panel (balanced, binary absorbing treatment), forms the timing groups and
+their period means (one group-by of sums), and hands them to
+:mod:`impact.diagnostics.bacon_weights`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from impact.data.columns import check_columns, missing_mask, require_ids
+from impact.data.keys import show
+from impact.data.panel import Panel
+from impact.design.checks import check_numeric
+from impact.design.cohorts import cohort_from_membership
+from impact.diagnostics.bacon_weights import bacon_pairs, twfe_from_means
+from impact.engine.kernels import group_sums, group_weights
+from impact.errors import EmptySampleError, UnbalancedPanelError
+from impact.results.bacon import BaconResult
+
+__all__ = ["bacon"]
+
+
+def bacon(data: pd.DataFrame, *, y: str, unit: str, time: str, treatment: str) -> BaconResult:
+    """Decompose the TWFE coefficient of ``y ~ treatment | unit + time`` into 2x2 DiDs.
+
+    Parameters
+    ----------
+    data : DataFrame
+        A balanced panel, one row per unit and period; never modified.
+    y : str
+        Numeric outcome. Rows with a missing or infinite value are dropped (counted); the
+        panel must still be balanced.
+    unit, time : str
+        Unit id and period columns (periods: integers, dates or pandas Periods).
+    treatment : str
+        0/1 (or boolean) treatment status, absorbing: once 1, a unit stays treated.
+        Units treated in the first period are always treated; units never treated in the
+        data are the never-treated group.
+
+    Returns
+    -------
+    BaconResult
+        Every 2x2 comparison (``pairs``), the sums by type (``by_type``), the TWFE
+        coefficient; the weights sum to one and the weighted estimates to the coefficient.
+
+    Raises
+    ------
+    UnbalancedPanelError
+        A unit is not observed (with a valid outcome) in every period: the decomposition
+        is an identity of the balanced panel only. Balance the panel, or use the
+        heterogeneity-robust estimators (``att_gt``, ``event_study``), which need no balance.
+    EmptySampleError
+        No unit changes treatment status (nothing to decompose).
+
+    References
+    ----------
+    Goodman-Bacon, A. (2021). Difference-in-differences with variation in treatment timing.
+    Journal of Econometrics, 225(2), 254-277.
+    """
+    check_columns(data, [y, unit, time, treatment])
+    require_ids(data, [(unit, "unit id"), (time, "time")])
+    check_numeric(data, [y], "outcome")
+    cohort = cohort_from_membership(data, unit=unit, time=time, member=treatment).to_numpy()
+    panel = Panel(data, unit=unit, time=time)
+    keep, log = missing_mask(data, [y], panel.sample_log)
+    periods = np.unique(panel.period[keep])
+    _check_balanced(panel, keep, periods)
+    n_units, n_periods = panel.n_units, len(periods)
+    first_row = np.full(n_units, -1)
+    first_row[panel.unit_codes[::-1]] = np.arange(len(data))[::-1]
+    unit_cohort = cohort[first_row]
+    start = np.where(
+        np.isnan(unit_cohort), n_periods, np.searchsorted(periods, np.nan_to_num(unit_cohort))
+    )
+    starts, group = np.unique(start, return_inverse=True)
+    if not np.any((starts > 0) & (starts < n_periods)):
+        raise EmptySampleError(
+            f"no unit changes {treatment!r} within the data: every unit is always or never "
+            "treated, so there is no DiD to decompose."
+        )
+    cell = group[panel.unit_codes[keep]] * n_periods + np.searchsorted(periods, panel.period[keep])
+    size = len(starts) * n_periods
+    ybar = (
+        group_sums(cell, size, data[y].to_numpy(dtype=float)[keep])
+        / group_weights(cell, size, None)
+    ).reshape(len(starts), n_periods)
+    shares = np.bincount(group, minlength=len(starts)) / n_units
+    pairs = bacon_pairs(ybar, starts, shares)
+    labels = _group_labels(data[time].to_numpy()[keep], panel.period[keep], periods, starts)
+    pairs["treated"] = [labels[g] for g in pairs["treated"]]
+    pairs["control"] = [labels[g] for g in pairs["control"]]
+    return BaconResult.build(
+        pairs=pairs, twfe=twfe_from_means(ybar, starts, shares), depvar=y, treatment=treatment,
+        unit=unit, time=time, n_units=n_units, n_periods=n_periods, sample_log=log,
+    )  # fmt: skip
+
+
+def _check_balanced(panel: Panel, keep: np.ndarray, periods: np.ndarray) -> None:
+    counts = np.bincount(panel.unit_codes[keep], minlength=panel.n_units)
+    short = np.flatnonzero(counts < len(periods))
+    if not len(short):
+        return
+    u = short[0]
+    seen = panel.period[keep & (panel.unit_codes == u)]
+    n_missing = len(np.setdiff1d(periods, seen))
+    raise UnbalancedPanelError(
+        f"the Goodman-Bacon decomposition needs a balanced panel: {len(short)} of "
+        f"{panel.n_units} units lack a period with a valid outcome (e.g. unit "
+        f"{show(panel.unit_labels[u])} in {n_missing} of {len(periods)} periods). Keep only "
+        "the units observed in every period, or use a heterogeneity-robust estimator "
+        "(impact.att_gt or impact.event_study), which needs no balance."
+    )
+
+
+def _group_labels(times, period_numbers, periods, starts) -> list[str]:
+    """'never', 'always' or the user's label of the group's first treated period."""
+    n_periods = len(periods)
+    label_of = dict(zip(period_numbers.tolist(), times.tolist(), strict=True))
+    out = []
+    for s in starts:
+        if s == n_periods:
+            out.append("never")
+        elif s == 0:
+            out.append("always")
+        else:
+            value = label_of[periods[s].item()]
+            out.append(str(value.item() if isinstance(value, np.generic) else value))
+    return out
