@@ -11,6 +11,7 @@ from impact.data.panel import Panel
 from impact.data.samplelog import SampleLog
 from impact.design.cohorts import cohort_from_membership
 from impact.diagnostics.bacon import bacon
+from impact.diagnostics.twfe_weights import twfe_weights
 from impact.estimators.att_gt import att_gt
 from impact.estimators.etwfe import etwfe
 from impact.estimators.event_study import event_study
@@ -51,4 +52,5 @@ __all__ = [
     "plot_event_study",
     "prodest",
     "tfp_did",
+    "twfe_weights",
 ]

@@ -17,6 +17,7 @@ __all__ = [
     "REL_TIME_LABEL",
     "plot_att_gt",
     "plot_bacon",
+    "plot_cell_weights",
     "plot_coefficients",
     "plot_event_study",
 ]
@@ -219,6 +220,42 @@ def plot_bacon(pairs: Any, twfe: float, *, ax: Any = None) -> Any:
     ax.axhline(0.0, color="0.6", linewidth=0.6)
     ax.set_xlabel("Weight")
     ax.set_ylabel("2x2 DiD estimate")
+    ax.legend(frameon=False, fontsize="small")
+    sns.despine(ax=ax)
+    return ax
+
+
+def plot_cell_weights(cells: Any, time: str, *, ax: Any = None) -> Any:
+    """TWFE weights of treated observations by period: positive and negative in two
+    colours and markers, zero marked.
+
+    Parameters
+    ----------
+    cells : DataFrame
+        ``time`` and ``weight`` columns (a :class:`TWFEWeightsResult`'s ``cells``).
+    time : str
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.5, 4))
+    colours = sns.color_palette("colorblind", 2)
+    w = cells["weight"].to_numpy(dtype=float)
+    periods = pd.Index(sorted(pd.unique(cells[time])))
+    x = periods.get_indexer(cells[time])
+    for j, (mask, label) in enumerate(((w >= 0, "positive"), (w < 0, "negative"))):
+        ax.scatter(x[mask], w[mask], marker=MARKERS[j], color=colours[j], s=14, alpha=0.6,
+                   label=f"{label} ({int(mask.sum())})")  # fmt: skip
+    ax.axhline(0.0, color="0.3", linewidth=0.8)
+    ax.set_xticks(range(len(periods)), [str(p) for p in periods])
+    ax.set_xlabel(time)
+    ax.set_ylabel("TWFE weight")
     ax.legend(frameon=False, fontsize="small")
     sns.despine(ax=ax)
     return ax
