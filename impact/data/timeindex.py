@@ -126,10 +126,21 @@ class PeriodGrid:
         return f"{first} … {last}{step}"
 
 
+def _freq_code(uniq: pd.DatetimeIndex) -> str | None:
+    """pandas' inferred frequency as a string (pandas 3.1+ may return an offset object,
+    and warns when asked for the string without saying which it wants)."""
+    try:
+        with pd.option_context("future.infer_freq_returns_offset", True):
+            found = pd.infer_freq(uniq)
+    except (KeyError, pd.errors.OptionError):  # pandas without the option returns strings
+        found = pd.infer_freq(uniq)
+    return getattr(found, "freqstr", found)
+
+
 def _infer_freq(time: pd.Series) -> str:
     """Period frequency of a datetime column observed on a regular calendar grid."""
     uniq = pd.DatetimeIndex(pd.unique(time.dropna())).sort_values()
-    code = pd.infer_freq(uniq) if len(uniq) >= 3 else None
+    code = _freq_code(uniq) if len(uniq) >= 3 else None
     if code is not None:
         head = code.split("-")[0].rstrip("0123456789E")
         for prefix, freq in _INFERRED:

@@ -6,10 +6,18 @@ import numpy as np
 import pandas as pd
 
 from impact.data.columns import check_columns
+from impact.data.keys import show
 from impact.data.panel import Panel
-from impact.errors import ColumnTypeError, ImpactError
+from impact.errors import ColumnTypeError, ImpactError, MissingIdError
 
-__all__ = ["NonAbsorbingTreatmentError", "cohort_from_membership", "normalize_cohorts"]
+__all__ = [
+    "NonAbsorbingTreatmentError",
+    "cohort_from_membership",
+    "first_treated",
+    "normalize_cohorts",
+    "period_label",
+    "zero_one",
+]
 
 
 class NonAbsorbingTreatmentError(ImpactError):
@@ -56,6 +64,29 @@ def normalize_cohorts(
     return g
 
 
+def zero_one(values: pd.Series, column: str, role: str) -> np.ndarray:
+    """A 0/1 (or boolean) column as floats, NaN where missing; any dtype (numbers, bools,
+    objects or categories holding 0/1/True/False) is read.
+
+    Raises
+    ------
+    ColumnTypeError
+        A value other than 0, 1, True, False (the message shows the first).
+    """
+    present = values.notna().to_numpy()
+    ok = values.isin([0, 1, True, False]).to_numpy() | ~present
+    if not ok.all():
+        i = int(np.flatnonzero(~ok)[0])
+        raise ColumnTypeError(
+            f"{role} column {column!r} must be 0/1 or boolean, got dtype {values.dtype} (e.g. "
+            f"{show(values.iloc[i])} at row {show(values.index[i])}). Map it to 0/1 first, e.g. "
+            f"df[{column!r}].map({{'yes': 1, 'no': 0}})."
+        )
+    out = np.full(len(values), np.nan)
+    out[present] = values[present].astype(float).to_numpy()
+    return out
+
+
 def cohort_from_membership(
     data: pd.DataFrame,
     *,
@@ -82,21 +113,29 @@ def cohort_from_membership(
     Series
         Float, NaN for units never treated in the data; named ``"cohort"``.
     """
+    return first_treated(
+        data, unit=unit, time=time, member=member, allow_exit=allow_exit,
+        fix="Pass allow_exit=True to use the first entry.",
+    )  # fmt: skip
+
+
+def first_treated(
+    data: pd.DataFrame, *, unit: str, time: str, member: str, allow_exit: bool, fix: str
+) -> pd.Series:
+    """:func:`cohort_from_membership` with the caller's advice (``fix``) for a unit that
+    leaves treatment."""
     check_columns(data, [member], role="membership column")
     panel = Panel(data, unit=unit, time=time)
-    m = data[member]
-    if m.isna().any():
-        raise ImpactError(f"membership column {member!r} has missing values.")
-    numeric = pd.api.types.is_numeric_dtype(m.dtype) or pd.api.types.is_bool_dtype(m.dtype)
-    d = m.to_numpy(dtype=float) if numeric else np.array([])
-    if not numeric or not np.isin(d, (0.0, 1.0)).all():
-        bad = m[~m.isin([0, 1, True, False])]
-        raise ColumnTypeError(
-            f"membership column {member!r} must be 0/1 or boolean, got dtype {m.dtype} "
-            f"(e.g. {bad.iloc[0]!r} at row {bad.index[0]!r}). Map it to 0/1 first, e.g. "
-            f"df[{member!r}].map({{'yes': 1, 'no': 0}})."
+    d = zero_one(data[member], member, "membership")
+    if np.isnan(d).any():
+        i = int(np.flatnonzero(np.isnan(d))[0])
+        raise MissingIdError(
+            f"membership column {member!r} is missing on {int(np.isnan(d).sum())} rows (first "
+            f"at row {show(data.index[i])}); every row needs a treatment status."
         )
-    frame = pd.DataFrame({"u": panel.unit_codes, "p": panel.period, "d": d})
+    frame = pd.DataFrame(
+        {"u": panel.unit_codes, "p": panel.period, "d": d, "row": np.arange(len(d))}
+    )
     order = np.lexsort((frame["p"].to_numpy(), frame["u"].to_numpy()))
     f = frame.iloc[order]
     prev = f.groupby("u")["d"].shift()
@@ -104,11 +143,23 @@ def cohort_from_membership(
     if exits.any() and not allow_exit:
         u0 = f.loc[exits[exits].index[0], "u"]
         path = f[f["u"] == u0]
-        shown = ", ".join(f"{p}: {int(x)}" for p, x in zip(path["p"], path["d"], strict=True))
+        times = data[time].to_numpy()[path["row"].to_numpy()]
+        shown = ", ".join(
+            f"{period_label(p)}: {int(x)}" for p, x in zip(times, path["d"], strict=True)
+        )
         raise NonAbsorbingTreatmentError(
-            f"unit {panel.unit_labels[u0]!r} leaves treatment ({shown}); staggered-adoption "
-            "estimators need absorbing treatment. Pass allow_exit=True to use first entry."
+            f"unit {show(panel.unit_labels[u0])} leaves treatment ({shown}); staggered-adoption "
+            f"methods need absorbing treatment. {fix}"
         )
     first = f[f["d"] == 1].groupby("u")["p"].min()
     cohort = pd.Series(panel.unit_codes).map(first).astype(float)
     return pd.Series(cohort.to_numpy(), index=data.index, name="cohort")
+
+
+def period_label(value: object) -> str:
+    """A period as the user wrote it (a date without its midnight time)."""
+    if isinstance(value, np.datetime64):
+        value = pd.Timestamp(value)
+    if isinstance(value, pd.Timestamp) and value == value.normalize():
+        return str(value.date())
+    return str(value.item() if isinstance(value, np.generic) else value)

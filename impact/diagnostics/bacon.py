@@ -14,13 +14,21 @@ from impact.data.columns import check_columns, missing_mask, require_ids
 from impact.data.keys import show
 from impact.data.panel import Panel
 from impact.design.checks import check_numeric
-from impact.design.cohorts import cohort_from_membership
-from impact.diagnostics.bacon_weights import bacon_pairs, twfe_from_means
+from impact.design.cohorts import first_treated, period_label
+from impact.diagnostics.bacon_weights import (
+    bacon_pairs,
+    demeaned_treatment_variance,
+    twfe_from_means,
+)
 from impact.engine.kernels import group_sums, group_weights
 from impact.errors import EmptySampleError, UnbalancedPanelError
 from impact.results.bacon import BaconResult
 
 __all__ = ["bacon"]
+
+#: The two-way demeaned treatment's variance is a sum of products of shares in [0, 1]: at
+#: or below this it is zero up to rounding (the treatment is collinear with the effects).
+VARIANCE_FLOOR = 1e-12
 
 
 def bacon(data: pd.DataFrame, *, y: str, unit: str, time: str, treatment: str) -> BaconResult:
@@ -63,7 +71,10 @@ def bacon(data: pd.DataFrame, *, y: str, unit: str, time: str, treatment: str) -
     check_columns(data, [y, unit, time, treatment])
     require_ids(data, [(unit, "unit id"), (time, "time")])
     check_numeric(data, [y], "outcome")
-    cohort = cohort_from_membership(data, unit=unit, time=time, member=treatment).to_numpy()
+    cohort = first_treated(
+        data, unit=unit, time=time, member=treatment, allow_exit=False,
+        fix="impact.twfe_weights decomposes TWFE for treatments that switch off.",
+    ).to_numpy()  # fmt: skip
     panel = Panel(data, unit=unit, time=time)
     keep, log = missing_mask(data, [y], panel.sample_log)
     periods = np.unique(panel.period[keep])
@@ -88,6 +99,11 @@ def bacon(data: pd.DataFrame, *, y: str, unit: str, time: str, treatment: str) -
         / group_weights(cell, size, None)
     ).reshape(len(starts), n_periods)
     shares = np.bincount(group, minlength=len(starts)) / n_units
+    if demeaned_treatment_variance(starts, shares, n_periods) <= VARIANCE_FLOOR:
+        raise EmptySampleError(
+            f"{treatment!r} is collinear with the unit and period effects (one timing group "
+            "and no never- or always-treated units): TWFE has no coefficient to decompose."
+        )
     pairs = bacon_pairs(ybar, starts, shares)
     labels = _group_labels(data[time].to_numpy()[keep], panel.period[keep], periods, starts)
     pairs["treated"] = [labels[g] for g in pairs["treated"]]
@@ -118,7 +134,7 @@ def _check_balanced(panel: Panel, keep: np.ndarray, periods: np.ndarray) -> None
 def _group_labels(times, period_numbers, periods, starts) -> list[str]:
     """'never', 'always' or the user's label of the group's first treated period."""
     n_periods = len(periods)
-    label_of = dict(zip(period_numbers.tolist(), times.tolist(), strict=True))
+    first = pd.Series(np.arange(len(period_numbers))).groupby(period_numbers).first()
     out = []
     for s in starts:
         if s == n_periods:
@@ -126,6 +142,8 @@ def _group_labels(times, period_numbers, periods, starts) -> list[str]:
         elif s == 0:
             out.append("always")
         else:
-            value = label_of[periods[s].item()]
-            out.append(str(value.item() if isinstance(value, np.generic) else value))
+            value = times[int(first[periods[s]])]
+            if isinstance(value, float | np.floating) and float(value).is_integer():
+                value = int(value)
+            out.append(period_label(value))
     return out

@@ -54,9 +54,14 @@ def sigma_fe(beta: float, w: FloatArray, p: FloatArray) -> float:
     cells, weighted by ``p``) compatible with ``beta`` and an average effect of zero,
     ``|beta| / sigma(w)`` with ``sigma(w)^2 = sum p (w - 1)^2``.
 
-    The effects that attain it are ``Delta = beta (w - 1) / sigma(w)^2``.
+    The effects that attain it are ``Delta = beta (w - 1) / sigma(w)^2``. With equal
+    weights (``sigma(w)`` zero up to rounding, e.g. one treatment date and never-treated
+    units) TWFE is the average effect itself: infinite unless ``beta`` is 0.
     """
-    return float(abs(beta) / np.sqrt(p @ (w - 1.0) ** 2))
+    spread = float(np.sqrt(p @ (w - 1.0) ** 2))
+    if spread <= ZERO_WEIGHT:
+        return 0.0 if beta == 0 else float("inf")
+    return float(abs(beta) / spread)
 
 
 def sigma_sign_change(beta: float, w: FloatArray, p: FloatArray) -> float:

@@ -8,30 +8,22 @@ import pandas as pd
 from impact.data.columns import check_columns, missing_mask, require_ids
 from impact.data.panel import Panel
 from impact.design.checks import check_numeric
+from impact.design.cohorts import zero_one
 from impact.diagnostics.negative_weights import (
     sigma_fe,
     sigma_sign_change,
     summarize_weights,
 )
-from impact.errors import ColumnTypeError, EmptySampleError
+from impact.errors import EmptySampleError
 from impact.linear.demean import demean
 from impact.linear.fixed_effects import FixedEffects
 from impact.results.negative_weights import TWFEWeightsResult
 
 __all__ = ["twfe_weights"]
 
-
-def _binary(data: pd.DataFrame, treatment: str) -> np.ndarray:
-    d = data[treatment]
-    numeric = pd.api.types.is_numeric_dtype(d.dtype) or pd.api.types.is_bool_dtype(d.dtype)
-    values = d.to_numpy(dtype=float, na_value=np.nan) if numeric else np.array([])
-    if not numeric or not np.isin(values[~np.isnan(values)], (0.0, 1.0)).all():
-        bad = d[d.notna() & ~d.isin([0, 1, True, False])]
-        raise ColumnTypeError(
-            f"treatment column {treatment!r} must be 0/1 or boolean (e.g. {bad.iloc[0]!r} at "
-            f"row {bad.index[0]!r}); the weights of a non-binary treatment are another object."
-        )
-    return values
+#: The residualised treatment's sum of squares relative to the treatment's: below this the
+#: treatment is collinear with the unit and period effects (up to rounding).
+COLLINEAR_RTOL = 1e-10
 
 
 def twfe_weights(
@@ -70,7 +62,7 @@ def twfe_weights(
     check_columns(data, [y, unit, time, treatment])
     require_ids(data, [(unit, "unit id"), (time, "time")])
     check_numeric(data, [y], "outcome")
-    d_all = _binary(data, treatment)
+    d_all = zero_one(data[treatment], treatment, "treatment")
     panel = Panel(data, unit=unit, time=time)
     keep, log = missing_mask(data, [y, treatment], panel.sample_log)
     if not keep.any():
@@ -85,7 +77,7 @@ def twfe_weights(
     e_d, e_y = resid[:, 0], resid[:, 1]
     treated = d == 1.0
     denom = float(e_d @ d)
-    if not treated.any() or denom <= 0:
+    if not treated.any() or float(e_d @ e_d) <= COLLINEAR_RTOL * float(d @ d):
         raise EmptySampleError(
             f"{treatment!r} does not vary once unit and period effects are removed: TWFE "
             "has no coefficient to decompose."

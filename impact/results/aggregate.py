@@ -52,6 +52,11 @@ class AggregateResult(ResultProtocol):
     cluster: np.ndarray | None = field(default=None, repr=False)
     info: ModelInfo | None = field(default=None, repr=False)
     alpha: float = 0.05
+    #: the ATT(g,t) fit's base period ("varying" or "universal") and anticipation: a
+    #: dynamic aggregation is an event study with reference -1 - anticipation only
+    #: with a universal base period
+    base_period: str | None = None
+    anticipation: int = 0
 
     def tidy(self) -> pd.DataFrame:
         """The overall effect (``ATT``), then one row per event time (``rel_time::k``),

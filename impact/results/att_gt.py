@@ -319,4 +319,6 @@ class ATTgtResult(ResultProtocol):
             cluster=self._cluster,
             info=self.model_info(),
             alpha=self.alpha,
+            base_period=self.settings.get("base_period"),
+            anticipation=int(self.settings.get("anticipation", 0)),
         )

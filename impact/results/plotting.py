@@ -20,6 +20,7 @@ __all__ = [
     "plot_cell_weights",
     "plot_coefficients",
     "plot_event_study",
+    "plot_pretrend_power",
 ]
 
 #: Default x-label of event-study plots (results on a yearly grid say years).
@@ -256,6 +257,49 @@ def plot_cell_weights(cells: Any, time: str, *, ax: Any = None) -> Any:
     ax.set_xticks(range(len(periods)), [str(p) for p in periods])
     ax.set_xlabel(time)
     ax.set_ylabel("TWFE weight")
+    ax.legend(frameon=False, fontsize="small")
+    sns.despine(ax=ax)
+    return ax
+
+
+def plot_pretrend_power(table: Any, reference: int, slope: float, *, ax: Any = None) -> Any:
+    """Event-study coefficients with 95% intervals, the hypothesised linear trend, and the
+    coefficients expected under that trend given that the pre-test passed.
+
+    Parameters
+    ----------
+    table : DataFrame
+        ``rel_time``, ``estimate``, ``std_error``, ``trend``, ``expected_if_passed``.
+    reference : int
+        The normalised event time (drawn at 0).
+    slope : float
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.5, 4))
+    colours = sns.color_palette("colorblind", 3)
+    rel = table["rel_time"].to_numpy()
+    est = table["estimate"].to_numpy(dtype=float)
+    half = 1.959963984540054 * table["std_error"].to_numpy(dtype=float)
+    ax.errorbar(rel, est, yerr=half, fmt="o", color=colours[0], capsize=3, markersize=4,
+                label="estimate, 95% CI")  # fmt: skip
+    ax.plot([reference], [0.0], "o", color=colours[0], markerfacecolor="white")
+    order = np.argsort(np.r_[rel, reference])
+    xs = np.r_[rel, reference][order]
+    ax.plot(xs, np.r_[table["trend"].to_numpy(float), 0.0][order], "--", color="0.3",
+            label=f"linear trend, slope {slope:.3g}")  # fmt: skip
+    ax.plot(xs, np.r_[table["expected_if_passed"].to_numpy(float), 0.0][order],
+            marker=MARKERS[1], color=colours[1], label="expected if pre-test passed")  # fmt: skip
+    ax.axhline(0.0, color="0.6", linewidth=0.6)
+    ax.set_xlabel(REL_TIME_LABEL)
+    ax.set_ylabel("Coefficient")
     ax.legend(frameon=False, fontsize="small")
     sns.despine(ax=ax)
     return ax

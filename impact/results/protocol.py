@@ -1,7 +1,8 @@
 """ONE result protocol: what every result offers to users, :func:`impact.etable` and maketables.
 
-Every result (feols, fepois, att_gt and its aggregations, event_study, etwfe, prodest, bacon,
-tfp_did) derives from :class:`ResultProtocol` and implements two methods:
+Every result (feols, fepois, att_gt and its aggregations, event_study, etwfe, prodest, tfp_did,
+and the diagnostics bacon, twfe_weights, pretrend_power) derives from
+:class:`ResultProtocol` and implements two methods:
 
 - ``tidy()``: a DataFrame with ``term, estimate, std_error, statistic, p_value,
   conf_low, conf_high`` (:data:`TIDY_COLUMNS`; more columns may follow);

@@ -145,3 +145,33 @@ def test_result_protocol(castle):
     assert "0.0818116" in res.summary()
     table = impact.etable([res], format="dataframe")
     assert "post" in table.index
+
+
+def test_review_cases(castle):
+    """A hostile review's cases: collinear designs, datetime labels, 0/1 stored as objects
+    or categories, the message for a treatment that switches off."""
+    kw = dict(y="l_homicide", unit="state", time="year", treatment="post")
+    one_group = pd.DataFrame(
+        {"u": np.repeat([1, 2, 3], 6), "t": np.tile(np.arange(6), 3), "y": np.arange(18.0) % 5}
+    ).assign(d=lambda f: (f["t"] >= 2).astype(float))
+    with pytest.raises(EmptySampleError, match="collinear"):
+        impact.bacon(one_group, y="y", unit="u", time="t", treatment="d")
+    base = impact.bacon(castle, **kw)
+    for kind in ("datetime64[ns]", "datetime64[s]"):
+        dated = castle.assign(
+            year=pd.to_datetime(castle["year"].astype(str) + "-01-01").astype(kind)
+        )
+        res = impact.bacon(dated, **kw)
+        assert set(res.pairs["treated"]) == {f"{y}-01-01" for y in range(2005, 2010)}
+        assert abs(res.twfe - base.twfe) <= IDENTITY_TOL
+    as_float = impact.bacon(castle.assign(year=castle["year"].astype(float)), **kw)
+    assert set(as_float.pairs["treated"]) == set(base.pairs["treated"])
+    for kind in (object, "category"):
+        res = impact.bacon(castle.assign(post=castle["post"].astype(int).astype(kind)), **kw)
+        assert abs(res.twfe - base.twfe) <= IDENTITY_TOL
+    exits = castle.copy()
+    exits.loc[exits["state"] == "Wyoming", "post"] = [0.0] * 9 + [1.0, 0.0]
+    with pytest.raises(
+        NonAbsorbingTreatmentError, match=r"'Wyoming'.*2009: 1, 2010: 0.*twfe_weights"
+    ):
+        impact.bacon(exits, **kw)

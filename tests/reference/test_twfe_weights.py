@@ -165,3 +165,26 @@ def test_bad_input_and_protocol():
     plt.close("all")
     assert "Negative weights" in res.summary()
     assert "d" in impact.etable([res], format="dataframe").index
+
+
+def test_review_cases():
+    """A hostile review's cases: a treatment collinear with the period effects in an
+    unbalanced panel (was beta = -3e14), equal weights (was sigma_fe = 1e15), 0/1 stored
+    as objects or categories (was IndexError)."""
+    df = pd.DataFrame({"u": [1, 1, 1, 2, 2, 3, 3, 3], "t": [1, 2, 3, 1, 2, 1, 2, 3]})
+    df["d"] = (df["t"] >= 2).astype(int)
+    df["y"] = [0.1, 0.5, -0.3, 1.2, 0.7, -1.0, 0.4, 0.9]
+    with pytest.raises(EmptySampleError, match="does not vary"):
+        impact.twfe_weights(df, y="y", unit="u", time="t", treatment="d")
+    rng = np.random.default_rng(2)
+    u, t = np.repeat(np.arange(10), 5), np.tile(np.arange(5), 10)
+    two_by_two = pd.DataFrame({"u": u, "t": t, "d": ((u >= 5) & (t >= 2)).astype(float)})
+    two_by_two["y"] = rng.normal(size=50) + two_by_two["d"]
+    res = impact.twfe_weights(two_by_two, y="y", unit="u", time="t", treatment="d")
+    assert res.sigma_fe == np.inf and res.summary_of_weights.n_negative == 0
+    for kind in (object, "category"):
+        other = impact.twfe_weights(
+            two_by_two.assign(d=two_by_two["d"].astype(int).astype(kind)),
+            y="y", unit="u", time="t", treatment="d",
+        )  # fmt: skip
+        assert abs(other.beta - res.beta) <= 1e-12
