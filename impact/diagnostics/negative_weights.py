@@ -17,28 +17,17 @@ heterogeneous treatment effects. American Economic Review, 110(9), 2964-2996.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from impact._typing import FloatArray
+from impact.results.negative_weights import WeightSummary
 
-__all__ = ["ZERO_WEIGHT", "WeightSummary", "sigma_fe", "sigma_sign_change", "summarize_weights"]
+__all__ = ["ZERO_WEIGHT", "sigma_fe", "sigma_sign_change", "summarize_weights"]
 
 #: Weights closer to zero than this count as zero (neither positive nor negative), as in
 #: the authors' twowayfeweights: residuals of exactly balanced designs are zero up to
 #: rounding.
 ZERO_WEIGHT = 1e-10
-
-
-@dataclass(frozen=True)
-class WeightSummary:
-    """Counts and sums of the treated cells' weights ``p_gt w_gt`` by sign."""
-
-    n_positive: int
-    n_negative: int
-    sum_positive: float
-    sum_negative: float
 
 
 def summarize_weights(weights: FloatArray) -> WeightSummary:

@@ -8,6 +8,9 @@ import numpy as np
 import pandas as pd
 
 from impact._typing import FloatArray
+from impact.errors import InvalidOptionError
+from impact.inference.clusters import influence_vcov
+from impact.inference.wald import wald
 from impact.results.plotting import plot_coefficients, plot_event_study
 from impact.results.protocol import (
     OVERALL,
@@ -73,6 +76,28 @@ class AggregateResult(ResultProtocol):
         )
         rows = tidy_frame(terms, tab["estimate"], tab["std_error"], self.alpha)
         return pd.concat([overall, rows], ignore_index=True)
+
+    def pretrend_test(self) -> dict[str, float]:
+        """Joint Wald test (chi-square) that the dynamic aggregation's pre-treatment effects
+        (event times before -anticipation) are zero.
+
+        With a universal base period they are deviations from the reference period
+        ``-1 - anticipation`` (itself not tested); with a varying base period they are
+        period-to-period changes. Returns ``statistic``, ``df``, ``p_value`` and
+        ``reference`` (NaN with a varying base).
+        """
+        if self.type != "dynamic" or self.table_influence is None:
+            raise InvalidOptionError("pretrend_test() needs aggregate('dynamic').")
+        tab = self.table
+        pre = (tab["rel_time"] < -self.anticipation).to_numpy() & tab[
+            "std_error"
+        ].notna().to_numpy()
+        if not pre.any():
+            raise InvalidOptionError("the dynamic aggregation has no pre-treatment event time.")
+        V = influence_vcov(self.table_influence[:, pre], self.cluster)
+        out = wald(tab["estimate"].to_numpy(dtype=float)[pre], V, generalized=True).as_dict()
+        universal = self.base_period == "universal"
+        return {**out, "reference": float(-1 - self.anticipation) if universal else float("nan")}
 
     def model_info(self) -> ModelInfo:
         """Outcome, units, the inference used (from the ATT(g,t) fit)."""

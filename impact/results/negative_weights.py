@@ -9,14 +9,23 @@ import numpy as np
 import pandas as pd
 
 from impact.data.samplelog import SampleLog
-from impact.diagnostics.negative_weights import WeightSummary
 from impact.results.plotting import plot_cell_weights
 from impact.results.protocol import ModelInfo, ResultProtocol, finite_stats, tidy_frame
 
-__all__ = ["TWFEWeightsResult"]
+__all__ = ["TWFEWeightsResult", "WeightSummary"]
 
 #: The inference label: the weights describe the point estimate only.
 NO_INFERENCE = "none (weights of the TWFE point estimate)"
+
+
+@dataclass(frozen=True)
+class WeightSummary:
+    """Counts and sums of the treated cells' weights by sign."""
+
+    n_positive: int
+    n_negative: int
+    sum_positive: float
+    sum_negative: float
 
 
 @dataclass(frozen=True, eq=False)

@@ -168,3 +168,21 @@ def test_result_protocol(mpdta_cs):
     assert isinstance(res.plot(), matplotlib.axes.Axes)
     plt.close("all")
     assert "Power of the pre-test" in res.summary()
+
+
+def test_dynamic_aggregation_pretrend_test_equals_the_event_study_one():
+    """att_gt's universal-base dynamic aggregation and event_study(cs) test the same
+    pre-period coefficients; with a varying base the test has no single reference."""
+    df = impact.datasets.load("mpdta")
+    kw = dict(y="lemp", unit="countyreal", time="year", cohort="first.treat")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        agg = impact.att_gt(df, base_period="universal", **kw).aggregate("dynamic")
+        es = impact.event_study(df, estimator="cs", window=(-4, 3), **kw)
+        varying = impact.att_gt(df, **kw).aggregate("dynamic").pretrend_test()
+    a, b = agg.pretrend_test(), es.pretrend_test()
+    assert a["df"] == b["df"] == 3 and a["reference"] == -1
+    assert abs(a["statistic"] - b["statistic"]) <= 1e-8 * b["statistic"]
+    assert varying["df"] == 3 and np.isnan(varying["reference"])
+    with pytest.raises(InvalidOptionError, match="dynamic"):
+        impact.att_gt(df, **kw).aggregate("simple").pretrend_test()
