@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from impact.data.samplelog import SampleLog
-from impact.results.plotting import plot_bacon
+from impact.results.diagnostic_plots import plot_bacon
 from impact.results.protocol import ModelInfo, ResultProtocol, tidy_frame
 
 __all__ = ["BaconResult"]

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from impact.data.samplelog import SampleLog
-from impact.results.plotting import plot_cell_weights
+from impact.results.diagnostic_plots import plot_cell_weights
 from impact.results.protocol import ModelInfo, ResultProtocol, finite_stats, tidy_frame
 
 __all__ = ["TWFEWeightsResult", "WeightSummary"]

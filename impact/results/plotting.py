@@ -16,11 +16,8 @@ __all__ = [
     "MARKERS",
     "REL_TIME_LABEL",
     "plot_att_gt",
-    "plot_bacon",
-    "plot_cell_weights",
     "plot_coefficients",
     "plot_event_study",
-    "plot_pretrend_power",
 ]
 
 #: Default x-label of event-study plots (results on a yearly grid say years).
@@ -190,116 +187,3 @@ def plot_att_gt(table: Any, *, ax: Any = None, xlabel: str = REL_TIME_LABEL) -> 
         ax.legend(frameon=False, fontsize=8)
         return ax
     return np.asarray(axes)
-
-
-def plot_bacon(pairs: Any, twfe: float, *, ax: Any = None) -> Any:
-    """Goodman-Bacon scatter: each 2x2 DiD estimate against its weight, one marker and
-    colour per comparison type, the TWFE coefficient (their weighted mean) as a line.
-
-    Parameters
-    ----------
-    pairs : DataFrame
-        ``type``, ``estimate``, ``weight`` (a :class:`~impact.results.bacon.BaconResult`'s
-        ``pairs``).
-    twfe : float
-    ax : matplotlib Axes, optional
-
-    Returns
-    -------
-    matplotlib Axes
-    """
-    import matplotlib.pyplot as plt
-    import seaborn as sns
-
-    if ax is None:
-        _, ax = plt.subplots(figsize=(6.5, 4))
-    colours = sns.color_palette("colorblind", 4)
-    for j, (kind, rows) in enumerate(pairs.groupby("type", sort=False)):
-        ax.scatter(rows["weight"], rows["estimate"], marker=MARKERS[j % len(MARKERS)],
-                   color=colours[j % len(colours)], label=kind, s=28)  # fmt: skip
-    ax.axhline(twfe, color="0.2", linewidth=1.0, linestyle="--", label=f"TWFE = {twfe:.4f}")
-    ax.axhline(0.0, color="0.6", linewidth=0.6)
-    ax.set_xlabel("Weight")
-    ax.set_ylabel("2x2 DiD estimate")
-    ax.legend(frameon=False, fontsize="small")
-    sns.despine(ax=ax)
-    return ax
-
-
-def plot_cell_weights(cells: Any, time: str, *, ax: Any = None) -> Any:
-    """TWFE weights of treated observations by period: positive and negative in two
-    colours and markers, zero marked.
-
-    Parameters
-    ----------
-    cells : DataFrame
-        ``time`` and ``weight`` columns (a :class:`TWFEWeightsResult`'s ``cells``).
-    time : str
-    ax : matplotlib Axes, optional
-
-    Returns
-    -------
-    matplotlib Axes
-    """
-    import matplotlib.pyplot as plt
-    import seaborn as sns
-
-    if ax is None:
-        _, ax = plt.subplots(figsize=(6.5, 4))
-    colours = sns.color_palette("colorblind", 2)
-    w = cells["weight"].to_numpy(dtype=float)
-    periods = pd.Index(sorted(pd.unique(cells[time])))
-    x = periods.get_indexer(cells[time])
-    for j, (mask, label) in enumerate(((w >= 0, "positive"), (w < 0, "negative"))):
-        ax.scatter(x[mask], w[mask], marker=MARKERS[j], color=colours[j], s=14, alpha=0.6,
-                   label=f"{label} ({int(mask.sum())})")  # fmt: skip
-    ax.axhline(0.0, color="0.3", linewidth=0.8)
-    ax.set_xticks(range(len(periods)), [str(p) for p in periods])
-    ax.set_xlabel(time)
-    ax.set_ylabel("TWFE weight")
-    ax.legend(frameon=False, fontsize="small")
-    sns.despine(ax=ax)
-    return ax
-
-
-def plot_pretrend_power(table: Any, reference: int, slope: float, *, ax: Any = None) -> Any:
-    """Event-study coefficients with 95% intervals, the hypothesised linear trend, and the
-    coefficients expected under that trend given that the pre-test passed.
-
-    Parameters
-    ----------
-    table : DataFrame
-        ``rel_time``, ``estimate``, ``std_error``, ``trend``, ``expected_if_passed``.
-    reference : int
-        The normalised event time (drawn at 0).
-    slope : float
-    ax : matplotlib Axes, optional
-
-    Returns
-    -------
-    matplotlib Axes
-    """
-    import matplotlib.pyplot as plt
-    import seaborn as sns
-
-    if ax is None:
-        _, ax = plt.subplots(figsize=(6.5, 4))
-    colours = sns.color_palette("colorblind", 3)
-    rel = table["rel_time"].to_numpy()
-    est = table["estimate"].to_numpy(dtype=float)
-    half = 1.959963984540054 * table["std_error"].to_numpy(dtype=float)
-    ax.errorbar(rel, est, yerr=half, fmt="o", color=colours[0], capsize=3, markersize=4,
-                label="estimate, 95% CI")  # fmt: skip
-    ax.plot([reference], [0.0], "o", color=colours[0], markerfacecolor="white")
-    order = np.argsort(np.r_[rel, reference])
-    xs = np.r_[rel, reference][order]
-    ax.plot(xs, np.r_[table["trend"].to_numpy(float), 0.0][order], "--", color="0.3",
-            label=f"linear trend, slope {slope:.3g}")  # fmt: skip
-    ax.plot(xs, np.r_[table["expected_if_passed"].to_numpy(float), 0.0][order],
-            marker=MARKERS[1], color=colours[1], label="expected if pre-test passed")  # fmt: skip
-    ax.axhline(0.0, color="0.6", linewidth=0.6)
-    ax.set_xlabel(REL_TIME_LABEL)
-    ax.set_ylabel("Coefficient")
-    ax.legend(frameon=False, fontsize="small")
-    sns.despine(ax=ax)
-    return ax

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from impact._typing import FloatArray
-from impact.results.plotting import plot_pretrend_power
+from impact.results.diagnostic_plots import plot_pretrend_power
 from impact.results.protocol import ModelInfo, ResultProtocol, rel_time_term, tidy_frame
 
 __all__ = ["PretrendPowerResult"]
