@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from impact.diagnostics.bacon import bacon
+from impact.diagnostics.twfe_weights import twfe_weights
 from impact.errors import MultipleMinimaWarning
 from impact.estimators.att_gt import att_gt
 from impact.estimators.etwfe import etwfe
@@ -158,13 +160,47 @@ class Evaluation:
 
         def make() -> Any:
             n = self.names
-            member = ~np.isnan(self.data[n.cohort].to_numpy())
-            sample = self.data[member | self.data[n.pool].to_numpy()]
+            sample = self.twfe_sample()
             fe = " + ".join([formula_name(c.unit), self.sector_fe or formula_name(c.time)])
             fml = f"{formula_name(outcome)} ~ {formula_name(n.member)} | {fe}"
             return feols(fml, data=sample, vcov=self.vcov)
 
         return self.memo(("twfe", outcome), make)
+
+    def twfe_sample(self) -> pd.DataFrame:
+        """Members and the control pool: the sample of static TWFE and its diagnostics."""
+        n = self.names
+        member = ~np.isnan(self.data[n.cohort].to_numpy())
+        return self.data[member | self.data[n.pool].to_numpy()]
+
+    def twfe_weights(self, outcome: str) -> Any:
+        """De Chaisemartin-D'Haultfoeuille weights of ``outcome ~ member | unit + time``
+        on the static-TWFE sample (memoised)."""
+        c = self.spec.columns
+        return self.memo(
+            ("twfe_weights", outcome),
+            lambda: twfe_weights(
+                self.twfe_sample(), y=outcome, unit=c.unit, time=c.time,
+                treatment=self.names.member,
+            ),
+        )  # fmt: skip
+
+    def bacon(self, outcome: str) -> Any:
+        """Goodman-Bacon decomposition of ``outcome ~ member | unit + time`` on the firms of
+        the static-TWFE sample observed with ``outcome`` in every period (the
+        decomposition needs a balanced panel; memoised)."""
+        c = self.spec.columns
+
+        def make() -> Any:
+            d = self.twfe_sample()
+            ok = np.isfinite(d[outcome].to_numpy(dtype=float))
+            periods = d.loc[ok, c.time].nunique()
+            seen = d.loc[ok].groupby(c.unit)[c.time].nunique()
+            complete = set(seen.index[seen == periods])
+            balanced = d[ok & d[c.unit].isin(complete).to_numpy()]
+            return bacon(balanced, y=outcome, unit=c.unit, time=c.time, treatment=self.names.member)
+
+        return self.memo(("bacon", outcome), make)
 
     def etwfe_poisson(self, outcome: str) -> Any:
         """Poisson ETWFE (cohort and period effects) against the control pool."""

@@ -18,6 +18,7 @@ from impact.report import (
     table8_spillovers,
     table9_robustness,
     table10_production,
+    table11_diagnostics,
 )
 from impact.report.evaluation import Evaluation
 
@@ -35,6 +36,7 @@ TABLE_BUILDERS: dict[str, Callable[[Evaluation], Any]] = {
     "spillovers": table8_spillovers.table_spillovers,
     "robustness": table9_robustness.table_robustness,
     "production": table10_production.table_production_function,
+    "diagnostics": table11_diagnostics.table_diagnostics,
 }
 
 #: Figure builders: ``(Evaluation) -> dict[str, Figure]``.

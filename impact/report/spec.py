@@ -116,7 +116,7 @@ class Spec:
     n_boot: int = 19
     tables: tuple[str, ...] = (
         "descriptives", "rollout", "selection", "balance", "main", "dynamic", "heterogeneity",
-        "spillovers", "robustness", "production",
+        "spillovers", "robustness", "production", "diagnostics",
     )  # fmt: skip
     figures: tuple[str, ...] = (
         "event_study", "trajectories", "att_gt_heatmap", "pscore_overlap", "rollout",

@@ -1,4 +1,4 @@
-"""Write tests/reference/stored/pretrends_hewang.json (not collected by pytest).
+"""Write tests/reference/data/pretrends_hewang.json (not collected by pytest).
 
 The event study of He & Wang (2017, Figure 2C) shipped with Roth's R package pretrends
 (MIT licence, github.com/jonathandroth/pretrends, data/HeAndWangResults.rda at commit
@@ -44,7 +44,7 @@ def main(path: str) -> None:
         "reference": -1,
         "readme": README,
     }
-    (HERE / "stored" / "pretrends_hewang.json").write_text(json.dumps(out, indent=1) + "\n")
+    (HERE / "data" / "pretrends_hewang.json").write_text(json.dumps(out, indent=1) + "\n")
 
 
 if __name__ == "__main__":

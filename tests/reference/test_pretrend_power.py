@@ -20,7 +20,7 @@ from impact.diagnostics.pretrend_power import power_at_slope, slope_for_power
 from impact.diagnostics.truncated_normal import truncated_mean
 from impact.errors import InvalidOptionError
 
-STORED = Path(__file__).parent / "stored" / "pretrends_hewang.json"
+STORED = Path(__file__).parent / "data" / "pretrends_hewang.json"
 
 #: pretrends solves for the slope with R's uniroot at its default tolerance
 #: (.Machine$double.eps^0.25 = 1.2e-4, absolute): its printed slope is that accurate.

@@ -15,7 +15,7 @@ from impact.inference.logit_effects import (
     pseudo_r2,
 )
 from impact.linear.logit import logit_fit
-from impact.report.selection import selection_logit
+from impact.report.selection import BaselineFirms, selection_logit
 
 #: Both sides run Newton's method to convergence on the same likelihood; measured
 #: agreement: 1e-15 (coefficients, effects) to 1e-12 (covariance) relative. The margin
@@ -77,8 +77,13 @@ def test_marginal_effect_of_a_dummy_is_the_mean_discrete_change():
 def test_selection_table_matches_statsmodels():
     """The report's table 3 frame against statsmodels on firms with cells as clusters."""
     X, y, cl = _data(3, n=800, clusters=25)
-    firms = pd.DataFrame(
-        {"member": y.astype(bool), "cell": cl, "a": X[:, 1], "b": X[:, 2], "c": X[:, 3]}
+    firms = BaselineFirms(
+        unit=np.arange(len(y)),
+        cell=cl,
+        member=y.astype(bool),
+        in_cell=np.ones(len(y), bool),
+        values=pd.DataFrame({"a": X[:, 1], "b": X[:, 2], "c": X[:, 3]}),
+        year=2000,
     )
     tab = selection_logit(firms, ["a", "b", "c"])
     ref = sm.Logit(y, X).fit(
