@@ -46,4 +46,5 @@ FIGURE_BUILDERS: dict[str, Callable[[Evaluation], dict[str, Any]]] = {
     "att_gt_heatmap": report_figures.figure_att_gt,
     "pscore_overlap": table4_balance.figure_pscore_overlap,
     "rollout": report_figures.figure_rollout,
+    "bacon": table11_diagnostics.figure_bacon,
 }

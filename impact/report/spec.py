@@ -119,7 +119,7 @@ class Spec:
         "spillovers", "robustness", "production", "diagnostics",
     )  # fmt: skip
     figures: tuple[str, ...] = (
-        "event_study", "trajectories", "att_gt_heatmap", "pscore_overlap", "rollout",
+        "event_study", "trajectories", "att_gt_heatmap", "pscore_overlap", "rollout", "bacon",
     )  # fmt: skip
     seed: int = 20261127
 

@@ -10,6 +10,8 @@ Every number is one call through the evaluation context.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -17,9 +19,11 @@ from impact.diagnostics.bacon_weights import TYPES
 from impact.errors import ImpactError
 from impact.report.evaluation import Evaluation
 from impact.report.frames import counts_frame
+from impact.report.report_figures import subplots
 from impact.report.table import Table
+from impact.results.diagnostic_plots import plot_bacon
 
-__all__ = ["diagnostics", "table_diagnostics"]
+__all__ = ["diagnostics", "figure_bacon", "table_diagnostics"]
 
 
 def _row(ev: Evaluation, family: str, outcome: str) -> dict:
@@ -109,3 +113,28 @@ def table_diagnostics(ev: Evaluation) -> Table:
         "diagnostics", "Table 11: what static TWFE averages", (), note, {},
         frame=frame, display=_display(frame) if not frame.empty else None,
     )  # fmt: skip
+
+
+def figure_bacon(ev: Evaluation) -> dict[str, Any]:
+    """Goodman-Bacon scatter (2x2 estimate against weight, by type) of each family's first
+    outcome, on the firms observed in every year (as table 11)."""
+    decs = []
+    for fam in ev.spec.families:
+        if not fam.outcomes:
+            continue
+        try:
+            decs.append((fam.outcomes[0], ev.bacon(fam.outcomes[0])))
+        except ImpactError:  # table 11's note says why
+            continue
+    if not decs:
+        return {}
+    ncols = min(3, len(decs))
+    nrows = -(-len(decs) // ncols)
+    fig, axes = subplots(nrows, ncols, figsize=(4.3 * ncols, 3.5 * nrows), squeeze=False)
+    for ax, (outcome, dec) in zip(axes.flat, decs, strict=False):
+        plot_bacon(dec.pairs, dec.twfe, ax=ax)
+        ax.set_title(outcome)
+    for ax in list(axes.flat)[len(decs) :]:
+        ax.set_visible(False)
+    fig.tight_layout()
+    return {"bacon": fig}
