@@ -11,6 +11,7 @@ from impact.data.panel import Panel
 from impact.data.samplelog import SampleLog
 from impact.design.cohorts import cohort_from_membership
 from impact.diagnostics.bacon import bacon
+from impact.diagnostics.honest_did import honest_did
 from impact.diagnostics.pretrend import pretrend_power
 from impact.diagnostics.twfe_weights import twfe_weights
 from impact.estimators.att_gt import att_gt
@@ -50,6 +51,7 @@ __all__ = [
     "event_study",
     "feols",
     "fepois",
+    "honest_did",
     "plot_event_study",
     "pretrend_power",
     "prodest",

@@ -18,8 +18,9 @@ from impact.results.linear import FeolsResult
 
 __all__ = ["EventCoefficients", "event_coefficients"]
 
-#: A feols coefficient of an ``i(var, ref=...)`` dummy: ``var::k``.
-_DUMMY = re.compile(r"^(?P<var>.+)::(?P<k>-?\d+(?:\.0+)?)$")
+#: A feols coefficient of an ``i(var, ref=...)`` dummy, ``var::k``, or of an
+#: ``i(var, by, ref=...)`` interaction, ``var::k:by``.
+_DUMMY = re.compile(r"^(?P<var>[^:]+)::(?P<k>-?\d+(?:\.0+)?)(?::(?P<by>.+))?$")
 
 
 @dataclass(frozen=True)
@@ -126,11 +127,11 @@ def _from_aggregation(agg: AggregateResult) -> EventCoefficients:
 def _from_feols(fit: FeolsResult, reference: int | None) -> EventCoefficients:
     parsed = [(name, _DUMMY.match(str(name))) for name in fit.coef.index]
     dummies = [(name, m) for name, m in parsed if m]
-    variables = {m.group("var") for _, m in dummies}
+    variables = {(m.group("var"), m.group("by")) for _, m in dummies}
     if len(variables) != 1:
         raise InvalidOptionError(
             "the feols fit needs exactly one set of i(rel_time, ref=...) event-time dummies "
-            f"(found {sorted(variables) or 'none'})."
+            f"(found {sorted(str(v) for v in variables) or 'none'})."
         )
     names = [name for name, _ in dummies]
     rel = np.array([int(float(m.group("k"))) for _, m in dummies])

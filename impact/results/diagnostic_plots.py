@@ -10,7 +10,7 @@ import pandas as pd
 
 from impact.results.plotting import MARKERS, REL_TIME_LABEL
 
-__all__ = ["plot_bacon", "plot_cell_weights", "plot_pretrend_power"]
+__all__ = ["plot_bacon", "plot_cell_weights", "plot_pretrend_power", "plot_sensitivity"]
 
 
 def _new_axes(ax: Any, n_colours: int) -> tuple[Any, list]:
@@ -117,3 +117,35 @@ def plot_pretrend_power(table: Any, reference: int, slope: float, *, ax: Any = N
             marker=MARKERS[1], color=colours[1], label="expected if pre-test passed")  # fmt: skip
     ax.axhline(0.0, color="0.6", linewidth=0.6)
     return _finish(ax, REL_TIME_LABEL, "Coefficient")
+
+
+def plot_sensitivity(table: Any, breakdown: float, *, ax: Any = None) -> Any:
+    """Robust confidence intervals against the bound ``M``, the original interval at the
+    left, the breakdown value as a dotted line.
+
+    Parameters
+    ----------
+    table : DataFrame
+        ``M`` (NaN for the original interval), ``lower``, ``upper``, ``estimate``.
+    breakdown : float
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    ax, colours = _new_axes(ax, 2)
+    robust = table[table["M"].notna()]
+    original = table[table["M"].isna()]
+    m = robust["M"].to_numpy(dtype=float)
+    step = float(np.min(np.diff(m))) if len(m) > 1 else 1.0
+    ax.vlines(m, robust["lower"], robust["upper"], color=colours[0], linewidth=2.2,
+              label="robust CI (FLCI)")  # fmt: skip
+    if len(original):
+        x0 = float(m.min() - step) if len(m) else 0.0
+        ax.vlines([x0], original["lower"], original["upper"], color=colours[1], linewidth=2.2,
+                  label="original CI")  # fmt: skip
+    ax.axhline(0.0, color="0.4", linewidth=0.8)
+    if np.isfinite(breakdown):
+        ax.axvline(breakdown, color="0.3", linestyle=":", label=f"breakdown M = {breakdown:.3g}")
+    return _finish(ax, "M (bound on the change in the trend's slope per period)", "Effect")

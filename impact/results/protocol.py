@@ -1,7 +1,7 @@
 """ONE result protocol: what every result offers to users, :func:`impact.etable` and maketables.
 
 Every result (feols, fepois, att_gt and its aggregations, event_study, etwfe, prodest, tfp_did,
-and the diagnostics bacon, twfe_weights, pretrend_power) derives from
+and the diagnostics bacon, twfe_weights, pretrend_power, honest_did) derives from
 :class:`ResultProtocol` and implements two methods:
 
 - ``tidy()``: a DataFrame with ``term, estimate, std_error, statistic, p_value,
