@@ -3,6 +3,7 @@ coefficients, their joint covariance (pre and post periods) and the reference pe
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +17,7 @@ from impact.results.aggregate import AggregateResult
 from impact.results.event_study import EventStudyResult
 from impact.results.linear import FeolsResult
 
-__all__ = ["EventCoefficients", "event_coefficients"]
+__all__ = ["EventCoefficients", "event_coefficients", "real_number"]
 
 #: A feols coefficient of an ``i(var, ref=...)`` dummy, ``var::k``, or of an
 #: ``i(var, by, ref=...)`` interaction, ``var::k:by``.
@@ -58,6 +59,17 @@ class EventCoefficients:
         return self.rel_time > self.reference
 
 
+def real_number(name: str, value: object) -> float:
+    """``value`` as a finite float; bools, strings and other objects are refused."""
+    if isinstance(value, bool | str) or not isinstance(
+        value, int | float | np.integer | np.floating
+    ):
+        raise InvalidOptionError(f"{name} must be a number, got {value!r}.")
+    if not np.isfinite(float(value)):
+        raise InvalidOptionError(f"{name} must be finite, got {value!r}.")
+    return float(value)
+
+
 def event_coefficients(result: Any, reference: int | None = None) -> EventCoefficients:
     """The event-time coefficients of ``result`` with their joint covariance.
 
@@ -72,17 +84,40 @@ def event_coefficients(result: Any, reference: int | None = None) -> EventCoeffi
         The result has no joint covariance of pre- and post-period coefficients (with
         the estimator that has one), or is not an event study.
     """
-    if isinstance(result, EventStudyResult):
-        return _from_event_study(result)
-    if isinstance(result, AggregateResult):
-        return _from_aggregation(result)
     if isinstance(result, FeolsResult):
-        return _from_feols(result, reference)
+        return _checked(_from_feols(result, reference))
+    if isinstance(result, EventStudyResult | AggregateResult):
+        coef = (
+            _from_event_study(result)
+            if isinstance(result, EventStudyResult)
+            else _from_aggregation(result)
+        )
+        if reference is not None and reference != coef.reference:
+            raise InvalidOptionError(
+                f"{coef.source} is normalised on event time {coef.reference}; reference= "
+                f"({reference!r}) applies to feols fits only."
+            )
+        return _checked(coef)
     raise InvalidOptionError(
         f"{type(result).__name__} is not an event study: pass an impact.event_study result, "
         "att_gt(..., base_period='universal').aggregate('dynamic'), or a feols fit with "
         "i(rel_time, ref=...) dummies."
     )
+
+
+def _checked(coef: EventCoefficients) -> EventCoefficients:
+    """Finite coefficients and covariances, and at least one post-period."""
+    if not (np.all(np.isfinite(coef.estimate)) and np.all(np.isfinite(coef.vcov))):
+        bad = coef.rel_time[~np.isfinite(coef.estimate) | ~np.isfinite(coef.vcov).all(axis=0)]
+        raise InvalidOptionError(
+            f"{coef.source}: event times {bad.tolist()} have a missing coefficient or "
+            "covariance (e.g. no observations); narrow the window or refit."
+        )
+    if not coef.post.any():
+        raise InvalidOptionError(
+            f"{coef.source} has no event time after the reference {coef.reference}."
+        )
+    return coef
 
 
 def _from_event_study(res: EventStudyResult) -> EventCoefficients:
@@ -137,15 +172,38 @@ def _from_feols(fit: FeolsResult, reference: int | None) -> EventCoefficients:
     rel = np.array([int(float(m.group("k"))) for _, m in dummies])
     order = np.argsort(rel)
     rel, names = rel[order], [names[i] for i in order]
-    if reference is None:
-        gaps = sorted(set(range(int(rel.min()), int(rel.max()) + 1)) - set(rel.tolist()))
-        if len(gaps) > 1:
-            raise InvalidOptionError(
-                f"event times {gaps} have no dummy: say which one is the reference (reference=)."
-            )
-        reference = gaps[0] if gaps else -1
-    if reference in set(rel.tolist()):
-        raise InvalidOptionError(f"reference event time {reference} has a coefficient.")
+    reference = _feols_reference(fit, rel, reference)
     V = fit.vcov.loc[names, names].to_numpy(dtype=float)
     est = fit.coef[names].to_numpy(dtype=float)
-    return EventCoefficients(rel, est, V, int(reference), "feols i() event study")
+    return EventCoefficients(rel, est, V, reference, "feols i() event study")
+
+
+def _feols_reference(fit: FeolsResult, rel: np.ndarray, reference: object) -> int:
+    """The reference event time: ``reference=``, else the ``ref=`` of the formula's i()
+    term, else the one event time missing between two observed neighbours."""
+    if reference is None:
+        found = re.search(r"\bi\([^)]*\bref\s*=\s*(-?\d+(?:\.0+)?)\s*[,)]", fit.formula)
+        if found:
+            reference = int(float(found.group(1)))
+        else:
+            gaps = [int(a) + 1 for a, b in itertools.pairwise(rel) if b - a == 2]
+            if len(gaps) != 1:
+                raise InvalidOptionError(
+                    "cannot tell the reference event time of the i() dummies: give reference=."
+                )
+            reference = gaps[0]
+    try:
+        whole = not isinstance(reference, bool | str) and float(reference).is_integer()
+    except (TypeError, ValueError):
+        whole = False
+    if not whole:
+        raise InvalidOptionError(f"reference must be a whole event time, got {reference!r}.")
+    reference = int(reference)
+    if reference in set(rel.tolist()):
+        raise InvalidOptionError(f"reference event time {reference} has a coefficient.")
+    if not rel.min() - 1 <= reference <= rel.max():
+        raise InvalidOptionError(
+            f"reference event time {reference} lies outside the dummies' event times "
+            f"{int(rel.min())} .. {int(rel.max())}."
+        )
+    return reference

@@ -9,7 +9,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from impact.diagnostics.event_coefficients import EventCoefficients, event_coefficients
+from impact._typing import FloatArray
+from impact.diagnostics.event_coefficients import (
+    EventCoefficients,
+    event_coefficients,
+    real_number,
+)
 from impact.diagnostics.honest_flci import flci_smoothness
 from impact.errors import InvalidOptionError
 from impact.inference.intervals import interval
@@ -90,16 +95,19 @@ def honest_did(
     Rambachan, A., & Roth, J. (2023). A more credible approach to parallel trends. Review
     of Economic Studies, 90(5), 2555-2591.
     """
+    alpha = real_number("alpha", alpha)
     if not 0 < alpha < 1:
         raise InvalidOptionError(f"alpha must be in (0, 1), got {alpha!r}.")
+    if breakdown_resolution is not None:
+        breakdown_resolution = real_number("breakdown_resolution", breakdown_resolution)
+        if breakdown_resolution <= 0:
+            raise InvalidOptionError(
+                f"breakdown_resolution must be > 0, got {breakdown_resolution!r}."
+            )
     coef = event_coefficients(result, reference)
     n_pre, n_post = _contiguous(coef)
-    l_post = np.eye(n_post)[0] if l_vec is None else np.asarray(l_vec, dtype=float)
-    if l_post.shape != (n_post,) or not np.all(np.isfinite(l_post)) or not l_post.any():
-        raise InvalidOptionError(
-            f"l_vec must hold {n_post} finite weights, not all zero (one per post-period "
-            f"{coef.rel_time[coef.post].tolist()}), got {l_vec!r}."
-        )
+    l_post, scale = _weights(l_vec, n_post, coef)
+    grid_in = None if M is None else _bounds_given(M)
     try:
         np.linalg.cholesky(coef.vcov)
     except np.linalg.LinAlgError as exc:
@@ -110,8 +118,8 @@ def honest_did(
     def flci(m: float):
         return flci_smoothness(coef.estimate, coef.vcov, n_pre, n_post, m, l_post, alpha)
 
-    breakdown, resolution = _breakdown(flci, coef, l_post, breakdown_resolution)
-    grid = _bounds(M, breakdown)
+    breakdown, resolution = _breakdown(flci, coef, breakdown_resolution)
+    grid = grid_in if grid_in is not None else _default_bounds(breakdown)
     est = float(l_post @ coef.estimate[coef.post])
     se = float(np.sqrt(l_post @ coef.vcov[np.ix_(coef.post, coef.post)] @ l_post))
     lo, hi = interval(est, se, alpha)
@@ -121,6 +129,10 @@ def honest_did(
         f = flci(m)
         rows.append({"M": m, "lower": f.lower, "upper": f.upper, "estimate": f.estimate,
                      "half_length": f.half_length, "worst_bias": f.worst_bias})  # fmt: skip
+    table = pd.DataFrame(rows)
+    # the intervals were computed for l / scale (max |l| = 1): scale them back
+    for col in ("lower", "upper", "estimate", "half_length", "worst_bias"):
+        table[col] = table[col] * scale
     post = coef.rel_time[coef.post].tolist()
     target = (
         f"effect at event time {post[0]}"
@@ -129,25 +141,46 @@ def honest_did(
         + ", ".join(f"{w:g}@{k}" for w, k in zip(l_post, post, strict=True))
     )
     return HonestDiDResult(
-        restriction="smoothness", table=pd.DataFrame(rows), breakdown=breakdown,
+        restriction="smoothness", table=table, breakdown=breakdown,
         breakdown_resolution=resolution, target=target, alpha=alpha, source=coef.source,
         nobs=len(coef.rel_time),
     )  # fmt: skip
 
 
-def _bounds(M: float | Sequence[float] | None, breakdown: float) -> list[float]:
-    if M is None:
-        top = 2 * breakdown if np.isfinite(breakdown) and breakdown > 0 else 0.0
-        return [float(m) for m in np.linspace(0.0, top, DEFAULT_POINTS)] if top else [0.0]
-    values = [float(m) for m in np.atleast_1d(np.asarray(M, dtype=float))]
-    if not values or any(not np.isfinite(m) or m < 0 for m in values):
+def _weights(l_vec: object, n_post: int, coef: EventCoefficients) -> tuple[FloatArray, float]:
+    """The post-period weights scaled to max |l| = 1, and the scale (the intervals scale
+    linearly in l, the breakdown value not at all)."""
+    if l_vec is None:
+        return np.eye(n_post)[0], 1.0
+    try:
+        l_post = np.asarray(l_vec, dtype=float)
+    except (TypeError, ValueError):
+        l_post = np.array([np.nan])
+    if l_post.shape != (n_post,) or not np.all(np.isfinite(l_post)) or not l_post.any():
+        raise InvalidOptionError(
+            f"l_vec must hold {n_post} finite numbers, not all zero (one per post-period "
+            f"{coef.rel_time[coef.post].tolist()}), got {l_vec!r}."
+        )
+    scale = float(np.max(np.abs(l_post)))
+    return l_post / scale, scale
+
+
+def _bounds_given(M: object) -> list[float]:
+    values = np.atleast_1d(M)
+    if values.dtype.kind not in "iuf" or not values.size:
+        raise InvalidOptionError(f"M must be numbers >= 0, got {M!r}.")
+    values = values.astype(float)
+    if not np.all(np.isfinite(values)) or np.any(values < 0):
         raise InvalidOptionError(f"M must be finite numbers >= 0, got {M!r}.")
-    return sorted(values)
+    return sorted({float(m) for m in values})
 
 
-def _breakdown(
-    flci, coef: EventCoefficients, l_post, resolution: float | None
-) -> tuple[float, float]:
+def _default_bounds(breakdown: float) -> list[float]:
+    top = 2 * breakdown if np.isfinite(breakdown) and breakdown > 0 else 0.0
+    return [float(m) for m in np.linspace(0.0, top, DEFAULT_POINTS)] if top else [0.0]
+
+
+def _breakdown(flci, coef: EventCoefficients, resolution: float | None) -> tuple[float, float]:
     """Largest M whose interval excludes 0 (intervals widen with M), by bisection."""
 
     def excludes_zero(m: float) -> bool:

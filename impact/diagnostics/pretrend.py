@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from impact.diagnostics.event_coefficients import event_coefficients
+from impact.diagnostics.event_coefficients import event_coefficients, real_number
 from impact.diagnostics.pretrend_power import power_at_slope, slope_for_power
 from impact.errors import InvalidOptionError
 from impact.results.pretrend_power import PretrendPowerResult, power_table
@@ -55,14 +55,15 @@ def pretrend_power(
     """
     if (slope is None) == (power is None):
         raise InvalidOptionError("give exactly one of slope= and power=.")
+    alpha = real_number("alpha", alpha)
     if not 0 < alpha < 1:
         raise InvalidOptionError(f"alpha must be in (0, 1), got {alpha!r}.")
     coef = event_coefficients(result, reference)
     if slope is None:
-        slope = slope_for_power(coef, float(power), alpha)
-    elif not np.isfinite(slope):
-        raise InvalidOptionError(f"slope must be a finite number, got {slope!r}.")
-    at = power_at_slope(coef, float(slope), alpha)
+        power = real_number("power", power)
+        slope = slope_for_power(coef, power, alpha)
+    slope = real_number("slope", slope)
+    at = power_at_slope(coef, slope, alpha)
     expected = at.trend.copy()
     expected[coef.pre] = at.pre_mean
     expected[coef.post] = at.bias
@@ -71,6 +72,6 @@ def pretrend_power(
         coef.post,
     )  # fmt: skip
     return PretrendPowerResult(
-        slope=float(slope), power=at.power, target_power=power, alpha=alpha,
-        reference=coef.reference, table=table, source=coef.source,
+        slope=slope, power=at.power, target_power=power, alpha=alpha,
+        reference=coef.reference, table=table, source=coef.source, pass_probability=at.p_pass,
     )  # fmt: skip

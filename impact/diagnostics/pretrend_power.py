@@ -41,6 +41,7 @@ class PowerAtSlope:
     trend: FloatArray  # delta at every event time of the coefficients
     bias: FloatArray  # expected bias of each post-period estimate given passing
     pre_mean: FloatArray  # E[b_pre | pass]
+    p_pass: float  # probability that the pre-test passes
 
 
 def _pre_box(coef: EventCoefficients, alpha: float) -> tuple[FloatArray, FloatArray]:
@@ -81,7 +82,7 @@ def power_at_slope(coef: EventCoefficients, slope: float, alpha: float = 0.05) -
         ) from exc
     pre_mean, p_pass = truncated_mean(trend[pre], V_pre, lo, hi)
     shift = V[np.ix_(post, pre)] @ np.linalg.solve(V_pre, pre_mean - trend[pre])
-    return PowerAtSlope(slope, 1.0 - p_pass, trend, trend[post] + shift, pre_mean)
+    return PowerAtSlope(slope, 1.0 - p_pass, trend, trend[post] + shift, pre_mean, p_pass)
 
 
 def slope_for_power(coef: EventCoefficients, power: float, alpha: float = 0.05) -> float:

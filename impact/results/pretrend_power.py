@@ -49,15 +49,18 @@ class PretrendPowerResult(ResultProtocol):
     reference: int
     table: pd.DataFrame
     source: str
+    #: probability that the pre-test passes under the trend; when it is 0 in floating point
+    #: (a trend far beyond the pre-periods' noise) the conditional quantities are NaN
+    pass_probability: float = float("nan")
 
     @property
     def mean_bias(self) -> float:
         post = self.table[self.table["post"]]
-        return float(post["expected_if_passed"].mean())
+        return float(np.mean(post["expected_if_passed"].to_numpy(dtype=float)))
 
     @property
     def mean_bias_unconditional(self) -> float:
-        return float(self.table.loc[self.table["post"], "trend"].mean())
+        return float(np.mean(self.table.loc[self.table["post"], "trend"].to_numpy(dtype=float)))
 
     def tidy(self) -> pd.DataFrame:
         """One row per post-period: the expected bias given passing (``estimate``; no
@@ -81,13 +84,19 @@ class PretrendPowerResult(ResultProtocol):
 
     def summary(self) -> str:
         target = "" if self.target_power is None else f" (solved for power {self.target_power})"
+        conditional = (
+            f"{self.mean_bias:.6g} given that the pre-test passed"
+            if np.isfinite(self.mean_bias)
+            else "undefined given a pass (the pre-test passes with probability 0 in floating "
+            "point against this trend)"
+        )
         return (
             f"Pre-trend power (Roth 2022): {self.source}, reference period {self.reference}\n"
             f"Pre-test: no pre-period coefficient significant at {self.alpha}\n"
             f"Linear trend slope: {self.slope:.6g} per period{target}\n"
             f"Power of the pre-test against it: {self.power:.4f}\n"
             f"Average post-period bias: {self.mean_bias_unconditional:.6g} unconditionally, "
-            f"{self.mean_bias:.6g} given that the pre-test passed\n"
+            f"{conditional}\n"
             f"Std. errors: {NO_INFERENCE}"
         )
 

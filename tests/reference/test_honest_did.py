@@ -150,3 +150,45 @@ def test_result_protocol(twfe):
     assert isinstance(res.plot(), matplotlib.axes.Axes)
     plt.close("all")
     assert "Breakdown M" in res.summary()
+
+
+def test_review_cases(ehec, twfe):
+    """A hostile review's cases: endless bisection, non-finite inputs, references, weights."""
+    import dataclasses
+
+    kw = dict(y="dins", unit="stfips", time="year", cohort="yexp2")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        es = impact.event_study(ehec, estimator="did2s", window=(-4, 1), **kw)
+    for bad in (0, -1, float("nan")):
+        with pytest.raises(InvalidOptionError, match="breakdown_resolution"):
+            impact.honest_did(es, M=0.0, breakdown_resolution=bad)
+    V = es.vcov.copy()
+    V.iloc[3, :] = np.nan
+    V.iloc[:, 3] = np.nan
+    with pytest.raises(InvalidOptionError, match="missing coefficient or covariance"):
+        impact.honest_did(dataclasses.replace(es, vcov=V), M=0.01)
+    with pytest.raises(InvalidOptionError, match="missing coefficient or covariance"):
+        impact.pretrend_power(dataclasses.replace(es, vcov=V), slope=0.01)
+    with pytest.raises(InvalidOptionError, match="applies to feols fits only"):
+        impact.honest_did(es, reference=-2)
+    for bad_m in (True, "0.1", [0.1, -1.0]):
+        with pytest.raises(InvalidOptionError, match="M must be"):
+            impact.honest_did(twfe, M=bad_m)
+    with pytest.raises(InvalidOptionError, match="l_vec"):
+        impact.honest_did(twfe, M=0.01, l_vec="ab")
+    big = impact.honest_did(twfe, M=[0.01, 0.01], l_vec=[1e300, 1e300])
+    unit = impact.honest_did(twfe, M=0.01, l_vec=[1.0, 1.0])
+    assert len(big.table) == 2  # the original CI and one (deduplicated) bound
+    np.testing.assert_allclose(big.table["upper"] / 1e300, unit.table["upper"], rtol=1e-9)
+    assert big.breakdown == pytest.approx(unit.breakdown, rel=1e-9)
+    # the reference is read from the formula's ref=, wherever it sits
+    edge = impact.feols(
+        "dins ~ i(year, D, ref=2008) | stfips + year", ehec, vcov={"cluster": "stfips"}
+    )
+    with pytest.raises(InvalidOptionError, match="no pre-period"):
+        impact.honest_did(edge)
+    with pytest.raises(InvalidOptionError, match="whole event time"):
+        impact.honest_did(twfe, reference=2012.5)
+    with pytest.raises(InvalidOptionError, match="outside"):
+        impact.honest_did(twfe, reference=1990)

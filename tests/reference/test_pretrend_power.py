@@ -186,3 +186,16 @@ def test_dynamic_aggregation_pretrend_test_equals_the_event_study_one():
     assert varying["df"] == 3 and np.isnan(varying["reference"])
     with pytest.raises(InvalidOptionError, match="dynamic"):
         impact.att_gt(df, **kw).aggregate("simple").pretrend_test()
+
+
+def test_review_cases(mpdta_cs):
+    """Numbers must be numbers; a trend the pre-test always catches leaves the
+    conditional bias undefined, and the summary says so."""
+    for bad in (True, "0.1"):
+        with pytest.raises(InvalidOptionError, match="slope must be a number"):
+            impact.pretrend_power(mpdta_cs, slope=bad)
+    with pytest.raises(InvalidOptionError, match="power must be a number"):
+        impact.pretrend_power(mpdta_cs, power="0.5")
+    huge = impact.pretrend_power(mpdta_cs, slope=1e6)
+    assert huge.power == 1.0 and huge.pass_probability == 0.0
+    assert np.isnan(huge.mean_bias) and "undefined given a pass" in huge.summary()
