@@ -5,11 +5,7 @@ Usage: ``python replication/figures.py [--out DIR]``. Only calls the public API 
 ``replication/config.toml``; ``impact replicate`` builds every group at once (same bytes).
 """
 
-import argparse
-
-from impact.report.replication import CONFIG, replicate
+from impact.report.replication import run_group
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--out", default="replication/output/figures")
-    replicate(parser.parse_args().out, spec=CONFIG, tables=[], figures=None, progress=True)
+    run_group("figures", tables=[], figures=None, description=__doc__)

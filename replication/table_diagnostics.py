@@ -5,13 +5,7 @@ Usage: ``python replication/table_diagnostics.py [--out DIR]``. Only calls the p
 ``replication/config.toml``; ``impact replicate`` builds every group at once (same bytes).
 """
 
-import argparse
-
-from impact.report.replication import CONFIG, replicate
+from impact.report.replication import run_group
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--out", default="replication/output/table_diagnostics")
-    replicate(
-        parser.parse_args().out, spec=CONFIG, tables=["diagnostics"], figures=[], progress=True
-    )
+    run_group("table_diagnostics", tables=["diagnostics"], figures=[], description=__doc__)

@@ -4,13 +4,7 @@ Usage: ``python replication/table_production.py [--out DIR]``. Only calls the pu
 ``replication/config.toml``; ``impact replicate`` builds every group at once (same bytes).
 """
 
-import argparse
-
-from impact.report.replication import CONFIG, replicate
+from impact.report.replication import run_group
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--out", default="replication/output/table_production")
-    replicate(
-        parser.parse_args().out, spec=CONFIG, tables=["production"], figures=[], progress=True
-    )
+    run_group("table_production", tables=["production"], figures=[], description=__doc__)

@@ -4,17 +4,9 @@ Usage: ``python replication/tables_descriptive.py [--out DIR]``. Only calls the 
 ``replication/config.toml``; ``impact replicate`` builds every group at once (same bytes).
 """
 
-import argparse
-
-from impact.report.replication import CONFIG, replicate
+from impact.report.replication import run_group
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--out", default="replication/output/tables_descriptive")
-    replicate(
-        parser.parse_args().out,
-        spec=CONFIG,
-        tables=["descriptives", "rollout"],
-        figures=[],
-        progress=True,
+    run_group(
+        "tables_descriptive", tables=["descriptives", "rollout"], figures=[], description=__doc__
     )

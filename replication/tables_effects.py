@@ -5,13 +5,7 @@ Usage: ``python replication/tables_effects.py [--out DIR]``. Only calls the publ
 ``replication/config.toml``; ``impact replicate`` builds every group at once (same bytes).
 """
 
-import argparse
-
-from impact.report.replication import CONFIG, replicate
+from impact.report.replication import run_group
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--out", default="replication/output/tables_effects")
-    replicate(
-        parser.parse_args().out, spec=CONFIG, tables=["main", "dynamic"], figures=[], progress=True
-    )
+    run_group("tables_effects", tables=["main", "dynamic"], figures=[], description=__doc__)

@@ -19,7 +19,7 @@ from impact.datasets.cluster.shipped import shipped_path
 from impact.report.evaluate import evaluate
 from impact.report.spec import Spec
 
-__all__ = ["CONFIG", "DEFAULT_SEED", "default_inputs", "load_spec", "replicate"]
+__all__ = ["CONFIG", "DEFAULT_SEED", "default_inputs", "load_spec", "replicate", "run_group"]
 
 DEFAULT_SEED = 20261127
 #: The shipped report's spec, relative to the repository root.
@@ -90,3 +90,17 @@ def replicate(
         frame = data if isinstance(data, pd.DataFrame) else pd.read_csv(data)
         truth = None
     return evaluate(frame, s, truth=truth, progress=progress, workers=workers).write(out)
+
+
+def run_group(
+    name: str, *, tables: Sequence[str], figures: Sequence[str] | None, description: str
+) -> list[Path]:
+    """The command line of one ``replication/<name>.py`` script: ``--out DIR`` (default
+    ``replication/output/<name>``), the shipped config, these tables and figures
+    (``figures=None``: the spec's)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--out", default=f"replication/output/{name}")
+    out = parser.parse_args().out
+    return replicate(out, spec=CONFIG, tables=tables, figures=figures, progress=True)
