@@ -18,6 +18,7 @@ from impact.design.cohorts import first_treated, period_label
 from impact.diagnostics.bacon_weights import (
     bacon_pairs,
     demeaned_treatment_variance,
+    sums_by_type,
     twfe_from_means,
 )
 from impact.engine.kernels import group_sums, group_weights
@@ -108,9 +109,10 @@ def bacon(data: pd.DataFrame, *, y: str, unit: str, time: str, treatment: str) -
     labels = _group_labels(data[time].to_numpy()[keep], panel.period[keep], periods, starts)
     pairs["treated"] = [labels[g] for g in pairs["treated"]]
     pairs["control"] = [labels[g] for g in pairs["control"]]
-    return BaconResult.build(
-        pairs=pairs, twfe=twfe_from_means(ybar, starts, shares), depvar=y, treatment=treatment,
-        unit=unit, time=time, n_units=n_units, n_periods=n_periods, sample_log=log,
+    return BaconResult(
+        pairs=pairs, by_type=sums_by_type(pairs), twfe=twfe_from_means(ybar, starts, shares),
+        depvar=y, treatment=treatment, unit=unit, time=time, n_units=n_units,
+        n_periods=n_periods, sample_log=log,
     )  # fmt: skip
 
 

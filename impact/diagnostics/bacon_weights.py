@@ -26,7 +26,13 @@ import pandas as pd
 
 from impact._typing import FloatArray, IntArray
 
-__all__ = ["TYPES", "bacon_pairs", "demeaned_treatment_variance", "twfe_from_means"]
+__all__ = [
+    "TYPES",
+    "bacon_pairs",
+    "demeaned_treatment_variance",
+    "sums_by_type",
+    "twfe_from_means",
+]
 
 #: Comparison types, in the order of the paper.
 TYPES = (
@@ -126,3 +132,16 @@ def bacon_pairs(ybar: FloatArray, starts: IntArray, shares: FloatArray) -> pd.Da
             est = _did(ybar, j, k, window & (t < starts[j]), t >= starts[j])
             rows.append((j, k, TYPES[2] if starts[k] > 0 else TYPES[3], est, w / v))
     return pd.DataFrame(rows, columns=["treated", "control", "type", "estimate", "weight"])
+
+
+def sums_by_type(pairs: pd.DataFrame) -> pd.DataFrame:
+    """Per comparison type (in order of appearance): the summed ``weight`` and the
+    weighted mean ``estimate`` of its 2x2s."""
+    w = pairs["weight"].to_numpy(dtype=float)
+    kind = pd.Index(pairs["type"])
+    codes, types = pd.factorize(kind)
+    weight = np.bincount(codes, weights=w, minlength=len(types))
+    weighted = np.bincount(
+        codes, weights=w * pairs["estimate"].to_numpy(dtype=float), minlength=len(types)
+    )
+    return pd.DataFrame({"type": list(types), "weight": weight, "estimate": weighted / weight})

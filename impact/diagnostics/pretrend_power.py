@@ -19,17 +19,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import optimize, stats
+from scipy import optimize
 
 from impact._typing import FloatArray
 from impact.diagnostics.event_coefficients import EventCoefficients
 from impact.diagnostics.truncated_normal import box_probability, truncated_mean
 from impact.errors import InvalidOptionError
+from impact.inference.intervals import critical_value
 
 __all__ = ["PowerAtSlope", "power_at_slope", "slope_for_power"]
 
 #: Relative accuracy of the slope found for a target power (root finding).
 SLOPE_RTOL = 1e-10
+#: The search for that slope stops (typed error) beyond this many pre-period SEs.
+MAX_SLOPE_SCALES = 2.0**40
 
 
 @dataclass(frozen=True)
@@ -54,7 +57,7 @@ def _pre_box(coef: EventCoefficients, alpha: float) -> tuple[FloatArray, FloatAr
     sd = np.sqrt(np.diag(coef.vcov)[pre])
     if not np.all(np.isfinite(sd)) or np.any(sd <= 0):
         raise InvalidOptionError(f"{coef.source}: a pre-period coefficient has no variance.")
-    z = float(stats.norm.ppf(1 - alpha / 2))
+    z = critical_value(alpha)
     return -z * sd, z * sd
 
 
@@ -100,6 +103,11 @@ def slope_for_power(coef: EventCoefficients, power: float, alpha: float = 0.05) 
     hi = scale
     while 1.0 - _pass_probability(coef, hi, alpha) < power:
         hi *= 2.0
+        if hi > MAX_SLOPE_SCALES * scale:  # the box probability no longer resolves
+            raise InvalidOptionError(
+                f"power {power} is not reached by slopes up to {hi:.3g}: the pre-test's "
+                "rejection probability cannot be told from 1 there; ask for a lower power."
+            )
     return float(
         optimize.brentq(
             lambda s: 1.0 - _pass_probability(coef, s, alpha) - power, 0.0, hi,

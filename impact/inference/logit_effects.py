@@ -16,7 +16,8 @@ import scipy.linalg as sla
 from scipy.special import expit
 
 from impact._typing import FloatArray, IntArray
-from impact.inference.clusters import cluster_sums
+from impact.inference.ssc import SSC, small_sample
+from impact.inference.vcov import meat_cluster
 
 __all__ = [
     "MarginalEffects",
@@ -51,10 +52,13 @@ def logit_cluster_vcov(
     n, k = X.shape
     p = expit(X @ coef)
     bread = sla.inv((X * (p * (1 - p))[:, None]).T @ X)
-    s = cluster_sums(X * (y - p)[:, None], codes)
-    g = s.shape[0]
-    factor = g / (g - 1) * (n - 1) / (n - k)
-    return factor * bread @ (s.T @ s) @ bread
+    g = int(codes.max()) + 1
+    meat = meat_cluster(X * (y - p)[:, None], codes, g)
+    ssc = small_sample(
+        SSC.fixest(), vcov_type="cluster", N=n, k=k, fe_levels=0, fe_rank_full=0,
+        fe_levels_nested=0, n_fe_nested=0, n_fe=0, G=(g,),
+    )  # fmt: skip
+    return ssc.factors[0] * bread @ meat @ bread
 
 
 def binary_columns(X: FloatArray) -> np.ndarray:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from impact.report.spec import OutcomeFamily
 
-__all__ = ["EVENT_ESTIMATORS", "Z95", "primary_estimator"]
+__all__ = ["EVENT_ESTIMATORS", "primary_estimator"]
 
 #: Table-5 estimators with an event-study form (table 6, figures): key -> event_study name.
 EVENT_ESTIMATORS = {
@@ -15,9 +15,6 @@ EVENT_ESTIMATORS = {
     "did2s": "did2s",
     "twfe": "twfe",
 }
-
-#: Normal 97.5% quantile (95% pointwise intervals).
-Z95 = 1.959963984540054
 
 
 def primary_estimator(family: OutcomeFamily) -> str | None:

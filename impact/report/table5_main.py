@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import pandas as pd
 
+from impact.inference.intervals import interval
 from impact.report.evaluation import LABELS, Evaluation
-from impact.report.headline import EVENT_ESTIMATORS, Z95
+from impact.report.headline import EVENT_ESTIMATORS
 from impact.report.spec import OutcomeFamily
 from impact.report.table import Table
 
@@ -64,8 +65,8 @@ def _row(ev: Evaluation, family: OutcomeFamily, outcome: str, estimator: str) ->
         "aggregation": agg,
         "estimate": float(est),
         "std_error": float(se),
-        "conf_low": float(est - Z95 * se),
-        "conf_high": float(est + Z95 * se),
+        "conf_low": float(interval(est, se)[0]),
+        "conf_high": float(interval(est, se)[1]),
         "pretrend_p": float(pre_p),
         "obs": obs,
         "firms": firms,
@@ -87,8 +88,8 @@ def _tfp_row(ev: Evaluation) -> dict:
         "aggregation": f"average of e = 0..{spec.window[1]}",
         "estimate": est,
         "std_error": se,
-        "conf_low": est - Z95 * se,
-        "conf_high": est + Z95 * se,
+        "conf_low": float(interval(est, se)[0]),
+        "conf_high": float(interval(est, se)[1]),
         "pretrend_p": float(res.att_gt.pretrend_test()["p_value"]),
         "obs": int(res.productivity.notna().sum()),
         "firms": int(res.att_gt.n_units),

@@ -45,21 +45,6 @@ class BaconResult(ResultProtocol):
     n_periods: int
     sample_log: SampleLog
 
-    @classmethod
-    def build(cls, *, pairs: pd.DataFrame, **fields: Any) -> BaconResult:
-        """The result with the sums by type."""
-        w = pairs["weight"].to_numpy()
-        weighted = pairs.assign(_we=w * pairs["estimate"].to_numpy())
-        sums = weighted.groupby("type", sort=False)[["weight", "_we"]].sum()
-        by_type = pd.DataFrame(
-            {
-                "type": sums.index.to_list(),
-                "weight": sums["weight"].to_numpy(),
-                "estimate": (sums["_we"] / sums["weight"]).to_numpy(),
-            }
-        )
-        return cls(pairs=pairs.reset_index(drop=True), by_type=by_type, **fields)
-
     @property
     def nobs(self) -> int:
         return int(self.n_units * self.n_periods)

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from impact.inference.intervals import critical_value
 from impact.results.plotting import MARKERS, REL_TIME_LABEL
 
 __all__ = ["plot_bacon", "plot_cell_weights", "plot_pretrend_power", "plot_sensitivity"]
@@ -85,8 +86,10 @@ def plot_cell_weights(cells: Any, time: str, *, ax: Any = None) -> Any:
     return _finish(ax, time, "TWFE weight")
 
 
-def plot_pretrend_power(table: Any, reference: int, slope: float, *, ax: Any = None) -> Any:
-    """Event-study coefficients with 95% intervals, the hypothesised linear trend, and the
+def plot_pretrend_power(
+    table: Any, reference: int, slope: float, *, alpha: float = 0.05, ax: Any = None
+) -> Any:
+    """Event-study coefficients with 1 - alpha intervals, the hypothesised linear trend, and the
     coefficients expected under that trend given that the pre-test passed.
 
     Parameters
@@ -105,9 +108,9 @@ def plot_pretrend_power(table: Any, reference: int, slope: float, *, ax: Any = N
     ax, colours = _new_axes(ax, 3)
     rel = table["rel_time"].to_numpy()
     est = table["estimate"].to_numpy(dtype=float)
-    half = 1.959963984540054 * table["std_error"].to_numpy(dtype=float)
+    half = critical_value(alpha) * table["std_error"].to_numpy(dtype=float)
     ax.errorbar(rel, est, yerr=half, fmt="o", color=colours[0], capsize=3, markersize=4,
-                label="estimate, 95% CI")  # fmt: skip
+                label=f"estimate, {100 * (1 - alpha):g}% CI")  # fmt: skip
     ax.plot([reference], [0.0], "o", color=colours[0], markerfacecolor="white")
     order = np.argsort(np.r_[rel, reference])
     xs = np.r_[rel, reference][order]

@@ -80,7 +80,7 @@ class PretrendPowerResult(ResultProtocol):
     def plot(self, ax: Any = None) -> Any:
         """The event study with the hypothesised trend and the coefficients expected
         given that the pre-test passed (Roth 2022, Figure 1)."""
-        return plot_pretrend_power(self.table, self.reference, self.slope, ax=ax)
+        return plot_pretrend_power(self.table, self.reference, self.slope, alpha=self.alpha, ax=ax)
 
     def summary(self) -> str:
         target = "" if self.target_power is None else f" (solved for power {self.target_power})"
