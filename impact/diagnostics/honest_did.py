@@ -4,6 +4,7 @@ study's conclusion (Rambachan & Roth 2023), on any event-study result."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -14,6 +15,14 @@ from impact.diagnostics.event_coefficients import (
     EventCoefficients,
     event_coefficients,
     real_number,
+)
+from impact.diagnostics.honest_arp import arp_excludes, arp_set
+from impact.diagnostics.honest_constraints import (
+    BIAS_DIRECTIONS,
+    MONOTONE_DIRECTIONS,
+    Polyhedron,
+    relative_magnitude_polyhedra,
+    smoothness_polyhedron,
 )
 from impact.diagnostics.honest_flci import flci_smoothness
 from impact.errors import InvalidOptionError
@@ -34,7 +43,7 @@ def _contiguous(coef: EventCoefficients) -> tuple[int, int]:
     expected = [*range(-n_pre, 0), *range(1, n_post + 1)]
     if pos.tolist() != expected:
         raise InvalidOptionError(
-            f"{coef.source}: the smoothness restriction needs every event time from the first "
+            f"{coef.source}: the restrictions need every event time from the first "
             f"to the last, around the reference {coef.reference} (got {coef.rel_time.tolist()})."
         )
     if n_pre == 0:
@@ -49,16 +58,22 @@ def _contiguous(coef: EventCoefficients) -> tuple[int, int]:
 def honest_did(
     result: Any,
     *,
+    method: str = "smoothness",
     M: float | Sequence[float] | None = None,
+    Mbar: float | Sequence[float] | None = None,
+    bias: str | None = None,
+    monotonicity: str | None = None,
     l_vec: Sequence[float] | None = None,
     alpha: float = 0.05,
     reference: int | None = None,
     breakdown_resolution: float | None = None,
+    test: str = "hybrid",
+    seed: int = 0,
+    grid_points: int = 1000,
 ) -> HonestDiDResult:
     """Confidence intervals for an event study's post-period effect that stay valid when
-    parallel trends fails smoothly: the violation's slope changes by at most ``M`` per
-    period (``Delta^SD(M)``; ``M = 0``: a linear pre-trend continues), with the
-    breakdown value of ``M`` at which the effect stops being significant.
+    parallel trends fails in a bounded way, with the breakdown value of the bound at
+    which the effect stops being significant (Rambachan & Roth 2023).
 
     Parameters
     ----------
@@ -68,8 +83,18 @@ def honest_did(
         ``att_gt(..., base_period="universal").aggregate("dynamic")``, or a feols fit with
         ``i(rel_time, ref=...)`` dummies. Event times must be contiguous around the
         reference.
-    M : float or sequence of float, optional
-        Bounds to report (>= 0). Default: 8 values from 0 to twice the breakdown value.
+    method : {"smoothness", "relative_magnitude"}
+        ``"smoothness"`` (``Delta^SD(M)``): the violation's slope changes by at most ``M``
+        per period (``M = 0``: a linear pre-trend continues). ``"relative_magnitude"``
+        (``Delta^RM(Mbar)``): no post-period change of the violation exceeds ``Mbar``
+        times the largest pre-period change.
+    M, Mbar : float or sequence of float, optional
+        Bounds to report (>= 0), ``M`` for smoothness, ``Mbar`` for relative magnitudes.
+        Default: 8 values from 0 to twice the breakdown value.
+    bias : {"positive", "negative"}, optional
+        Also restrict the sign of the post-period violation.
+    monotonicity : {"increasing", "decreasing"}, optional
+        Also restrict the violation to move in one direction.
     l_vec : sequence of float, optional
         Weights of the post-period effects (one per post-period): the target is
         ``l' tau_post``. Default: the first post-period; ``[1/n] * n`` is their average.
@@ -79,6 +104,15 @@ def honest_did(
         The reference event time of a feols fit (inferred from its dummies otherwise).
     breakdown_resolution : float, optional
         Absolute resolution of the breakdown value (default 1% of it).
+    test : {"hybrid", "conditional"}
+        For the ARP sets (relative magnitudes, or any restriction with ``bias`` or
+        ``monotonicity``): the conditional-least-favourable hybrid (first-stage size
+        ``alpha / 10``, the R package's default "C-LF") or the purely conditional test.
+    seed : int
+        Seed of the hybrid's least-favourable critical value (1,000 draws).
+    grid_points : int
+        Points of the grid on which an ARP set is first located (its ends are then
+        refined by bisection).
 
     Returns
     -------
@@ -86,49 +120,39 @@ def honest_did(
 
     Notes
     -----
-    Intervals are the optimal fixed-length confidence intervals (FLCI) of Rambachan & Roth
-    (2023, Section 4.1), which they recommend for smoothness restrictions; they match the
-    authors' R package and moderndid's port (tests/reference/test_honest_did.py).
+    Smoothness alone gives the optimal fixed-length confidence intervals (FLCI, Section
+    4.1 of the paper); every other restriction inverts the conditional or hybrid test of
+    Andrews, Roth & Pakes (Section 5), whose sets can have gaps: the table gives their
+    hull. Both match the authors' R package and moderndid's port
+    (tests/reference/test_honest_did.py, test_honest_arp.py).
 
     References
     ----------
     Rambachan, A., & Roth, J. (2023). A more credible approach to parallel trends. Review
     of Economic Studies, 90(5), 2555-2591.
+    Andrews, I., Roth, J., & Pakes, A. (2023). Inference for linear conditional moment
+    inequalities. Review of Economic Studies, 90(6), 2763-2791.
     """
-    alpha = real_number("alpha", alpha)
-    if not 0 < alpha < 1:
-        raise InvalidOptionError(f"alpha must be in (0, 1), got {alpha!r}.")
-    if breakdown_resolution is not None:
-        breakdown_resolution = real_number("breakdown_resolution", breakdown_resolution)
-        if breakdown_resolution <= 0:
-            raise InvalidOptionError(
-                f"breakdown_resolution must be > 0, got {breakdown_resolution!r}."
-            )
+    opts = _options(method, M, Mbar, bias, monotonicity, alpha, breakdown_resolution, test,
+                    seed, grid_points)  # fmt: skip
     coef = event_coefficients(result, reference)
     n_pre, n_post = _contiguous(coef)
     l_post, scale = _weights(l_vec, n_post, coef)
-    grid_in = None if M is None else _bounds_given(M)
     try:
         np.linalg.cholesky(coef.vcov)
     except np.linalg.LinAlgError as exc:
         raise InvalidOptionError(
             f"{coef.source}: the covariance of the event-time coefficients is singular."
         ) from exc
-
-    def flci(m: float):
-        return flci_smoothness(coef.estimate, coef.vcov, n_pre, n_post, m, l_post, alpha)
-
-    breakdown, resolution = _breakdown(flci, coef, breakdown_resolution)
-    grid = grid_in if grid_in is not None else _default_bounds(breakdown)
+    bound_of = _interval_function(opts, coef, n_pre, l_post)
+    breakdown, resolution = _breakdown(bound_of, opts, coef, n_pre, l_post)
+    grid = opts.bounds if opts.bounds is not None else _default_bounds(breakdown)
     est = float(l_post @ coef.estimate[coef.post])
     se = float(np.sqrt(l_post @ coef.vcov[np.ix_(coef.post, coef.post)] @ l_post))
     lo, hi = interval(est, se, alpha)
-    rows = [{"M": np.nan, "lower": float(lo), "upper": float(hi), "estimate": est,
-             "half_length": float(hi - est), "worst_bias": 0.0}]  # fmt: skip
-    for m in grid:
-        f = flci(m)
-        rows.append({"M": m, "lower": f.lower, "upper": f.upper, "estimate": f.estimate,
-                     "half_length": f.half_length, "worst_bias": f.worst_bias})  # fmt: skip
+    rows = [{opts.name: np.nan, "lower": float(lo), "upper": float(hi), "estimate": est,
+             "half_length": float(hi - est), "worst_bias": 0.0, "gaps": False}]  # fmt: skip
+    rows += [{opts.name: m, **bound_of(m)} for m in grid]
     table = pd.DataFrame(rows)
     # the intervals were computed for l / scale (max |l| = 1): scale them back
     for col in ("lower", "upper", "estimate", "half_length", "worst_bias"):
@@ -141,10 +165,115 @@ def honest_did(
         + ", ".join(f"{w:g}@{k}" for w, k in zip(l_post, post, strict=True))
     )
     return HonestDiDResult(
-        restriction="smoothness", table=table, breakdown=breakdown,
+        restriction=opts.restriction, table=table, breakdown=breakdown,
         breakdown_resolution=resolution, target=target, alpha=alpha, source=coef.source,
-        nobs=len(coef.rel_time),
+        nobs=len(coef.rel_time), bound=opts.name, interval_method=opts.interval_method,
     )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _Options:
+    method: str
+    name: str  # "M" or "Mbar"
+    bounds: list[float] | None
+    bias: str | None
+    monotonicity: str | None
+    alpha: float
+    resolution: float | None
+    kappa: float
+    seed: int
+    grid_points: int
+
+    @property
+    def arp(self) -> bool:
+        return self.method == "relative_magnitude" or bool(self.bias or self.monotonicity)
+
+    @property
+    def restriction(self) -> str:
+        base = "smoothness" if self.method == "smoothness" else "relative magnitudes"
+        extra = [f"{self.bias} bias" if self.bias else "", self.monotonicity or ""]
+        return " + ".join([base, *[e for e in extra if e]])
+
+    @property
+    def interval_method(self) -> str:
+        if not self.arp:
+            return "FLCI"
+        return "ARP hybrid (C-LF)" if self.kappa > 0 else "ARP conditional"
+
+
+def _choice(name: str, value: object, allowed: tuple) -> None:
+    if value not in allowed:
+        raise InvalidOptionError(f"{name} must be one of {allowed}, got {value!r}.")
+
+
+def _options(method, M, Mbar, bias, monotonicity, alpha, resolution, test, seed,
+             grid_points) -> _Options:  # fmt: skip
+    _choice("method", method, ("smoothness", "relative_magnitude"))
+    _choice("bias", bias, (None, *BIAS_DIRECTIONS))
+    _choice("monotonicity", monotonicity, (None, *MONOTONE_DIRECTIONS))
+    _choice("test", test, ("hybrid", "conditional"))
+    alpha = real_number("alpha", alpha)
+    if not 0 < alpha < 1:
+        raise InvalidOptionError(f"alpha must be in (0, 1), got {alpha!r}.")
+    if resolution is not None:
+        resolution = real_number("breakdown_resolution", resolution)
+        if resolution <= 0:
+            raise InvalidOptionError(f"breakdown_resolution must be > 0, got {resolution!r}.")
+    name, given, other = ("M", M, Mbar) if method == "smoothness" else ("Mbar", Mbar, M)
+    if other is not None:
+        wrong = "Mbar" if name == "M" else "M"
+        raise InvalidOptionError(
+            f"{wrong} does not apply to method={method!r}: pass {name}= "
+            f"({'relative_magnitude' if wrong == 'Mbar' else 'smoothness'} takes {wrong})."
+        )
+    for label, value, low in (("seed", seed, 0), ("grid_points", grid_points, 10)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+            raise InvalidOptionError(f"{label} must be an integer >= {low}, got {value!r}.")
+    return _Options(
+        method=method, name=name, bounds=None if given is None else _bounds_given(given, name),
+        bias=bias, monotonicity=monotonicity, alpha=alpha, resolution=resolution,
+        kappa=alpha / 10 if test == "hybrid" else 0.0, seed=int(seed),
+        grid_points=int(grid_points),
+    )  # fmt: skip
+
+
+def _polyhedra(opts: _Options, n_pre: int, n_post: int, m: float) -> list[Polyhedron]:
+    if opts.method == "smoothness":
+        return [smoothness_polyhedron(n_pre, n_post, m, opts.bias, opts.monotonicity)]
+    return relative_magnitude_polyhedra(n_pre, n_post, m, opts.bias, opts.monotonicity)
+
+
+def _extent(opts: _Options, coef: EventCoefficients, n_pre: int, l_post: FloatArray, m: float):
+    """How far the restriction can move the target (widens the first grid)."""
+    steps = np.arange(1, len(l_post) + 1)
+    pre_change = float(np.max(np.abs(np.diff(np.append(coef.estimate[:n_pre], 0.0)))))
+    if opts.method == "smoothness":  # the pre-trend extrapolated, then the curvature
+        return float(np.abs(l_post) @ steps * pre_change + m * (np.abs(l_post) @ steps**2))
+    return float(m * (np.abs(l_post) @ steps) * pre_change)
+
+
+def _interval_function(opts: _Options, coef: EventCoefficients, n_pre: int, l_post):
+    """``m -> {lower, upper, estimate, half_length, worst_bias, gaps}`` for the bound m."""
+    n_post = len(l_post)
+    beta, sigma = coef.estimate, coef.vcov
+
+    def flci(m: float) -> dict:
+        f = flci_smoothness(beta, sigma, n_pre, n_post, m, l_post, opts.alpha)
+        return {
+            "lower": f.lower, "upper": f.upper, "estimate": f.estimate,
+            "half_length": f.half_length, "worst_bias": f.worst_bias, "gaps": False,
+        }  # fmt: skip
+
+    def arp(m: float) -> dict:
+        s = arp_set(
+            _polyhedra(opts, n_pre, n_post, m), beta, sigma, n_pre, l_post, alpha=opts.alpha,
+            kappa=opts.kappa, seed=opts.seed, grid_points=opts.grid_points,
+            extent=_extent(opts, coef, n_pre, l_post, m),
+        )  # fmt: skip
+        return {"lower": s.lower, "upper": s.upper, "estimate": float(l_post @ beta[coef.post]),
+                "half_length": np.nan, "worst_bias": np.nan, "gaps": s.gaps}  # fmt: skip
+
+    return arp if opts.arp else flci
 
 
 def _weights(l_vec: object, n_post: int, coef: EventCoefficients) -> tuple[FloatArray, float]:
@@ -165,13 +294,13 @@ def _weights(l_vec: object, n_post: int, coef: EventCoefficients) -> tuple[Float
     return l_post / scale, scale
 
 
-def _bounds_given(M: object) -> list[float]:
+def _bounds_given(M: object, name: str) -> list[float]:
     values = np.atleast_1d(M)
     if values.dtype.kind not in "iuf" or not values.size:
-        raise InvalidOptionError(f"M must be numbers >= 0, got {M!r}.")
+        raise InvalidOptionError(f"{name} must be numbers >= 0, got {M!r}.")
     values = values.astype(float)
     if not np.all(np.isfinite(values)) or np.any(values < 0):
-        raise InvalidOptionError(f"M must be finite numbers >= 0, got {M!r}.")
+        raise InvalidOptionError(f"{name} must be finite numbers >= 0, got {M!r}.")
     return sorted({float(m) for m in values})
 
 
@@ -180,21 +309,35 @@ def _default_bounds(breakdown: float) -> list[float]:
     return [float(m) for m in np.linspace(0.0, top, DEFAULT_POINTS)] if top else [0.0]
 
 
-def _breakdown(flci, coef: EventCoefficients, resolution: float | None) -> tuple[float, float]:
-    """Largest M whose interval excludes 0 (intervals widen with M), by bisection."""
+def _breakdown(bound_of, opts: _Options, coef: EventCoefficients, n_pre: int, l_post):
+    """Largest bound whose set excludes 0 (sets widen with the bound), by bisection; for
+    the ARP sets only ``theta = 0`` is tested at each bound."""
+    if opts.arp:
+        n_post = len(l_post)
 
-    def excludes_zero(m: float) -> bool:
-        f = flci(m)
-        return f.lower > 0 or f.upper < 0
+        def excludes_zero(m: float) -> bool:
+            return arp_excludes(
+                _polyhedra(opts, n_pre, n_post, m), coef.estimate, coef.vcov, n_pre, l_post,
+                value=0.0, alpha=opts.alpha, kappa=opts.kappa, seed=opts.seed,
+            )  # fmt: skip
 
+        scale = 1.0 if opts.method == "relative_magnitude" else _coef_scale(coef)
+    else:
+
+        def excludes_zero(m: float) -> bool:
+            f = bound_of(m)
+            return f["lower"] > 0 or f["upper"] < 0
+
+        scale = _coef_scale(coef)
     if not excludes_zero(0.0):
         return float("nan"), float("nan")
-    scale = float(np.sqrt(np.max(np.diag(coef.vcov)))) or 1.0
     hi = scale
     while excludes_zero(hi):
         hi *= 2.0
+        if hi > scale * 2.0**60:  # never overturned: no finite breakdown
+            return float("inf"), float("nan")
     lo = hi / 2.0 if hi > scale else 0.0
-    tol = resolution if resolution is not None else None
+    tol = opts.resolution
     while True:
         step = tol if tol is not None else BREAKDOWN_RESOLUTION * max(lo, hi / 2)
         if hi - lo <= step:
@@ -204,3 +347,7 @@ def _breakdown(flci, coef: EventCoefficients, resolution: float | None) -> tuple
             lo = mid
         else:
             hi = mid
+
+
+def _coef_scale(coef: EventCoefficients) -> float:
+    return float(np.sqrt(np.max(np.diag(coef.vcov)))) or 1.0

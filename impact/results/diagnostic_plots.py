@@ -122,33 +122,47 @@ def plot_pretrend_power(
     return _finish(ax, REL_TIME_LABEL, "Coefficient")
 
 
-def plot_sensitivity(table: Any, breakdown: float, *, ax: Any = None) -> Any:
-    """Robust confidence intervals against the bound ``M``, the original interval at the
-    left, the breakdown value as a dotted line.
+#: Axis labels of the sensitivity plot, by bound.
+_BOUND_LABELS = {
+    "M": "M (bound on the change in the trend's slope per period)",
+    "Mbar": "Mbar (post-period change relative to the largest pre-period change)",
+}
+
+
+def plot_sensitivity(
+    table: Any, breakdown: float, *, ax: Any = None, bound: str = "M", method: str = "FLCI"
+) -> Any:
+    """Robust confidence intervals against the bound (``M`` or ``Mbar``), the original
+    interval at the left, the breakdown value as a dotted line.
 
     Parameters
     ----------
     table : DataFrame
-        ``M`` (NaN for the original interval), ``lower``, ``upper``, ``estimate``.
+        The bound's column (NaN for the original interval), ``lower``, ``upper``.
     breakdown : float
     ax : matplotlib Axes, optional
+    bound : {"M", "Mbar"}
+    method : str
+        How the robust intervals were built (legend).
 
     Returns
     -------
     matplotlib Axes
     """
     ax, colours = _new_axes(ax, 2)
-    robust = table[table["M"].notna()]
-    original = table[table["M"].isna()]
-    m = robust["M"].to_numpy(dtype=float)
+    robust = table[table[bound].notna()]
+    original = table[table[bound].isna()]
+    m = robust[bound].to_numpy(dtype=float)
     step = float(np.min(np.diff(m))) if len(m) > 1 else 1.0
     ax.vlines(m, robust["lower"], robust["upper"], color=colours[0], linewidth=2.2,
-              label="robust CI (FLCI)")  # fmt: skip
+              label=f"robust CI ({method})")  # fmt: skip
     if len(original):
         x0 = float(m.min() - step) if len(m) else 0.0
         ax.vlines([x0], original["lower"], original["upper"], color=colours[1], linewidth=2.2,
                   label="original CI")  # fmt: skip
     ax.axhline(0.0, color="0.4", linewidth=0.8)
     if np.isfinite(breakdown):
-        ax.axvline(breakdown, color="0.3", linestyle=":", label=f"breakdown M = {breakdown:.3g}")
-    return _finish(ax, "M (bound on the change in the trend's slope per period)", "Effect")
+        ax.axvline(
+            breakdown, color="0.3", linestyle=":", label=f"breakdown {bound} = {breakdown:.3g}"
+        )
+    return _finish(ax, _BOUND_LABELS[bound], "Effect")

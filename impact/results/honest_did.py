@@ -23,14 +23,23 @@ class HonestDiDResult(ResultProtocol):
     ----------
     restriction : str
         ``"smoothness"``: the violation's second differences are at most ``M`` per period
-        (``M = 0``: linear trends continue).
+        (``M = 0``: linear trends continue); ``"relative magnitudes"``: no post-period
+        change exceeds ``Mbar`` times the largest pre-period change; either may carry
+        ``+ positive/negative bias`` and ``+ increasing/decreasing``.
     table : DataFrame
-        ``M``, ``lower``, ``upper``, ``estimate`` (the affine estimate the interval is
-        centred on), ``half_length``, ``worst_bias``; first the original interval
-        (``M`` NaN: parallel trends exactly).
+        The bound (column named by ``bound``), ``lower``, ``upper``, ``estimate`` (FLCI:
+        the affine estimate the interval is centred on; ARP: ``l' beta_post``),
+        ``half_length`` and ``worst_bias`` (FLCI only), ``gaps`` (the ARP set is not an
+        interval: ``lower``/``upper`` are its hull); first the original interval (bound
+        NaN: parallel trends exactly). An empty ARP set (NaN ends) means the data reject
+        the restriction itself.
     breakdown : float
-        The largest ``M`` at which the interval excludes 0 (NaN if it includes 0 already
-        at ``M = 0``), to within ``breakdown_resolution``.
+        The largest bound at which the interval excludes 0 (NaN if it includes 0 already
+        at bound 0; inf if no bound overturns it), to within ``breakdown_resolution``.
+    bound : str
+        ``"M"`` (smoothness) or ``"Mbar"`` (relative magnitudes).
+    interval_method : str
+        ``"FLCI"``, ``"ARP hybrid (C-LF)"`` or ``"ARP conditional"``.
     target : str
         The parameter (``l' tau_post``) in words.
     """
@@ -43,40 +52,48 @@ class HonestDiDResult(ResultProtocol):
     alpha: float
     source: str
     nobs: int
+    bound: str = "M"
+    interval_method: str = "FLCI"
 
     def tidy(self) -> pd.DataFrame:
-        """One row per interval: term ``original`` or ``M=<value>``, the centre as
-        ``estimate`` and the interval as ``conf_low``/``conf_high`` (no standard error: the
-        robust intervals are not estimate +- z se)."""
-        t = self.table
-        terms = ["original" if np.isnan(m) else f"M={m:g}" for m in t["M"]]
-        out = tidy_frame(terms, t["estimate"], np.full(len(t), np.nan), self.alpha, M=t["M"])
+        """One row per interval: term ``original`` or ``M=<value>`` (``Mbar=``), the centre
+        as ``estimate`` and the interval as ``conf_low``/``conf_high`` (no standard error:
+        the robust intervals are not estimate +- z se)."""
+        t, b = self.table, self.bound
+        terms = ["original" if np.isnan(m) else f"{b}={m:g}" for m in t[b]]
+        out = tidy_frame(terms, t["estimate"], np.full(len(t), np.nan), self.alpha, **{b: t[b]})
         out["conf_low"], out["conf_high"] = t["lower"].to_numpy(), t["upper"].to_numpy()
         return out
 
     def model_info(self) -> ModelInfo:
         return ModelInfo(
             depvar=self.target, nobs=self.nobs,
-            vcov_label=f"FLCI under {self.restriction} restrictions (Rambachan & Roth 2023)",
+            vcov_label=(
+                f"{self.interval_method} under {self.restriction} (Rambachan & Roth 2023)"
+            ),
             stats={"breakdown": self.breakdown} if np.isfinite(self.breakdown) else {},
             alpha=self.alpha,
         )  # fmt: skip
 
     def plot(self, ax: Any = None) -> Any:
-        """Intervals against ``M`` with the original one, the breakdown value marked."""
-        return plot_sensitivity(self.table, self.breakdown, ax=ax)
+        """Intervals against the bound with the original one, the breakdown value marked."""
+        return plot_sensitivity(
+            self.table, self.breakdown, ax=ax, bound=self.bound, method=self.interval_method
+        )
 
     def summary(self) -> str:
         tab = self.table.to_string(index=False, float_format=lambda v: f"{v:.5f}")
         breakdown = (
             f"{self.breakdown:.4g} (resolution {self.breakdown_resolution:.2g})"
             if np.isfinite(self.breakdown)
-            else "none: the interval includes 0 already at M = 0"
+            else f"none: the interval includes 0 already at {self.bound} = 0"
+            if np.isnan(self.breakdown)
+            else f"none: no {self.bound} overturns it"
         )
         return (
             f"HonestDiD sensitivity ({self.restriction}), {self.source}: {self.target}\n"
             f"{int(100 * (1 - self.alpha))}% intervals; Std. errors: "
-            f"{self.model_info().vcov_label}\n{tab}\nBreakdown M: {breakdown}"
+            f"{self.model_info().vcov_label}\n{tab}\nBreakdown {self.bound}: {breakdown}"
         )
 
     def __repr__(self) -> str:
