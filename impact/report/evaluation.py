@@ -18,6 +18,8 @@ import numpy as np
 import pandas as pd
 
 from impact.diagnostics.bacon import bacon
+from impact.diagnostics.event_coefficients import event_coefficients
+from impact.diagnostics.honest_did import honest_did
 from impact.diagnostics.twfe_weights import twfe_weights
 from impact.errors import MultipleMinimaWarning
 from impact.estimators.att_gt import att_gt
@@ -31,7 +33,9 @@ from impact.report.prepare import InternalColumns, prepare
 from impact.report.selection import BaselineFirms, baseline_firms, ipw_balance, selection_logit
 from impact.report.spec import Spec
 
-__all__ = ["LABELS", "TRUTH_TABLES", "Evaluation", "InternalColumns", "prepare"]
+__all__ = [
+    "LABELS", "SENSITIVITY_MBAR", "TRUTH_TABLES", "Evaluation", "InternalColumns", "prepare",
+]  # fmt: skip
 
 #: Truth tables read from a truth object or mapping (DGP.md §4.9).
 TRUTH_TABLES = ("firm_year", "att_gt", "att_event", "att_overall", "spillover_event", "hetero")
@@ -39,6 +43,9 @@ TRUTH_TABLES = ("firm_year", "att_gt", "att_event", "att_overall", "spillover_ev
 #: Outcomes whose truth is kept under another name in the truth files (counts: the
 #: expected count, which Poisson estimators target).
 TRUTH_NAMES = {"patents": "patent_mu"}
+
+#: Relative-magnitude bounds of the report's sensitivity table and figure.
+SENSITIVITY_MBAR = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0)
 
 #: Human-readable estimator labels.
 LABELS = {
@@ -201,6 +208,21 @@ class Evaluation:
             return bacon(balanced, y=outcome, unit=c.unit, time=c.time, treatment=self.names.member)
 
         return self.memo(("bacon", outcome), make)
+
+    def honest_did(self, outcome: str, estimator: str, method: str) -> Any:
+        """HonestDiD sensitivity of the average effect over event times 0 .. window end of
+        ``estimator``'s event study (memoised): ``method="relative_magnitude"`` at
+        :data:`SENSITIVITY_MBAR`, ``"smoothness"`` at ``M = 0`` (a linear pre-trend
+        continues), each with its breakdown value."""
+
+        def make() -> Any:
+            es = self.event_study(outcome, estimator)
+            n_post = int(event_coefficients(es).post.sum())
+            bounds = {"Mbar": SENSITIVITY_MBAR} if method == "relative_magnitude" else {"M": 0.0}
+            l_vec = [1.0 / n_post] * n_post
+            return honest_did(es, method=method, l_vec=l_vec, seed=self.spec.seed, **bounds)
+
+        return self.memo(("honest_did", outcome, estimator, method), make)
 
     def etwfe_poisson(self, outcome: str) -> Any:
         """Poisson ETWFE (cohort and period effects) against the control pool."""

@@ -19,6 +19,7 @@ from impact.report import (
     table9_robustness,
     table10_production,
     table11_diagnostics,
+    table12_sensitivity,
 )
 from impact.report.evaluation import Evaluation
 
@@ -37,6 +38,7 @@ TABLE_BUILDERS: dict[str, Callable[[Evaluation], Any]] = {
     "robustness": table9_robustness.table_robustness,
     "production": table10_production.table_production_function,
     "diagnostics": table11_diagnostics.table_diagnostics,
+    "sensitivity": table12_sensitivity.table_sensitivity,
 }
 
 #: Figure builders: ``(Evaluation) -> dict[str, Figure]``.
@@ -47,4 +49,5 @@ FIGURE_BUILDERS: dict[str, Callable[[Evaluation], dict[str, Any]]] = {
     "pscore_overlap": table4_balance.figure_pscore_overlap,
     "rollout": report_figures.figure_rollout,
     "bacon": table11_diagnostics.figure_bacon,
+    "sensitivity": table12_sensitivity.figure_sensitivity,
 }

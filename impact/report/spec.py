@@ -116,10 +116,11 @@ class Spec:
     n_boot: int = 19
     tables: tuple[str, ...] = (
         "descriptives", "rollout", "selection", "balance", "main", "dynamic", "heterogeneity",
-        "spillovers", "robustness", "production", "diagnostics",
+        "spillovers", "robustness", "production", "diagnostics", "sensitivity",
     )  # fmt: skip
     figures: tuple[str, ...] = (
         "event_study", "trajectories", "att_gt_heatmap", "pscore_overlap", "rollout", "bacon",
+        "sensitivity",
     )  # fmt: skip
     seed: int = 20261127
 
