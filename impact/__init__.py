@@ -11,6 +11,7 @@ from impact.data.panel import Panel
 from impact.data.samplelog import SampleLog
 from impact.design.cohorts import cohort_from_membership
 from impact.diagnostics.bacon import bacon
+from impact.diagnostics.contamination import contamination_weights
 from impact.diagnostics.honest_did import honest_did
 from impact.diagnostics.pretrend import pretrend_power
 from impact.diagnostics.twfe_weights import twfe_weights
@@ -43,6 +44,7 @@ __all__ = [
     "att_gt",
     "bacon",
     "cohort_from_membership",
+    "contamination_weights",
     "datasets",
     "errors",
     "etable",

@@ -10,6 +10,7 @@ import pandas as pd
 
 from impact._typing import VcovSpec
 from impact.data.samplelog import SampleLog, replay_warnings
+from impact.design.event_times import require_comparison, require_reference
 from impact.design.grid import PeriodGrid
 from impact.design.staggered import staggered_design, unit_constant
 from impact.errors import ImpactError
@@ -81,9 +82,9 @@ def twfe_regression(data, r: EventRequest):
     covariates, fixed_effects, vcov = r.covariates, r.fixed_effects, r.vcov
     s = _setup(data, r)
     treated = ~np.isnan(s.cohort)
-    _require_comparison(s.cohort, s.grid)
+    require_comparison(s.cohort, s.grid)
     binned = np.clip(s.period - s.cohort, *window)
-    _require_reference(s.cohort[treated], binned[treated], reference, s.grid)
+    require_reference(s.cohort[treated], binned[treated], reference, s.grid)
     binned = np.where(np.isnan(s.cohort), reference, binned).astype(int)
     cl_col = _unit_level_cluster(s, unit, vcov)
     if not covariates and not fixed_effects and cl_col is not None:
@@ -113,7 +114,7 @@ def sun_abraham_regression(data, r: EventRequest):
     rel = period - g
     keep &= ~(~never & (np.nanmin(period) - g >= 0))  # always-treated cohorts
     inside = keep & ~never
-    _require_reference(g[inside], rel[inside], reference, s.grid, per_cohort=True)
+    require_reference(g[inside], rel[inside], reference, s.grid, per_cohort=True)
     s = _Setup(s.frame, period, g, keep, s.log, s.grid)
     cl_col = _unit_level_cluster(s, unit, vcov)
     if not covariates and not fixed_effects and cl_col is not None:
@@ -135,35 +136,6 @@ def sun_abraham_regression(data, r: EventRequest):
         fit.coef[names].to_numpy(), fit.vcov.loc[names, names].to_numpy(), rr, n_gr
     )
     return est, V, rel_times, fit, int(work[unit].nunique()), s.log.then(fit.sample_log), fit.nobs
-
-
-def _require_comparison(g: np.ndarray, grid: PeriodGrid) -> None:
-    """A comparison group exists: never-treated units, or a second cohort."""
-    cohorts = np.unique(g[~np.isnan(g)])
-    if np.isnan(g).any() or len(cohorts) > 1:
-        return
-    raise ImpactError(
-        f"no comparison group: every unit is treated in {grid.label(cohorts[0])} and none is "
-        "never-treated, so period effects and event-time effects cannot be told apart. Add "
-        "never-treated units (or units treated later)."
-    )
-
-
-def _require_reference(
-    g: np.ndarray, rel: np.ndarray, reference: int, grid: PeriodGrid, per_cohort: bool = False
-) -> None:
-    """The omitted event time must be observed (for every cohort, with ``per_cohort``):
-    otherwise the coefficients are normalised on some other period, or not at all."""
-    cohorts = np.unique(g) if per_cohort else np.array([np.nan])
-    for c in cohorts:
-        rows = (g == c) if per_cohort else np.ones(len(g), dtype=bool)
-        if not (rel[rows] == reference).any():
-            who = f" for cohort {grid.label(c)}" if per_cohort else " for any treated unit"
-            raise ImpactError(
-                f"the reference event time {reference} is not observed{who} (a gap in the "
-                "time column?): the event-time effects would not be normalised on it. Fill "
-                "the gap or choose another reference."
-            )
 
 
 def _with_design_log(out: tuple, log: SampleLog) -> tuple:

@@ -86,6 +86,35 @@ def plot_cell_weights(cells: Any, time: str, *, ax: Any = None) -> Any:
     return _finish(ax, time, "TWFE weight")
 
 
+def plot_contamination(weights: Any, coefficient: int, *, ax: Any = None) -> Any:
+    """Weights of one TWFE event-study coefficient on every cohort-by-event-time cell,
+    against the cell's event time: the coefficient's own cells, other event times' and the
+    reference's in three markers, one line per cohort.
+
+    Parameters
+    ----------
+    weights : DataFrame
+        ``cohort``, ``rel_time``, ``weight``, ``role`` of one coefficient.
+    coefficient : int
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    ax, colours = _new_axes(ax, 3)
+    for j, role in enumerate(("own", "other", "reference")):
+        part = weights[weights["role"] == role]
+        ax.scatter(part["rel_time"], part["weight"], marker=MARKERS[j], color=colours[j], s=16,
+                   alpha=0.7, label=f"{role} ({len(part)})")  # fmt: skip
+    for _, part in weights.groupby("cohort", sort=True):
+        part = part.sort_values("rel_time")
+        ax.plot(part["rel_time"], part["weight"], color="0.75", linewidth=0.6, zorder=0)
+    ax.axhline(0.0, color="0.3", linewidth=0.8)
+    ax.set_title(f"coefficient of event time {coefficient}")
+    return _finish(ax, "Event time of the cell", "Weight")
+
+
 def plot_pretrend_power(
     table: Any, reference: int, slope: float, *, alpha: float = 0.05, ax: Any = None
 ) -> Any:
