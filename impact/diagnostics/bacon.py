@@ -7,6 +7,8 @@ their period means (one group-by of sums), and hands them to
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 
@@ -15,6 +17,7 @@ from impact.data.keys import show
 from impact.data.panel import Panel
 from impact.design.checks import check_numeric
 from impact.design.cohorts import first_treated, period_label
+from impact.diagnostics.bacon_controlled import WITHIN, controlled_decomposition
 from impact.diagnostics.bacon_weights import (
     bacon_pairs,
     demeaned_treatment_variance,
@@ -22,7 +25,7 @@ from impact.diagnostics.bacon_weights import (
     twfe_from_means,
 )
 from impact.engine.kernels import group_sums, group_weights
-from impact.errors import EmptySampleError, UnbalancedPanelError
+from impact.errors import EmptySampleError, InvalidOptionError, UnbalancedPanelError
 from impact.results.bacon import BaconResult
 
 __all__ = ["bacon"]
@@ -32,7 +35,15 @@ __all__ = ["bacon"]
 VARIANCE_FLOOR = 1e-12
 
 
-def bacon(data: pd.DataFrame, *, y: str, unit: str, time: str, treatment: str) -> BaconResult:
+def bacon(
+    data: pd.DataFrame,
+    *,
+    y: str,
+    unit: str,
+    time: str,
+    treatment: str,
+    covariates: Sequence[str] | None = None,
+) -> BaconResult:
     """Decompose the TWFE coefficient of ``y ~ treatment | unit + time`` into 2x2 DiDs.
 
     Parameters
@@ -48,6 +59,12 @@ def bacon(data: pd.DataFrame, *, y: str, unit: str, time: str, treatment: str) -
         0/1 (or boolean) treatment status, absorbing: once 1, a unit stays treated.
         Units treated in the first period are always treated; units never treated in the
         data are the never-treated group.
+    covariates : sequence of str, optional
+        Time-varying controls: decomposes ``y ~ treatment + covariates | unit + time``
+        (Goodman-Bacon 2021, Section 5) into the variation within timing groups that the
+        covariates create (type ``"within timing groups (covariates)"``, weight Omega)
+        and one 2x2 DiD per pair of timing groups over all periods. Rows with a missing
+        covariate are dropped (counted); the panel must still be balanced.
 
     Returns
     -------
@@ -69,15 +86,17 @@ def bacon(data: pd.DataFrame, *, y: str, unit: str, time: str, treatment: str) -
     Goodman-Bacon, A. (2021). Difference-in-differences with variation in treatment timing.
     Journal of Econometrics, 225(2), 254-277.
     """
-    check_columns(data, [y, unit, time, treatment])
+    controls = _covariates(covariates, [y, unit, time, treatment])
+    check_columns(data, [y, unit, time, treatment, *controls])
     require_ids(data, [(unit, "unit id"), (time, "time")])
     check_numeric(data, [y], "outcome")
+    check_numeric(data, controls, "covariate")
     cohort = first_treated(
         data, unit=unit, time=time, member=treatment, allow_exit=False,
         fix="impact.twfe_weights decomposes TWFE for treatments that switch off.",
     ).to_numpy()  # fmt: skip
     panel = Panel(data, unit=unit, time=time)
-    keep, log = missing_mask(data, [y], panel.sample_log)
+    keep, log = missing_mask(data, [y, *controls], panel.sample_log)
     periods = np.unique(panel.period[keep])
     _check_balanced(panel, keep, periods)
     n_units, n_periods = panel.n_units, len(periods)
@@ -105,15 +124,47 @@ def bacon(data: pd.DataFrame, *, y: str, unit: str, time: str, treatment: str) -
             f"{treatment!r} is collinear with the unit and period effects (one timing group "
             "and no never- or always-treated units): TWFE has no coefficient to decompose."
         )
-    pairs = bacon_pairs(ybar, starts, shares)
     labels = _group_labels(data[time].to_numpy()[keep], panel.period[keep], periods, starts)
+    if controls:
+        rows = np.flatnonzero(keep)
+        t_idx = np.searchsorted(periods, panel.period[keep])
+        u_idx = panel.unit_codes[keep]
+        dec = controlled_decomposition(
+            data[y].to_numpy(dtype=float)[rows], (t_idx >= starts[group[u_idx]]).astype(float),
+            data[list(controls)].to_numpy(dtype=float)[rows], u_idx, t_idx, group, starts,
+            controls,
+        )  # fmt: skip
+        pairs, twfe = dec.pairs, dec.twfe
+        within = pd.DataFrame(
+            {"type": [WITHIN], "weight": [dec.omega], "estimate": [dec.beta_within]}
+        )
+        by_type = pd.concat([within, sums_by_type(pairs)], ignore_index=True)
+    else:
+        pairs = bacon_pairs(ybar, starts, shares)
+        twfe = twfe_from_means(ybar, starts, shares)
+        by_type = sums_by_type(pairs)
     pairs["treated"] = [labels[g] for g in pairs["treated"]]
     pairs["control"] = [labels[g] for g in pairs["control"]]
     return BaconResult(
-        pairs=pairs, by_type=sums_by_type(pairs), twfe=twfe_from_means(ybar, starts, shares),
-        depvar=y, treatment=treatment, unit=unit, time=time, n_units=n_units,
-        n_periods=n_periods, sample_log=log,
+        pairs=pairs, by_type=by_type, twfe=twfe, depvar=y, treatment=treatment, unit=unit,
+        time=time, n_units=n_units, n_periods=n_periods, sample_log=log,
+        covariates=tuple(controls),
+        within=(dec.omega, dec.beta_within, dec.beta_between) if controls else None,
     )  # fmt: skip
+
+
+def _covariates(covariates: object, taken: list[str]) -> tuple[str, ...]:
+    if covariates is None:
+        return ()
+    if isinstance(covariates, str) or not all(isinstance(c, str) for c in covariates):  # type: ignore[union-attr]
+        raise InvalidOptionError(f"covariates must be a list of column names, got {covariates!r}.")
+    out = tuple(dict.fromkeys(covariates))  # type: ignore[arg-type]
+    clash = [c for c in out if c in taken]
+    if clash:
+        raise InvalidOptionError(
+            f"covariates {clash} are the outcome, unit, time or treatment column."
+        )
+    return out
 
 
 def _check_balanced(panel: Panel, keep: np.ndarray, periods: np.ndarray) -> None:

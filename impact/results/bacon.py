@@ -31,7 +31,15 @@ class BaconResult(ResultProtocol):
     by_type : DataFrame
         ``type``, ``weight`` (sum) and ``estimate`` (weighted mean) per comparison type.
     twfe : float
-        The TWFE coefficient (equal to the weighted sum of ``pairs``).
+        The TWFE coefficient (equal to the weighted sum of ``pairs``, plus, with
+        covariates, the within component's weight times its estimate).
+    covariates : tuple of str
+        The controls of the controlled decomposition (empty: none).
+    within : (float, float, float) or None
+        With covariates: ``Omega`` (the within-timing-group share, the first row of
+        ``by_type``), ``beta_within`` and ``beta_between`` (Goodman-Bacon 2021, eq. 25);
+        ``pairs`` then holds one 2x2 per pair of timing groups, weights summing to
+        ``1 - Omega``.
     """
 
     pairs: pd.DataFrame
@@ -44,6 +52,8 @@ class BaconResult(ResultProtocol):
     n_units: int
     n_periods: int
     sample_log: SampleLog
+    covariates: tuple[str, ...] = ()
+    within: tuple[float, float, float] | None = None
 
     @property
     def nobs(self) -> int:
@@ -70,11 +80,13 @@ class BaconResult(ResultProtocol):
     def summary(self) -> str:
         """Printable summary: the sums by type and the TWFE coefficient."""
         tab = self.by_type.to_string(index=False, float_format=lambda v: f"{v:.5f}")
+        rhs = " + ".join([self.treatment, *self.covariates])
+        total = self.pairs["weight"].sum() + (self.within[0] if self.within else 0.0)
         return (
-            f"Goodman-Bacon decomposition: {self.depvar} ~ {self.treatment} | {self.unit} + "
+            f"Goodman-Bacon decomposition: {self.depvar} ~ {rhs} | {self.unit} + "
             f"{self.time}\nUnits: {self.n_units:,}   Periods: {self.n_periods}   "
             f"Std. errors: {NO_INFERENCE}\n{tab}\nTWFE coefficient: {self.twfe:.7f} "
-            f"({len(self.pairs)} comparisons; weights sum to {self.pairs['weight'].sum():.6f})"
+            f"({len(self.pairs)} comparisons; weights sum to {total:.6f})"
         )
 
     def __repr__(self) -> str:
