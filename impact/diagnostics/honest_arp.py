@@ -12,10 +12,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from impact._typing import FloatArray
-from impact.diagnostics.arp_test import arp_accepts, arp_problem
+from impact.diagnostics.arp_inference import arp_accepts, arp_problem
 from impact.diagnostics.honest_constraints import Polyhedron
 
-__all__ = ["ArpSet", "arp_excludes", "arp_set"]
+__all__ = ["ArpSet", "arp_set", "union_test"]
 
 #: Half-width of the first grid in standard errors of l' beta_post, before the extent
 #: the restriction allows; widened four-fold (at most :data:`_WIDEN` times) while the set
@@ -36,12 +36,13 @@ class ArpSet:
     gaps: bool
 
 
-def _union_test(
+def union_test(
     polys: Sequence[Polyhedron],
     beta: FloatArray,
     sigma: FloatArray,
     n_pre: int,
     l_post: FloatArray,
+    *,
     alpha: float,
     kappa: float,
     seed: int,
@@ -105,7 +106,7 @@ def arp_set(
     extent : float
         How far the restriction lets the bias move the centre (widens the first grid).
     """
-    accepts = _union_test(polys, beta, sigma, n_pre, l_post, alpha, kappa, seed)
+    accepts = union_test(polys, beta, sigma, n_pre, l_post, alpha=alpha, kappa=kappa, seed=seed)
     n_post = len(l_post)
     post = slice(n_pre, n_pre + n_post)
     centre = float(l_post @ beta[post])
@@ -124,20 +125,3 @@ def arp_set(
     upper = np.inf if last == len(grid) - 1 else _refine(accepts, grid[last], grid[last + 1])
     gaps = bool(len(idx) != last - first + 1)
     return ArpSet(lower=float(lower), upper=float(upper), gaps=gaps)
-
-
-def arp_excludes(
-    polys: Sequence[Polyhedron],
-    beta: FloatArray,
-    sigma: FloatArray,
-    n_pre: int,
-    l_post: FloatArray,
-    *,
-    value: float,
-    alpha: float,
-    kappa: float,
-    seed: int,
-) -> bool:
-    """Whether the test rejects ``l' tau_post = value`` (the set excludes it)."""
-    accepts = _union_test(polys, beta, sigma, n_pre, l_post, alpha, kappa, seed)
-    return not bool(accepts(np.array([value]))[0])

@@ -16,7 +16,7 @@ from impact.diagnostics.event_coefficients import (
     event_coefficients,
     real_number,
 )
-from impact.diagnostics.honest_arp import arp_excludes, arp_set
+from impact.diagnostics.honest_arp import arp_set, union_test
 from impact.diagnostics.honest_constraints import (
     BIAS_DIRECTIONS,
     MONOTONE_DIRECTIONS,
@@ -316,10 +316,11 @@ def _breakdown(bound_of, opts: _Options, coef: EventCoefficients, n_pre: int, l_
         n_post = len(l_post)
 
         def excludes_zero(m: float) -> bool:
-            return arp_excludes(
+            accepts = union_test(
                 _polyhedra(opts, n_pre, n_post, m), coef.estimate, coef.vcov, n_pre, l_post,
-                value=0.0, alpha=opts.alpha, kappa=opts.kappa, seed=opts.seed,
+                alpha=opts.alpha, kappa=opts.kappa, seed=opts.seed,
             )  # fmt: skip
+            return not bool(accepts(np.zeros(1))[0])
 
         scale = 1.0 if opts.method == "relative_magnitude" else _coef_scale(coef)
     else:

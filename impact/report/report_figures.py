@@ -24,6 +24,7 @@ __all__ = [
     "figure_rollout",
     "figure_style",
     "figure_trajectories",
+    "panel_grid",
     "subplots",
 ]
 
@@ -43,6 +44,18 @@ def subplots(nrows: int = 1, ncols: int = 1, **kw: Any) -> tuple[Any, Any]:
 
     fig = Figure(figsize=kw.pop("figsize", (7, 4)))
     return fig, fig.subplots(nrows, ncols, **kw)
+
+
+def panel_grid(n: int, ncols: int, width: float, height: float) -> tuple[Any, list[Any]]:
+    """A figure of ``n`` panels, ``ncols`` per row (at most ``n``), each ``width`` x
+    ``height`` inches; returns the figure and the ``n`` axes in use (the rest hidden)."""
+    ncols = min(ncols, n)
+    nrows = -(-n // ncols)
+    fig, axes = subplots(nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False)
+    flat = list(axes.flat)
+    for ax in flat[n:]:
+        ax.set_visible(False)
+    return fig, flat[:n]
 
 
 def _event_outcomes(ev: Evaluation) -> list[tuple[Any, str]]:

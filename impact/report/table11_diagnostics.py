@@ -19,7 +19,7 @@ from impact.diagnostics.bacon_weights import TYPES
 from impact.errors import ImpactError
 from impact.report.evaluation import Evaluation
 from impact.report.frames import counts_frame
-from impact.report.report_figures import subplots
+from impact.report.report_figures import panel_grid
 from impact.report.table import Table
 from impact.results.diagnostic_plots import plot_bacon
 
@@ -128,13 +128,9 @@ def figure_bacon(ev: Evaluation) -> dict[str, Any]:
             continue
     if not decs:
         return {}
-    ncols = min(3, len(decs))
-    nrows = -(-len(decs) // ncols)
-    fig, axes = subplots(nrows, ncols, figsize=(4.3 * ncols, 3.5 * nrows), squeeze=False)
-    for ax, (outcome, dec) in zip(axes.flat, decs, strict=False):
+    fig, axes = panel_grid(len(decs), 3, 4.3, 3.5)
+    for ax, (outcome, dec) in zip(axes, decs, strict=True):
         plot_bacon(dec.pairs, dec.twfe, ax=ax)
         ax.set_title(outcome)
-    for ax in list(axes.flat)[len(decs) :]:
-        ax.set_visible(False)
     fig.tight_layout()
     return {"bacon": fig}

@@ -20,7 +20,7 @@ import pandas as pd
 from impact.errors import ImpactError
 from impact.report.evaluation import LABELS, Evaluation
 from impact.report.headline import EVENT_ESTIMATORS, primary_estimator
-from impact.report.report_figures import subplots
+from impact.report.report_figures import panel_grid
 from impact.report.table import Table
 
 __all__ = ["figure_sensitivity", "sensitivity", "table_sensitivity"]
@@ -139,13 +139,9 @@ def figure_sensitivity(ev: Evaluation) -> dict[str, Any]:
             continue
     if not results:
         return {}
-    ncols = min(2, len(results))
-    nrows = -(-len(results) // ncols)
-    fig, axes = subplots(nrows, ncols, figsize=(5.0 * ncols, 3.6 * nrows), squeeze=False)
-    for ax, (outcome, res) in zip(axes.flat, results, strict=False):
+    fig, axes = panel_grid(len(results), 2, 5.0, 3.6)
+    for ax, (outcome, res) in zip(axes, results, strict=True):
         res.plot(ax=ax)
         ax.set_title(outcome)
-    for ax in list(axes.flat)[len(results) :]:
-        ax.set_visible(False)
     fig.tight_layout()
     return {"sensitivity": fig}

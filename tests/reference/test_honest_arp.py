@@ -10,11 +10,10 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from moderndid import load_ehec
 from scipy.optimize import linprog
 
 import impact
-from impact.diagnostics.arp_test import MAX_SUBSETS
+from impact.diagnostics.arp_inference import MAX_SUBSETS
 from impact.diagnostics.event_coefficients import event_coefficients
 from impact.diagnostics.honest_arp import arp_set
 from impact.diagnostics.honest_constraints import (
@@ -35,20 +34,6 @@ README_RM_TOL = 1e-3
 #: The hybrid's critical value is a Monte Carlo quantile (R and moderndid draw with other
 #: generators): allowed difference of hybrid sets, as the issue's RM tolerance.
 HYBRID_TOL = 1e-3
-
-
-@pytest.fixture(scope="module")
-def ehec() -> pd.DataFrame:
-    df = load_ehec().to_pandas()
-    df = df[(df["year"] < 2016) & (df["yexp2"].isna() | (df["yexp2"] != 2015))].copy()
-    return df.assign(D=(df["yexp2"] == 2014).astype(float))
-
-
-@pytest.fixture(scope="module")
-def twfe(ehec):
-    return impact.feols(
-        "dins ~ i(year, D, ref=2013) | stfips + year", ehec, vcov={"cluster": "stfips"}
-    )
 
 
 def test_readme_relative_magnitudes(twfe):
@@ -261,29 +246,18 @@ def test_relative_magnitude_coverage_with_known_truth():
 
 
 @pytest.mark.slow
-def test_cs_pipeline_relative_magnitudes_match_moderndid():
+def test_cs_pipeline_relative_magnitudes_match_moderndid(cs_dynamic_pair):
     """att_gt(universal) -> dynamic aggregation -> honest_did(relative magnitudes), each
     package end to end on the full ehec panel."""
     import moderndid as md
-    import polars as pl
 
-    data = load_ehec()
+    theirs, ours = cs_dynamic_pair
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        gt = md.att_gt(
-            data=data.with_columns(pl.col("yexp2").fill_null(0).alias("g")), yname="dins",
-            tname="year", idname="stfips", gname="g", base_period="universal",
-            control_group="nevertreated",
-        )  # fmt: skip
         ref = md.honest_did(
-            md.aggte(gt, type="dynamic", min_e=-5, max_e=2), event_time=0,
-            sensitivity_type="relative_magnitude", m_bar_vec=[0.5, 1.0],
+            theirs, event_time=0, sensitivity_type="relative_magnitude", m_bar_vec=[0.5, 1.0],
             grid_points=1000,  # its wrapper's default of 100 points lands 2e-3 off
         )  # fmt: skip
-        ours = impact.att_gt(
-            data.to_pandas(), y="dins", unit="stfips", time="year", cohort="yexp2",
-            base_period="universal",
-        ).aggregate("dynamic", min_e=-5, max_e=2)  # fmt: skip
     res = impact.honest_did(ours, method="relative_magnitude", Mbar=[0.5, 1.0])
     robust = res.table[res.table["Mbar"].notna()]
     np.testing.assert_allclose(robust["lower"], ref.robust_ci["lb"].to_numpy(), atol=HYBRID_TOL)

@@ -8,9 +8,7 @@ import warnings
 
 import matplotlib
 import numpy as np
-import pandas as pd
 import pytest
-from moderndid import load_ehec
 from moderndid.didhonest.fixed_length_ci import compute_flci
 
 import impact
@@ -34,21 +32,6 @@ MODERNDID_TOL = 1e-6
 def _printed_tolerance(value: float) -> float:
     digits = 3 - int(np.floor(np.log10(abs(value)))) - 1
     return max(0.5 * 10.0 ** (-digits), README_FLOOR)
-
-
-@pytest.fixture(scope="module")
-def ehec() -> pd.DataFrame:
-    df = load_ehec().to_pandas()
-    df = df[(df["year"] < 2016) & (df["yexp2"].isna() | (df["yexp2"] != 2015))].copy()
-    return df.assign(D=(df["yexp2"] == 2014).astype(float))
-
-
-@pytest.fixture(scope="module")
-def twfe(ehec):
-    """HonestDiD's example: dins ~ i(year, D, ref = 2013) | stfips + year, by state."""
-    return impact.feols(
-        "dins ~ i(year, D, ref=2013) | stfips + year", ehec, vcov={"cluster": "stfips"}
-    )
 
 
 def test_readme_example(twfe):
@@ -200,28 +183,17 @@ def test_review_cases(ehec, twfe):
 PIPELINE_TOL = 1e-4
 
 
-def test_cs_pipeline_matches_moderndid_honest_did():
+def test_cs_pipeline_matches_moderndid_honest_did(cs_dynamic_pair):
     """att_gt(universal) -> dynamic aggregation -> honest_did, in impact and in moderndid,
     on the full ehec panel (every cohort, never-treated controls)."""
     import moderndid as md
-    import polars as pl
 
-    data = load_ehec()
+    theirs, ours = cs_dynamic_pair
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        gt = md.att_gt(
-            data=data.with_columns(pl.col("yexp2").fill_null(0).alias("g")), yname="dins",
-            tname="year", idname="stfips", gname="g", base_period="universal",
-            control_group="nevertreated",
-        )  # fmt: skip
         ref = md.honest_did(
-            md.aggte(gt, type="dynamic", min_e=-5, max_e=2), event_time=0,
-            sensitivity_type="smoothness", m_vec=[0.0, 0.01, 0.02],
-        )  # fmt: skip
-        ours = impact.att_gt(
-            data.to_pandas(), y="dins", unit="stfips", time="year", cohort="yexp2",
-            base_period="universal",
-        ).aggregate("dynamic", min_e=-5, max_e=2)  # fmt: skip
+            theirs, event_time=0, sensitivity_type="smoothness", m_vec=[0.0, 0.01, 0.02]
+        )
     res = impact.honest_did(ours, M=[0.0, 0.01, 0.02])
     robust = res.table[res.table["M"].notna()]
     np.testing.assert_allclose(robust["lower"], ref.robust_ci["lb"].to_numpy(), atol=PIPELINE_TOL)
