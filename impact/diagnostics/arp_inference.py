@@ -30,11 +30,12 @@ from impact.errors import InvalidOptionError
 
 __all__ = ["MAX_SUBSETS", "ArpProblem", "arp_accepts", "arp_problem"]
 
-#: Largest number of candidate bases enumerated for the dual vertices (about 10 post
-#: periods under relative magnitudes; a few seconds of batched 11 x 11 solves).
-MAX_SUBSETS = 3_000_000
+#: Largest number of candidate bases enumerated for the dual cone's rays: 10 post-periods
+#: under relative magnitudes (C(20, 10) = 184,756, about 8 s once per call); 12 would take
+#: minutes.
+MAX_SUBSETS = 400_000
 #: Bases are solved in batches of this many (memory: batch x size^2 floats).
-_BATCH = 200_000
+_BATCH = 50_000
 #: A basis is singular when its smallest singular value is below this share of its largest.
 _SINGULAR = 1e-10
 #: Dual weights above -_FEASIBLE are feasible (round-off of the basis solve).
@@ -84,14 +85,16 @@ def _independent_columns(X: FloatArray) -> FloatArray:
     return X[:, np.sort(piv[:rank])]
 
 
-def dual_vertices(X: FloatArray, sd: FloatArray) -> FloatArray:
-    """Vertices of ``{gamma >= 0, X' gamma = 0, sd' gamma = 1}`` (one per row; none when
-    the set is empty, i.e. the statistic is unbounded below)."""
+def dual_rays(X: FloatArray) -> FloatArray:
+    """Extreme rays of the cone ``{gamma >= 0, X' gamma = 0}``, one per row, scaled to a
+    largest entry of 1 (none: the cone is ``{0}``). Every ray has a support ``B`` of
+    ``rank(X) + 1`` rows on which ``X_B'`` has a one-dimensional null space; the rays do not
+    depend on the moments' scale, so one enumeration serves every bound and theta."""
     X = _independent_columns(X)
-    W = np.column_stack([X, sd])
-    m, p = W.shape
-    if np.linalg.matrix_rank(W) < p:  # sd in the span of X: no feasible gamma
-        return np.zeros((0, m))
+    m, k = X.shape
+    p = k + 1
+    if k == 0:
+        return np.eye(m)
     n_sets = comb(m, p)
     if n_sets > MAX_SUBSETS:
         raise InvalidOptionError(
@@ -99,30 +102,35 @@ def dual_vertices(X: FloatArray, sd: FloatArray) -> FloatArray:
             "restrict the event window to fewer post-periods, or use the smoothness "
             "restriction without sign/monotonicity (its FLCI has no such limit)."
         )
-    rhs = np.zeros(p)
-    rhs[-1] = 1.0
     found = []
     subsets = combinations(range(m), p)
     while True:
         chunk = np.array([s for _, s in zip(range(_BATCH), subsets, strict=False)], dtype=int)
         if not len(chunk):
             break
-        mats = np.transpose(W[chunk], (0, 2, 1))  # W_B'
-        sv = np.linalg.svd(mats, compute_uv=False)
-        ok = sv[:, -1] > _SINGULAR * sv[:, 0]
+        mats = np.transpose(X[chunk], (0, 2, 1))  # X_B': k x p
+        _, sv, vh = np.linalg.svd(mats, full_matrices=True)
+        z = vh[:, -1, :]  # the null direction
+        ok = sv[:, -1] > _SINGULAR * sv[:, 0]  # rank k: one null direction
+        z = z * np.where(z.sum(axis=1, keepdims=True) < 0, -1.0, 1.0)
+        scale = np.abs(z).max(axis=1, keepdims=True)
+        ok &= np.all(z >= -_FEASIBLE * scale, axis=1)
         if ok.any():
-            gb = np.linalg.solve(mats[ok], np.broadcast_to(rhs, (int(ok.sum()), p))[..., None])
-            gb = gb[..., 0]
-            feasible = np.all(gb >= -_FEASIBLE, axis=1)
-            G = np.zeros((int(feasible.sum()), m))
-            rows = chunk[ok][feasible]
-            np.put_along_axis(G, rows, np.clip(gb[feasible], 0.0, None), axis=1)
-            found.append(G)
+            R = np.zeros((int(ok.sum()), m))
+            np.put_along_axis(R, chunk[ok], np.clip(z[ok] / scale[ok], 0.0, None), axis=1)
+            found.append(R)
     if not found:
         return np.zeros((0, m))
-    V = np.vstack(found)
-    _, keep = np.unique(np.round(V / np.abs(V).max(), 9), axis=0, return_index=True)
-    return V[np.sort(keep)]
+    rays = np.vstack(found)
+    _, keep = np.unique(np.round(rays, 9), axis=0, return_index=True)
+    return rays[np.sort(keep)]
+
+
+def dual_vertices(rays: FloatArray, sd: FloatArray) -> FloatArray:
+    """Vertices of ``{gamma >= 0, X' gamma = 0, sd' gamma = 1}`` from the cone's rays."""
+    norm = rays @ sd
+    ok = norm > _SINGULAR * max(float(np.abs(sd).max()), 1e-300)
+    return rays[ok] / norm[ok, None]
 
 
 def _least_favourable_cv(
@@ -144,8 +152,10 @@ def arp_problem(
     l_post: FloatArray,
     kappa: float,
     rng: np.random.Generator,
+    rays: dict | None = None,
 ) -> ArpProblem | None:
-    """Set up the test of one polyhedron (None: no vertex, every ``theta`` accepted)."""
+    """Set up the test of one polyhedron (None: no vertex, every ``theta`` accepted).
+    ``rays`` caches the cone's rays by the moments' design (shared by every bound)."""
     n_post = len(l_post)
     rows = _post_rows(poly.A, n_pre, n_post)
     A, d = poly.A[rows], poly.d[rows]
@@ -160,7 +170,11 @@ def arp_problem(
     g, N = _reparametrise(l_post)
     A_post = A[:, n_pre:]
     a, X = A_post @ g, A_post @ N
-    V = dual_vertices(X, sd)
+    key = (X.shape, np.round(X, 12).tobytes())
+    cache = rays if rays is not None else {}
+    if key not in cache:
+        cache[key] = dual_rays(X)
+    V = dual_vertices(cache[key], sd)
     if not len(V):
         return None
     lf = _least_favourable_cv(V, sigma_y, kappa, rng) if kappa > 0 else float("inf")

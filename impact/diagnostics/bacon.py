@@ -98,7 +98,7 @@ def bacon(
     panel = Panel(data, unit=unit, time=time)
     keep, log = missing_mask(data, [y, *controls], panel.sample_log)
     periods = np.unique(panel.period[keep])
-    _check_balanced(panel, keep, periods)
+    _check_balanced(panel, keep, periods, "outcome and covariates" if controls else "outcome")
     n_units, n_periods = panel.n_units, len(periods)
     first_row = np.full(n_units, -1)
     first_row[panel.unit_codes[::-1]] = np.arange(len(data))[::-1]
@@ -135,10 +135,12 @@ def bacon(
             controls,
         )  # fmt: skip
         pairs, twfe = dec.pairs, dec.twfe
-        within = pd.DataFrame(
-            {"type": [WITHIN], "weight": [dec.omega], "estimate": [dec.beta_within]}
-        )
-        by_type = pd.concat([within, sums_by_type(pairs)], ignore_index=True)
+        by_type = sums_by_type(pairs)
+        if np.isfinite(dec.beta_within):  # no within variation: no row (weight 0)
+            within = pd.DataFrame(
+                {"type": [WITHIN], "weight": [dec.omega], "estimate": [dec.beta_within]}
+            )
+            by_type = pd.concat([within, by_type], ignore_index=True)
     else:
         pairs = bacon_pairs(ybar, starts, shares)
         twfe = twfe_from_means(ybar, starts, shares)
@@ -167,7 +169,7 @@ def _covariates(covariates: object, taken: list[str]) -> tuple[str, ...]:
     return out
 
 
-def _check_balanced(panel: Panel, keep: np.ndarray, periods: np.ndarray) -> None:
+def _check_balanced(panel: Panel, keep: np.ndarray, periods: np.ndarray, what: str) -> None:
     counts = np.bincount(panel.unit_codes[keep], minlength=panel.n_units)
     short = np.flatnonzero(counts < len(periods))
     if not len(short):
@@ -177,7 +179,7 @@ def _check_balanced(panel: Panel, keep: np.ndarray, periods: np.ndarray) -> None
     n_missing = len(np.setdiff1d(periods, seen))
     raise UnbalancedPanelError(
         f"the Goodman-Bacon decomposition needs a balanced panel: {len(short)} of "
-        f"{panel.n_units} units lack a period with a valid outcome (e.g. unit "
+        f"{panel.n_units} units lack a period with a valid {what} (e.g. unit "
         f"{show(panel.unit_labels[u])} in {n_missing} of {len(periods)} periods). Keep only "
         "the units observed in every period, or use a heterogeneity-robust estimator "
         "(impact.att_gt or impact.event_study), which needs no balance."

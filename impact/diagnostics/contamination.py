@@ -14,6 +14,7 @@ cell sums of the residuals: ``W = (X~'X~)^{-1} [sum over the cell's rows of X~]`
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -21,7 +22,7 @@ import pandas as pd
 
 from impact.design.event_times import require_comparison, require_reference
 from impact.design.staggered import staggered_design
-from impact.errors import EmptySampleError, InvalidOptionError
+from impact.errors import EmptySampleError, InvalidOptionError, SampleDropWarning
 from impact.linear.demean import demean
 from impact.linear.fixed_effects import FixedEffects
 from impact.results.contamination import ContaminationResult
@@ -34,6 +35,10 @@ COLLINEAR_RTOL = 1e-10
 
 
 def _window(window: object, reference: object) -> tuple[tuple[int, int], int]:
+    if isinstance(reference, bool) or any(isinstance(v, bool) for v in window):  # type: ignore[union-attr]
+        raise InvalidOptionError(
+            f"window and reference must be whole numbers, got {window!r}, {reference!r}."
+        )
     try:
         lo, hi = (int(v) for v in window)  # type: ignore[union-attr]
         ref = int(reference)  # type: ignore[arg-type]
@@ -47,6 +52,24 @@ def _window(window: object, reference: object) -> tuple[tuple[int, int], int]:
             f"the reference {reference!r}."
         )
     return (lo, hi), ref
+
+
+def _require_identified(xtx: np.ndarray, X: np.ndarray, levels: np.ndarray) -> None:
+    """The dummies, once the unit and period effects are absorbed, must be linearly
+    independent: otherwise the event study is not identified (without never-treated units
+    and with every event time in its own dummy, a linear trend in event time is
+    indistinguishable from the period effects) and no weights exist."""
+    scale = np.sqrt(np.maximum(X.sum(axis=0), 1.0))
+    eig = np.linalg.eigvalsh(xtx / np.outer(scale, scale))
+    if eig[0] > COLLINEAR_RTOL * max(eig[-1], 1e-300):
+        return
+    raise EmptySampleError(
+        f"the {len(levels)} event-time dummies are collinear with the unit and period effects "
+        "(e.g. no never-treated units and no binned window end, or every unit treated at "
+        "once): the TWFE event study is not identified and has no weights. Bin the window "
+        "(a window narrower than the data pools the event times beyond its ends) or add "
+        "never-treated units."
+    )
 
 
 def contamination_weights(
@@ -104,6 +127,8 @@ def contamination_weights(
         data, unit=unit, time=time, cohort=cohort, outcomes=[y] if y else [],
         control_pool=control_pool, never_treated=never_treated, freq=freq,
     )  # fmt: skip
+    for note in design.notes:  # e.g. cohorts after the last period read as never treated
+        warnings.warn(f"contamination_weights: {note}", SampleDropWarning, stacklevel=2)
     g, t, grid = design.g, design.t, design.grid
     require_comparison(g, grid)
     treated = ~np.isnan(g)
@@ -123,14 +148,7 @@ def contamination_weights(
     R = demean(np.column_stack(cols), fe).values
     Xr = R[:, : len(levels)]
     xtx = Xr.T @ Xr
-    rss = np.diag(xtx)
-    bad = rss <= COLLINEAR_RTOL * X.sum(axis=0)
-    if bad.any():
-        raise EmptySampleError(
-            f"the event-time dummies {levels[bad].tolist()} are collinear with the unit and "
-            "period effects (e.g. every unit treated at once, or an event time only one "
-            "cohort reaches with no comparison): no weights."
-        )
+    _require_identified(xtx, X, levels)
     # cells: (cohort, event time) of treated rows
     cells = pd.DataFrame({"g": g[treated], "rel": rel[treated].astype(int)})
     codes, uniques = pd.MultiIndex.from_frame(cells).factorize()

@@ -46,11 +46,13 @@ def union_test(
     alpha: float,
     kappa: float,
     seed: int,
+    rays: dict | None = None,
 ) -> Callable[[FloatArray], FloatArray]:
     """``theta -> accepted`` under the union (accepted by any polyhedron's test); every
-    polyhedron's least-favourable draws start from the same seed."""
+    polyhedron's least-favourable draws start from the same seed. ``rays``: a cache of the
+    dual cones' rays, shared across calls with the same event study."""
     problems = [
-        arp_problem(p, beta, sigma, n_pre, l_post, kappa, np.random.default_rng(seed))
+        arp_problem(p, beta, sigma, n_pre, l_post, kappa, np.random.default_rng(seed), rays)
         for p in polys
     ]
 
@@ -86,6 +88,7 @@ def arp_set(
     seed: int,
     grid_points: int,
     extent: float = 0.0,
+    rays: dict | None = None,
 ) -> ArpSet:
     """The ``1 - alpha`` confidence set for ``l' tau_post``.
 
@@ -105,8 +108,12 @@ def arp_set(
         Points of the grid the set is first located on.
     extent : float
         How far the restriction lets the bias move the centre (widens the first grid).
+    rays : dict, optional
+        Cache of the dual cones' rays (see :func:`union_test`).
     """
-    accepts = union_test(polys, beta, sigma, n_pre, l_post, alpha=alpha, kappa=kappa, seed=seed)
+    accepts = union_test(
+        polys, beta, sigma, n_pre, l_post, alpha=alpha, kappa=kappa, seed=seed, rays=rays
+    )
     n_post = len(l_post)
     post = slice(n_pre, n_pre + n_post)
     centre = float(l_post @ beta[post])

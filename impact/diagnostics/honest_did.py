@@ -144,8 +144,9 @@ def honest_did(
         raise InvalidOptionError(
             f"{coef.source}: the covariance of the event-time coefficients is singular."
         ) from exc
-    bound_of = _interval_function(opts, coef, n_pre, l_post)
-    breakdown, resolution = _breakdown(bound_of, opts, coef, n_pre, l_post)
+    rays: dict = {}  # the ARP dual cones' rays, shared by every bound of this call
+    bound_of = _interval_function(opts, coef, n_pre, l_post, rays)
+    breakdown, resolution = _breakdown(bound_of, opts, coef, n_pre, l_post, rays)
     grid = opts.bounds if opts.bounds is not None else _default_bounds(breakdown)
     est = float(l_post @ coef.estimate[coef.post])
     se = float(np.sqrt(l_post @ coef.vcov[np.ix_(coef.post, coef.post)] @ l_post))
@@ -252,7 +253,7 @@ def _extent(opts: _Options, coef: EventCoefficients, n_pre: int, l_post: FloatAr
     return float(m * (np.abs(l_post) @ steps) * pre_change)
 
 
-def _interval_function(opts: _Options, coef: EventCoefficients, n_pre: int, l_post):
+def _interval_function(opts: _Options, coef: EventCoefficients, n_pre: int, l_post, rays: dict):
     """``m -> {lower, upper, estimate, half_length, worst_bias, gaps}`` for the bound m."""
     n_post = len(l_post)
     beta, sigma = coef.estimate, coef.vcov
@@ -268,7 +269,7 @@ def _interval_function(opts: _Options, coef: EventCoefficients, n_pre: int, l_po
         s = arp_set(
             _polyhedra(opts, n_pre, n_post, m), beta, sigma, n_pre, l_post, alpha=opts.alpha,
             kappa=opts.kappa, seed=opts.seed, grid_points=opts.grid_points,
-            extent=_extent(opts, coef, n_pre, l_post, m),
+            extent=_extent(opts, coef, n_pre, l_post, m), rays=rays,
         )  # fmt: skip
         return {"lower": s.lower, "upper": s.upper, "estimate": float(l_post @ beta[coef.post]),
                 "half_length": np.nan, "worst_bias": np.nan, "gaps": s.gaps}  # fmt: skip
@@ -309,7 +310,7 @@ def _default_bounds(breakdown: float) -> list[float]:
     return [float(m) for m in np.linspace(0.0, top, DEFAULT_POINTS)] if top else [0.0]
 
 
-def _breakdown(bound_of, opts: _Options, coef: EventCoefficients, n_pre: int, l_post):
+def _breakdown(bound_of, opts: _Options, coef: EventCoefficients, n_pre: int, l_post, rays: dict):
     """Largest bound whose set excludes 0 (sets widen with the bound), by bisection; for
     the ARP sets only ``theta = 0`` is tested at each bound."""
     if opts.arp:
@@ -318,7 +319,7 @@ def _breakdown(bound_of, opts: _Options, coef: EventCoefficients, n_pre: int, l_
         def excludes_zero(m: float) -> bool:
             accepts = union_test(
                 _polyhedra(opts, n_pre, n_post, m), coef.estimate, coef.vcov, n_pre, l_post,
-                alpha=opts.alpha, kappa=opts.kappa, seed=opts.seed,
+                alpha=opts.alpha, kappa=opts.kappa, seed=opts.seed, rays=rays,
             )  # fmt: skip
             return not bool(accepts(np.zeros(1))[0])
 

@@ -39,6 +39,11 @@ def _headlines(ev: Evaluation) -> list[tuple[str, str, str]]:
     return out
 
 
+def _label(estimator: str) -> str:
+    """The event-study estimator's label (TWFE here is the event study, not static)."""
+    return LABELS["event_twfe"] if estimator == "twfe" else LABELS.get(estimator, estimator)
+
+
 def _row(ev: Evaluation, family: str, outcome: str, estimator: str) -> dict:
     row: dict[str, object] = {"family": family, "outcome": outcome, "estimator": estimator}
     try:
@@ -89,12 +94,10 @@ def _display(frame: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame({"measure": measures})
     for _, r in frame.iterrows():
         if r.get("note"):
-            out[r["outcome"]] = [LABELS.get(r["estimator"], r["estimator"])] + [""] * (
-                len(measures) - 1
-            )
+            out[r["outcome"]] = [_label(r["estimator"])] + [""] * (len(measures) - 1)
             continue
         out[r["outcome"]] = [
-            LABELS.get(r["estimator"], r["estimator"]), f"{r['estimate']:.4f}",
+            _label(r["estimator"]), f"{r['estimate']:.4f}",
             _interval(r["lower"], r["upper"]), _breakdown(r["breakdown_mbar"]),
             *[_interval(r[f"mbar_{m:g}_lower"], r[f"mbar_{m:g}_upper"]) for m in TABLE_MBAR],
             _interval(r["m0_lower"], r["m0_upper"]), _breakdown(r["breakdown_m"]),
@@ -106,9 +109,12 @@ def table_sensitivity(ev: Evaluation) -> Table:
     """Table 12: HonestDiD sensitivity of each family's headline event-study effect."""
     frame = sensitivity(ev)
     notes = "; ".join(
-        f"{o}: {n}" for o, n in zip(frame.get("outcome", []), frame.get("note", []),
-                                    strict=False) if n
+        f"{o}: {n.rstrip('.')}" for o, n in zip(frame.get("outcome", []), frame.get("note", []),
+                                                strict=False) if n
     )  # fmt: skip
+    covered = {f for f, _, _ in _headlines(ev)}
+    skipped = [f.name for f in ev.spec.families if f.name not in covered]
+    twfe = "twfe" in set(frame.get("estimator", []))
     note = (
         "Rambachan & Roth (2023) sensitivity of the average effect over event times 0 to the "
         "window's end of each family's headline event study (first outcome). Relative "
@@ -119,7 +125,16 @@ def table_sensitivity(ev: Evaluation) -> Table:
         "Smoothness: the violation's slope changes by at most M per period; at M = 0 the "
         "pre-trend continues linearly (optimal FLCI). 'none' means the interval includes 0 "
         "already without any violation beyond that. docs/diagnostics.md explains how to "
-        "read them." + (f" Not computed: {notes}." if notes else "")
+        "read them."
+        + (
+            " The TWFE event study pools the event times beyond the window into its end "
+            "points, so its first pre-period change and last post-period effect are not single "
+            "periods: read its row with care."
+            if twfe
+            else ""
+        )
+        + (f" Not computed: {notes}." if notes else "")
+        + (f" No event-study estimator, so no row: {', '.join(skipped)}." if skipped else "")
     )
     return Table(
         "sensitivity", "Table 12: how large a violation of parallel trends overturns the "

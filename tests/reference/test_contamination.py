@@ -102,6 +102,15 @@ def test_bad_input():
     one = df.assign(cohort=2005.0)
     with pytest.raises(ImpactError, match="no comparison group"):
         impact.contamination_weights(one, **kw)
+    with pytest.raises(InvalidOptionError, match="whole numbers"):
+        impact.contamination_weights(df, reference=True, **kw)
+    # no never-treated units and no binned end: a trend in event time is the period effects
+    treated, _ = _panel(7, never=False, drop=0.0)
+    with pytest.raises(ImpactError, match="not identified"):
+        impact.contamination_weights(treated, window=(-11, 11), **kw)
+    late = df.assign(cohort=df["cohort"].where(df["firm"] != 3, 2030.0))
+    with pytest.warns(UserWarning, match="contamination_weights"):
+        impact.contamination_weights(late, **kw)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         before = df.copy()

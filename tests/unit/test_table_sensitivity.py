@@ -64,6 +64,7 @@ def test_display_and_figure(setup):
     t = table_sensitivity(ev)
     assert list(t.display.columns) == ["measure", "log_emp"]
     assert "breakdown Mbar (relative magnitudes)" in set(t.display["measure"])
+    assert "No event-study estimator, so no row: static only." in t.note
     figs = figure_sensitivity(ev)
     assert list(figs) == ["sensitivity"]
     plt.close("all")
