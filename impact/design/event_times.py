@@ -3,12 +3,32 @@ diagnostics: a comparison group exists and the reference event time is observed.
 
 from __future__ import annotations
 
+from numbers import Integral
+
 import numpy as np
 
 from impact.design.grid import PeriodGrid
-from impact.errors import ImpactError
+from impact.errors import ImpactError, InvalidOptionError
 
-__all__ = ["require_comparison", "require_reference"]
+__all__ = ["check_window", "require_comparison", "require_reference"]
+
+
+def check_window(window: object, reference: object) -> tuple[tuple[int, int], int]:
+    """An event window ``(first, last)`` and reference of whole numbers of periods, the
+    window holding the reference and event time 0; returns them as ints."""
+    try:
+        vals = [] if isinstance(window, str) else [*window, reference]  # type: ignore[misc]
+    except TypeError:
+        vals = []
+    if len(vals) != 3 or not all(isinstance(v, Integral) and not isinstance(v, bool) for v in vals):
+        raise InvalidOptionError(
+            f"window {window!r} and reference {reference!r} are counted in periods: give "
+            "whole numbers, e.g. window=(-5, 5), reference=-1."
+        )
+    lo, hi, ref = (int(v) for v in vals)
+    if not (lo <= ref <= hi) or hi < 0:
+        raise InvalidOptionError(f"window {window} must contain the reference {reference} and 0.")
+    return (lo, hi), ref
 
 
 def require_comparison(g: np.ndarray, grid: PeriodGrid) -> None:

@@ -30,6 +30,8 @@ import pandas as pd
 from impact._typing import FloatArray, IntArray
 from impact.engine.kernels import group_sums
 from impact.errors import CollinearityWarning, EmptySampleError
+from impact.linear.demean import demean
+from impact.linear.fixed_effects import FixedEffects
 
 __all__ = ["CONTROLLED_TYPES", "WITHIN", "ControlledBacon", "controlled_decomposition"]
 
@@ -58,13 +60,6 @@ class ControlledBacon:
     beta_within: float
     beta_between: float
     twfe: float
-
-
-def _two_way_demean(V: FloatArray, unit: IntArray, period: IntArray, n_u: int, n_t: int):
-    """``v - mean over the unit - mean over the period + mean`` (balanced panel)."""
-    by_unit = group_sums(unit, n_u, V) / n_t
-    by_period = group_sums(period, n_t, V) / n_u
-    return V - by_unit[unit] - by_period[period] + V.mean(axis=0)
 
 
 def _fitted(Xt: FloatArray, X: FloatArray, Dt: FloatArray, names: Sequence[str]) -> FloatArray:
@@ -122,8 +117,12 @@ def controlled_decomposition(
         The covariates' names (for the warning about absorbed ones).
     """
     n_u, n_t, n_g = len(group_of_unit), int(period.max()) + 1, len(starts)
-    Dt = _two_way_demean(D[:, None], unit, period, n_u, n_t)[:, 0]
-    d = Dt - _fitted(_two_way_demean(X, unit, period, n_u, n_t), X, Dt, names)
+    fe = FixedEffects(
+        (unit, period), (n_u, n_t), ("unit", "period"), (pd.RangeIndex(n_u), pd.RangeIndex(n_t))
+    )
+    R = demean(np.column_stack([D, X]), fe).values  # unit and period effects absorbed
+    Dt = R[:, 0]
+    d = Dt - _fitted(R[:, 1:], X, Dt, names)
     ss = float(d @ d)
     if ss <= _FLOOR * max(float(Dt @ Dt), 1e-300):
         raise EmptySampleError(

@@ -20,9 +20,9 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from impact.design.event_times import require_comparison, require_reference
+from impact.design.event_times import check_window, require_comparison, require_reference
 from impact.design.staggered import staggered_design
-from impact.errors import EmptySampleError, InvalidOptionError, SampleDropWarning
+from impact.errors import EmptySampleError, SampleDropWarning
 from impact.linear.demean import demean
 from impact.linear.fixed_effects import FixedEffects
 from impact.results.contamination import ContaminationResult
@@ -32,26 +32,6 @@ __all__ = ["contamination_weights"]
 #: A dummy whose residual sum of squares is below this share of its own is collinear with
 #: the unit and period effects and the other dummies.
 COLLINEAR_RTOL = 1e-10
-
-
-def _window(window: object, reference: object) -> tuple[tuple[int, int], int]:
-    if isinstance(reference, bool) or any(isinstance(v, bool) for v in window):  # type: ignore[union-attr]
-        raise InvalidOptionError(
-            f"window and reference must be whole numbers, got {window!r}, {reference!r}."
-        )
-    try:
-        lo, hi = (int(v) for v in window)  # type: ignore[union-attr]
-        ref = int(reference)  # type: ignore[arg-type]
-    except (TypeError, ValueError) as exc:
-        raise InvalidOptionError(
-            f"window must be two whole numbers and reference one, got {window!r}, {reference!r}."
-        ) from exc
-    if [lo, hi, ref] != [window[0], window[1], reference] or not lo <= ref <= hi:  # type: ignore[index]
-        raise InvalidOptionError(
-            f"window {window!r} must be whole numbers (first <= reference <= last) and contain "
-            f"the reference {reference!r}."
-        )
-    return (lo, hi), ref
 
 
 def _require_identified(xtx: np.ndarray, X: np.ndarray, levels: np.ndarray) -> None:
@@ -122,7 +102,7 @@ def contamination_weights(
     Sun, L., & Abraham, S. (2021). Estimating dynamic treatment effects in event studies
     with heterogeneous treatment effects. Journal of Econometrics, 225(2), 175-199.
     """
-    window_, ref = _window(window, reference)
+    window_, ref = check_window(window, reference)
     design = staggered_design(
         data, unit=unit, time=time, cohort=cohort, outcomes=[y] if y else [],
         control_pool=control_pool, never_treated=never_treated, freq=freq,

@@ -22,6 +22,10 @@ __all__ = ["ArpSet", "arp_set", "union_test"]
 #: reaches an end of the grid or no point of it is accepted.
 GRID_SDS = 20.0
 _WIDEN = 30
+#: Points of the closer look at the first grid's range when none of its points is
+#: accepted (a precise target with noisy event-time coefficients gives a set narrower
+#: than the first grid's step); only then is the set declared empty or searched wider.
+DENSE_POINTS = 200_001
 #: Bisection steps refining each end (the grid step / 2^40: below round-off).
 _REFINE = 40
 
@@ -118,9 +122,14 @@ def arp_set(
     post = slice(n_pre, n_pre + n_post)
     centre = float(l_post @ beta[post])
     half = GRID_SDS * float(np.sqrt(l_post @ sigma[post, post] @ l_post)) + extent
-    for _ in range(_WIDEN + 1):
+    for widened in range(_WIDEN + 1):
         grid = np.linspace(centre - half, centre + half, grid_points)
         ok = accepts(grid)
+        if not ok.any() and not widened:  # a set narrower than a step: look closer
+            dense = np.linspace(centre - half, centre + half, DENSE_POINTS)
+            ok_dense = accepts(dense)
+            if ok_dense.any():
+                grid, ok = dense, ok_dense
         if ok.any() and not (ok[0] or ok[-1]):
             break
         half *= 4.0

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from numbers import Real
 from typing import Any
 
 import numpy as np
@@ -33,6 +34,12 @@ __all__ = ["honest_did"]
 
 #: Default relative resolution of the breakdown value (a share of its own size).
 BREAKDOWN_RESOLUTION = 0.01
+#: Most grid points of an ARP set's first grid (memory: rays x points floats).
+MAX_GRID_POINTS = 100_000
+#: The breakdown search doubles the bound from its start (Mbar 1; M one coefficient s.e.)
+#: at most this many times; beyond, "no bound up to the cap overturns it" (inf). Far
+#: larger bounds only test numerical round-off.
+BREAKDOWN_DOUBLINGS = 10
 #: Default number of bounds M in the sensitivity table (0 .. twice the breakdown value).
 DEFAULT_POINTS = 8
 
@@ -146,7 +153,7 @@ def honest_did(
         ) from exc
     rays: dict = {}  # the ARP dual cones' rays, shared by every bound of this call
     bound_of = _interval_function(opts, coef, n_pre, l_post, rays)
-    breakdown, resolution = _breakdown(bound_of, opts, coef, n_pre, l_post, rays)
+    breakdown, resolution, reading = _breakdown(bound_of, opts, coef, n_pre, l_post, rays)
     grid = opts.bounds if opts.bounds is not None else _default_bounds(breakdown)
     est = float(l_post @ coef.estimate[coef.post])
     se = float(np.sqrt(l_post @ coef.vcov[np.ix_(coef.post, coef.post)] @ l_post))
@@ -163,12 +170,13 @@ def honest_did(
         f"effect at event time {post[0]}"
         if l_vec is None
         else "l' tau_post with l = "
-        + ", ".join(f"{w:g}@{k}" for w, k in zip(l_post, post, strict=True))
+        + ", ".join(f"{w:g}@{k}" for w, k in zip(l_post * scale, post, strict=True))
     )
     return HonestDiDResult(
         restriction=opts.restriction, table=table, breakdown=breakdown,
         breakdown_resolution=resolution, target=target, alpha=alpha, source=coef.source,
         nobs=len(coef.rel_time), bound=opts.name, interval_method=opts.interval_method,
+        breakdown_reading=reading,
     )  # fmt: skip
 
 
@@ -203,7 +211,7 @@ class _Options:
 
 
 def _choice(name: str, value: object, allowed: tuple) -> None:
-    if value not in allowed:
+    if not (value is None or isinstance(value, str)) or value not in allowed:
         raise InvalidOptionError(f"{name} must be one of {allowed}, got {value!r}.")
 
 
@@ -227,9 +235,16 @@ def _options(method, M, Mbar, bias, monotonicity, alpha, resolution, test, seed,
             f"{wrong} does not apply to method={method!r}: pass {name}= "
             f"({'relative_magnitude' if wrong == 'Mbar' else 'smoothness'} takes {wrong})."
         )
-    for label, value, low in (("seed", seed, 0), ("grid_points", grid_points, 10)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-            raise InvalidOptionError(f"{label} must be an integer >= {low}, got {value!r}.")
+    for label, value, low, high in (
+        ("seed", seed, 0, 2**63 - 1), ("grid_points", grid_points, 10, MAX_GRID_POINTS)
+    ):  # fmt: skip
+        if (
+            isinstance(value, bool) or not isinstance(value, (int, np.integer))
+            or not low <= value <= high
+        ):  # fmt: skip
+            raise InvalidOptionError(
+                f"{label} must be an integer in [{low}, {high}], got {value!r}."
+            )
     return _Options(
         method=method, name=name, bounds=None if given is None else _bounds_given(given, name),
         bias=bias, monotonicity=monotonicity, alpha=alpha, resolution=resolution,
@@ -296,8 +311,13 @@ def _weights(l_vec: object, n_post: int, coef: EventCoefficients) -> tuple[Float
 
 
 def _bounds_given(M: object, name: str) -> list[float]:
-    values = np.atleast_1d(M)
-    if values.dtype.kind not in "iuf" or not values.size:
+    values = np.atleast_1d(np.asarray(M, dtype=object))
+    numeric = (
+        values.ndim == 1
+        and values.size
+        and all(isinstance(v, Real) and not isinstance(v, (bool, np.bool_)) for v in values)
+    )
+    if not numeric:
         raise InvalidOptionError(f"{name} must be numbers >= 0, got {M!r}.")
     values = values.astype(float)
     if not np.all(np.isfinite(values)) or np.any(values < 0):
@@ -331,20 +351,25 @@ def _breakdown(bound_of, opts: _Options, coef: EventCoefficients, n_pre: int, l_
             return f["lower"] > 0 or f["upper"] < 0
 
         scale = _coef_scale(coef)
+    b = opts.name
     if not excludes_zero(0.0):
-        return float("nan"), float("nan")
+        return float("nan"), float("nan"), f"none: the interval includes 0 already at {b} = 0"
+    if opts.arp and np.isnan(bound_of(0.0)["lower"]):  # empty: the restriction is rejected
+        return (float("nan"), float("nan"),
+                f"none: the set is empty at {b} = 0 (the data reject the restriction)")  # fmt: skip
     hi = scale
     while excludes_zero(hi):
+        if hi >= scale * 2.0**BREAKDOWN_DOUBLINGS:  # never overturned up to the cap
+            return float("inf"), hi, f"none: no {b} up to {hi:.4g} overturns it"
         hi *= 2.0
-        if hi > scale * 2.0**60:  # never overturned: no finite breakdown
-            return float("inf"), float("nan")
     lo = hi / 2.0 if hi > scale else 0.0
     tol = opts.resolution
     while True:
         step = tol if tol is not None else BREAKDOWN_RESOLUTION * max(lo, hi / 2)
-        if hi - lo <= step:
-            return lo, step
         mid = 0.5 * (lo + hi)
+        if hi - lo <= step or mid in (lo, hi):  # resolution reached, or float spacing
+            res = max(step, hi - lo)
+            return lo, res, f"{lo:.4g} (resolution {res:.2g})"
         if excludes_zero(mid):
             lo = mid
         else:

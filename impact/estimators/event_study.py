@@ -4,12 +4,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from numbers import Integral
 
 import numpy as np
 import pandas as pd
 
 from impact._typing import FloatArray, VcovSpec
+from impact.design.event_times import check_window
 from impact.errors import InvalidOptionError
 from impact.estimators.es_adapters import ADAPTERS, EventRequest
 from impact.inference.bands import SUPT_DRAWS, sup_t_critical_value
@@ -22,18 +22,6 @@ def _post_average(est: FloatArray, V: FloatArray, rel: np.ndarray) -> tuple[floa
     post = rel >= 0
     w = post / post.sum()
     return float(w @ est), float(np.sqrt(w @ V @ w))
-
-
-def _check_window(window: tuple[int, int], reference: int) -> None:
-    """Window and reference are whole numbers of periods."""
-    vals = [*window, reference]
-    if len(window) != 2 or not all(
-        isinstance(v, Integral) and not isinstance(v, bool) for v in vals
-    ):
-        raise InvalidOptionError(
-            f"window {window!r} and reference {reference!r} are counted in periods: give "
-            "whole numbers, e.g. window=(-5, 5), reference=-1."
-        )
 
 
 def event_study(
@@ -112,9 +100,7 @@ def event_study(
     EventStudyResult
     """
     covariates = list(covariates or [])
-    _check_window(window, reference)
-    if not (window[0] <= reference <= window[1]) or window[1] < 0:
-        raise InvalidOptionError(f"window {window} must contain the reference {reference} and 0.")
+    check_window(window, reference)
     if estimator not in ADAPTERS:
         raise InvalidOptionError(
             f"estimator must be 'twfe', 'sun_abraham', 'imputation', 'did2s', 'cs' or 'etwfe', "

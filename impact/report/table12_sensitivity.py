@@ -56,7 +56,8 @@ def _row(ev: Evaluation, family: str, outcome: str, estimator: str) -> dict:
     row.update(
         {
             "estimate": original["estimate"], "lower": original["lower"],
-            "upper": original["upper"], "breakdown_mbar": rm.breakdown, "note": "",
+            "upper": original["upper"], "breakdown_mbar": rm.breakdown,
+            "breakdown_mbar_reading": _short(rm.breakdown_reading), "note": "",
         }
     )  # fmt: skip
     robust = rm.table[rm.table["Mbar"].notna()].set_index("Mbar")
@@ -64,7 +65,12 @@ def _row(ev: Evaluation, family: str, outcome: str, estimator: str) -> dict:
         row[f"mbar_{mbar:g}_lower"] = float(robust.loc[mbar, "lower"])
         row[f"mbar_{mbar:g}_upper"] = float(robust.loc[mbar, "upper"])
     flci = sd.table[sd.table["M"].notna()].iloc[0]
-    row.update({"m0_lower": flci["lower"], "m0_upper": flci["upper"], "breakdown_m": sd.breakdown})
+    row.update(
+        {
+            "m0_lower": flci["lower"], "m0_upper": flci["upper"], "breakdown_m": sd.breakdown,
+            "breakdown_m_reading": _short(sd.breakdown_reading),
+        }
+    )  # fmt: skip
     return row
 
 
@@ -78,10 +84,9 @@ def _interval(lo: float, hi: float) -> str:
     return "empty" if np.isnan(lo) else f"[{lo:.4f}, {hi:.4f}]"
 
 
-def _breakdown(value: float) -> str:
-    if np.isnan(value):
-        return "none"
-    return "no finite value" if np.isinf(value) else f"{value:.3g}"
+def _short(reading: str) -> str:
+    """The breakdown's reading without the resolution (the note states it)."""
+    return reading.split(" (resolution")[0]
 
 
 def _display(frame: pd.DataFrame) -> pd.DataFrame:
@@ -98,9 +103,9 @@ def _display(frame: pd.DataFrame) -> pd.DataFrame:
             continue
         out[r["outcome"]] = [
             _label(r["estimator"]), f"{r['estimate']:.4f}",
-            _interval(r["lower"], r["upper"]), _breakdown(r["breakdown_mbar"]),
+            _interval(r["lower"], r["upper"]), r["breakdown_mbar_reading"],
             *[_interval(r[f"mbar_{m:g}_lower"], r[f"mbar_{m:g}_upper"]) for m in TABLE_MBAR],
-            _interval(r["m0_lower"], r["m0_upper"]), _breakdown(r["breakdown_m"]),
+            _interval(r["m0_lower"], r["m0_upper"]), r["breakdown_m_reading"],
         ]  # fmt: skip
     return out
 
@@ -123,8 +128,8 @@ def table_sensitivity(ev: Evaluation) -> Table:
         "change); 95% sets by the ARP conditional-least-favourable hybrid test; the "
         "breakdown Mbar is the largest at which the set excludes 0 (resolution 1%). "
         "Smoothness: the violation's slope changes by at most M per period; at M = 0 the "
-        "pre-trend continues linearly (optimal FLCI). 'none' means the interval includes 0 "
-        "already without any violation beyond that. docs/diagnostics.md explains how to "
+        "pre-trend continues linearly (optimal FLCI). 'none' says why there is no breakdown "
+        "value. docs/diagnostics.md explains how to "
         "read them."
         + (
             " The TWFE event study pools the event times beyond the window into its end "

@@ -13,7 +13,7 @@ from impact._typing import FloatArray, IntArray
 from impact.data.samplelog import SampleLog
 from impact.errors import InvalidOptionError
 from impact.results.diagnostic_plots import plot_contamination
-from impact.results.protocol import ModelInfo, ResultProtocol, tidy_frame
+from impact.results.protocol import ModelInfo, ResultProtocol, rel_time_term, tidy_frame
 
 __all__ = ["ContaminationResult"]
 
@@ -93,13 +93,13 @@ class ContaminationResult(ResultProtocol):
         return cls(weights, summary, reference, nobs, n_units, sample_log, depvar)
 
     def tidy(self) -> pd.DataFrame:
-        """One row per coefficient: the event-study coefficient as ``estimate`` (NaN
-        without an outcome; no standard error: this describes the point estimate) and the
-        summary's measures."""
+        """One row per coefficient (term ``rel_time::k``, as event_study): the coefficient
+        as ``estimate`` (NaN without an outcome; no standard error: this describes the point
+        estimate) and the summary's measures."""
         s = self.by_coefficient
         est = s["estimate"] if "estimate" in s else np.full(len(s), np.nan)
         extra = {c: s[c] for c in s.columns if c not in ("coefficient", "estimate")}
-        terms = [f"rel_time={int(k)}" for k in s["coefficient"]]
+        terms = [rel_time_term(k) for k in s["coefficient"]]
         return tidy_frame(terms, est, np.full(len(s), np.nan), 0.05, **extra)
 
     def model_info(self) -> ModelInfo:

@@ -32,10 +32,14 @@ class HonestDiDResult(ResultProtocol):
         ``half_length`` and ``worst_bias`` (FLCI only), ``gaps`` (the ARP set is not an
         interval: ``lower``/``upper`` are its hull); first the original interval (bound
         NaN: parallel trends exactly). An empty ARP set (NaN ends) means the data reject
-        the restriction itself.
+        the restriction itself. With several post-periods the moments that involve only
+        pre-periods are left out of the test (as the R package's default), so a non-empty
+        set does not certify that the pre-trends satisfy the restriction.
     breakdown : float
-        The largest bound at which the interval excludes 0 (NaN if it includes 0 already
-        at bound 0; inf if no bound overturns it), to within ``breakdown_resolution``.
+        The largest bound at which the interval excludes 0, to within
+        ``breakdown_resolution``: NaN if it includes 0 already at bound 0 or the set is
+        empty there (the data reject the restriction); inf if no bound up to the search's
+        cap (1024 times its start) overturns it. ``breakdown_reading`` says which.
     bound : str
         ``"M"`` (smoothness) or ``"Mbar"`` (relative magnitudes).
     interval_method : str
@@ -54,6 +58,7 @@ class HonestDiDResult(ResultProtocol):
     nobs: int
     bound: str = "M"
     interval_method: str = "FLCI"
+    breakdown_reading: str = ""
 
     def tidy(self) -> pd.DataFrame:
         """One row per interval: term ``original`` or ``M=<value>`` (``Mbar=``), the centre
@@ -83,17 +88,11 @@ class HonestDiDResult(ResultProtocol):
 
     def summary(self) -> str:
         tab = self.table.to_string(index=False, float_format=lambda v: f"{v:.5f}")
-        breakdown = (
-            f"{self.breakdown:.4g} (resolution {self.breakdown_resolution:.2g})"
-            if np.isfinite(self.breakdown)
-            else f"none: the interval includes 0 already at {self.bound} = 0"
-            if np.isnan(self.breakdown)
-            else f"none: no {self.bound} overturns it"
-        )
         return (
             f"HonestDiD sensitivity ({self.restriction}), {self.source}: {self.target}\n"
-            f"{int(100 * (1 - self.alpha))}% intervals; Std. errors: "
-            f"{self.model_info().vcov_label}\n{tab}\nBreakdown {self.bound}: {breakdown}"
+            f"{100 * (1 - self.alpha):g}% intervals; Std. errors: "
+            f"{self.model_info().vcov_label}\n{tab}\n"
+            f"Breakdown {self.bound}: {self.breakdown_reading}"
         )
 
     def __repr__(self) -> str:

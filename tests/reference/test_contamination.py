@@ -81,7 +81,7 @@ def test_protocol_and_plot():
     res = impact.contamination_weights(df, unit="firm", time="year", cohort="cohort",
                                        window=(-2, 2))  # fmt: skip
     tidy = res.tidy()
-    assert tidy["term"].tolist() == [f"rel_time={k}" for k in (-2, 0, 1, 2)]
+    assert tidy["term"].tolist() == [f"rel_time::{k}" for k in (-2, 0, 1, 2)]
     assert tidy["estimate"].isna().all()  # no outcome: the design's weights only
     assert isinstance(res.plot(), matplotlib.axes.Axes)
     assert isinstance(res.plot(coefficient=-2), matplotlib.axes.Axes)

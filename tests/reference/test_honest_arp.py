@@ -262,3 +262,55 @@ def test_cs_pipeline_relative_magnitudes_match_moderndid(cs_dynamic_pair):
     robust = res.table[res.table["Mbar"].notna()]
     np.testing.assert_allclose(robust["lower"], ref.robust_ci["lb"].to_numpy(), atol=HYBRID_TOL)
     np.testing.assert_allclose(robust["upper"], ref.robust_ci["ub"].to_numpy(), atol=HYBRID_TOL)
+
+
+def test_review_cases(ehec, twfe):
+    """A hostile review's cases: scale, the breakdown search's ends, narrow and empty
+    sets, the target's label, malformed options."""
+    # scale equivariance: an outcome in other units scales every set and no breakdown
+    base = impact.honest_did(twfe, method="relative_magnitude", Mbar=[0.5, 1.0])
+    for s in (1e-9, 1e12):
+        fit = impact.feols("y ~ i(year, D, ref=2013) | stfips + year",
+                           ehec.assign(y=ehec["dins"] * s), vcov={"cluster": "stfips"})  # fmt: skip
+        res = impact.honest_did(fit, method="relative_magnitude", Mbar=[0.5, 1.0])
+        np.testing.assert_allclose(res.table[["lower", "upper"]] / s,
+                                   base.table[["lower", "upper"]], rtol=1e-6)  # fmt: skip
+        assert res.breakdown == pytest.approx(base.breakdown)
+    # never overturned: the search stops at its cap (was a false "singular" error)
+    dec = impact.honest_did(twfe, method="relative_magnitude", Mbar=1.0, monotonicity="decreasing")
+    assert np.isinf(dec.breakdown) and "up to" in dec.breakdown_reading
+    # a resolution below the float spacing ends (was an endless loop)
+    tiny = impact.honest_did(twfe, M=[0.01], breakdown_resolution=1e-20)
+    assert 0.02 < tiny.breakdown < 0.03
+    # the label shows the user's weights
+    avg = impact.honest_did(twfe, M=[0.01], l_vec=[0.5, 0.5])
+    assert "0.5@2014, 0.5@2015" in avg.target
+    for kw, match in ((dict(method="relative_magnitude", Mbar=[[0.5, 1.0]]), "Mbar must be"),
+                      (dict(bias=np.array(["positive"])), "bias must be"),
+                      (dict(bias="positive", grid_points=10**9), "grid_points must be")):  # fmt: skip
+        with pytest.raises(InvalidOptionError, match=match):
+            impact.honest_did(twfe, **kw)
+    # a set narrower than the first grid's step is found, not reported empty
+    S = np.array([[1.0, -0.9999999], [-0.9999999, 1.0]])
+    narrow = arp_set([smoothness_polyhedron(1, 1, 0.0, "positive")], np.array([-0.51, 0.6]), S,
+                     1, np.array([1.0]), alpha=0.05, kappa=0.0, seed=0, grid_points=1000)  # fmt: skip
+    assert narrow.lower == pytest.approx(0.0891, abs=2e-4)
+    assert narrow.upper == pytest.approx(0.0909, abs=2e-4)
+
+
+def test_empty_set_is_not_a_robust_conclusion():
+    """A pre-trend falling steeply while monotonicity says rising: the set is empty at
+    M = 0, and the breakdown says the restriction is rejected, not "never overturned"."""
+    from impact.diagnostics.honest_did import _breakdown, _interval_function, _options
+
+    beta = np.array([1.2, 0.6, 0.05])  # pre -2, -1 fall to the reference, one post
+    V = np.eye(3) * 1e-4
+    coef = type("C", (), {})()
+    coef.estimate, coef.vcov = beta, V
+    coef.post = np.array([False, False, True])
+    opts = _options("smoothness", [0.0], None, None, "increasing", 0.05, None, "hybrid", 0, 1000)
+    l_post = np.array([1.0])
+    bound_of = _interval_function(opts, coef, 2, l_post, {})
+    assert np.isnan(bound_of(0.0)["lower"])
+    value, _, reading = _breakdown(bound_of, opts, coef, 2, l_post, {})
+    assert np.isnan(value) and "empty" in reading
