@@ -20,6 +20,7 @@ from impact.estimators.etwfe import etwfe
 from impact.estimators.event_study import event_study
 from impact.estimators.feols import feols
 from impact.estimators.fepois import fepois
+from impact.estimators.wildboot import wildboot
 from impact.inference.ssc import SSC
 from impact.productivity.prodest import prodest
 from impact.productivity.tfp_did import tfp_did
@@ -59,4 +60,5 @@ __all__ = [
     "prodest",
     "tfp_did",
     "twfe_weights",
+    "wildboot",
 ]

@@ -255,4 +255,7 @@ def feols(
         _fe=fe,
         _weights=w,
         _cat_levels=cat_levels,
+        _Xd=Xd,
+        _yd=yd,
+        _data=data,
     )

@@ -87,6 +87,11 @@ class FeolsResult(ResultProtocol):
     _fe: FixedEffects | None = field(repr=False)
     _weights: FloatArray | None = field(repr=False)
     _cat_levels: Mapping[str, list[object]] = field(repr=False)
+    #: the design and outcome after absorbing the fixed effects, and the user's frame (a
+    #: reference, never modified): what the wild cluster bootstrap refits from
+    _Xd: FloatArray | None = field(default=None, repr=False, kw_only=True)
+    _yd: FloatArray | None = field(default=None, repr=False, kw_only=True)
+    _data: pd.DataFrame | None = field(default=None, repr=False, kw_only=True)
 
     # ----------------------------------------------------------------- tables
     def tidy(self, alpha: float = 0.05) -> pd.DataFrame:

@@ -1,0 +1,124 @@
+"""The result of :func:`impact.wildboot`: a wild cluster bootstrap test of one coefficient."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from impact._typing import FloatArray
+from impact.results.protocol import ModelInfo, ResultProtocol
+
+__all__ = ["WildBootResult"]
+
+
+@dataclass(frozen=True, eq=False)
+class WildBootResult(ResultProtocol):
+    """Wild cluster bootstrap of ``param`` (Cameron, Gelbach & Miller 2008; Roodman et al.
+    2019).
+
+    Attributes
+    ----------
+    param : str
+    estimate, std_error, statistic : float
+        The coefficient, its cluster-robust (CRV1) standard error with the bootstrap
+        clusters, and ``(estimate - null) / std_error``.
+    p_values : dict
+        ``symmetric`` (two-sided, ``|t*| >= |t|``), ``equal-tailed``, ``greater`` (H1:
+        coefficient > null), ``less``.
+    p_value : float
+        The one asked for (``pvalue=``).
+    conf_low, conf_high : float
+        ``1 - alpha`` interval by inverting the symmetric test (restricted bootstrap) or
+        from the quantile of ``|t*|`` (unrestricted); infinite where no value is rejected
+        (e.g. fully enumerated Rademacher weights with very few clusters).
+    t_boot : ndarray
+        The bootstrap t-statistics at the null.
+    method : str
+        ``"WCR"`` (null imposed) or ``"WCU"``, with the weights and the draw count.
+    """
+
+    param: str
+    null: float
+    estimate: float
+    std_error: float
+    statistic: float
+    p_values: dict[str, float]
+    p_value: float
+    pvalue_type: str
+    conf_low: float
+    conf_high: float
+    alpha: float
+    t_boot: FloatArray
+    B: int
+    enumerated: bool
+    weights: str
+    impose_null: bool
+    cluster: str
+    n_clusters: int
+    nobs: int
+    depvar: str
+
+    @property
+    def method(self) -> str:
+        kind = "WCR" if self.impose_null else "WCU"
+        draws = (
+            f"all {self.B} sign vectors (full enumeration)"
+            if self.enumerated
+            else f"{self.B} draws"
+        )
+        return f"wild cluster bootstrap ({kind}, {self.weights} weights, {draws})"
+
+    def tidy(self) -> pd.DataFrame:
+        """One row: the coefficient, its CRV1 standard error, t, the bootstrap p-value and
+        interval."""
+        return pd.DataFrame(
+            {
+                "term": [self.param], "estimate": [self.estimate],
+                "std_error": [self.std_error], "statistic": [self.statistic],
+                "p_value": [self.p_value], "conf_low": [self.conf_low],
+                "conf_high": [self.conf_high],
+            }
+        )  # fmt: skip
+
+    def model_info(self) -> ModelInfo:
+        return ModelInfo(
+            depvar=self.depvar, nobs=self.nobs,
+            vcov_label=f"{self.method}, clustered by {self.cluster}",
+            clusters={self.cluster: self.n_clusters}, alpha=self.alpha,
+        )  # fmt: skip
+
+    def summary(self) -> str:
+        level = round(100 * (1 - self.alpha))
+        rows = "\n".join(f"  p ({k}): {v:.4f}" for k, v in self.p_values.items())
+        return (
+            f"{self.method}\nH0: {self.param} = {self.null:g}; {self.n_clusters} clusters "
+            f"({self.cluster}), {self.nobs:,} observations\n"
+            f"estimate {self.estimate:.6g}  CRV1 s.e. {self.std_error:.6g}  "
+            f"t {self.statistic:.4f}\n"
+            f"{rows}\n{level}% interval (test inversion): [{self.conf_low:.6g}, "
+            f"{self.conf_high:.6g}]"
+        )
+
+    def __repr__(self) -> str:
+        return self.summary()
+
+
+#: Bootstrap statistics within this relative distance of ``t`` count as ties, "at least as
+#: extreme": under full enumeration the restricted bootstrap's all-ones (and all-minus-ones)
+#: sign vector reproduces ``t`` exactly, up to rounding.
+TIE_RTOL = 1e-9
+
+
+def p_values(t: float, t_boot: FloatArray) -> dict[str, float]:
+    """Bootstrap p-values of ``t``: the share of bootstrap statistics at least as extreme
+    (ties, see :data:`TIE_RTOL`, included)."""
+    tol = TIE_RTOL * max(abs(t), 1e-300)
+    greater, less = float(np.mean(t_boot >= t - tol)), float(np.mean(t_boot <= t + tol))
+    return {
+        "symmetric": float(np.mean(np.abs(t_boot) >= abs(t) - tol)),
+        "equal-tailed": 2 * min(greater, less),
+        "greater": greater,
+        "less": less,
+    }

@@ -1,0 +1,129 @@
+"""Wild cluster bootstrap of a feols coefficient: wildboottest (test-only dependency) on
+the Petersen data shipped with statsmodels, with and without absorbed fixed effects
+(against the same bootstrap on the dummy-variable regression), the interval by test
+inversion, and bad input."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels
+from wildboottest.wildboottest import WildboottestCL
+
+import impact
+from impact.errors import ImpactError, InvalidOptionError
+
+PETERSEN = Path(statsmodels.__file__).parent / "stats" / "tests" / "test_data.txt"
+#: Same arithmetic on the same sign vectors (full enumeration): agreement to rounding.
+ENUM_TOL = 1e-10
+
+
+@pytest.fixture(scope="module")
+def petersen() -> pd.DataFrame:
+    d = pd.read_csv(PETERSEN, sep=r"\s+", header=None, names=["firm", "year", "x", "y"])
+    return d.assign(g5=(d["year"] - 1) // 2)
+
+
+def _theirs(X, y, cluster, impose_null, B=9999, seed=1):
+    R = np.zeros(X.shape[1])
+    R[0] = 1.0
+    wb = WildboottestCL(X=X, Y=y, cluster=cluster, R=R, B=B, seed=seed, parallel=False)
+    wb.get_scores(bootstrap_type="11", impose_null=impose_null)
+    wb.get_weights("rademacher")
+    wb.get_numer()
+    wb.get_denom()
+    wb.get_tboot()
+    wb.get_vcov()
+    wb.get_tstat()
+    return float(np.ravel(wb.t_stat)[0]), np.sort(np.ravel(wb.t_boot))
+
+
+def test_petersen_statistic_and_full_enumeration(petersen):
+    fit = impact.feols("y ~ x", petersen, vcov={"cluster": "firm"})
+    assert abs(fit.coef["x"] / fit.se["x"] - 20.452981) <= 1e-6
+    X = np.column_stack([petersen["x"], np.ones(len(petersen))])
+    for impose_null in (True, False):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res = impact.wildboot(fit, param="x", cluster="g5", impose_null=impose_null)
+        t, boot = _theirs(X, petersen["y"].to_numpy(), petersen["g5"].to_numpy(), impose_null)
+        assert res.enumerated and res.B == 32 and res.n_clusters == 5
+        assert abs(res.statistic - 40.51) <= 0.005 and abs(res.statistic - t) <= 1e-9
+        np.testing.assert_allclose(np.sort(res.t_boot), boot, atol=ENUM_TOL, rtol=0)
+        if impose_null:
+            assert res.p_values["symmetric"] == pytest.approx(0.0625)  # 2 of 32 tie with t
+            # the p-value never falls below 2/32 > alpha: no value is rejected
+            assert (res.conf_low, res.conf_high) == (-np.inf, np.inf)
+    assert "full enumeration" in res.summary()
+
+
+@pytest.mark.parametrize("fe", ["year", "firm", "firm + year"])
+def test_absorbed_fixed_effects_equal_the_dummy_regression(petersen, fe):
+    """Fixed effects nested in the 5 clusters (year) or not (firm, firm + year): the sorted
+    bootstrap statistics relative to t equal wildboottest's on explicit dummies (the two
+    differ only in the small-sample factor, which scales t and every t* alike)."""
+    d = petersen[petersen["firm"] <= 60].reset_index(drop=True)
+    d = d.assign(z=np.random.default_rng(0).normal(size=len(d)))
+    fit = impact.feols(f"y ~ x + z | {fe}", d, vcov={"cluster": "g5"})
+    dummies = [pd.get_dummies(d[c], dtype=float, drop_first=i > 0).to_numpy()
+               for i, c in enumerate(fe.split(" + "))]  # fmt: skip
+    X = np.column_stack([d["x"], d["z"], *dummies])
+    for impose_null in (True, False):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res = impact.wildboot(fit, param="x", impose_null=impose_null)
+            t, boot = _theirs(X, d["y"].to_numpy(), d["g5"].to_numpy(), impose_null)
+        ours = np.sort(res.t_boot / res.statistic)
+        np.testing.assert_allclose(ours, np.sort(boot / t), atol=ENUM_TOL, rtol=0)
+
+
+def test_draws_and_interval(petersen):
+    """Random weights: p-values within Monte Carlo error of wildboottest's own draws; the
+    interval's ends are where the symmetric p-value crosses alpha."""
+    d = petersen.assign(
+        z=np.random.default_rng(1).normal(size=len(petersen)), c20=petersen["firm"] // 25
+    )
+    fit = impact.feols("y ~ x + z", d, vcov={"cluster": "c20"})
+    res = impact.wildboot(fit, param="z", B=1999, seed=5)
+    assert not res.enumerated and res.B == 1999
+    X = np.column_stack([d["z"], d["x"], np.ones(len(d))])
+    t, boot = _theirs(X, d["y"].to_numpy(), d["c20"].to_numpy(), True, B=1999, seed=5)
+    theirs = float(np.mean(np.abs(boot) >= abs(t)))
+    p = res.p_values["symmetric"]
+    mc_se = np.sqrt(2 * max(p, 0.01) * (1 - p) / 1999)  # two independent sets of draws
+    assert abs(p - theirs) <= 4 * mc_se
+    for end, inside in ((res.conf_low, 1.0), (res.conf_high, -1.0)):
+        step = 1e-4 * res.std_error
+        at_in = impact.wildboot(fit, param="z", B=1999, seed=5, null=end + inside * step)
+        at_out = impact.wildboot(fit, param="z", B=1999, seed=5, null=end - inside * step)
+        assert at_in.p_value >= 0.05 > at_out.p_value
+    unres = impact.wildboot(fit, param="z", B=1999, seed=5, impose_null=False)
+    assert unres.conf_low < res.estimate < unres.conf_high
+
+
+def test_bad_input(petersen):
+    fit = impact.feols("y ~ x", petersen, vcov={"cluster": "firm"})
+    cases = [
+        (dict(param="x", B=50), "B must be"),
+        (dict(param="w"), "not a coefficient"),
+        (dict(param="x", weights="gauss"), "weights must be"),
+        (dict(param="x", cluster="nope"), "cluster must be"),
+        (dict(param="x", pvalue="two"), "pvalue must be"),
+        (dict(param="x", seed=-1), "seed must be"),
+    ]
+    for kw, match in cases:
+        with pytest.raises(InvalidOptionError, match=match):
+            impact.wildboot(fit, **kw)
+    one = petersen.assign(c=1)
+    fit1 = impact.feols("y ~ x", one)
+    with pytest.raises(ImpactError, match="one cluster"):
+        impact.wildboot(fit1, param="x", cluster="c")
+    with pytest.raises(InvalidOptionError, match="not clustered one way"):
+        impact.wildboot(fit1, param="x")
+    pois = impact.fepois("firm ~ x", petersen)
+    with pytest.raises(InvalidOptionError, match="fepois"):
+        impact.wildboot(pois, param="x", cluster="g5")
