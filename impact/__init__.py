@@ -15,6 +15,7 @@ from impact.diagnostics.contamination import contamination_weights
 from impact.diagnostics.honest_did import honest_did
 from impact.diagnostics.pretrend import pretrend_power
 from impact.diagnostics.twfe_weights import twfe_weights
+from impact.estimators.adjust import adjust
 from impact.estimators.att_gt import att_gt
 from impact.estimators.etwfe import etwfe
 from impact.estimators.event_study import event_study
@@ -42,6 +43,7 @@ __all__ = [
     "SampleLog",
     "Spec",
     "__version__",
+    "adjust",
     "att_gt",
     "bacon",
     "cohort_from_membership",

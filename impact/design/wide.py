@@ -26,6 +26,7 @@ class StaggeredData:
     cluster: np.ndarray | None  # (n_units,) codes
     periods: np.ndarray  # (n_periods,) observed grid positions
     units: pd.Index
+    cluster_labels: np.ndarray | None = None  # the cluster of each code
 
 
 def wide_arrays(
@@ -52,12 +53,12 @@ def wide_arrays(
     X = np.full((n, T, len(covariates)), np.nan, order="F")
     for j, c in enumerate(covariates):
         X[:, :, j].reshape(-1, order="F")[flat] = data[c].to_numpy(dtype=float)[design.rows]
-    cl = None
+    cl = labels = None
     if cluster:
         raw = unit_constant(
             data[cluster].to_numpy()[design.rows], codes, cluster, "cluster", design.units
         )
-        cl = pd.factorize(raw, sort=True)[0]
+        cl, labels = pd.factorize(raw, sort=True)
     w = design.weights if design.weights is not None else np.ones(n)
     return StaggeredData(
         y=Y,
@@ -68,4 +69,5 @@ def wide_arrays(
         cluster=cl,
         periods=periods,
         units=design.units,
+        cluster_labels=None if labels is None else np.asarray(labels),
     )

@@ -48,7 +48,7 @@ def estimate_rcs(
     w = design.weights[design.unit_code] if design.weights is not None else np.ones(len(g))
     cl = None
     if cluster:
-        cl = pd.factorize(data[cluster].to_numpy()[rows], sort=True)[0]
+        cl, labels = pd.factorize(data[cluster].to_numpy()[rows], sort=True)
     never = np.isnan(g)
     if control == "never" and not (never & pool).any():
         raise ImpactError(
@@ -101,6 +101,7 @@ def estimate_rcs(
         "weights": w,
         "periods": periods,
         "cluster": cl,
+        "cluster_labels": None if not cluster else np.asarray(labels),
         "log": log,
         "notes": notes,
         "observed": np.ones((n, len(periods)), dtype=bool),

@@ -3,43 +3,34 @@
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from impact.errors import FewClustersWarning, InvalidOptionError, close_matches_hint
 from impact.estimators.feols import feols
-from impact.inference.wild_cluster import WEIGHT_TYPES, draw_weights, wild_draws
+from impact.inference.wild_cluster import WEIGHT_TYPES, WildDraws, draw_weights, wild_draws
 from impact.linear.demean import demean
 from impact.results.linear import FeolsResult
 from impact.results.wildboot import WildBootResult, p_values
 
-__all__ = ["wildboot"]
+__all__ = ["WildProblem", "wildboot"]
 
 #: Fewest draws accepted: with fewer the p-value's resolution is coarser than 0.01.
 MIN_DRAWS = 99
 #: The interval's ends are found to this share of the standard error.
 CI_RESOLUTION = 1e-7
-#: The search for an end doubles its step at most this often (2^40 standard errors out):
-#: beyond it the side is reported unbounded.
-MAX_DOUBLINGS = 40
-#: Bisection steps per end: 40 doublings plus resolution 1e-7 need fewer than 70.
+#: The search for an end doubles its step at most this often (2^20, about a million
+#: standard errors out): beyond it the side is reported unbounded. Farther out the
+#: per-draw sums lose the ties of exact arithmetic (rounding grows with the distance).
+MAX_DOUBLINGS = 20
+#: Bisection steps per end: 20 doublings plus resolution 1e-7 need fewer than 50.
 MAX_BISECTIONS = 100
 PVALUE_TYPES = ("symmetric", "equal-tailed", "greater", "less")
 
 
-def _check(fit, param, B, weights, alpha, pvalue, seed) -> None:
-    if not isinstance(fit, FeolsResult) or type(fit).__name__ != "FeolsResult":
-        raise InvalidOptionError("wildboot needs an impact.feols fit (fepois: not supported).")
-    if fit._data is None or fit._Xd is None:
-        raise InvalidOptionError("this feols fit does not carry its design; refit it.")
-    if fit._weights is not None:
-        raise InvalidOptionError("wildboot does not support weighted (WLS) fits.")
-    if param not in fit.coef.index:
-        raise InvalidOptionError(
-            f"{param!r} is not a coefficient of the fit"
-            + close_matches_hint(str(param), list(fit.coef.index))
-        )
+def _check(B, weights, alpha, pvalue, seed) -> None:
     if isinstance(B, bool) or not isinstance(B, (int, np.integer)) or B < MIN_DRAWS:
         raise InvalidOptionError(f"B must be an integer >= {MIN_DRAWS}, got {B!r}.")
     if weights not in WEIGHT_TYPES:
@@ -52,7 +43,7 @@ def _check(fit, param, B, weights, alpha, pvalue, seed) -> None:
         raise InvalidOptionError(f"seed must be an integer >= 0, got {seed!r}.")
 
 
-def _cluster_codes(fit: FeolsResult, cluster: str) -> np.ndarray:
+def _cluster_codes(fit: FeolsResult, cluster: str) -> tuple[np.ndarray, np.ndarray]:
     data = fit._data
     if not isinstance(cluster, str) or cluster not in data.columns:
         raise InvalidOptionError(
@@ -72,7 +63,7 @@ def _cluster_codes(fit: FeolsResult, cluster: str) -> np.ndarray:
         raise InvalidOptionError(
             f"cluster column {cluster!r} has one cluster: nothing to resample."
         )
-    return codes.astype(np.intp)
+    return codes.astype(np.intp), np.asarray(uniq)
 
 
 def _default_cluster(fit: FeolsResult) -> str:
@@ -133,33 +124,11 @@ def wildboot(
     Roodman, D., MacKinnon, J. G., Nielsen, M. Ø., & Webb, M. D. (2019). Fast and wild:
     Bootstrap inference in Stata using boottest. The Stata Journal, 19(1), 4-60.
     """
-    _check(fit, param, B, weights, alpha, pvalue, seed)
-    cluster = cluster if cluster is not None else _default_cluster(fit)
-    codes = _cluster_codes(fit, cluster)
-    G = int(codes.max()) + 1
-    Xd, yd = fit._Xd, fit._yd
-    j = list(fit.coef.index).index(param)
-    A = np.linalg.inv(Xd.T @ Xd)
-    w = Xd @ A[:, j]
-    fe = fit._fe
-
-    def residualise(U: np.ndarray) -> np.ndarray:
-        if fe is not None:
-            U = demean(U, fe).values
-        return U - Xd @ (A @ (Xd.T @ U))
-
-    beta = float(fit.coef.iloc[j])
-    u_hat = yd - Xd @ fit.coef.to_numpy()
-    meat = float(np.sum(np.bincount(codes, weights=w * u_hat, minlength=G) ** 2))
-    se = _crv1_se(fit, cluster, param)
-    ssc = se**2 / meat
-    V, enumerated = draw_weights(weights, G, int(B), np.random.default_rng(int(seed)))
-    if impose_null:
-        others = np.delete(Xd, j, axis=1)
-        u0, u1 = _residual_on(others, yd), _residual_on(others, Xd[:, j])
-        draws = wild_draws(w, u0, u1, codes, V, ssc, residualise)
-    else:
-        draws = wild_draws(w, u_hat, None, codes, V, ssc, residualise)
+    _check(B, weights, alpha, pvalue, seed)
+    problem = WildProblem.of(fit, param, cluster)
+    V, enumerated = draw_weights(weights, problem.G, int(B), np.random.default_rng(int(seed)))
+    draws = problem.draws(V, impose_null)
+    beta, se = problem.beta, problem.se
     t = (beta - null) / se
     t_boot = draws.t_stats(null if impose_null else 0.0)
     ps = p_values(t, t_boot)
@@ -168,9 +137,70 @@ def wildboot(
         param=param, null=float(null), estimate=beta, std_error=se, statistic=t, p_values=ps,
         p_value=ps[pvalue], pvalue_type=pvalue, conf_low=lo, conf_high=hi, alpha=float(alpha),
         t_boot=t_boot, B=V.shape[1], enumerated=enumerated, weights=weights,
-        impose_null=bool(impose_null), cluster=cluster, n_clusters=G, nobs=fit.nobs,
-        depvar=fit.depvar,
+        impose_null=bool(impose_null), cluster=problem.cluster, n_clusters=problem.G,
+        nobs=fit.nobs, depvar=fit.depvar,
     )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class WildProblem:
+    """One coefficient of a feols fit set up for the wild cluster bootstrap: its CRV1
+    standard error with the bootstrap clusters and the cluster codes (``labels[code]``)."""
+
+    fit: FeolsResult
+    j: int
+    cluster: str
+    codes: np.ndarray
+    labels: np.ndarray
+    beta: float
+    se: float
+    df: int
+
+    @property
+    def G(self) -> int:
+        return len(self.labels)
+
+    @classmethod
+    def of(cls, fit: FeolsResult, param: str, cluster: str | None) -> WildProblem:
+        """Check the fit and set up ``param`` (cluster: default the fit's one-way cluster)."""
+        if not isinstance(fit, FeolsResult) or type(fit).__name__ != "FeolsResult":
+            raise InvalidOptionError("the wild bootstrap needs an impact.feols fit (not fepois).")
+        if fit._data is None or fit._Xd is None:
+            raise InvalidOptionError("this feols fit does not carry its design; refit it.")
+        if fit._weights is not None:
+            raise InvalidOptionError("the wild bootstrap does not support weighted (WLS) fits.")
+        if param not in fit.coef.index:
+            raise InvalidOptionError(
+                f"{param!r} is not a coefficient of the fit"
+                + close_matches_hint(str(param), list(fit.coef.index))
+            )
+        cluster = cluster if cluster is not None else _default_cluster(fit)
+        codes, labels = _cluster_codes(fit, cluster)
+        j = list(fit.coef.index).index(param)
+        se, df = _crv1_se(fit, cluster, param)
+        return cls(fit=fit, j=j, cluster=cluster, codes=codes, labels=labels,
+                   beta=float(fit.coef.iloc[j]), se=se, df=df)  # fmt: skip
+
+    def draws(self, V: np.ndarray, impose_null: bool) -> WildDraws:
+        """The per-draw sums for cluster weights ``V`` (G x B, rows in code order)."""
+        fit, j, codes = self.fit, self.j, self.codes
+        Xd, yd, fe = fit._Xd, fit._yd, fit._fe
+        A = np.linalg.inv(Xd.T @ Xd)
+        w = Xd @ A[:, j]
+
+        def residualise(U: np.ndarray) -> np.ndarray:
+            if fe is not None:
+                U = demean(U, fe).values
+            return U - Xd @ (A @ (Xd.T @ U))
+
+        u_hat = yd - Xd @ fit.coef.to_numpy()
+        meat = float(np.sum(np.bincount(codes, weights=w * u_hat, minlength=self.G) ** 2))
+        ssc = self.se**2 / meat
+        if impose_null:
+            others = np.delete(Xd, j, axis=1)
+            u0, u1 = _residual_on(others, yd), _residual_on(others, Xd[:, j])
+            return wild_draws(w, u0, u1, codes, V, ssc, residualise)
+        return wild_draws(w, u_hat, None, codes, V, ssc, residualise)
 
 
 def _residual_on(X: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -180,9 +210,10 @@ def _residual_on(X: np.ndarray, v: np.ndarray) -> np.ndarray:
     return v - X @ coef
 
 
-def _crv1_se(fit: FeolsResult, cluster: str, param: str) -> float:
+def _crv1_se(fit: FeolsResult, cluster: str, param: str) -> tuple[float, int]:
     """The coefficient's CRV1 standard error with the bootstrap clusters, as feols (same
-    small-sample correction): it fixes the statistic and the draws' scale."""
+    small-sample correction; it fixes the statistic and the draws' scale), and the t
+    degrees of freedom feols uses with them."""
     with warnings.catch_warnings():  # few clusters is why the bootstrap is run
         warnings.simplefilter("ignore", FewClustersWarning)
         refit = feols(fit.formula, fit._data, vcov={"cluster": cluster}, ssc=fit.ssc)
@@ -191,7 +222,7 @@ def _crv1_se(fit: FeolsResult, cluster: str, param: str) -> float:
             f"clustering by {cluster!r} changes the fit's sample ({refit.nobs} vs {fit.nobs} "
             "rows): refit with that cluster first."
         )
-    return float(refit.se[param])
+    return float(refit.se[param]), int(refit.df_t)
 
 
 def _interval(draws, beta: float, se: float, alpha: float, restricted: bool):

@@ -53,6 +53,9 @@ class AggregateResult(ResultProtocol):
     critical_value: float | None = None
     table_influence: FloatArray | None = field(default=None, repr=False)
     cluster: np.ndarray | None = field(default=None, repr=False)
+    #: the cluster of each code in ``cluster``; ``units``: the unit of each influence row
+    cluster_labels: np.ndarray | None = field(default=None, repr=False)
+    units: pd.Index | None = field(default=None, repr=False)
     info: ModelInfo | None = field(default=None, repr=False)
     alpha: float = 0.05
     #: the ATT(g,t) fit's base period ("varying" or "universal") and anticipation: a

@@ -71,6 +71,7 @@ class ATTgtResult(ResultProtocol):
     _t: FloatArray | None = field(default=None, repr=False)  # cell periods (grid positions)
     _grid: PeriodGrid | None = field(default=None, repr=False)
     bootstrap_weights: str = "rademacher"
+    _cluster_labels: np.ndarray | None = field(default=None, repr=False)
 
     @classmethod
     def build(
@@ -96,6 +97,7 @@ class ATTgtResult(ResultProtocol):
         bootstrap_weights="rademacher",
         units=None,
         grid: PeriodGrid | None = None,
+        cluster_labels: np.ndarray | None = None,
     ) -> ATTgtResult:
         """Assemble the result from the cell estimates (used by :func:`att_gt`).
 
@@ -166,6 +168,7 @@ class ATTgtResult(ResultProtocol):
             _pg_units=pg_units,
             _cohorts=cohorts,
             _cluster=cluster,
+            _cluster_labels=cluster_labels,
             _last_period=float(periods.max()),
             units=units,
             _g=g,
@@ -317,6 +320,8 @@ class ATTgtResult(ResultProtocol):
             critical_value=crit,
             table_influence=agg.table_influence,
             cluster=self._cluster,
+            cluster_labels=self._cluster_labels,
+            units=self.units,
             info=self.model_info(),
             alpha=self.alpha,
             base_period=self.settings.get("base_period"),

@@ -10,7 +10,12 @@ import pandas as pd
 from impact._typing import FloatArray
 from impact.results.protocol import ModelInfo, ResultProtocol
 
-__all__ = ["WildBootResult"]
+__all__ = ["WildBootResult", "describe_draws"]
+
+
+def describe_draws(B: int, enumerated: bool, what: str = "draws") -> str:
+    """``"all 32 sign vectors (full enumeration)"`` or ``"9999 draws"``."""
+    return f"all {B} sign vectors (full enumeration)" if enumerated else f"{B} {what}"
 
 
 @dataclass(frozen=True, eq=False)
@@ -63,11 +68,7 @@ class WildBootResult(ResultProtocol):
     @property
     def method(self) -> str:
         kind = "WCR" if self.impose_null else "WCU"
-        draws = (
-            f"all {self.B} sign vectors (full enumeration)"
-            if self.enumerated
-            else f"{self.B} draws"
-        )
+        draws = describe_draws(self.B, self.enumerated)
         return f"wild cluster bootstrap ({kind}, {self.weights} weights, {draws})"
 
     def tidy(self) -> pd.DataFrame:
