@@ -21,6 +21,7 @@ from impact.estimators.etwfe import etwfe
 from impact.estimators.event_study import event_study
 from impact.estimators.feols import feols
 from impact.estimators.fepois import fepois
+from impact.estimators.randomization import randomization_test
 from impact.estimators.wildboot import wildboot
 from impact.inference.ssc import SSC
 from impact.productivity.prodest import prodest
@@ -60,6 +61,7 @@ __all__ = [
     "plot_event_study",
     "pretrend_power",
     "prodest",
+    "randomization_test",
     "tfp_did",
     "twfe_weights",
     "wildboot",

@@ -44,6 +44,7 @@ class _Source:
     function from the weights of its clusters (G_test x B) to bootstrap statistics."""
 
     statistic: float
+    std_error: float
     df: int | None
     labels: np.ndarray
     cluster: str
@@ -115,7 +116,7 @@ def _did_source(test: _Test) -> _Source:
     def t_boot(V: FloatArray) -> FloatArray:
         return (S @ V) / n / se
 
-    return _Source(t, None, np.asarray(labels), cluster, t_boot)
+    return _Source(t, se, None, np.asarray(labels), cluster, t_boot)
 
 
 def _feols_source(test: _Test, cluster: str | None, impose_null: bool) -> _Source:
@@ -125,7 +126,7 @@ def _feols_source(test: _Test, cluster: str | None, impose_null: bool) -> _Sourc
     def t_boot(V: FloatArray) -> FloatArray:
         return problem.draws(V, impose_null).t_stats(0.0)
 
-    return _Source(t, problem.df, problem.labels, problem.cluster, t_boot)
+    return _Source(t, problem.se, problem.df, problem.labels, problem.cluster, t_boot)
 
 
 def _source(test: _Test, cluster: str | None, impose_null: bool) -> _Source:
@@ -231,12 +232,20 @@ def _resampled(items, table, method, B, cluster, weights, impose_null, seed):
             f"the tests resample different clusters ({names}): joint draws need one cluster "
             "variable for every test (refit with the same vcov, or give cluster=)."
         )
-    pooled = pd.Index(np.concatenate([s.labels for s in sources])).unique().sort_values()
+    try:
+        pooled = pd.Index(np.concatenate([s.labels for s in sources])).unique().sort_values()
+    except TypeError as err:
+        raise InvalidOptionError(
+            f"the tests' {names[0]!r} labels are of different types (e.g. numbers in one fit, "
+            "text in another): make the cluster column the same type in every fit."
+        ) from err
     V, enumerated = draw_weights(weights, len(pooled), int(B), np.random.default_rng(seed))
     t = np.array([s.statistic for s in sources])
     boot = np.column_stack([s.t_boot(V[pooled.get_indexer(s.labels)]) for s in sources])
-    if not (np.isfinite(t).all() and np.isfinite(boot).all()):
-        raise InvalidOptionError("a test has no finite statistic or bootstrap statistics.")
+    bad = ~(np.isfinite(t) & np.isfinite(boot).all(axis=0))
+    if bad.any():
+        names_bad = [items[k].label for k in np.flatnonzero(bad)]
+        raise InvalidOptionError(f"tests without finite (bootstrap) statistics: {names_bad}.")
     p = np.array([float(two_sided_p(abs(v), s.df)) for v, s in zip(t, sources, strict=True)])
     if method == "romano_wolf":
         adjusted = mt.romano_wolf(t, boot, plus_one=not enumerated)
@@ -245,7 +254,11 @@ def _resampled(items, table, method, B, cluster, weights, impose_null, seed):
             [two_sided_p(np.abs(boot[:, k]), s.df) for k, s in enumerate(sources)]
         )
         adjusted = mt.westfall_young(p, p_boot)
-    table = table.assign(statistic=t, p_value=p, p_adjusted=adjusted)
+    # the statistic, its s.e. and p-value with the resampled clusters (for feols: CRV1 by
+    # the bootstrap cluster, which may differ from the fit's own vcov)
+    table = table.assign(
+        std_error=[s.std_error for s in sources], statistic=t, p_value=p, p_adjusted=adjusted
+    )
     return AdjustedResult(
         table=table, method=method, B=V.shape[1], enumerated=enumerated, weights=weights,
         cluster=names[0], n_clusters=len(pooled), seed=int(seed),

@@ -17,6 +17,10 @@ from impact.results.wildboot import WildBootResult, p_values
 
 __all__ = ["WildProblem", "wildboot"]
 
+#: The refit on the fit's own rows (for the CRV1 standard error with the bootstrap
+#: clusters) reproduces the coefficients up to the fixed-effect solver's tolerance; more
+#: means the user's frame changed since the fit.
+REFIT_RTOL = 1e-6
 #: Fewest draws accepted: with fewer the p-value's resolution is coarser than 0.01.
 MIN_DRAWS = 99
 #: The interval's ends are found to this share of the standard error.
@@ -30,12 +34,22 @@ MAX_BISECTIONS = 100
 PVALUE_TYPES = ("symmetric", "equal-tailed", "greater", "less")
 
 
-def _check(B, weights, alpha, pvalue, seed) -> None:
+def _check(B, weights, alpha, pvalue, seed, null, impose_null) -> None:
+    if isinstance(null, bool) or not isinstance(null, (int, float, np.integer, np.floating)):
+        raise InvalidOptionError(f"null must be a number, got {null!r}.")
+    if not np.isfinite(null):
+        raise InvalidOptionError(f"null must be finite, got {null!r}.")
+    if not isinstance(impose_null, (bool, np.bool_)):
+        raise InvalidOptionError(f"impose_null must be True or False, got {impose_null!r}.")
     if isinstance(B, bool) or not isinstance(B, (int, np.integer)) or B < MIN_DRAWS:
         raise InvalidOptionError(f"B must be an integer >= {MIN_DRAWS}, got {B!r}.")
     if weights not in WEIGHT_TYPES:
         raise InvalidOptionError(f"weights must be one of {WEIGHT_TYPES}, got {weights!r}.")
-    if not isinstance(alpha, (int, float)) or isinstance(alpha, bool) or not 0 < alpha < 1:
+    if (
+        not isinstance(alpha, (int, float, np.floating))
+        or isinstance(alpha, bool)
+        or not 0 < alpha < 1
+    ):
         raise InvalidOptionError(f"alpha must be in (0, 1), got {alpha!r}.")
     if pvalue not in PVALUE_TYPES:
         raise InvalidOptionError(f"pvalue must be one of {PVALUE_TYPES}, got {pvalue!r}.")
@@ -124,7 +138,7 @@ def wildboot(
     Roodman, D., MacKinnon, J. G., Nielsen, M. Ø., & Webb, M. D. (2019). Fast and wild:
     Bootstrap inference in Stata using boottest. The Stata Journal, 19(1), 4-60.
     """
-    _check(B, weights, alpha, pvalue, seed)
+    _check(B, weights, alpha, pvalue, seed, null, impose_null)
     problem = WildProblem.of(fit, param, cluster)
     V, enumerated = draw_weights(weights, problem.G, int(B), np.random.default_rng(int(seed)))
     draws = problem.draws(V, impose_null)
@@ -169,6 +183,12 @@ class WildProblem:
             raise InvalidOptionError("this feols fit does not carry its design; refit it.")
         if fit._weights is not None:
             raise InvalidOptionError("the wild bootstrap does not support weighted (WLS) fits.")
+        if not isinstance(param, str):
+            raise InvalidOptionError(f"param must be a coefficient name, got {param!r}.")
+        if param in fit.collinear:
+            raise InvalidOptionError(
+                f"{param!r} was dropped from the fit as collinear: it has no coefficient."
+            )
         if param not in fit.coef.index:
             raise InvalidOptionError(
                 f"{param!r} is not a coefficient of the fit"
@@ -196,11 +216,23 @@ class WildProblem:
         u_hat = yd - Xd @ fit.coef.to_numpy()
         meat = float(np.sum(np.bincount(codes, weights=w * u_hat, minlength=self.G) ** 2))
         ssc = self.se**2 / meat
+        nested = (Xd, A) if _nested(fe, codes) else None
         if impose_null:
             others = np.delete(Xd, j, axis=1)
             u0, u1 = _residual_on(others, yd), _residual_on(others, Xd[:, j])
-            return wild_draws(w, u0, u1, codes, V, ssc, residualise)
-        return wild_draws(w, u_hat, None, codes, V, ssc, residualise)
+            return wild_draws(w, u0, u1, codes, V, ssc, residualise, nested)
+        return wild_draws(w, u_hat, None, codes, V, ssc, residualise, nested)
+
+
+def _nested(fe, codes: np.ndarray) -> bool:
+    """No fixed effects, or every fixed-effect level lies inside one cluster."""
+    if fe is None:
+        return True
+    for c, n in zip(fe.codes, fe.n_levels, strict=True):
+        pairs = np.unique(np.column_stack([c, codes]), axis=0)
+        if len(pairs) != n:
+            return False
+    return True
 
 
 def _residual_on(X: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -214,13 +246,19 @@ def _crv1_se(fit: FeolsResult, cluster: str, param: str) -> tuple[float, int]:
     """The coefficient's CRV1 standard error with the bootstrap clusters, as feols (same
     small-sample correction; it fixes the statistic and the draws' scale), and the t
     degrees of freedom feols uses with them."""
+    rows = fit._data.loc[fit._row_index]  # the estimation sample, singletons gone
     with warnings.catch_warnings():  # few clusters is why the bootstrap is run
         warnings.simplefilter("ignore", FewClustersWarning)
-        refit = feols(fit.formula, fit._data, vcov={"cluster": cluster}, ssc=fit.ssc)
-    if refit.nobs != fit.nobs:
+        refit = feols(
+            fit.formula, rows, vcov={"cluster": cluster}, ssc=fit.ssc, drop_singletons=False
+        )
+    same = refit.nobs == fit.nobs and np.allclose(
+        refit.coef.to_numpy(), fit.coef.to_numpy(), rtol=REFIT_RTOL, atol=0.0
+    )
+    if not same:
         raise InvalidOptionError(
-            f"clustering by {cluster!r} changes the fit's sample ({refit.nobs} vs {fit.nobs} "
-            "rows): refit with that cluster first."
+            "the fit's data changed after fitting (its rows or values no longer give the "
+            "fit's coefficients): refit on the current data first."
         )
     return float(refit.se[param]), int(refit.df_t)
 
@@ -230,8 +268,9 @@ def _interval(draws, beta: float, se: float, alpha: float, restricted: bool):
     which no value within ``2^MAX_DOUBLINGS`` standard errors is rejected is unbounded
     (under fully enumerated Rademacher signs the p-value never falls below ``2 / 2^G``:
     the all-ones and all-minus-ones vectors reproduce ``+-t`` at every null value)."""
-    if not restricted:
-        q = float(np.quantile(np.abs(draws.t_stats(0.0)), 1 - alpha))
+    if not restricted:  # the k-th largest |t*|, k = ceil(alpha B): p(theta) >= alpha inside
+        desc = np.sort(np.abs(draws.t_stats(0.0)))[::-1]
+        q = float(desc[max(int(np.ceil(alpha * len(desc))) - 1, 0)])
         return beta - q * se, beta + q * se
 
     def p_at(theta: float) -> float:

@@ -71,6 +71,14 @@ class WildBootResult(ResultProtocol):
         draws = describe_draws(self.B, self.enumerated)
         return f"wild cluster bootstrap ({kind}, {self.weights} weights, {draws})"
 
+    @property
+    def interval_method(self) -> str:
+        """How the interval was found: inverting the symmetric WCR test, or (WCU) the
+        quantile of ``|t*|``."""
+        if self.impose_null:
+            return "inverting the symmetric test"
+        return "estimate +- the (1 - alpha) quantile of |t*| times the s.e."
+
     def tidy(self) -> pd.DataFrame:
         """One row: the coefficient, its CRV1 standard error, t, the bootstrap p-value and
         interval."""
@@ -98,7 +106,7 @@ class WildBootResult(ResultProtocol):
             f"({self.cluster}), {self.nobs:,} observations\n"
             f"estimate {self.estimate:.6g}  CRV1 s.e. {self.std_error:.6g}  "
             f"t {self.statistic:.4f}\n"
-            f"{rows}\n{level}% interval (test inversion): [{self.conf_low:.6g}, "
+            f"{rows}\n{level}% interval ({self.interval_method}): [{self.conf_low:.6g}, "
             f"{self.conf_high:.6g}]"
         )
 
@@ -119,7 +127,7 @@ def p_values(t: float, t_boot: FloatArray) -> dict[str, float]:
     greater, less = float(np.mean(t_boot >= t - tol)), float(np.mean(t_boot <= t + tol))
     return {
         "symmetric": float(np.mean(np.abs(t_boot) >= abs(t) - tol)),
-        "equal-tailed": 2 * min(greater, less),
+        "equal-tailed": min(1.0, 2 * min(greater, less)),
         "greater": greater,
         "less": less,
     }

@@ -187,5 +187,8 @@ def test_bad_input(ols_family):
     for kw, match in cases:
         with pytest.raises(InvalidOptionError, match=match):
             impact.adjust(**kw)
+    as_text = impact.feols("y2 ~ x", d.assign(g=d["g"].astype(str)), vcov={"cluster": "g"})
+    with pytest.raises(InvalidOptionError, match="different types"):
+        impact.adjust([*pair, (as_text, "x")])
     # the p-value methods take any result
     assert len(impact.adjust([*pair, (pois, "x")], "holm").table) == 3

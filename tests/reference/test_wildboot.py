@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import statsmodels
+from scipy import stats
 from wildboottest.wildboottest import WildboottestCL
 
 import impact
@@ -127,3 +128,56 @@ def test_bad_input(petersen):
     pois = impact.fepois("firm ~ x", petersen)
     with pytest.raises(InvalidOptionError, match="fepois"):
         impact.wildboot(pois, param="x", cluster="g5")
+
+
+def test_review_cases(petersen):
+    """Non-finite or non-numeric null, list param, non-bool impose_null, a collinear
+    coefficient, a frame changed after the fit: typed errors; a fit without singleton
+    dropping is bootstrapped; the WCU interval agrees with its own test."""
+    fit = impact.feols("y ~ x", petersen, vcov={"cluster": "firm"})
+    for kw, match in (
+        (dict(null=float("nan")), "null must be finite"),
+        (dict(null="0"), "null must be a number"),
+        (dict(impose_null="no"), "impose_null must be"),
+    ):
+        with pytest.raises(InvalidOptionError, match=match):
+            impact.wildboot(fit, param="x", cluster="g5", **kw)
+    with pytest.raises(InvalidOptionError, match="param must be"):
+        impact.wildboot(fit, param=["x"], cluster="g5")
+    d = petersen.assign(x2=2 * petersen["x"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        col = impact.feols("y ~ x + x2", d, vcov={"cluster": "g5"})
+        with pytest.raises(InvalidOptionError, match="collinear"):
+            impact.wildboot(col, param=col.collinear[0])
+        changed = d.copy()
+        fit_c = impact.feols("y ~ x", changed, vcov={"cluster": "g5"})
+        changed["y"] = changed["y"] * 10
+        with pytest.raises(InvalidOptionError, match="changed after fitting"):
+            impact.wildboot(fit_c, param="x")
+        single = petersen.assign(fe=np.arange(len(petersen)) // 5)
+        single.loc[len(single) - 1, "fe"] = 99_999
+        fit_s = impact.feols("y ~ x | fe", single, vcov={"cluster": "g5"}, drop_singletons=False)
+        assert impact.wildboot(fit_s, param="x").nobs == len(single)
+        d20 = petersen.assign(c20=petersen["firm"] // 25)
+        fit20 = impact.feols("y ~ x", d20, vcov={"cluster": "c20"})
+        wcu = impact.wildboot(fit20, param="x", impose_null=False, weights="mammen", B=999, seed=3)
+        for end, sign in ((wcu.conf_low, -1), (wcu.conf_high, 1)):
+            step = 1e-7 * wcu.std_error
+            kw = dict(param="x", impose_null=False, weights="mammen", B=999, seed=3)
+            assert impact.wildboot(fit20, null=end - sign * step, **kw).p_value >= 0.05
+            assert impact.wildboot(fit20, null=end + sign * step, **kw).p_value < 0.05
+    assert "quantile" in wcu.summary()
+
+
+def test_many_clusters_take_the_low_rank_path():
+    """5,000 clusters, no fixed effects: the diagonal-plus-rank-k map; the bootstrap
+    statistics' spread matches the normal approximation that many clusters justify."""
+    G = 5000
+    rng = np.random.default_rng(0)
+    d = pd.DataFrame({"g": np.repeat(np.arange(G), 4), "x": rng.normal(size=4 * G)})
+    d["y"] = rng.normal(size=4 * G)
+    fit = impact.feols("y ~ x", d, vcov={"cluster": "g"})
+    res = impact.wildboot(fit, param="x", B=999, seed=1)
+    assert abs(np.std(res.t_boot) - 1.0) < 0.1  # 999 draws: sd of the sd ~ 0.022
+    assert abs(res.p_value - 2 * stats.norm.sf(abs(res.statistic))) < 0.06

@@ -3,6 +3,8 @@
 from impact.datasets.cluster.clean import CleaningReport, clean_cluster_panel
 from impact.datasets.cluster.generate import ClusterTruth, cluster_panel
 from impact.datasets.cluster.params import (
+    FEW_CELLS,
+    FEW_TREATED_CELLS,
     PRODUCTION_COLUMNS,
     SCENARIOS,
     ClusterPanelParams,
@@ -10,6 +12,8 @@ from impact.datasets.cluster.params import (
 )
 
 __all__ = [
+    "FEW_CELLS",
+    "FEW_TREATED_CELLS",
     "PRODUCTION_COLUMNS",
     "SCENARIOS",
     "CleaningReport",

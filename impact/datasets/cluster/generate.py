@@ -114,7 +114,8 @@ def cluster_panel(
         ``"default"`` (realistic selection, dynamic heterogeneous effects, spillovers),
         ``"S0"`` (null), ``"S1"`` (constant TFP shift), ``"S2"`` (dynamic effects,
         random selection within cells), ``"S3a"``, ``"S3b"``, ``"S4"``, ``"S5"``,
-        ``"S9"`` (see :data:`impact.datasets.cluster.params.SCENARIOS`).
+        ``"S9"`` (12 of 96 cells launched), ``"S9b"`` (6 of 12 cells) (see
+        :data:`impact.datasets.cluster.params.SCENARIOS`).
     raw : bool
         Return the delivered panel instead of the analysis panel: nominal values in
         thousand euros with the data dirt of DGP.md §4.8 (clean it with

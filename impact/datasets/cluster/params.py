@@ -198,8 +198,20 @@ _NO_EFFECTS: dict[str, Any] = {
 _COHORTS: dict[str, Any] = {"cohort_multipliers": (1.2, 0.9)}
 _S2: dict[str, Any] = {"selection": "random", "spillovers": False, **_COHORTS}
 
+#: Few treated clusters (S9): of the 96 cells only 12 host a cluster (4 per launch wave).
+FEW_TREATED_CELLS: dict[str, Any] = {"launch_waves": ((2008, 4), (2010, 4), (2012, 4))}
+#: Few clusters (S9b): 3 regions x 4 sectors = 12 cells, of which 6 host a cluster (2 per
+#: launch wave); sector 4 is high-tech.
+FEW_CELLS: dict[str, Any] = {
+    "n_regions": 3,
+    "n_sectors": 4,
+    "high_tech_sectors": (4,),
+    "launch_waves": ((2008, 2), (2010, 2), (2012, 2)),
+}
+
 #: Scenario presets (DGP.md §4.10): overrides of the defaults. S6 (zeros and counts) is
-#: always present; S9 (few treated clusters) is the default data clustered by cell.
+#: always present; S9 and S9b are the default effects in the few-cluster designs (cluster
+#: by cell); combine a design with S0 for size (``scenario="S0", **FEW_CELLS``).
 SCENARIOS: dict[str, dict[str, Any]] = {
     "default": dict(_COHORTS),
     "S0": {**_NO_EFFECTS, "selection": "random"},
@@ -219,7 +231,8 @@ SCENARIOS: dict[str, dict[str, Any]] = {
     "S7": {**_S2, "materials": "lp_valid"},
     "S7me": {**_S2, "materials_error": 0.2**0.5},
     "S8": {**_S2, "endogenous_exit": True},
-    "S9": dict(_COHORTS),
+    "S9": {**_COHORTS, **FEW_TREATED_CELLS},
+    "S9b": {**_COHORTS, **FEW_CELLS},
 }
 
 
