@@ -121,16 +121,15 @@ def _first_stage_spec(r: EventRequest) -> FirstStageSpec:
 
 def _imputation(data: pd.DataFrame, r: EventRequest) -> EventFit:
     _no_covariates("imputation", r.covariates)
-    if cluster_name(r.vcov, r.unit) != r.unit:
-        raise InvalidOptionError(
-            "estimator='imputation' clusters by unit (Borusyak, Jaravel & Spiess's "
-            "Theorem 3 variance); use estimator='did2s' for another cluster variable."
-        )
-    imp = imputation_fit(data, _first_stage_spec(r), horizons=(0, r.window[1]))
-    label = f"Clustered ({r.unit}), conservative imputation variance"
+    cl = cluster_name(r.vcov, r.unit)
+    imp = imputation_fit(
+        data, _first_stage_spec(r), horizons=(0, r.window[1]),
+        cluster=None if cl == r.unit else cl,
+    )  # fmt: skip
+    label = f"Clustered ({cl}), conservative imputation variance"
     return EventFit(
         imp.estimate, imp.vcov, imp.horizons, imp, imp.n_units, imp.sample_log, imp.n_obs,
-        None, label, {r.unit: imp.n_units}, (r.unit, r.fixed_effects or r.time),
+        None, label, {cl: imp.n_clusters}, (r.unit, r.fixed_effects or r.time),
     )  # fmt: skip
 
 

@@ -2,10 +2,10 @@
 
 Unit and period effects are fitted on untreated observations only; the treated
 observations' counterfactuals are imputed from them, and effects are averaged by horizon.
-The conservative variance clusters by unit: each observation's weight on the estimate
-(treated: the aggregation weight; untreated: minus the projection of those weights on the
-fixed-effect design) times its residual (untreated: the fitted residual; treated: the
-imputed effect net of its cohort-horizon mean).
+The conservative variance clusters by unit (or any coarser cluster): each observation's
+weight on the estimate (treated: the aggregation weight; untreated: minus the projection of
+those weights on the fixed-effect design) times its residual (untreated: the fitted
+residual; treated: the imputed effect net of its cohort-horizon mean).
 
 References
 ----------
@@ -28,6 +28,7 @@ from impact.data.samplelog import SampleLog
 from impact.design.staggered import category_by_time, staggered_design
 from impact.engine.kernels import group_sums, group_weights
 from impact.errors import ImpactError, InvalidOptionError
+from impact.inference.clusters import check_cluster_count, cluster_codes
 from impact.linear.formula import parse_fixed_effects
 
 __all__ = [
@@ -73,6 +74,7 @@ class ImputationFit:
     n_obs: int
     n_units: int
     sample_log: SampleLog
+    n_clusters: int = 0  # clusters of the variance (units unless a cluster was given)
 
 
 class _UnitCellSystem:
@@ -242,7 +244,11 @@ def first_stage(
 
 
 def imputation_fit(
-    data: pd.DataFrame, spec: FirstStageSpec, *, horizons: tuple[int, int] | None = None
+    data: pd.DataFrame,
+    spec: FirstStageSpec,
+    *,
+    horizons: tuple[int, int] | None = None,
+    cluster: str | None = None,
 ) -> ImputationFit:
     """Imputation estimates of the average effect at each horizon h = t - g >= 0.
 
@@ -254,12 +260,16 @@ def imputation_fit(
         cannot be imputed and is dropped (counted).
     horizons : (int, int), optional
         Smallest and largest horizon reported (post-treatment horizons only).
+    cluster : str, optional
+        Cluster variable of the variance (default: the unit). Borusyak, Jaravel & Spiess
+        (2024) allow any level at which the errors are independent, e.g. a cell containing
+        the firms; the Theorem 3 variance then sums each observation's term by cluster.
     """
     if spec.absorb is not None:
         raise InvalidOptionError(
             "imputation absorbs unit effects; 'absorb' (a coarser group) is did2s's option."
         )
-    fs = first_stage(data, spec)
+    fs = first_stage(data, spec, (cluster,) if cluster else ())
     ucode, tcode, n_u, n_t, period, g_row = fs.ucode, fs.tcode, fs.n_u, fs.n_t, fs.period, fs.cohort
     u0, t0, resid0, alpha, lam, yv = fs.u0, fs.t0, fs.resid0, fs.alpha, fs.lam, fs.y
     imputable = fs.imputable & ~fs.untreated
@@ -281,9 +291,16 @@ def imputation_fit(
     n_cell = np.bincount(cell)
     tau_bar = (np.bincount(cell, weights=tau) / n_cell)[cell]
     eps1 = tau - tau_bar
-    S = group_sums(ucode[idx1], n_u, W1 * eps1[:, None])
+    if cluster:
+        c_row = cluster_codes(data[cluster].to_numpy()[fs.keep], cluster)[0]
+    else:
+        c_row = fs.uid
+    n_c = int(c_row.max()) + 1
+    check_cluster_count(n_c, cluster or spec.unit, "imputation")
+    c0 = c_row[fs.untreated]
+    S = group_sums(c_row[idx1], n_c, W1 * eps1[:, None])
     for j in range(W1.shape[1]):  # untreated weights -(a_w + l_w), column by column
-        S[:, j] -= np.bincount(u0, weights=(a_w[u0, j] + l_w[t0, j]) * resid0, minlength=n_u)
+        S[:, j] -= np.bincount(c0, weights=(a_w[u0, j] + l_w[t0, j]) * resid0, minlength=n_c)
     V = S.T @ S
     return ImputationFit(
         horizons=hs,
@@ -294,4 +311,5 @@ def imputation_fit(
         n_obs=len(fs.keep),
         n_units=n_u,
         sample_log=fs.log,
+        n_clusters=n_c,
     )

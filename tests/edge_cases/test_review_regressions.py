@@ -236,10 +236,11 @@ def test_did2s_with_an_absorbed_group_clusters_by_unit_by_default():
     assert_close(V0, V1, rtol=1e-12)
 
 
-def test_imputation_rejects_a_cluster_it_cannot_honour_and_etwfe_missing_clusters():
+def test_imputation_with_a_missing_cluster_and_etwfe_missing_clusters():
     df = _two_cohorts(never=True)
-    df["region"] = df["id"] % 4
-    with pytest.raises(impact.errors.InvalidOptionError, match="clusters by unit"):
+    df["region"] = (df["id"] % 4).astype(float)
+    df.loc[df.index[5], "region"] = np.nan
+    with pytest.raises(impact.errors.ImpactError, match="region"):
         impact.event_study(
             df,
             y="y",
@@ -249,7 +250,5 @@ def test_imputation_rejects_a_cluster_it_cannot_honour_and_etwfe_missing_cluster
             estimator="imputation",
             vcov={"cluster": "region"},
         )
-    df["region"] = df["region"].astype(float)
-    df.loc[df.index[3], "region"] = np.nan
     with pytest.raises(impact.errors.ImpactError, match="region"):
         impact.etwfe(df, y="y", unit="id", time="t", cohort="g", vcov={"cluster": "region"})

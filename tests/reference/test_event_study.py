@@ -166,6 +166,36 @@ def test_imputation_equals_diff_diff(mpdta):
     assert -1 not in set(es.table["rel_time"])
 
 
+def test_imputation_clustered_by_state_equals_diff_diff(mpdta):
+    """Theorem 3 variance clustered at a level coarser than the unit (29 states of the
+    counties): diff-diff's ImputationDiD(cluster=...)."""
+    dd = pytest.importorskip("diff_diff")
+    from impact.estimators.imputation import FirstStageSpec, imputation_fit
+
+    m = mpdta.assign(state=mpdta["countyreal"] // 1000)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = dd.ImputationDiD(cluster="state").fit(
+            m, outcome="lemp", unit="countyreal", time="year", first_treat="first.treat",
+            aggregate="event_study",
+        )  # fmt: skip
+        fit = imputation_fit(
+            m, FirstStageSpec(y="lemp", unit="countyreal", time="year", cohort="first.treat"),
+            cluster="state",
+        )  # fmt: skip
+        es = _es(m, estimator="imputation", vcov={"cluster": "state"})
+    effects = {k: v for k, v in ref.event_study_effects.items() if k >= 0}
+    assert fit.n_clusters == 29
+    assert_close(
+        np.sqrt(np.diag(fit.vcov)),
+        np.array([effects[k]["se"] for k in sorted(effects)]),
+        rtol=RTOL_PEER,
+    )
+    assert_close(fit.overall_se, ref.overall_se, rtol=RTOL_PEER)
+    assert_close(es.table["std_error"].to_numpy(), np.sqrt(np.diag(fit.vcov)), rtol=1e-12)
+    assert "Clustered (state)" in es.model_info().vcov_label
+
+
 def test_imputation_equals_twfe_with_one_cohort_and_constant_effect():
     """One treated cohort, never-treated controls, a constant effect: the imputation estimate
     of the average post effect equals the static TWFE coefficient on the same sample when
