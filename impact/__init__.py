@@ -17,6 +17,7 @@ from impact.diagnostics.pretrend import pretrend_power
 from impact.diagnostics.twfe_weights import twfe_weights
 from impact.estimators.adjust import adjust
 from impact.estimators.att_gt import att_gt
+from impact.estimators.did_wildboot import did_wildboot
 from impact.estimators.etwfe import etwfe
 from impact.estimators.event_study import event_study
 from impact.estimators.feols import feols
@@ -50,6 +51,7 @@ __all__ = [
     "cohort_from_membership",
     "contamination_weights",
     "datasets",
+    "did_wildboot",
     "errors",
     "etable",
     "etwfe",

@@ -148,6 +148,12 @@ def att_gt(
             raise InvalidOptionError("att_gt supports vcov=None or {'cluster': col} (one column).")
         cluster = req.clusters[0]
     covariates = list(covariates or [])
+    call = dict(
+        y=y, unit=unit, time=time, cohort=cohort, control=control, control_pool=control_pool,
+        method=method, covariates=covariates, anticipation=anticipation,
+        base_period=base_period, panel=panel, weights=weights, vcov=vcov,
+        never_treated=never_treated, freq=freq, alpha=alpha, min_cell_units=min_cell_units,
+    )  # fmt: skip
     settings = {
         "y": y,
         "control": control,
@@ -213,6 +219,7 @@ def att_gt(
             bootstrap_weights=bootstrap_weights,
             settings=settings,
             grid=design.grid,
+            call=call,
         )
     wide = wide_arrays(design, data, y=y, covariates=covariates, cluster=cluster)
     if cluster:
@@ -260,4 +267,5 @@ def att_gt(
         bootstrap_weights=bootstrap_weights,
         settings=settings,
         grid=design.grid,
+        call=call,
     )

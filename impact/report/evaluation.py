@@ -140,8 +140,7 @@ class Evaluation:
             kw["covariates"] = list(self.spec.covariates)
         else:
             kw["fixed_effects"] = self.sector_fe
-        if estimator != "imputation" or self.spec.cluster != self.spec.columns.unit:
-            kw["vcov"] = self.vcov
+        kw["vcov"] = self.vcov
         return event_study(self.data, y=outcome, estimator=estimator, seed=self.spec.seed, **kw)
 
     def att_gt(self, outcome: str, control: str = "never", **extra: Any) -> Any:

@@ -20,6 +20,7 @@ from impact.report import (
     table10_production,
     table11_diagnostics,
     table12_sensitivity,
+    table13_multiplicity,
 )
 from impact.report.evaluation import Evaluation
 
@@ -39,6 +40,7 @@ TABLE_BUILDERS: dict[str, Callable[[Evaluation], Any]] = {
     "production": table10_production.table_production_function,
     "diagnostics": table11_diagnostics.table_diagnostics,
     "sensitivity": table12_sensitivity.table_sensitivity,
+    "multiplicity": table13_multiplicity.table_multiplicity,
 }
 
 #: Figure builders: ``(Evaluation) -> dict[str, Figure]``.

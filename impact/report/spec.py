@@ -116,7 +116,7 @@ class Spec:
     n_boot: int = 19
     tables: tuple[str, ...] = (
         "descriptives", "rollout", "selection", "balance", "main", "dynamic", "heterogeneity",
-        "spillovers", "robustness", "production", "diagnostics", "sensitivity",
+        "spillovers", "robustness", "production", "diagnostics", "sensitivity", "multiplicity",
     )  # fmt: skip
     figures: tuple[str, ...] = (
         "event_study", "trajectories", "att_gt_heatmap", "pscore_overlap", "rollout", "bacon",
@@ -142,12 +142,6 @@ class Spec:
         if self.production is not None and self.production.group_trends is None:
             prod = dataclasses.replace(self.production, group_trends=c.sector)
             object.__setattr__(self, "production", prod)
-        uses_imputation = any("imputation" in f.estimators for f in self.families)
-        if uses_imputation and self.cluster != c.unit:
-            raise InvalidOptionError(
-                f"estimator 'imputation' clusters by the unit ({c.unit!r}), but cluster = "
-                f"{self.cluster!r}; use 'did2s' for another cluster variable."
-            )
         if self.control not in CONTROLS:
             raise InvalidOptionError(
                 f"control must be one of {sorted(CONTROLS)}, got {self.control!r}."

@@ -72,6 +72,8 @@ class ATTgtResult(ResultProtocol):
     _grid: PeriodGrid | None = field(default=None, repr=False)
     bootstrap_weights: str = "rademacher"
     _cluster_labels: np.ndarray | None = field(default=None, repr=False)
+    #: the keyword arguments of the att_gt call (without data and bootstrap): re-estimation
+    _call: Mapping[str, Any] | None = field(default=None, repr=False)
 
     @classmethod
     def build(
@@ -98,6 +100,7 @@ class ATTgtResult(ResultProtocol):
         units=None,
         grid: PeriodGrid | None = None,
         cluster_labels: np.ndarray | None = None,
+        call: Mapping[str, Any] | None = None,
     ) -> ATTgtResult:
         """Assemble the result from the cell estimates (used by :func:`att_gt`).
 
@@ -169,6 +172,7 @@ class ATTgtResult(ResultProtocol):
             _cohorts=cohorts,
             _cluster=cluster,
             _cluster_labels=cluster_labels,
+            _call=call,
             _last_period=float(periods.max()),
             units=units,
             _g=g,
