@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from impact.errors import FewClustersWarning, InvalidOptionError, close_matches_hint
+from impact.errors import InvalidOptionError, close_matches_hint
 from impact.estimators.feols import feols
+from impact.inference.vcov import cluster_intersections
 from impact.inference.wild_cluster import WEIGHT_TYPES, WildDraws, draw_weights, wild_draws
 from impact.linear.demean import demean
 from impact.results.linear import FeolsResult
@@ -80,17 +83,12 @@ def _cluster_codes(fit: FeolsResult, cluster: str) -> tuple[np.ndarray, np.ndarr
     return codes.astype(np.intp), np.asarray(uniq)
 
 
-def _default_cluster(fit: FeolsResult) -> str:
-    if len(fit.n_clusters) == 1:
-        return next(iter(fit.n_clusters))
-    raise InvalidOptionError("give cluster=: the fit is not clustered one way.")
-
-
 def wildboot(
     fit: FeolsResult,
     *,
     param: str,
-    cluster: str | None = None,
+    cluster: str | Sequence[str] | None = None,
+    bootcluster: str | None = None,
     B: int = 9999,
     weights: str = "rademacher",
     impose_null: bool = True,
@@ -108,9 +106,15 @@ def wildboot(
         be nested in the clusters).
     param : str
         The coefficient tested.
-    cluster : str, optional
-        Column of the fit's data whose clusters are resampled (default: the fit's one-way
-        cluster).
+    cluster : str or list of str, optional
+        The variance's cluster variable(s) (default: the fit's); two or more give the
+        multi-way (Cameron, Gelbach & Miller 2011) variance of feols, studentizing every
+        draw with it.
+    bootcluster : str, optional
+        Column whose clusters get one weight each (default: the variance's cluster variable
+        with the fewest clusters, as MacKinnon, Nielsen & Webb 2021 advise for multi-way
+        clustering). A finer column than ``cluster`` gives the subcluster bootstrap
+        (MacKinnon & Webb 2018), for few treated clusters.
     B : int
         Draws (>= 99). Rademacher weights are fully enumerated when ``2^G <= B`` (the
         result says so).
@@ -139,7 +143,7 @@ def wildboot(
     Bootstrap inference in Stata using boottest. The Stata Journal, 19(1), 4-60.
     """
     _check(B, weights, alpha, pvalue, seed, null, impose_null)
-    problem = WildProblem.of(fit, param, cluster)
+    problem = WildProblem.of(fit, param, cluster, bootcluster)
     V, enumerated = draw_weights(weights, problem.G, int(B), np.random.default_rng(int(seed)))
     draws = problem.draws(V, impose_null)
     beta, se = problem.beta, problem.se
@@ -152,20 +156,24 @@ def wildboot(
         p_value=ps[pvalue], pvalue_type=pvalue, conf_low=lo, conf_high=hi, alpha=float(alpha),
         t_boot=t_boot, B=V.shape[1], enumerated=enumerated, weights=weights,
         impose_null=bool(impose_null), cluster=problem.cluster, n_clusters=problem.G,
+        variance=problem.variance,
         nobs=fit.nobs, depvar=fit.depvar,
     )  # fmt: skip
 
 
 @dataclass(frozen=True)
 class WildProblem:
-    """One coefficient of a feols fit set up for the wild cluster bootstrap: its CRV1
-    standard error with the bootstrap clusters and the cluster codes (``labels[code]``)."""
+    """One coefficient of a feols fit set up for the wild cluster bootstrap: its
+    cluster-robust standard error with the variance's clusters, those clusters' terms, and
+    the bootstrap clusters' codes (``labels[code]``)."""
 
     fit: FeolsResult
     j: int
-    cluster: str
+    cluster: str  # the bootstrap clusters (one weight each)
+    variance: tuple[str, ...]  # the variance's cluster variables
     codes: np.ndarray
     labels: np.ndarray
+    terms: tuple[tuple[float, np.ndarray, int], ...]  # (signed factor, codes, H)
     beta: float
     se: float
     df: int
@@ -175,8 +183,16 @@ class WildProblem:
         return len(self.labels)
 
     @classmethod
-    def of(cls, fit: FeolsResult, param: str, cluster: str | None) -> WildProblem:
-        """Check the fit and set up ``param`` (cluster: default the fit's one-way cluster)."""
+    def of(
+        cls,
+        fit: FeolsResult,
+        param: str,
+        cluster: str | Sequence[str] | None,
+        bootcluster: str | None = None,
+    ) -> WildProblem:
+        """Check the fit and set up ``param``: the variance clustered by ``cluster`` (default
+        the fit's clusters), weights drawn by ``bootcluster`` (default: the variance's
+        cluster variable with the fewest clusters)."""
         if not isinstance(fit, FeolsResult) or type(fit).__name__ != "FeolsResult":
             raise InvalidOptionError("the wild bootstrap needs an impact.feols fit (not fepois).")
         if fit._data is None or fit._Xd is None:
@@ -194,12 +210,30 @@ class WildProblem:
                 f"{param!r} is not a coefficient of the fit"
                 + close_matches_hint(str(param), list(fit.coef.index))
             )
-        cluster = cluster if cluster is not None else _default_cluster(fit)
-        codes, labels = _cluster_codes(fit, cluster)
+        names = _variance_clusters(fit, cluster)
+        var_codes = [_cluster_codes(fit, c)[0] for c in names]
+        if bootcluster is None:
+            bootcluster = names[int(np.argmin([c.max() for c in var_codes]))]
+        codes, labels = _cluster_codes(fit, bootcluster)
         j = list(fit.coef.index).index(param)
-        se, df = _crv1_se(fit, cluster, param)
-        return cls(fit=fit, j=j, cluster=cluster, codes=codes, labels=labels,
-                   beta=float(fit.coef.iloc[j]), se=se, df=df)  # fmt: skip
+        se, df, factors = _crv_se(fit, names, param)
+        terms = tuple(
+            (sign * f, c, H)
+            for (sign, c, H), f in zip(cluster_intersections(var_codes), factors, strict=True)
+        )
+        problem = cls(fit=fit, j=j, cluster=bootcluster, variance=tuple(names), codes=codes,
+                      labels=labels, terms=terms, beta=float(fit.coef.iloc[j]), se=se,
+                      df=df)  # fmt: skip
+        if len(names) == 1:
+            return problem
+        var = problem.variance_of_terms()
+        if not var > 0:
+            raise InvalidOptionError(
+                f"the {' + '.join(names)} cluster-robust variance of {param!r} is not positive "
+                "(multi-way inclusion-exclusion): the bootstrap cannot studentize with it; "
+                "cluster one way."
+            )
+        return dataclasses.replace(problem, se=float(np.sqrt(var)))
 
     def draws(self, V: np.ndarray, impose_null: bool) -> WildDraws:
         """The per-draw sums for cluster weights ``V`` (G x B, rows in code order)."""
@@ -214,14 +248,36 @@ class WildProblem:
             return U - Xd @ (A @ (Xd.T @ U))
 
         u_hat = yd - Xd @ fit.coef.to_numpy()
-        meat = float(np.sum(np.bincount(codes, weights=w * u_hat, minlength=self.G) ** 2))
-        ssc = self.se**2 / meat
-        nested = (Xd, A) if _nested(fe, codes) else None
+        one_way = len(self.terms) == 1 and np.array_equal(self.terms[0][1], codes)
+        nested = (Xd, A) if one_way and _nested(fe, codes) else None
         if impose_null:
             others = np.delete(Xd, j, axis=1)
             u0, u1 = _residual_on(others, yd), _residual_on(others, Xd[:, j])
-            return wild_draws(w, u0, u1, codes, V, ssc, residualise, nested)
-        return wild_draws(w, u_hat, None, codes, V, ssc, residualise, nested)
+            return wild_draws(w, u0, u1, codes, V, self.terms, residualise, nested)
+        return wild_draws(w, u_hat, None, codes, V, self.terms, residualise, nested)
+
+    def variance_of_terms(self) -> float:
+        """The coefficient's variance as the sum of its terms: feols's, except where feols
+        made a multi-way matrix positive semi-definite (then the un-fixed value, which the
+        draws use too)."""
+        fit, j = self.fit, self.j
+        w = fit._Xd @ np.linalg.inv(fit._Xd.T @ fit._Xd)[:, j]
+        u_hat = fit._yd - fit._Xd @ fit.coef.to_numpy()
+        return float(sum(f * np.sum(np.bincount(c, weights=w * u_hat, minlength=H) ** 2)
+                         for f, c, H in self.terms))  # fmt: skip
+
+
+def _variance_clusters(fit: FeolsResult, cluster) -> list[str]:
+    if cluster is None:
+        if not fit.n_clusters:
+            raise InvalidOptionError("give cluster=: the fit is not clustered.")
+        return list(fit.n_clusters)
+    names = [cluster] if isinstance(cluster, str) else cluster
+    if not isinstance(names, (list, tuple)) or not names or len(set(names)) != len(names):
+        raise InvalidOptionError(
+            f"cluster must be a column name or a list of distinct names, got {cluster!r}."
+        )
+    return list(names)
 
 
 def _nested(fe, codes: np.ndarray) -> bool:
@@ -242,16 +298,15 @@ def _residual_on(X: np.ndarray, v: np.ndarray) -> np.ndarray:
     return v - X @ coef
 
 
-def _crv1_se(fit: FeolsResult, cluster: str, param: str) -> tuple[float, int]:
-    """The coefficient's CRV1 standard error with the bootstrap clusters, as feols (same
-    small-sample correction; it fixes the statistic and the draws' scale), and the t
-    degrees of freedom feols uses with them."""
+def _crv_se(fit: FeolsResult, names: list[str], param: str) -> tuple[float, int, tuple]:
+    """The coefficient's cluster-robust standard error with the variance's clusters, as
+    feols (same small-sample corrections; it fixes the statistic and the draws' scale),
+    feols's t degrees of freedom with them, and the factor of each variance term."""
     rows = fit._data.loc[fit._row_index]  # the estimation sample, singletons gone
+    vcov = {"cluster": names[0] if len(names) == 1 else list(names)}
     with warnings.catch_warnings():  # few clusters is why the bootstrap is run
-        warnings.simplefilter("ignore", FewClustersWarning)
-        refit = feols(
-            fit.formula, rows, vcov={"cluster": cluster}, ssc=fit.ssc, drop_singletons=False
-        )
+        warnings.simplefilter("ignore")
+        refit = feols(fit.formula, rows, vcov=vcov, ssc=fit.ssc, drop_singletons=False)
     same = refit.nobs == fit.nobs and np.allclose(
         refit.coef.to_numpy(), fit.coef.to_numpy(), rtol=REFIT_RTOL, atol=0.0
     )
@@ -260,7 +315,7 @@ def _crv1_se(fit: FeolsResult, cluster: str, param: str) -> tuple[float, int]:
             "the fit's data changed after fitting (its rows or values no longer give the "
             "fit's coefficients): refit on the current data first."
         )
-    return float(refit.se[param]), int(refit.df_t)
+    return float(refit.se[param]), int(refit.df_t), tuple(refit.small_sample.factors)
 
 
 def _interval(draws, beta: float, se: float, alpha: float, restricted: bool):

@@ -16,7 +16,7 @@ confidence sets by test inversion need no refit.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import product
 
@@ -85,17 +85,25 @@ class WildDraws:
             return num / np.sqrt(np.clip(den, 0.0, None))
 
 
-def _cluster_matrix(
-    w: FloatArray, u: FloatArray, cluster: IntArray, G: int, residualise: Callable
-) -> tuple[FloatArray, FloatArray]:
-    """``s`` (G,) and ``J`` (G, G) for residuals ``u``."""
-    s = group_sums(cluster, G, w * u)
-    J = np.empty((G, G))
+def _cluster_matrices(
+    w: FloatArray,
+    u: FloatArray,
+    boot: IntArray,
+    G: int,
+    terms: Sequence[tuple[float, IntArray, int]],
+    residualise: Callable,
+) -> tuple[FloatArray, list[FloatArray]]:
+    """``s`` (G,) and, per variance term, ``J`` (H x G) for residuals ``u``: ``J_hg`` sums
+    ``w M u^(g)`` over the term's cluster ``h`` (``u^(g)``: ``u`` on bootstrap cluster g)."""
+    s = group_sums(boot, G, w * u)
+    Js = [np.empty((H, G)) for _, _, H in terms]
     for start in range(0, G, 64):  # absorb the masked residuals 64 clusters at a time
         cols = np.arange(start, min(start + 64, G))
-        U = np.where(cluster[:, None] == cols[None, :], u[:, None], 0.0)
-        J[:, cols] = group_sums(cluster, G, w[:, None] * residualise(U))
-    return s, J
+        U = np.where(boot[:, None] == cols[None, :], u[:, None], 0.0)
+        R = w[:, None] * residualise(U)
+        for J, (_, codes, H) in zip(Js, terms, strict=True):
+            J[:, cols] = group_sums(codes, H, R)
+    return s, Js
 
 
 @dataclass(frozen=True)
@@ -130,7 +138,7 @@ def wild_draws(
     u1: FloatArray | None,
     cluster: IntArray,
     V: FloatArray,
-    ssc: float,
+    terms: Sequence[tuple[float, IntArray, int]],
     residualise: Callable[[FloatArray], FloatArray],
     nested: tuple[FloatArray, FloatArray] | None = None,
 ) -> WildDraws:
@@ -144,38 +152,46 @@ def wild_draws(
         Residuals of the bootstrap data-generating process: restricted ``u0 - theta u1``
         (WCR), or unrestricted ``u0`` with ``u1`` None (WCU).
     cluster : ndarray of int (n,)
-        Bootstrap cluster codes ``0 .. G - 1``.
+        Bootstrap cluster codes ``0 .. G - 1`` (one weight each).
     V : ndarray (G, B)
         Cluster weights.
-    ssc : float
-        Small-sample factor of the cluster-robust variance.
+    terms : sequence of (factor, codes, H)
+        The variance's terms: ``sum_k factor_k * sum_h (cluster-h score)^2`` over the
+        clusters ``codes`` (``0 .. H - 1``) of term k; the factor carries the small-sample
+        correction and, for multi-way clustering, the inclusion-exclusion sign. One-way:
+        one term whose codes are the bootstrap clusters (or coarser: the subcluster
+        bootstrap draws finer weights than the variance's clusters).
     residualise : callable
         ``U -> M U``, the residual maker of the full model (fixed effects and regressors).
     nested : (X, A), optional
         The demeaned design and ``(X'X)^{-1}`` when the fixed effects are nested in the
-        clusters or absent: the cluster-score map is then diagonal plus rank k (no
-        ``G x G`` matrix; large G is cheap).
+        clusters or absent and the one term's clusters are the bootstrap clusters: the
+        cluster-score map is then diagonal plus rank k (no ``G x G`` matrix).
     """
     G, B = V.shape
     if nested is not None:
+        (f,) = (t[0] for t in terms)
         s0, J0 = _low_rank(w, u0, cluster, G, *nested)
         zero = np.zeros(G)
         s1, J1 = _low_rank(w, u1, cluster, G, *nested) if u1 is not None else (
             zero, _LowRank(zero, np.zeros((G, 1)), np.zeros((1, G)))
         )  # fmt: skip
-    elif u1 is not None:
-        s0, J0 = _cluster_matrix(w, u0, cluster, G, residualise)
-        s1, J1 = _cluster_matrix(w, u1, cluster, G, residualise)
+        maps = [(f, J0, J1)]
     else:
-        s0, J0 = _cluster_matrix(w, u0, cluster, G, residualise)
-        s1, J1 = np.zeros(G), np.zeros((G, G))
-    out = {k: np.empty(B) for k in ("n0", "n1", "a", "b", "c")}
+        s0, J0s = _cluster_matrices(w, u0, cluster, G, terms, residualise)
+        if u1 is not None:
+            s1, J1s = _cluster_matrices(w, u1, cluster, G, terms, residualise)
+        else:
+            s1, J1s = np.zeros(G), [np.zeros_like(J) for J in J0s]
+        maps = [(t[0], J0, J1) for t, J0, J1 in zip(terms, J0s, J1s, strict=True)]
+    out = {k: np.zeros(B) for k in ("n0", "n1", "a", "b", "c")}
     for start in range(0, B, _BLOCK):
         Vb = V[:, start : start + _BLOCK]
-        S0, S1 = J0 @ Vb, J1 @ Vb
         sl = slice(start, start + Vb.shape[1])
         out["n0"][sl], out["n1"][sl] = s0 @ Vb, s1 @ Vb
-        out["a"][sl] = np.einsum("gb,gb->b", S0, S0)
-        out["b"][sl] = np.einsum("gb,gb->b", S0, S1)
-        out["c"][sl] = np.einsum("gb,gb->b", S1, S1)
-    return WildDraws(ssc=ssc, **out)
+        for f, J0, J1 in maps:
+            S0, S1 = J0 @ Vb, J1 @ Vb
+            out["a"][sl] += f * np.einsum("gb,gb->b", S0, S0)
+            out["b"][sl] += f * np.einsum("gb,gb->b", S0, S1)
+            out["c"][sl] += f * np.einsum("gb,gb->b", S1, S1)
+    return WildDraws(ssc=1.0, **out)

@@ -64,12 +64,16 @@ class WildBootResult(ResultProtocol):
     n_clusters: int
     nobs: int
     depvar: str
+    variance: tuple[str, ...] = ()
 
     @property
     def method(self) -> str:
         kind = "WCR" if self.impose_null else "WCU"
         draws = describe_draws(self.B, self.enumerated)
-        return f"wild cluster bootstrap ({kind}, {self.weights} weights, {draws})"
+        out = f"wild cluster bootstrap ({kind}, {self.weights} weights, {draws})"
+        if self.variance and tuple(self.variance) != (self.cluster,):
+            out += f"; variance clustered by {' + '.join(self.variance)}"
+        return out
 
     @property
     def interval_method(self) -> str:
