@@ -55,8 +55,9 @@ def check_cluster_count(n_clusters: int, column: str, who: str, *, stacklevel: i
     if n_clusters < FEW_CLUSTERS:
         warnings.warn(
             f"{who}: only {n_clusters} clusters in {column!r} (fewer than {FEW_CLUSTERS}): "
-            "cluster-robust tests over-reject with few clusters; for a feols coefficient use "
-            "the wild cluster bootstrap (impact.wildboot).",
+            "cluster-robust tests over-reject with few clusters; use the wild cluster "
+            "bootstrap (impact.wildboot for feols, impact.did_wildboot for att_gt) or "
+            "impact.randomization_test.",
             FewClustersWarning,
             stacklevel=stacklevel,
         )
