@@ -112,6 +112,30 @@ def _run(data: pd.DataFrame, call: dict, values: np.ndarray, aggregate, agg_kw):
     return agg, est, np.column_stack([agg.influence, agg.table_influence])
 
 
+#: Re-running the fit's call on ``data`` must reproduce its ATT(g,t) to this tolerance.
+SAME_FIT_RTOL = 1e-9
+
+
+def _same_fit(fit: ATTgtResult, data: pd.DataFrame, call: dict) -> None:
+    """``data`` is the frame the fit was estimated on: its call reproduces the cells."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        again = att_gt(data, **call).table["estimate"].to_numpy(dtype=float)
+    mine = fit.table["estimate"].to_numpy(dtype=float)
+    same = again.shape == mine.shape and np.allclose(
+        again,
+        mine,
+        rtol=SAME_FIT_RTOL,
+        atol=SAME_FIT_RTOL * np.nanmax(np.abs(mine), initial=1.0),
+        equal_nan=True,
+    )
+    if not same:
+        raise InvalidOptionError(
+            "data does not reproduce the fit (another frame, or changed since): pass the "
+            "frame att_gt was estimated on."
+        )
+
+
 def did_wildboot(
     fit: ATTgtResult,
     data: pd.DataFrame,
@@ -190,6 +214,7 @@ def did_wildboot(
         resid = jackknife_residuals(resid, ct, row_cluster)
     base = np.full(len(data), np.nan)
     base[rows] = yhat
+    _same_fit(fit, data, call)
     obs_res, obs_est, obs_inf = _run(data, call, data[call["y"]].to_numpy(float), aggregate,
                                      aggregate_options)  # fmt: skip
     _, centre, inf_c = _run(data, call, base, aggregate, aggregate_options)

@@ -156,3 +156,5 @@ def test_bad_input():
         unclustered = impact.att_gt(d, y="y", unit="firm", time="year", cohort="cohort")
     with pytest.raises(InvalidOptionError, match="cluster"):
         impact.did_wildboot(unclustered, d)
+    with pytest.raises(InvalidOptionError, match="does not reproduce the fit"):
+        impact.did_wildboot(fit, d.assign(y=d["y"] * 2))
