@@ -253,7 +253,7 @@ def att_gt(
         n_control=n_ctrl,
         wide_cohort=g_all,
         wide_weights=wide.weights,
-        units=wide.units,
+        units=pd.Index(wide.units, name=unit),
         observed=~np.isnan(wide.y),
         periods=periods,
         cluster=wide.cluster,

@@ -192,3 +192,16 @@ def test_bad_input(ols_family):
         impact.adjust([*pair, (as_text, "x")])
     # the p-value methods take any result
     assert len(impact.adjust([*pair, (pois, "x")], "holm").table) == 3
+
+
+def test_unclustered_att_gt_and_feols_by_unit_draw_jointly():
+    """An unclustered att_gt resamples its units: named by the unit column, so a feols fit
+    clustered by that column joins the same family."""
+    d = _staggered(5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        gt = impact.att_gt(d, y="y0", unit="firm", time="year", cohort="cohort")
+        ols = impact.feols("y1 ~ x | firm + year", d.assign(x=d["year"] >= d["cohort"]),
+                           vcov={"cluster": "firm"})  # fmt: skip
+    res = impact.adjust([(gt.aggregate("simple"), "ATT"), (ols, "x")], B=199, seed=1)
+    assert res.cluster == "firm" and res.n_clusters == d["firm"].nunique()
