@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from impact.errors import InvalidOptionError
+from impact.errors import InvalidOptionError, close_matches_hint
 from impact.estimators.att_gt import att_gt
 from impact.inference.clusters import cluster_sums
 from impact.inference.linear_wild_t import (
@@ -59,6 +59,21 @@ def _check(fit, data, B, weights, alpha, seed, aggregate) -> None:
         raise InvalidOptionError(f"aggregate must be one of {AGGREGATIONS}, got {aggregate!r}.")
 
 
+def _check_options(aggregate, options: dict) -> None:
+    if options and aggregate is None:
+        raise InvalidOptionError(
+            f"{sorted(options)} are aggregation options: give aggregate= as well."
+        )
+    for key, value in options.items():
+        if key not in AGGREGATE_OPTIONS:
+            raise InvalidOptionError(
+                f"unknown aggregation option {key!r}" + close_matches_hint(key, AGGREGATE_OPTIONS)
+            )
+        ok = value is None and key == "balance_e"
+        if not ok and (isinstance(value, bool) or not isinstance(value, (int, float, np.number))):
+            raise InvalidOptionError(f"{key} must be a number, got {value!r}.")
+
+
 def _fitted(data: pd.DataFrame, call: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Rows with an outcome, their fit on unit effects plus cohort-by-period means
     (never-treated units one cohort: a model in which every ATT(g,t) is identified), and
@@ -67,8 +82,9 @@ def _fitted(data: pd.DataFrame, call: dict) -> tuple[np.ndarray, np.ndarray, np.
     rows = np.flatnonzero(data[y].notna().to_numpy() & data[unit].notna().to_numpy())
     sub = data.iloc[rows]
     u_codes, u_lab = pd.factorize(sub[unit], sort=True)
-    g = sub[cohort].astype(float).fillna(-np.inf).to_numpy()
-    ct = pd.MultiIndex.from_arrays([g, sub[time].to_numpy()])
+    g = pd.factorize(sub[cohort], sort=True, use_na_sentinel=False)[0]  # NaN: a cohort
+    t = pd.factorize(sub[time], sort=True)[0]
+    ct = pd.MultiIndex.from_arrays([g, t])
     ct_codes, ct_lab = pd.factorize(ct, sort=True)
     fe = FixedEffects(
         (u_codes.astype(np.intp), ct_codes.astype(np.intp)),
@@ -112,6 +128,11 @@ def _run(data: pd.DataFrame, call: dict, values: np.ndarray, aggregate, agg_kw):
     return agg, est, np.column_stack([agg.influence, agg.table_influence])
 
 
+#: A clustered standard error below this share of the unit-level one is zero (the sums
+#: within clusters cancel exactly): its t-statistic is not defined.
+ZERO_SE_RTOL = 1e-8
+#: The options an aggregation takes.
+AGGREGATE_OPTIONS = ("min_e", "max_e", "balance_e")
 #: Re-running the fit's call on ``data`` must reproduce its ATT(g,t) to this tolerance.
 SAME_FIT_RTOL = 1e-9
 
@@ -120,15 +141,18 @@ def _same_fit(fit: ATTgtResult, data: pd.DataFrame, call: dict) -> None:
     """``data`` is the frame the fit was estimated on: its call reproduces the cells."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        again = att_gt(data, **call).table["estimate"].to_numpy(dtype=float)
+        rerun = att_gt(data, **call)
+    again = rerun.table["estimate"].to_numpy(dtype=float)
     mine = fit.table["estimate"].to_numpy(dtype=float)
-    same = again.shape == mine.shape and np.allclose(
-        again,
-        mine,
-        rtol=SAME_FIT_RTOL,
-        atol=SAME_FIT_RTOL * np.nanmax(np.abs(mine), initial=1.0),
-        equal_nan=True,
-    )
+    scale = np.nanmax(np.abs(mine), initial=1.0)
+    same = (
+        again.shape == mine.shape
+        and np.allclose(again, mine, rtol=SAME_FIT_RTOL, atol=SAME_FIT_RTOL * scale,
+                        equal_nan=True)
+        and rerun.units is not None and fit.units is not None
+        and rerun.units.equals(fit.units)
+        and np.array_equal(rerun._cluster, fit._cluster)
+    )  # fmt: skip
     if not same:
         raise InvalidOptionError(
             "data does not reproduce the fit (another frame, or changed since): pass the "
@@ -190,6 +214,7 @@ def did_wildboot(
     Callaway & Sant'Anna (2021), Section 4 (simultaneous bands).
     """
     _check(fit, data, B, weights, alpha, seed, aggregate)
+    _check_options(aggregate, aggregate_options)
     if residuals not in ("jackknife", "ols"):
         raise InvalidOptionError(f"residuals must be 'jackknife' or 'ols', got {residuals!r}.")
     call = dict(fit._call)
@@ -229,10 +254,15 @@ def did_wildboot(
     n = obs_inf.shape[0]
     pieces = LinearWildT(centre=centre, S_centre=cluster_sums(inf_c, codes, G), D=D, J=J, n=n)
     se = np.sqrt(np.sum(cluster_sums(obs_inf, codes, G) ** 2, axis=0)) / n
+    # a clustered s.e. that is rounding noise next to the unit-level one (e.g. a cohort or
+    # the controls in one cluster, whose influence functions sum to zero) is zero
+    floor = ZERO_SE_RTOL * np.sqrt(np.sum(obs_inf**2, axis=0)) / n
+    zero_se = ~(se > floor)
+    se = np.where(zero_se, np.nan, se)
     V, enumerated = draw_weights(weights, G, int(B), np.random.default_rng(int(seed)))
-    t_boot = bootstrap_t(pieces, V)
+    t_boot = bootstrap_t(pieces, V, floor)
     with np.errstate(divide="ignore", invalid="ignore"):
-        t = np.where(se > 0, obs_est / se, np.nan)
+        t = obs_est / se
     ok = np.isfinite(t) & np.isfinite(t_boot).all(axis=0)
     p = np.full(m, np.nan)
     q = np.full(m, np.nan)

@@ -296,6 +296,11 @@ def imputation_fit(
     else:
         c_row = fs.uid
     n_c = int(c_row.max()) + 1
+    if cluster and (pd.Series(c_row).groupby(fs.uid).nunique() > 1).any():
+        raise InvalidOptionError(
+            f"cluster column {cluster!r} changes within units: the imputation variance "
+            "needs clusters that contain whole units (the unit or coarser)."
+        )
     check_cluster_count(n_c, cluster or spec.unit, "imputation")
     c0 = c_row[fs.untreated]
     S = group_sums(c_row[idx1], n_c, W1 * eps1[:, None])

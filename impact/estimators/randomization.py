@@ -43,6 +43,18 @@ def _columns(data: pd.DataFrame, cols: Sequence[str]) -> None:
             )
 
 
+def _numeric_launch(column: pd.Series, name: str) -> None:
+    """Launch values are periods (numbers); NaN or 0 mean no programme."""
+    dtype = column.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        dtype = dtype.categories.dtype
+    if not pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
+        raise InvalidOptionError(
+            f"launch column {name!r} must hold numbers (the launch year or period; NaN or 0 "
+            f"where no programme was launched), got {column.dtype}."
+        )
+
+
 def _cell_table(data, cell, launch, strata) -> tuple[pd.Index, np.ndarray, np.ndarray, pd.Index]:
     """Cells, their launch codes (``values[code]``, missing values one of them) and stratum
     codes; typed errors where a cell has two launch values or two strata."""
@@ -166,6 +178,7 @@ def randomization_test(
         raise InvalidOptionError("estimator must be a callable: data -> result.")
     strata = [strata] if isinstance(strata, str) else list(strata or [])
     _columns(data, [cell, launch, *strata])
+    _numeric_launch(data[launch], launch)
     cells, codes, s_codes, values = _cell_table(data, cell, launch, strata)
     launched = np.array([not (pd.isna(v) or v == 0) for v in values])
     n_treated = int(launched[codes].sum())
@@ -181,16 +194,20 @@ def randomization_test(
         assignments = enumerate_assignments(codes, s_codes)
     else:
         assignments = draw_assignments(codes, s_codes, int(draws), np.random.default_rng(seed))
-    observed = estimator(data)
-    est, se, t_obs = _read(observed, term, statistic, "on the data")
     row_cell = cells.get_indexer(data[cell])
+    dtype = data[launch].dtype
+
+    def frame_of(assignment: np.ndarray) -> pd.DataFrame:
+        """The data with the cells' launch values of ``assignment``, in the column's own
+        dtype (the observed assignment gives the data back)."""
+        column = pd.Series(values.take(assignment[row_cell]), index=data.index).astype(dtype)
+        return data.assign(**{launch: column})
+
+    observed = _run(estimator, frame_of(codes), "on the data")
+    est, se, t_obs = _read(observed, term, statistic, "on the data")
     dist = np.empty(len(assignments))
     for b, a in enumerate(assignments):
-        frame = data.assign(**{launch: values.take(a[row_cell]).to_numpy()})
-        try:
-            out = estimator(frame)
-        except ImpactError as err:
-            raise ImpactError(f"the estimator failed on re-assignment {b}: {err}") from err
+        out = _run(estimator, frame_of(a), f"on re-assignment {b}")
         dist[b] = _read(out, term, statistic, f"on re-assignment {b}")[2]
     p = _p_value(t_obs, dist, alternative, enumerated)
     notes = _notes(n_treated, enumerated, dist)
@@ -210,6 +227,14 @@ def randomization_test(
         depvar=observed.model_info().depvar, nobs=observed.model_info().nobs,
         notes=tuple(notes),
     )  # fmt: skip
+
+
+def _run(estimator, frame: pd.DataFrame, where: str):
+    """The user's estimator on one frame; its errors are typed, saying where."""
+    try:
+        return estimator(frame)
+    except Exception as err:  # the user's code: any failure, typed and located
+        raise ImpactError(f"the estimator failed {where}: {err}") from err
 
 
 def _p_value(obs: float, dist: np.ndarray, alternative: str, enumerated: bool) -> float:

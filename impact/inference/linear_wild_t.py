@@ -54,9 +54,10 @@ class LinearWildT:
     n: int
 
 
-def bootstrap_t(pieces: LinearWildT, V: FloatArray) -> FloatArray:
+def bootstrap_t(pieces: LinearWildT, V: FloatArray, floor: FloatArray | float = 0.0) -> FloatArray:
     """Bootstrap t-statistics ``(theta* - centre) / se*`` for cluster weights ``V``
-    (G x B): a ``B x m`` array (NaN where a draw's standard error is zero)."""
+    (G x B): a ``B x m`` array (NaN where a draw's standard error is at most ``floor``,
+    per column: rounding noise of sums that cancel)."""
     B = V.shape[1]
     m = pieces.D.shape[1]
     out = np.empty((B, m))
@@ -66,7 +67,7 @@ def bootstrap_t(pieces: LinearWildT, V: FloatArray) -> FloatArray:
         S = pieces.S_centre[:, None, :] + np.einsum("hcj,cb->hbj", pieces.J, Vb)
         se = np.sqrt(np.einsum("hbj,hbj->bj", S, S)) / pieces.n
         with np.errstate(divide="ignore", invalid="ignore"):
-            out[start : start + Vb.shape[1]] = np.where(se > 0, shift / se, np.nan)
+            out[start : start + Vb.shape[1]] = np.where(se > floor, shift / se, np.nan)
     return out
 
 

@@ -26,6 +26,9 @@ __all__ = ["MULTIPLICITY_DRAWS", "multiplicity", "table_multiplicity"]
 
 #: Joint draws of Romano–Wolf and of the wild bootstrap-t.
 MULTIPLICITY_DRAWS = 999
+#: Fewer clusters than this: no wild bootstrap either (too few distinct draws to resolve
+#: a 5% test; MacKinnon & Webb), the column stays blank and the note says so.
+WILD_MIN_CLUSTERS = 6
 
 
 def _headlines(ev: Evaluation) -> list[tuple[str, str]]:
@@ -67,21 +70,30 @@ def multiplicity(ev: Evaluation) -> tuple[pd.DataFrame, list[str]]:
         q_bky=fam.map(bky["p_adjusted"]), p_romano_wolf=fam.map(rw["p_adjusted"]),
     )  # fmt: skip
     n_clusters = next(iter(tests.values()))[0].info.clusters.get(ev.spec.cluster)
-    if n_clusters is not None and n_clusters < FEW_CLUSTERS:
-        frame["p_wild_t"] = [_wild_t(ev, o) for o in frame["outcome"]]
+    if n_clusters is not None and n_clusters < WILD_MIN_CLUSTERS:
+        notes.append(
+            f"only {n_clusters} clusters ({ev.spec.cluster}): too few for any cluster-robust "
+            "p-value in this table, the wild bootstrap's included; read them with care"
+        )
+    elif n_clusters is not None and n_clusters < FEW_CLUSTERS:
+        frame["p_wild_t"] = [_wild_t(ev, o, notes) for o in frame["outcome"]]
         notes.append(
             f"only {n_clusters} clusters ({ev.spec.cluster}): the last column is the wild "
-            f"cluster bootstrap-t p-value ({MULTIPLICITY_DRAWS} Webb draws), which holds with "
-            "few clusters where the normal p-values do not"
+            f"cluster bootstrap-t p-value ({MULTIPLICITY_DRAWS} Webb draws, not adjusted for "
+            "multiplicity), which holds with few clusters where the normal p-values do not"
         )
     return frame, notes
 
 
-def _wild_t(ev: Evaluation, outcome: str) -> float:
-    res = did_wildboot(
-        ev.att_gt(outcome), ev.data, aggregate="dynamic", min_e=0, max_e=ev.spec.window[1],
-        B=MULTIPLICITY_DRAWS, seed=ev.spec.seed,
-    )  # fmt: skip
+def _wild_t(ev: Evaluation, outcome: str, notes: list[str]) -> float:
+    try:
+        res = did_wildboot(
+            ev.att_gt(outcome), ev.data, aggregate="dynamic", min_e=0,
+            max_e=ev.spec.window[1], B=MULTIPLICITY_DRAWS, seed=ev.spec.seed,
+        )  # fmt: skip
+    except ImpactError as exc:
+        notes.append(f"{outcome}: no wild bootstrap ({str(exc).rstrip('.')})")
+        return float("nan")
     return float(res.table["p_value"].iloc[0])
 
 

@@ -41,7 +41,9 @@ class DiDWildBootResult(ResultProtocol):
     aggregate: str | None
     depvar: str
     n_units: int
-    #: max |theta(Yhat) + sum_c theta(u^(c)) - theta(Y)|: linearity in the outcome, checked
+    #: max |theta(Yhat) + sum_c theta(u^(c)) - theta(Y)|: zero up to rounding with
+    #: residuals="ols" (the estimator is linear in the outcome; the tests check it); not
+    #: zero by construction with jackknife residuals
     _identity_gap: float = field(default=0.0, repr=False)
     #: the bootstrap t-statistics (B x terms)
     _t_boot: object = field(default=None, repr=False)

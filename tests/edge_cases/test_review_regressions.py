@@ -252,3 +252,12 @@ def test_imputation_with_a_missing_cluster_and_etwfe_missing_clusters():
         )
     with pytest.raises(impact.errors.ImpactError, match="region"):
         impact.etwfe(df, y="y", unit="id", time="t", cohort="g", vcov={"cluster": "region"})
+
+
+def test_imputation_refuses_clusters_that_split_units():
+    df = _two_cohorts(never=True)
+    with pytest.raises(impact.errors.InvalidOptionError, match="changes within units"):
+        impact.event_study(
+            df, y="y", unit="id", time="t", cohort="g", estimator="imputation",
+            vcov={"cluster": "t"},
+        )  # fmt: skip

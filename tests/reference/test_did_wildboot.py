@@ -158,3 +158,35 @@ def test_bad_input():
         impact.did_wildboot(unclustered, d)
     with pytest.raises(InvalidOptionError, match="does not reproduce the fit"):
         impact.did_wildboot(fit, d.assign(y=d["y"] * 2))
+
+
+def test_review_cases():
+    """Relabelled units (same estimates) are refused; a zero clustered s.e. (each group in
+    one cluster) gives no p-value instead of 0; aggregation options are checked; datetime
+    periods work."""
+    d = _two_periods(2)
+    fit = _fit(d)
+    with pytest.raises(InvalidOptionError, match="does not reproduce the fit"):
+        impact.did_wildboot(fit, d.assign(firm=d["firm"].astype(str)))
+    for kw, match in ((dict(aggregate="dynamic", maxe=3), "unknown aggregation option"),
+                      (dict(aggregate="dynamic", max_e="3"), "must be a number"),
+                      (dict(max_e=1), "give aggregate")):  # fmt: skip
+        with pytest.raises(InvalidOptionError, match=match):
+            impact.did_wildboot(fit, d, **kw)
+    two = d.assign(
+        cell=(d["cohort"].isna()).astype(int)
+    )  # treated in one cluster, controls in other
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit2 = _fit(two)
+        res = impact.did_wildboot(fit2, two, B=99)
+    assert res.table["p_value"].isna().all() and res.table["std_error"].isna().all()
+    dates = d.assign(year=pd.to_datetime(d["year"].astype(str)),
+                     cohort=pd.to_datetime(d["cohort"].astype("Int64").astype(str),
+                                           errors="coerce"))  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit_d = _fit(dates, freq="Y")
+        res_d = impact.did_wildboot(fit_d, dates, B=99, residuals="ols", seed=1)
+        res_n = impact.did_wildboot(fit, d, B=99, residuals="ols", seed=1)
+    np.testing.assert_allclose(res_d.table["p_value"], res_n.table["p_value"], rtol=0, atol=0)

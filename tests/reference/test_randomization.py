@@ -162,3 +162,23 @@ def test_bad_input():
 
     with pytest.raises(ImpactError, match=r"re-assignment \d+: boom"):
         impact.randomization_test(d, fails, **kw)
+
+
+def test_launch_dtypes_and_estimator_failures():
+    """A nullable-integer launch column stays one in every re-assigned frame (the estimator
+    sees <NA> comparisons there as on the data, so the observed assignment's statistic is
+    in its distribution); text launch values and any estimator failure are typed."""
+    d = _panel()
+    kw = dict(term="treated", cell="cell", launch="launch", draws=5000)
+    as_int = impact.randomization_test(
+        d.assign(launch=d["launch"].astype("Int64")), _estimator, **kw
+    )
+    assert as_int.enumerated and np.isclose(as_int.distribution, as_int.statistic, rtol=1e-12).any()
+    with pytest.raises(InvalidOptionError, match="must hold numbers"):
+        impact.randomization_test(d.assign(launch=d["launch"].astype(str)), _estimator, **kw)
+
+    def breaks(x):
+        raise np.linalg.LinAlgError("singular")
+
+    with pytest.raises(ImpactError, match="failed on the data: singular"):
+        impact.randomization_test(d, breaks, **kw)
