@@ -8,13 +8,40 @@ the first stage (Butts & Gardner 2022).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
+from impact._typing import FloatArray
+from impact.data.samplelog import SampleLog
 from impact.estimators.imputation import FirstStageSpec, dummy_sums, first_stage
 from impact.inference.clusters import check_cluster_count, cluster_codes, cluster_sums
 
-__all__ = ["did2s_fit"]
+__all__ = ["Did2sFit", "did2s_fit"]
+
+
+@dataclass(frozen=True)
+class Did2sFit:
+    """Second-stage coefficients by relative time, their GMM variance and its pieces.
+
+    ``scores`` (clusters x coefficients) are the cluster sums of the corrected moment
+    times the bread, so ``vcov = scores' scores``; like the estimates they are linear in
+    the outcome given the design. ``score_scale`` is the root sum of squares of single
+    observations' terms (the scale of rounding noise); ``rows`` the user's rows in the
+    sample and ``row_cluster`` their cluster codes.
+    """
+
+    rel_times: np.ndarray
+    estimate: FloatArray
+    vcov: FloatArray
+    sample_log: SampleLog
+    n_units: int
+    n_clusters: int
+    scores: FloatArray
+    score_scale: FloatArray
+    rows: np.ndarray
+    row_cluster: np.ndarray
 
 
 def did2s_fit(
@@ -24,8 +51,7 @@ def did2s_fit(
     reference: int = -1,
     cluster: str | None = None,
     static: bool = False,
-    return_units: bool = False,
-) -> tuple:
+) -> Did2sFit:
     """Gardner (2021) two-stage DiD event study with the GMM-corrected variance.
 
     Stage 1 fits unit and period effects on untreated observations; stage 2 regresses the
@@ -42,8 +68,7 @@ def did2s_fit(
 
     Returns
     -------
-    rel_times, estimate, vcov, sample_log (and the numbers of units and clusters if
-    ``return_units``)
+    Did2sFit
 
     References
     ----------
@@ -71,24 +96,26 @@ def did2s_fit(
     e2 = ytil - np.where(dummy, beta[np.maximum(col, 0)], 0.0)
     # A = (X10'X10)^-1 X1'X2 from the per-unit and per-cell counts of the dummies X2
     u_all, t_all = ucode[idx], tcode[idx]
-    is0 = untreated[idx]
     a_x, l_x = fs.system.solve(
         dummy_sums(u_all[dummy], col[dummy], n_u, k), dummy_sums(t_all[dummy], col[dummy], n_t, k)
     )
     e1 = fs.resid0
     if cluster:
-        c, n_c = cluster_codes(data[cluster].to_numpy()[keep], cluster)
-        c = c[idx]
+        c_row = cluster_codes(data[cluster].to_numpy()[keep], cluster)[0]
     else:
-        c = fs.uid[idx]
+        c_row = fs.uid
+    c = c_row[idx]
     n_c = int(c.max()) + 1
     check_cluster_count(n_c, cluster or spec.unit, "did2s")
-    c0 = c[is0]
+    c0 = c_row[untreated]
     psi = dummy_sums(c[dummy], col[dummy], n_c, k, e2[dummy])
+    scale2 = np.bincount(col[dummy], weights=e2[dummy] ** 2, minlength=k)
     for j in range(k):  # column by column: no (observations x k) matrix
-        psi[:, j] -= cluster_sums((a_x[u0, j] + l_x[t0, j]) * e1, c0, n_c)[:, 0]
-    bread = np.diag(1.0 / counts)
-    V = bread @ (psi.T @ psi) @ bread
-    if return_units:
-        return rel_times, beta, V, log, int(fs.uid.max()) + 1, n_c
-    return rel_times, beta, V, log
+        term0 = (a_x[u0, j] + l_x[t0, j]) * e1
+        psi[:, j] -= cluster_sums(term0, c0, n_c)[:, 0]
+        scale2[j] += term0 @ term0
+    scores = psi / counts
+    return Did2sFit(
+        rel_times, beta, scores.T @ scores, log, int(fs.uid.max()) + 1, n_c, scores,
+        np.sqrt(scale2) / counts, keep, c_row,
+    )  # fmt: skip

@@ -136,14 +136,13 @@ def _imputation(data: pd.DataFrame, r: EventRequest) -> EventFit:
 def _did2s(data: pd.DataFrame, r: EventRequest) -> EventFit:
     _no_covariates("did2s", r.covariates)
     cl = cluster_name(r.vcov, r.unit)
-    rel, est, V, log, n_units, n_clusters = did2s_fit(
-        data, _first_stage_spec(r), reference=r.reference, cluster=cl, return_units=True
-    )
-    est, V, rel = _inside(r, est, V, rel)
+    fit = did2s_fit(data, _first_stage_spec(r), reference=r.reference, cluster=cl)
+    est, V, rel = _inside(r, fit.estimate, fit.vcov, fit.rel_times)
     label = f"Clustered ({cl}), two-stage GMM variance"
+    log = fit.sample_log
     return EventFit(
-        est, V, rel, None, n_units, log, int(log.n_final), r.reference, label,
-        {cl: n_clusters}, (r.unit, r.fixed_effects or r.time),
+        est, V, rel, fit, fit.n_units, log, int(log.n_final), r.reference, label,
+        {cl: fit.n_clusters}, (r.unit, r.fixed_effects or r.time),
     )  # fmt: skip
 
 

@@ -137,4 +137,5 @@ def event_study(
         alpha=alpha,
         clusters=fit.clusters,
         fixef=fit.fixef,
+        _request=request,
     )

@@ -15,7 +15,7 @@ efficient estimation. Review of Economic Studies, 91(6), 3253–3285.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -75,6 +75,15 @@ class ImputationFit:
     n_units: int
     sample_log: SampleLog
     n_clusters: int = 0  # clusters of the variance (units unless a cluster was given)
+    #: cluster sums of every observation's term (clusters x (horizons + overall)): the
+    #: variance is ``scores' scores``; linear in the outcome given the design
+    scores: FloatArray | None = field(default=None, repr=False)
+    #: root sum of the squared terms of single observations (per column): the scale
+    #: below which a clustered standard error is rounding noise
+    score_scale: FloatArray | None = field(default=None, repr=False)
+    #: positions of the user's rows in the sample, and their cluster codes (rows of scores)
+    rows: np.ndarray | None = field(default=None, repr=False)
+    row_cluster: np.ndarray | None = field(default=None, repr=False)
 
 
 class _UnitCellSystem:
@@ -304,8 +313,11 @@ def imputation_fit(
     check_cluster_count(n_c, cluster or spec.unit, "imputation")
     c0 = c_row[fs.untreated]
     S = group_sums(c_row[idx1], n_c, W1 * eps1[:, None])
+    scale2 = np.sum((W1 * eps1[:, None]) ** 2, axis=0)
     for j in range(W1.shape[1]):  # untreated weights -(a_w + l_w), column by column
-        S[:, j] -= np.bincount(c0, weights=(a_w[u0, j] + l_w[t0, j]) * resid0, minlength=n_c)
+        term0 = (a_w[u0, j] + l_w[t0, j]) * resid0
+        S[:, j] -= np.bincount(c0, weights=term0, minlength=n_c)
+        scale2[j] += term0 @ term0
     V = S.T @ S
     return ImputationFit(
         horizons=hs,
@@ -317,4 +329,8 @@ def imputation_fit(
         n_units=n_u,
         sample_log=fs.log,
         n_clusters=n_c,
+        scores=S,
+        score_scale=np.sqrt(scale2),
+        rows=fs.keep,
+        row_cluster=c_row,
     )

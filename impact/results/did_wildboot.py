@@ -14,12 +14,14 @@ __all__ = ["DiDWildBootResult"]
 
 @dataclass(frozen=True, eq=False)
 class DiDWildBootResult(ResultProtocol):
-    """Wild cluster bootstrap-t inference for ATT(g,t) cells or an aggregation.
+    """Wild cluster bootstrap-t inference for ATT(g,t) cells, an aggregation, or the
+    event times of an imputation or did2s event study.
 
     Attributes
     ----------
     table : DataFrame
-        One row per term (``ATT(g,t)``, or the aggregation's ``ATT`` then its rows):
+        One row per term (``ATT(g,t)``; or the aggregation's or event study's ``ATT``
+        then its rows):
         ``estimate``, ``std_error`` (cluster-robust, from the influence functions),
         ``statistic``, ``p_value`` (bootstrap-t, symmetric), ``conf_low``/``conf_high``
         (pointwise: ``estimate +- q_j se`` with ``q_j`` the ``1 - alpha`` quantile of
@@ -41,6 +43,8 @@ class DiDWildBootResult(ResultProtocol):
     aggregate: str | None
     depvar: str
     n_units: int
+    #: the estimator bootstrapped: "att_gt", or the event study's "imputation" or "did2s"
+    estimator: str = "att_gt"
     #: max |theta(Yhat) + sum_c theta(u^(c)) - theta(Y)|: zero up to rounding with
     #: residuals="ols" (the estimator is linear in the outcome; the tests check it); not
     #: zero by construction with jackknife residuals
@@ -69,7 +73,12 @@ class DiDWildBootResult(ResultProtocol):
         )  # fmt: skip
 
     def summary(self) -> str:
-        what = "ATT(g,t)" if self.aggregate is None else f"{self.aggregate} aggregation"
+        if self.estimator != "att_gt":
+            what = f"{self.estimator} event study"
+        elif self.aggregate is None:
+            what = "ATT(g,t)"
+        else:
+            what = f"{self.aggregate} aggregation"
         return (
             f"{what} of {self.depvar}: {self.method}\n"
             f"sup-t critical value {self.critical_value:.3f}\n"

@@ -60,6 +60,8 @@ class EventStudyResult(ResultProtocol):
     alpha: float = 0.05
     clusters: dict[str, int] = field(default_factory=dict)
     fixef: tuple[str, ...] = ()
+    #: the validated call (an EventRequest), for re-running the estimator
+    _request: Any = field(default=None, repr=False)
 
     def pretrend_test(self) -> dict[str, float]:
         """Joint Wald test that every pre-treatment event-time effect is zero (chi-square).

@@ -231,8 +231,8 @@ def test_did2s_with_an_absorbed_group_clusters_by_unit_by_default():
     df = _two_cohorts(never=True)
     df["st"] = df["id"] % 5
     spec = FirstStageSpec(y="y", unit="id", time="t", cohort="g", absorb="st")
-    _, _, V0, _ = did2s_fit(df, spec, static=True)
-    _, _, V1, _ = did2s_fit(df, spec, static=True, cluster="id")
+    V0 = did2s_fit(df, spec, static=True).vcov
+    V1 = did2s_fit(df, spec, static=True, cluster="id").vcov
     assert_close(V0, V1, rtol=1e-12)
 
 

@@ -2,7 +2,9 @@
 wild cluster bootstrap (WCU) of the regression of the outcome change on treatment, so its
 sorted t*/t equal wildboottest's on that regression under full enumeration; the
 estimator's linearity in the outcome (the bootstrap's premise) on cells, aggregations and
-doubly robust covariates; coverage of the sup-t bands with 30 clusters (slow); bad input."""
+doubly robust covariates; for imputation and did2s event studies, every draw's t* equals
+a refit of the public estimator on that draw's outcome; coverage of the sup-t bands with
+30 clusters (slow); bad input."""
 
 from __future__ import annotations
 
@@ -190,3 +192,98 @@ def test_review_cases():
         res_d = impact.did_wildboot(fit_d, dates, B=99, residuals="ols", seed=1)
         res_n = impact.did_wildboot(fit, d, B=99, residuals="ols", seed=1)
     np.testing.assert_allclose(res_d.table["p_value"], res_n.table["p_value"], rtol=0, atol=0)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("estimator", ["imputation", "did2s"])
+def test_event_study_band_coverage_with_30_clusters(estimator):
+    """Known truth, the panels of the att_gt coverage test (30 cell clusters, cell-by-year
+    shocks), event times -3 .. 3, 300 replications: the bootstrap-t band covers every event
+    time at once in at least 0.92 (measured in 200: imputation 0.975, did2s 0.955); the
+    analytic band clustered by unit, which ignores the cell shocks, in under 0.75
+    (measured 0.67 and 0.63)."""
+    reps, wild, unit = 300, 0, 0
+    for r in range(reps):
+        d = _clustered_panel(r)
+        kw = dict(y="y", unit="firm", time="year", cohort="cohort", estimator=estimator,
+                  window=(-3, 3), seed=r)  # fmt: skip
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fit = impact.event_study(d, vcov={"cluster": "cell"}, **kw)
+            by_unit = impact.event_study(d, **kw).table.dropna(subset=["std_error"])
+        rows = impact.did_wildboot(fit, d, B=399, seed=r).table.iloc[1:]
+        k = np.array([int(t.split("::")[1]) for t in rows["term"]])
+        truth = np.where(k >= 0, 0.1 + 0.05 * k, 0.0)
+        wild += bool(np.all((rows["band_low"] <= truth) & (truth <= rows["band_high"])))
+        k = by_unit["rel_time"].to_numpy()
+        truth = np.where(k >= 0, 0.1 + 0.05 * k, 0.0)
+        unit += bool(np.all((by_unit["band_low"] <= truth) & (truth <= by_unit["band_high"])))
+    assert wild / reps >= 0.92, (wild / reps, unit / reps)
+    assert unit / reps < 0.75, (wild / reps, unit / reps)
+
+
+#: A draw's t* from the linear pieces against a refit of event_study on that draw's
+#: outcome: the same arithmetic in another order (observed gap ~1e-14).
+REFIT_TOL = 1e-10
+
+
+def _event(d, estimator, **kw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return impact.event_study(
+            d, y="y", unit="firm", time="year", cohort="cohort", estimator=estimator,
+            window=(-3, 4), vcov={"cluster": "cell"}, **kw,
+        )  # fmt: skip
+
+
+@pytest.mark.parametrize("estimator", ["imputation", "did2s"])
+@pytest.mark.parametrize("fixed_effects", [None, "sector^year"])
+def test_event_study_draws_equal_refits(estimator, fixed_effects):
+    """Reference: the public estimator refitted on the bootstrap outcome
+    ``Yhat + v_c u`` of three draws (unbalanced panel, 12 cell clusters)."""
+    from impact.estimators.did_wildboot import _fitted
+    from impact.inference.wild_cluster import draw_weights
+
+    d = _clustered_panel(5, C=12)
+    d["sector"] = d["firm"] % 3
+    d = d.drop(index=d.index[np.random.default_rng(1).random(len(d)) < 0.05])
+    fit = _event(d, estimator, fixed_effects=fixed_effects)
+    res = impact.did_wildboot(fit, d, B=999, seed=3, residuals="ols")
+    assert res.n_clusters == 12 and res.estimator == estimator
+    assert res._identity_gap <= LINEAR_TOL
+    assert list(res.table["term"]) == list(fit.tidy()["term"])
+    np.testing.assert_allclose(res.table["std_error"], fit.tidy()["std_error"], rtol=1e-12)
+    call = {"y": "y", "unit": "firm", "time": "year", "cohort": "cohort"}
+    rows, yhat, _ = _fitted(d, call, fixed_effects)
+    assert len(rows) == len(d)
+    resid = d["y"].to_numpy() - yhat
+    V, _ = draw_weights("webb", 12, 999, np.random.default_rng(3))
+    centre = _event(d.assign(y=yhat), estimator, fixed_effects=fixed_effects).tidy()
+    for b in (0, 17, 998):
+        star = _event(d.assign(y=yhat + V[d["cell"].to_numpy(), b] * resid), estimator,
+                      fixed_effects=fixed_effects).tidy()  # fmt: skip
+        t_star = (star["estimate"] - centre["estimate"]) / star["std_error"]
+        np.testing.assert_allclose(res._t_boot[b], t_star, atol=REFIT_TOL, rtol=0)
+    assert estimator in res.summary() and "12 clusters" in res.summary()
+
+
+def test_event_study_bad_input():
+    d = _clustered_panel(6, C=10)
+    fit = _event(d, "imputation")
+    for bad, match in (
+        (dict(fit=_event(d, "twfe"), data=d), "impact.wildboot"),
+        (dict(fit=fit, data=d, aggregate="dynamic"), "att_gt fits"),
+        (dict(fit=fit, data=d.assign(y=d["y"] * 1.5)), "does not reproduce"),
+        (dict(fit=fit, data=d.assign(cell=d["cell"] // 2)), "does not reproduce"),
+    ):
+        with pytest.raises(InvalidOptionError, match=match):
+            impact.did_wildboot(**bad)
+    many = _clustered_panel(6, C=30)  # 240 units
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        by_unit = impact.event_study(
+            many, y="y", unit="firm", time="year", cohort="cohort", estimator="did2s",
+            window=(-3, 4),
+        )  # fmt: skip
+    with pytest.raises(InvalidOptionError, match="240 clusters"):
+        impact.did_wildboot(by_unit, many)

@@ -221,14 +221,28 @@ def test_imputation_equals_twfe_with_one_cohort_and_constant_effect():
     assert_close(fit.overall, did, rtol=1e-10)
 
 
-#: pyfixest's did2s demeans its first stage iteratively (tolerance 1e-8 by default), so
-#: its estimates carry absolute errors of ~5e-8 (outcome ~10) against the exact two-way
-#: solution; coefficients near zero need that absolute floor.
-RTOL_PYFIXEST_DID2S = 1e-6
-ATOL_PYFIXEST_DID2S = 1e-7
+#: pyfixest's did2s recovers its first stage's fixed effects with scipy's lsqr, whose
+#: tolerances (1e-6 by default; ~1e-7 absolute errors in the coefficients since pyfixest
+#: 0.60) the fixture below tightens to 1e-14: both sides then solve the same least
+#: squares problem exactly, up to rounding and lsqr's residual convergence (~1e-13 seen).
+RTOL_PYFIXEST_DID2S = 1e-9
+ATOL_PYFIXEST_DID2S = 1e-10
 
 
-def test_did2s_equals_pyfixest_and_imputation():
+@pytest.fixture
+def exact_pyfixest_fixef(monkeypatch):
+    """pyfixest's ``Feols.fixef`` with lsqr tolerances 1e-14 (did2s takes no option)."""
+    from pyfixest.estimation.models.feols_ import Feols
+
+    original = Feols.fixef
+
+    def fixef(self, atol: float = 1e-14, btol: float = 1e-14):
+        return original(self, atol=atol, btol=btol)
+
+    monkeypatch.setattr(Feols, "fixef", fixef)
+
+
+def test_did2s_equals_pyfixest_and_imputation(exact_pyfixest_fixef):
     from importlib import resources
 
     import pandas as pd
@@ -239,9 +253,10 @@ def test_did2s_equals_pyfixest_and_imputation():
     path = resources.files("pyfixest") / "did" / "data" / "df_het.csv"
     df = pd.read_csv(str(path))
     df["g2"] = df["g"].replace(0, np.nan)
-    rel, est, V, _ = did2s_fit(
+    fit = did2s_fit(
         df, FirstStageSpec(y="dep_var", unit="unit", time="year", cohort="g2"), cluster="state"
     )
+    rel, est, V = fit.rel_times, fit.estimate, fit.vcov
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ref = pf.did2s(
@@ -314,12 +329,13 @@ def test_did2s_and_imputation_with_category_by_period_effects_equal_pyfixest():
     df = df[df["state"] <= 8].reset_index(drop=True)  # whole states: dense dummies stay small
     df["g2"] = df["g"].replace(0, np.nan)
     df["state_year"] = df["state"] * 10_000 + df["year"]  # pyfixest's did2s takes no '^'
-    rel, est, V, log = did2s_fit(
+    fit = did2s_fit(
         df,
         FirstStageSpec(
             y="dep_var", unit="unit", time="year", cohort="g2", fixed_effects="state^year"
         ),
     )
+    rel, est, V, log = fit.rel_times, fit.estimate, fit.vcov, fit.sample_log
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ref = pf.did2s(
@@ -374,12 +390,13 @@ def test_did2s_reproduces_the_published_r_did2s_static_example():
 
     df = pd.read_csv(str(resources.files("pyfixest") / "did" / "data" / "df_het.csv"))
     df["g2"] = df["g"].replace(0, np.nan)
-    rel, est, V, log = did2s_fit(
+    fit = did2s_fit(
         df,
         FirstStageSpec(y="dep_var", unit="unit", time="year", cohort="g2", absorb="state"),
         cluster="state",
         static=True,
     )
+    rel, est, V, log = fit.rel_times, fit.estimate, fit.vcov, fit.sample_log
     assert list(rel) == [0]
     assert abs(est[0] - 2.152) <= 0.0005  # half a unit of the printed digit
     assert abs(np.sqrt(V[0, 0]) - 0.0476) <= 0.00005

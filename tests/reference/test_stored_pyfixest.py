@@ -283,11 +283,12 @@ def test_did2s_equals_stored_pyfixest_and_the_exact_two_stage_solution(cluster):
     ref = stored_case("pyfixest_event_study", f"did2s|1|{cluster}")
     df = did2s_panel(1)
     assert_same_input(df, ref["input"])
-    rel, est, V, _ = did2s_fit(
+    fit = did2s_fit(
         df.assign(g2=df["g"].replace(0, np.nan)),
         FirstStageSpec(y="dep_var", unit="unit", time="year", cohort="g2"),
         cluster=cluster,
     )
+    rel, est, V = fit.rel_times, fit.estimate, fit.vcov
     names = {n: i for i, n in enumerate(ref["names"])}
     ix = [names[f"rel_year::{float(r)}"] for r in rel]
     assert_close(est, ref["coef"][ix], rtol=RTOL_PEER, atol=ATOL_PYFIXEST_DID2S)

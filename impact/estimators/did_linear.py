@@ -1,0 +1,236 @@
+"""The DiD estimators as linear maps of the outcome, for the wild cluster bootstrap-t.
+
+Given the design (cells, comparison groups, weights), each estimator's estimates and the
+cluster sums of its variance terms ("scores", ``V = S'S``) are linear in the outcome. A
+:class:`LinearEstimator` re-runs one fit's estimator on any outcome vector over the fit's
+frame and returns both (:class:`LinearRun`); :mod:`impact.estimators.did_wildboot` builds
+the bootstrap from ``G + 2`` such runs.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from impact._typing import FloatArray
+from impact.errors import InvalidOptionError
+from impact.estimators.att_gt import att_gt
+from impact.estimators.did2s import did2s_fit
+from impact.estimators.es_adapters import cluster_name
+from impact.estimators.imputation import FirstStageSpec, imputation_fit
+from impact.inference.clusters import cluster_sums
+from impact.results.att_gt import ATTgtResult
+from impact.results.event_study import EventStudyResult
+
+__all__ = ["NOT_SAME", "LinearEstimator", "LinearRun", "linear_estimator", "same_values"]
+
+#: Event-study estimators whose fits the bootstrap re-runs.
+EVENT_ESTIMATORS = ("imputation", "did2s")
+
+
+@dataclass(frozen=True)
+class LinearRun:
+    """One run: ``estimate`` (m,), cluster ``scores`` (G, m) with variance ``S'S``, and
+    ``scale`` (m,), the root sum of squares of the single-unit or single-observation
+    terms (a clustered standard error below a tiny share of it is rounding noise)."""
+
+    estimate: FloatArray
+    scores: FloatArray
+    scale: FloatArray
+
+
+@dataclass(frozen=True)
+class LinearEstimator:
+    """A fit's estimator as a map of outcome vectors (one value per row of ``data``).
+
+    ``row_cluster`` holds each row's cluster code (-1: not in the sample); ``overall``
+    says the first term is an average of the others (left out of the sup-t band).
+    ``fixed_effects`` is a ``category^time`` interaction of the first stage, if any.
+    """
+
+    run: Callable[[FloatArray], LinearRun]
+    terms: list[str]
+    row_cluster: np.ndarray
+    n_clusters: int
+    cluster: str
+    n_units: int
+    call: dict[str, Any]
+    overall: bool
+    estimator: str
+    fixed_effects: str | None = None
+    #: the fit's own estimates and standard errors (NaN: not checked), which the run on
+    #: the fit's frame must reproduce
+    reported: FloatArray | None = None
+    reported_se: FloatArray | None = None
+
+
+def _att_gt_run(data, call, aggregate, agg_kw, codes, G) -> Callable[[FloatArray], LinearRun]:
+    def run(values: FloatArray) -> LinearRun:
+        frame = data.assign(**{call["y"]: values})
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res = att_gt(frame, **call)
+        if aggregate is None:
+            est, inf = res.table["estimate"].to_numpy(dtype=float), res._inf
+        else:
+            agg = res.aggregate(aggregate, **agg_kw)
+            if aggregate == "simple":
+                est, inf = np.array([agg.estimate]), agg.influence[:, None]
+            else:
+                est = np.r_[agg.estimate, agg.table["estimate"].to_numpy(dtype=float)]
+                inf = np.column_stack([agg.influence, agg.table_influence])
+        n = inf.shape[0]
+        return LinearRun(est, cluster_sums(inf, codes, G) / n, np.sqrt(np.sum(inf**2, 0)) / n)
+
+    return run
+
+
+#: Re-running the fit's call on ``data`` must reproduce its estimates to this tolerance.
+SAME_FIT_RTOL = 1e-9
+
+
+def _same_att_gt(fit: ATTgtResult, data: pd.DataFrame, call: dict) -> None:
+    """``data`` is the frame the fit was estimated on: its call reproduces the cells,
+    the units and their clusters."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rerun = att_gt(data, **call)
+    again = rerun.table["estimate"].to_numpy(dtype=float)
+    mine = fit.table["estimate"].to_numpy(dtype=float)
+    same = (
+        again.shape == mine.shape
+        and same_values(again, mine)
+        and rerun.units is not None and fit.units is not None
+        and rerun.units.equals(fit.units)
+        and np.array_equal(rerun._cluster, fit._cluster)
+    )  # fmt: skip
+    if not same:
+        raise InvalidOptionError(NOT_SAME)
+
+
+#: The message when ``data`` is not the fit's frame.
+NOT_SAME = (
+    "data does not reproduce the fit (another frame, or changed since): pass the frame the "
+    "fit was estimated on."
+)
+
+
+def same_values(a: FloatArray, b: FloatArray) -> bool:
+    """Equal within :data:`SAME_FIT_RTOL` of the larger magnitude (NaN equals NaN)."""
+    scale = np.nanmax(np.abs(b), initial=1.0)
+    return bool(np.allclose(a, b, rtol=SAME_FIT_RTOL, atol=SAME_FIT_RTOL * scale, equal_nan=True))
+
+
+def _att_gt_estimator(fit: ATTgtResult, data: pd.DataFrame, aggregate, agg_kw) -> LinearEstimator:
+    if fit._call is None:
+        raise InvalidOptionError("this att_gt fit does not carry its call; refit it.")
+    if fit.settings.get("panel") == "rcs":
+        raise InvalidOptionError(
+            "did_wildboot resamples units' residual paths: it needs panel data (the fit "
+            "is on repeated cross-sections)."
+        )
+    call = dict(fit._call)
+    cluster = fit.settings.get("cluster")
+    if not cluster:
+        raise InvalidOptionError(
+            "fit att_gt with vcov={'cluster': col}: the bootstrap resamples those clusters "
+            "(resampling single units needs no bootstrap-t)."
+        )
+    _same_att_gt(fit, data, call)
+    codes = fit._cluster
+    G = int(codes.max()) + 1
+    unit_of_row = pd.Index(fit.units).get_indexer(data[call["unit"]].to_numpy())
+    row_cluster = np.where(unit_of_row >= 0, codes[np.maximum(unit_of_row, 0)], -1)
+    if aggregate is None:
+        terms = list(fit.tidy()["term"])
+    else:
+        agg = fit.aggregate(aggregate, **agg_kw)
+        terms = list(agg.tidy()["term"])
+    run = _att_gt_run(data, call, aggregate, agg_kw, codes, G)
+    return LinearEstimator(
+        run=run, terms=terms, row_cluster=row_cluster, n_clusters=G, cluster=str(cluster),
+        n_units=fit.n_units, call=call, overall=aggregate not in (None, "simple"),
+        estimator="att_gt",
+    )  # fmt: skip
+
+
+def _event_run(data, request, estimator: str) -> Callable[[FloatArray], tuple[Any, LinearRun]]:
+    spec = FirstStageSpec(**request.design(), fixed_effects=request.fixed_effects)
+    cl = cluster_name(request.vcov, request.unit)
+    lo, hi = request.window
+
+    def run(values: FloatArray) -> tuple[Any, LinearRun]:
+        frame = data.assign(**{request.y: values})
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if estimator == "imputation":
+                fit = imputation_fit(
+                    frame, spec, horizons=(0, hi), cluster=None if cl == request.unit else cl
+                )
+                rel = fit.horizons
+                keep = np.ones(len(rel), dtype=bool)
+            else:
+                fit = did2s_fit(frame, spec, reference=request.reference, cluster=cl)
+                rel = fit.rel_times
+                keep = (rel >= lo) & (rel <= hi)
+        k = int(keep.sum())
+        S = fit.scores[:, : len(rel)][:, keep]
+        est = fit.estimate[keep]
+        scale = fit.score_scale[: len(rel)][keep]
+        post = rel[keep] >= 0  # the overall effect: the mean of event times 0 .. window end
+        w = post / max(post.sum(), 1)
+        linear = LinearRun(
+            np.r_[w @ est, est], np.column_stack([S @ w, S]), np.r_[np.abs(w) @ scale, scale]
+        )
+        return (fit, rel[keep], k), linear
+
+    return run
+
+
+def _event_estimator(fit: EventStudyResult, data: pd.DataFrame) -> LinearEstimator:
+    if fit.estimator not in EVENT_ESTIMATORS:
+        raise InvalidOptionError(
+            f"did_wildboot takes event_study fits of {EVENT_ESTIMATORS} (linear in the "
+            f"outcome with cluster scores) or att_gt fits; got estimator={fit.estimator!r}. "
+            "For TWFE and Sun-Abraham coefficients use impact.wildboot on the regression."
+        )
+    request = fit._request
+    if request is None:
+        raise InvalidOptionError("this event_study fit does not carry its call; refit it.")
+    run_full = _event_run(data, request, fit.estimator)
+    (inner, _, _), _ = run_full(data[request.y].to_numpy(dtype=float))
+    cl = cluster_name(request.vcov, request.unit)
+    row_cluster = np.full(len(data), -1)
+    row_cluster[inner.rows] = inner.row_cluster
+    call = {"y": request.y, "unit": request.unit, "time": request.time, "cohort": request.cohort}
+    tidy = fit.tidy()
+    return LinearEstimator(
+        run=lambda values: run_full(values)[1], terms=list(tidy["term"]),
+        row_cluster=row_cluster, n_clusters=int(inner.n_clusters), cluster=cl,
+        n_units=fit.n_units, call=call, overall=True, estimator=fit.estimator,
+        fixed_effects=request.fixed_effects,
+        reported=tidy["estimate"].to_numpy(dtype=float),
+        reported_se=tidy["std_error"].to_numpy(dtype=float),
+    )  # fmt: skip
+
+
+def linear_estimator(fit: Any, data: pd.DataFrame, aggregate, agg_kw: dict) -> LinearEstimator:
+    """The linear map of ``fit``'s estimator on ``data`` (its own frame)."""
+    if isinstance(fit, ATTgtResult):
+        return _att_gt_estimator(fit, data, aggregate, agg_kw)
+    if isinstance(fit, EventStudyResult):
+        if aggregate is not None or agg_kw:
+            raise InvalidOptionError(
+                "aggregate= and its options apply to att_gt fits; an event study's rows "
+                "are its event times."
+            )
+        return _event_estimator(fit, data)
+    raise InvalidOptionError(
+        "did_wildboot needs an impact.att_gt fit or an impact.event_study fit "
+        f"(estimator {EVENT_ESTIMATORS}), got {type(fit).__name__}."
+    )
