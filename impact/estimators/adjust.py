@@ -12,7 +12,13 @@ import pandas as pd
 
 from impact._typing import FloatArray
 from impact.errors import InvalidOptionError, close_matches_hint
-from impact.estimators.wildboot import MIN_DRAWS, WildProblem
+from impact.estimators.wildboot import (
+    MIN_DRAWS,
+    WildProblem,
+    bootstrap_cluster_codes,
+    variance_clusters,
+)
+from impact.estimators.wildboot_poisson import ScoreProblem
 from impact.inference import multiple_testing as mt
 from impact.inference.clusters import cluster_sums
 from impact.inference.intervals import two_sided_p
@@ -21,6 +27,7 @@ from impact.results.adjusted import AdjustedResult
 from impact.results.aggregate import AggregateResult
 from impact.results.att_gt import ATTgtResult
 from impact.results.linear import FeolsResult
+from impact.results.poisson import FepoisResult
 from impact.results.protocol import ResultProtocol
 
 __all__ = ["ADJUST_METHODS", "adjust"]
@@ -129,14 +136,32 @@ def _feols_source(test: _Test, cluster: str | None, impose_null: bool) -> _Sourc
     return _Source(t, problem.se, problem.df, problem.labels, problem.cluster, t_boot)
 
 
+def _fepois_source(test: _Test, cluster: str | None, impose_null: bool) -> _Source:
+    """The score bootstrap (Kline & Santos): the Rao statistic at the fit restricted to
+    zero with its restricted scores, or the Wald t with the fit's scores."""
+    fit = test.result
+    names = [cluster] if cluster else variance_clusters(fit, None)
+    problem = ScoreProblem.of(fit, test.term, names, None, bootstrap_cluster_codes)
+    q = problem.q(0.0 if impose_null else None)
+    t = problem.cells.statistic(q) if impose_null else problem.beta / problem.se
+
+    def t_boot(V: FloatArray) -> FloatArray:
+        return problem.cells.t_stats(q, V)
+
+    return _Source(t, problem.se, problem.df, problem.labels, problem.cluster, t_boot)
+
+
 def _source(test: _Test, cluster: str | None, impose_null: bool) -> _Source:
     if type(test.result) is FeolsResult:
         return _feols_source(test, cluster, impose_null)
+    if isinstance(test.result, FepoisResult):
+        return _fepois_source(test, cluster, impose_null)
     if isinstance(test.result, (ATTgtResult, AggregateResult)):
         return _did_source(test)
     raise InvalidOptionError(
         f"{test.label}: the resampling methods draw jointly for feols fits (wild cluster "
-        "bootstrap) and att_gt results and their aggregations (multiplier bootstrap); "
+        "bootstrap), fepois fits (score bootstrap) and att_gt results and their "
+        "aggregations (multiplier bootstrap); "
         f"a {type(test.result).__name__} has no cluster scores to draw. Use method='holm' "
         "or 'bky' for it."
     )
@@ -169,8 +194,8 @@ def adjust(
     ----------
     tests : dict label -> (result, term), or list of (result, term)
         Each test is ``term = 0`` in a fitted result (any estimator for the p-value
-        methods; feols fits, ``att_gt`` results and their aggregations for the resampling
-        methods).
+        methods; feols fits (wild cluster bootstrap), fepois fits (score bootstrap),
+        ``att_gt`` results and their aggregations for the resampling methods).
     method : {"romano_wolf", "westfall_young", "holm", "bonferroni", "bky"}
         Family-wise error: Romano–Wolf step-down (max-|t|), Westfall–Young free step-down
         (min-P), Holm, Bonferroni; false discovery rate: Benjamini–Krieger–Yekutieli
@@ -184,7 +209,8 @@ def adjust(
         shared by all tests, which keeps their dependence.
     weights : {"rademacher", "webb", "mammen", "normal"}
     impose_null : bool
-        Feols fits: restricted (WCR) or unrestricted wild bootstrap. DiD results are
+        Feols fits: restricted (WCR) or unrestricted wild bootstrap; fepois fits: the
+        restricted or unrestricted scores. DiD results are
         perturbed at their influence function (centred at the estimate).
     seed : int
 

@@ -253,4 +253,7 @@ def fepois(
         iterations=fit.iterations,
         offset=offset,
         _link_fe=fit.eta - off_arr - xbeta,
+        _X=X[:, fit.keep],
+        _offset_values=off,
+        _data=data,
     )

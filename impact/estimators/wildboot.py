@@ -1,4 +1,5 @@
-"""``impact.wildboot``: the wild cluster bootstrap of one coefficient of a feols fit."""
+"""``impact.wildboot``: the wild cluster bootstrap of one coefficient of a feols fit, and
+the score bootstrap of one coefficient of a fepois fit."""
 
 from __future__ import annotations
 
@@ -10,15 +11,24 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from impact.errors import InvalidOptionError, close_matches_hint
+from impact.errors import ConvergenceError, InvalidOptionError, close_matches_hint
 from impact.estimators.feols import feols
+from impact.estimators.wildboot_poisson import ScoreProblem
 from impact.inference.vcov import cluster_intersections
 from impact.inference.wild_cluster import WEIGHT_TYPES, WildDraws, draw_weights, wild_draws
 from impact.linear.demean import demean
 from impact.results.linear import FeolsResult
+from impact.results.poisson import FepoisResult
 from impact.results.wildboot import WildBootResult, p_values
 
-__all__ = ["WildProblem", "wildboot"]
+__all__ = [
+    "WildProblem",
+    "bootstrap_cluster_codes",
+    "invert_test",
+    "unrestricted_interval",
+    "variance_clusters",
+    "wildboot",
+]
 
 #: The refit on the fit's own rows (for the CRV1 standard error with the bootstrap
 #: clusters) reproduces the coefficients up to the fixed-effect solver's tolerance; more
@@ -60,7 +70,7 @@ def _check(B, weights, alpha, pvalue, seed, null, impose_null) -> None:
         raise InvalidOptionError(f"seed must be an integer >= 0, got {seed!r}.")
 
 
-def _cluster_codes(fit: FeolsResult, cluster: str) -> tuple[np.ndarray, np.ndarray]:
+def bootstrap_cluster_codes(fit: FeolsResult, cluster: str) -> tuple[np.ndarray, np.ndarray]:
     data = fit._data
     if not isinstance(cluster, str) or cluster not in data.columns:
         raise InvalidOptionError(
@@ -97,13 +107,19 @@ def wildboot(
     pvalue: str = "symmetric",
     seed: int = 0,
 ) -> WildBootResult:
-    """Wild cluster bootstrap test and interval for one coefficient of a feols fit.
+    """Wild cluster bootstrap test and interval for one coefficient of a feols fit (or
+    the score bootstrap of Kline & Santos 2012 for a fepois fit).
 
     Parameters
     ----------
-    fit : FeolsResult
+    fit : FeolsResult or FepoisResult
         :func:`impact.feols` fit, with or without absorbed fixed effects (they need not
-        be nested in the clusters).
+        be nested in the clusters). A :func:`impact.fepois` fit gets the score
+        bootstrap: each cluster's score projected on ``param`` through the inverse
+        Hessian is multiplied by the cluster's weight, no refit per draw; with
+        ``impose_null`` the scores are those of the fit restricted to the null and the
+        statistic is the cluster-robust Rao score statistic (boottest's choice after
+        maximum likelihood), otherwise the fit's scores and the Wald t.
     param : str
         The coefficient tested.
     cluster : str or list of str, optional
@@ -143,6 +159,9 @@ def wildboot(
     Bootstrap inference in Stata using boottest. The Stata Journal, 19(1), 4-60.
     """
     _check(B, weights, alpha, pvalue, seed, null, impose_null)
+    if isinstance(fit, FepoisResult):
+        return _score_bootstrap(fit, param, cluster, bootcluster, B, weights, impose_null,
+                                null, alpha, pvalue, seed)  # fmt: skip
     problem = WildProblem.of(fit, param, cluster, bootcluster)
     V, enumerated = draw_weights(weights, problem.G, int(B), np.random.default_rng(int(seed)))
     draws = problem.draws(V, impose_null)
@@ -158,6 +177,35 @@ def wildboot(
         impose_null=bool(impose_null), cluster=problem.cluster, n_clusters=problem.G,
         variance=problem.variance,
         nobs=fit.nobs, depvar=fit.depvar,
+    )  # fmt: skip
+
+
+def _score_bootstrap(fit, param, cluster, bootcluster, B, weights, impose_null, null, alpha,
+                     pvalue, seed) -> WildBootResult:  # fmt: skip
+    """The score bootstrap of a fepois coefficient (see :func:`wildboot`)."""
+    problem = ScoreProblem.of(fit, param, variance_clusters(fit, cluster), bootcluster,
+                              bootstrap_cluster_codes)  # fmt: skip
+    V, enumerated = draw_weights(weights, problem.G, int(B), np.random.default_rng(int(seed)))
+    beta, se, cells = problem.beta, problem.se, problem.cells
+    if impose_null:
+        q0 = problem.q(float(null))
+        t, t_boot = cells.statistic(q0), cells.t_stats(q0, V)
+
+        def p_at(theta: float) -> float:
+            q = problem.q(theta)
+            return p_values(cells.statistic(q), cells.t_stats(q, V))["symmetric"]
+
+        lo, hi = invert_test(p_at, beta, se, alpha)
+    else:
+        t, t_boot = (beta - null) / se, cells.t_stats(problem.q(None), V)
+        lo, hi = unrestricted_interval(t_boot, beta, se, alpha)
+    ps = p_values(t, t_boot)
+    return WildBootResult(
+        param=param, null=float(null), estimate=beta, std_error=se, statistic=t, p_values=ps,
+        p_value=ps[pvalue], pvalue_type=pvalue, conf_low=lo, conf_high=hi, alpha=float(alpha),
+        t_boot=t_boot, B=V.shape[1], enumerated=enumerated, weights=weights,
+        impose_null=bool(impose_null), cluster=problem.cluster, n_clusters=problem.G,
+        variance=problem.variance, nobs=fit.nobs, depvar=fit.depvar, bootstrap="score",
     )  # fmt: skip
 
 
@@ -210,11 +258,11 @@ class WildProblem:
                 f"{param!r} is not a coefficient of the fit"
                 + close_matches_hint(str(param), list(fit.coef.index))
             )
-        names = _variance_clusters(fit, cluster)
-        var_codes = [_cluster_codes(fit, c)[0] for c in names]
+        names = variance_clusters(fit, cluster)
+        var_codes = [bootstrap_cluster_codes(fit, c)[0] for c in names]
         if bootcluster is None:
             bootcluster = names[int(np.argmin([c.max() for c in var_codes]))]
-        codes, labels = _cluster_codes(fit, bootcluster)
+        codes, labels = bootstrap_cluster_codes(fit, bootcluster)
         j = list(fit.coef.index).index(param)
         se, df, factors = _crv_se(fit, names, param)
         terms = tuple(
@@ -267,7 +315,7 @@ class WildProblem:
                          for f, c, H in self.terms))  # fmt: skip
 
 
-def _variance_clusters(fit: FeolsResult, cluster) -> list[str]:
+def variance_clusters(fit: FeolsResult, cluster) -> list[str]:
     if cluster is None:
         if not fit.n_clusters:
             raise InvalidOptionError("give cluster=: the fit is not clustered.")
@@ -319,37 +367,55 @@ def _crv_se(fit: FeolsResult, names: list[str], param: str) -> tuple[float, int,
 
 
 def _interval(draws, beta: float, se: float, alpha: float, restricted: bool):
-    """Invert the symmetric test: the values whose p-value is at least alpha. A side on
-    which no value within ``2^MAX_DOUBLINGS`` standard errors is rejected is unbounded
-    (under fully enumerated Rademacher signs the p-value never falls below ``2 / 2^G``:
-    the all-ones and all-minus-ones vectors reproduce ``+-t`` at every null value)."""
-    if not restricted:  # the k-th largest |t*|, k = ceil(alpha B): p(theta) >= alpha inside
-        desc = np.sort(np.abs(draws.t_stats(0.0)))[::-1]
-        q = float(desc[max(int(np.ceil(alpha * len(desc))) - 1, 0)])
-        return beta - q * se, beta + q * se
+    """The WCU interval from the quantile of ``|t*|``, or the WCR interval by test
+    inversion (:func:`invert_test`)."""
+    if not restricted:
+        return unrestricted_interval(draws.t_stats(0.0), beta, se, alpha)
 
     def p_at(theta: float) -> float:
         return p_values((beta - theta) / se, draws.t_stats(theta))["symmetric"]
 
+    return invert_test(p_at, beta, se, alpha)
+
+
+def unrestricted_interval(t_boot: np.ndarray, beta: float, se: float, alpha: float):
+    """``beta +- q se`` with ``q`` the k-th largest ``|t*|``, ``k = ceil(alpha B)``: the
+    values whose unrestricted p-value is at least alpha."""
+    desc = np.sort(np.abs(t_boot))[::-1]
+    q = float(desc[max(int(np.ceil(alpha * len(desc))) - 1, 0)])
+    return beta - q * se, beta + q * se
+
+
+def invert_test(p_at, beta: float, se: float, alpha: float) -> tuple[float, float]:
+    """Invert the symmetric test: the values whose p-value is at least alpha. A side on
+    which no value within ``2^MAX_DOUBLINGS`` standard errors is rejected is unbounded
+    (under fully enumerated Rademacher signs the p-value never falls below ``2 / 2^G``:
+    the all-ones and all-minus-ones vectors reproduce ``+-t`` at every null value), as is
+    a side where the model cannot be fitted at a trial value (``p_at`` raises
+    ConvergenceError): the interval errs wide, never narrow."""
     ends = []
     for sign in (-1.0, 1.0):
         inside, step = beta, se
         outside = beta + sign * step
-        for _ in range(MAX_DOUBLINGS):
-            if p_at(outside) < alpha:
-                break
-            inside, step = outside, step * 2
-            outside = beta + sign * step
-        else:
+        try:
+            for _ in range(MAX_DOUBLINGS):
+                if p_at(outside) < alpha:
+                    break
+                inside, step = outside, step * 2
+                outside = beta + sign * step
+            else:
+                ends.append(sign * np.inf)
+                continue
+            for _ in range(MAX_BISECTIONS):
+                mid = 0.5 * (inside + outside)
+                if abs(outside - inside) <= CI_RESOLUTION * se or mid in (inside, outside):
+                    break
+                if p_at(mid) < alpha:
+                    outside = mid
+                else:
+                    inside = mid
+        except ConvergenceError:
             ends.append(sign * np.inf)
             continue
-        for _ in range(MAX_BISECTIONS):
-            mid = 0.5 * (inside + outside)
-            if abs(outside - inside) <= CI_RESOLUTION * se or mid in (inside, outside):
-                break
-            if p_at(mid) < alpha:
-                outside = mid
-            else:
-                inside = mid
         ends.append(inside)
     return float(ends[0]), float(ends[1])

@@ -56,7 +56,8 @@ def check_cluster_count(n_clusters: int, column: str, who: str, *, stacklevel: i
         warnings.warn(
             f"{who}: only {n_clusters} clusters in {column!r} (fewer than {FEW_CLUSTERS}): "
             "cluster-robust tests over-reject with few clusters; use the wild cluster "
-            "bootstrap (impact.wildboot for feols, impact.did_wildboot for att_gt) or "
+            "bootstrap (impact.wildboot for feols, its score bootstrap for fepois, "
+            "impact.did_wildboot for att_gt, imputation and did2s) or "
             "impact.randomization_test.",
             FewClustersWarning,
             stacklevel=stacklevel,

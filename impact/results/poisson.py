@@ -43,6 +43,10 @@ class FepoisResult(FeolsResult):
     iterations: int = 0
     offset: str | None = None
     _link_fe: FloatArray | None = field(default=None, repr=False)
+    #: the kept regressors (rows of the sample) and the offset's values: the score
+    #: bootstrap re-fits the model with a coefficient held at the null
+    _X: FloatArray | None = field(default=None, repr=False)
+    _offset_values: FloatArray | None = field(default=None, repr=False)
 
     @cached_property
     def _fixef_values(self) -> tuple[FloatArray, ...]:

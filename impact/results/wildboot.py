@@ -28,7 +28,9 @@ class WildBootResult(ResultProtocol):
     param : str
     estimate, std_error, statistic : float
         The coefficient, its cluster-robust (CRV1) standard error with the bootstrap
-        clusters, and ``(estimate - null) / std_error``.
+        clusters, and ``(estimate - null) / std_error`` (the Wald t; for the score
+        bootstrap with the null imposed, the cluster-robust Rao score statistic at the
+        fit restricted to the null).
     p_values : dict
         ``symmetric`` (two-sided, ``|t*| >= |t|``), ``equal-tailed``, ``greater`` (H1:
         coefficient > null), ``less``.
@@ -65,12 +67,21 @@ class WildBootResult(ResultProtocol):
     nobs: int
     depvar: str
     variance: tuple[str, ...] = ()
+    #: "wild" (feols: residuals perturbed, model refitted in closed form) or "score"
+    #: (fepois: Kline & Santos's score bootstrap, no refit per draw)
+    bootstrap: str = "wild"
 
     @property
     def method(self) -> str:
         kind = "WCR" if self.impose_null else "WCU"
         draws = describe_draws(self.B, self.enumerated)
-        out = f"wild cluster bootstrap ({kind}, {self.weights} weights, {draws})"
+        if self.bootstrap == "score":
+            scores = "restricted scores: Rao test" if self.impose_null else "unrestricted scores"
+            out = (
+                f"score bootstrap (Kline & Santos 2012; {scores}, {self.weights} weights, {draws})"
+            )
+        else:
+            out = f"wild cluster bootstrap ({kind}, {self.weights} weights, {draws})"
         if self.variance and tuple(self.variance) != (self.cluster,):
             out += f"; variance clustered by {' + '.join(self.variance)}"
         return out

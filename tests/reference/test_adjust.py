@@ -181,7 +181,17 @@ def test_bad_input(ols_family):
         (dict(tests=pair, B=10), "B must be"),
         (dict(tests=pair, weights="gauss"), "weights must be"),
         (dict(tests=[*pair, (by_f, "x")]), "different clusters"),
-        (dict(tests=[*pair, (pois, "x")]), "no cluster scores"),
+        (dict(tests=[*pair, (pois, "x")]), "not clustered"),  # fepois: score bootstrap
+        (
+            dict(
+                tests={
+                    "a": pair[0],
+                    "b": pair[1],
+                    "w": (impact.wildboot(fits[0], param="x", B=99), "x"),
+                }
+            ),
+            "no cluster scores",
+        ),
         (dict(tests={"a": pair[0], "b": (fits[1], "x"), "c": ("r", "x")}), "not an impact"),
     ]
     for kw, match in cases:

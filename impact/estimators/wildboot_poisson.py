@@ -1,0 +1,148 @@
+"""The score bootstrap (Kline & Santos 2012) of one coefficient of a fepois fit: the
+Poisson side of :func:`impact.wildboot`."""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from impact._typing import FloatArray
+from impact.errors import InvalidOptionError, close_matches_hint
+from impact.estimators.fepois import fepois
+from impact.inference.score_bootstrap import (
+    ScoreCells,
+    poisson_projected_scores,
+    restricted_poisson_means,
+)
+from impact.inference.vcov import cluster_intersections
+from impact.linear.demean import DEMEAN_TOL
+from impact.linear.fixed_effects import FixedEffects
+from impact.results.poisson import FepoisResult
+
+__all__ = ["ScoreProblem"]
+
+#: The refit on the fit's own rows reproduces the coefficients up to the IRLS and
+#: fixed-effect solvers' tolerances; more means the user's frame changed since the fit.
+REFIT_RTOL = 1e-6
+
+
+@dataclass(frozen=True)
+class ScoreProblem:
+    """One fepois coefficient set up for the score bootstrap: the sample's design, the
+    coefficient's CRV1 standard error with the variance's clusters, and the cells of the
+    bootstrap clusters crossed with the variance's clusters."""
+
+    j: int
+    cluster: str  # the bootstrap clusters (one weight each)
+    variance: tuple[str, ...]
+    labels: np.ndarray
+    cells: ScoreCells
+    beta: float
+    se: float
+    df: int
+    y: FloatArray
+    X: FloatArray
+    fe: FixedEffects | None
+    off: FloatArray
+    mu_hat: FloatArray  # the fit's means
+
+    @property
+    def G(self) -> int:
+        return len(self.labels)
+
+    @classmethod
+    def of(
+        cls,
+        fit: FepoisResult,
+        param: str,
+        names: Sequence[str],
+        bootcluster: str | None,
+        cluster_codes,
+    ) -> ScoreProblem:
+        """Check the fit and set up ``param`` (``names``: the variance's cluster columns;
+        ``cluster_codes(fit, column)``: codes and labels of a column on the fit's rows)."""
+        if fit._data is None or fit._X is None:
+            raise InvalidOptionError("this fepois fit does not carry its design; refit it.")
+        if fit._weights is not None:
+            raise InvalidOptionError("the score bootstrap does not support weighted fits.")
+        _check_param(fit, param)
+        var_codes = [cluster_codes(fit, c)[0] for c in names]
+        if bootcluster is None:
+            bootcluster = names[int(np.argmin([c.max() for c in var_codes]))]
+        codes, labels = cluster_codes(fit, bootcluster)
+        refit = _refit(fit, list(names))
+        terms = [
+            (sign * f, c, H)
+            for (sign, c, H), f in zip(
+                cluster_intersections(var_codes), refit.small_sample.factors, strict=True
+            )
+        ]
+        j = list(fit.coef.index).index(param)
+        off = refit._offset_values
+        problem = cls(
+            j=j, cluster=bootcluster, variance=tuple(names), labels=labels,
+            cells=ScoreCells.of(codes, terms), beta=float(fit.coef.iloc[j]), se=float("nan"),
+            df=int(refit.df_t), y=refit._y, X=refit._X, fe=refit._fe,
+            off=np.zeros(len(refit._y)) if off is None else off, mu_hat=refit._y - refit._resid,
+        )  # fmt: skip
+        var = problem.cells.variance(problem.q(None))
+        if not var > 0:
+            raise InvalidOptionError(
+                f"the cluster-robust variance of {param!r} is not positive: the bootstrap "
+                "cannot studentize with it."
+            )
+        return _replace_se(problem, float(np.sqrt(var)))
+
+    def q(self, theta: float | None) -> FloatArray:
+        """Per-cell projected scores at the fit (``theta=None``) or with the coefficient
+        held at ``theta``."""
+        if theta is None:
+            mu = self.mu_hat
+        else:
+            mu = restricted_poisson_means(
+                self.y, self.X, self.fe, self.off, self.j, theta, fixef_tol=DEMEAN_TOL
+            )
+        per_row = poisson_projected_scores(self.y, self.X, self.fe, mu, self.j, DEMEAN_TOL)
+        return self.cells.sums(per_row)
+
+
+def _replace_se(problem: ScoreProblem, se: float) -> ScoreProblem:
+    return dataclasses.replace(problem, se=se)
+
+
+def _check_param(fit: FepoisResult, param: str) -> None:
+    if not isinstance(param, str):
+        raise InvalidOptionError(f"param must be a coefficient name, got {param!r}.")
+    if param in fit.collinear:
+        raise InvalidOptionError(
+            f"{param!r} was dropped from the fit as collinear: it has no coefficient."
+        )
+    if param not in fit.coef.index:
+        raise InvalidOptionError(
+            f"{param!r} is not a coefficient of the fit"
+            + close_matches_hint(str(param), list(fit.coef.index))
+        )
+
+
+def _refit(fit: FepoisResult, names: list[str]) -> FepoisResult:
+    """The fit again on its own rows, clustered by ``names`` (the variance's small-sample
+    factors and degrees of freedom); refuses a frame that changed since the fit."""
+    rows = fit._data.loc[fit._row_index]
+    vcov = {"cluster": names[0] if len(names) == 1 else list(names)}
+    with warnings.catch_warnings():  # few clusters is why the bootstrap is run
+        warnings.simplefilter("ignore")
+        refit = fepois(fit.formula, rows, vcov=vcov, ssc=fit.ssc, offset=fit.offset,
+                       drop_singletons=False, separation=())  # fmt: skip
+    same = refit.nobs == fit.nobs and np.allclose(
+        refit.coef.to_numpy(), fit.coef.to_numpy(), rtol=REFIT_RTOL, atol=0.0
+    )
+    if not same:
+        raise InvalidOptionError(
+            "the fit's data changed after fitting (its rows or values no longer give the "
+            "fit's coefficients): refit on the current data first."
+        )
+    return refit
