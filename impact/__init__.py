@@ -17,6 +17,7 @@ from impact.diagnostics.pretrend import pretrend_power
 from impact.diagnostics.twfe_weights import twfe_weights
 from impact.estimators.adjust import adjust
 from impact.estimators.att_gt import att_gt
+from impact.estimators.conley_taber import conley_taber
 from impact.estimators.did_wildboot import did_wildboot
 from impact.estimators.etwfe import etwfe
 from impact.estimators.event_study import event_study
@@ -49,6 +50,7 @@ __all__ = [
     "att_gt",
     "bacon",
     "cohort_from_membership",
+    "conley_taber",
     "contamination_weights",
     "datasets",
     "did_wildboot",

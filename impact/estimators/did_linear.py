@@ -207,7 +207,10 @@ def _event_estimator(fit: EventStudyResult, data: pd.DataFrame) -> LinearEstimat
     cl = cluster_name(request.vcov, request.unit)
     row_cluster = np.full(len(data), -1)
     row_cluster[inner.rows] = inner.row_cluster
-    call = {"y": request.y, "unit": request.unit, "time": request.time, "cohort": request.cohort}
+    call = {
+        "y": request.y, "unit": request.unit, "time": request.time, "cohort": request.cohort,
+        "never_treated": request.never_treated,
+    }  # fmt: skip
     tidy = fit.tidy()
     return LinearEstimator(
         run=lambda values: run_full(values)[1], terms=list(tidy["term"]),

@@ -3,11 +3,13 @@ an aggregation) or an imputation or did2s event study, for inference with few cl
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
 from impact.design.staggered import category_by_time
-from impact.errors import InvalidOptionError, close_matches_hint
+from impact.errors import FewClustersWarning, InvalidOptionError, close_matches_hint
 from impact.estimators.did_linear import NOT_SAME, LinearEstimator, linear_estimator, same_values
 from impact.inference.linear_wild_t import (
     LinearWildT,
@@ -119,6 +121,29 @@ ZERO_SE_RTOL = 1e-8
 AGGREGATE_OPTIONS = ("min_e", "max_e", "balance_e")
 
 
+#: With this many clusters holding treated units or fewer, the wild bootstrap is
+#: unreliable (MacKinnon & Webb 2017, 2018).
+FEW_TREATED_CLUSTERS = 5
+
+
+def _warn_few_treated(data: pd.DataFrame, lin: LinearEstimator) -> None:
+    g = data[lin.call["cohort"]]
+    never = lin.call.get("never_treated")
+    treated = g.notna().to_numpy()
+    if never is not None:
+        treated &= (g != never).to_numpy()
+    clusters = lin.row_cluster[treated & (lin.row_cluster >= 0)]
+    k = len(np.unique(clusters))
+    if 0 < k <= FEW_TREATED_CLUSTERS:
+        warnings.warn(
+            f"only {k} of {lin.n_clusters} clusters hold treated units: the wild bootstrap "
+            "is unreliable with so few treated clusters (MacKinnon & Webb); use "
+            "impact.conley_taber or impact.randomization_test.",
+            FewClustersWarning,
+            stacklevel=3,
+        )
+
+
 def _check_same(lin: LinearEstimator, obs) -> None:
     """The run on the fit's frame reproduces what the fit reports."""
     if len(lin.terms) != len(obs.estimate):
@@ -201,6 +226,7 @@ def did_wildboot(
             f"than {MAX_CLUSTERS} the analytic or multiplier inference is reliable."
         )
     call = lin.call
+    _warn_few_treated(data, lin)
     rows, yhat, ct = _fitted(data, call, lin.fixed_effects)
     row_cluster = lin.row_cluster[rows]
     resid = data[call["y"]].to_numpy(dtype=float)[rows] - yhat

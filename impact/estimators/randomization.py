@@ -18,7 +18,7 @@ from impact.inference.assignments import (
 from impact.results.protocol import ResultProtocol
 from impact.results.randomization import RandomizationResult
 
-__all__ = ["randomization_test"]
+__all__ = ["cell_table", "check_launch", "randomization_test"]
 
 #: Fewest random assignments accepted (a p-value resolution of 0.01).
 MIN_DRAWS = 99
@@ -43,7 +43,7 @@ def _columns(data: pd.DataFrame, cols: Sequence[str]) -> None:
             )
 
 
-def _numeric_launch(column: pd.Series, name: str) -> None:
+def check_launch(column: pd.Series, name: str) -> None:
     """Launch values are periods (numbers); NaN or 0 mean no programme."""
     dtype = column.dtype
     if isinstance(dtype, pd.CategoricalDtype):
@@ -55,7 +55,7 @@ def _numeric_launch(column: pd.Series, name: str) -> None:
         )
 
 
-def _cell_table(data, cell, launch, strata) -> tuple[pd.Index, np.ndarray, np.ndarray, pd.Index]:
+def cell_table(data, cell, launch, strata) -> tuple[pd.Index, np.ndarray, np.ndarray, pd.Index]:
     """Cells, their launch codes (``values[code]``, missing values one of them) and stratum
     codes; typed errors where a cell has two launch values or two strata."""
     if data[cell].isna().any():
@@ -178,8 +178,8 @@ def randomization_test(
         raise InvalidOptionError("estimator must be a callable: data -> result.")
     strata = [strata] if isinstance(strata, str) else list(strata or [])
     _columns(data, [cell, launch, *strata])
-    _numeric_launch(data[launch], launch)
-    cells, codes, s_codes, values = _cell_table(data, cell, launch, strata)
+    check_launch(data[launch], launch)
+    cells, codes, s_codes, values = cell_table(data, cell, launch, strata)
     launched = np.array([not (pd.isna(v) or v == 0) for v in values])
     n_treated = int(launched[codes].sum())
     if n_treated == 0 or n_treated == len(codes):

@@ -11,7 +11,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from impact.errors import ConvergenceError, InvalidOptionError, close_matches_hint
+from impact.errors import (
+    ConvergenceError,
+    FewClustersWarning,
+    InvalidOptionError,
+    close_matches_hint,
+)
 from impact.estimators.feols import feols
 from impact.estimators.wildboot_poisson import ScoreProblem
 from impact.inference.vcov import cluster_intersections
@@ -163,6 +168,7 @@ def wildboot(
         return _score_bootstrap(fit, param, cluster, bootcluster, B, weights, impose_null,
                                 null, alpha, pvalue, seed)  # fmt: skip
     problem = WildProblem.of(fit, param, cluster, bootcluster)
+    warn_few_treated(fit, param, problem.codes)
     V, enumerated = draw_weights(weights, problem.G, int(B), np.random.default_rng(int(seed)))
     draws = problem.draws(V, impose_null)
     beta, se = problem.beta, problem.se
@@ -180,11 +186,39 @@ def wildboot(
     )  # fmt: skip
 
 
+#: With this many bootstrap clusters holding treated rows or fewer (a 0/1 ``param``),
+#: the wild bootstrap is unreliable (MacKinnon & Webb 2017, 2018).
+FEW_TREATED_CLUSTERS = 5
+
+
+def warn_few_treated(fit, param: str, codes: np.ndarray) -> None:
+    """Warn when ``param`` is a 0/1 column of the fit's data that is 1 in at most
+    :data:`FEW_TREATED_CLUSTERS` bootstrap clusters."""
+    data = fit._data
+    if param not in data.columns:
+        return
+    values = pd.to_numeric(data.loc[fit._row_index, param], errors="coerce").to_numpy()
+    ones = values == 1
+    if not (np.isin(values, (0.0, 1.0)).all() and ones.any()):
+        return
+    k = len(np.unique(codes[ones]))
+    if k <= FEW_TREATED_CLUSTERS:
+        warnings.warn(
+            f"{param!r} is 1 in only {k} of {int(codes.max()) + 1} clusters: with so few "
+            "treated clusters the wild bootstrap is unreliable (MacKinnon & Webb: WCR "
+            "under-rejects, WCU over-rejects); consider bootcluster= a finer level (the "
+            "subcluster bootstrap), impact.conley_taber or impact.randomization_test.",
+            FewClustersWarning,
+            stacklevel=3,
+        )
+
+
 def _score_bootstrap(fit, param, cluster, bootcluster, B, weights, impose_null, null, alpha,
                      pvalue, seed) -> WildBootResult:  # fmt: skip
     """The score bootstrap of a fepois coefficient (see :func:`wildboot`)."""
     problem = ScoreProblem.of(fit, param, variance_clusters(fit, cluster), bootcluster,
                               bootstrap_cluster_codes)  # fmt: skip
+    warn_few_treated(fit, param, bootstrap_cluster_codes(fit, problem.cluster)[0])
     V, enumerated = draw_weights(weights, problem.G, int(B), np.random.default_rng(int(seed)))
     beta, se, cells = problem.beta, problem.se, problem.cells
     if impose_null:

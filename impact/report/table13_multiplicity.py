@@ -12,10 +12,12 @@ each effect (:func:`impact.did_wildboot`) and says so.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
-from impact.errors import ImpactError
+from impact.errors import FewClustersWarning, ImpactError
 from impact.estimators.adjust import adjust
 from impact.estimators.did_wildboot import did_wildboot
 from impact.inference.clusters import FEW_CLUSTERS
@@ -87,13 +89,22 @@ def multiplicity(ev: Evaluation) -> tuple[pd.DataFrame, list[str]]:
 
 def _wild_t(ev: Evaluation, outcome: str, notes: list[str]) -> float:
     try:
-        res = did_wildboot(
-            ev.att_gt(outcome), ev.data, aggregate="dynamic", min_e=0,
-            max_e=ev.spec.window[1], B=MULTIPLICITY_DRAWS, seed=ev.spec.seed,
-        )  # fmt: skip
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", FewClustersWarning)
+            res = did_wildboot(
+                ev.att_gt(outcome), ev.data, aggregate="dynamic", min_e=0,
+                max_e=ev.spec.window[1], B=MULTIPLICITY_DRAWS, seed=ev.spec.seed,
+            )  # fmt: skip
     except ImpactError as exc:
         notes.append(f"{outcome}: no wild bootstrap ({str(exc).rstrip('.')})")
         return float("nan")
+    for w in caught:  # few treated clusters: the table says so instead of a console warning
+        if not issubclass(w.category, FewClustersWarning):
+            warnings.warn(w.message, w.category, stacklevel=2)
+            continue
+        text = f"{outcome}: {str(w.message).rstrip('.')}"
+        if text not in notes:
+            notes.append(text)
     return float(res.table["p_value"].iloc[0])
 
 

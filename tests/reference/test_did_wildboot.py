@@ -287,3 +287,18 @@ def test_event_study_bad_input():
         )  # fmt: skip
     with pytest.raises(InvalidOptionError, match="240 clusters"):
         impact.did_wildboot(by_unit, many)
+
+
+def test_few_treated_clusters_warn():
+    """Four of eight cells treated: the bootstrap-t runs but says it is unreliable and
+    names the alternatives; feols's wildboot says the same for a 0/1 coefficient."""
+    d = _two_periods(3)
+    fit = _fit(d)
+    with pytest.warns(impact.errors.FewClustersWarning, match="4 of 8 clusters hold treated"):
+        impact.did_wildboot(fit, d, B=99)
+    d["post_treated"] = ((d["year"] == 2001) & d["cohort"].notna()).astype(float)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ols = impact.feols("y ~ post_treated | firm + year", d, vcov={"cluster": "cell"})
+    with pytest.warns(impact.errors.FewClustersWarning, match="conley_taber"):
+        impact.wildboot(ols, param="post_treated", B=99)

@@ -1,0 +1,193 @@
+"""``impact.conley_taber``: DiD inference when only a few cells are treated."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from impact.errors import FewClustersWarning, InvalidOptionError
+from impact.estimators.randomization import cell_table, check_launch
+from impact.inference.conley_taber import (
+    cell_imputation,
+    error_distribution,
+    ferman_pinto_scale,
+    injective_assignments,
+)
+from impact.results.conley_taber import ConleyTaberResult
+
+__all__ = ["conley_taber"]
+
+#: Fewest draws accepted.
+MIN_DRAWS = 99
+#: Assignments of controls to treated cells are enumerated up to this many.
+MAX_ENUMERATION = 100_000
+#: Fewer distinct assignments than this cannot give a p-value below 0.05.
+MIN_ASSIGNMENTS = 20
+#: The distribution of the error is estimated from the control cells: with fewer the
+#: approximation is coarse (Conley & Taber's theory lets their number grow).
+FEW_CONTROLS = 20
+#: Errors within this relative distance of the estimate count as ties.
+TIE_RTOL = 1e-9
+CORRECTIONS = ("ferman_pinto", "none")
+
+
+def _check(data, y, cell, time, launch, alpha, correction, draws, seed) -> None:
+    if not isinstance(data, pd.DataFrame):
+        raise InvalidOptionError(f"data must be a DataFrame, got {type(data).__name__}.")
+    for role, col in (("y", y), ("cell", cell), ("time", time), ("launch", launch)):
+        if not isinstance(col, str) or col not in data.columns:
+            raise InvalidOptionError(f"{role}={col!r} is not a column of the data.")
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha < 1:
+        raise InvalidOptionError(f"alpha must be in (0, 1), got {alpha!r}.")
+    if correction not in CORRECTIONS:
+        raise InvalidOptionError(f"correction must be one of {CORRECTIONS}, got {correction!r}.")
+    if isinstance(draws, bool) or not isinstance(draws, (int, np.integer)) or draws < MIN_DRAWS:
+        raise InvalidOptionError(f"draws must be an integer >= {MIN_DRAWS}, got {draws!r}.")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise InvalidOptionError(f"seed must be an integer >= 0, got {seed!r}.")
+    if not pd.api.types.is_numeric_dtype(data[y]) or pd.api.types.is_bool_dtype(data[y]):
+        raise InvalidOptionError(f"outcome {y!r} must be numeric, got {data[y].dtype}.")
+    check_launch(data[launch], launch)
+    if not pd.api.types.is_numeric_dtype(data[time]) or pd.api.types.is_bool_dtype(data[time]):
+        raise InvalidOptionError(
+            f"time column {time!r} must hold numbers (periods comparable with launch), got "
+            f"{data[time].dtype}."
+        )
+
+
+def _cell_panel(data, y, cell, time):
+    """Cells x periods means of ``y`` and the cells' mean number of observations per
+    period; a typed error when a cell misses a period."""
+    rows = data[[cell, time, y]].dropna(subset=[y])
+    if not np.isfinite(rows[y].to_numpy(dtype=float)).all():
+        raise InvalidOptionError(f"outcome {y!r} has infinite values.")
+    if rows[time].isna().any():
+        raise InvalidOptionError(f"time column {time!r} has missing values.")
+    grouped = rows.groupby([cell, time], sort=True)[y]
+    means = grouped.mean().unstack(time)
+    counts = grouped.size().unstack(time)
+    missing = means.isna()
+    if missing.to_numpy().any():
+        bad = list(means.index[missing.any(axis=1)][:5])
+        raise InvalidOptionError(
+            f"cells {bad} have no observed {y!r} in some periods: the cell-level panel must "
+            "be balanced (restrict the periods, or drop those cells)."
+        )
+    return means, counts.mean(axis=1).to_numpy(dtype=float), len(rows)
+
+
+def conley_taber(
+    data: pd.DataFrame,
+    *,
+    y: str,
+    cell: str,
+    time: str,
+    launch: str,
+    alpha: float = 0.05,
+    correction: str = "ferman_pinto",
+    draws: int = 9999,
+    seed: int = 0,
+) -> ConleyTaberResult:
+    """DiD inference with few treated cells (Conley & Taber 2011; Ferman & Pinto 2019).
+
+    With one to five treated clusters the cluster-robust and wild bootstrap tests are
+    unreliable (MacKinnon & Webb 2017). Conley and Taber estimate the distribution of the
+    estimate's error from the control cells, which are many: each control cell's outcome
+    path, net of the period effects, run through a treated cell's estimation weights, is
+    one draw of that cell's error. The p-value and interval need no standard error.
+
+    Parameters
+    ----------
+    data : DataFrame
+        Firm-level (or cell-level) long panel; never modified. It is averaged to cell x
+        period means, which must be balanced.
+    y, cell, time : str
+        Outcome, the cell (the level at which the programme is assigned) and the period.
+    launch : str
+        The cell's launch period (first treated period; NaN or 0: never launched),
+        constant within cells. A launch after the last period makes the cell a control;
+        a launch at or before the first period (no untreated period) is an error.
+    alpha : float
+    correction : {"ferman_pinto", "none"}
+        Ferman & Pinto (2019): cell means of more firms have smaller errors; the control
+        cells' draws are rescaled to each treated cell's size with ``var = a + b / size``
+        fitted over the controls (``a``: the common cell shock). ``"none"``: Conley &
+        Taber's homoskedastic version.
+    draws : int
+        Random assignments of controls when there are more than 100,000 (enumerated
+        otherwise).
+    seed : int
+
+    Returns
+    -------
+    ConleyTaberResult
+
+    References
+    ----------
+    Conley, T. G., & Taber, C. R. (2011). Inference with "difference in differences" with
+    a small number of policy changes. Review of Economics and Statistics, 93(1), 113–125.
+    Ferman, B., & Pinto, C. (2019). Inference in differences-in-differences with few
+    treated groups and heteroskedasticity. Review of Economics and Statistics, 101(3).
+    """
+    _check(data, y, cell, time, launch, alpha, correction, draws, seed)
+    if data[cell].isna().any():
+        raise InvalidOptionError(f"cell column {cell!r} has missing values.")
+    cells, codes, _, values = cell_table(data, cell, launch, [])
+    launch_of_cell = pd.Series(np.asarray(values)[codes], index=cells)
+    means, size, nobs = _cell_panel(data, y, cell, time)
+    launch_of_cell = launch_of_cell.reindex(means.index)
+    periods = means.columns.to_numpy()
+    lv = launch_of_cell.to_numpy(dtype=float)
+    launched = np.isfinite(lv) & (lv != 0)
+    first = np.where(launched, np.searchsorted(periods, np.where(launched, lv, 0), "left"), -1)
+    notes = []
+    late = launched & (first >= len(periods))
+    if late.any():
+        notes.append(f"{int(late.sum())} cell(s) launch after the last period: controls.")
+        first[late] = -1
+    early = first == 0
+    if early.any():
+        raise InvalidOptionError(
+            f"cells {list(means.index[early][:5])} launch at or before the first period: "
+            "no untreated period to compare with."
+        )
+    n1, n0 = int((first >= 0).sum()), int((first < 0).sum())
+    if n1 == 0:
+        raise InvalidOptionError("no cell launches within the periods: nothing to estimate.")
+    if n0 < max(n1, 2):
+        raise InvalidOptionError(
+            f"{n0} control cells for {n1} treated: the error distribution needs at least as "
+            "many control cells as treated ones (and many more for accuracy)."
+        )
+    fit = cell_imputation(means.to_numpy(dtype=float), first)
+    D = fit.weights @ fit.control_paths.T  # treated x controls
+    if correction == "ferman_pinto":
+        D = ferman_pinto_scale(D, size[first >= 0], size[first < 0])
+    assign, enumerated = injective_assignments(
+        n1, n0, int(draws), np.random.default_rng(int(seed)), MAX_ENUMERATION
+    )
+    if len(assign) < MIN_ASSIGNMENTS:
+        raise InvalidOptionError(
+            f"only {len(assign)} assignments of {n0} control cells to {n1} treated: the "
+            "p-value cannot fall below 0.05. More control cells are needed."
+        )
+    dist = error_distribution(D, assign)
+    est = fit.estimate
+    tol = TIE_RTOL * max(abs(est), 1e-300)
+    p = float(np.mean(np.abs(dist) >= abs(est) - tol))
+    hi_q, lo_q = np.quantile(dist, [1 - alpha / 2, alpha / 2])
+    if n0 < FEW_CONTROLS:
+        text = (
+            f"only {n0} control cells: the error distribution is estimated from them, and "
+            "Conley-Taber's approximation needs many."
+        )
+        notes.append(text)
+        warnings.warn(text, FewClustersWarning, stacklevel=2)
+    return ConleyTaberResult(
+        estimate=est, p_value=p, conf_low=float(est - hi_q), conf_high=float(est - lo_q),
+        alpha=float(alpha), distribution=dist, draws=len(dist), enumerated=enumerated,
+        correction=correction, n_treated_cells=n1, n_control_cells=n0,
+        n_periods=len(periods), depvar=y, nobs=nobs, notes=tuple(notes),
+    )  # fmt: skip
