@@ -12,12 +12,8 @@ import pandas as pd
 
 from impact._typing import FloatArray
 from impact.errors import InvalidOptionError, close_matches_hint
-from impact.estimators.wildboot import (
-    MIN_DRAWS,
-    WildProblem,
-    bootstrap_cluster_codes,
-    variance_clusters,
-)
+from impact.estimators.wild_setup import variance_clusters
+from impact.estimators.wildboot import MIN_DRAWS, WildProblem
 from impact.estimators.wildboot_poisson import ScoreProblem
 from impact.inference import multiple_testing as mt
 from impact.inference.clusters import cluster_sums
@@ -141,7 +137,7 @@ def _fepois_source(test: _Test, cluster: str | None, impose_null: bool) -> _Sour
     zero with its restricted scores, or the Wald t with the fit's scores."""
     fit = test.result
     names = [cluster] if cluster else variance_clusters(fit, None)
-    problem = ScoreProblem.of(fit, test.term, names, None, bootstrap_cluster_codes)
+    problem = ScoreProblem.of(fit, test.term, names, None)
     q = problem.q(0.0 if impose_null else None)
     t = problem.cells.statistic(q) if impose_null else problem.beta / problem.se
 

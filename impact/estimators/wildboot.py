@@ -9,16 +9,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
 from impact.errors import (
-    ConvergenceError,
-    FewClustersWarning,
     InvalidOptionError,
     close_matches_hint,
 )
 from impact.estimators.feols import feols
-from impact.estimators.wildboot_poisson import ScoreProblem
+from impact.estimators.wild_setup import (
+    bootstrap_cluster_codes,
+    variance_clusters,
+    warn_few_treated,
+)
+from impact.estimators.wildboot_poisson import score_bootstrap
+from impact.inference.test_inversion import invert_test, unrestricted_interval
 from impact.inference.vcov import cluster_intersections
 from impact.inference.wild_cluster import WEIGHT_TYPES, WildDraws, draw_weights, wild_draws
 from impact.linear.demean import demean
@@ -26,14 +29,7 @@ from impact.results.linear import FeolsResult
 from impact.results.poisson import FepoisResult
 from impact.results.wildboot import WildBootResult, p_values
 
-__all__ = [
-    "WildProblem",
-    "bootstrap_cluster_codes",
-    "invert_test",
-    "unrestricted_interval",
-    "variance_clusters",
-    "wildboot",
-]
+__all__ = ["MIN_DRAWS", "WildProblem", "wildboot"]
 
 #: The refit on the fit's own rows (for the CRV1 standard error with the bootstrap
 #: clusters) reproduces the coefficients up to the fixed-effect solver's tolerance; more
@@ -41,14 +37,6 @@ __all__ = [
 REFIT_RTOL = 1e-6
 #: Fewest draws accepted: with fewer the p-value's resolution is coarser than 0.01.
 MIN_DRAWS = 99
-#: The interval's ends are found to this share of the standard error.
-CI_RESOLUTION = 1e-7
-#: The search for an end doubles its step at most this often (2^20, about a million
-#: standard errors out): beyond it the side is reported unbounded. Farther out the
-#: per-draw sums lose the ties of exact arithmetic (rounding grows with the distance).
-MAX_DOUBLINGS = 20
-#: Bisection steps per end: 20 doublings plus resolution 1e-7 need fewer than 50.
-MAX_BISECTIONS = 100
 PVALUE_TYPES = ("symmetric", "equal-tailed", "greater", "less")
 
 
@@ -73,29 +61,6 @@ def _check(B, weights, alpha, pvalue, seed, null, impose_null) -> None:
         raise InvalidOptionError(f"pvalue must be one of {PVALUE_TYPES}, got {pvalue!r}.")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise InvalidOptionError(f"seed must be an integer >= 0, got {seed!r}.")
-
-
-def bootstrap_cluster_codes(fit: FeolsResult, cluster: str) -> tuple[np.ndarray, np.ndarray]:
-    data = fit._data
-    if not isinstance(cluster, str) or cluster not in data.columns:
-        raise InvalidOptionError(
-            f"cluster must be a column of the fit's data, got {cluster!r}"
-            + close_matches_hint(str(cluster), [str(c) for c in data.columns])
-        )
-    if not data.index.is_unique:
-        raise InvalidOptionError(
-            "the fit's data has a repeated index: reset it (data.reset_index(drop=True)) and "
-            "refit, so the bootstrap can find each row's cluster."
-        )
-    values = data.loc[fit._row_index, cluster]
-    if values.isna().any():
-        raise InvalidOptionError(f"cluster column {cluster!r} is missing on rows of the fit.")
-    codes, uniq = pd.factorize(values, sort=True)
-    if len(uniq) < 2:
-        raise InvalidOptionError(
-            f"cluster column {cluster!r} has one cluster: nothing to resample."
-        )
-    return codes.astype(np.intp), np.asarray(uniq)
 
 
 def wildboot(
@@ -165,8 +130,8 @@ def wildboot(
     """
     _check(B, weights, alpha, pvalue, seed, null, impose_null)
     if isinstance(fit, FepoisResult):
-        return _score_bootstrap(fit, param, cluster, bootcluster, B, weights, impose_null,
-                                null, alpha, pvalue, seed)  # fmt: skip
+        return score_bootstrap(fit, param, cluster, bootcluster, B, weights, impose_null,
+                               null, alpha, pvalue, seed)  # fmt: skip
     problem = WildProblem.of(fit, param, cluster, bootcluster)
     warn_few_treated(fit, param, problem.codes)
     V, enumerated = draw_weights(weights, problem.G, int(B), np.random.default_rng(int(seed)))
@@ -183,63 +148,6 @@ def wildboot(
         impose_null=bool(impose_null), cluster=problem.cluster, n_clusters=problem.G,
         variance=problem.variance,
         nobs=fit.nobs, depvar=fit.depvar,
-    )  # fmt: skip
-
-
-#: With this many bootstrap clusters holding treated rows or fewer (a 0/1 ``param``),
-#: the wild bootstrap is unreliable (MacKinnon & Webb 2017, 2018).
-FEW_TREATED_CLUSTERS = 5
-
-
-def warn_few_treated(fit, param: str, codes: np.ndarray) -> None:
-    """Warn when ``param`` is a 0/1 column of the fit's data that is 1 in at most
-    :data:`FEW_TREATED_CLUSTERS` bootstrap clusters."""
-    data = fit._data
-    if param not in data.columns:
-        return
-    values = pd.to_numeric(data.loc[fit._row_index, param], errors="coerce").to_numpy()
-    ones = values == 1
-    if not (np.isin(values, (0.0, 1.0)).all() and ones.any()):
-        return
-    k = len(np.unique(codes[ones]))
-    if k <= FEW_TREATED_CLUSTERS:
-        warnings.warn(
-            f"{param!r} is 1 in only {k} of {int(codes.max()) + 1} clusters: with so few "
-            "treated clusters the wild bootstrap is unreliable (MacKinnon & Webb: WCR "
-            "under-rejects, WCU over-rejects); consider bootcluster= a finer level (the "
-            "subcluster bootstrap), impact.conley_taber or impact.randomization_test.",
-            FewClustersWarning,
-            stacklevel=3,
-        )
-
-
-def _score_bootstrap(fit, param, cluster, bootcluster, B, weights, impose_null, null, alpha,
-                     pvalue, seed) -> WildBootResult:  # fmt: skip
-    """The score bootstrap of a fepois coefficient (see :func:`wildboot`)."""
-    problem = ScoreProblem.of(fit, param, variance_clusters(fit, cluster), bootcluster,
-                              bootstrap_cluster_codes)  # fmt: skip
-    warn_few_treated(fit, param, bootstrap_cluster_codes(fit, problem.cluster)[0])
-    V, enumerated = draw_weights(weights, problem.G, int(B), np.random.default_rng(int(seed)))
-    beta, se, cells = problem.beta, problem.se, problem.cells
-    if impose_null:
-        q0 = problem.q(float(null))
-        t, t_boot = cells.statistic(q0), cells.t_stats(q0, V)
-
-        def p_at(theta: float) -> float:
-            q = problem.q(theta)
-            return p_values(cells.statistic(q), cells.t_stats(q, V))["symmetric"]
-
-        lo, hi = invert_test(p_at, beta, se, alpha)
-    else:
-        t, t_boot = (beta - null) / se, cells.t_stats(problem.q(None), V)
-        lo, hi = unrestricted_interval(t_boot, beta, se, alpha)
-    ps = p_values(t, t_boot)
-    return WildBootResult(
-        param=param, null=float(null), estimate=beta, std_error=se, statistic=t, p_values=ps,
-        p_value=ps[pvalue], pvalue_type=pvalue, conf_low=lo, conf_high=hi, alpha=float(alpha),
-        t_boot=t_boot, B=V.shape[1], enumerated=enumerated, weights=weights,
-        impose_null=bool(impose_null), cluster=problem.cluster, n_clusters=problem.G,
-        variance=problem.variance, nobs=fit.nobs, depvar=fit.depvar, bootstrap="score",
     )  # fmt: skip
 
 
@@ -349,19 +257,6 @@ class WildProblem:
                          for f, c, H in self.terms))  # fmt: skip
 
 
-def variance_clusters(fit: FeolsResult, cluster) -> list[str]:
-    if cluster is None:
-        if not fit.n_clusters:
-            raise InvalidOptionError("give cluster=: the fit is not clustered.")
-        return list(fit.n_clusters)
-    names = [cluster] if isinstance(cluster, str) else cluster
-    if not isinstance(names, (list, tuple)) or not names or len(set(names)) != len(names):
-        raise InvalidOptionError(
-            f"cluster must be a column name or a list of distinct names, got {cluster!r}."
-        )
-    return list(names)
-
-
 def _nested(fe, codes: np.ndarray) -> bool:
     """No fixed effects, or every fixed-effect level lies inside one cluster."""
     if fe is None:
@@ -410,46 +305,3 @@ def _interval(draws, beta: float, se: float, alpha: float, restricted: bool):
         return p_values((beta - theta) / se, draws.t_stats(theta))["symmetric"]
 
     return invert_test(p_at, beta, se, alpha)
-
-
-def unrestricted_interval(t_boot: np.ndarray, beta: float, se: float, alpha: float):
-    """``beta +- q se`` with ``q`` the k-th largest ``|t*|``, ``k = ceil(alpha B)``: the
-    values whose unrestricted p-value is at least alpha."""
-    desc = np.sort(np.abs(t_boot))[::-1]
-    q = float(desc[max(int(np.ceil(alpha * len(desc))) - 1, 0)])
-    return beta - q * se, beta + q * se
-
-
-def invert_test(p_at, beta: float, se: float, alpha: float) -> tuple[float, float]:
-    """Invert the symmetric test: the values whose p-value is at least alpha. A side on
-    which no value within ``2^MAX_DOUBLINGS`` standard errors is rejected is unbounded
-    (under fully enumerated Rademacher signs the p-value never falls below ``2 / 2^G``:
-    the all-ones and all-minus-ones vectors reproduce ``+-t`` at every null value), as is
-    a side where the model cannot be fitted at a trial value (``p_at`` raises
-    ConvergenceError): the interval errs wide, never narrow."""
-    ends = []
-    for sign in (-1.0, 1.0):
-        inside, step = beta, se
-        outside = beta + sign * step
-        try:
-            for _ in range(MAX_DOUBLINGS):
-                if p_at(outside) < alpha:
-                    break
-                inside, step = outside, step * 2
-                outside = beta + sign * step
-            else:
-                ends.append(sign * np.inf)
-                continue
-            for _ in range(MAX_BISECTIONS):
-                mid = 0.5 * (inside + outside)
-                if abs(outside - inside) <= CI_RESOLUTION * se or mid in (inside, outside):
-                    break
-                if p_at(mid) < alpha:
-                    outside = mid
-                else:
-                    inside = mid
-        except ConvergenceError:
-            ends.append(sign * np.inf)
-            continue
-        ends.append(inside)
-    return float(ends[0]), float(ends[1])

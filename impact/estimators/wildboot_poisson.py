@@ -13,17 +13,25 @@ import numpy as np
 from impact._typing import FloatArray
 from impact.errors import InvalidOptionError, close_matches_hint
 from impact.estimators.fepois import fepois
+from impact.estimators.wild_setup import (
+    bootstrap_cluster_codes,
+    variance_clusters,
+    warn_few_treated,
+)
 from impact.inference.score_bootstrap import (
     ScoreCells,
     poisson_projected_scores,
     restricted_poisson_means,
 )
+from impact.inference.test_inversion import invert_test, unrestricted_interval
 from impact.inference.vcov import cluster_intersections
+from impact.inference.wild_cluster import draw_weights
 from impact.linear.demean import DEMEAN_TOL
 from impact.linear.fixed_effects import FixedEffects
 from impact.results.poisson import FepoisResult
+from impact.results.wildboot import WildBootResult, p_values
 
-__all__ = ["ScoreProblem"]
+__all__ = ["ScoreProblem", "score_bootstrap"]
 
 #: The refit on the fit's own rows reproduces the coefficients up to the IRLS and
 #: fixed-effect solvers' tolerances; more means the user's frame changed since the fit.
@@ -61,19 +69,18 @@ class ScoreProblem:
         param: str,
         names: Sequence[str],
         bootcluster: str | None,
-        cluster_codes,
     ) -> ScoreProblem:
         """Check the fit and set up ``param`` (``names``: the variance's cluster columns;
-        ``cluster_codes(fit, column)``: codes and labels of a column on the fit's rows)."""
+        ``bootcluster``: the column of the weights, default the one with fewest clusters)."""
         if fit._data is None or fit._X is None:
             raise InvalidOptionError("this fepois fit does not carry its design; refit it.")
         if fit._weights is not None:
             raise InvalidOptionError("the score bootstrap does not support weighted fits.")
         _check_param(fit, param)
-        var_codes = [cluster_codes(fit, c)[0] for c in names]
+        var_codes = [bootstrap_cluster_codes(fit, c)[0] for c in names]
         if bootcluster is None:
             bootcluster = names[int(np.argmin([c.max() for c in var_codes]))]
-        codes, labels = cluster_codes(fit, bootcluster)
+        codes, labels = bootstrap_cluster_codes(fit, bootcluster)
         refit = _refit(fit, list(names))
         terms = [
             (sign * f, c, H)
@@ -146,3 +153,33 @@ def _refit(fit: FepoisResult, names: list[str]) -> FepoisResult:
             "fit's coefficients): refit on the current data first."
         )
     return refit
+
+
+def score_bootstrap(fit, param, cluster, bootcluster, B, weights, impose_null, null, alpha,
+                    pvalue, seed) -> WildBootResult:  # fmt: skip
+    """The score bootstrap of a fepois coefficient (options checked by
+    :func:`impact.wildboot`, which calls it)."""
+    problem = ScoreProblem.of(fit, param, variance_clusters(fit, cluster), bootcluster)
+    warn_few_treated(fit, param, bootstrap_cluster_codes(fit, problem.cluster)[0])
+    V, enumerated = draw_weights(weights, problem.G, int(B), np.random.default_rng(int(seed)))
+    beta, se, cells = problem.beta, problem.se, problem.cells
+    if impose_null:
+        q0 = problem.q(float(null))
+        t, t_boot = cells.statistic(q0), cells.t_stats(q0, V)
+
+        def p_at(theta: float) -> float:
+            q = problem.q(theta)
+            return p_values(cells.statistic(q), cells.t_stats(q, V))["symmetric"]
+
+        lo, hi = invert_test(p_at, beta, se, alpha)
+    else:
+        t, t_boot = (beta - null) / se, cells.t_stats(problem.q(None), V)
+        lo, hi = unrestricted_interval(t_boot, beta, se, alpha)
+    ps = p_values(t, t_boot)
+    return WildBootResult(
+        param=param, null=float(null), estimate=beta, std_error=se, statistic=t, p_values=ps,
+        p_value=ps[pvalue], pvalue_type=pvalue, conf_low=lo, conf_high=hi, alpha=float(alpha),
+        t_boot=t_boot, B=V.shape[1], enumerated=enumerated, weights=weights,
+        impose_null=bool(impose_null), cluster=problem.cluster, n_clusters=problem.G,
+        variance=problem.variance, nobs=fit.nobs, depvar=fit.depvar, bootstrap="score",
+    )  # fmt: skip
