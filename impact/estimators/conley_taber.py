@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import numbers
 import warnings
 
 import numpy as np
 import pandas as pd
 
-from impact.errors import FewClustersWarning, InvalidOptionError
+from impact.errors import FewClustersWarning, ImpactWarning, InvalidOptionError
 from impact.estimators.randomization import cell_table, check_launch
 from impact.inference.conley_taber import (
     cell_imputation,
@@ -39,7 +40,7 @@ def _check(data, y, cell, time, launch, alpha, correction, draws, seed) -> None:
     for role, col in (("y", y), ("cell", cell), ("time", time), ("launch", launch)):
         if not isinstance(col, str) or col not in data.columns:
             raise InvalidOptionError(f"{role}={col!r} is not a column of the data.")
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha < 1:
+    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not 0 < alpha < 1:
         raise InvalidOptionError(f"alpha must be in (0, 1), got {alpha!r}.")
     if correction not in CORRECTIONS:
         raise InvalidOptionError(f"correction must be one of {CORRECTIONS}, got {correction!r}.")
@@ -57,10 +58,43 @@ def _check(data, y, cell, time, launch, alpha, correction, draws, seed) -> None:
         )
 
 
-def _cell_panel(data, y, cell, time):
+def _launches(data, cell, launch, periods, notes: list[str]) -> pd.Series:
+    """Each cell's launch period (NaN: never), checked: constant within cells (0 and NaN
+    both mean never unless 0 is a period of the data, where 0 is a launch in period 0),
+    finite, on the period grid (or after its end)."""
+    values = pd.to_numeric(data[launch], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    if np.isinf(values).any():
+        raise InvalidOptionError(f"launch column {launch!r} has infinite values: use NaN.")
+    zero = values == 0
+    if zero.any():
+        if periods[0] <= 0 <= periods[-1]:
+            notes.append(
+                "launch 0 read as a launch in period 0 (0 is a period of the data; NaN "
+                "marks cells that never launched)."
+            )
+        else:
+            values = np.where(zero, np.nan, values)
+    work = pd.DataFrame({cell: data[cell].to_numpy(), launch: values})
+    cells, codes, _, uniq = cell_table(work, cell, launch, [])
+    out = pd.Series(np.asarray(uniq, dtype=float)[codes], index=cells)
+    inside = out.notna() & (out <= periods[-1])
+    off = inside & ~out.isin(periods)
+    if off.any():
+        raise InvalidOptionError(
+            f"cells {list(out.index[off][:5])} launch at {list(out[off][:5])}, not a period "
+            f"of the data: launch values must be periods (first treated period)."
+        )
+    return out
+
+
+def _cell_panel(data, y, cell, time, notes: list[str]):
     """Cells x periods means of ``y`` and the cells' mean number of observations per
-    period; a typed error when a cell misses a period."""
+    period; a typed error when a cell misses a period; rows without ``y`` are counted in
+    ``notes``."""
     rows = data[[cell, time, y]].dropna(subset=[y])
+    dropped = len(data) - len(rows)
+    if dropped:
+        notes.append(f"{dropped:,} rows without {y!r} dropped.")
     if not np.isfinite(rows[y].to_numpy(dtype=float)).all():
         raise InvalidOptionError(f"outcome {y!r} has infinite values.")
     if rows[time].isna().any():
@@ -106,9 +140,10 @@ def conley_taber(
     y, cell, time : str
         Outcome, the cell (the level at which the programme is assigned) and the period.
     launch : str
-        The cell's launch period (first treated period; NaN or 0: never launched),
-        constant within cells. A launch after the last period makes the cell a control;
-        a launch at or before the first period (no untreated period) is an error.
+        The cell's launch period (first treated period; NaN or 0: never launched, but 0
+        is period 0 when the data have one), constant within cells. A launch after the
+        last period makes the cell a control; a launch at or before the first period (no
+        untreated period) is an error.
     alpha : float
     correction : {"ferman_pinto", "none"}
         Ferman & Pinto (2019): cell means of more firms have smaller errors; the control
@@ -134,15 +169,20 @@ def conley_taber(
     _check(data, y, cell, time, launch, alpha, correction, draws, seed)
     if data[cell].isna().any():
         raise InvalidOptionError(f"cell column {cell!r} has missing values.")
-    cells, codes, _, values = cell_table(data, cell, launch, [])
-    launch_of_cell = pd.Series(np.asarray(values)[codes], index=cells)
-    means, size, nobs = _cell_panel(data, y, cell, time)
-    launch_of_cell = launch_of_cell.reindex(means.index)
-    periods = means.columns.to_numpy()
+    notes: list[str] = []
+    means, size, nobs = _cell_panel(data, y, cell, time, notes)
+    periods = means.columns.to_numpy(dtype=float)
+    every = _launches(data, cell, launch, periods, notes)
+    lost = every.index.difference(means.index)
+    if len(lost):
+        notes.append(
+            f"{len(lost)} cell(s) without any observed {y!r} left out "
+            f"({int(every[lost].notna().sum())} of them launched)."
+        )
+    launch_of_cell = every.reindex(means.index)
     lv = launch_of_cell.to_numpy(dtype=float)
-    launched = np.isfinite(lv) & (lv != 0)
+    launched = np.isfinite(lv)
     first = np.where(launched, np.searchsorted(periods, np.where(launched, lv, 0), "left"), -1)
-    notes = []
     late = launched & (first >= len(periods))
     if late.any():
         notes.append(f"{int(late.sum())} cell(s) launch after the last period: controls.")
@@ -164,7 +204,16 @@ def conley_taber(
     fit = cell_imputation(means.to_numpy(dtype=float), first)
     D = fit.weights @ fit.control_paths.T  # treated x controls
     if correction == "ferman_pinto":
-        D = ferman_pinto_scale(D, size[first >= 0], size[first < 0])
+        s1, s0 = size[first >= 0], size[first < 0]
+        if np.ptp(s0) == 0 and np.any(s1 != s0[0]):
+            text = (
+                "the Ferman-Pinto correction is not identified (every control cell has "
+                f"{s0[0]:g} observations per period, the treated cells others): the draws "
+                "are not rescaled to the treated cells' sizes."
+            )
+            notes.append(text)
+            warnings.warn(text, ImpactWarning, stacklevel=2)
+        D = ferman_pinto_scale(D, s1, s0)
     assign, enumerated = injective_assignments(
         n1, n0, int(draws), np.random.default_rng(int(seed)), MAX_ENUMERATION
     )

@@ -203,10 +203,17 @@ def _event_estimator(fit: EventStudyResult, data: pd.DataFrame) -> LinearEstimat
     if request is None:
         raise InvalidOptionError("this event_study fit does not carry its call; refit it.")
     run_full = _event_run(data, request, fit.estimator)
-    (inner, _, _), _ = run_full(data[request.y].to_numpy(dtype=float))
+    (inner, _, _), _ = run_full(data[request.y].to_numpy(dtype=float, na_value=np.nan))
     cl = cluster_name(request.vcov, request.unit)
     row_cluster = np.full(len(data), -1)
     row_cluster[inner.rows] = inner.row_cluster
+    units = data[request.unit].to_numpy()[inner.rows]
+    if (pd.Series(inner.row_cluster).groupby(units).nunique() > 1).any():
+        raise InvalidOptionError(
+            f"cluster column {cl!r} changes within units: the bootstrap multiplies each "
+            "unit's residual path by its cluster's weight, so clusters must contain whole "
+            "units (the unit or coarser)."
+        )
     call = {
         "y": request.y, "unit": request.unit, "time": request.time, "cohort": request.cohort,
         "never_treated": request.never_treated,

@@ -3,6 +3,7 @@ an aggregation) or an imputation or did2s event study, for inference with few cl
 
 from __future__ import annotations
 
+import numbers
 import warnings
 
 import numpy as np
@@ -43,7 +44,7 @@ def _check(data, B, weights, alpha, seed, aggregate) -> None:
         raise InvalidOptionError(f"B must be an integer >= {MIN_DRAWS}, got {B!r}.")
     if weights not in WEIGHT_TYPES:
         raise InvalidOptionError(f"weights must be one of {WEIGHT_TYPES}, got {weights!r}.")
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha < 1:
+    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not 0 < alpha < 1:
         raise InvalidOptionError(f"alpha must be in (0, 1), got {alpha!r}.")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise InvalidOptionError(f"seed must be an integer >= 0, got {seed!r}.")
@@ -67,15 +68,17 @@ def _check_options(aggregate, options: dict) -> None:
 
 
 def _fitted(
-    data: pd.DataFrame, call: dict, fixed_effects: str | None
+    data: pd.DataFrame, call: dict, fixed_effects: str | None, sample: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Rows with an outcome, their fit on unit effects plus cohort-by-period means
-    (never-treated units one cohort: a model in which every ATT(g,t) is identified; with a
-    first stage's ``category^time`` effects, those too), and the cohort-by-period code of
-    each row."""
+    """Rows of the estimator's ``sample`` (a mask) with a finite outcome, their fit on unit
+    effects plus cohort-by-period means (never-treated units one cohort: a model in which
+    every ATT(g,t) is identified; with a first stage's ``category^time`` effects, those
+    too), and the cohort-by-period code of each row. Units the estimator left out (e.g.
+    outside its control pool) do not enter the fit."""
     y, unit, time, cohort = call["y"], call["unit"], call["time"], call["cohort"]
     other = category_by_time(fixed_effects, time, "did_wildboot")
-    complete = data[y].notna().to_numpy() & data[unit].notna().to_numpy()
+    values = data[y].to_numpy(dtype=float, na_value=np.nan)
+    complete = np.isfinite(values) & data[unit].notna().to_numpy() & sample
     if other is not None:  # rows the estimator can use have the category
         complete &= data[other].notna().to_numpy()
     rows = np.flatnonzero(complete)
@@ -93,7 +96,7 @@ def _fitted(
         names.append(f"{other}^{time}")
         labels.append(pd.Index(kt_lab))
     fe = FixedEffects(tuple(codes), tuple(len(x) for x in labels), tuple(names), tuple(labels))
-    yv = sub[y].to_numpy(dtype=float)
+    yv = values[rows]
     resid = demean(yv[:, None], fe).values[:, 0]
     return rows, yv - resid, ct_codes.astype(np.intp)
 
@@ -131,7 +134,7 @@ def _warn_few_treated(data: pd.DataFrame, lin: LinearEstimator) -> None:
     never = lin.call.get("never_treated")
     treated = g.notna().to_numpy()
     if never is not None:
-        treated &= (g != never).to_numpy()
+        treated = treated & (g != never).to_numpy()
     clusters = lin.row_cluster[treated & (lin.row_cluster >= 0)]
     k = len(np.unique(clusters))
     if 0 < k <= FEW_TREATED_CLUSTERS:
@@ -227,14 +230,14 @@ def did_wildboot(
         )
     call = lin.call
     _warn_few_treated(data, lin)
-    rows, yhat, ct = _fitted(data, call, lin.fixed_effects)
+    rows, yhat, ct = _fitted(data, call, lin.fixed_effects, lin.row_cluster >= 0)
     row_cluster = lin.row_cluster[rows]
-    resid = data[call["y"]].to_numpy(dtype=float)[rows] - yhat
+    resid = data[call["y"]].to_numpy(dtype=float, na_value=np.nan)[rows] - yhat
     if residuals == "jackknife":
         resid = jackknife_residuals(resid, ct, row_cluster)
     base = np.full(len(data), np.nan)
     base[rows] = yhat
-    obs = lin.run(data[call["y"]].to_numpy(dtype=float))
+    obs = lin.run(data[call["y"]].to_numpy(dtype=float, na_value=np.nan))
     _check_same(lin, obs)
     centre = lin.run(base)
     m = len(centre.estimate)

@@ -255,5 +255,6 @@ def fepois(
         _link_fe=fit.eta - off_arr - xbeta,
         _X=X[:, fit.keep],
         _offset_values=off,
+        _irls={"tol": tol, "maxiter": maxiter, "fixef_tol": fixef_tol},
         _data=data,
     )

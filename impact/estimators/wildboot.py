@@ -4,6 +4,7 @@ the score bootstrap of one coefficient of a fepois fit."""
 from __future__ import annotations
 
 import dataclasses
+import numbers
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -51,11 +52,7 @@ def _check(B, weights, alpha, pvalue, seed, null, impose_null) -> None:
         raise InvalidOptionError(f"B must be an integer >= {MIN_DRAWS}, got {B!r}.")
     if weights not in WEIGHT_TYPES:
         raise InvalidOptionError(f"weights must be one of {WEIGHT_TYPES}, got {weights!r}.")
-    if (
-        not isinstance(alpha, (int, float, np.floating))
-        or isinstance(alpha, bool)
-        or not 0 < alpha < 1
-    ):
+    if not isinstance(alpha, numbers.Real) or isinstance(alpha, bool) or not 0 < alpha < 1:
         raise InvalidOptionError(f"alpha must be in (0, 1), got {alpha!r}.")
     if pvalue not in PVALUE_TYPES:
         raise InvalidOptionError(f"pvalue must be one of {PVALUE_TYPES}, got {pvalue!r}.")
@@ -287,6 +284,10 @@ def _crv_se(fit: FeolsResult, names: list[str], param: str) -> tuple[float, int,
     same = refit.nobs == fit.nobs and np.allclose(
         refit.coef.to_numpy(), fit.coef.to_numpy(), rtol=REFIT_RTOL, atol=0.0
     )
+    if same and list(names) == list(fit.n_clusters):  # the fit's own clusters
+        same = dict(refit.n_clusters) == dict(fit.n_clusters)
+        if same and fit.vcov_label == refit.vcov_label:  # CRV1 both: the same s.e.
+            same = np.allclose(refit.se.to_numpy(), fit.se.to_numpy(), rtol=REFIT_RTOL, atol=0)
     if not same:
         raise InvalidOptionError(
             "the fit's data changed after fitting (its rows or values no longer give the "

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from impact._typing import FloatArray
-from impact.errors import InvalidOptionError, close_matches_hint
+from impact.errors import ConvergenceError, InvalidOptionError, close_matches_hint
 from impact.estimators.fepois import fepois
 from impact.estimators.wild_setup import (
     bootstrap_cluster_codes,
@@ -143,10 +143,14 @@ def _refit(fit: FepoisResult, names: list[str]) -> FepoisResult:
     with warnings.catch_warnings():  # few clusters is why the bootstrap is run
         warnings.simplefilter("ignore")
         refit = fepois(fit.formula, rows, vcov=vcov, ssc=fit.ssc, offset=fit.offset,
-                       drop_singletons=False, separation=())  # fmt: skip
+                       drop_singletons=False, separation=(), **fit._irls)  # fmt: skip
     same = refit.nobs == fit.nobs and np.allclose(
         refit.coef.to_numpy(), fit.coef.to_numpy(), rtol=REFIT_RTOL, atol=0.0
     )
+    if same and list(names) == list(fit.n_clusters):  # the fit's own clusters
+        same = dict(refit.n_clusters) == dict(fit.n_clusters)
+        if same and fit.vcov_label == refit.vcov_label:  # CRV1 both: the same s.e.
+            same = np.allclose(refit.se.to_numpy(), fit.se.to_numpy(), rtol=REFIT_RTOL, atol=0)
     if not same:
         raise InvalidOptionError(
             "the fit's data changed after fitting (its rows or values no longer give the "
@@ -164,7 +168,13 @@ def score_bootstrap(fit, param, cluster, bootcluster, B, weights, impose_null, n
     V, enumerated = draw_weights(weights, problem.G, int(B), np.random.default_rng(int(seed)))
     beta, se, cells = problem.beta, problem.se, problem.cells
     if impose_null:
-        q0 = problem.q(float(null))
+        try:
+            q0 = problem.q(float(null))
+        except ConvergenceError as exc:
+            raise ConvergenceError(
+                f"the fit restricted to {param} = {null:g} cannot be computed ({exc}); test a "
+                "null closer to the estimate, or use impose_null=False."
+            ) from exc
         t, t_boot = cells.statistic(q0), cells.t_stats(q0, V)
 
         def p_at(theta: float) -> float:

@@ -12,25 +12,20 @@ each effect (:func:`impact.did_wildboot`) and says so.
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
 
-from impact.errors import FewClustersWarning, ImpactError
+from impact.errors import ImpactError
 from impact.estimators.adjust import adjust
-from impact.estimators.did_wildboot import did_wildboot
 from impact.inference.clusters import FEW_CLUSTERS
 from impact.report.evaluation import Evaluation
+from impact.report.few_clusters import WILD_DRAWS, WILD_MIN_CLUSTERS, wild_p
 from impact.report.table import Table
 
 __all__ = ["MULTIPLICITY_DRAWS", "multiplicity", "table_multiplicity"]
 
-#: Joint draws of Romano–Wolf and of the wild bootstrap-t.
-MULTIPLICITY_DRAWS = 999
-#: Fewer clusters than this: no wild bootstrap either (too few distinct draws to resolve
-#: a 5% test; MacKinnon & Webb), the column stays blank and the note says so.
-WILD_MIN_CLUSTERS = 6
+#: Joint draws of Romano–Wolf (the wild bootstrap-t draws as many).
+MULTIPLICITY_DRAWS = WILD_DRAWS
 
 
 def _headlines(ev: Evaluation) -> list[tuple[str, str]]:
@@ -78,34 +73,13 @@ def multiplicity(ev: Evaluation) -> tuple[pd.DataFrame, list[str]]:
             "p-value in this table, the wild bootstrap's included; read them with care"
         )
     elif n_clusters is not None and n_clusters < FEW_CLUSTERS:
-        frame["p_wild_t"] = [_wild_t(ev, o, notes) for o in frame["outcome"]]
+        frame["p_wild_t"] = [wild_p(ev, o, "cs", notes) for o in frame["outcome"]]
         notes.append(
             f"only {n_clusters} clusters ({ev.spec.cluster}): the last column is the wild "
             f"cluster bootstrap-t p-value ({MULTIPLICITY_DRAWS} Webb draws, not adjusted for "
             "multiplicity), which holds with few clusters where the normal p-values do not"
         )
     return frame, notes
-
-
-def _wild_t(ev: Evaluation, outcome: str, notes: list[str]) -> float:
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", FewClustersWarning)
-            res = did_wildboot(
-                ev.att_gt(outcome), ev.data, aggregate="dynamic", min_e=0,
-                max_e=ev.spec.window[1], B=MULTIPLICITY_DRAWS, seed=ev.spec.seed,
-            )  # fmt: skip
-    except ImpactError as exc:
-        notes.append(f"{outcome}: no wild bootstrap ({str(exc).rstrip('.')})")
-        return float("nan")
-    for w in caught:  # few treated clusters: the table says so instead of a console warning
-        if not issubclass(w.category, FewClustersWarning):
-            warnings.warn(w.message, w.category, stacklevel=2)
-            continue
-        text = f"{outcome}: {str(w.message).rstrip('.')}"
-        if text not in notes:
-            notes.append(text)
-    return float(res.table["p_value"].iloc[0])
 
 
 def _display(frame: pd.DataFrame) -> pd.DataFrame:

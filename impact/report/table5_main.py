@@ -11,6 +11,7 @@ import pandas as pd
 
 from impact.inference.intervals import interval
 from impact.report.evaluation import LABELS, Evaluation
+from impact.report.few_clusters import WILD_DRAWS, WILD_MIN_CLUSTERS, few_clusters, wild_p
 from impact.report.headline import EVENT_ESTIMATORS
 from impact.report.spec import OutcomeFamily
 from impact.report.table import Table
@@ -124,15 +125,47 @@ def _counts(ev: Evaluation) -> str:
     )
 
 
+def _few_cluster_inference(ev: Evaluation, frame: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """With fewer than 30 clusters: the wild bootstrap p-value of every row that has one,
+    and the sentence saying so."""
+    n = few_clusters(ev)
+    if n is None:
+        return frame, ""
+    cl = ev.spec.cluster
+    if n < WILD_MIN_CLUSTERS:
+        return frame, (
+            f" Only {n} clusters ({cl}): too few for any cluster-robust inference, the wild "
+            "bootstrap's included; read the SEs with care."
+        )
+    notes: list[str] = []
+    keys = {v: k for k, v in LABELS.items()}
+    p = [
+        wild_p(ev, o, keys.get(e, ""), notes)
+        for o, e in zip(frame["outcome"], frame["estimator"], strict=True)
+    ]
+    text = (
+        f" Only {n} clusters ({cl}): 'wild p' is the wild cluster bootstrap p-value "
+        f"({WILD_DRAWS} Webb draws; bootstrap-t of the effect for CS, imputation and did2s, "
+        "restricted wild cluster bootstrap for static TWFE), which holds with few clusters "
+        "where the SE-based inference does not."
+    )
+    if notes:
+        text += " " + "; ".join(notes) + "."
+    return frame.assign(p_wild=p), text
+
+
 def table_main(ev: Evaluation) -> Table:
     """Table 5: the effect of membership by outcome family and estimator."""
-    frame = main_results(ev)
+    frame, few = _few_cluster_inference(ev, main_results(ev))
     spec = ev.spec
     shown = ["family", "outcome", "estimator", "effect", "aggregation", "estimate",
              "std_error", "pretrend_p", "firms", "obs", "true_effect"]  # fmt: skip
+    if "p_wild" in frame.columns:
+        shown.insert(7, "p_wild")
     display = frame[shown].rename(
-        columns={"std_error": "SE", "pretrend_p": "pre-trend p", "true_effect": "truth"}
-    )
+        columns={"std_error": "SE", "pretrend_p": "pre-trend p", "true_effect": "truth",
+                 "p_wild": "wild p"}
+    )  # fmt: skip
     fe = "sector-by-year effects" if spec.sector_by_year else "period effects"
     note = (
         f"{_counts(ev)}. Controls: {_CONTROLS[spec.control]} (the {spec.effect} effect of "
@@ -152,6 +185,7 @@ def table_main(ev: Evaluation) -> Table:
             if ev.truth
             else ""
         )
+        + few
     )
     return Table(
         "main",

@@ -47,6 +47,8 @@ class FepoisResult(FeolsResult):
     #: bootstrap re-fits the model with a coefficient held at the null
     _X: FloatArray | None = field(default=None, repr=False)
     _offset_values: FloatArray | None = field(default=None, repr=False)
+    #: the IRLS options of the fit (tol, maxiter, fixef_tol): a refit reproduces it
+    _irls: dict = field(default_factory=dict, repr=False)
 
     @cached_property
     def _fixef_values(self) -> tuple[FloatArray, ...]:

@@ -254,7 +254,7 @@ def test_event_study_draws_equal_refits(estimator, fixed_effects):
     assert list(res.table["term"]) == list(fit.tidy()["term"])
     np.testing.assert_allclose(res.table["std_error"], fit.tidy()["std_error"], rtol=1e-12)
     call = {"y": "y", "unit": "firm", "time": "year", "cohort": "cohort"}
-    rows, yhat, _ = _fitted(d, call, fixed_effects)
+    rows, yhat, _ = _fitted(d, call, fixed_effects, np.ones(len(d), dtype=bool))
     assert len(rows) == len(d)
     resid = d["y"].to_numpy() - yhat
     V, _ = draw_weights("webb", 12, 999, np.random.default_rng(3))
