@@ -110,8 +110,19 @@ class ScoreProblem:
         if theta is None:
             mu = self.mu_hat
         else:
+            with np.errstate(over="ignore"):  # start: the fit's means moved to theta
+                start = self.mu_hat * np.exp((theta - self.beta) * self.X[:, self.j])
+            if not np.all(np.isfinite(start) & (start > 0)):
+                start = None
             mu = restricted_poisson_means(
-                self.y, self.X, self.fe, self.off, self.j, theta, fixef_tol=DEMEAN_TOL
+                self.y,
+                self.X,
+                self.fe,
+                self.off,
+                self.j,
+                theta,
+                fixef_tol=DEMEAN_TOL,
+                start=start,
             )
         per_row = poisson_projected_scores(self.y, self.X, self.fe, mu, self.j, DEMEAN_TOL)
         return self.cells.sums(per_row)

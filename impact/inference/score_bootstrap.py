@@ -62,14 +62,16 @@ def restricted_poisson_means(
     tol: float = IRLS_TOL,
     maxiter: int = IRLS_MAXITER,
     fixef_tol: float,
+    start: FloatArray | None = None,
 ) -> FloatArray:
     """Fitted means of the Poisson model with coefficient ``j`` held at ``theta`` (the
-    regressor moves into the offset)."""
+    regressor moves into the offset); ``start``: initial means (e.g. the unrestricted
+    fit's, shifted to ``theta``), which cut the iterations near the fit."""
     off_r = off + theta * X[:, j]
     others = np.delete(X, j, axis=1)
     if others.shape[1]:
         fit = poisson_irls(y, others, fe, None, off_r, tol=tol, maxiter=maxiter,
-                           fixef_tol=fixef_tol)  # fmt: skip
+                           fixef_tol=fixef_tol, start=start)  # fmt: skip
         return fit.mu
     if fe is None:  # nothing left to fit
         return np.exp(off_r)

@@ -189,16 +189,18 @@ def poisson_irls(
     tol: float = IRLS_TOL,
     maxiter: int = IRLS_MAXITER,
     fixef_tol: float = DEMEAN_TOL,
+    start: FloatArray | None = None,
 ) -> PoissonFit:
     """Fit the Poisson model by IRLS; raise ConvergenceError instead of returning early.
 
-    Starts from ``mu = (y + mean(y)) / 2`` (as fixest). Collinear regressors are found on
-    the first weighted within regression and dropped for the rest (``core.keep``).
+    Starts from ``start`` (fitted means, e.g. of a nearby model) or from
+    ``mu = (y + mean(y)) / 2`` (as fixest). Collinear regressors are found on the first
+    weighted within regression and dropped for the rest (``core.keep``).
     """
     off = np.zeros(len(y)) if offset is None else offset
     w0 = np.ones(len(y)) if weights is None else weights
     ybar = float(np.average(y, weights=w0))
-    mu = (y + ybar) / 2.0
+    mu = (y + ybar) / 2.0 if start is None else np.asarray(start, dtype=float)
     eta = np.log(mu)
     dev_old = poisson_deviance(y, mu, w0)
     keep: BoolArray | None = None
