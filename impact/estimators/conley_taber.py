@@ -67,7 +67,7 @@ def _launches(data, cell, launch, periods, notes: list[str]) -> pd.Series:
         raise InvalidOptionError(f"launch column {launch!r} has infinite values: use NaN.")
     zero = values == 0
     if zero.any():
-        if periods[0] <= 0 <= periods[-1]:
+        if np.any(periods == 0):
             notes.append(
                 "launch 0 read as a launch in period 0 (0 is a period of the data; NaN "
                 "marks cells that never launched)."
@@ -226,7 +226,9 @@ def conley_taber(
     est = fit.estimate
     tol = TIE_RTOL * max(abs(est), 1e-300)
     p = float(np.mean(np.abs(dist) >= abs(est) - tol))
-    hi_q, lo_q = np.quantile(dist, [1 - alpha / 2, alpha / 2])
+    # the interval inverts the same symmetric test: |estimate - value| within the
+    # 1 - alpha quantile of |error| (higher rank: p >= alpha inside)
+    q = float(np.quantile(np.abs(dist), 1 - alpha, method="higher"))
     if n0 < FEW_CONTROLS:
         text = (
             f"only {n0} control cells: the error distribution is estimated from them, and "
@@ -235,7 +237,7 @@ def conley_taber(
         notes.append(text)
         warnings.warn(text, FewClustersWarning, stacklevel=2)
     return ConleyTaberResult(
-        estimate=est, p_value=p, conf_low=float(est - hi_q), conf_high=float(est - lo_q),
+        estimate=est, p_value=p, conf_low=float(est - q), conf_high=float(est + q),
         alpha=float(alpha), distribution=dist, draws=len(dist), enumerated=enumerated,
         correction=correction, n_treated_cells=n1, n_control_cells=n0,
         n_periods=len(periods), depvar=y, nobs=nobs, notes=tuple(notes),

@@ -42,6 +42,9 @@ class Did2sFit:
     score_scale: FloatArray
     rows: np.ndarray
     row_cluster: np.ndarray
+    row_rel: FloatArray  # per sample row: event time (NaN: never treated)
+    row_untreated: np.ndarray
+    row_imputable: np.ndarray
 
 
 def did2s_fit(
@@ -117,5 +120,5 @@ def did2s_fit(
     scores = psi / counts
     return Did2sFit(
         rel_times, beta, scores.T @ scores, log, int(fs.uid.max()) + 1, n_c, scores,
-        np.sqrt(scale2) / counts, keep, c_row,
+        np.sqrt(scale2) / counts, keep, c_row, period - g, untreated, ok,
     )  # fmt: skip

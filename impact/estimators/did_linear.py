@@ -146,6 +146,11 @@ def _att_gt_estimator(fit: ATTgtResult, data: pd.DataFrame, aggregate, agg_kw) -
     G = int(codes.max()) + 1
     unit_of_row = pd.Index(fit.units).get_indexer(data[call["unit"]].to_numpy())
     row_cluster = np.where(unit_of_row >= 0, codes[np.maximum(unit_of_row, 0)], -1)
+    covariates = list(call.get("covariates") or [])
+    if covariates:  # att_gt drops rows with a missing or infinite covariate
+        X = data[covariates].apply(pd.to_numeric, errors="coerce")
+        ok = np.isfinite(X.to_numpy(dtype=float, na_value=np.nan)).all(axis=1)
+        row_cluster = np.where(ok, row_cluster, -1)
     if aggregate is None:
         terms = list(fit.tidy()["term"])
     else:
@@ -206,7 +211,11 @@ def _event_estimator(fit: EventStudyResult, data: pd.DataFrame) -> LinearEstimat
     (inner, _, _), _ = run_full(data[request.y].to_numpy(dtype=float, na_value=np.nan))
     cl = cluster_name(request.vcov, request.unit)
     row_cluster = np.full(len(data), -1)
-    row_cluster[inner.rows] = inner.row_cluster
+    # the rows the estimates use: untreated ones (the first stage) and imputable treated
+    # ones up to the window's end (later event times are not reported)
+    with np.errstate(invalid="ignore"):
+        used = inner.row_untreated | (inner.row_imputable & (inner.row_rel <= request.window[1]))
+    row_cluster[inner.rows[used]] = inner.row_cluster[used]
     units = data[request.unit].to_numpy()[inner.rows]
     if (pd.Series(inner.row_cluster).groupby(units).nunique() > 1).any():
         raise InvalidOptionError(

@@ -130,11 +130,15 @@ FEW_TREATED_CLUSTERS = 5
 
 
 def _warn_few_treated(data: pd.DataFrame, lin: LinearEstimator) -> None:
-    g = data[lin.call["cohort"]]
+    col = data[lin.call["cohort"]]
     never = lin.call.get("never_treated")
-    treated = g.notna().to_numpy()
-    if never is not None:
-        treated = treated & (g != never).to_numpy()
+    if pd.api.types.is_numeric_dtype(col):
+        g = col.to_numpy(dtype=float, na_value=np.nan)
+        treated = np.isfinite(g) & (g != 0)  # NaN, 0 and inf code never-treated units
+        if never is not None:
+            treated = treated & (g != never)
+    else:  # dates or periods: missing codes never
+        treated = col.notna().to_numpy()
     clusters = lin.row_cluster[treated & (lin.row_cluster >= 0)]
     k = len(np.unique(clusters))
     if 0 < k <= FEW_TREATED_CLUSTERS:

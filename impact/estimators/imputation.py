@@ -84,6 +84,10 @@ class ImputationFit:
     #: positions of the user's rows in the sample, and their cluster codes (rows of scores)
     rows: np.ndarray | None = field(default=None, repr=False)
     row_cluster: np.ndarray | None = field(default=None, repr=False)
+    #: per sample row: event time (NaN: never treated), untreated, imputable
+    row_rel: FloatArray | None = field(default=None, repr=False)
+    row_untreated: np.ndarray | None = field(default=None, repr=False)
+    row_imputable: np.ndarray | None = field(default=None, repr=False)
 
 
 class _UnitCellSystem:
@@ -333,4 +337,7 @@ def imputation_fit(
         score_scale=np.sqrt(scale2),
         rows=fs.keep,
         row_cluster=c_row,
+        row_rel=period - g_row,
+        row_untreated=fs.untreated,
+        row_imputable=fs.imputable,
     )

@@ -124,8 +124,21 @@ class ScoreProblem:
                 fixef_tol=DEMEAN_TOL,
                 start=start,
             )
-        per_row = poisson_projected_scores(self.y, self.X, self.fe, mu, self.j, DEMEAN_TOL)
-        return self.cells.sums(per_row)
+        tiny = float(np.finfo(float).tiny)
+        if not np.all(np.isfinite(mu) & (mu > tiny)):
+            raise ConvergenceError(
+                f"the fitted means overflow or underflow with the coefficient at {theta:g}"
+            )
+        try:
+            per_row = poisson_projected_scores(self.y, self.X, self.fe, mu, self.j, DEMEAN_TOL)
+        except np.linalg.LinAlgError as exc:  # the weighted design is singular there
+            raise ConvergenceError(
+                f"the Hessian is singular with the coefficient at {theta:g} ({exc})"
+            ) from exc
+        q = self.cells.sums(per_row)
+        if not np.all(np.isfinite(q)):
+            raise ConvergenceError(f"the scores are not finite with the coefficient at {theta:g}")
+        return q
 
 
 def _replace_se(problem: ScoreProblem, se: float) -> ScoreProblem:
@@ -188,9 +201,18 @@ def score_bootstrap(fit, param, cluster, bootcluster, B, weights, impose_null, n
             ) from exc
         t, t_boot = cells.statistic(q0), cells.t_stats(q0, V)
 
+        if not np.isfinite(t):
+            raise ConvergenceError(
+                f"the score statistic at {param} = {null:g} is not defined (the restricted "
+                "fit's scores have no variance); test another null or use impose_null=False."
+            )
+
         def p_at(theta: float) -> float:
             q = problem.q(theta)
-            return p_values(cells.statistic(q), cells.t_stats(q, V))["symmetric"]
+            stat = cells.statistic(q)
+            if not np.isfinite(stat):  # cannot be computed there: never a rejection
+                raise ConvergenceError(f"no score statistic at {theta:g}")
+            return p_values(stat, cells.t_stats(q, V))["symmetric"]
 
         lo, hi = invert_test(p_at, beta, se, alpha)
     else:

@@ -40,6 +40,20 @@ class CellImputation:
     period_effects: FloatArray
 
 
+def _period_effects(Y: FloatArray, U: FloatArray) -> FloatArray:
+    """Period effects (the first one zero) of the two-way fit of ``Y`` on the cell-periods
+    where ``U`` is 1: the cell effects are profiled out, leaving a periods x periods system
+    (exact; the cells may be many)."""
+    n_c = U.sum(axis=1)
+    n_t = U.sum(axis=0)
+    Yu = np.where(U > 0, Y, 0.0)
+    A = np.diag(n_t) - (U / n_c[:, None]).T @ U
+    b = Yu.sum(axis=0) - (U / n_c[:, None]).T @ Yu.sum(axis=1)
+    gamma = np.zeros(Y.shape[1])
+    gamma[1:] = np.linalg.solve(A[1:, 1:], b[1:])
+    return gamma
+
+
 def cell_imputation(Y: FloatArray, first_post: np.ndarray) -> CellImputation:
     """Imputation estimate on a balanced cells x periods panel ``Y``.
 
@@ -51,14 +65,7 @@ def cell_imputation(Y: FloatArray, first_post: np.ndarray) -> CellImputation:
     untreated = np.ones((C, T), dtype=bool)
     for c in np.flatnonzero(treated):
         untreated[c, first_post[c] :] = False
-    cells, periods = np.nonzero(untreated)
-    # two-way effects on the untreated cell-periods: dense least squares (small panels)
-    X = np.zeros((len(cells), C + T - 1))
-    X[np.arange(len(cells)), cells] = 1.0
-    later = periods > 0
-    X[np.flatnonzero(later), C + periods[later] - 1] = 1.0
-    coef, *_ = np.linalg.lstsq(X, Y[cells, periods], rcond=None)
-    gamma = np.r_[0.0, coef[C:]]
+    gamma = _period_effects(Y, untreated.astype(float))
     n_post = np.where(treated, T - first_post, 0)
     N_post = float(n_post.sum())
     rows = np.flatnonzero(treated)

@@ -13,7 +13,7 @@ from impact.inference.clusters import FEW_CLUSTERS
 from impact.report.evaluation import Evaluation
 from impact.report.headline import EVENT_ESTIMATORS
 
-__all__ = ["WILD_DRAWS", "WILD_MIN_CLUSTERS", "few_clusters", "wild_p"]
+__all__ = ["WILD_DRAWS", "WILD_MIN_CLUSTERS", "few_clusters", "n_clusters", "wild_p"]
 
 #: Draws of the wild bootstraps in the report (Webb weights).
 WILD_DRAWS = 999
@@ -26,10 +26,15 @@ WILD_MIN_CLUSTERS = 6
 WILD_ESTIMATORS = ("cs", "cs_notyet", "imputation", "did2s", "twfe")
 
 
+def n_clusters(ev: Evaluation) -> int:
+    """Clusters of the spec's cluster variable in the estimators' sample (members and
+    the control pool: units outside it are never compared with)."""
+    return int(ev.twfe_sample()[ev.spec.cluster].nunique())
+
+
 def few_clusters(ev: Evaluation) -> int | None:
-    """The number of clusters of the spec's cluster variable when it is below
-    :data:`FEW_CLUSTERS`, else None."""
-    n = int(ev.data[ev.spec.cluster].nunique())
+    """:func:`n_clusters` when it is below :data:`FEW_CLUSTERS`, else None."""
+    n = n_clusters(ev)
     return n if n < FEW_CLUSTERS else None
 
 

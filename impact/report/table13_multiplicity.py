@@ -17,9 +17,8 @@ import pandas as pd
 
 from impact.errors import ImpactError
 from impact.estimators.adjust import adjust
-from impact.inference.clusters import FEW_CLUSTERS
 from impact.report.evaluation import Evaluation
-from impact.report.few_clusters import WILD_DRAWS, WILD_MIN_CLUSTERS, wild_p
+from impact.report.few_clusters import WILD_DRAWS, WILD_MIN_CLUSTERS, few_clusters, wild_p
 from impact.report.table import Table
 
 __all__ = ["MULTIPLICITY_DRAWS", "multiplicity", "table_multiplicity"]
@@ -66,18 +65,21 @@ def multiplicity(ev: Evaluation) -> tuple[pd.DataFrame, list[str]]:
         p_value=fam.map(holm["p_value"]), p_holm=fam.map(holm["p_adjusted"]),
         q_bky=fam.map(bky["p_adjusted"]), p_romano_wolf=fam.map(rw["p_adjusted"]),
     )  # fmt: skip
-    n_clusters = next(iter(tests.values()))[0].info.clusters.get(ev.spec.cluster)
+    n_clusters = few_clusters(ev)  # as table 5 counts them
     if n_clusters is not None and n_clusters < WILD_MIN_CLUSTERS:
         notes.append(
             f"only {n_clusters} clusters ({ev.spec.cluster}): too few for any cluster-robust "
             "p-value in this table, the wild bootstrap's included; read them with care"
         )
-    elif n_clusters is not None and n_clusters < FEW_CLUSTERS:
+    elif n_clusters is not None:
         frame["p_wild_t"] = [wild_p(ev, o, "cs", notes) for o in frame["outcome"]]
         notes.append(
             f"only {n_clusters} clusters ({ev.spec.cluster}): the last column is the wild "
             f"cluster bootstrap-t p-value ({MULTIPLICITY_DRAWS} Webb draws, not adjusted for "
-            "multiplicity), which holds with few clusters where the normal p-values do not"
+            "multiplicity), which holds with few clusters where the normal p-values do not; "
+            "the Romano-Wolf draws perturb the influence functions with the sample's "
+            "standard errors (multiplier bootstrap), whose tails are too light with few "
+            "clusters: read its p-values as lower bounds"
         )
     return frame, notes
 

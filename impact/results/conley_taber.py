@@ -27,8 +27,8 @@ class ConleyTaberResult(ResultProtocol):
         Share of the error distribution at least as large in absolute value as the
         estimate (H0: no effect).
     conf_low, conf_high : float
-        ``estimate - q(1 - alpha/2)``, ``estimate - q(alpha/2)`` with ``q`` the quantiles
-        of the error distribution.
+        ``estimate -+ q`` with ``q`` the ``1 - alpha`` quantile of the absolute error:
+        the values the symmetric test (the p-value's) does not reject.
     distribution : ndarray
         The estimate's error under each assignment of control cells to treated cells.
     correction : {"ferman_pinto", "none"}

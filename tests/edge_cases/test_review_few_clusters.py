@@ -16,13 +16,13 @@ import impact
 from impact.errors import ConvergenceError, ImpactWarning, InvalidOptionError
 
 
-def _panel(seed=1, cells=24, firms=6, T=8, cohorts=(2003, 2005)):
+def _panel(seed=1, cells=24, firms=6, T=8, cohorts=(2003, 2005), ntreat=8):
     rng = np.random.default_rng(seed)
     C, F = cells, cells * firms
     cell = np.repeat(np.arange(C), firms * T)
     firm = np.repeat(np.arange(F), T)
     year = np.tile(np.arange(2000, 2000 + T), F)
-    launch_c = np.array([cohorts[c % len(cohorts)] if c < 8 else np.nan for c in range(C)])
+    launch_c = np.array([cohorts[c % len(cohorts)] if c < ntreat else np.nan for c in range(C)])
     launch = launch_c[cell]
     treat = (~np.isnan(launch)) & (year >= np.nan_to_num(launch, nan=np.inf))
     y = (rng.normal(size=F)[firm] + rng.normal(size=C)[cell] + 0.1 * (year - 2000)
@@ -150,3 +150,46 @@ def test_conley_taber_counts_drops_and_flags_an_unidentified_correction():
     uneven = d[~((d["cell"] == 0) & (d["firm"] % 6 != 0))]
     with pytest.warns(ImpactWarning, match="not identified"):
         impact.conley_taber(uneven, y="y", cell="cell", time="year", launch="launch")
+
+
+def test_score_bootstrap_where_the_model_cannot_be_fitted():
+    """Five clusters: Rademacher signs cannot reject at 5%, so the interval is unbounded;
+    far nulls overflow the means: an infinite end and a typed error, never p = 0."""
+    d = _panel(cells=5, firms=10, ntreat=3)
+    d["cnt"] = np.random.default_rng(1).poisson(np.exp(0.5 + 0.3 * d["treat"]))
+    fit = _quiet(impact.fepois, "cnt ~ treat | firm + year", d, vcov={"cluster": "cell"})
+    res = _quiet(impact.wildboot, fit, param="treat", seed=1)
+    assert res.conf_high == np.inf and res.conf_low == -np.inf
+    with pytest.raises(ConvergenceError):
+        _quiet(impact.wildboot, fit, param="treat", null=800)
+
+
+def test_rows_the_estimator_drops_do_not_move_the_bootstrap():
+    """att_gt drops rows with a missing covariate; the event study ignores treated rows
+    past the window's end: changing their outcome changes nothing."""
+    d = _panel(cells=20)
+    d["x"] = np.random.default_rng(2).normal(size=len(d))
+    d.loc[d.index % 7 == 0, "x"] = np.nan
+    kw = dict(y="y", unit="firm", time="year", cohort="launch", vcov={"cluster": "cell"})
+    fit = _quiet(impact.att_gt, d, covariates=["x"], method="reg", **kw)
+    moved = d.assign(y=np.where(d["x"].isna(), d["y"] + 10 * (d["firm"] % 3), d["y"]))
+    a = _quiet(impact.did_wildboot, fit, d, aggregate="simple", B=199, seed=1)
+    b = _quiet(impact.did_wildboot, fit, moved, aggregate="simple", B=199, seed=1)
+    pd.testing.assert_frame_equal(a.table, b.table)
+    u = d.drop(index=d.index[np.random.default_rng(3).random(len(d)) < 0.2])
+    late = (u["year"] - u["launch"]) >= 2  # window (-2, 1): event times 2+ unused
+    u2 = u.assign(y=np.where(late, u["y"] + 10 * (u["firm"] % 3), u["y"]))
+    for estimator in ("imputation", "did2s"):
+        es = _quiet(impact.event_study, u, y="y", unit="firm", time="year", cohort="launch",
+                    estimator=estimator, window=(-2, 1), vcov={"cluster": "cell"})  # fmt: skip
+        a = _quiet(impact.did_wildboot, es, u, B=199, seed=1)
+        b = _quiet(impact.did_wildboot, es, u2, B=199, seed=1)
+        pd.testing.assert_frame_equal(a.table, b.table)
+
+
+def test_conley_taber_zero_launch_on_a_grid_without_zero():
+    d = _panel(cells=40)
+    odd = d.assign(year=2 * (d["year"] - 2004) + 1, launch=2 * (d["launch"] - 2004) + 1)
+    assert not (odd["year"] == 0).any()  # periods -7, -5, ..., 7
+    res = _ct(odd.assign(launch=odd["launch"].fillna(0)))
+    assert res.estimate == pytest.approx(_ct(odd).estimate, abs=1e-12)

@@ -63,8 +63,8 @@ def test_one_treated_cell_two_periods_is_a_closed_form():
     assert res.estimate == pytest.approx(est, abs=EXACT)
     np.testing.assert_allclose(np.sort(res.distribution), np.sort(errors), atol=EXACT, rtol=0)
     assert res.p_value == pytest.approx(np.mean(np.abs(errors) >= abs(est)), abs=EXACT)
-    hi, lo = np.quantile(errors, [0.975, 0.025])
-    assert (res.conf_low, res.conf_high) == pytest.approx((est - hi, est - lo), abs=EXACT)
+    q = np.quantile(np.abs(errors), 0.95, method="higher")  # the symmetric test inverted
+    assert (res.conf_low, res.conf_high) == pytest.approx((est - q, est + q), abs=EXACT)
 
 
 def test_staggered_estimate_is_the_imputation_estimator_on_the_cell_panel():
@@ -78,6 +78,10 @@ def test_staggered_estimate_is_the_imputation_estimator_on_the_cell_panel():
     assert res.estimate == pytest.approx(imp.overall, abs=EXACT)
     assert res.n_treated_cells == 3 and res.n_control_cells == 37
     assert res.enumerated and res.draws == 37 * 36 * 35
+    # inside the interval the p-value of H0: effect = value is at least alpha, outside not
+    for value, inside in ((res.conf_low, True), (res.conf_high + 1e-9, False)):
+        p = np.mean(np.abs(res.distribution) >= abs(res.estimate - value) - 1e-12)
+        assert (p >= 0.05) == inside
     assert "Ferman-Pinto" in res.summary()
 
 
