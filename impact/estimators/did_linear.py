@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from impact._typing import FloatArray
-from impact.errors import InvalidOptionError
+from impact.errors import ImpactWarning, InvalidOptionError
 from impact.estimators.att_gt import att_gt
 from impact.estimators.did2s import did2s_fit
 from impact.estimators.es_adapters import cluster_name
@@ -29,6 +29,10 @@ from impact.results.event_study import EventStudyResult
 
 __all__ = ["NOT_SAME", "LinearEstimator", "LinearRun", "linear_estimator", "same_values"]
 
+# Reruns silence the package's own warnings only: the user's fit announced its sample
+# drops, few clusters and empty cells once; the bootstrap reruns the estimator G + 2 times
+# on the same design (residual outcomes), which would repeat each message as often.
+# Other warnings (numerical ones) still surface.
 #: Event-study estimators whose fits the bootstrap re-runs.
 EVENT_ESTIMATORS = ("imputation", "did2s")
 
@@ -73,7 +77,7 @@ def _att_gt_run(data, call, aggregate, agg_kw, codes, G) -> Callable[[FloatArray
     def run(values: FloatArray) -> LinearRun:
         frame = data.assign(**{call["y"]: values})
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+            warnings.simplefilter("ignore", ImpactWarning)  # announced by the fit
             res = att_gt(frame, **call)
         if aggregate is None:
             est, inf = res.table["estimate"].to_numpy(dtype=float), res._inf
@@ -98,7 +102,7 @@ def _same_att_gt(fit: ATTgtResult, data: pd.DataFrame, call: dict) -> None:
     """``data`` is the frame the fit was estimated on: its call reproduces the cells,
     the units and their clusters."""
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+        warnings.simplefilter("ignore", ImpactWarning)  # announced by the fit
         rerun = att_gt(data, **call)
     again = rerun.table["estimate"].to_numpy(dtype=float)
     mine = fit.table["estimate"].to_numpy(dtype=float)
@@ -172,7 +176,7 @@ def _event_run(data, request, estimator: str) -> Callable[[FloatArray], tuple[An
     def run(values: FloatArray) -> tuple[Any, LinearRun]:
         frame = data.assign(**{request.y: values})
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+            warnings.simplefilter("ignore", ImpactWarning)  # announced by the fit
             if estimator == "imputation":
                 fit = imputation_fit(
                     frame, spec, horizons=(0, hi), cluster=None if cl == request.unit else cl

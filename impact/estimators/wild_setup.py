@@ -11,7 +11,18 @@ import pandas as pd
 from impact.errors import FewClustersWarning, InvalidOptionError, close_matches_hint
 from impact.results.linear import FeolsResult
 
-__all__ = ["bootstrap_cluster_codes", "variance_clusters", "warn_few_treated"]
+__all__ = [
+    "REFIT_RTOL",
+    "bootstrap_cluster_codes",
+    "check_refit",
+    "variance_clusters",
+    "warn_few_treated",
+]
+
+#: The refit on the fit's own rows reproduces its coefficients (and, clustered as the fit,
+#: its standard errors) up to the solvers' tolerances; more means the user's frame changed
+#: since the fit.
+REFIT_RTOL = 1e-6
 
 #: With this many bootstrap clusters holding treated rows or fewer (a 0/1 ``param``),
 #: the wild bootstrap is unreliable (MacKinnon & Webb 2017, 2018).
@@ -73,4 +84,22 @@ def warn_few_treated(fit, param: str, codes: np.ndarray) -> None:
             "subcluster bootstrap), impact.conley_taber or impact.randomization_test.",
             FewClustersWarning,
             stacklevel=3,
+        )
+
+
+def check_refit(fit, refit, names) -> None:
+    """Refuse a refit on the fit's rows that does not reproduce the fit: other rows or
+    coefficients, or (clustered by the fit's own ``names``) other clusters or standard
+    errors, i.e. a frame changed after fitting."""
+    same = refit.nobs == fit.nobs and np.allclose(
+        refit.coef.to_numpy(), fit.coef.to_numpy(), rtol=REFIT_RTOL, atol=0.0
+    )
+    if same and list(names) == list(fit.n_clusters):  # the fit's own clusters
+        same = dict(refit.n_clusters) == dict(fit.n_clusters)
+        if same and fit.vcov_label == refit.vcov_label:  # CRV1 both: the same s.e.
+            same = np.allclose(refit.se.to_numpy(), fit.se.to_numpy(), rtol=REFIT_RTOL, atol=0)
+    if not same:
+        raise InvalidOptionError(
+            "the fit's data changed after fitting (its rows or values no longer give the "
+            "fit's coefficients): refit on the current data first."
         )

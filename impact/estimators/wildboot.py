@@ -12,12 +12,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from impact.errors import (
+    ImpactWarning,
     InvalidOptionError,
     close_matches_hint,
 )
 from impact.estimators.feols import feols
 from impact.estimators.wild_setup import (
     bootstrap_cluster_codes,
+    check_refit,
     variance_clusters,
     warn_few_treated,
 )
@@ -32,10 +34,6 @@ from impact.results.wildboot import WildBootResult, p_values
 
 __all__ = ["MIN_DRAWS", "WildProblem", "wildboot"]
 
-#: The refit on the fit's own rows (for the CRV1 standard error with the bootstrap
-#: clusters) reproduces the coefficients up to the fixed-effect solver's tolerance; more
-#: means the user's frame changed since the fit.
-REFIT_RTOL = 1e-6
 #: Fewest draws accepted: with fewer the p-value's resolution is coarser than 0.01.
 MIN_DRAWS = 99
 PVALUE_TYPES = ("symmetric", "equal-tailed", "greater", "less")
@@ -278,21 +276,12 @@ def _crv_se(fit: FeolsResult, names: list[str], param: str) -> tuple[float, int,
     feols's t degrees of freedom with them, and the factor of each variance term."""
     rows = fit._data.loc[fit._row_index]  # the estimation sample, singletons gone
     vcov = {"cluster": names[0] if len(names) == 1 else list(names)}
-    with warnings.catch_warnings():  # few clusters is why the bootstrap is run
-        warnings.simplefilter("ignore")
+    with warnings.catch_warnings():
+        # the user's fit already announced its drops and its few clusters (the reason
+        # the bootstrap runs); this refit on the same rows would repeat them
+        warnings.simplefilter("ignore", ImpactWarning)
         refit = feols(fit.formula, rows, vcov=vcov, ssc=fit.ssc, drop_singletons=False)
-    same = refit.nobs == fit.nobs and np.allclose(
-        refit.coef.to_numpy(), fit.coef.to_numpy(), rtol=REFIT_RTOL, atol=0.0
-    )
-    if same and list(names) == list(fit.n_clusters):  # the fit's own clusters
-        same = dict(refit.n_clusters) == dict(fit.n_clusters)
-        if same and fit.vcov_label == refit.vcov_label:  # CRV1 both: the same s.e.
-            same = np.allclose(refit.se.to_numpy(), fit.se.to_numpy(), rtol=REFIT_RTOL, atol=0)
-    if not same:
-        raise InvalidOptionError(
-            "the fit's data changed after fitting (its rows or values no longer give the "
-            "fit's coefficients): refit on the current data first."
-        )
+    check_refit(fit, refit, names)
     return float(refit.se[param]), int(refit.df_t), tuple(refit.small_sample.factors)
 
 

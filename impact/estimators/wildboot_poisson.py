@@ -11,10 +11,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from impact._typing import FloatArray
-from impact.errors import ConvergenceError, InvalidOptionError, close_matches_hint
+from impact.errors import ConvergenceError, ImpactWarning, InvalidOptionError, close_matches_hint
 from impact.estimators.fepois import fepois
 from impact.estimators.wild_setup import (
     bootstrap_cluster_codes,
+    check_refit,
     variance_clusters,
     warn_few_treated,
 )
@@ -32,10 +33,6 @@ from impact.results.poisson import FepoisResult
 from impact.results.wildboot import WildBootResult, p_values
 
 __all__ = ["ScoreProblem", "score_bootstrap"]
-
-#: The refit on the fit's own rows reproduces the coefficients up to the IRLS and
-#: fixed-effect solvers' tolerances; more means the user's frame changed since the fit.
-REFIT_RTOL = 1e-6
 
 
 @dataclass(frozen=True)
@@ -164,22 +161,13 @@ def _refit(fit: FepoisResult, names: list[str]) -> FepoisResult:
     factors and degrees of freedom); refuses a frame that changed since the fit."""
     rows = fit._data.loc[fit._row_index]
     vcov = {"cluster": names[0] if len(names) == 1 else list(names)}
-    with warnings.catch_warnings():  # few clusters is why the bootstrap is run
-        warnings.simplefilter("ignore")
+    with warnings.catch_warnings():
+        # the user's fit already announced its drops and its few clusters (the reason
+        # the bootstrap runs); this refit on the same rows would repeat them
+        warnings.simplefilter("ignore", ImpactWarning)
         refit = fepois(fit.formula, rows, vcov=vcov, ssc=fit.ssc, offset=fit.offset,
                        drop_singletons=False, separation=(), **fit._irls)  # fmt: skip
-    same = refit.nobs == fit.nobs and np.allclose(
-        refit.coef.to_numpy(), fit.coef.to_numpy(), rtol=REFIT_RTOL, atol=0.0
-    )
-    if same and list(names) == list(fit.n_clusters):  # the fit's own clusters
-        same = dict(refit.n_clusters) == dict(fit.n_clusters)
-        if same and fit.vcov_label == refit.vcov_label:  # CRV1 both: the same s.e.
-            same = np.allclose(refit.se.to_numpy(), fit.se.to_numpy(), rtol=REFIT_RTOL, atol=0)
-    if not same:
-        raise InvalidOptionError(
-            "the fit's data changed after fitting (its rows or values no longer give the "
-            "fit's coefficients): refit on the current data first."
-        )
+    check_refit(fit, refit, names)
     return refit
 
 
