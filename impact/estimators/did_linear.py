@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -21,56 +20,22 @@ from impact._typing import FloatArray
 from impact.errors import ImpactWarning, InvalidOptionError
 from impact.estimators.att_gt import att_gt
 from impact.estimators.did2s import did2s_fit
+from impact.estimators.did_regression import REGRESSION_ESTIMATORS, regression_estimator
 from impact.estimators.es_adapters import cluster_name
 from impact.estimators.imputation import FirstStageSpec, imputation_fit
+from impact.estimators.linear_map import NOT_SAME, LinearEstimator, LinearRun, same_values
 from impact.inference.clusters import cluster_sums
 from impact.results.att_gt import ATTgtResult
 from impact.results.event_study import EventStudyResult
 
-__all__ = ["NOT_SAME", "LinearEstimator", "LinearRun", "linear_estimator", "same_values"]
+__all__ = ["linear_estimator"]
 
 # Reruns silence the package's own warnings only: the user's fit announced its sample
 # drops, few clusters and empty cells once; the bootstrap reruns the estimator G + 2 times
 # on the same design (residual outcomes), which would repeat each message as often.
 # Other warnings (numerical ones) still surface.
 #: Event-study estimators whose fits the bootstrap re-runs.
-EVENT_ESTIMATORS = ("imputation", "did2s")
-
-
-@dataclass(frozen=True)
-class LinearRun:
-    """One run: ``estimate`` (m,), cluster ``scores`` (G, m) with variance ``S'S``, and
-    ``scale`` (m,), the root sum of squares of the single-unit or single-observation
-    terms (a clustered standard error below a tiny share of it is rounding noise)."""
-
-    estimate: FloatArray
-    scores: FloatArray
-    scale: FloatArray
-
-
-@dataclass(frozen=True)
-class LinearEstimator:
-    """A fit's estimator as a map of outcome vectors (one value per row of ``data``).
-
-    ``row_cluster`` holds each row's cluster code (-1: not in the sample); ``overall``
-    says the first term is an average of the others (left out of the sup-t band).
-    ``fixed_effects`` is a ``category^time`` interaction of the first stage, if any.
-    """
-
-    run: Callable[[FloatArray], LinearRun]
-    terms: list[str]
-    row_cluster: np.ndarray
-    n_clusters: int
-    cluster: str
-    n_units: int
-    call: dict[str, Any]
-    overall: bool
-    estimator: str
-    fixed_effects: str | None = None
-    #: the fit's own estimates and standard errors (NaN: not checked), which the run on
-    #: the fit's frame must reproduce
-    reported: FloatArray | None = None
-    reported_se: FloatArray | None = None
+EVENT_ESTIMATORS = ("imputation", "did2s", *REGRESSION_ESTIMATORS)
 
 
 def _att_gt_run(data, call, aggregate, agg_kw, codes, G) -> Callable[[FloatArray], LinearRun]:
@@ -94,10 +59,6 @@ def _att_gt_run(data, call, aggregate, agg_kw, codes, G) -> Callable[[FloatArray
     return run
 
 
-#: Re-running the fit's call on ``data`` must reproduce its estimates to this tolerance.
-SAME_FIT_RTOL = 1e-9
-
-
 def _same_att_gt(fit: ATTgtResult, data: pd.DataFrame, call: dict) -> None:
     """``data`` is the frame the fit was estimated on: its call reproduces the cells,
     the units and their clusters."""
@@ -115,19 +76,6 @@ def _same_att_gt(fit: ATTgtResult, data: pd.DataFrame, call: dict) -> None:
     )  # fmt: skip
     if not same:
         raise InvalidOptionError(NOT_SAME)
-
-
-#: The message when ``data`` is not the fit's frame.
-NOT_SAME = (
-    "data does not reproduce the fit (another frame, or changed since): pass the frame the "
-    "fit was estimated on."
-)
-
-
-def same_values(a: FloatArray, b: FloatArray) -> bool:
-    """Equal within :data:`SAME_FIT_RTOL` of the larger magnitude (NaN equals NaN)."""
-    scale = np.nanmax(np.abs(b), initial=1.0)
-    return bool(np.allclose(a, b, rtol=SAME_FIT_RTOL, atol=SAME_FIT_RTOL * scale, equal_nan=True))
 
 
 def _att_gt_estimator(fit: ATTgtResult, data: pd.DataFrame, aggregate, agg_kw) -> LinearEstimator:
@@ -205,9 +153,16 @@ def _event_estimator(fit: EventStudyResult, data: pd.DataFrame) -> LinearEstimat
     if fit.estimator not in EVENT_ESTIMATORS:
         raise InvalidOptionError(
             f"did_wildboot takes event_study fits of {EVENT_ESTIMATORS} (linear in the "
-            f"outcome with cluster scores) or att_gt fits; got estimator={fit.estimator!r}. "
-            "For TWFE and Sun-Abraham coefficients use impact.wildboot on the regression."
+            f"outcome with cluster scores) or att_gt fits; got estimator={fit.estimator!r}."
+            + (
+                " For Callaway-Sant'Anna pass the att_gt fit (event_study(...).fit) with "
+                "aggregate='dynamic'."
+                if fit.estimator == "cs"
+                else ""
+            )
         )
+    if fit.estimator in REGRESSION_ESTIMATORS:
+        return regression_estimator(fit, data)
     request = fit._request
     if request is None:
         raise InvalidOptionError("this event_study fit does not carry its call; refit it.")

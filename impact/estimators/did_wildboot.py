@@ -1,5 +1,6 @@
 """``impact.did_wildboot``: the wild cluster bootstrap-t of an ``att_gt`` fit (its cells or
-an aggregation) or an imputation or did2s event study, for inference with few clusters."""
+an aggregation) or an event study (imputation, did2s, Sun-Abraham, TWFE, linear ETWFE),
+for inference with few clusters."""
 
 from __future__ import annotations
 
@@ -68,17 +69,24 @@ def _check_options(aggregate, options: dict) -> None:
 
 
 def _fitted(
-    data: pd.DataFrame, call: dict, fixed_effects: str | None, sample: np.ndarray
+    data: pd.DataFrame,
+    call: dict,
+    fixed_effects: str | None,
+    sample: np.ndarray,
+    covariates: tuple[str, ...] = (),
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Rows of the estimator's ``sample`` (a mask) with a finite outcome, their fit on unit
     effects plus cohort-by-period means (never-treated units one cohort: a model in which
     every ATT(g,t) is identified; with a first stage's ``category^time`` effects, those
-    too), and the cohort-by-period code of each row. Units the estimator left out (e.g.
-    outside its control pool) do not enter the fit."""
+    too; and a regression's time-varying covariates), and the cohort-by-period code of
+    each row. Units the estimator left out (e.g. outside its control pool) do not enter
+    the fit."""
     y, unit, time, cohort = call["y"], call["unit"], call["time"], call["cohort"]
     other = category_by_time(fixed_effects, time, "did_wildboot")
     values = data[y].to_numpy(dtype=float, na_value=np.nan)
     complete = np.isfinite(values) & data[unit].notna().to_numpy() & sample
+    X = data[list(covariates)].to_numpy(dtype=float, na_value=np.nan).reshape(len(data), -1)
+    complete &= np.isfinite(X).all(axis=1)
     if other is not None:  # rows the estimator can use have the category
         complete &= data[other].notna().to_numpy()
     rows = np.flatnonzero(complete)
@@ -97,7 +105,11 @@ def _fitted(
         labels.append(pd.Index(kt_lab))
     fe = FixedEffects(tuple(codes), tuple(len(x) for x in labels), tuple(names), tuple(labels))
     yv = values[rows]
-    resid = demean(yv[:, None], fe).values[:, 0]
+    both = demean(np.column_stack([yv, X[rows]]), fe).values
+    resid = both[:, 0]
+    if X.shape[1]:  # Frisch-Waugh: the covariates' part of the fit too
+        coef, *_ = np.linalg.lstsq(both[:, 1:], resid, rcond=None)
+        resid = resid - both[:, 1:] @ coef
     return rows, yv - resid, ct_codes.astype(np.intp)
 
 
@@ -175,8 +187,9 @@ def did_wildboot(
     residuals: str = "jackknife",
     **aggregate_options,
 ) -> DiDWildBootResult:
-    """Wild cluster bootstrap-t of an ``att_gt`` fit or an imputation or did2s event
-    study: p-values, intervals and sup-t bands that hold with few clusters.
+    """Wild cluster bootstrap-t of an ``att_gt`` fit or an event study (imputation, did2s,
+    Sun-Abraham, TWFE, linear ETWFE): p-values, intervals and sup-t bands that hold with
+    few clusters.
 
     The fit's outcome is split into a fit on unit effects and cohort-by-period means
     (every ATT(g,t) is identified in it; plus a first stage's ``category^time`` effects)
@@ -192,9 +205,11 @@ def did_wildboot(
     fit : ATTgtResult or EventStudyResult
         An :func:`impact.att_gt` fit on panel data, clustered (``vcov={"cluster": col}``)
         by the resampled clusters; or an :func:`impact.event_study` fit with
-        ``estimator="imputation"`` or ``"did2s"`` (clustered by its ``vcov`` cluster,
-        default the unit), whose rows are the overall effect (the mean of event times
-        0 .. window end) then its event times.
+        ``estimator="imputation"``, ``"did2s"``, ``"sun_abraham"``, ``"twfe"`` or
+        ``"etwfe"`` (``family="linear"``), clustered by its ``vcov`` cluster (default the
+        unit), whose rows are the overall effect (the mean of event times 0 .. window
+        end) then its event times. The regression estimators' scores are their OLS
+        scores ``x_i e_i`` through the aggregation, with the fit's small-sample factor.
     data : DataFrame
         The frame ``fit`` was estimated on (not modified).
     aggregate : {None, "simple", "dynamic", "group", "calendar"}
@@ -234,7 +249,7 @@ def did_wildboot(
         )
     call = lin.call
     _warn_few_treated(data, lin)
-    rows, yhat, ct = _fitted(data, call, lin.fixed_effects, lin.row_cluster >= 0)
+    rows, yhat, ct = _fitted(data, call, lin.fixed_effects, lin.row_cluster >= 0, lin.covariates)
     row_cluster = lin.row_cluster[rows]
     resid = data[call["y"]].to_numpy(dtype=float, na_value=np.nan)[rows] - yhat
     if residuals == "jackknife":

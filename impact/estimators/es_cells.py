@@ -26,7 +26,14 @@ from impact.estimators.saturated import (
     saturated_fit,
 )
 
-__all__ = ["CellSample", "cell_sample", "interaction_weights", "sun_abraham_cells", "twfe_cells"]
+__all__ = [
+    "CellSample",
+    "cell_sample",
+    "interaction_matrix",
+    "interaction_weights",
+    "sun_abraham_cells",
+    "twfe_cells",
+]
 
 
 @dataclass(frozen=True)
@@ -86,13 +93,20 @@ def cell_sample(s: Any, never: np.ndarray, *, y: str, unit: str, cluster: str) -
     )
 
 
-def interaction_weights(coef, V, rel, n_cell):
-    """Average cell effects at each relative time with the cells' unit shares as weights."""
+def interaction_matrix(rel: np.ndarray, n_cell: FloatArray) -> tuple[FloatArray, np.ndarray]:
+    """Weights averaging cell effects at each relative time by the cells' unit shares
+    (one row per relative time), and the relative times."""
     rel_times = np.unique(rel)
-    W: FloatArray = np.zeros((len(rel_times), len(coef)))
+    W: FloatArray = np.zeros((len(rel_times), len(rel)))
     for i, r in enumerate(rel_times):
         sel = rel == r
         W[i, sel] = n_cell[sel] / n_cell[sel].sum()
+    return W, rel_times
+
+
+def interaction_weights(coef, V, rel, n_cell):
+    """Average cell effects at each relative time with the cells' unit shares as weights."""
+    W, rel_times = interaction_matrix(rel, n_cell)
     return W @ coef, W @ V @ W.T, rel_times
 
 

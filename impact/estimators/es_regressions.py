@@ -8,18 +8,19 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from impact._typing import VcovSpec
+from impact._typing import FloatArray, VcovSpec
 from impact.data.samplelog import SampleLog, replay_warnings
 from impact.design.event_times import require_comparison, require_reference
 from impact.design.grid import PeriodGrid
 from impact.design.staggered import staggered_design, unit_constant
 from impact.errors import ImpactError
-from impact.estimators.es_cells import interaction_weights, sun_abraham_cells, twfe_cells
+from impact.estimators.es_cells import interaction_matrix, sun_abraham_cells, twfe_cells
 from impact.estimators.es_request import EventRequest
 from impact.estimators.feols import feols
 from impact.linear.formula import formula_name, parse_fixed_effects
+from impact.results.linear import FeolsResult
 
-__all__ = ["sun_abraham_regression", "twfe_regression"]
+__all__ = ["DummyRegression", "dummy_regression", "sun_abraham_regression", "twfe_regression"]
 
 
 @dataclass(frozen=True)
@@ -76,32 +77,70 @@ def _fit_dummies(s: _Setup, base: str, values: np.ndarray, reference: int, r: Ev
     return fit, names, codes, work, name
 
 
-def twfe_regression(data, r: EventRequest):
-    """Relative-time dummies with binned endpoints; never-treated units at the reference."""
-    y, unit, window, reference = r.y, r.unit, r.window, r.reference
-    covariates, fixed_effects, vcov = r.covariates, r.fixed_effects, r.vcov
+@dataclass(frozen=True)
+class DummyRegression:
+    """An event study's regression on event-time dummies and its aggregation.
+
+    ``fit`` is the feols fit on ``work`` (the sample frame, with the user's row labels);
+    the event-time effects are ``weights @ fit.coef[names]`` at ``rel_times``.
+    """
+
+    fit: FeolsResult
+    names: list[str]
+    weights: FloatArray
+    rel_times: np.ndarray
+    work: pd.DataFrame
+
+    def estimate(self) -> FloatArray:
+        return self.weights @ self.fit.coef[self.names].to_numpy()
+
+    def vcov(self) -> FloatArray:
+        V = self.fit.vcov.loc[self.names, self.names].to_numpy()
+        return self.weights @ V @ self.weights.T
+
+
+def _twfe_setup(data, r: EventRequest) -> tuple[_Setup, np.ndarray]:
     s = _setup(data, r)
     treated = ~np.isnan(s.cohort)
     require_comparison(s.cohort, s.grid)
-    binned = np.clip(s.period - s.cohort, *window)
-    require_reference(s.cohort[treated], binned[treated], reference, s.grid)
-    binned = np.where(np.isnan(s.cohort), reference, binned).astype(int)
-    cl_col = _unit_level_cluster(s, unit, vcov)
-    if not covariates and not fixed_effects and cl_col is not None:
-        fast = twfe_cells(s, binned, y=y, unit=unit, cluster=cl_col, reference=reference)
+    binned = np.clip(s.period - s.cohort, *r.window)
+    require_reference(s.cohort[treated], binned[treated], r.reference, s.grid)
+    return s, np.where(np.isnan(s.cohort), r.reference, binned).astype(int)
+
+
+def _twfe_dummies(s: _Setup, binned: np.ndarray, r: EventRequest) -> DummyRegression:
+    fit, names, rel_t, work, _ = _fit_dummies(s, "rel_time", binned, r.reference, r)
+    return DummyRegression(fit, names, np.eye(len(names)), rel_t, work)
+
+
+def twfe_regression(data, r: EventRequest):
+    """Relative-time dummies with binned endpoints; never-treated units at the reference."""
+    s, binned = _twfe_setup(data, r)
+    cl_col = _unit_level_cluster(s, r.unit, r.vcov)
+    if not r.covariates and not r.fixed_effects and cl_col is not None:
+        fast = twfe_cells(s, binned, y=r.y, unit=r.unit, cluster=cl_col, reference=r.reference)
         if fast is not None:
             return _with_design_log(fast, s.log)
-    fit, names, rel_t, work, _ = _fit_dummies(s, "rel_time", binned, reference, r)
-    est = fit.coef[names].to_numpy()
-    V = fit.vcov.loc[names, names].to_numpy()
-    return est, V, rel_t, fit, int(work[unit].nunique()), s.log.then(fit.sample_log), fit.nobs
+    return _regression_out(_twfe_dummies(s, binned, r), s, r)
 
 
-def sun_abraham_regression(data, r: EventRequest):
-    """Interaction-weighted estimator: saturated cohort x relative-time regression, then
-    cohort-share weights at each relative time (Sun & Abraham 2021)."""
-    y, unit, reference = r.y, r.unit, r.reference
-    covariates, fixed_effects, vcov = r.covariates, r.fixed_effects, r.vcov
+def _regression_out(reg: DummyRegression, s: _Setup, r: EventRequest) -> tuple:
+    fit = reg.fit
+    n_units = int(reg.work[r.unit].nunique())
+    return (
+        reg.estimate(),
+        reg.vcov(),
+        reg.rel_times,
+        fit,
+        n_units,
+        s.log.then(fit.sample_log),
+        fit.nobs,
+    )
+
+
+def _sa_setup(data, r: EventRequest) -> tuple[_Setup, np.ndarray]:
+    """The design with Sun & Abraham's control group (never-treated units, else the
+    last-treated cohort before its treatment) and without always-treated cohorts."""
     s = _setup(data, r)
     g, period, keep = s.cohort, s.period, s.keep.copy()
     never = np.isnan(g)
@@ -114,28 +153,50 @@ def sun_abraham_regression(data, r: EventRequest):
     rel = period - g
     keep &= ~(~never & (np.nanmin(period) - g >= 0))  # always-treated cohorts
     inside = keep & ~never
-    require_reference(g[inside], rel[inside], reference, s.grid, per_cohort=True)
-    s = _Setup(s.frame, period, g, keep, s.log, s.grid)
-    cl_col = _unit_level_cluster(s, unit, vcov)
-    if not covariates and not fixed_effects and cl_col is not None:
-        return _with_design_log(
-            sun_abraham_cells(s, never, y=y, unit=unit, cluster=cl_col, reference=reference),
-            s.log,
-        )
+    require_reference(g[inside], rel[inside], r.reference, s.grid, per_cohort=True)
+    return _Setup(s.frame, period, g, keep, s.log, s.grid), never
+
+
+def _sa_dummies(s: _Setup, never: np.ndarray, r: EventRequest) -> DummyRegression:
+    """Saturated cohort x relative-time dummies, then the cohort shares of units observed
+    at each relative time as weights."""
+    g, rel = s.cohort, s.period - s.cohort
     # one integer code per (cohort, relative time); -1 for the reference and the controls
     gmin, rmin = np.nanmin(g), np.nanmin(rel)
     span = int(np.nanmax(rel) - rmin) + 1
     raw = np.nan_to_num(g - gmin) * span + np.nan_to_num(rel - rmin)
-    code = np.where(never | (rel == reference), -1, raw).astype(np.int64)
+    code = np.where(never | (rel == r.reference), -1, raw).astype(np.int64)
     fit, names, codes, work, name = _fit_dummies(s, "cohort_rel", code, -1, r)
     rr = (codes % span + rmin).astype(int)
-    # cohort shares at each relative time: units of each cohort observed at that time
-    used = work.loc[work[name] >= 0, [unit, name]]
-    n_gr = used.groupby(name)[unit].nunique().reindex(codes).to_numpy(dtype=float)
-    est, V, rel_times = interaction_weights(
-        fit.coef[names].to_numpy(), fit.vcov.loc[names, names].to_numpy(), rr, n_gr
-    )
-    return est, V, rel_times, fit, int(work[unit].nunique()), s.log.then(fit.sample_log), fit.nobs
+    used = work.loc[work[name] >= 0, [r.unit, name]]
+    n_gr = used.groupby(name)[r.unit].nunique().reindex(codes).to_numpy(dtype=float)
+    W, rel_times = interaction_matrix(rr, n_gr)
+    return DummyRegression(fit, names, W, rel_times, work)
+
+
+def sun_abraham_regression(data, r: EventRequest):
+    """Interaction-weighted estimator: saturated cohort x relative-time regression, then
+    cohort-share weights at each relative time (Sun & Abraham 2021)."""
+    s, never = _sa_setup(data, r)
+    cl_col = _unit_level_cluster(s, r.unit, r.vcov)
+    if not r.covariates and not r.fixed_effects and cl_col is not None:
+        return _with_design_log(
+            sun_abraham_cells(s, never, y=r.y, unit=r.unit, cluster=cl_col,
+                              reference=r.reference),
+            s.log,
+        )  # fmt: skip
+    return _regression_out(_sa_dummies(s, never, r), s, r)
+
+
+def dummy_regression(data, r: EventRequest, estimator: str) -> DummyRegression:
+    """The event study ``estimator`` ("twfe" or "sun_abraham") as a feols regression on
+    event-time dummies, whatever path its fit took (the cell formulation gives the same
+    numbers)."""
+    if estimator == "twfe":
+        s, binned = _twfe_setup(data, r)
+        return _twfe_dummies(s, binned, r)
+    s, never = _sa_setup(data, r)
+    return _sa_dummies(s, never, r)
 
 
 def _with_design_log(out: tuple, log: SampleLog) -> tuple:

@@ -170,6 +170,7 @@ def etwfe(
     rows = design.rows
     frame = data.iloc[rows][list(dict.fromkeys([y, *request.clusters]))]
     g, t = design.g, design.t
+    pos = np.asarray(rows, dtype=np.intp)  # positions of the sample rows in ``data``
     cat = None
     if fe_col:
         cat = data[fe_col].to_numpy()[rows]
@@ -185,7 +186,7 @@ def etwfe(
         "rows of cohorts without a comparison period, or of periods without comparison rows",
         int((~ok).sum()),
     )
-    frame, g, t = frame.loc[ok], g[ok], t[ok]
+    frame, g, t, pos = frame.loc[ok], g[ok], t[ok], pos[ok]
     cat = cat[ok] if cat is not None else None
     yv = frame[y].to_numpy(dtype=float)
     if family == "poisson":
@@ -211,7 +212,7 @@ def etwfe(
                     int(sep.sum()),
                 )
                 ok = ~sep
-                frame, g, t, yv = frame.loc[ok], g[ok], t[ok], yv[ok]
+                frame, g, t, yv, pos = frame.loc[ok], g[ok], t[ok], yv[ok], pos[ok]
                 cat = cat[ok] if cat is not None else None
                 continue
             fit = poisson_irls(yv, X, None, None, None)
@@ -238,7 +239,7 @@ def etwfe(
         log = log.with_drop(
             "unidentified_cells", "rows of unidentified cohort-period cells", int(bad.sum())
         )
-        frame, g, t, yv = frame.loc[~bad], g[~bad], t[~bad], yv[~bad]
+        frame, g, t, yv, pos = frame.loc[~bad], g[~bad], t[~bad], yv[~bad], pos[~bad]
         cat = cat[~bad] if cat is not None else None
     else:
         raise EmptySampleError("etwfe: cohort-period effects remain unidentified after refits.")
@@ -281,4 +282,5 @@ def etwfe(
         depvar=y,
         clusters=dict(vres.n_clusters),
         fixef=(cohort, time),
+        linear_design=(pos, vres.small) if family == "linear" else None,
     )

@@ -1,10 +1,14 @@
 """Few-cluster inference in the report: when the spec's cluster variable has fewer than
 :data:`~impact.inference.clusters.FEW_CLUSTERS` clusters, tables 5 and 13 add wild
-(cluster) bootstrap p-values that hold there, and say so in their notes."""
+(cluster) bootstrap p-values that hold there, table 6 bootstrap-t p-values and sup-t
+bands by event time, and their notes say so."""
 
 from __future__ import annotations
 
 import warnings
+
+import numpy as np
+import pandas as pd
 
 from impact.errors import FewClustersWarning, ImpactError
 from impact.estimators.did_wildboot import did_wildboot
@@ -13,7 +17,14 @@ from impact.inference.clusters import FEW_CLUSTERS
 from impact.report.evaluation import Evaluation
 from impact.report.headline import EVENT_ESTIMATORS
 
-__all__ = ["WILD_DRAWS", "WILD_MIN_CLUSTERS", "few_clusters", "n_clusters", "wild_p"]
+__all__ = [
+    "WILD_DRAWS",
+    "WILD_MIN_CLUSTERS",
+    "few_clusters",
+    "n_clusters",
+    "wild_event_times",
+    "wild_p",
+]
 
 #: Draws of the wild bootstraps in the report (Webb weights).
 WILD_DRAWS = 999
@@ -21,9 +32,9 @@ WILD_DRAWS = 999
 #: a 5% test; MacKinnon & Webb), the column stays blank and the note says so.
 WILD_MIN_CLUSTERS = 6
 #: Estimators with a wild bootstrap in table 5: CS (bootstrap-t of the dynamic
-#: aggregation), imputation and did2s (bootstrap-t of the event study's average), static
-#: TWFE (restricted wild cluster bootstrap of the coefficient).
-WILD_ESTIMATORS = ("cs", "cs_notyet", "imputation", "did2s", "twfe")
+#: aggregation), Sun-Abraham, imputation and did2s (bootstrap-t of the event study's
+#: average), static TWFE (restricted wild cluster bootstrap of the coefficient).
+WILD_ESTIMATORS = ("cs", "cs_notyet", "sun_abraham", "imputation", "did2s", "twfe")
 
 
 def n_clusters(ev: Evaluation) -> int:
@@ -49,8 +60,44 @@ def _run(ev: Evaluation, outcome: str, estimator: str) -> float:
         fit = ev.static_twfe(outcome)
         res = wildboot(fit, param=ev.names.member, B=WILD_DRAWS, weights="webb", seed=seed)
         return float(res.p_value)
-    es = ev.event_study(outcome, EVENT_ESTIMATORS[estimator])
-    return float(did_wildboot(es, ev.data, B=WILD_DRAWS, seed=seed).table["p_value"].iloc[0])
+    return float(_event_wild(ev, outcome, EVENT_ESTIMATORS[estimator]).table["p_value"].iloc[0])
+
+
+def _event_wild(ev: Evaluation, outcome: str, estimator: str):
+    """did_wildboot of the report's event study (memoised: tables 5 and 6 share it); for
+    CS, of its att_gt fit's dynamic aggregation over the window."""
+
+    def make():
+        es = ev.event_study(outcome, estimator)
+        if estimator != "cs":
+            return did_wildboot(es, ev.data, B=WILD_DRAWS, seed=ev.spec.seed)
+        lo, hi = ev.spec.window
+        return did_wildboot(es.fit, ev.data, aggregate="dynamic", min_e=lo, max_e=hi,
+                            B=WILD_DRAWS, seed=ev.spec.seed)  # fmt: skip
+
+    return ev.memo(("wild_es", outcome, estimator), make)
+
+
+def wild_event_times(ev: Evaluation, outcome: str, estimator: str, notes: list[str]):
+    """Table 6's few-cluster columns for one event study: ``rel_time``, ``p_wild``,
+    ``wild_band_low``, ``wild_band_high`` (bootstrap-t p-value and sup-t band of each event
+    time); None when it fails (the reason goes to ``notes``)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FewClustersWarning)  # table 5 notes it
+            res = _event_wild(ev, outcome, estimator)
+    except ImpactError as exc:
+        notes.append(f"{outcome}, {estimator}: no wild bootstrap ({str(exc).rstrip('.')})")
+        return None
+    tab = res.table.iloc[1:]  # the overall effect first
+    rel = [int(str(t).rsplit("::", 1)[1]) for t in tab["term"]]
+    out = pd.DataFrame({
+        "rel_time": np.asarray(rel, dtype=int),
+        "p_wild": tab["p_value"].to_numpy(dtype=float),
+        "wild_band_low": tab["band_low"].to_numpy(dtype=float),
+        "wild_band_high": tab["band_high"].to_numpy(dtype=float),
+    })  # fmt: skip
+    return out
 
 
 def wild_p(ev: Evaluation, outcome: str, estimator: str, notes: list[str]) -> float:

@@ -145,9 +145,9 @@ def _few_cluster_inference(ev: Evaluation, frame: pd.DataFrame) -> tuple[pd.Data
     ]
     text = (
         f" Only {n} clusters ({cl}): 'wild p' is the wild cluster bootstrap p-value "
-        f"({WILD_DRAWS} Webb draws; bootstrap-t of the effect for CS, imputation and did2s, "
-        "restricted wild cluster bootstrap for static TWFE), which holds with few clusters "
-        "where the SE-based inference does not."
+        f"({WILD_DRAWS} Webb draws; bootstrap-t of the effect for CS, Sun-Abraham, "
+        "imputation and did2s, restricted wild cluster bootstrap for static TWFE), which "
+        "holds with few clusters where the SE-based inference does not."
     )
     if notes:
         text += " " + "; ".join(notes) + "."

@@ -7,14 +7,25 @@ import numpy as np
 import pandas as pd
 
 from impact.report.evaluation import LABELS, Evaluation
+from impact.report.few_clusters import (
+    WILD_DRAWS,
+    WILD_MIN_CLUSTERS,
+    few_clusters,
+    wild_event_times,
+)
 from impact.report.headline import EVENT_ESTIMATORS, primary_estimator
 from impact.report.table import Table
 
 __all__ = ["dynamic_effects", "table_dynamic"]
 
 
-def dynamic_effects(ev: Evaluation) -> pd.DataFrame:
-    """Table 6 as a tidy frame: event-time effects of every event-study estimator."""
+def dynamic_effects(ev: Evaluation, notes: list[str] | None = None) -> pd.DataFrame:
+    """Table 6 as a tidy frame: event-time effects of every event-study estimator; with
+    few clusters (6 to 29) also each event time's wild bootstrap-t p-value and sup-t band
+    (``p_wild``, ``wild_band_low``, ``wild_band_high``; reasons for gaps go to ``notes``)."""
+    n = few_clusters(ev)
+    wild = n is not None and n >= WILD_MIN_CLUSTERS
+    notes = [] if notes is None else notes
     frames = []
     for fam in ev.spec.families:
         for outcome in fam.outcomes:
@@ -32,6 +43,10 @@ def dynamic_effects(ev: Evaluation) -> pd.DataFrame:
                 if key == "twfe":  # its window endpoints pool all earlier / later times
                     lo, hi = ev.spec.window
                     tab.loc[tab["rel_time"].isin([lo, hi]), "true_effect"] = np.nan
+                if wild:
+                    extra = wild_event_times(ev, outcome, EVENT_ESTIMATORS[key], notes)
+                    if extra is not None:
+                        tab = tab.merge(extra, on="rel_time", how="left")
                 frames.append(tab)
     if not frames:
         return pd.DataFrame()
@@ -53,6 +68,8 @@ def _dynamic_display(ev: Evaluation, frame: pd.DataFrame) -> pd.DataFrame:
                 for e, s in zip(t["estimate"], t["std_error"], strict=True)
             ]
             out[outcome] = cell
+            if "p_wild" in t.columns and t["p_wild"].notna().any():
+                out[f"{outcome} wild p"] = t["p_wild"].to_numpy()
             if t["true_effect"].notna().any():
                 out[f"{outcome} truth"] = t["true_effect"].to_numpy()
     return out
@@ -60,7 +77,8 @@ def _dynamic_display(ev: Evaluation, frame: pd.DataFrame) -> pd.DataFrame:
 
 def table_dynamic(ev: Evaluation) -> Table:
     """Table 6: effects by event time (headline estimator shown; all in the CSV)."""
-    frame = dynamic_effects(ev)
+    notes: list[str] = []
+    frame = dynamic_effects(ev, notes)
     note = (
         "Event-time effects, reference period e = -1 (imputation reports post-treatment "
         "horizons only). Shown: each family's headline estimator (Callaway-Sant'Anna with a "
@@ -68,6 +86,15 @@ def table_dynamic(ev: Evaluation) -> Table:
         "with pointwise and simultaneous (sup-t) 95% bands. Controls as in table 5; counts "
         "are in table 5 only."
     )
+    if "p_wild" in frame.columns:
+        note += (
+            f" Only {few_clusters(ev)} clusters ({ev.spec.cluster}): 'wild p' is each event "
+            f"time's wild cluster bootstrap-t p-value ({WILD_DRAWS} Webb draws), and the "
+            "CSV's wild_band_low/high the bootstrap-t sup-t band, which hold with few "
+            "clusters where the SE-based ones do not."
+        )
+        if notes:
+            note += " " + "; ".join(notes) + "."
     return Table(
         "dynamic",
         "Table 6: dynamic effects by event time",

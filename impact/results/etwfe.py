@@ -12,6 +12,7 @@ from impact.data.samplelog import SampleLog
 from impact.design.grid import PeriodGrid
 from impact.errors import InvalidOptionError
 from impact.inference.intervals import interval
+from impact.inference.ssc import SmallSample
 from impact.results.etwfe_effects import (
     CellEffects,
     aggregate_effects,
@@ -22,7 +23,7 @@ from impact.results.etwfe_effects import (
 from impact.results.plotting import plot_att_gt, plot_coefficients, plot_event_study
 from impact.results.protocol import ROW_TERMS, ModelInfo, ResultProtocol, rel_time_term, tidy_frame
 
-__all__ = ["ETWFEAggregate", "ETWFEResult"]
+__all__ = ["ETWFEAggregate", "ETWFEResult", "EtwfeLinearDesign"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -78,6 +79,16 @@ class ETWFEAggregate(ResultProtocol):
         return plot_coefficients(self.tidy(), ax=ax, title=self.info.depvar)
 
 
+@dataclass(frozen=True)
+class EtwfeLinearDesign:
+    """A linear etwfe fit's regressors ``X`` (kept columns), the positions ``rows`` of its
+    observations in the data, and its variance's small-sample numbers."""
+
+    X: FloatArray
+    rows: np.ndarray
+    small: SmallSample
+
+
 @dataclass(frozen=True, eq=False)
 class ETWFEResult(ResultProtocol):
     """Extended TWFE effects: per-cell and aggregated, in levels and proportional.
@@ -112,6 +123,9 @@ class ETWFEResult(ResultProtocol):
     depvar: str = ""
     clusters: dict[str, int] = field(default_factory=dict)
     fixef: tuple[str, ...] = ()
+    #: linear family: the regressors, the sample rows' positions in the data and the
+    #: variance's small-sample numbers (for the wild cluster bootstrap)
+    _linear: EtwfeLinearDesign | None = field(default=None, repr=False)
 
     @classmethod
     def build(
@@ -134,6 +148,7 @@ class ETWFEResult(ResultProtocol):
         depvar: str = "",
         clusters: dict[str, int] | None = None,
         fixef: tuple[str, ...] = (),
+        linear_design: tuple[np.ndarray, SmallSample] | None = None,
     ) -> ETWFEResult:
         """Assemble the result; ``cells``, ``cohort`` and ``period`` are grid positions
         (the table shows the user's period labels and event time in periods)."""
@@ -171,6 +186,7 @@ class ETWFEResult(ResultProtocol):
             depvar=depvar,
             clusters=dict(clusters or {}),
             fixef=tuple(fixef),
+            _linear=None if linear_design is None else EtwfeLinearDesign(X, *linear_design),
         )
 
     def aggregate(

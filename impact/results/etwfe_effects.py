@@ -18,7 +18,15 @@ from impact.design.grid import PeriodGrid
 from impact.errors import InvalidOptionError
 from impact.inference.intervals import interval
 
-__all__ = ["AGGREGATIONS", "CellEffects", "aggregate_effects", "cell_effects", "ratio_effects"]
+__all__ = [
+    "AGGREGATIONS",
+    "CellEffects",
+    "aggregate_effects",
+    "cell_effects",
+    "event_time_effects",
+    "event_time_weights",
+    "ratio_effects",
+]
 
 AGGREGATIONS = ("simple", "group", "calendar", "dynamic")
 
@@ -146,15 +154,23 @@ def aggregate_effects(
     )  # fmt: skip
 
 
-def event_time_effects(
-    e: CellEffects, vcov: FloatArray, rel: np.ndarray, min_e: int | None, max_e: int | None
-) -> tuple[np.ndarray, FloatArray, FloatArray]:
-    """Event times, level effects (cells weighted by observations) and their covariance."""
+def event_time_weights(
+    e: CellEffects, rel: np.ndarray, min_e: int | None, max_e: int | None
+) -> tuple[np.ndarray, FloatArray]:
+    """Event times in ``[min_e, max_e]`` and the weights (one row each) that average the
+    cells at that event time by their observations."""
     lo = rel.min() if min_e is None else min_e
     hi = rel.max() if max_e is None else max_e
     keys = np.unique(rel[(rel >= lo) & (rel <= hi)])
     n = e.n.astype(float)
     W = np.array([np.where(rel == k, n, 0.0) for k in keys]).reshape(len(keys), len(rel))
-    W = W / W.sum(axis=1, keepdims=True)
+    return keys, W / W.sum(axis=1, keepdims=True)
+
+
+def event_time_effects(
+    e: CellEffects, vcov: FloatArray, rel: np.ndarray, min_e: int | None, max_e: int | None
+) -> tuple[np.ndarray, FloatArray, FloatArray]:
+    """Event times, level effects (cells weighted by observations) and their covariance."""
+    keys, W = event_time_weights(e, rel, min_e, max_e)
     G = W @ e.grad
     return keys, W @ e.att, G @ vcov @ G.T

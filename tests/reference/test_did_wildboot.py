@@ -195,7 +195,7 @@ def test_review_cases():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("estimator", ["imputation", "did2s"])
+@pytest.mark.parametrize("estimator", ["imputation", "did2s", "twfe", "sun_abraham", "etwfe"])
 def test_event_study_band_coverage_with_30_clusters(estimator):
     """Known truth, the panels of the att_gt coverage test (30 cell clusters, cell-by-year
     shocks), event times -3 .. 3, 300 replications: the bootstrap-t band covers every event
@@ -207,6 +207,8 @@ def test_event_study_band_coverage_with_30_clusters(estimator):
         d = _clustered_panel(r)
         kw = dict(y="y", unit="firm", time="year", cohort="cohort", estimator=estimator,
                   window=(-3, 3), seed=r)  # fmt: skip
+        if estimator == "etwfe":
+            kw["family"] = "linear"
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             fit = impact.event_study(d, vcov={"cluster": "cell"}, **kw)
@@ -236,18 +238,24 @@ def _event(d, estimator, **kw):
         )  # fmt: skip
 
 
-@pytest.mark.parametrize("estimator", ["imputation", "did2s"])
+@pytest.mark.parametrize("estimator", ["imputation", "did2s", "twfe", "sun_abraham", "etwfe"])
 @pytest.mark.parametrize("fixed_effects", [None, "sector^year"])
 def test_event_study_draws_equal_refits(estimator, fixed_effects):
     """Reference: the public estimator refitted on the bootstrap outcome
-    ``Yhat + v_c u`` of three draws (unbalanced panel, 12 cell clusters)."""
+    ``Yhat + v_c u`` of three draws (unbalanced panel, 12 cell clusters). TWFE and
+    Sun-Abraham without fixed effects refit through their cell formulation, the
+    bootstrap runs the dummy regression; ETWFE is the linear family."""
     from impact.estimators.did_wildboot import _fitted
     from impact.inference.wild_cluster import draw_weights
 
     d = _clustered_panel(5, C=12)
     d["sector"] = d["firm"] % 3
     d = d.drop(index=d.index[np.random.default_rng(1).random(len(d)) < 0.05])
-    fit = _event(d, estimator, fixed_effects=fixed_effects)
+    if estimator == "etwfe":
+        kw = {"fixed_effects": fixed_effects, "family": "linear"}
+    else:
+        kw = {"fixed_effects": fixed_effects}
+    fit = _event(d, estimator, **kw)
     res = impact.did_wildboot(fit, d, B=999, seed=3, residuals="ols")
     assert res.n_clusters == 12 and res.estimator == estimator
     assert res._identity_gap <= LINEAR_TOL
@@ -258,26 +266,85 @@ def test_event_study_draws_equal_refits(estimator, fixed_effects):
     assert len(rows) == len(d)
     resid = d["y"].to_numpy() - yhat
     V, _ = draw_weights("webb", 12, 999, np.random.default_rng(3))
-    centre = _event(d.assign(y=yhat), estimator, fixed_effects=fixed_effects).tidy()
+    centre = _event(d.assign(y=yhat), estimator, **kw).tidy()
     for b in (0, 17, 998):
         star = _event(d.assign(y=yhat + V[d["cell"].to_numpy(), b] * resid), estimator,
-                      fixed_effects=fixed_effects).tidy()  # fmt: skip
+                      **kw).tidy()  # fmt: skip
         t_star = (star["estimate"] - centre["estimate"]) / star["std_error"]
         np.testing.assert_allclose(res._t_boot[b], t_star, atol=REFIT_TOL, rtol=0)
     assert estimator in res.summary() and "12 clusters" in res.summary()
+
+
+@pytest.mark.parametrize("estimator", ["twfe", "sun_abraham"])
+def test_regression_draws_with_covariates_equal_refits(estimator):
+    """Reference: with a time-varying covariate the bootstrap's model holds it too (its
+    coefficient by Frisch-Waugh); the public estimator refitted on three draws' outcomes
+    gives the same t*."""
+    from impact.estimators.did_wildboot import _fitted
+    from impact.inference.wild_cluster import draw_weights
+
+    d = _clustered_panel(8, C=10)
+    d["x"] = np.random.default_rng(2).normal(size=len(d)) + 0.1 * d["year"]
+    d["y"] = d["y"] + 0.7 * d["x"]
+    fit = _event(d, estimator, covariates=["x"])
+    res = impact.did_wildboot(fit, d, B=199, seed=4, residuals="ols")
+    assert res._identity_gap <= LINEAR_TOL
+    call = {"y": "y", "unit": "firm", "time": "year", "cohort": "cohort"}
+    _, yhat, _ = _fitted(d, call, None, np.ones(len(d), dtype=bool), ("x",))
+    resid = d["y"].to_numpy() - yhat
+    V, _ = draw_weights("webb", 10, 199, np.random.default_rng(4))
+    centre = _event(d.assign(y=yhat), estimator, covariates=["x"]).tidy()
+    for b in (0, 99):
+        star = _event(d.assign(y=yhat + V[d["cell"].to_numpy(), b] * resid), estimator,
+                      covariates=["x"]).tidy()  # fmt: skip
+        t_star = (star["estimate"] - centre["estimate"]) / star["std_error"]
+        np.testing.assert_allclose(res._t_boot[b], t_star, atol=REFIT_TOL, rtol=0)
 
 
 def test_event_study_bad_input():
     d = _clustered_panel(6, C=10)
     fit = _event(d, "imputation")
     for bad, match in (
-        (dict(fit=_event(d, "twfe"), data=d), "impact.wildboot"),
+        (dict(fit=_event(d, "cs"), data=d), "event_study fits of"),
         (dict(fit=fit, data=d, aggregate="dynamic"), "att_gt fits"),
         (dict(fit=fit, data=d.assign(y=d["y"] * 1.5)), "does not reproduce"),
         (dict(fit=fit, data=d.assign(cell=d["cell"] // 2)), "does not reproduce"),
     ):
         with pytest.raises(InvalidOptionError, match=match):
             impact.did_wildboot(**bad)
+
+
+@pytest.mark.parametrize("estimator", ["twfe", "sun_abraham", "etwfe"])
+def test_regression_event_study_bad_input(estimator):
+    """Another frame, a shorter frame, clusters that split units and a Poisson ETWFE fit
+    are typed errors; the same rows in another order are the fit's frame for the dummy
+    regressions (refitted on it), not for ETWFE (which keeps its rows' positions)."""
+    d = _clustered_panel(6, C=10)
+    kw = {"family": "linear"} if estimator == "etwfe" else {}
+    fit = _event(d, estimator, **kw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        by_year = impact.event_study(
+            d, y="y", unit="firm", time="year", cohort="cohort", estimator=estimator,
+            window=(-3, 4), vcov={"cluster": "year"}, **kw,
+        )  # fmt: skip
+    for bad, match in (
+        (dict(fit=fit, data=d.assign(y=d["y"] * 1.5)), "does not reproduce"),
+        (dict(fit=fit, data=d.iloc[: len(d) // 2]), "does not reproduce"),
+        (dict(fit=by_year, data=d), "changes within units"),
+    ):
+        with pytest.raises(InvalidOptionError, match=match):
+            impact.did_wildboot(**bad)
+    flipped = d.iloc[::-1].reset_index(drop=True)
+    if estimator != "etwfe":
+        res = impact.did_wildboot(fit, flipped, B=99)
+        np.testing.assert_allclose(res.table["estimate"], fit.tidy()["estimate"], rtol=1e-12)
+        return
+    with pytest.raises(InvalidOptionError, match="does not reproduce"):
+        impact.did_wildboot(fit, flipped)
+    pos = d.assign(y=np.exp(d["y"]))
+    with pytest.raises(InvalidOptionError, match="linear ETWFE"):
+        impact.did_wildboot(_event(pos, "etwfe", family="poisson"), pos)
     many = _clustered_panel(6, C=30)  # 240 units
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

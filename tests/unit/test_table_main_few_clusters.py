@@ -1,6 +1,6 @@
-"""Table 5 with few clusters: a 'wild p' column whose numbers trace to the public calls
-(impact.did_wildboot on the CS fit and on the imputation event study, impact.wildboot on
-the static TWFE fit), blank for estimators without one; absent with many clusters."""
+"""Tables 5 and 6 with few clusters: 'wild p' columns whose numbers trace to the public
+calls (impact.did_wildboot on the CS fit and on the imputation and Sun-Abraham event
+studies, impact.wildboot on the static TWFE fit); absent with many clusters."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from impact.report.evaluation import Evaluation
 from impact.report.few_clusters import WILD_DRAWS
 from impact.report.spec import OutcomeFamily, Spec
 from impact.report.table5_main import table_main
+from impact.report.table6_dynamic import table_dynamic
 
 FAMILIES = (OutcomeFamily("jobs", ("log_emp",), "log", ("cs", "twfe", "imputation",
                                                          "sun_abraham")),)  # fmt: skip
@@ -40,12 +41,50 @@ def test_wild_p_traces_to_public_calls(s4_panel):
                                   B=WILD_DRAWS, seed=seed)  # fmt: skip
         tw = impact.wildboot(ev.static_twfe("log_emp"), param=ev.names.member, B=WILD_DRAWS,
                              weights="webb", seed=seed)  # fmt: skip
+        sa = impact.did_wildboot(ev.event_study("log_emp", "sun_abraham"), ev.data,
+                                 B=WILD_DRAWS, seed=seed)  # fmt: skip
     assert frame.loc["Callaway-Sant'Anna", "p_wild"] == cs.table["p_value"].iloc[0]
     assert frame.loc["imputation (BJS)", "p_wild"] == imp.table["p_value"].iloc[0]
     assert frame.loc["static TWFE", "p_wild"] == tw.p_value
-    assert np.isnan(frame.loc["Sun-Abraham", "p_wild"])
+    assert frame.loc["Sun-Abraham", "p_wild"] == sa.table["p_value"].iloc[0]
 
 
 def test_no_wild_column_with_many_clusters(s4_panel):
     _, tab = _table(s4_panel)
+    assert "p_wild" not in tab.frame.columns and "wild" not in tab.note
+
+
+def test_table6_wild_columns_trace_to_public_calls(s4_panel):
+    """Table 6: each event time's wild p and sup-t band are did_wildboot's on the event
+    study (CS: on its att_gt fit's dynamic aggregation over the window)."""
+    df, truth = s4_panel
+    spec = Spec(families=FAMILIES, production=None, tables=("dynamic",), figures=(),
+                cluster="region")  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ev = Evaluation.build(df, spec, truth)
+        tab = table_dynamic(ev)
+        lo, hi = ev.spec.window
+        cs = impact.did_wildboot(ev.event_study("log_emp", "cs").fit, ev.data,
+                                 aggregate="dynamic", min_e=lo, max_e=hi, B=WILD_DRAWS,
+                                 seed=ev.spec.seed)  # fmt: skip
+        sa = impact.did_wildboot(ev.event_study("log_emp", "sun_abraham"), ev.data,
+                                 B=WILD_DRAWS, seed=ev.spec.seed)  # fmt: skip
+    assert "log_emp wild p" in tab.display.columns and "bootstrap-t" in tab.note
+    frame = tab.frame
+    for label, res in (("Callaway-Sant'Anna", cs), ("Sun-Abraham", sa)):
+        mine = frame[frame["estimator"] == label].set_index("rel_time")
+        ref = res.table.iloc[1:]
+        rel = [int(t.rsplit("::", 1)[1]) for t in ref["term"]]
+        np.testing.assert_array_equal(mine.loc[rel, "p_wild"], ref["p_value"])
+        np.testing.assert_array_equal(mine.loc[rel, "wild_band_low"], ref["band_low"])
+        np.testing.assert_array_equal(mine.loc[rel, "wild_band_high"], ref["band_high"])
+
+
+def test_no_table6_wild_columns_with_many_clusters(s4_panel):
+    df, truth = s4_panel
+    spec = Spec(families=FAMILIES, production=None, tables=("dynamic",), figures=())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        tab = table_dynamic(Evaluation.build(df, spec, truth))
     assert "p_wild" not in tab.frame.columns and "wild" not in tab.note
