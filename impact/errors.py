@@ -35,6 +35,7 @@ __all__ = [
     "NonPositiveInputError",
     "OutputPathError",
     "SampleDropWarning",
+    "SpecError",
     "close_matches_hint",
 ]
 
@@ -112,6 +113,17 @@ class InvalidOptionError(ImpactError):
 
 class ExpressionError(InvalidOptionError):
     """A spec expression uses something outside the whitelisted column-expression grammar."""
+
+
+class SpecError(ColumnNotFoundError, InvalidOptionError):
+    """An evaluation spec does not fit the data: every problem at once, one per line
+    (``problems``)."""
+
+    def __init__(self, problems: Iterable[str]) -> None:
+        self.problems = tuple(problems)
+        n = len(self.problems)
+        head = "the spec does not fit the data" + (f" ({n} problems)" if n > 1 else "")
+        super().__init__(head + ":\n" + "\n".join(f"- {p}" for p in self.problems))
 
 
 class OutputPathError(ImpactError):

@@ -34,6 +34,7 @@ from impact.report.provenance import data_sha256, git_commit, json_text
 from impact.report.registry import FIGURE_BUILDERS, TABLE_BUILDERS
 from impact.report.report_figures import figure_style
 from impact.report.spec import Spec
+from impact.report.spec_fit import fit_spec
 from impact.report.table import Table
 
 __all__ = ["OFFLOAD", "EvaluationReport", "evaluate"]
@@ -104,6 +105,9 @@ class EvaluationReport:
         """
         folder = OutputFolder.create(directory)
         md = [f"# {markdown_escape(self.title)}", ""]
+        notes = self.provenance.get("notes") or []
+        if notes:  # settings switched off and tables skipped for this data
+            md += ["## Notes on this data", "", *(f"- {markdown_escape(n)}" for n in notes), ""]
         stems = _stems(self.tables) | _stems(self.figures)
         for name, tab in self.tables.items():
             files = tab.render()
@@ -193,16 +197,20 @@ def evaluate(
 
     Raises
     ------
-    ColumnNotFoundError
-        The spec names a column the data lack (before any estimation).
+    SpecError
+        The spec names columns the data lack, or tables and figures whose column roles
+        are absent: every problem at once, before any estimation. Settings left at their
+        defaults whose columns are absent are switched off instead, and tables that need
+        them skipped, each with a line in ``provenance["notes"]`` and the report
+        (:func:`impact.report.spec_fit.fit_spec`).
     InvalidOptionError
         Unknown table or figure names.
     """
     spec = spec if spec is not None else Spec()
     _check_names(spec.tables, TABLE_BUILDERS, "tables")
     _check_names(spec.figures, FIGURE_BUILDERS, "figures")
-    if "production" in spec.tables and spec.production is None:
-        raise InvalidOptionError("table 'production' needs the spec's [production] block.")
+    fitted = fit_spec(spec, data)
+    spec, notes = fitted.spec, list(fitted.notes)
     if not isinstance(workers, int) or workers < 1:
         raise InvalidOptionError(f"workers must be a positive integer, got {workers!r}.")
     if workers > 1 and multiprocessing.current_process().daemon:
@@ -229,6 +237,7 @@ def evaluate(
         "data_sha256": data_sha256(data),
         "spec": spec.to_dict(),
         "warnings": caught,
+        "notes": notes,
         "workers": workers,
         "versions": _versions(),
     }
@@ -243,6 +252,8 @@ def _build_step(ev: Evaluation, kind: str, name: str) -> tuple[Any, list[str], f
     with warnings.catch_warnings(record=True) as rec, style:
         warnings.simplefilter("always")
         made = build(ev)
+    if isinstance(made, Table) and not ev.truth:  # no truth columns for real data
+        made = made.without_truth()
     msgs = sorted({f"{w.category.__name__}: {w.message}" for w in rec})
     return made, msgs, time.perf_counter() - start
 

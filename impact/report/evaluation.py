@@ -107,8 +107,9 @@ class Evaluation:
     def sector_fe(self) -> str | None:
         """Sector-by-period effects of the regression estimators (None if switched off)."""
         c = self.spec.columns
-        sector, time = formula_name(c.sector), formula_name(c.time)
-        return f"{sector}^{time}" if self.spec.sector_by_year else None
+        if not (self.spec.sector_by_year and c.sector):
+            return None
+        return f"{formula_name(c.sector)}^{formula_name(c.time)}"
 
     @property
     def vcov(self) -> dict[str, str]:

@@ -46,11 +46,17 @@ def report_html(
     figures : mapping of str to bytes
         PNG bytes by figure name, embedded as data URIs.
     provenance : mapping
-        Printed as JSON at the end.
+        Printed as JSON at the end; its ``notes`` (settings switched off and tables
+        skipped for this data) also as a list after the contents.
     """
     nav = [f'<li><a href="#{_anchor(t.name)}">{html.escape(t.title)}</a></li>' for t in tables]
     nav += [f'<li><a href="#fig-{_anchor(n)}">Figure: {html.escape(n)}</a></li>' for n in figures]
     body = [f"<h1>{html.escape(title)}</h1>", "<nav><ul>", *nav, "</ul></nav>"]
+    notes = provenance.get("notes") or []
+    if notes:  # settings switched off and tables skipped for this data
+        body.append('<h2 id="notes">Notes on this data</h2><ul>')
+        body += [f"<li>{html.escape(str(n))}</li>" for n in notes]
+        body.append("</ul>")
     for t in tables:
         body.append(f'<h2 id="{_anchor(t.name)}">{html.escape(t.title)}</h2>')
         body.append(t.render()[".html"])

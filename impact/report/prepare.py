@@ -75,13 +75,19 @@ def prepare(data: pd.DataFrame, spec: Spec) -> tuple[pd.DataFrame, InternalColum
     out = data.copy()
     for name, expr in derived.items():
         out[name] = derive_column(data, name, expr)
-    if data[c.cluster_cell].isna().any():
-        raise InvalidOptionError(
-            f"cluster-cell column {c.cluster_cell!r} has missing values; it must say for every "
-            "row whether the firm's cell hosts a cluster."
-        )
-    in_cell = data[c.cluster_cell].astype(bool)
-    pool = {"out_of_cell": ~in_cell, "in_cell": in_cell, "never": in_cell | True}[spec.control]
+    if c.cluster_cell:
+        if data[c.cluster_cell].isna().any():
+            raise InvalidOptionError(
+                f"cluster-cell column {c.cluster_cell!r} has missing values; it must say for "
+                "every row whether the firm's cell hosts a cluster."
+            )
+        in_cell = data[c.cluster_cell].astype(bool)
+        pool = {"out_of_cell": ~in_cell, "in_cell": in_cell, "never": in_cell | True}
+        pool = pool[spec.control]
+    elif spec.control == "never":  # no cell geography: every never-treated unit
+        pool = pd.Series(True, index=data.index)
+    else:
+        raise InvalidOptionError(f"control = {spec.control!r} needs the cluster_cell role.")
     periods = np.unique(period_numbers(data[c.time]))
     cohort = normalize_cohorts(data[c.cohort], periods=periods)
     out[names.pool] = pool

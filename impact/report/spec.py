@@ -170,8 +170,9 @@ class Spec:
 
     @property
     def effect(self) -> str:
-        """The effect of membership the main comparison targets (DGP.md §0 rule 8)."""
-        return CONTROLS[self.control]
+        """The effect of membership the main comparison targets (DGP.md §0 rule 8); "ATT"
+        for data without cluster cells (no spillover exposure to tell apart)."""
+        return CONTROLS[self.control] if self.columns.cluster_cell else "ATT"
 
     def required_columns(self) -> list[str]:
         """Every data column the spec names (derived outcomes excluded)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,7 +12,14 @@ from impact.report.escape import markdown_escape, markdown_paragraph
 from impact.report.etable import etable
 from impact.report.frames import format_frame, render_frame
 
-__all__ = ["Table"]
+__all__ = ["Table", "is_truth_column"]
+
+
+def is_truth_column(name: object) -> bool:
+    """A column of the generator's truth: ``true_effect`` (or another ``true_*``),
+    ``truth``, or ``<outcome> truth``."""
+    text = str(name)
+    return text.startswith("true_") or text == "truth" or text.endswith(" truth")
 
 
 @dataclass(frozen=True)
@@ -59,3 +67,15 @@ class Table:
             ".html": etable(models, format="html", labels=self.labels),
             ".csv": etable(models, labels=self.labels).to_csv(lineterminator="\n"),
         }
+
+    def without_truth(self) -> Table:
+        """The table without truth columns (for data that have no truth)."""
+        if self.frame is None:
+            return self
+
+        def drop(frame: pd.DataFrame | None) -> pd.DataFrame | None:
+            if frame is None:
+                return None
+            return frame.drop(columns=[c for c in frame.columns if is_truth_column(c)])
+
+        return dataclasses.replace(self, frame=drop(self.frame), display=drop(self.display))

@@ -43,7 +43,7 @@ def _row(ev: Evaluation, family: OutcomeFamily, outcome: str, estimator: str) ->
         est, se = a.estimate, a.std_error
         pre_p = gt.pretrend_test()["p_value"]
         obs, firms = int(gt.sample_log.n_final), int(gt.n_units)
-        if estimator == "cs_notyet" and spec.control != "in_cell":
+        if estimator == "cs_notyet" and spec.control != "in_cell" and spec.columns.cluster_cell:
             # later joiners in cluster cells are exposed before they join: comparing
             # with them mixes the direct effect and the spillover (DGP.md §4.10, S4)
             effect, truth = "mixed (not-yet-treated joiners are exposed)", float("nan")
@@ -119,10 +119,11 @@ def _counts(ev: Evaluation) -> str:
     c, d = ev.spec.columns, ev.data
     cohort = pd.to_numeric(d[c.cohort], errors="coerce")
     treated = d.loc[cohort.notna(), c.unit].nunique()
+    text = f"{treated:,} member firms in {cohort.dropna().nunique()} join cohorts"
+    if not (c.launch and c.cell):
+        return text
     clusters = d.loc[pd.to_numeric(d[c.launch], errors="coerce").notna(), c.cell].nunique()
-    return (
-        f"{treated:,} member firms in {cohort.dropna().nunique()} join cohorts, {clusters} clusters"
-    )
+    return f"{text}, {clusters} clusters"
 
 
 def _few_cluster_inference(ev: Evaluation, frame: pd.DataFrame) -> tuple[pd.DataFrame, str]:
@@ -166,18 +167,34 @@ def table_main(ev: Evaluation) -> Table:
         columns={"std_error": "SE", "pretrend_p": "pre-trend p", "true_effect": "truth",
                  "p_wild": "wild p"}
     )  # fmt: skip
-    fe = "sector-by-year effects" if spec.sector_by_year else "period effects"
+    fe = "sector-by-year effects" if ev.sector_fe else "period effects"
+    geography = bool(spec.columns.cluster_cell)
+    controls = (
+        f"{_CONTROLS[spec.control]} (the {spec.effect} effect of membership, DGP.md §0 rule 8)"
+        if geography
+        else "never-treated units"
+    )
+    notyet = (
+        "its not-yet-treated variant also compares with later joiners, who are exposed to "
+        "their cluster before they join, so it mixes the direct and spillover effects"
+        if geography
+        else "its not-yet-treated variant also compares with later-treated units before "
+        "they are treated"
+    )
+    tfp = spec.production is not None and spec.production.tfp_did
     note = (
-        f"{_counts(ev)}. Controls: {_CONTROLS[spec.control]} (the {spec.effect} effect of "
-        f"membership, DGP.md §0 rule 8). Static TWFE, Sun-Abraham and imputation absorb unit "
-        f"and {fe}; Callaway-Sant'Anna is doubly robust with covariates "
-        f"{list(spec.covariates) or 'none'} at the base period; its not-yet-treated variant "
-        "also compares with later joiners, who are exposed to their cluster before they join, "
-        "so it mixes the direct and spillover effects. Event-study estimators report the "
-        f"average of event times 0-{spec.window[1]}; counts are Poisson ETWFE proportional "
-        "effects sum E[Y(1)] / sum E[Y(0)] - 1. Pre-trend p: joint test of pre-treatment "
-        f"effects. SEs clustered by {spec.cluster}; log TFP's SE from a two-stage firm-block "
-        f"bootstrap ({spec.n_boot} draws) that re-estimates the production function. "
+        f"{_counts(ev)}. Controls: {controls}. Static TWFE, Sun-Abraham and imputation absorb "
+        f"unit and {fe}; Callaway-Sant'Anna is doubly robust with covariates "
+        f"{list(spec.covariates) or 'none'} at the base period; {notyet}. Event-study "
+        f"estimators report the average of event times 0-{spec.window[1]}; counts are "
+        "Poisson ETWFE proportional effects sum E[Y(1)] / sum E[Y(0)] - 1. Pre-trend p: "
+        f"joint test of pre-treatment effects. SEs clustered by {spec.cluster}"
+        + (
+            f"; log TFP's SE from a two-stage firm-block bootstrap ({spec.n_boot} draws) "
+            "that re-estimates the production function. "
+            if tfp
+            else ". "
+        )
         + (
             "Truth: the generator's effect with the same aggregation (simple aggregation for "
             "static TWFE); under selection on unobservables estimates and truth can differ "

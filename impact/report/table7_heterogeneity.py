@@ -161,8 +161,11 @@ def table_heterogeneity(ev: Evaluation) -> Table:
         "status join neither group; "
         "founders join in their cell's launch year. Difference: SE from the difference of "
         "the two influence functions (the subgroups share controls), clustered by "
-        f"{ev.spec.cluster}; p-value two-sided normal. Truth: the generator's "
-        f"{ev.spec.effect} effect on the subgroup's post-joining firm-years relative to "
-        "its base year."
+        f"{ev.spec.cluster}; p-value two-sided normal."
     )
+    if ev.truth:
+        note += (
+            f" Truth: the generator's {ev.spec.effect} effect on the subgroup's post-joining "
+            "firm-years relative to its base year."
+        )
     return Table("heterogeneity", "Table 7: heterogeneous effects", (), note, {}, frame=frame)
