@@ -6,6 +6,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from impact.errors import ImpactError
+
 __all__ = ["main"]
 
 
@@ -31,7 +33,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     sim.add_argument("--n-firms", type=int, default=2000)
     sim.add_argument("--seed", type=int, default=None)
     sub.add_parser("version", help="print the package version")
+    spec = sub.add_parser("spec", help="write a first spec for your panel, or check one")
+    spec_sub = spec.add_subparsers(dest="spec_command", required=True)
+    init = spec_sub.add_parser("init", help="propose a spec (TOML) from the data's columns")
+    init.add_argument("--data", required=True, help="firm panel (CSV or Parquet)")
+    init.add_argument("--out", default="spec.toml", help="where to write it (default spec.toml)")
+    init.add_argument("--force", action="store_true", help="overwrite an existing file")
+    check = spec_sub.add_parser("check", help="list every problem of a spec on a data set")
+    check.add_argument("--spec", required=True, help="report spec (TOML)")
+    check.add_argument("--data", required=True, help="firm panel (CSV or Parquet)")
     args = parser.parse_args(argv)
+    try:
+        return _run(args)
+    except (ImpactError, FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+        print(f"impact: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.command == "spec":
+        from impact.report.spec_commands import spec_check, spec_init
+
+        if args.spec_command == "init":
+            return spec_init(args.data, args.out, force=args.force)
+        return spec_check(args.spec, args.data)
     if args.command == "version":
         import impact
 

@@ -22,6 +22,7 @@ from impact._typing import FloatArray
 from impact.errors import ImpactWarning, InvalidOptionError
 from impact.estimators.es_adapters import cluster_name
 from impact.estimators.es_regressions import dummy_regression
+from impact.estimators.etwfe import etwfe
 from impact.estimators.linear_map import LinearEstimator, LinearRun
 from impact.inference.clusters import cluster_sums
 from impact.linear.demean import demean
@@ -71,16 +72,22 @@ def _dummy_design(fit: EventStudyResult, data: pd.DataFrame) -> _Regression:
     )  # fmt: skip
 
 
-def _etwfe_design(fit: EventStudyResult) -> _Regression:
-    et = fit.fit
-    lin = getattr(et, "_linear", None)
-    if lin is None:
+def _etwfe_design(fit: EventStudyResult, data: pd.DataFrame) -> _Regression:
+    """The linear ETWFE regression refitted on ``data`` (as the event study fitted it), so
+    that its design comes from the frame given, as for TWFE and Sun-Abraham."""
+    r = fit._request
+    if r.family != "linear":
         raise InvalidOptionError(
             "did_wildboot takes linear ETWFE fits (family='linear'): the Poisson model's "
             "effects are not linear in the outcome."
         )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ImpactWarning)  # announced by the fit
+        et = etwfe(data, family="linear", control="never", fixed_effects=r.fixed_effects,
+                   vcov=r.vcov, alpha=r.alpha, **r.design())  # fmt: skip
+    lin = et._linear
     rel = et.cells["rel_time"].to_numpy()
-    keys, W = event_time_weights(et._effects, rel, *fit._request.window)
+    keys, W = event_time_weights(et._effects, rel, *r.window)
     return _Regression(
         lin.X, None, lin.rows, _with_overall(W @ et._effects.grad, keys, fit._request.window),
         float(lin.small.factors[0]),
@@ -94,7 +101,7 @@ def regression_estimator(fit: EventStudyResult, data: pd.DataFrame) -> LinearEst
     if request is None:
         raise InvalidOptionError("this event_study fit does not carry its call; refit it.")
     cl = cluster_name(request.vcov, request.unit)
-    design = _etwfe_design(fit) if fit.estimator == "etwfe" else _dummy_design(fit, data)
+    design = _etwfe_design(fit, data) if fit.estimator == "etwfe" else _dummy_design(fit, data)
     Xd, fe, rows, agg = design.Xd, design.fe, design.rows, design.agg
     if rows.size and rows.max() >= len(data):
         raise InvalidOptionError("data does not reproduce the fit: it has fewer rows.")

@@ -58,13 +58,16 @@ def _setup(data, r: EventRequest) -> _Setup:
 
 
 def _fit_dummies(s: _Setup, base: str, values: np.ndarray, reference: int, r: EventRequest):
-    """feols of y on i(<fresh column>, ref=reference) + covariates | unit + time (+ FE)."""
+    """feols of y on i(<fresh column>, ref=reference) + covariates | unit + time (+ FE);
+    the frame returned holds the estimation sample's rows."""
     y, unit, time, covariates = r.y, r.unit, r.time, r.covariates
     fixed_effects, vcov = r.fixed_effects, r.vcov
     name = base
     while name in s.frame.columns:  # reserve no column name of the user's
         name = "_" + name
     work = s.frame.assign(**{name: values}).loc[s.keep]
+    if not work.index.is_unique:  # the fit's row labels must identify its sample rows
+        work = work.reset_index(drop=True)
     q = formula_name
     rhs = " + ".join([f"i({q(name)}, ref={reference})", *map(q, covariates)])
     fe = " + ".join([q(unit), q(time), *([fixed_effects] if fixed_effects else [])])
@@ -74,7 +77,8 @@ def _fit_dummies(s: _Setup, base: str, values: np.ndarray, reference: int, r: Ev
     replay_warnings(caught)  # the sample drops are announced once, by the caller
     names = [n for n in fit.coef.index if n.startswith(f"{name}::")]
     codes = np.array([int(n.split("::")[1]) for n in names])
-    return fit, names, codes, work, name
+    # the estimation sample: without the rows feols dropped (missing values, singletons)
+    return fit, names, codes, work.loc[fit._row_index], name
 
 
 @dataclass(frozen=True)

@@ -153,6 +153,10 @@ def etwfe(
     if control not in ("notyet", "never"):
         raise InvalidOptionError(f"control must be 'notyet' or 'never', got {control!r}.")
     request = parse_vcov(vcov if vcov is not None else {"cluster": unit})
+    if request.kind == "CRV3":
+        raise InvalidOptionError(
+            "etwfe supports vcov 'iid', 'hetero' and {'cluster': col} (CRV1), not CRV3."
+        )
     fe_col = category_by_time(fixed_effects, time, "etwfe")
     design = staggered_design(
         data,

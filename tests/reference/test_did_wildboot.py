@@ -16,7 +16,7 @@ import pytest
 from wildboottest.wildboottest import WildboottestCL
 
 import impact
-from impact.errors import InvalidOptionError
+from impact.errors import ImpactError, InvalidOptionError
 
 #: Same arithmetic on the same sign vectors (full enumeration): agreement to rounding.
 ENUM_TOL = 1e-10
@@ -316,9 +316,9 @@ def test_event_study_bad_input():
 
 @pytest.mark.parametrize("estimator", ["twfe", "sun_abraham", "etwfe"])
 def test_regression_event_study_bad_input(estimator):
-    """Another frame, a shorter frame, clusters that split units and a Poisson ETWFE fit
-    are typed errors; the same rows in another order are the fit's frame for the dummy
-    regressions (refitted on it), not for ETWFE (which keeps its rows' positions)."""
+    """Another frame (outcome, cohorts or years changed, fewer rows), clusters that split
+    units and a Poisson ETWFE fit are typed errors; the same rows in another order are
+    the fit's frame (every design is rebuilt from the frame given)."""
     d = _clustered_panel(6, C=10)
     kw = {"family": "linear"} if estimator == "etwfe" else {}
     fit = _event(d, estimator, **kw)
@@ -328,32 +328,52 @@ def test_regression_event_study_bad_input(estimator):
             d, y="y", unit="firm", time="year", cohort="cohort", estimator=estimator,
             window=(-3, 4), vcov={"cluster": "year"}, **kw,
         )  # fmt: skip
+    # each unit's years in reverse order: the same rows, another time for each outcome
+    shuffled_years = d.assign(year=d.groupby("firm")["year"].transform(lambda v: v[::-1].values))
     for bad, match in (
         (dict(fit=fit, data=d.assign(y=d["y"] * 1.5)), "does not reproduce"),
         (dict(fit=fit, data=d.iloc[: len(d) // 2]), "does not reproduce"),
+        (dict(fit=fit, data=shuffled_years), "does not reproduce"),
         (dict(fit=by_year, data=d), "changes within units"),
     ):
         with pytest.raises(InvalidOptionError, match=match):
             impact.did_wildboot(**bad)
+    with pytest.raises(ImpactError):  # no treated cohort left, or another fit
+        impact.did_wildboot(fit, d.assign(cohort=np.where(d["cohort"] == 2003, np.nan,
+                                                            d["cohort"])))  # fmt: skip
     flipped = d.iloc[::-1].reset_index(drop=True)
-    if estimator != "etwfe":
-        res = impact.did_wildboot(fit, flipped, B=99)
-        np.testing.assert_allclose(res.table["estimate"], fit.tidy()["estimate"], rtol=1e-12)
-        return
-    with pytest.raises(InvalidOptionError, match="does not reproduce"):
-        impact.did_wildboot(fit, flipped)
-    pos = d.assign(y=np.exp(d["y"]))
-    with pytest.raises(InvalidOptionError, match="linear ETWFE"):
-        impact.did_wildboot(_event(pos, "etwfe", family="poisson"), pos)
-    many = _clustered_panel(6, C=30)  # 240 units
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        by_unit = impact.event_study(
-            many, y="y", unit="firm", time="year", cohort="cohort", estimator="did2s",
-            window=(-3, 4),
-        )  # fmt: skip
-    with pytest.raises(InvalidOptionError, match="240 clusters"):
-        impact.did_wildboot(by_unit, many)
+    res = impact.did_wildboot(fit, flipped, B=99)
+    np.testing.assert_allclose(res.table["estimate"], fit.tidy()["estimate"], rtol=1e-12)
+    np.testing.assert_allclose(res.table["std_error"], fit.tidy()["std_error"], rtol=1e-12)
+    if estimator == "etwfe":
+        pos = d.assign(y=np.exp(d["y"]))
+        with pytest.raises(InvalidOptionError, match="linear ETWFE"):
+            impact.did_wildboot(_event(pos, "etwfe", family="poisson"), pos)
+        with pytest.raises(InvalidOptionError, match="CRV3"):
+            impact.event_study(
+                d,
+                y="y",
+                unit="firm",
+                time="year",
+                cohort="cohort",
+                estimator="etwfe",
+                family="linear",
+                vcov={"CRV3": "cell"},
+            )
+
+
+def test_sun_abraham_with_a_singleton_unit():
+    """A treated unit observed once is a two-way singleton: the cell path and the dummy
+    regression (which the bootstrap runs) both leave it out of the cohort shares, so the
+    fit and its bootstrap agree (they did not: the regression counted it)."""
+    d = _clustered_panel(5, C=12)
+    d = d[(d["firm"] != 40) | (d["year"] == 2003)].assign(k=1)
+    assert d.loc[d["firm"] == 40, "cohort"].iloc[0] == 2003
+    cells = _event(d, "sun_abraham")
+    dummies = _event(d, "sun_abraham", fixed_effects="k")  # the same model, feols path
+    np.testing.assert_allclose(cells.tidy()["estimate"], dummies.tidy()["estimate"], rtol=1e-10)
+    res = impact.did_wildboot(cells, d, B=99)
+    np.testing.assert_allclose(res.table["estimate"], cells.tidy()["estimate"], rtol=1e-12)
 
 
 def test_few_treated_clusters_warn():

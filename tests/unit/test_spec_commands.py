@@ -1,0 +1,98 @@
+"""``impact spec init`` and ``impact spec check``: a spec proposed for a panel we did not
+make runs without edits, and a data set with several problems gets all of them at once,
+one line each, with a non-zero exit code."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from impact.cli import main
+from impact.datasets import load
+from impact.report.spec import Spec
+from impact.report.spec_check import check_data
+from impact.report.spec_init import propose_spec
+
+#: R did's vignette on mpdta: the dynamic aggregation's overall ATT, printed to four
+#: decimals, and half a unit in that decimal.
+R_DID_DYNAMIC_ATT, PRINTED = -0.0772, 5e-5
+
+
+@pytest.fixture
+def mpdta_csv(tmp_path):
+    path = tmp_path / "mpdta.csv"
+    load("mpdta").to_csv(path, index=False)
+    return path
+
+
+def test_init_then_replicate_on_mpdta(mpdta_csv, tmp_path, capsys):
+    spec = tmp_path / "spec.toml"
+    assert main(["spec", "init", "--data", str(mpdta_csv), "--out", str(spec)]) == 0
+    said = capsys.readouterr().out
+    assert "countyreal" in said and "first.treat" in said
+    assert main(["spec", "check", "--spec", str(spec), "--data", str(mpdta_csv)]) == 0
+    out = tmp_path / "report"
+    args = ["replicate", "--spec", str(spec), "--data", str(mpdta_csv), "--out", str(out)]
+    assert main([*args, "--quiet", "--workers", "1"]) == 0
+    main_csv = pd.read_csv(out / "tables" / "main.csv")
+    cs = main_csv[main_csv["estimator"] == "Callaway-Sant'Anna"]["estimate"].iloc[0]
+    assert cs == pytest.approx(R_DID_DYNAMIC_ATT, abs=PRINTED)
+    assert not any("true" in c or "truth" in c for c in main_csv.columns)
+
+
+def test_init_refuses_to_overwrite(mpdta_csv, tmp_path, capsys):
+    spec = tmp_path / "spec.toml"
+    spec.write_text("# mine\n")
+    assert main(["spec", "init", "--data", str(mpdta_csv), "--out", str(spec)]) == 2
+    assert "--force" in capsys.readouterr().err
+    assert spec.read_text() == "# mine\n"
+
+
+def test_check_lists_three_problems_at_once(mpdta_csv, tmp_path, capsys):
+    spec = tmp_path / "spec.toml"
+    main(["spec", "init", "--data", str(mpdta_csv), "--out", str(spec)])
+    bad = load("mpdta").astype({"lemp": object, "first.treat": float})
+    bad.loc[3, "lemp"] = "12,5"  # an outcome that is not a number (a decimal comma)
+    county = bad["countyreal"].iloc[40]
+    bad.loc[bad["countyreal"] == county, "first.treat"] = 2005.5  # off the period grid
+    bad = pd.concat([bad, bad.iloc[[7]]])  # a duplicated county-year
+    path = tmp_path / "bad.csv"
+    bad.to_csv(path, index=False)
+    capsys.readouterr()
+    assert main(["spec", "check", "--spec", str(spec), "--data", str(path)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[0] == "3 problems:"
+    lines = err[1:]
+    assert len(lines) == 3
+    assert any("not numbers" in x and "'12,5'" in x for x in lines)
+    assert any("not a period of the data" in x and "2005.5" in x for x in lines)
+    assert any("share a (countyreal, year) pair" in x for x in lines)
+
+
+def test_cli_errors_are_one_line(tmp_path, capsys):
+    assert main(["spec", "check", "--spec", str(tmp_path / "no.toml"),
+                 "--data", str(tmp_path / "no.csv")]) == 2  # fmt: skip
+    err = capsys.readouterr().err
+    assert err.startswith("impact: error:") and "Traceback" not in err
+
+
+def test_proposal_on_the_shipped_panel_fits_it():
+    """Every role found by name, the shipped tables buildable (production off: its
+    inputs are not proposed), no problem; the spec file and the proposal agree."""
+    df = load("cluster_panel")
+    p = propose_spec(df)
+    c = p.spec.columns
+    assert (c.unit, c.time, c.cohort, c.cell, c.cluster_cell, c.launch) == (
+        "firm_id", "year", "join_year", "cell", "cluster_cell", "launch_year",
+    )  # fmt: skip
+    problems, fitted = check_data(p.spec, df)
+    assert problems == [] and fitted is not None
+    assert set(fitted.spec.tables) == set(Spec().tables) - {"production"}
+    assert {f.scale for f in p.spec.families} == {"log", "level", "binary", "count"}
+
+
+def test_proposal_needs_the_three_roles():
+    df = pd.DataFrame({"a": np.arange(4), "b": np.arange(4.0)})
+    with pytest.raises(Exception, match="unit, time and cohort are required"):
+        propose_spec(df)
