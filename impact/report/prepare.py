@@ -15,11 +15,11 @@ import numpy as np
 import pandas as pd
 
 from impact.data.timeindex import period_numbers
-from impact.design.cohorts import normalize_cohorts
-from impact.errors import InvalidOptionError
+from impact.design.cohorts import normalize_cohorts, zero_one
+from impact.errors import ColumnTypeError, InvalidOptionError, MissingIdError
 from impact.report.spec import Spec, derive_column
 
-__all__ = ["InternalColumns", "internal_columns", "prepare"]
+__all__ = ["InternalColumns", "cohort_from_treatment", "internal_columns", "prepare"]
 
 
 @dataclass(frozen=True)
@@ -89,7 +89,10 @@ def prepare(data: pd.DataFrame, spec: Spec) -> tuple[pd.DataFrame, InternalColum
     else:
         raise InvalidOptionError(f"control = {spec.control!r} needs the cluster_cell role.")
     periods = np.unique(period_numbers(data[c.time]))
-    cohort = normalize_cohorts(data[c.cohort], periods=periods)
+    if c.cohort:
+        cohort = normalize_cohorts(data[c.cohort], periods=periods)
+    else:
+        cohort = cohort_from_treatment(data, c.unit, c.time, c.treatment)
     out[names.pool] = pool
     out[names.cohort] = cohort
     out[names.pool_notyet] = out[names.pool] | ~np.isnan(cohort)
@@ -98,3 +101,38 @@ def prepare(data: pd.DataFrame, spec: Spec) -> tuple[pd.DataFrame, InternalColum
         if pd.api.types.is_bool_dtype(out[cov]):
             out[cov] = out[cov].astype(float)
     return out, names
+
+
+def cohort_from_treatment(
+    data: pd.DataFrame, unit: str, time: str, treatment: str | None
+) -> np.ndarray:
+    """Each row's cohort: the first period (a value of the numeric ``time`` column) in
+    which its unit's 0/1 ``treatment`` is 1 (first entry: a unit that leaves treatment
+    stays in its cohort); NaN for units never treated.
+
+    Raises
+    ------
+    InvalidOptionError
+        No treatment role (the spec has neither a cohort nor a treatment column).
+    ColumnTypeError
+        A treatment value other than 0/1, or a time column that is not numeric.
+    MissingIdError
+        A row without a treatment status.
+    """
+    if not treatment:
+        raise InvalidOptionError("the spec needs a cohort column or a treatment column.")
+    d = zero_one(data[treatment], treatment, "treatment")
+    if np.isnan(d).any():
+        raise MissingIdError(
+            f"treatment column {treatment!r} is missing on {int(np.isnan(d).sum()):,} rows; "
+            "every row needs a treatment status."
+        )
+    if not pd.api.types.is_numeric_dtype(data[time]):
+        raise ColumnTypeError(
+            f"deriving cohorts from treatment column {treatment!r} needs a numeric time "
+            f"column (years); {time!r} has dtype {data[time].dtype}."
+        )
+    t = data[time].to_numpy(dtype=float)
+    first = pd.Series(np.where(d == 1, t, np.inf)).groupby(data[unit].to_numpy()).min()
+    cohort = first.reindex(data[unit].to_numpy()).to_numpy(dtype=float)
+    return np.where(np.isfinite(cohort), cohort, np.nan)

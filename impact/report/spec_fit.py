@@ -154,20 +154,34 @@ class _Fit:
 
     def columns(self) -> Columns:
         c, base = self.spec.columns, Columns()
-        for role in ("unit", "time", "cohort"):
+        changes: dict = {}
+        for role in ("unit", "time"):
             if not self.has(getattr(c, role)):
                 self.missing(f"column role {role}", getattr(c, role))
-        changes = {}
+        if c.treatment and not self.has(c.treatment):
+            self.missing("column role treatment", c.treatment)
+        elif c.treatment and not (c.cohort and self.has(c.cohort)):
+            changes["cohort"] = ""  # derived from the treatment status
+            self.notes.append(
+                f"cohort: each unit's first period with {c.treatment} = 1 (first entry; its "
+                "later periods count as treated)"
+            )
+        elif not c.cohort:
+            self.problems.append("the spec needs a cohort column or a treatment column")
+        elif not self.has(c.cohort):
+            self.missing("column role cohort", c.cohort)
+        absent = []
         for role in OPTIONAL_ROLES:
             name = getattr(c, role)
             if not name or self.has(name):
                 continue
             if name == getattr(base, role):
                 changes[role] = None
+                absent.append(role)
             else:
                 self.missing(f"column role {role}", name)
-        if changes:
-            shown = ", ".join(f"{r} ({getattr(c, r)!r})" for r in changes)
+        if absent:
+            shown = ", ".join(f"{r} ({getattr(c, r)!r})" for r in absent)
             self.notes.append(
                 f"column roles absent (their default columns are not in the data): {shown}"
             )

@@ -21,6 +21,7 @@ import pandas as pd
 
 from impact.data.timeindex import period_numbers
 from impact.errors import ImpactError, InvalidOptionError
+from impact.report.prepare import cohort_from_treatment
 from impact.report.spec import Spec
 from impact.report.spec_fit import OPTIONAL_ROLES, fit_spec
 from impact.report.spec_roles import DEFAULT_ESTIMATORS, Columns, OutcomeFamily
@@ -47,6 +48,8 @@ NAMES = {
     "launch": ("launch_year", "launch"),
     "size_class": ("size_class", "sizeclass"),
     "high_tech": ("high_tech", "hightech"),
+    "treatment": ("treatment", "treated", "treat", "member", "membership", "participant",
+                  "participation", "grant", "program", "policy", "d"),
 }  # fmt: skip
 
 #: Family names by outcome scale.
@@ -98,18 +101,46 @@ def _roles(data: pd.DataFrame) -> dict[str, str | None]:
         roles[role] = found
         if found:
             taken.add(found)
-    missing = [r for r in ("unit", "time", "cohort") if not roles[r]]
+    unit = roles["unit"]
+    if unit and roles["time"] and not roles["cohort"]:
+        roles["treatment"] = _treatment(data, unit, taken)
+    missing = [r for r in ("unit", "time") if not roles[r]]
+    if not (roles["cohort"] or roles.get("treatment")):
+        missing.append("cohort")
     if missing:
         raise InvalidOptionError(
             f"could not find the {missing} column(s) by name among {list(map(str, data.columns))}; "
-            "write the spec's [columns] by hand (unit, time and cohort are required)."
+            "write the spec's [columns] by hand (unit, time and cohort are required; a 0/1 "
+            "treatment column can stand in for the cohort)."
         )
-    unit = roles["unit"]
     for role in OPTIONAL_ROLES:  # a role of the unit must be constant within it
         col = roles[role]
         if col and role != "region" and not _unit_constant(data, unit, col):
             roles[role] = None
     return roles
+
+
+def _treatment(data: pd.DataFrame, unit: str, taken: set[str]) -> str | None:
+    """A 0/1 treatment status found by name that changes within some units (a group
+    indicator constant within units is not a treatment status)."""
+    keys = {_key(c): str(c) for c in data.columns if str(c) not in taken}
+    for name in NAMES["treatment"]:
+        col = keys.get(name)
+        if col is None:
+            continue
+        values = data[col].dropna()
+        if values.isin([0, 1, True, False]).all() and not _unit_constant(data, unit, col):
+            taken.add(col)
+            return col
+    return None
+
+
+def _derived_name(key: str, keys: set[str]) -> bool:
+    """``x_1`` (a lag) or ``cx``/``dx``/``chx`` (a change) where ``x`` is another column."""
+    lag = re.match(r"^(.+)_\d+$", key)
+    if lag and lag.group(1) in keys:
+        return True
+    return any(key.startswith(p) and key[len(p) :] in keys for p in ("c", "d", "ch", "d_", "diff_"))
 
 
 def _outcomes(data: pd.DataFrame, roles: dict[str, str | None]) -> tuple[dict, list[str]]:
@@ -127,8 +158,15 @@ def _outcomes(data: pd.DataFrame, roles: dict[str, str | None]) -> tuple[dict, l
         if _unit_constant(data, roles["unit"], name):
             constant.append(name)
             continue
+        if _unit_constant(data, roles["time"], name):
+            continue  # a function of the period (year dummies, prices)
+        treat = roles.get("treatment")
+        if treat and _key(treat) in _key(name):
+            continue  # a lag or change of the treatment status
         if f"log_{_key(name)}" in lower or f"l{_key(name)}" in lower:
             continue  # a level whose log is a column: the log is proposed
+        if _derived_name(_key(name), lower):
+            continue  # a lag (x_1) or a change (cx, dx) of another column
         by_scale[_scale(s, name)].append(name)
     return by_scale, constant
 
@@ -136,9 +174,14 @@ def _outcomes(data: pd.DataFrame, roles: dict[str, str | None]) -> tuple[dict, l
 def _window(data: pd.DataFrame, roles: dict[str, str | None]) -> tuple[int, int]:
     try:
         t = period_numbers(data[roles["time"]])
-    except ImpactError:
+        if not roles["cohort"]:
+            t = data[roles["time"]].to_numpy(dtype=float)  # the treatment's cohorts are times
+    except (ImpactError, TypeError, ValueError):
         return (-5, 5)
-    g = pd.to_numeric(data[roles["cohort"]], errors="coerce").to_numpy(dtype=float)
+    if roles["cohort"]:
+        g = pd.to_numeric(data[roles["cohort"]], errors="coerce").to_numpy(dtype=float)
+    else:
+        g = cohort_from_treatment(data, roles["unit"], roles["time"], roles["treatment"])
     ok = np.isfinite(g) & (g != 0)
     if not ok.any():
         return (-5, 5)
@@ -166,7 +209,8 @@ def propose_spec(data: pd.DataFrame) -> Proposal:
         raise InvalidOptionError(
             "no numeric column varies within units: there is no outcome to evaluate."
         )
-    columns = Columns(**{r: roles[r] or "" for r in ("unit", "time", "cohort", *OPTIONAL_ROLES)})
+    columns = Columns(**{r: roles[r] or "" for r in ("unit", "time", "cohort", *OPTIONAL_ROLES)},
+                      treatment=roles.get("treatment"))  # fmt: skip
     shown = [o for f in fams for o in f.outcomes]
     baseline = [o for f in fams if f.scale in ("log", "binary") for o in f.outcomes]
     full = Spec(columns=columns, families=tuple(fams), derived={}, describe=tuple(shown),
@@ -174,9 +218,15 @@ def propose_spec(data: pd.DataFrame) -> Proposal:
                 window=_window(data, roles))  # fmt: skip
     probe = fit_spec(full, data)  # the shipped defaults' tables, roles and options, fitted
     skipped = [n for n in probe.notes if " skipped: " in n]
+    cohort_check = (
+        f"cohort = {roles['cohort']!r} (the first treated period; empty, 0 or inf for "
+        "never-treated units)"
+        if roles["cohort"]
+        else f"treatment = {roles['treatment']!r}: each unit's cohort is its first period "
+        "with status 1 (later periods count as treated)"
+    )
     checks = [
-        f"unit = {roles['unit']!r}, time = {roles['time']!r}, cohort = {roles['cohort']!r} "
-        "(the first treated period; empty, 0 or inf for never-treated units)",
+        f"unit = {roles['unit']!r}, time = {roles['time']!r}, {cohort_check}",
         *(f"outcome family {f.name} ({f.scale}): {list(f.outcomes)}" for f in fams),
         f"window = {list(probe.spec.window)} (event times of the dynamic table)",
         'standard errors are clustered by the unit: set cluster = "<column>" for the level '
@@ -220,6 +270,9 @@ def _toml(spec: Spec, extra, constant, skipped) -> str:
     for role in ("unit", "time", "cohort", *OPTIONAL_ROLES):
         value = getattr(c, role) or ""
         lines.append(f"{role} = {_q(value)}" + ("" if value else "   # not found: absent"))
+        if role == "cohort" and c.treatment:
+            lines[-1] = f'cohort = ""   # no cohort column: the first period with {c.treatment} = 1'
+            lines.append(f"treatment = {_q(c.treatment)}")
     for fam in spec.families:
         lines += ["", f"[families.{fam.name}]", f"outcomes = {_list(fam.outcomes)}",
                   f'scale = "{fam.scale}"', f"estimators = {_list(fam.estimators)}"]  # fmt: skip

@@ -50,8 +50,11 @@ class Columns:
 
     ``cohort`` is the join year (NaN, 0 or inf for never-members); ``cluster_cell`` is True
     for firms in cells that host a cluster; ``launch`` is the cell's launch year.
-    ``region``, ``size_class`` and ``high_tech`` are optional (``""`` or None: absent);
-    ``weights`` is not supported by :func:`impact.evaluate` yet (a typed error).
+    ``region``, ``size_class`` and ``high_tech`` are optional (``""`` or None: absent).
+    ``treatment`` is a 0/1 treatment status per row, for data without a cohort column
+    (``cohort = ""``): a unit's cohort is then its first period with status 1 (first
+    entry; later periods count as treated). ``weights`` is not supported by
+    :func:`impact.evaluate` yet (a typed error).
     """
 
     unit: str = "firm_id"
@@ -64,6 +67,7 @@ class Columns:
     launch: str = "launch_year"
     size_class: str | None = "size_class"
     high_tech: str | None = "high_tech"
+    treatment: str | None = None
     weights: str | None = None
 
     def __post_init__(self) -> None:

@@ -12,7 +12,6 @@ import pandas as pd
 from impact._typing import FloatArray
 from impact.data.samplelog import SampleLog
 from impact.design.grid import PeriodGrid
-from impact.errors import InvalidOptionError
 from impact.inference.bootstrap import multiplier_bootstrap
 from impact.inference.clusters import influence_vcov
 from impact.inference.intervals import interval
@@ -248,14 +247,16 @@ class ATTgtResult(ResultProtocol):
         Returns
         -------
         dict
-            ``statistic``, ``df``, ``p_value``.
+            ``statistic``, ``df``, ``p_value``; NaN with ``df`` 0 when no pre-treatment
+            cell is estimated (e.g. every cohort treated in the second period), as
+            :meth:`EventStudyResult.pretrend_test`.
         """
         tab = self.table
         pre = self._t < self._g - self.settings["anticipation"]
         pre &= (tab["time"] != tab["base_period"]).to_numpy() & tab["estimate"].notna().to_numpy()
         idx = np.flatnonzero(pre)
         if not len(idx):
-            raise InvalidOptionError("there are no pre-treatment cells to test.")
+            return {"statistic": float("nan"), "df": 0, "p_value": float("nan")}
         theta = tab["estimate"].to_numpy()[idx]
         return wald(theta, self.vcov[np.ix_(idx, idx)], generalized=True).as_dict()
 
