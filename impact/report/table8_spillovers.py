@@ -109,8 +109,13 @@ def table_spillovers(ev: Evaluation) -> Table:
         "year, against firms outside cluster cells (Callaway-Sant'Anna, doubly robust with "
         "the report's covariates, universal base period e = -1), by exposure time; estimate "
         f"(SE), SEs clustered by {ev.spec.cluster}. The average covers exposure times 0-"
-        f"{ev.spec.window[1]}. Truth: the generator's mean of Y(observed) - Y(no policy) "
-        "over exposed never-joiners. Assumption: never-joiners and out-of-cell firms would "
+        f"{ev.spec.window[1]}. "
+        + (
+            "Truth: the generator's mean of Y(observed) - Y(no policy) over exposed never-joiners. "
+            if ev.truth
+            else ""
+        )
+        + "Assumption: never-joiners and out-of-cell firms would "
         "have trended alike without the cluster; whether a firm joins depends on its path "
         "after the launch, so under selection on that path (the realistic default) "
         "never-joiners are a selected group and the estimate can be biased (docs/report.md). "

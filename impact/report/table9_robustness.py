@@ -139,8 +139,13 @@ def table_robustness(ev: Evaluation) -> Table:
         f"(average of placebo event times 0-{PLACEBO_SHIFT - 1}; the true effect is zero). "
         "Leave one cluster out: the smallest and largest estimate when one cluster's cell "
         "(members and non-members) is dropped. Rows marked mixed compare with exposed firms "
-        "and target neither the direct nor the total effect (no truth shown); the truth of "
-        "the balanced-panel and anticipation rows is the baseline's. SEs clustered by "
-        f"{ev.spec.cluster}."
+        "and target neither the direct nor the total effect"
+        + (
+            " (no truth shown); the truth of the balanced-panel and anticipation rows is "
+            "the baseline's"
+            if ev.truth
+            else ""
+        )
+        + f". SEs clustered by {ev.spec.cluster}."
     )
     return Table("robustness", "Table 9: robustness", (), note, {}, frame=frame)

@@ -105,3 +105,18 @@ def test_shipped_panel_keeps_everything():
     fitted = fit_spec(Spec(), df)
     assert fitted.notes == ()
     assert fitted.spec == Spec()
+
+
+def test_no_truth_sentence_without_truth(s4_panel):
+    """A panel with the full geography but no truth (a user's own data): tables 5, 7, 8
+    and 9 carry no truth column and no sentence about truth."""
+    df, _ = s4_panel
+    fams = (OutcomeFamily("jobs", ("log_emp",), "log", ("twfe", "cs")),)
+    spec = Spec(families=fams, production=None, tables=("main", "heterogeneity", "spillovers",
+                                                        "robustness"), figures=())  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rep = impact.evaluate(df, spec)
+    for name, tab in rep.tables.items():
+        assert "truth" not in tab.note.lower(), (name, tab.note)
+        assert not [c for c in tab.frame.columns if is_truth_column(c)], name
