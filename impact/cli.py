@@ -18,7 +18,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     rep = sub.add_parser("replicate", help="rebuild the evaluation report (tables, figures, HTML)")
     rep.add_argument("--out", default="replication/output", help="output directory")
     rep.add_argument(
-        "--data", default=None, help="firm panel (CSV) in the documented schema; default: embedded"
+        "--data", default=None, help="firm panel (CSV or Parquet); default: the embedded panel"
     )
     rep.add_argument(
         "--spec", default=None, help="report spec (TOML); default: replication/config.toml"

@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from impact.data.files import read_panel
 from impact.datasets import load, load_truth
 from impact.datasets.cluster.shipped import shipped_path
 from impact.report.evaluate import evaluate
@@ -60,8 +61,8 @@ def replicate(
     ----------
     out : path
     data : path or DataFrame, optional
-        A CSV file (or frame) in the documented schema; default the embedded synthetic
-        panel, whose truth is then shown beside the estimates.
+        A CSV or Parquet file (or a frame) in the documented schema; default the
+        embedded synthetic panel, whose truth is then shown beside the estimates.
     spec : path or Spec, optional
         Default ``replication/config.toml`` (see :func:`load_spec`).
     seed : int, optional
@@ -87,7 +88,7 @@ def replicate(
     if data is None:
         frame, truth = default_inputs()
     else:
-        frame = data if isinstance(data, pd.DataFrame) else pd.read_csv(data)
+        frame = data if isinstance(data, pd.DataFrame) else read_panel(data)
         truth = None
     return evaluate(frame, s, truth=truth, progress=progress, workers=workers).write(out)
 

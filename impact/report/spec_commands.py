@@ -7,35 +7,13 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import pandas as pd
-
+from impact.data.files import read_panel
 from impact.errors import InvalidOptionError
 from impact.report.spec import Spec
 from impact.report.spec_check import check_data
 from impact.report.spec_init import propose_spec
 
-__all__ = ["read_panel", "spec_check", "spec_init"]
-
-#: File name endings read as Parquet (anything else is read as CSV).
-PARQUET = (".parquet", ".pq")
-
-
-def read_panel(path: str | Path) -> pd.DataFrame:
-    """A CSV or Parquet file as a frame (Parquet needs pyarrow: a typed error without)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"data file {str(path)!r} does not exist.")
-    if path.suffix.lower() in PARQUET:
-        try:
-            return pd.read_parquet(path)
-        except ImportError:
-            raise InvalidOptionError(
-                "reading Parquet needs pyarrow: pip install pyarrow (or give a CSV file)."
-            ) from None
-    try:
-        return pd.read_csv(path)
-    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise InvalidOptionError(f"data file {str(path)!r} is not a readable CSV: {exc}") from None
+__all__ = ["spec_check", "spec_init"]
 
 
 def spec_init(data: str | Path, out: str | Path, *, force: bool = False) -> int:
