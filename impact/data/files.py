@@ -17,6 +17,8 @@ PARQUET = (".parquet", ".pq")
 def read_panel(path: str | Path) -> pd.DataFrame:
     """A CSV or Parquet file as a frame (Parquet needs pyarrow: a typed error without)."""
     path = Path(path)
+    if path.is_dir():
+        raise InvalidOptionError(f"data file {str(path)!r} is a directory; name a file.")
     if not path.is_file():
         raise FileNotFoundError(f"data file {str(path)!r} does not exist.")
     if path.suffix.lower() in PARQUET:
@@ -27,6 +29,12 @@ def read_panel(path: str | Path) -> pd.DataFrame:
                 "reading Parquet needs pyarrow: pip install pyarrow (or give a CSV file)."
             ) from None
     try:
-        return pd.read_csv(path)
+        frame = pd.read_csv(path)
     except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise InvalidOptionError(f"data file {str(path)!r} is not a readable CSV: {exc}") from None
+    if frame.shape[1] == 1 and ";" in str(frame.columns[0]):
+        raise InvalidOptionError(
+            f"data file {str(path)!r} reads as one column {str(frame.columns[0])[:60]!r}: "
+            "its fields are separated by semicolons; save it with commas."
+        )
+    return frame

@@ -25,7 +25,7 @@ from typing import Any
 import pandas as pd
 
 from impact._version import __version__
-from impact.errors import InvalidOptionError, OutputPathError, close_matches_hint
+from impact.errors import InvalidOptionError, OutputPathError, SpecError, close_matches_hint
 from impact.report.escape import markdown_escape
 from impact.report.evaluation import Evaluation
 from impact.report.html import report_html
@@ -34,7 +34,7 @@ from impact.report.provenance import data_sha256, git_commit, json_text
 from impact.report.registry import FIGURE_BUILDERS, TABLE_BUILDERS
 from impact.report.report_figures import figure_style
 from impact.report.spec import Spec
-from impact.report.spec_fit import fit_spec
+from impact.report.spec_check import check_data
 from impact.report.table import Table
 
 __all__ = ["OFFLOAD", "EvaluationReport", "evaluate"]
@@ -202,14 +202,18 @@ def evaluate(
         are absent: every problem at once, before any estimation. Settings left at their
         defaults whose columns are absent are switched off instead, and tables that need
         them skipped, each with a line in ``provenance["notes"]`` and the report
-        (:func:`impact.report.spec_fit.fit_spec`).
+        (:func:`impact.report.spec_fit.fit_spec`). The data checks of ``impact spec
+        check`` run too (:func:`impact.report.spec_check.check_data`: identifiers,
+        duplicates, the time column, cohorts, outcomes against their scale).
     InvalidOptionError
         Unknown table or figure names.
     """
     spec = spec if spec is not None else Spec()
     _check_names(spec.tables, TABLE_BUILDERS, "tables")
     _check_names(spec.figures, FIGURE_BUILDERS, "figures")
-    fitted = fit_spec(spec, data)
+    problems, fitted = check_data(spec, data)  # every problem at once, before estimation
+    if problems or fitted is None:
+        raise SpecError(problems)
     spec, notes = fitted.spec, list(fitted.notes)
     if not isinstance(workers, int) or workers < 1:
         raise InvalidOptionError(f"workers must be a positive integer, got {workers!r}.")

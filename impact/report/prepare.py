@@ -76,12 +76,13 @@ def prepare(data: pd.DataFrame, spec: Spec) -> tuple[pd.DataFrame, InternalColum
     for name, expr in derived.items():
         out[name] = derive_column(data, name, expr)
     if c.cluster_cell:
-        if data[c.cluster_cell].isna().any():
+        flag = zero_one(data[c.cluster_cell], c.cluster_cell, "cluster-cell")
+        if np.isnan(flag).any():
             raise InvalidOptionError(
                 f"cluster-cell column {c.cluster_cell!r} has missing values; it must say for "
                 "every row whether the firm's cell hosts a cluster."
             )
-        in_cell = data[c.cluster_cell].astype(bool)
+        in_cell = pd.Series(flag == 1, index=data.index)
         pool = {"out_of_cell": ~in_cell, "in_cell": in_cell, "never": in_cell | True}
         pool = pool[spec.control]
     elif spec.control == "never":  # no cell geography: every never-treated unit
@@ -93,6 +94,8 @@ def prepare(data: pd.DataFrame, spec: Spec) -> tuple[pd.DataFrame, InternalColum
         cohort = normalize_cohorts(data[c.cohort], periods=periods)
     else:
         cohort = cohort_from_treatment(data, c.unit, c.time, c.treatment)
+    if c.cluster_cell:  # the tables read the flag as booleans
+        out[c.cluster_cell] = in_cell.to_numpy()
     out[names.pool] = pool
     out[names.cohort] = cohort
     out[names.pool_notyet] = out[names.pool] | ~np.isnan(cohort)

@@ -21,8 +21,12 @@ from impact.report.spec_fit import FittedSpec, fit_spec
 __all__ = ["check_data"]
 
 
+def _plain(value: object) -> object:
+    return value.item() if hasattr(value, "item") else value
+
+
 def _example(values: pd.Series) -> str:
-    return repr(values.iloc[0].item() if hasattr(values.iloc[0], "item") else values.iloc[0])
+    return repr(_plain(values.iloc[0])) if len(values) else "(none)"
 
 
 def _ids(data: pd.DataFrame, unit: str, time: str) -> list[str]:
@@ -37,12 +41,18 @@ def _ids(data: pd.DataFrame, unit: str, time: str) -> list[str]:
         first = data.loc[ok][dup].iloc[0]
         out.append(
             f"{int(dup.sum()):,} rows share a ({unit}, {time}) pair with another row, e.g. "
-            f"{unit} {first[unit]!r} in {first[time]!r}: one row per unit and period"
+            f"{unit} {_plain(first[unit])!r} in {_plain(first[time])!r}: one row per unit "
+            "and period"
         )
     return out
 
 
 def _periods(data: pd.DataFrame, time: str) -> tuple[np.ndarray | None, list[str]]:
+    if not pd.api.types.is_numeric_dtype(data[time]) or pd.api.types.is_bool_dtype(data[time]):
+        return None, [
+            f"time column {time!r} must hold numbers (years or period numbers) for the "
+            f"report; it has dtype {data[time].dtype}"
+        ]
     try:
         return np.unique(period_numbers(data[time].dropna())), []
     except ImpactError as exc:
@@ -90,6 +100,12 @@ def _outcomes(data: pd.DataFrame, spec: Spec) -> list[str]:
             raw = data[name]
             values = pd.to_numeric(raw, errors="coerce")
             bad = values.isna() & raw.notna()
+            if not bad.any() and not (
+                pd.api.types.is_numeric_dtype(raw) or pd.api.types.is_bool_dtype(raw)
+            ):
+                if raw.notna().any():
+                    out.append(f"outcome {name!r} holds numbers stored as text: convert it")
+                continue
             if bad.any():
                 out.append(
                     f"outcome {name!r}: {int(bad.sum()):,} rows are not numbers, "
@@ -110,6 +126,21 @@ def _outcomes(data: pd.DataFrame, spec: Spec) -> list[str]:
     return out
 
 
+def _zero_one(values: pd.Series, role: str, col: str) -> list[str]:
+    out = []
+    ok = values.isin([0, 1, True, False])
+    bad = ~ok & values.notna()
+    if bad.any():
+        out.append(
+            f"{role} column {col!r}: {int(bad.sum()):,} rows are not 0/1 or true/false, e.g. "
+            f"{_example(values[bad])}"
+        )
+    if values.isna().any():
+        n = int(values.isna().sum())
+        out.append(f"{role} column {col!r} has missing values on {n:,} rows")
+    return out
+
+
 def check_data(spec: Spec, data: pd.DataFrame) -> tuple[list[str], FittedSpec | None]:
     """Every problem of ``spec`` on ``data`` (one line each) and the fitted spec (None
     when the spec does not fit the data's columns)."""
@@ -119,6 +150,10 @@ def check_data(spec: Spec, data: pd.DataFrame) -> tuple[list[str], FittedSpec | 
         fitted = fit_spec(spec, data)
     except SpecError as exc:
         problems += list(exc.problems)
+        if data.columns.duplicated().any():  # every lookup below would be ambiguous
+            return problems, None
+    if len(data) == 0:  # nothing to check row by row
+        return problems, fitted
     c = spec.columns
     has = set(map(str, data.columns))
     if c.unit in has and c.time in has:
@@ -130,7 +165,10 @@ def check_data(spec: Spec, data: pd.DataFrame) -> tuple[list[str], FittedSpec | 
     if c.cohort in has and c.unit in has:
         problems += _cohorts(data, c.unit, c.cohort, periods)
     problems += _outcomes(data, fitted.spec if fitted else spec)
-    if spec.cluster in has and data[spec.cluster].isna().any():
+    for role, col in (("treatment", c.treatment), ("cluster_cell", c.cluster_cell)):
+        if col and col in has:
+            problems += _zero_one(data[col], role, col)
+    if spec.cluster in has and spec.cluster != c.unit and data[spec.cluster].isna().any():
         n = int(data[spec.cluster].isna().sum())
         problems.append(f"cluster column {spec.cluster!r}: {n:,} rows have no value")
     return problems, fitted

@@ -158,17 +158,27 @@ class _Fit:
         for role in ("unit", "time"):
             if not self.has(getattr(c, role)):
                 self.missing(f"column role {role}", getattr(c, role))
+        # the cohort: its column, or (no cohort column: "" or the default name absent)
+        # each unit's first period with treatment status 1
+        cohort_named = bool(c.cohort) and c.cohort != base.cohort
         if c.treatment and not self.has(c.treatment):
             self.missing("column role treatment", c.treatment)
-        elif c.treatment and not (c.cohort and self.has(c.cohort)):
+        elif c.cohort and self.has(c.cohort):
+            if c.treatment:
+                self.notes.append(
+                    f"treatment column {c.treatment!r} not used: the cohort column "
+                    f"{c.cohort!r} gives each unit's first treated period"
+                )
+        elif c.treatment and not cohort_named:
             changes["cohort"] = ""  # derived from the treatment status
             self.notes.append(
-                f"cohort: each unit's first period with {c.treatment} = 1 (first entry; its "
-                "later periods count as treated)"
+                f"cohort: each unit's first period with {c.treatment} = 1 (first entry; "
+                f"{_exits(self.data, c.unit, c.time, c.treatment)} units leave treatment and "
+                "their later periods count as treated)"
             )
         elif not c.cohort:
             self.problems.append("the spec needs a cohort column or a treatment column")
-        elif not self.has(c.cohort):
+        else:
             self.missing("column role cohort", c.cohort)
         absent = []
         for role in OPTIONAL_ROLES:
@@ -180,6 +190,20 @@ class _Fit:
                 absent.append(role)
             else:
                 self.missing(f"column role {role}", name)
+        shipped = (c.unit, c.time, c.cohort) == (base.unit, base.time, base.cohort)
+        attached = [
+            r for r in OPTIONAL_ROLES
+            if not shipped and getattr(c, r) and getattr(c, r) == getattr(base, r)
+            and r not in absent
+        ]  # fmt: skip
+        if attached:  # a user's panel whose columns happen to carry the default names
+            shown = ", ".join(f"{r} ({getattr(c, r)!r})" for r in attached)
+            self.notes.append(
+                f"column roles taken by their default names: {shown}; check that these "
+                "columns mean what the roles do (sector: sector-by-year effects; high_tech: "
+                "a Callaway-Sant'Anna covariate; cluster_cell, cell, launch: the cluster "
+                "geography)"
+            )
         if absent:
             shown = ", ".join(f"{r} ({getattr(c, r)!r})" for r in absent)
             self.notes.append(
@@ -198,9 +222,31 @@ class _Fit:
             self.missing(f"{key} column", v)
         return tuple(values)
 
+    def derived(self) -> dict[str, str]:
+        """Derived outcomes: a default one whose name is a column of the data gives way
+        to the column (noted); one the user wrote must not shadow a column."""
+        out = {}
+        for name, expr in self.spec.derived.items():
+            if name in self.data.columns:
+                if self.default("derived"):
+                    self.notes.append(
+                        f"derived outcome {name!r}: the data's own column is used (the "
+                        f"default expression {expr!r} is not applied)"
+                    )
+                else:
+                    self.problems.append(
+                        f"derived outcome {name!r} is also a column of the data: rename one"
+                    )
+                continue
+            out[name] = expr
+        return out
+
     def families(self) -> tuple:
         kept = []
         for fam in self.spec.families:
+            if not fam.outcomes:
+                self.problems.append(f"outcome family {fam.name!r} has no outcomes")
+                continue
             gone = [o for o in fam.outcomes if not self.has(o)]
             if gone and self.default("families"):
                 self.notes.append(f"outcome family {fam.name}: {gone} not in the data, left out")
@@ -251,6 +297,7 @@ def _resolve_options(fit: _Fit, spec: Spec, c: Columns) -> dict:
     if not c.sector and spec.sector_by_year:
         if fit.default("sector_by_year"):
             out["sector_by_year"] = False
+            fit.notes.append("no sector role: regression estimators absorb period effects")
         else:
             fit.problems.append("sector_by_year = true needs the sector role")
     if spec.cluster != spec.columns.unit and not fit.has(spec.cluster):
@@ -264,6 +311,16 @@ def _resolve_options(fit: _Fit, spec: Spec, c: Columns) -> dict:
         else:
             fit.problems.append(f"heterogeneity {off} need column roles that are absent")
     return out
+
+
+def _exits(data: pd.DataFrame, unit: str, time: str, treatment: str) -> int:
+    """Units whose 0/1 ``treatment`` goes from 1 back to 0 (in time order)."""
+    frame = pd.DataFrame({
+        "u": data[unit].to_numpy(), "t": data[time].to_numpy(),
+        "d": pd.to_numeric(data[treatment], errors="coerce").to_numpy(),
+    }).sort_values("t", kind="stable")  # fmt: skip
+    prev = frame.groupby("u", sort=False)["d"].shift()
+    return int(frame.loc[(prev == 1) & (frame["d"] == 0), "u"].nunique())
 
 
 def _steps(fit: _Fit, spec: Spec, key: str, needs: dict) -> tuple[str, ...]:
@@ -292,9 +349,15 @@ def fit_spec(spec: Spec, data: pd.DataFrame) -> FittedSpec:
     """
     if not isinstance(data, pd.DataFrame):
         raise TypeError(f"data must be a pandas DataFrame, got {type(data).__name__}.")
+    dup = sorted({str(x) for x in data.columns[data.columns.duplicated()]})
+    if dup:  # every column lookup below would be ambiguous
+        raise SpecError([f"the data have duplicate column names: {dup}; rename them"])
     fit = _Fit(spec, data)
+    if len(data) == 0:
+        fit.problems.append("the data have no rows")
     c = fit.columns()
-    changes: dict = {"columns": c, "families": fit.families(), "production": fit.production(c)}
+    changes: dict = {"columns": c, "families": fit.families(), "production": fit.production(c),
+                     "derived": fit.derived()}  # fmt: skip
     for key in ("describe", "selection"):
         changes[key] = fit.names(key)
     covariates = spec.covariates

@@ -143,10 +143,27 @@ def _derived_name(key: str, keys: set[str]) -> bool:
     return any(key.startswith(p) and key[len(p) :] in keys for p in ("c", "d", "ch", "d_", "diff_"))
 
 
+def _status(data: pd.DataFrame, roles: dict[str, str | None]) -> np.ndarray | None:
+    """Each row's treatment status implied by the cohort (1 from the cohort on), or None
+    when the time or cohort cannot be read as numbers."""
+    if not roles["cohort"] or not pd.api.types.is_numeric_dtype(data[roles["time"]]):
+        return None
+    g = pd.to_numeric(data[roles["cohort"]], errors="coerce").to_numpy(dtype=float)
+    g = np.where(np.isfinite(g) & (g != 0), g, np.inf)
+    return (data[roles["time"]].to_numpy(dtype=float) >= g).astype(float)
+
+
+def _is_status(values: pd.Series, status: np.ndarray) -> bool:
+    v = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+    ok = np.isfinite(v)
+    return bool(ok.any()) and bool(np.array_equal(v[ok], status[ok]))
+
+
 def _outcomes(data: pd.DataFrame, roles: dict[str, str | None]) -> tuple[dict, list[str]]:
     """Numeric columns varying within units, by scale; and time-invariant numeric
     columns (candidate covariates)."""
     used = {c for c in roles.values() if c}
+    status = _status(data, roles)
     by_scale: dict[str, list[str]] = {s: [] for s in FAMILY_NAMES}
     constant: list[str] = []
     lower = {_key(c) for c in data.columns}
@@ -161,8 +178,10 @@ def _outcomes(data: pd.DataFrame, roles: dict[str, str | None]) -> tuple[dict, l
         if _unit_constant(data, roles["time"], name):
             continue  # a function of the period (year dummies, prices)
         treat = roles.get("treatment")
-        if treat and _key(treat) in _key(name):
+        if treat and _derived_name(_key(name), {_key(treat)}):
             continue  # a lag or change of the treatment status
+        if status is not None and _is_status(s, status):
+            continue  # the treatment status itself (1 from the cohort on)
         if f"log_{_key(name)}" in lower or f"l{_key(name)}" in lower:
             continue  # a level whose log is a column: the log is proposed
         if _derived_name(_key(name), lower):

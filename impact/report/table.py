@@ -76,6 +76,8 @@ class Table:
         def drop(frame: pd.DataFrame | None) -> pd.DataFrame | None:
             if frame is None:
                 return None
-            return frame.drop(columns=[c for c in frame.columns if is_truth_column(c)])
+            # a truth column is empty without truth (an outcome named "truth" is not)
+            gone = [c for c in frame.columns if is_truth_column(c) and frame[c].isna().all()]
+            return frame.drop(columns=gone)
 
         return dataclasses.replace(self, frame=drop(self.frame), display=drop(self.display))
