@@ -13,7 +13,10 @@ __all__ = ["main"]
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``impact`` and ``python -m impact``."""
+    from impact._version import __version__
+
     parser = argparse.ArgumentParser(prog="impact", description="Econometric impact evaluation.")
+    parser.add_argument("--version", action="version", version=f"impact {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     rep = sub.add_parser("replicate", help="rebuild the evaluation report (tables, figures, HTML)")
     rep.add_argument("--out", default="replication/output", help="output directory")

@@ -7,6 +7,7 @@ membership it targets (DGP.md §0 rule 8) and, on synthetic data, the true value
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from impact.inference.intervals import interval
@@ -25,10 +26,18 @@ _CONTROLS = {
 }
 
 
+def _last_event(ev: Evaluation) -> int:
+    """The latest event time any member reaches in the data."""
+    g = ev.data[ev.names.cohort].to_numpy(dtype=float)
+    t = ev.data[ev.spec.columns.time].to_numpy(dtype=float)
+    e = (t - g)[~np.isnan(g)]
+    return int(e.max()) if e.size else ev.spec.window[1]
+
+
 def _row(ev: Evaluation, family: OutcomeFamily, outcome: str, estimator: str) -> dict:
     spec = ev.spec
     last = spec.window[1]
-    post = f"average of e = 0..{last}"
+    post = f"average of e = 0..{min(last, _last_event(ev))}"  # as far as the data reach
     effect, agg, pre_p = spec.effect, post, float("nan")
     truth = ev.true_post_average(outcome)
     if estimator == "twfe":
