@@ -28,7 +28,7 @@ from impact.inference.clusters import cluster_sums
 from impact.results.att_gt import ATTgtResult
 from impact.results.event_study import EventStudyResult
 
-__all__ = ["linear_estimator"]
+__all__ = ["linear_estimator", "subgroup_difference"]
 
 # Reruns silence the package's own warnings only: the user's fit announced its sample
 # drops, few clusters and empty cells once; the bootstrap reruns the estimator G + 2 times
@@ -212,3 +212,61 @@ def linear_estimator(fit: Any, data: pd.DataFrame, aggregate, agg_kw: dict) -> L
         "did_wildboot needs an impact.att_gt fit or an impact.event_study fit "
         f"(estimator {EVENT_ESTIMATORS}), got {type(fit).__name__}."
     )
+
+
+def subgroup_difference(
+    fits: tuple[ATTgtResult, ATTgtResult],
+    masks: tuple[np.ndarray, np.ndarray],
+    data: pd.DataFrame,
+    unit_cluster: pd.Series,
+) -> LinearEstimator:
+    """Two ``att_gt`` fits on row subsets of ``data`` (``masks``: two subgroups of members
+    with shared controls) as one map of the outcome: the simple aggregations of both and
+    their difference, with cluster scores from the influence functions aligned by unit
+    (``unit_cluster`` maps each unit to its cluster), for a joint wild bootstrap."""
+    calls = []
+    for fit in fits:
+        if fit._call is None:
+            raise InvalidOptionError("this att_gt fit does not carry its call; refit it.")
+        calls.append(dict(fit._call))
+    y, unit = calls[0]["y"], calls[0]["unit"]
+    units = pd.Index(pd.unique(np.concatenate([np.asarray(f.units) for f in fits])))
+    clusters = unit_cluster.reindex(units)
+    if clusters.isna().any():
+        raise InvalidOptionError("unit_cluster misses units of the fits.")
+    codes, labels = pd.factorize(clusters.to_numpy(), sort=True)
+    G = len(labels)
+
+    def run(values: FloatArray) -> LinearRun:
+        frame = data.assign(**{y: values})
+        est, terms = [], []
+        for mask, call in zip(masks, calls, strict=True):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ImpactWarning)  # announced by the fits
+                res = att_gt(frame[mask], **call)
+            agg = res.aggregate("simple")
+            est.append(agg.estimate)
+            per_unit = pd.Series(agg.influence / res.n_units, index=res.units)
+            terms.append(per_unit.reindex(units, fill_value=0.0).to_numpy())
+        inf = np.column_stack([terms[0], terms[1], terms[0] - terms[1]])
+        return LinearRun(
+            np.array([est[0], est[1], est[0] - est[1]]),
+            cluster_sums(inf, codes, G), np.sqrt(np.sum(inf**2, axis=0)),
+        )  # fmt: skip
+
+    used = masks[0] | masks[1]
+    covariates = sorted({c for call in calls for c in call.get("covariates") or []})
+    if covariates:  # att_gt leaves out rows with a missing or infinite covariate
+        X = data[covariates].apply(pd.to_numeric, errors="coerce")
+        used = used & np.isfinite(X.to_numpy(dtype=float, na_value=np.nan)).all(axis=1)
+    pos = units.get_indexer(data[unit].to_numpy())
+    row_cluster = np.where(used & (pos >= 0), codes[np.maximum(pos, 0)], -1)
+    aggs = [f.aggregate("simple") for f in fits]
+    reported = np.array([aggs[0].estimate, aggs[1].estimate, aggs[0].estimate - aggs[1].estimate])
+    call = {k: calls[0][k] for k in ("y", "unit", "time", "cohort")}
+    call["never_treated"] = calls[0].get("never_treated")
+    return LinearEstimator(
+        run=run, terms=["first", "second", "difference"], row_cluster=row_cluster,
+        n_clusters=G, cluster=str(unit_cluster.name), n_units=len(units), call=call,
+        overall=False, estimator="att_gt", reported=reported,
+    )  # fmt: skip

@@ -12,7 +12,8 @@ import pandas as pd
 
 from impact.design.staggered import category_by_time
 from impact.errors import FewClustersWarning, InvalidOptionError, close_matches_hint
-from impact.estimators.did_linear import NOT_SAME, LinearEstimator, linear_estimator, same_values
+from impact.estimators.did_linear import linear_estimator
+from impact.estimators.linear_map import NOT_SAME, LinearEstimator, same_values
 from impact.inference.linear_wild_t import (
     LinearWildT,
     bootstrap_t,
@@ -26,7 +27,7 @@ from impact.results.att_gt import ATTgtResult
 from impact.results.did_wildboot import DiDWildBootResult
 from impact.results.event_study import EventStudyResult
 
-__all__ = ["did_wildboot"]
+__all__ = ["did_wildboot", "wild_bootstrap_t"]
 
 #: Fewest draws accepted.
 MIN_DRAWS = 99
@@ -241,6 +242,24 @@ def did_wildboot(
     if residuals not in ("jackknife", "ols"):
         raise InvalidOptionError(f"residuals must be 'jackknife' or 'ols', got {residuals!r}.")
     lin = linear_estimator(fit, data, aggregate, aggregate_options)
+    return wild_bootstrap_t(lin, data, B=B, weights=weights, alpha=alpha, seed=seed,
+                            residuals=residuals, aggregate=aggregate)  # fmt: skip
+
+
+def wild_bootstrap_t(
+    lin: LinearEstimator,
+    data: pd.DataFrame,
+    *,
+    B: int,
+    weights: str,
+    alpha: float,
+    seed: int,
+    residuals: str,
+    aggregate: str | None = None,
+) -> DiDWildBootResult:
+    """The wild cluster bootstrap-t of any estimator given as a linear map of the outcome
+    over ``data`` (:class:`LinearEstimator`): the body of :func:`did_wildboot`, whose
+    arguments are checked."""
     G = lin.n_clusters
     if G > MAX_CLUSTERS:
         raise InvalidOptionError(

@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 
 from impact.errors import FewClustersWarning, ImpactError
-from impact.estimators.did_wildboot import did_wildboot
+from impact.estimators.did_linear import subgroup_difference
+from impact.estimators.did_wildboot import did_wildboot, wild_bootstrap_t
 from impact.estimators.wildboot import wildboot
 from impact.inference.clusters import FEW_CLUSTERS
 from impact.report.evaluation import Evaluation
@@ -24,6 +25,7 @@ __all__ = [
     "n_clusters",
     "wild_event_times",
     "wild_p",
+    "wild_subgroups",
 ]
 
 #: Draws of the wild bootstraps in the report (Webb weights).
@@ -121,3 +123,19 @@ def wild_p(ev: Evaluation, outcome: str, estimator: str, notes: list[str]) -> fl
         if "treated" in text and text not in notes:
             notes.append(text)
     return p
+
+
+def wild_subgroups(ev: Evaluation, fits, masks, unit_cluster, notes: list[str]) -> list[float]:
+    """Table 7's few-cluster p-values for two subgroup fits: the bootstrap-t p-value of
+    each subgroup's effect and of their difference, from one set of draws (the same
+    weight for a cluster in both subgroups); NaN when it fails (the reason to ``notes``)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FewClustersWarning)  # table 5 notes it
+            lin = subgroup_difference(fits, masks, ev.data, unit_cluster)
+            res = wild_bootstrap_t(lin, ev.data, B=WILD_DRAWS, weights="webb", alpha=0.05,
+                                   seed=ev.spec.seed, residuals="jackknife")  # fmt: skip
+    except ImpactError as exc:
+        notes.append(f"no wild bootstrap ({str(exc).rstrip('.')})")
+        return [float("nan")] * 3
+    return [float(p) for p in res.table["p_value"]]

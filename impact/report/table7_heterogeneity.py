@@ -16,6 +16,12 @@ from scipy import stats
 
 from impact.inference.clusters import cluster_codes, cluster_sums
 from impact.report.evaluation import Evaluation
+from impact.report.few_clusters import (
+    WILD_DRAWS,
+    WILD_MIN_CLUSTERS,
+    few_clusters,
+    wild_subgroups,
+)
 from impact.report.frames import counts_frame
 from impact.report.headline import primary_estimator
 from impact.report.table import Table
@@ -102,9 +108,14 @@ def _subgroup_sample(
     return keep, covs
 
 
-def heterogeneity(ev: Evaluation) -> pd.DataFrame:
+def heterogeneity(ev: Evaluation, notes: list[str] | None = None) -> pd.DataFrame:
     """Table 7 as a tidy frame: per outcome, dimension and subgroup the effect, and the
-    difference between the two subgroups with its SE and p-value."""
+    difference between the two subgroups with its SE and p-value; with few clusters (6 to
+    29) also ``p_wild``, the wild bootstrap-t p-values of both effects and the difference
+    from one set of draws (reasons for gaps go to ``notes``)."""
+    n_cl = few_clusters(ev)
+    wild = n_cl is not None and n_cl >= WILD_MIN_CLUSTERS
+    notes = [] if notes is None else notes
     c, d = ev.spec.columns, ev.data
     unit_cluster = d.groupby(c.unit)[ev.spec.cluster].first()
     groups = subgroups(ev)
@@ -115,9 +126,10 @@ def heterogeneity(ev: Evaluation) -> pd.DataFrame:
             continue
         outcome = fam.outcomes[0]
         for dim, pair in groups.items():
-            fits = []
+            fits, keeps = [], []
             for label, mask in pair:
                 keep, covs = _subgroup_sample(ev, mask, member)
+                keeps.append(keep)
                 gt = ev.memo(
                     ("hetero", outcome, dim, label),
                     lambda keep=keep, covs=covs, y=outcome: ev.fit_att_gt(
@@ -146,12 +158,21 @@ def heterogeneity(ev: Evaluation) -> pd.DataFrame:
                     "true_effect": rows[-2]["true_effect"] - rows[-1]["true_effect"],
                 }
             )  # fmt: skip
-    return counts_frame(rows, ("members",))
+            if wild:
+                gts = (fits[0][1], fits[1][1])
+                ps = wild_subgroups(ev, gts, tuple(keeps), unit_cluster, notes)
+                for row, p in zip(rows[-3:], ps, strict=True):
+                    row["p_wild"] = p
+    frame = counts_frame(rows, ("members",))
+    if "p_wild" in frame.columns:  # after the normal p-value
+        frame = frame[[col for col in frame.columns if col != "p_wild"] + ["p_wild"]]
+    return frame
 
 
 def table_heterogeneity(ev: Evaluation) -> Table:
     """Table 7: effects by subgroup with a test of the difference."""
-    frame = heterogeneity(ev)
+    notes: list[str] = []
+    frame = heterogeneity(ev, notes)
     note = (
         "Callaway-Sant'Anna (doubly robust, the report's controls and covariates) on each "
         "subgroup's members, simple aggregation over post-treatment cells; a covariate "
@@ -168,4 +189,13 @@ def table_heterogeneity(ev: Evaluation) -> Table:
             f" Truth: the generator's {ev.spec.effect} effect on the subgroup's post-joining "
             "firm-years relative to its base year."
         )
+    if "p_wild" in frame.columns:
+        note += (
+            f" Only {few_clusters(ev)} clusters ({ev.spec.cluster}): p_wild is the wild "
+            f"cluster bootstrap-t p-value ({WILD_DRAWS} Webb draws, the same weight for a "
+            "cluster in both subgroups) of each effect and of the difference, which holds "
+            "with few clusters where the SE-based one does not."
+        )
+        if notes:
+            note += " " + "; ".join(dict.fromkeys(notes)) + "."
     return Table("heterogeneity", "Table 7: heterogeneous effects", (), note, {}, frame=frame)

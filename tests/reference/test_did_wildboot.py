@@ -390,3 +390,42 @@ def test_few_treated_clusters_warn():
         ols = impact.feols("y ~ post_treated | firm + year", d, vcov={"cluster": "cell"})
     with pytest.warns(impact.errors.FewClustersWarning, match="conley_taber"):
         impact.wildboot(ols, param="post_treated", B=99)
+
+
+def test_subgroup_difference_draws_equal_refits():
+    """Two subgroups of members with shared controls (table 7): the joint bootstrap's
+    estimates equal the fits', its standard errors the influence-function ones, and a
+    draw's t* of each effect and of the difference equals att_gt refitted on that draw's
+    outcome for both subgroups."""
+    from impact.estimators.did_linear import subgroup_difference
+    from impact.estimators.did_wildboot import _fitted, wild_bootstrap_t
+    from impact.inference.wild_cluster import draw_weights
+
+    d = _clustered_panel(9, C=12)
+    member = d["cohort"].notna().to_numpy()
+    big = (d["firm"] % 2 == 0).to_numpy()
+    masks = (big | ~member, ~big | ~member)
+    fits = tuple(_fit(d[m]) for m in masks)
+    unit_cluster = d.groupby("firm")["cell"].first()
+    lin = subgroup_difference(fits, masks, d, unit_cluster)
+    res = wild_bootstrap_t(lin, d, B=199, weights="webb", alpha=0.05, seed=2, residuals="ols")
+    aggs = [f.aggregate("simple") for f in fits]
+    np.testing.assert_allclose(res.table["estimate"][:2], [a.estimate for a in aggs], rtol=1e-12)
+    np.testing.assert_allclose(res.table["std_error"][:2], [a.std_error for a in aggs],
+                               rtol=1e-10)  # fmt: skip
+    assert res._identity_gap <= LINEAR_TOL and res.n_clusters == 12
+    call = {"y": "y", "unit": "firm", "time": "year", "cohort": "cohort"}
+    _, yhat, _ = _fitted(d, call, None, lin.row_cluster >= 0)
+    resid = d["y"].to_numpy() - yhat
+    V, _ = draw_weights("webb", 12, 199, np.random.default_rng(2))
+
+    def both(values):
+        out = [_fit(d.assign(y=values)[m]).aggregate("simple") for m in masks]
+        return out
+
+    centre = both(yhat)
+    for b in (0, 150):
+        star = both(yhat + V[d["cell"].to_numpy(), b] * resid)
+        t_a = (star[0].estimate - centre[0].estimate) / star[0].std_error
+        t_b = (star[1].estimate - centre[1].estimate) / star[1].std_error
+        np.testing.assert_allclose(res._t_boot[b, :2], [t_a, t_b], atol=REFIT_TOL, rtol=0)

@@ -88,3 +88,36 @@ def test_no_table6_wild_columns_with_many_clusters(s4_panel):
         warnings.simplefilter("ignore")
         tab = table_dynamic(Evaluation.build(df, spec, truth))
     assert "p_wild" not in tab.frame.columns and "wild" not in tab.note
+
+
+def test_table7_wild_p_traces_to_the_joint_bootstrap(s4_panel):
+    """Table 7 with 12 region clusters: p_wild of both subgroups and their difference is
+    wild_bootstrap_t of the subgroup-difference map on the table's own fits; absent with
+    many clusters."""
+    from impact.estimators.did_linear import subgroup_difference
+    from impact.estimators.did_wildboot import wild_bootstrap_t
+    from impact.report.table7_heterogeneity import table_heterogeneity
+
+    df, truth = s4_panel
+    fams = (OutcomeFamily("jobs", ("log_emp",), "log", ("cs",)),)
+    spec = Spec(families=fams, production=None, tables=("heterogeneity",), figures=(),
+                heterogeneity=("founder",), cluster="region")  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ev = Evaluation.build(df, spec, truth)
+        tab = table_heterogeneity(ev)
+        d, member = ev.data, ev.data[ev.names.cohort].notna().to_numpy()
+        fits = (ev.memo(("hetero", "log_emp", "founder", "founder"), None),
+                ev.memo(("hetero", "log_emp", "founder", "later joiner"), None))  # fmt: skip
+        launch = d["launch_year"].to_numpy(dtype=float)
+        founder = d[ev.names.cohort].to_numpy() == launch
+        masks = ((member & founder) | ~member, (member & ~founder) | ~member)
+        lin = subgroup_difference(fits, masks, d, d.groupby("firm_id")["region"].first())
+        ref = wild_bootstrap_t(lin, d, B=WILD_DRAWS, weights="webb", alpha=0.05,
+                               seed=ev.spec.seed, residuals="jackknife")  # fmt: skip
+    np.testing.assert_array_equal(tab.frame["p_wild"].to_numpy(), ref.table["p_value"])
+    assert "p_wild is the wild cluster bootstrap-t" in tab.note
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        many = table_heterogeneity(Evaluation.build(df, spec.replace(cluster="firm_id"), truth))
+    assert "p_wild" not in many.frame.columns
