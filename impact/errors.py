@@ -7,8 +7,10 @@ count and an example value, and say how to fix the problem.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
-from collections.abc import Iterable
+import warnings
+from collections.abc import Iterable, Iterator
 
 __all__ = [
     "ClusterError",
@@ -37,6 +39,7 @@ __all__ = [
     "SampleDropWarning",
     "SpecError",
     "close_matches_hint",
+    "rerun_quietly",
 ]
 
 
@@ -174,3 +177,18 @@ def close_matches_hint(name: str, candidates: Iterable[object]) -> str:
     if not matches:
         return ""
     return " Did you mean " + " or ".join(repr(m) for m in matches) + "?"
+
+
+@contextlib.contextmanager
+def rerun_quietly() -> Iterator[None]:
+    """Silence the package's own warnings while re-running a fit the user already has.
+
+    Bootstraps and checks re-run an estimator on the design of a fit the user holds
+    (``G + 2`` runs on residual outcomes, a refit on the same rows): that fit announced
+    its sample drops, few clusters and empty cells once, and each rerun would repeat
+    them. Only :class:`ImpactWarning` is silenced; numerical warnings (overflow, singular
+    matrices) from numpy or scipy still surface.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ImpactWarning)  # announced once, by the user's fit
+        yield

@@ -9,7 +9,6 @@ the bootstrap from ``G + 2`` such runs.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -17,23 +16,25 @@ import numpy as np
 import pandas as pd
 
 from impact._typing import FloatArray
-from impact.errors import ImpactWarning, InvalidOptionError
+from impact.errors import InvalidOptionError, rerun_quietly
 from impact.estimators.att_gt import att_gt
 from impact.estimators.did2s import did2s_fit
 from impact.estimators.did_regression import REGRESSION_ESTIMATORS, regression_estimator
 from impact.estimators.es_adapters import cluster_name
 from impact.estimators.imputation import FirstStageSpec, imputation_fit
-from impact.estimators.linear_map import NOT_SAME, LinearEstimator, LinearRun, same_values
+from impact.estimators.linear_map import (
+    NOT_SAME,
+    LinearEstimator,
+    LinearRun,
+    event_estimator,
+    same_values,
+)
 from impact.inference.clusters import cluster_sums
 from impact.results.att_gt import ATTgtResult
 from impact.results.event_study import EventStudyResult
 
 __all__ = ["linear_estimator", "subgroup_difference"]
 
-# Reruns silence the package's own warnings only: the user's fit announced its sample
-# drops, few clusters and empty cells once; the bootstrap reruns the estimator G + 2 times
-# on the same design (residual outcomes), which would repeat each message as often.
-# Other warnings (numerical ones) still surface.
 #: Event-study estimators whose fits the bootstrap re-runs.
 EVENT_ESTIMATORS = ("imputation", "did2s", *REGRESSION_ESTIMATORS)
 
@@ -41,8 +42,7 @@ EVENT_ESTIMATORS = ("imputation", "did2s", *REGRESSION_ESTIMATORS)
 def _att_gt_run(data, call, aggregate, agg_kw, codes, G) -> Callable[[FloatArray], LinearRun]:
     def run(values: FloatArray) -> LinearRun:
         frame = data.assign(**{call["y"]: values})
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ImpactWarning)  # announced by the fit
+        with rerun_quietly():
             res = att_gt(frame, **call)
         if aggregate is None:
             est, inf = res.table["estimate"].to_numpy(dtype=float), res._inf
@@ -62,8 +62,7 @@ def _att_gt_run(data, call, aggregate, agg_kw, codes, G) -> Callable[[FloatArray
 def _same_att_gt(fit: ATTgtResult, data: pd.DataFrame, call: dict) -> None:
     """``data`` is the frame the fit was estimated on: its call reproduces the cells,
     the units and their clusters."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ImpactWarning)  # announced by the fit
+    with rerun_quietly():
         rerun = att_gt(data, **call)
     again = rerun.table["estimate"].to_numpy(dtype=float)
     mine = fit.table["estimate"].to_numpy(dtype=float)
@@ -123,8 +122,7 @@ def _event_run(data, request, estimator: str) -> Callable[[FloatArray], tuple[An
 
     def run(values: FloatArray) -> tuple[Any, LinearRun]:
         frame = data.assign(**{request.y: values})
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ImpactWarning)  # announced by the fit
+        with rerun_quietly():
             if estimator == "imputation":
                 fit = imputation_fit(
                     frame, spec, horizons=(0, hi), cluster=None if cl == request.unit else cl
@@ -175,25 +173,9 @@ def _event_estimator(fit: EventStudyResult, data: pd.DataFrame) -> LinearEstimat
     with np.errstate(invalid="ignore"):
         used = inner.row_untreated | (inner.row_imputable & (inner.row_rel <= request.window[1]))
     row_cluster[inner.rows[used]] = inner.row_cluster[used]
-    units = data[request.unit].to_numpy()[inner.rows]
-    if (pd.Series(inner.row_cluster).groupby(units).nunique() > 1).any():
-        raise InvalidOptionError(
-            f"cluster column {cl!r} changes within units: the bootstrap multiplies each "
-            "unit's residual path by its cluster's weight, so clusters must contain whole "
-            "units (the unit or coarser)."
-        )
-    call = {
-        "y": request.y, "unit": request.unit, "time": request.time, "cohort": request.cohort,
-        "never_treated": request.never_treated,
-    }  # fmt: skip
-    tidy = fit.tidy()
-    return LinearEstimator(
-        run=lambda values: run_full(values)[1], terms=list(tidy["term"]),
-        row_cluster=row_cluster, n_clusters=int(inner.n_clusters), cluster=cl,
-        n_units=fit.n_units, call=call, overall=True, estimator=fit.estimator,
-        fixed_effects=request.fixed_effects,
-        reported=tidy["estimate"].to_numpy(dtype=float),
-        reported_se=tidy["std_error"].to_numpy(dtype=float),
+    return event_estimator(
+        fit, lambda values: run_full(values)[1], row_cluster, int(inner.n_clusters), cl,
+        data[request.unit].to_numpy(),
     )  # fmt: skip
 
 
@@ -241,8 +223,7 @@ def subgroup_difference(
         frame = data.assign(**{y: values})
         est, terms = [], []
         for mask, call in zip(masks, calls, strict=True):
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", ImpactWarning)  # announced by the fits
+            with rerun_quietly():
                 res = att_gt(frame[mask], **call)
             agg = res.aggregate("simple")
             est.append(agg.estimate)

@@ -12,18 +12,18 @@ fit's small-sample factor, so their cross-product is the fit's variance.
 
 from __future__ import annotations
 
-import warnings
+import functools
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from impact._typing import FloatArray
-from impact.errors import ImpactWarning, InvalidOptionError
+from impact.errors import InvalidOptionError, rerun_quietly
 from impact.estimators.es_adapters import cluster_name
 from impact.estimators.es_regressions import dummy_regression
 from impact.estimators.etwfe import etwfe
-from impact.estimators.linear_map import LinearEstimator, LinearRun
+from impact.estimators.linear_map import LinearEstimator, LinearRun, event_estimator
 from impact.inference.clusters import cluster_sums
 from impact.linear.demean import demean
 from impact.linear.fixed_effects import FixedEffects
@@ -60,8 +60,7 @@ def _with_overall(W: FloatArray, rel: np.ndarray, window: tuple[int, int]) -> Fl
 
 def _dummy_design(fit: EventStudyResult, data: pd.DataFrame) -> _Regression:
     request = fit._request
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ImpactWarning)  # announced by the fit
+    with rerun_quietly():
         reg = dummy_regression(data.reset_index(drop=True), request, fit.estimator)
     f = reg.fit
     agg = np.zeros((len(reg.rel_times), len(f.coef)))
@@ -81,8 +80,7 @@ def _etwfe_design(fit: EventStudyResult, data: pd.DataFrame) -> _Regression:
             "did_wildboot takes linear ETWFE fits (family='linear'): the Poisson model's "
             "effects are not linear in the outcome."
         )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ImpactWarning)  # announced by the fit
+    with rerun_quietly():
         et = etwfe(data, family="linear", control="never", fixed_effects=r.fixed_effects,
                    vcov=r.vcov, alpha=r.alpha, **r.design())  # fmt: skip
     lin = et._linear
@@ -102,41 +100,29 @@ def regression_estimator(fit: EventStudyResult, data: pd.DataFrame) -> LinearEst
         raise InvalidOptionError("this event_study fit does not carry its call; refit it.")
     cl = cluster_name(request.vcov, request.unit)
     design = _etwfe_design(fit, data) if fit.estimator == "etwfe" else _dummy_design(fit, data)
-    Xd, fe, rows, agg = design.Xd, design.fe, design.rows, design.agg
+    Xd, rows = design.Xd, design.rows
     if rows.size and rows.max() >= len(data):
         raise InvalidOptionError("data does not reproduce the fit: it has fewer rows.")
-    A = np.linalg.inv(Xd.T @ Xd)
-    M = A @ agg.T  # (k, m): the rows' estimates are M' X'y
     codes, _ = pd.factorize(data[cl].to_numpy()[rows])
-    G = int(codes.max()) + 1
-    root = float(np.sqrt(design.factor))
-
-    def run(values: FloatArray) -> LinearRun:
-        y = values[rows][:, None]
-        yd = (demean(y, fe).values if fe is not None else y)[:, 0]
-        beta = A @ (Xd.T @ yd)
-        contrib = (Xd * (yd - Xd @ beta)[:, None]) @ M
-        scores = root * cluster_sums(contrib, codes, G)
-        return LinearRun(agg @ beta, scores, root * np.sqrt(np.sum(contrib**2, axis=0)))
-
-    units = data[request.unit].to_numpy()[rows]
-    if (pd.Series(codes).groupby(units).nunique() > 1).any():
-        raise InvalidOptionError(
-            f"cluster column {cl!r} changes within units: the bootstrap multiplies each "
-            "unit's residual path by its cluster's weight, so clusters must contain whole "
-            "units (the unit or coarser)."
-        )
     row_cluster = np.full(len(data), -1)
     row_cluster[rows] = codes
-    call = {
-        "y": request.y, "unit": request.unit, "time": request.time, "cohort": request.cohort,
-        "never_treated": request.never_treated,
-    }  # fmt: skip
-    tidy = fit.tidy()
-    return LinearEstimator(
-        run=run, terms=list(tidy["term"]), row_cluster=row_cluster, n_clusters=G, cluster=cl,
-        n_units=fit.n_units, call=call, overall=True, estimator=fit.estimator,
-        fixed_effects=request.fixed_effects, covariates=tuple(request.covariates),
-        reported=tidy["estimate"].to_numpy(dtype=float),
-        reported_se=tidy["std_error"].to_numpy(dtype=float),
-    )  # fmt: skip
+    run = functools.partial(_ols_run, design, np.linalg.inv(Xd.T @ Xd), codes)
+    return event_estimator(fit, run, row_cluster, int(codes.max()) + 1, cl,
+                           data[request.unit].to_numpy())  # fmt: skip
+
+
+def _ols_run(
+    design: _Regression, A: FloatArray, codes: np.ndarray, values: FloatArray
+) -> LinearRun:
+    """The regression on one outcome vector (one value per data row): the aggregated
+    coefficients and their cluster scores ``sqrt(factor) * sum_c x_i e_i`` through the
+    aggregation, whose cross-product is the fit's clustered variance (``A`` is the
+    inverse of the partialled regressors' cross-product)."""
+    Xd, fe = design.Xd, design.fe
+    y = values[design.rows][:, None]
+    yd = (demean(y, fe).values if fe is not None else y)[:, 0]
+    beta = A @ (Xd.T @ yd)
+    contrib = (Xd * (yd - Xd @ beta)[:, None]) @ (A @ design.agg.T)
+    root = float(np.sqrt(design.factor))
+    scores = root * cluster_sums(contrib, codes, int(codes.max()) + 1)
+    return LinearRun(design.agg @ beta, scores, root * np.sqrt(np.sum(contrib**2, axis=0)))

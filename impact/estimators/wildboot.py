@@ -5,17 +5,12 @@ from __future__ import annotations
 
 import dataclasses
 import numbers
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from impact.errors import (
-    ImpactWarning,
-    InvalidOptionError,
-    close_matches_hint,
-)
+from impact.errors import InvalidOptionError, close_matches_hint, rerun_quietly
 from impact.estimators.feols import feols
 from impact.estimators.wild_setup import (
     bootstrap_cluster_codes,
@@ -276,10 +271,7 @@ def _crv_se(fit: FeolsResult, names: list[str], param: str) -> tuple[float, int,
     feols's t degrees of freedom with them, and the factor of each variance term."""
     rows = fit._data.loc[fit._row_index]  # the estimation sample, singletons gone
     vcov = {"cluster": names[0] if len(names) == 1 else list(names)}
-    with warnings.catch_warnings():
-        # the user's fit already announced its drops and its few clusters (the reason
-        # the bootstrap runs); this refit on the same rows would repeat them
-        warnings.simplefilter("ignore", ImpactWarning)
+    with rerun_quietly():
         refit = feols(fit.formula, rows, vcov=vcov, ssc=fit.ssc, drop_singletons=False)
     check_refit(fit, refit, names)
     return float(refit.se[param]), int(refit.df_t), tuple(refit.small_sample.factors)

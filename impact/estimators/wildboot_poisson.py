@@ -4,14 +4,13 @@ Poisson side of :func:`impact.wildboot`."""
 from __future__ import annotations
 
 import dataclasses
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from impact._typing import FloatArray
-from impact.errors import ConvergenceError, ImpactWarning, InvalidOptionError, close_matches_hint
+from impact.errors import ConvergenceError, InvalidOptionError, close_matches_hint, rerun_quietly
 from impact.estimators.fepois import fepois
 from impact.estimators.wild_setup import (
     bootstrap_cluster_codes,
@@ -161,10 +160,7 @@ def _refit(fit: FepoisResult, names: list[str]) -> FepoisResult:
     factors and degrees of freedom); refuses a frame that changed since the fit."""
     rows = fit._data.loc[fit._row_index]
     vcov = {"cluster": names[0] if len(names) == 1 else list(names)}
-    with warnings.catch_warnings():
-        # the user's fit already announced its drops and its few clusters (the reason
-        # the bootstrap runs); this refit on the same rows would repeat them
-        warnings.simplefilter("ignore", ImpactWarning)
+    with rerun_quietly():
         refit = fepois(fit.formula, rows, vcov=vcov, ssc=fit.ssc, offset=fit.offset,
                        drop_singletons=False, separation=(), **fit._irls)  # fmt: skip
     check_refit(fit, refit, names)

@@ -171,10 +171,14 @@ class _Fit:
                 )
         elif c.treatment and not cohort_named:
             changes["cohort"] = ""  # derived from the treatment status
+            leavers = (
+                f"{_exits(self.data, c.unit, c.time, c.treatment)} units leave treatment and "
+                if pd.api.types.is_numeric_dtype(self.data[c.time])
+                else ""  # a time column that is not numeric is a problem of its own
+            )
             self.notes.append(
                 f"cohort: each unit's first period with {c.treatment} = 1 (first entry; "
-                f"{_exits(self.data, c.unit, c.time, c.treatment)} units leave treatment and "
-                "their later periods count as treated)"
+                f"{leavers}their later periods count as treated)"
             )
         elif not c.cohort:
             self.problems.append("the spec needs a cohort column or a treatment column")

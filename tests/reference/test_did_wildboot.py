@@ -230,12 +230,13 @@ def test_event_study_band_coverage_with_30_clusters(estimator):
 REFIT_TOL = 1e-10
 
 
-def _event(d, estimator, **kw):
+def _event(d, estimator, vcov=None, **kw):
+    """The event study of the tests' panels, clustered by cell unless ``vcov`` says."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return impact.event_study(
             d, y="y", unit="firm", time="year", cohort="cohort", estimator=estimator,
-            window=(-3, 4), vcov={"cluster": "cell"}, **kw,
+            window=(-3, 4), vcov=vcov or {"cluster": "cell"}, **kw,
         )  # fmt: skip
 
 
@@ -323,12 +324,7 @@ def test_regression_event_study_bad_input(estimator):
     d = _clustered_panel(6, C=10)
     kw = {"family": "linear"} if estimator == "etwfe" else {}
     fit = _event(d, estimator, **kw)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        by_year = impact.event_study(
-            d, y="y", unit="firm", time="year", cohort="cohort", estimator=estimator,
-            window=(-3, 4), vcov={"cluster": "year"}, **kw,
-        )  # fmt: skip
+    by_year = _event(d, estimator, vcov={"cluster": "year"}, **kw)
     # each unit's years in reverse order: the same rows, another time for each outcome
     shuffled_years = d.assign(year=d.groupby("firm")["year"].transform(lambda v: v[::-1].values))
     for bad, match in (
