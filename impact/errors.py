@@ -22,6 +22,8 @@ __all__ = [
     "ConvergenceError",
     "DuplicateRowsError",
     "EmptySampleError",
+    "EngineError",
+    "EngineMemoryError",
     "ExpressionError",
     "FewClustersWarning",
     "FormulaError",
@@ -127,6 +129,15 @@ class SpecError(ColumnNotFoundError, InvalidOptionError):
         n = len(self.problems)
         head = "the spec does not fit the data" + (f" ({n} problems)" if n > 1 else "")
         super().__init__(head + ":\n" + "\n".join(f"- {p}" for p in self.problems))
+
+
+class EngineError(ImpactError):
+    """A query engine (DuckDB, Spark) could not run a step on the data: the message names
+    the step and the fix."""
+
+
+class EngineMemoryError(EngineError, MemoryError):
+    """A query engine ran out of its memory limit (and could not spill to disk)."""
 
 
 class OutputPathError(ImpactError):

@@ -12,11 +12,61 @@ query text built from a user's names).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol, runtime_checkable
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import pandas as pd
 
-__all__ = ["Engine"]
+from impact.engine.expressions import Expression
+
+__all__ = ["COMPARISONS", "Engine", "EngineUse", "Meter"]
+
+#: Comparisons a row filter may apply (the value is a bound parameter).
+COMPARISONS = ("<", "<=", "==", "!=", ">=", ">")
+Comparison = Literal["<", "<=", "==", "!=", ">=", ">"]
+#: What a column holds, as the estimators need to know it.
+Kind = Literal["number", "bool", "text", "other"]
+Expr = str | Expression
+
+
+@dataclass(frozen=True)
+class EngineUse:
+    """What an estimation asked of its engine (reported in results, SCALE.md §tests).
+
+    Attributes
+    ----------
+    engine : str
+    passes : int
+        Statements executed over the rows (each reads the data once or more).
+    bytes_collected : int
+        Bytes of the results brought to Python: small tables only, never the rows.
+    """
+
+    engine: str
+    passes: int
+    bytes_collected: int
+
+
+class Meter:
+    """Counts an engine's executed statements and collected bytes (one per engine)."""
+
+    def __init__(self) -> None:
+        self.passes = 0
+        self.bytes_collected = 0
+
+    def record(self, collected: pd.DataFrame | None = None) -> None:
+        """One statement executed, with its collected result."""
+        self.passes += 1
+        if collected is not None:
+            self.bytes_collected += int(collected.memory_usage(index=False, deep=True).sum())
+
+    def since(self, engine: str, start: tuple[int, int]) -> EngineUse:
+        """The use since ``start`` (a :meth:`mark`)."""
+        return EngineUse(engine, self.passes - start[0], self.bytes_collected - start[1])
+
+    def mark(self) -> tuple[int, int]:
+        """The counters now."""
+        return self.passes, self.bytes_collected
 
 
 @runtime_checkable
@@ -28,12 +78,47 @@ class Engine(Protocol):
     """
 
     name: str
+    meter: Meter
+
+    def source(self, data: Any) -> Any:
+        """The engine's source of ``data`` (typed error for data it cannot read)."""
+        ...
 
     def columns(self, source: Any) -> list[str]:
         """The source's column names."""
         ...
 
-    def with_columns(self, source: Any, columns: Mapping[str, str]) -> Any:
+    def kinds(self, source: Any) -> dict[str, Kind]:
+        """What each column holds: ``number``, ``bool``, ``text`` or ``other``."""
+        ...
+
+    def count(self, source: Any) -> int:
+        """Number of rows (one pass)."""
+        ...
+
+    def missing_counts(self, source: Any, columns: Sequence[str]) -> tuple[dict[str, int], int]:
+        """Rows where each column is missing (or not finite, for numbers), and rows where
+        any is (one pass)."""
+        ...
+
+    def drop_missing(self, source: Any, columns: Sequence[str]) -> Any:
+        """The rows where every column of ``columns`` is present (and finite)."""
+        ...
+
+    def where(self, source: Any, column: str, op: Comparison, value: float) -> Any:
+        """The rows where ``column op value`` (a numeric comparison)."""
+        ...
+
+    def select(self, source: Any, columns: Sequence[str]) -> Any:
+        """The source with only ``columns`` (in that order)."""
+        ...
+
+    def materialize(self, source: Any) -> Any:
+        """The source computed once and kept (in memory or spilled by the engine), so
+        later statements do not recompute its filters and joins (one pass)."""
+        ...
+
+    def with_columns(self, source: Any, columns: Mapping[str, Expr]) -> Any:
         """Row-wise arithmetic: the source with new columns computed from expressions."""
         ...
 
@@ -46,10 +131,27 @@ class Engine(Protocol):
         self,
         source: Any,
         keys: Sequence[str],
-        sums: Mapping[str, str],
+        sums: Mapping[str, Expr],
         *,
         count: str | None = "n",
     ) -> pd.DataFrame:
         """``GROUP BY keys: SUM(expression) AS name`` for each item of ``sums`` and
         ``COUNT(*) AS count``, collected as a small frame sorted by the keys."""
+        ...
+
+    def group_relation(
+        self,
+        source: Any,
+        keys: Sequence[str],
+        sums: Mapping[str, Expr],
+        *,
+        count: str | None = "n",
+    ) -> Any:
+        """As :meth:`group_sums`, kept in the engine (not collected): a source for
+        further sums over the groups or for :meth:`join_groups`."""
+        ...
+
+    def join_groups(self, source: Any, groups: Any, on: Sequence[str]) -> Any:
+        """The source with the columns of a :meth:`group_relation` on ``on`` attached
+        to every row (many-to-one)."""
         ...

@@ -20,9 +20,16 @@ from typing import Any
 
 import pandas as pd
 
+from impact.engine.base import COMPARISONS, Comparison, Expr, Kind, Meter
 from impact.engine.expressions import expression
 from impact.engine.identifiers import quote_identifier
-from impact.errors import ColumnNotFoundError, InvalidOptionError, close_matches_hint
+from impact.errors import (
+    ColumnNotFoundError,
+    EngineError,
+    EngineMemoryError,
+    InvalidOptionError,
+    close_matches_hint,
+)
 
 __all__ = ["DuckDBEngine"]
 
@@ -39,6 +46,29 @@ def _duckdb() -> Any:
 
 def _q(name: str) -> str:
     return quote_identifier(str(name), "duckdb")
+
+
+_NUMBER_TYPES = (
+    "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
+    "UINTEGER", "UBIGINT", "UHUGEINT", "FLOAT", "DOUBLE", "DECIMAL",
+)  # fmt: skip
+
+
+def _kind(dtype: object) -> Kind:
+    text = str(dtype).upper()
+    if text == "BOOLEAN":
+        return "bool"
+    if text.startswith(_NUMBER_TYPES):
+        return "number"
+    if text == "VARCHAR":
+        return "text"
+    return "other"
+
+
+def _is_arrow(data: Any) -> bool:
+    """A pyarrow Table or Dataset, or a polars (Lazy)Frame (read through Arrow)."""
+    mod = type(data).__module__
+    return mod.startswith(("pyarrow", "polars"))
 
 
 def _query(*parts: str) -> str:
@@ -64,11 +94,29 @@ class DuckDBEngine:
         duckdb = _duckdb()
         self.con = connection if connection is not None else duckdb.connect()
         self._names = itertools.count()
+        self.meter = Meter()
+        self._errors = duckdb
+
+    def _collect(self, rel: Any) -> pd.DataFrame:
+        """Execute ``rel`` and collect its (small) result; engine failures become typed."""
+        try:
+            out = rel.df()
+        except self._errors.OutOfMemoryException as exc:
+            raise EngineMemoryError(
+                "DuckDB ran out of memory: raise the connection's memory_limit (SET "
+                "memory_limit = '8GB') or give it a temp_directory on a disk with room to "
+                f"spill (SET temp_directory = '/path'). DuckDB said: {exc}"
+            ) from None
+        except self._errors.Error as exc:
+            raise EngineError(f"DuckDB could not run a step on the data: {exc}") from None
+        self.meter.record(out)
+        return out
 
     # ------------------------------------------------------------------ sources
     def source(self, data: Any) -> Any:
         """A relation of ``data``: a pandas frame (registered, not copied), a Parquet
-        path or glob (``str`` or ``Path`` ending in ``.parquet``), or a relation."""
+        path or glob (``str`` or ``Path`` ending in ``.parquet``), a relation of this
+        engine's connection, a pyarrow Table or Dataset, or a polars frame."""
         if isinstance(data, pd.DataFrame):
             return self.con.from_df(data)
         if isinstance(data, str | Path):
@@ -80,10 +128,24 @@ class DuckDBEngine:
             if not any(ch in text for ch in "*?[") and not Path(text).exists():
                 raise FileNotFoundError(f"Parquet file {text!r} does not exist.")
             return self.con.read_parquet(text)
+        if _is_arrow(data):
+            if hasattr(data, "collect"):  # a polars LazyFrame: its plan runs in polars
+                data = data.collect()
+            if hasattr(data, "to_arrow") and type(data).__module__.startswith("polars"):
+                data = data.to_arrow()
+            return self.con.from_arrow(data)
         if hasattr(data, "columns") and hasattr(data, "create_view"):
+            try:
+                self.con.sql(_query("SELECT * FROM", self._view(data), "LIMIT 0")).fetchall()
+            except self._errors.Error:
+                raise InvalidOptionError(
+                    "this DuckDB relation belongs to another connection: pass "
+                    "engine=impact.engine.DuckDBEngine(connection) with its connection."
+                ) from None
             return data
         raise InvalidOptionError(
-            f"the DuckDB engine reads pandas frames, Parquet paths and DuckDB relations, "
+            f"the DuckDB engine reads pandas frames, Parquet paths, DuckDB relations, pyarrow "
+            "tables or datasets and polars frames, "
             f"got {type(data).__name__}."
         )
 
@@ -101,7 +163,7 @@ class DuckDBEngine:
                     f"column {n!r} is not in the data." + close_matches_hint(n, have)
                 )
 
-    def _sql(self, rel: Any, text: str) -> tuple[str, list[float]]:
+    def _sql(self, rel: Any, text: Expr) -> tuple[str, list[float]]:
         expr = expression(text)
         self._check(rel, expr.columns)
         return expr.to_sql("duckdb")
@@ -110,7 +172,72 @@ class DuckDBEngine:
     def columns(self, source: Any) -> list[str]:
         return [str(c) for c in source.columns]
 
-    def with_columns(self, source: Any, columns: Mapping[str, str]) -> Any:
+    def kinds(self, source: Any) -> dict[str, Kind]:
+        return {str(c): _kind(t) for c, t in zip(source.columns, source.dtypes, strict=True)}
+
+    def count(self, source: Any) -> int:
+        out = self._collect(self.con.sql(_query("SELECT COUNT(*) AS n FROM", self._view(source))))
+        return int(out["n"].iloc[0])
+
+    def _bad(self, source: Any, name: str) -> str:
+        """SQL condition: the column is missing (or not finite, for numbers)."""
+        self._check(source, [name])
+        col = _q(name)
+        if self.kinds(source)[name] == "number":
+            return f"({col} IS NULL OR NOT isfinite(CAST({col} AS DOUBLE)))"
+        return f"({col} IS NULL)"
+
+    def missing_counts(self, source: Any, columns: Sequence[str]) -> tuple[dict[str, int], int]:
+        cols = list(dict.fromkeys(columns))
+        if not cols:
+            return {}, 0
+        conds = [self._bad(source, c) for c in cols]
+        items = [f"SUM(CASE WHEN {b} THEN 1 ELSE 0 END) AS {_q(f'm{j}')}" for j, b in
+                 enumerate(conds)]  # fmt: skip
+        items.append(f"SUM(CASE WHEN {' OR '.join(conds)} THEN 1 ELSE 0 END) AS any_missing")
+        out = self._collect(
+            self.con.sql(_query("SELECT", ", ".join(items), "FROM", self._view(source)))
+        ).fillna(0)
+        per = {c: int(out[f"m{j}"].iloc[0]) for j, c in enumerate(cols)}
+        return per, int(out["any_missing"].iloc[0])
+
+    def drop_missing(self, source: Any, columns: Sequence[str]) -> Any:
+        cols = list(dict.fromkeys(columns))
+        if not cols:
+            return source
+        cond = " OR ".join(self._bad(source, c) for c in cols)
+        return self.con.sql(_query("SELECT * FROM", self._view(source), "WHERE NOT (", cond, ")"))
+
+    def where(self, source: Any, column: str, op: Comparison, value: float) -> Any:
+        if op not in COMPARISONS:
+            raise InvalidOptionError(f"comparison must be one of {COMPARISONS}, got {op!r}.")
+        self._check(source, [column])
+        sql_op = "=" if op == "==" else op
+        cond = f"CAST({_q(column)} AS DOUBLE) {sql_op} CAST(? AS DOUBLE)"
+        query = _query("SELECT * FROM", self._view(source), "WHERE", cond)
+        return self.con.sql(query, params=[float(value)])
+
+    def select(self, source: Any, columns: Sequence[str]) -> Any:
+        self._check(source, columns)
+        picks = ", ".join(_q(c) for c in columns)
+        return self.con.sql(_query("SELECT", picks, "FROM", self._view(source)))
+
+    def materialize(self, source: Any) -> Any:
+        name = f"impact_table_{next(self._names)}"
+        try:
+            source.create(name)  # a temporary table of the connection's database
+        except self._errors.OutOfMemoryException as exc:
+            raise EngineMemoryError(
+                "DuckDB ran out of memory while keeping the estimation sample: raise "
+                "memory_limit or set a temp_directory with room to spill. DuckDB said: "
+                f"{exc}"
+            ) from None
+        except self._errors.Error as exc:
+            raise EngineError(f"DuckDB could not run a step on the data: {exc}") from None
+        self.meter.record()
+        return self.con.table(_q(name))
+
+    def with_columns(self, source: Any, columns: Mapping[str, Expr]) -> Any:
         replaced = [c for c in self.columns(source) if c in columns]
         star = f"* EXCLUDE ({', '.join(_q(c) for c in replaced)})" if replaced else "*"
         items, params = [star], []
@@ -137,14 +264,9 @@ class DuckDBEngine:
         query = _query("SELECT", picks, "FROM", left, "AS l LEFT", "JOIN", right, "AS r ON", cond)
         return self.con.sql(query)
 
-    def group_sums(
-        self,
-        source: Any,
-        keys: Sequence[str],
-        sums: Mapping[str, str],
-        *,
-        count: str | None = "n",
-    ) -> pd.DataFrame:
+    def _grouped(
+        self, source: Any, keys: Sequence[str], sums: Mapping[str, Expr], count: str | None
+    ) -> tuple[list[str], list[float]]:
         self._check(source, keys)
         items, params = [_q(k) for k in keys], []
         for name, text in sums.items():
@@ -155,9 +277,45 @@ class DuckDBEngine:
             items.append(f"CAST(COUNT(*) AS BIGINT) AS {_q(count)}")
         parts = ["SELECT", ", ".join(items), "FROM", self._view(source)]
         if keys:
-            by = ", ".join(_q(k) for k in keys)
-            parts += ["GROUP BY", by, "ORDER BY", by]
-        out = self.con.sql(_query(*parts), params=params).df()
+            parts += ["GROUP BY", ", ".join(_q(k) for k in keys)]
+        return parts, params
+
+    def group_sums(
+        self,
+        source: Any,
+        keys: Sequence[str],
+        sums: Mapping[str, Expr],
+        *,
+        count: str | None = "n",
+    ) -> pd.DataFrame:
+        parts, params = self._grouped(source, keys, sums, count)
+        if keys:
+            parts += ["ORDER BY", ", ".join(_q(k) for k in keys)]
+        out = self._collect(self.con.sql(_query(*parts), params=params))
         if keys and out[list(keys)].isna().any().any():
             raise InvalidOptionError(f"a group key among {list(keys)} is missing on some rows.")
         return out
+
+    def group_relation(
+        self,
+        source: Any,
+        keys: Sequence[str],
+        sums: Mapping[str, Expr],
+        *,
+        count: str | None = "n",
+    ) -> Any:
+        parts, params = self._grouped(source, keys, sums, count)
+        return self.con.sql(_query(*parts), params=params)
+
+    def join_groups(self, source: Any, groups: Any, on: Sequence[str]) -> Any:
+        self._check(source, on)
+        self._check(groups, on)
+        extra = [c for c in self.columns(groups) if c not in on]
+        clash = [c for c in extra if c in self.columns(source)]
+        if clash:
+            raise InvalidOptionError(f"the group table's columns {clash} are in the data too.")
+        left, right = self._view(source), self._view(groups)
+        cond = " AND ".join(f"l.{_q(k)} = r.{_q(k)}" for k in on)
+        picks = ", ".join(["l.*", *(f"r.{_q(c)}" for c in extra)])
+        query = _query("SELECT", picks, "FROM", left, "AS l LEFT", "JOIN", right, "AS r ON", cond)
+        return self.con.sql(query)

@@ -62,8 +62,13 @@ def _fail(expr: str, what: str) -> ExpressionError:
     return ExpressionError(f"expression {expr!r}: {what} is not allowed; allowed are {_ALLOWED}.")
 
 
-def parse_expression(expr: object) -> tuple[ast.expr, dict[str, str]]:
+def parse_expression(
+    expr: object, *, max_length: int = MAX_EXPRESSION_LENGTH
+) -> tuple[ast.expr, dict[str, str]]:
     """Parse and check ``expr``; return its tree and the backtick placeholders' columns.
+
+    ``max_length`` bounds the text (spec expressions keep the default; estimators that
+    write long sums of products of their own columns pass a larger bound).
 
     Raises
     ------
@@ -72,10 +77,8 @@ def parse_expression(expr: object) -> tuple[ast.expr, dict[str, str]]:
     """
     if not isinstance(expr, str):
         raise ExpressionError(f"an expression must be a string, got {type(expr).__name__}.")
-    if len(expr) > MAX_EXPRESSION_LENGTH:
-        raise ExpressionError(
-            f"expression of {len(expr)} characters is longer than {MAX_EXPRESSION_LENGTH}."
-        )
+    if len(expr) > max_length:
+        raise ExpressionError(f"expression of {len(expr)} characters is longer than {max_length}.")
     quoted: dict[str, str] = {}
 
     def _placeholder(m: re.Match[str]) -> str:
@@ -216,9 +219,12 @@ def _is_function(name: ast.Name, tree: ast.AST) -> bool:
     return any(isinstance(c, ast.Call) and c.func is name for c in ast.walk(tree))
 
 
-def expression(expr: object) -> Expression:
-    """Parse and check ``expr`` (see :func:`parse_expression`)."""
-    tree, quoted = parse_expression(expr)
+def expression(expr: object, *, max_length: int = MAX_EXPRESSION_LENGTH) -> Expression:
+    """Parse and check ``expr`` (see :func:`parse_expression`); a checked
+    :class:`Expression` is returned as it is."""
+    if isinstance(expr, Expression):
+        return expr
+    tree, quoted = parse_expression(expr, max_length=max_length)
     return Expression(str(expr), tree, quoted)
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import operator
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from impact.engine.base import COMPARISONS, Comparison, Expr, Kind, Meter
 from impact.engine.expressions import expression
 from impact.engine.kernels import group_sums, group_weights
 from impact.errors import (
@@ -17,7 +19,29 @@ from impact.errors import (
     close_matches_hint,
 )
 
-__all__ = ["PandasEngine", "engine_for", "group_codes"]
+__all__ = ["PandasEngine", "engine_for", "group_codes", "is_number"]
+
+_OPS: dict[str, Callable[[Any, Any], Any]] = {
+    "<": operator.lt,
+    "<=": operator.le,
+    "==": operator.eq,
+    "!=": operator.ne,
+    ">=": operator.ge,
+    ">": operator.gt,
+}
+
+
+def is_number(col: pd.Series) -> bool:
+    """Numeric and not boolean."""
+    return pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col)
+
+
+def _bad(col: pd.Series) -> np.ndarray:
+    """Missing, or not finite for numbers."""
+    bad = col.isna().to_numpy(dtype=bool, copy=True)
+    if is_number(col):
+        bad |= ~np.isfinite(col.to_numpy(dtype=float, na_value=np.nan))
+    return bad
 
 
 def group_codes(frame: pd.DataFrame, keys: Sequence[str]) -> tuple[np.ndarray, pd.DataFrame]:
@@ -41,26 +65,89 @@ class PandasEngine:
 
     name = "pandas"
 
+    def __init__(self) -> None:
+        self.meter = Meter()
+
+    def source(self, data: Any) -> pd.DataFrame:
+        if not isinstance(data, pd.DataFrame):
+            raise InvalidOptionError(
+                f"the pandas engine reads pandas DataFrames, got {type(data).__name__}."
+            )
+        return data
+
     def columns(self, source: pd.DataFrame) -> list[str]:
         return [str(c) for c in source.columns]
 
     def _column(self, source: pd.DataFrame, name: str) -> np.ndarray:
-        if name not in source.columns:
-            raise ColumnNotFoundError(
-                f"column {name!r} is not in the data." + close_matches_hint(name, source.columns)
-            )
-        col = source[name]
+        col = source[self._name(source, name)]
         if not (pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col)):
             raise ColumnTypeError(
                 f"column {name!r} is not numeric (dtype {col.dtype}); an expression reads numbers."
             )
         return col.to_numpy(dtype=float, na_value=np.nan)
 
-    def _values(self, source: pd.DataFrame, expr: str) -> np.ndarray:
+    def kinds(self, source: pd.DataFrame) -> dict[str, Kind]:
+        def kind(col: pd.Series) -> Kind:
+            if pd.api.types.is_bool_dtype(col):
+                return "bool"
+            if is_number(col):
+                return "number"
+            if pd.api.types.is_string_dtype(col) or pd.api.types.is_object_dtype(col):
+                return "text"
+            return "other"
+
+        return {str(c): kind(source[c]) for c in source.columns}
+
+    def count(self, source: pd.DataFrame) -> int:
+        self.meter.record()
+        return len(source)
+
+    def missing_counts(
+        self, source: pd.DataFrame, columns: Sequence[str]
+    ) -> tuple[dict[str, int], int]:
+        self.meter.record()
+        anyb = np.zeros(len(source), dtype=bool)
+        per: dict[str, int] = {}
+        for c in dict.fromkeys(columns):
+            bad = _bad(source[self._name(source, c)])
+            per[c] = int(bad.sum())
+            anyb |= bad
+        return per, int(anyb.sum())
+
+    def drop_missing(self, source: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+        keep = np.ones(len(source), dtype=bool)
+        for c in dict.fromkeys(columns):
+            keep &= ~_bad(source[self._name(source, c)])
+        return source.loc[keep]
+
+    def where(
+        self, source: pd.DataFrame, column: str, op: Comparison, value: float
+    ) -> pd.DataFrame:
+        if op not in COMPARISONS:
+            raise InvalidOptionError(f"comparison must be one of {COMPARISONS}, got {op!r}.")
+        vals = self._column(source, column)
+        with np.errstate(invalid="ignore"):
+            return source.loc[_OPS[op](vals, float(value))]
+
+    def select(self, source: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+        return source[[self._name(source, c) for c in columns]]
+
+    def materialize(self, source: pd.DataFrame) -> pd.DataFrame:
+        self.meter.record()
+        return source
+
+    def _name(self, source: pd.DataFrame, name: str) -> str:
+        if name not in source.columns:
+            raise ColumnNotFoundError(
+                f"column {name!r} is not in the data." + close_matches_hint(name, source.columns)
+            )
+        return name
+
+    def _values(self, source: pd.DataFrame, expr: Expr) -> np.ndarray:
         out = expression(expr).evaluate(lambda c: self._column(source, c))
         return np.broadcast_to(np.asarray(out, dtype=float), (len(source),))
 
-    def with_columns(self, source: pd.DataFrame, columns: Mapping[str, str]) -> pd.DataFrame:
+    def with_columns(self, source: pd.DataFrame, columns: Mapping[str, Expr]) -> pd.DataFrame:
         return source.assign(**{k: self._values(source, e) for k, e in columns.items()})
 
     def join_small(
@@ -79,20 +166,39 @@ class PandasEngine:
         self,
         source: pd.DataFrame,
         keys: Sequence[str],
-        sums: Mapping[str, str],
+        sums: Mapping[str, Expr],
         *,
         count: str | None = "n",
     ) -> pd.DataFrame:
+        out = self.group_relation(source, keys, sums, count=count)
+        self.meter.record(out)
+        return out
+
+    def group_relation(
+        self,
+        source: pd.DataFrame,
+        keys: Sequence[str],
+        sums: Mapping[str, Expr],
+        *,
+        count: str | None = "n",
+    ) -> pd.DataFrame:
+        for k in keys:
+            self._name(source, k)
         codes, table = group_codes(source, keys)
         n_groups = len(table)
         if sums:
             values = np.column_stack([self._values(source, e) for e in sums.values()])
             totals = group_sums(codes, n_groups, values)
-            for j, name in enumerate(sums):
-                table[name] = totals[:, j]
+            sums_frame = pd.DataFrame(totals, columns=list(sums), index=table.index)
+            table = pd.concat([table, sums_frame], axis=1)
         if count is not None:
             table[count] = group_weights(codes, n_groups, None).astype(np.int64)
         return table
+
+    def join_groups(
+        self, source: pd.DataFrame, groups: pd.DataFrame, on: Sequence[str]
+    ) -> pd.DataFrame:
+        return self.join_small(source, groups, on)
 
 
 def engine_for(source: Any) -> PandasEngine:

@@ -9,16 +9,17 @@ import numpy as np
 import pandas as pd
 
 from impact._typing import DemeanStrategy, FloatArray, IntArray, VcovSpec
+from impact.engine.base import Engine
+from impact.engine.choose import choose_engine
 from impact.errors import (
-    CollinearityError,
-    CollinearityWarning,
     EmptySampleError,
     ImpactWarning,
 )
+from impact.estimators.collinear_drops import protected_error, settle_drops
+from impact.estimators.feols_engine import feols_in_engine
 from impact.inference.linear_vcov import compute_vcov, frame_cluster_codes
 from impact.inference.ssc import SSC
 from impact.inference.vcov import parse_vcov
-from impact.linear.collinear import describe_drops
 from impact.linear.core import fit_absorbed
 from impact.linear.demean import DEMEAN_TOL, demean
 from impact.linear.fixed_effects import FixedEffects, is_nested
@@ -28,13 +29,6 @@ from impact.linear.sample import prepare_sample
 from impact.results.linear import FeolsResult
 
 __all__ = ["feols"]
-
-
-def _collinear_msg(name: str) -> str:
-    return (
-        f"the coefficient of interest {name!r} is collinear with the fixed effects or other "
-        "regressors and cannot be estimated; check that it varies within the fixed-effect groups."
-    )
 
 
 def _warn_crv3(cluster: int) -> None:
@@ -104,6 +98,7 @@ def feols(
     fixef_maxiter: int = 100_000,
     demean_strategy: DemeanStrategy = "auto",
     protect: Sequence[str] = (),
+    engine: str | Engine | None = None,
 ) -> FeolsResult:
     """Least squares with high-dimensional fixed effects (fixest-style formula).
 
@@ -114,8 +109,9 @@ def feols(
         ``i(rel_time, ref=-1)``, ``log(x)``/``log1p``/``exp``/``sqrt``/``abs``; ``0``
         or ``- 1`` drops the intercept. After ``|``: fixed effects, ``a^b`` for the
         interaction of two. Without fixed effects an intercept is included.
-    data : DataFrame
-        Never modified.
+    data : DataFrame, str, Path, DuckDB relation, pyarrow Table/Dataset or polars frame
+        Never modified. A Parquet path or glob, a relation or an Arrow/polars table is
+        read by DuckDB, where the whole fit runs (see ``engine``).
     vcov : str or dict
         ``"iid"`` (default, as pyfixest), ``"hetero"`` (HC1), ``{"cluster": "firm_id"}``,
         ``{"cluster": ["firm_id", "year"]}`` (Cameron–Gelbach–Miller multi-way), or
@@ -133,6 +129,16 @@ def feols(
     protect : sequence of str
         Regressors that must not be dropped as collinear (a :class:`CollinearityError`
         is raised instead).
+    engine : {None, "numpy", "duckdb", "pandas"} or Engine
+        Where the fit runs. ``None``: a pandas frame in memory (numpy), anything else in
+        DuckDB. The engine path (``"duckdb"``, or an
+        :class:`~impact.engine.DuckDBEngine` with your connection and memory limit)
+        absorbs one large fixed effect plus small ones exactly in two passes (SCALE.md
+        §2.3a), computes iid, HC1 and one- or multi-way CRV1, and never brings the rows
+        to Python: the result reports its passes and collected bytes (``engine_use``)
+        and has no residuals, fitted values or fixed effects. Numeric regressors and
+        their transforms and products only; CRV3 and ``C()``/``i()`` terms need the
+        in-memory path. ``"pandas"`` runs the engine algorithm on a frame (checks).
 
     Returns
     -------
@@ -156,6 +162,12 @@ def feols(
     parsed = parse_formula(formula)
     request = parse_vcov(vcov)
     ssc = SSC.fixest() if ssc is None else ssc
+    chosen = choose_engine(data, engine)
+    if chosen is not None:
+        return feols_in_engine(
+            chosen, data, formula, parsed, request, weights=weights, ssc=ssc,
+            drop_singletons=drop_singletons, protect=protect,
+        )  # fmt: skip
     sample = prepare_sample(
         data, parsed, weights=weights, clusters=request.clusters, drop_singletons=drop_singletons
     )
@@ -169,23 +181,12 @@ def feols(
             y, design.X, fe, w, tol=fixef_tol, maxiter=fixef_maxiter, strategy=demean_strategy
         )
     except EmptySampleError as exc:
-        hit = [n for n in design.names if n in set(protect)]
-        if hit:
-            raise CollinearityError(_collinear_msg(hit[0])) from exc
+        err = protected_error(design.names, protect)
+        if err is not None:
+            raise err from exc
         raise
-    keep, reasons = core.keep, core.reasons
-    names_all = list(design.names)
-    dropped = [n for n, k in zip(names_all, keep, strict=True) if not k]
-    hit = [n for n in dropped if n in set(protect)]
-    if hit:
-        raise CollinearityError(_collinear_msg(hit[0]))
-    if dropped:
-        warnings.warn(
-            "dropped collinear regressors: " + describe_drops(names_all, keep, reasons),
-            CollinearityWarning,
-            stacklevel=2,
-        )
-    names = [n for n, k in zip(names_all, keep, strict=True) if k]
+    keep = core.keep
+    names, dropped = settle_drops(list(design.names), keep, core.reasons, protect, stacklevel=2)
     Xd, X, yd = core.Xd, design.X[:, keep], core.yd
     fit = core
     u = fit.resid

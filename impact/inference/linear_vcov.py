@@ -6,6 +6,7 @@ import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from impact._typing import FloatArray, IntArray
@@ -16,12 +17,20 @@ from impact.inference.vcov import (
     VcovRequest,
     cluster_intersections,
     crv3_vcov,
-    multiway_cluster_vcov,
+    meat_cluster,
     psd_fix,
 )
 from impact.linear.fixed_effects import FixedEffects, count_fixef_rank, is_nested
 
-__all__ = ["FEW_CLUSTERS", "VcovResult", "compute_vcov", "frame_cluster_codes"]
+__all__ = [
+    "FEW_CLUSTERS",
+    "ClusterMeats",
+    "ModelSize",
+    "VcovResult",
+    "compute_vcov",
+    "frame_cluster_codes",
+    "sandwich_vcov",
+]
 
 
 @dataclass(frozen=True)
@@ -53,6 +62,109 @@ def _fe_nesting(
             levels += n
             count += 1
     return levels, count
+
+
+@dataclass(frozen=True)
+class ModelSize:
+    """What the small-sample correction counts: observations, slopes and fixed effects.
+
+    Attributes
+    ----------
+    N, k : int
+    fe_levels : int
+        Levels over all fixed-effect dimensions.
+    fe_rank_full : int
+        Identified fixed-effect coefficients (``k_fixef="full"``).
+    n_fe : int
+        Fixed-effect dimensions.
+    """
+
+    N: int
+    k: int
+    fe_levels: int
+    fe_rank_full: int
+    n_fe: int
+
+
+@dataclass(frozen=True)
+class ClusterMeats:
+    """The cluster sums a cluster-robust vcov needs (from rows or from a query engine).
+
+    Attributes
+    ----------
+    terms : list of (sign, meat, G)
+        Per intersection of cluster dimensions (:func:`cluster_intersections` order):
+        its sign, ``sum_g s_g s_g'`` and its number of clusters.
+    n_clusters : dict
+        Clusters per cluster variable.
+    nested_levels, n_nested : int
+        Levels and number of the fixed-effect dimensions nested in a cluster variable.
+    """
+
+    terms: list[tuple[int, FloatArray, int]]
+    n_clusters: Mapping[str, int]
+    nested_levels: int
+    n_nested: int
+
+
+def sandwich_vcov(
+    kind: str,
+    ssc: SSC,
+    size: ModelSize,
+    *,
+    bread: FloatArray,
+    ssr_over_n: float,
+    meat_hetero: FloatArray | None = None,
+    meats: ClusterMeats | None = None,
+) -> VcovResult:
+    """The iid, HC1 or (multi-way) cluster sandwich from its sufficient statistics.
+
+    ``meat_hetero`` is ``S'S`` of the row scores (``hetero``); ``meats`` the cluster sums
+    (``cluster``). Shared by the in-memory fits (:func:`compute_vcov`) and the engine fits.
+    """
+    common = dict(
+        N=size.N, k=size.k, fe_levels=size.fe_levels, fe_rank_full=size.fe_rank_full,
+        n_fe=size.n_fe,
+    )  # fmt: skip
+    if kind == "iid":
+        small = small_sample(ssc, vcov_type="iid", fe_levels_nested=0, n_fe_nested=0, **common)
+        return VcovResult(small.factors[0] * ssr_over_n * bread, small, {}, False)
+    if kind == "hetero":
+        if meat_hetero is None:
+            raise ValueError("HC1 needs the scores' cross-product.")
+        small = small_sample(ssc, vcov_type="hetero", fe_levels_nested=0, n_fe_nested=0, **common)
+        return VcovResult(small.factors[0] * (bread @ meat_hetero @ bread), small, {}, False)
+    if meats is None:
+        raise ValueError("a cluster-robust vcov needs the cluster sums.")
+    G = dict(meats.n_clusters)
+    gmin = min(G.values())
+    check_cluster_count(gmin, min(G, key=G.get), "cluster-robust vcov", stacklevel=5)
+    small = small_sample(
+        ssc,
+        vcov_type="cluster",
+        fe_levels_nested=meats.nested_levels,
+        n_fe_nested=meats.n_nested,
+        G=tuple(g for _, _, g in meats.terms),
+        G_min=gmin,
+        **common,
+    )
+    k = bread.shape[0]
+    meat = np.zeros((k, k))
+    for (sign, m, _), f in zip(meats.terms, small.factors, strict=True):
+        meat += sign * f * m
+    V = bread @ meat @ bread
+    fixed = False
+    if len(G) > 1:
+        V, fixed = psd_fix(V)
+        if fixed:
+            warnings.warn(
+                "the multi-way cluster vcov is not positive semi-definite; negative "
+                "eigenvalues were set to zero (Cameron, Gelbach & Miller 2011). The result "
+                "is flagged (vcov_psd_fixed=True).",
+                NonPSDWarning,
+                stacklevel=4,
+            )
+    return VcovResult(V, small, G, fixed)
 
 
 def compute_vcov(
@@ -99,45 +211,31 @@ def compute_vcov(
         rank_full = fe_rank if fe_rank is not None else count_fixef_rank(fe)
     else:
         rank_full = fe_levels
-    common = dict(N=N, k=k, fe_levels=fe_levels, fe_rank_full=rank_full, n_fe=n_fe)
-    if request.kind == "iid":
-        small = small_sample(ssc, vcov_type="iid", fe_levels_nested=0, n_fe_nested=0, **common)
-        return VcovResult(small.factors[0] * ssr_over_n * bread, small, {}, False)
-    if request.kind == "hetero":
-        small = small_sample(ssc, vcov_type="hetero", fe_levels_nested=0, n_fe_nested=0, **common)
-        return VcovResult(
-            small.factors[0] * (bread @ (scores.T @ scores) @ bread), small, {}, False
-        )
+    size = ModelSize(N=N, k=k, fe_levels=fe_levels, fe_rank_full=rank_full, n_fe=n_fe)
+    if request.kind in ("iid", "hetero"):
+        return sandwich_vcov(
+            request.kind, ssc, size, bread=bread, ssr_over_n=ssr_over_n,
+            meat_hetero=scores.T @ scores if request.kind == "hetero" else None,
+        )  # fmt: skip
     G = {name: int(c.max()) + 1 for name, c in zip(request.clusters, clusters, strict=True)}
-    gmin = min(G.values())
-    name = min(G, key=G.get)
-    check_cluster_count(gmin, name, "cluster-robust vcov", stacklevel=4)
     nested_levels, n_nested = _fe_nesting(fe, clusters, request.clusters)
     terms = cluster_intersections(clusters)
-    small = small_sample(
-        ssc,
-        vcov_type="cluster",
-        fe_levels_nested=nested_levels,
-        n_fe_nested=n_nested,
-        G=tuple(g for _, _, g in terms),
-        G_min=gmin,
-        **common,
-    )
     if request.kind == "CRV3":
+        gmin = min(G.values())
+        check_cluster_count(gmin, min(G, key=G.get), "cluster-robust vcov", stacklevel=4)
+        small = small_sample(
+            ssc, vcov_type="cluster", fe_levels_nested=nested_levels, n_fe_nested=n_nested,
+            G=tuple(g for _, _, g in terms), G_min=gmin, N=N, k=k, fe_levels=fe_levels,
+            fe_rank_full=rank_full, n_fe=n_fe,
+        )  # fmt: skip
         if jackknife is None or beta is None:
             raise ValueError("CRV3 needs the leave-one-cluster-out estimates.")
         V = crv3_vcov(beta, jackknife(clusters[0], gmin), small.factors[0])
         return VcovResult(V, small, G, False)
-    V = multiway_cluster_vcov(bread, scores, terms, small.factors)
-    fixed = False
-    if len(clusters) > 1:
-        V, fixed = psd_fix(V)
-        if fixed:
-            warnings.warn(
-                "the multi-way cluster vcov is not positive semi-definite; negative "
-                "eigenvalues were set to zero (Cameron, Gelbach & Miller 2011). The result "
-                "is flagged (vcov_psd_fixed=True).",
-                NonPSDWarning,
-                stacklevel=3,
-            )
-    return VcovResult(V, small, G, fixed)
+    meats = ClusterMeats(
+        terms=[(sign, meat_cluster(scores, codes, g), g) for sign, codes, g in terms],
+        n_clusters=G,
+        nested_levels=nested_levels,
+        n_nested=n_nested,
+    )
+    return sandwich_vcov("cluster", ssc, size, bread=bread, ssr_over_n=ssr_over_n, meats=meats)

@@ -18,7 +18,6 @@ __all__ = [
     "cluster_intersections",
     "crv3_vcov",
     "meat_cluster",
-    "multiway_cluster_vcov",
     "parse_vcov",
     "psd_fix",
 ]
@@ -135,32 +134,6 @@ def psd_fix(V: FloatArray) -> tuple[FloatArray, bool]:
         return V, False
     vals = np.clip(vals, 0.0, None)
     return (vecs * vals) @ vecs.T, True
-
-
-def multiway_cluster_vcov(
-    bread: FloatArray,
-    scores: FloatArray,
-    terms: Sequence[tuple[int, IntArray, int]],
-    factors: Sequence[float],
-) -> FloatArray:
-    """Cluster-robust sandwich, one- or multi-way.
-
-    Parameters
-    ----------
-    bread : ndarray (k, k)
-        ``(X'WX)^{-1}``.
-    scores : ndarray (n, k)
-        Row scores ``w_i x_i u_i``.
-    terms : sequence of (sign, codes, G)
-        From :func:`cluster_intersections`.
-    factors : sequence of float
-        Small-sample factor per term.
-    """
-    k = bread.shape[0]
-    meat = np.zeros((k, k))
-    for (sign, codes, g), f in zip(terms, factors, strict=True):
-        meat += sign * f * meat_cluster(scores, codes, g)
-    return bread @ meat @ bread
 
 
 def crv3_vcov(beta: FloatArray, beta_jack: FloatArray, factor: float) -> FloatArray:

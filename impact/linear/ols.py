@@ -9,7 +9,7 @@ import scipy.linalg as sla
 
 from impact._typing import FloatArray
 
-__all__ = ["OLSFit", "weighted_gram", "wls", "wls_from_gram"]
+__all__ = ["OLSFit", "solve_gram", "weighted_gram", "wls", "wls_from_gram"]
 
 
 @dataclass(frozen=True)
@@ -31,10 +31,7 @@ class OLSFit:
 
 
 def wls_from_gram(gram: FloatArray, y: FloatArray, X: FloatArray) -> OLSFit:
-    """Weighted least squares given ``[y X]' W [y X]``.
-
-    Solves the column-scaled normal equations by Cholesky (scaling makes the solve
-    invariant to the units of each regressor).
+    """Weighted least squares given ``[y X]' W [y X]`` (solved by :func:`solve_gram`).
 
     Parameters
     ----------
@@ -42,6 +39,16 @@ def wls_from_gram(gram: FloatArray, y: FloatArray, X: FloatArray) -> OLSFit:
         Gram matrix of ``[y, X]`` with weights.
     y, X : ndarray
         Used only to form the residuals.
+    """
+    beta, bread = solve_gram(gram)
+    return OLSFit(beta=beta, bread=bread, resid=y - X @ beta)
+
+
+def solve_gram(gram: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Coefficients and ``(X'WX)^{-1}`` from the Gram matrix of ``[y X]``.
+
+    Solves the column-scaled normal equations by Cholesky (scaling makes the solve
+    invariant to the units of each regressor).
     """
     XtX, Xty = gram[1:, 1:], gram[1:, 0]
     s = np.sqrt(np.diag(XtX))
@@ -51,8 +58,7 @@ def wls_from_gram(gram: FloatArray, y: FloatArray, X: FloatArray) -> OLSFit:
     beta = sla.cho_solve(c, Xty / s, check_finite=False) / s
     inv_scaled = sla.cho_solve(c, np.eye(len(s)), check_finite=False)
     bread = inv_scaled / np.outer(s, s)
-    resid = y - X @ beta
-    return OLSFit(beta=beta, bread=(bread + bread.T) / 2, resid=resid)
+    return beta, (bread + bread.T) / 2
 
 
 def weighted_gram(R: FloatArray, weights: FloatArray | None = None) -> FloatArray:

@@ -18,7 +18,7 @@ from impact._typing import FloatArray
 from impact.engine.kernels import group_sums, group_weights
 from impact.linear.fixed_effects import FixedEffects
 
-__all__ = ["SchurSolution", "schur_project"]
+__all__ = ["SchurSolution", "schur_project", "solve_psd"]
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ class SchurSolution:
         return out
 
 
-def _solve_psd(A: FloatArray, B: FloatArray) -> tuple[FloatArray, int]:
+def solve_psd(A: FloatArray, B: FloatArray) -> tuple[FloatArray, int]:
     """Solve ``A x = B`` for PSD ``A``; minimum-norm solution and the rank if singular."""
     try:
         c = sla.cho_factor(A, lower=True, check_finite=False)
@@ -140,7 +140,7 @@ def schur_project(
     b = np.zeros((L, V.shape[1]))
     rank_small = 0
     if keep.any():
-        b[keep], rank_small = _solve_psd(A[np.ix_(keep, keep)], B[keep])
+        b[keep], rank_small = solve_psd(A[np.ix_(keep, keep)], B[keep])
     a = (Sb - C @ b) / wb[:, None]
     # group sums of the weighted residual in the small dimensions, computed from the
     # small tables (the large dimension's sums are zero by construction)

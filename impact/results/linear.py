@@ -11,6 +11,8 @@ import pandas as pd
 
 from impact._typing import FloatArray
 from impact.data.samplelog import SampleLog
+from impact.engine.base import EngineUse
+from impact.errors import InvalidOptionError
 from impact.inference.ssc import SSC, SmallSample
 from impact.linear.demean import fixef_coefficients
 from impact.linear.fixed_effects import FixedEffects
@@ -80,10 +82,10 @@ class FeolsResult(ResultProtocol):
     sample_log: SampleLog
     demean_strategy: str
     _parsed: ParsedFormula = field(repr=False)
-    _row_index: pd.Index = field(repr=False)
-    _y: FloatArray = field(repr=False)
-    _resid: FloatArray = field(repr=False)
-    _xbeta: FloatArray = field(repr=False)
+    _row_index: pd.Index | None = field(repr=False)
+    _y: FloatArray | None = field(repr=False)
+    _resid: FloatArray | None = field(repr=False)
+    _xbeta: FloatArray | None = field(repr=False)
     _fe: FixedEffects | None = field(repr=False)
     _weights: FloatArray | None = field(repr=False)
     _cat_levels: Mapping[str, list[object]] = field(repr=False)
@@ -92,6 +94,17 @@ class FeolsResult(ResultProtocol):
     _Xd: FloatArray | None = field(default=None, repr=False, kw_only=True)
     _yd: FloatArray | None = field(default=None, repr=False, kw_only=True)
     _data: pd.DataFrame | None = field(default=None, repr=False, kw_only=True)
+    #: the engine's passes and collected bytes when the fit ran in a query engine (its
+    #: rows stayed there: no residuals, fitted values or fixed effects here)
+    engine_use: EngineUse | None = field(default=None, kw_only=True)
+
+    def _rows(self, what: str) -> None:
+        if self._y is None:
+            name = self.engine_use.engine if self.engine_use is not None else "a query"
+            raise InvalidOptionError(
+                f"this fit ran in the {name} engine and its rows stayed there, so {what} "
+                "are not available; fit an in-memory pandas frame for them."
+            )
 
     # ----------------------------------------------------------------- tables
     def tidy(self, alpha: float = 0.05) -> pd.DataFrame:
@@ -174,6 +187,12 @@ class FeolsResult(ResultProtocol):
             )
         if self.sample_log.records:
             lines.append(str(self.sample_log))
+        if self.engine_use is not None:
+            u = self.engine_use
+            lines.append(
+                f"Engine: {u.engine}, {u.passes} passes over the data, "
+                f"{u.bytes_collected:,} bytes collected"
+            )
         return "\n".join(lines)
 
     def __repr__(self) -> str:
@@ -199,14 +218,17 @@ class FeolsResult(ResultProtocol):
 
     def resid(self) -> pd.Series:
         """Residuals of the used rows, indexed like the user's frame."""
+        self._rows("residuals")
         return self._series(self._resid, "resid")
 
     def fitted(self) -> pd.Series:
         """Fitted values (including fixed effects) of the used rows."""
+        self._rows("fitted values")
         return self._series(self._y - self._resid, "fitted")
 
     @cached_property
     def _fixef_values(self) -> tuple[FloatArray, ...]:
+        self._rows("fixed effects")
         if self._fe is None:
             return ()
         d = self._y - self._resid - self._xbeta
@@ -218,6 +240,7 @@ class FeolsResult(ResultProtocol):
         Normalisation: the first level of every dimension after the first is zero, so
         only sums across dimensions are identified (as in fixest's ``fixef()``).
         """
+        self._rows("fixed effects")
         if self._fe is None:
             return {}
         return {
@@ -234,6 +257,7 @@ class FeolsResult(ResultProtocol):
         where a regressor is missing or a categorical level or fixed-effect level was
         not in the estimation sample.
         """
+        self._rows("predictions")
         if newdata is None:
             return self.fitted().rename("predict")
         cols = [c for t in self._parsed.terms for c in t.columns]

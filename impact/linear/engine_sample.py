@@ -1,0 +1,263 @@
+"""The estimation sample of a formula model inside a query engine, every drop counted.
+
+The same decisions as :func:`impact.linear.sample.prepare_sample`, in the same order and
+with the same typed errors and :class:`~impact.data.samplelog.SampleLog` records, written
+in the engine primitives (:class:`~impact.engine.base.Engine`): the rows never leave the
+engine. The model's columns are computed as internal numeric columns (``_impact_z0`` the
+outcome, ``_impact_z1..k`` the regressors, ``_impact_w`` the weights) and the sample is
+kept by the engine (:meth:`~impact.engine.base.Engine.materialize`) for the passes that
+follow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from impact.data.samplelog import SampleLog
+from impact.engine.base import Engine
+from impact.engine.expressions import expression
+from impact.errors import (
+    ClusterError,
+    ColumnNotFoundError,
+    ColumnTypeError,
+    EmptySampleError,
+    FormulaError,
+    InvalidOptionError,
+    InvalidWeightsError,
+    close_matches_hint,
+)
+from impact.linear.formula import Factor, ParsedFormula
+
+__all__ = ["INTERNAL", "EngineSample", "engine_sample"]
+
+#: Prefix of the columns the engine path adds (a data column with it is refused).
+INTERNAL = "_impact_"
+#: Internal expressions are sums of products of the model's own columns.
+LONG_EXPRESSION = 100_000
+
+
+@dataclass(frozen=True)
+class EngineSample:
+    """The rows an engine fit uses, kept in the engine.
+
+    Attributes
+    ----------
+    source : engine source
+        Outcome, regressors, weights, fixed-effect and cluster columns of the used rows.
+    y : str
+        Internal column of the outcome.
+    x : tuple of str
+        Internal columns of the regressors (in the formula's term order).
+    names : tuple of str
+        The regressors' labels.
+    weights : str or None
+        Internal column of the weights.
+    fixef : tuple of tuple of str
+        Key columns of each fixed-effect dimension.
+    n : int
+        Rows used.
+    log : SampleLog
+    """
+
+    source: Any
+    y: str
+    x: tuple[str, ...]
+    names: tuple[str, ...]
+    weights: str | None
+    fixef: tuple[tuple[str, ...], ...]
+    n: int
+    log: SampleLog
+
+
+def _ref(name: str) -> str:
+    """A column named inside an expression (backticks take any name but a backtick)."""
+    if "`" in name:
+        raise ColumnTypeError(
+            f"column {name!r} holds a backtick, which the engine path cannot read; rename it."
+        )
+    return f"`{name}`"
+
+
+def _factor_expr(f: Factor) -> str:
+    if f.kind == "num":
+        return _ref(f.var)
+    if f.kind == "func":
+        return f"{f.func}({_ref(f.var)})"
+    raise FormulaError(
+        f"the engine path reads numeric columns and their transforms; the term {f.label!r} "
+        "(categorical dummies) is not supported there yet: absorb it as a fixed effect "
+        "('| ... + var') or fit an in-memory pandas frame."
+    )
+
+
+def _check_columns(engine: Engine, src: Any, cols: Sequence[str], role: str) -> None:
+    have = engine.columns(src)
+    for c in cols:
+        if c not in have:
+            raise ColumnNotFoundError(
+                f"{role} {c!r} is not a column of the data." + close_matches_hint(c, have)
+            )
+
+
+def _check_weights(engine: Engine, src: Any, column: str) -> None:
+    """As :func:`impact.data.columns.validate_weights`: missing, negative or all-zero
+    weights are errors (zero weights are dropped later, counted)."""
+    _, bad = engine.missing_counts(src, [column])
+    if bad:
+        raise InvalidWeightsError(
+            f"weights column {column!r} has {bad} missing or infinite values. Fill or drop "
+            "them before estimating."
+        )
+    neg = engine.count(engine.where(src, column, "<", 0.0))
+    if neg:
+        raise InvalidWeightsError(
+            f"weights column {column!r} has {neg} negative values. Weights must be >= 0."
+        )
+    if engine.count(src) and not engine.count(engine.where(src, column, ">", 0.0)):
+        raise InvalidWeightsError(f"weights column {column!r} is zero on every row.")
+
+
+def _drop_singletons(
+    engine: Engine, src: Any, fixef: Sequence[tuple[str, ...]], log: SampleLog, n: int
+) -> tuple[Any, SampleLog, int]:
+    """Iterative singleton removal across all dimensions (the in-memory sweep order)."""
+    names = ["^".join(f) for f in fixef]
+    per_dim = dict.fromkeys(names, 0)
+    changed, sweep = True, 0
+    while changed:
+        changed = False
+        for q, keys in enumerate(fixef):
+            tag = f"{INTERNAL}n{sweep}_{q}"
+            counts = engine.group_relation(src, keys, {}, count=tag)
+            joined = engine.join_groups(src, counts, keys)
+            kept = engine.materialize(engine.where(joined, tag, ">=", 2.0))
+            m = engine.count(kept)
+            if m < n:
+                per_dim[names[q]] += n - m
+                src, n, changed = kept, m, True
+        sweep += 1
+    total = sum(per_dim.values())
+    if total:
+        log = log.with_drop(
+            "singletons",
+            "singleton fixed-effect groups",
+            total,
+            per_dim,  # every dimension, as the in-memory sweep reports it
+        )
+    return src, log, n
+
+
+def engine_sample(
+    engine: Engine,
+    src: Any,
+    parsed: ParsedFormula,
+    *,
+    weights: str | None,
+    clusters: tuple[str, ...],
+    drop_singletons: bool = True,
+) -> EngineSample:
+    """Validate columns and build the estimation sample of a formula model in ``engine``.
+
+    Drops, counted in the SampleLog in the in-memory order: rows with missing or infinite
+    values in a model column; rows where a transform is not finite; rows with zero weight;
+    singleton fixed-effect groups (iteratively). Errors: unknown or non-numeric columns,
+    invalid weights, missing cluster ids on used rows, empty sample.
+    """
+    _check_columns(engine, src, parsed.columns, "formula column")
+    if weights is not None:
+        _check_columns(engine, src, [weights], "weights column")
+    _check_columns(engine, src, clusters, "cluster variable")
+    clash = [c for c in engine.columns(src) if c.startswith(INTERNAL)]
+    if clash:
+        raise InvalidOptionError(
+            f"column {clash[0]!r} starts with {INTERNAL!r}, which the engine path reserves "
+            "for its own columns; rename it."
+        )
+    factors = [parsed.depvar] + [f for t in parsed.terms for f in t.factors]
+    exprs = [_factor_expr(f) for f in factors]  # refuses categorical terms first
+    kinds = engine.kinds(src)
+    for c in dict.fromkeys([f.var for f in factors] + ([weights] if weights else [])):
+        if kinds[c] not in ("number", "bool"):
+            raise ColumnTypeError(f"column {c!r} must be numeric, it holds {kinds[c]} values.")
+    n0 = engine.count(src)
+    log = SampleLog(n_initial=n0)
+    if weights is not None:
+        _check_weights(engine, src, weights)
+    per, n_bad = engine.missing_counts(src, parsed.columns)
+    for c, m in per.items():
+        if n0 and m == n0:
+            raise EmptySampleError(
+                f"column {c!r} is missing or infinite on all {m} rows; nothing can be "
+                "estimated. Check the column name and its values."
+            )
+    log = log.with_drop(
+        "missing",
+        "rows with missing or infinite values",
+        n_bad,
+        {c: m for c, m in per.items() if m},
+    )
+    src = engine.drop_missing(src, parsed.columns)
+    # the model's columns: each factor once, then each term as the product of its factors
+    fcols = {f"{INTERNAL}f{j}": e for j, e in enumerate(exprs)}
+    src = engine.with_columns(src, {k: expression(e) for k, e in fcols.items()})
+    funcs = {f"{INTERNAL}f{j}": f.label for j, f in enumerate(factors) if f.kind == "func"}
+    per_t, n_t = engine.missing_counts(src, list(funcs))
+    log = log.with_drop(
+        "transform",
+        "rows where a transform is not finite",
+        n_t,
+        {funcs[c]: m for c, m in per_t.items() if m},
+    )
+    src = engine.drop_missing(src, list(funcs))
+    y, xs, names, j = f"{INTERNAL}z0", [], [], 1
+    model = {y: f"{INTERNAL}f0"}
+    for t in parsed.terms:
+        prod = " * ".join(f"{INTERNAL}f{j + i}" for i in range(len(t.factors)))
+        xs.append(f"{INTERNAL}z{len(xs) + 1}")
+        model[xs[-1]] = prod
+        names.append(":".join(f.label for f in t.factors))
+        j += len(t.factors)
+    w = None
+    if weights is not None:
+        w = f"{INTERNAL}w"
+        model[w] = _ref(weights)
+    src = engine.with_columns(
+        src, {k: expression(e, max_length=LONG_EXPRESSION) for k, e in model.items()}
+    )
+    if w is not None:
+        zero = engine.count(engine.where(src, w, "==", 0.0))
+        log = log.with_drop("zero_weight", "rows with zero weight", zero)
+        src = engine.where(src, w, ">", 0.0)
+    fe_cols = [c for f in parsed.fixef for c in f]
+    keep = list(dict.fromkeys([y, *xs, *([w] if w else []), *fe_cols, *clusters]))
+    src = engine.materialize(engine.select(src, keep))
+    n = engine.count(src)
+    if n == 0:
+        raise EmptySampleError("no rows are left after dropping missing values; see the SampleLog.")
+    _, miss = engine.missing_counts(src, clusters)
+    if miss:
+        per_c, _ = engine.missing_counts(src, clusters)
+        col = next(c for c, m in per_c.items() if m)
+        raise ClusterError(
+            f"cluster variable {col!r} is missing on {per_c[col]} used rows. Choosing a vcov "
+            "must not change the sample: fill the cluster ids or drop those rows before "
+            "estimating."
+        )
+    if parsed.fixef and drop_singletons:
+        src, log, n = _drop_singletons(engine, src, parsed.fixef, log, n)
+        if n == 0:
+            raise EmptySampleError(
+                "every row is a fixed-effect singleton; nothing can be estimated."
+            )
+    return EngineSample(
+        source=src,
+        y=y,
+        x=tuple(xs),
+        names=tuple(names),
+        weights=w,
+        fixef=tuple(tuple(f) for f in parsed.fixef),
+        n=n,
+        log=log,
+    )

@@ -1,0 +1,287 @@
+"""One large fixed effect plus small ones, inside a query engine (SCALE.md §2.3a).
+
+The within Gram matrix of ``[y, X, D]`` (``D`` the small dimensions' dummies) is
+``M - sum_i s_i s_i' / n_i``: global moments minus a sum over the large dimension's
+levels (firms) of their sums' outer products, both from one ``GROUP BY firm`` pass. The
+small dimensions are partialled out of it on the driver (their Schur complement), which
+gives ``X~'X~`` and ``X~'y~`` exactly as the in-memory projection on all fixed effects,
+on unbalanced panels, without iteration. A second pass builds the residuals and the
+projected regressors row-wise (the small coefficient tables joined back, the firm means
+from one more ``GROUP BY firm``) and sums the scores by cluster, so the driver receives
+only tables the size of the small dimensions and k x k matrices.
+
+Columns are centred at their global means first (SCALE.md §2.4): the fixed effects
+absorb the constants, and the sums lose no precision to large levels.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from impact._typing import BoolArray, FloatArray
+from impact.engine.base import Engine
+from impact.engine.expressions import expression
+from impact.errors import EmptySampleError, InvalidOptionError
+from impact.inference.linear_vcov import ClusterMeats
+from impact.linear.collinear import find_collinear
+from impact.linear.engine_sample import INTERNAL, LONG_EXPRESSION, EngineSample
+from impact.linear.ols import solve_gram
+from impact.linear.schur import solve_psd
+
+__all__ = ["MAX_SMALL_LEVELS", "EngineFit", "engine_cluster_meats", "engine_twfe"]
+
+#: Prefix of the per-firm sums (apart from a user's key columns by the reserved prefix).
+F = f"{INTERNAL}f_"
+#: Dummies of the small dimensions the engine path builds (their products are summed
+#: in one statement: about (k + L)^2 / 2 sums). Years, quarters or a few sectors fit.
+MAX_SMALL_LEVELS = 120
+
+
+@dataclass(frozen=True)
+class EngineFit:
+    """A least-squares fit with fixed effects computed in an engine.
+
+    Attributes
+    ----------
+    beta, bread : ndarray
+        Kept regressors' coefficients and ``(X~'WX~)^{-1}``.
+    keep : ndarray of bool
+    reasons : list of str
+        Why each dropped regressor was dropped.
+    fe_levels : tuple of int
+        Levels of each fixed-effect dimension.
+    fe_rank : int
+        Identified fixed-effect coefficients.
+    ssr, tss, tss_within : float
+        Weighted sums of squares: residuals, outcome about its mean, outcome with the
+        fixed effects projected out.
+    scored : engine source
+        The rows with the score columns (``_impact_s0..``), for cluster sums.
+    meat_hetero : ndarray
+        ``S'S`` of the row scores.
+    """
+
+    beta: FloatArray
+    bread: FloatArray
+    keep: BoolArray
+    reasons: list[str]
+    fe_levels: tuple[int, ...]
+    fe_rank: int
+    ssr: float
+    tss: float
+    tss_within: float
+    scored: Any
+    meat_hetero: FloatArray
+
+
+def _num(v: float) -> str:
+    """A coefficient written into an internal expression (read back as a bound literal)."""
+    return f"({float(v)!r})"
+
+
+def _gram(out: pd.DataFrame, names: Sequence[str], prefix: str) -> FloatArray:
+    m = len(names)
+    G = np.empty((m, m))
+    for a, b in _pairs(m):
+        G[a, b] = G[b, a] = float(out[f"{prefix}{a}_{b}"].iloc[0])
+    return G
+
+
+def _pairs(m: int) -> list[tuple[int, int]]:
+    return list(itertools.combinations_with_replacement(range(m), 2))
+
+
+def _products(cols: Sequence[str], w: str, prefix: str) -> dict[str, str]:
+    return {f"{prefix}{a}_{b}": f"{w}{cols[a]} * {cols[b]}" for a, b in _pairs(len(cols))}
+
+
+def _small_tables(
+    engine: Engine, src: Any, fixef: Sequence[tuple[str, ...]], small: list[int]
+) -> dict[int, pd.DataFrame]:
+    tables = {q: engine.group_sums(src, fixef[q], {}, count=None) for q in small}
+    n_dummies = sum(len(t) - 1 for t in tables.values())
+    if n_dummies > MAX_SMALL_LEVELS:
+        raise InvalidOptionError(
+            f"the engine path absorbs one large fixed effect and small ones as dummies (at most "
+            f"{MAX_SMALL_LEVELS} levels together); {', '.join('^'.join(fixef[q]) for q in small)} "
+            f"have {n_dummies + len(small)}. Fit an in-memory pandas frame, or absorb fewer "
+            "or coarser fixed effects."
+        )
+    return tables
+
+
+def engine_twfe(engine: Engine, sample: EngineSample) -> EngineFit:
+    """Least squares of ``sample``'s outcome on its regressors and fixed effects.
+
+    Passes: one per dimension to count levels, one per small dimension for its levels,
+    one for the means, two for the Gram matrix (global moments; per-firm sums), one for
+    the residual statistics.
+
+    Raises
+    ------
+    InvalidOptionError
+        No fixed effect, or more than one large one (the small ones have too many levels).
+    EmptySampleError
+        Every regressor is collinear with the fixed effects.
+    """
+    if not sample.fixef:
+        raise InvalidOptionError(
+            "the engine path absorbs fixed effects ('y ~ x | firm + year'); a model without "
+            "them is not supported there yet: fit an in-memory pandas frame."
+        )
+    src, fixef = sample.source, sample.fixef
+    levels = tuple(engine.count(engine.group_relation(src, f, {}, count=None)) for f in fixef)
+    big = int(np.argmax(levels))
+    small = [q for q in range(len(fixef)) if q != big]
+    tables = _small_tables(engine, src, fixef, small)
+    w = f"{sample.weights} * " if sample.weights else ""
+    sw = sample.weights if sample.weights else "1"
+    zs = [sample.y, *sample.x]
+    means = engine.group_sums(
+        src, [], {f"m{a}": f"{w}{z}" for a, z in enumerate(zs)} | {"sw": sw}, count=None
+    )
+    total_w = float(means["sw"].iloc[0])
+    mu = np.array([float(means[f"m{a}"].iloc[0]) for a in range(len(zs))]) / total_w
+    cs = [f"{INTERNAL}c{a}" for a in range(len(zs))]
+    centred = engine.with_columns(
+        src, {c: f"{z} - {_num(m)}" for c, z, m in zip(cs, zs, mu, strict=True)}
+    )
+    # pass 1: the small dimensions' dummies joined on, then per-firm sums and products
+    dummies: list[str] = []
+    one_hot = centred
+    for q in small:
+        t = tables[q].copy()
+        names = [f"{INTERNAL}d{q}_{j}" for j in range(1, len(t))]
+        for j, name in enumerate(names, start=1):
+            t[name] = (np.arange(len(t)) == j).astype(float)
+        one_hot = engine.join_small(one_hot, t, fixef[q])
+        dummies += names
+    cols = [*cs, *dummies]
+    # global moments: a streaming sum over the rows (no table per firm)
+    global_sums = engine.group_sums(one_hot, [], _products(cols, w, "m"), count=None)
+    # per-firm sums (one column per variable and dummy), then their outer products
+    per_firm = {f"{F}s{a}": f"{w}{c}" for a, c in enumerate(cols)} | {f"{F}w": sw}
+    firms = engine.group_relation(one_hot, fixef[big], per_firm, count=None)
+    outer = {f"k{a}_{b}": f"{F}s{a} * {F}s{b} / {F}w" for a, b in _pairs(len(cols))}
+    firm_sums = engine.group_sums(firms, [], outer, count=None)
+    M, K = _gram(global_sums, cols, "m"), _gram(firm_sums, cols, "k")
+    G = M - K
+    p = len(zs)
+    if dummies:
+        sol, rank_small = solve_psd(G[p:, p:], G[p:, :p])
+    else:
+        sol, rank_small = np.zeros((0, p)), 0
+    Gt = G[:p, :p] - G[p:, :p].T @ sol
+    raw = np.diag(M)[1:p] + total_w * mu[1:] ** 2
+    scale = np.where(np.diag(M)[1:p] > 0, np.diag(M)[1:p], raw)
+    keep, reasons = find_collinear(Gt[1:, 1:], scale)
+    if not keep.any():
+        raise EmptySampleError("every regressor is collinear with the fixed effects.")
+    idx = np.r_[0, 1 + np.flatnonzero(keep)]
+    beta, bread = solve_gram(Gt[np.ix_(idx, idx)])
+    gamma = sol[:, 0] - sol[:, 1:][:, keep] @ beta
+    Gamma = sol[:, 1:][:, keep]
+    # pass 2: residuals and projected regressors, firm means joined back, scores
+    kept = [c for c, k in zip(cs[1:], keep, strict=True) if k]
+    resid_src, offset = centred, 0
+    g_cols: list[str] = []
+    h_cols: list[list[str]] = [[] for _ in kept]
+    for q in small:
+        t = tables[q].copy()
+        n_q = len(t) - 1
+        t[f"{INTERNAL}gam{q}"] = np.r_[0.0, gamma[offset : offset + n_q]]
+        g_cols.append(f"{INTERNAL}gam{q}")
+        for j in range(len(kept)):
+            t[f"{INTERNAL}Gam{q}_{j}"] = np.r_[0.0, Gamma[offset : offset + n_q, j]]
+            h_cols[j].append(f"{INTERNAL}Gam{q}_{j}")
+        resid_src = engine.join_small(resid_src, t, fixef[q])
+        offset += n_q
+    r = " - ".join([cs[0], *(f"{_num(b)} * {c}" for b, c in zip(beta, kept, strict=True)), *g_cols])
+    proj = {f"{INTERNAL}p{j}": " - ".join([c, *h_cols[j]]) for j, c in enumerate(kept)}
+    resid_src = engine.with_columns(
+        resid_src,
+        {
+            k: expression(v, max_length=LONG_EXPRESSION)
+            for k, v in ({f"{INTERNAL}r": r} | proj).items()
+        },
+    )
+    firm_means = engine.group_relation(
+        resid_src,
+        fixef[big],
+        {f"{INTERNAL}sr": f"{w}{INTERNAL}r", f"{INTERNAL}sw": sw}
+        | {f"{INTERNAL}sp{j}": f"{w}{INTERNAL}p{j}" for j in range(len(kept))},
+        count=None,
+    )
+    joined = engine.join_groups(resid_src, firm_means, fixef[big])
+    e = f"{INTERNAL}e"
+    with_e = engine.with_columns(joined, {e: f"{INTERNAL}r - {INTERNAL}sr / {INTERNAL}sw"})
+    scores = {
+        f"{INTERNAL}s{j}": f"{w}({INTERNAL}p{j} - {INTERNAL}sp{j} / {INTERNAL}sw) * {e}"
+        for j in range(len(kept))
+    }
+    scored = engine.with_columns(with_e, scores)
+    sc = list(scores)
+    stats = engine.group_sums(
+        scored, [], {"ssr": f"{w}{e} * {e}"} | _products(sc, "", "h"), count=None
+    )
+    return EngineFit(
+        beta=beta,
+        bread=bread,
+        keep=keep,
+        reasons=reasons,
+        fe_levels=levels,
+        fe_rank=levels[big] + rank_small,
+        ssr=float(stats["ssr"].iloc[0]),
+        tss=float(M[0, 0]),
+        tss_within=float(Gt[0, 0]),
+        scored=scored,
+        meat_hetero=_gram(stats, sc, "h"),
+    )
+
+
+def engine_cluster_meats(
+    engine: Engine,
+    fit: EngineFit,
+    clusters: Sequence[str],
+    fixef: Sequence[tuple[str, ...]],
+    source: Any,
+) -> ClusterMeats:
+    """Cluster sums of the scores for every intersection of ``clusters`` (one pass each)
+    and the fixed-effect dimensions nested in a cluster (one pass per pair)."""
+    k = len(fit.beta)
+    sc = [f"{INTERNAL}s{j}" for j in range(k)]
+    terms: list[tuple[int, FloatArray, int]] = []
+    n_clusters: dict[str, int] = {}
+    for size in range(1, len(clusters) + 1):
+        for subset in itertools.combinations(clusters, size):
+            sums = engine.group_relation(
+                fit.scored,
+                list(subset),
+                {f"{INTERNAL}cs{j}": s for j, s in enumerate(sc)},
+                count=None,
+            )
+            out = engine.group_sums(
+                sums, [], _products([f"{INTERNAL}cs{j}" for j in range(k)], "", "m"), count="G"
+            )
+            g = int(out["G"].iloc[0])
+            terms.append((1 if size % 2 else -1, _gram(out, sc, "m"), g))
+            if size == 1:
+                n_clusters[subset[0]] = g
+    nested_levels = n_nested = 0
+    for keys, n_lev in zip(fixef, fit.fe_levels, strict=True):
+        for c in clusters:
+            pairs = list(dict.fromkeys([*keys, c]))
+            if (
+                tuple(keys) == (c,)
+                or engine.count(engine.group_relation(source, pairs, {}, count=None)) == n_lev
+            ):
+                nested_levels += n_lev
+                n_nested += 1
+                break
+    return ClusterMeats(terms, n_clusters, nested_levels, n_nested)
