@@ -11,7 +11,10 @@ disk), then runs every fit in a fresh process so that each peak RSS is its own:
 
 - ``twfe``: ``log_va ~ log_emp + log_k | firm_id + year``, CRV1 by firm, engine DuckDB
   with the given memory limit (spilling to a temporary directory beside the data);
-- ``pyfixest`` (``--peers``): the same model, the Parquet shards read with pandas first.
+- ``att_gt``: unconditional Callaway-Sant'Anna ATT(g,t) of ``log_emp`` by ``join_year``
+  (never-treated controls, unit-level influence functions), DuckDB as above;
+- ``pyfixest`` and ``att_gt_mem`` (``--peers``): the same models in memory (pyfixest; impact's
+  numpy path), the Parquet shards read with pandas first (load time counted).
 
 The printed table has rows, seconds, peak RSS in GiB and passes over the data.
 """
@@ -27,7 +30,8 @@ import time
 from pathlib import Path
 
 FORMULA = "log_va ~ log_emp + log_k | firm_id + year"
-COLUMNS = ["firm_id", "year", "log_va", "log_emp", "log_k"]
+COLUMNS = ["firm_id", "year", "log_va", "log_emp", "log_k", "join_year"]
+DID = {"y": "log_emp", "unit": "firm_id", "time": "year", "cohort": "join_year"}
 #: Cluster-panel firm-years per incumbent firm (about 15 over the observed window).
 ROWS_PER_FIRM = 15.5
 
@@ -36,7 +40,7 @@ def _shards(rows: int, root: Path) -> Path:
     """The Parquet shards of about ``rows`` firm-years (written once, then reused)."""
     from impact.datasets.cluster.parquet import write_cluster_panel_parquet
 
-    folder = root / f"cluster_{rows}"
+    folder = root / f"cluster_{rows}_did"
     if not (folder / "done").exists():
         write_cluster_panel_parquet(
             folder, int(rows / ROWS_PER_FIRM), columns=COLUMNS, shard_firms=250_000,
@@ -51,7 +55,7 @@ def _child(kind: str, folder: str, memory_limit: str) -> None:
     import resource
 
     start = time.perf_counter()
-    if kind == "twfe":
+    if kind in ("twfe", "att_gt"):
         import duckdb
 
         import impact
@@ -61,18 +65,32 @@ def _child(kind: str, folder: str, memory_limit: str) -> None:
         con.execute(f"SET memory_limit = '{memory_limit}'")
         con.execute(f"SET temp_directory = '{Path(folder).parent / 'spill'}'")
         con.execute("SET preserve_insertion_order = false")
-        fit = impact.feols(FORMULA, str(Path(folder) / "part-*.parquet"),
-                           vcov={"cluster": "firm_id"}, engine=DuckDBEngine(con))  # fmt: skip
-        rows, passes = fit.nobs, fit.engine_use.passes
-        coef = fit.coef.to_dict()
+        glob, eng = str(Path(folder) / "part-*.parquet"), DuckDBEngine(con)
+        if kind == "twfe":
+            fit = impact.feols(FORMULA, glob, vcov={"cluster": "firm_id"}, engine=eng)
+            rows, coef = fit.nobs, fit.coef.to_dict()
+        else:
+            fit = impact.att_gt(glob, **DID, engine=eng)
+            agg = fit.aggregate("simple")
+            rows, coef = fit.sample_log.n_final, {"ATT": agg.estimate, "se": agg.std_error}
+        passes = fit.engine_use.passes
     else:
         import pandas as pd
-        import pyfixest as pf
 
         parts = sorted(Path(folder).glob("part-*.parquet"))
         df = pd.concat([pd.read_parquet(p, columns=COLUMNS) for p in parts], ignore_index=True)
-        fit = pf.feols(FORMULA, df, vcov={"CRV1": "firm_id"})
-        rows, passes, coef = int(fit._N), 0, fit.coef().to_dict()
+        passes = 0
+        if kind == "pyfixest":
+            import pyfixest as pf
+
+            fit = pf.feols(FORMULA, df, vcov={"CRV1": "firm_id"})
+            rows, coef = int(fit._N), fit.coef().to_dict()
+        else:
+            import impact
+
+            fit = impact.att_gt(df, **DID)
+            agg = fit.aggregate("simple")
+            rows, coef = fit.sample_log.n_final, {"ATT": agg.estimate, "se": agg.std_error}
     seconds = time.perf_counter() - start
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # kB -> GiB
     print(json.dumps({"kind": kind, "rows": rows, "seconds": seconds, "rss_gib": rss,
@@ -101,16 +119,17 @@ def main() -> None:
     print(f"{'fit':<10} {'rows':>13} {'seconds':>9} {'peak RSS GiB':>13} {'passes':>7}")
     for rows in args.rows:
         folder = _shards(rows, args.data)
-        kinds = ["twfe"] + (["pyfixest"] if args.peers else [])
+        kinds = ["twfe", "att_gt"] + (["pyfixest", "att_gt_mem"] if args.peers else [])
         results = {k: _run(k, folder, args.memory_limit) for k in kinds}
         for k, r in results.items():
             print(f"{k:<10} {r['rows']:>13,} {r['seconds']:>9.1f} {r['rss_gib']:>13.2f} "
                   f"{r['passes']:>7}", flush=True)  # fmt: skip
-        if "pyfixest" in results:
-            a, b = results["twfe"], results["pyfixest"]
-            gap = max(abs(a["coef"][k] - b["coef"][k]) / abs(b["coef"][k]) for k in b["coef"])
-            print(f"{'':<10} impact/pyfixest time {a['seconds'] / b['seconds']:.2f}x, "
-                  f"largest coefficient gap {gap:.1e} (relative)")  # fmt: skip
+        for engine_kind, peer in (("twfe", "pyfixest"), ("att_gt", "att_gt_mem")):
+            if peer in results:
+                a, b = results[engine_kind], results[peer]
+                gap = max(abs(a["coef"][k] - b["coef"][k]) / abs(b["coef"][k]) for k in b["coef"])
+                print(f"{'':<10} {engine_kind} / {peer}: time {a['seconds'] / b['seconds']:.2f}x, "
+                      f"largest relative gap {gap:.1e}")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from impact.design.checks import as_bool, has_rows, refuse_cohorts, unit_constan
 from impact.design.cohorts import normalize_cohorts
 from impact.design.grid import PeriodGrid, cohort_numbers
 
-__all__ = ["UnitInputs", "unit_pool", "unit_rules", "unit_weights"]
+__all__ = ["UnitInputs", "late_note", "unit_pool", "unit_rules", "unit_weights"]
 
 
 def _read_cohorts(raw: pd.Series, grid: PeriodGrid, observed_labels, never_treated):
@@ -26,6 +26,11 @@ def _read_cohorts(raw: pd.Series, grid: PeriodGrid, observed_labels, never_treat
         pd.Series(numeric, name=raw.name), periods=observed_labels, never_treated=never_treated
     )
     return cohort_numbers(pd.Series(coded, name=raw.name), grid)
+
+
+def late_note(n_units: int) -> str:
+    """The note on units first treated after the last period (read as never-treated)."""
+    return f"{n_units} units first treated after the last period are treated as never-treated."
 
 
 @dataclass(frozen=True)
@@ -71,10 +76,7 @@ def unit_rules(
     notes: list[str] = []
     late = np.isfinite(pos) & (pos > grid.size - 1)
     if late.any():
-        notes.append(
-            f"{int(late.sum())} units first treated after the last period are treated as "
-            "never-treated."
-        )
+        notes.append(late_note(int(late.sum())))
     pos = np.where(late, np.nan, pos)
     drop_unit = np.isfinite(pos) & (pos <= anticipation)
     seen = has_rows(row_unit[keep], len(pos))

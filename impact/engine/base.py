@@ -109,6 +109,11 @@ class Engine(Protocol):
         """The rows where ``column op value`` (a numeric comparison)."""
         ...
 
+    def fill_missing(self, source: Any, column: str, value: float, name: str) -> Any:
+        """The source with column ``name``: ``column`` as a number, ``value`` where it is
+        missing (or not finite)."""
+        ...
+
     def select(self, source: Any, columns: Sequence[str]) -> Any:
         """The source with only ``columns`` (in that order)."""
         ...
@@ -124,7 +129,8 @@ class Engine(Protocol):
 
     def join_small(self, source: Any, table: pd.DataFrame, on: Sequence[str]) -> Any:
         """The source with a small per-level table's columns attached to every row (a
-        many-to-one left join on ``on``); rows without a level get missing values."""
+        many-to-one left join on ``on``; a missing key matches a missing key); rows
+        without a level get missing values."""
         ...
 
     def group_sums(

@@ -217,6 +217,15 @@ class DuckDBEngine:
         query = _query("SELECT * FROM", self._view(source), "WHERE", cond)
         return self.con.sql(query, params=[float(value)])
 
+    def fill_missing(self, source: Any, column: str, value: float, name: str) -> Any:
+        self._check(source, [column])
+        col = f"CAST({_q(column)} AS DOUBLE)"
+        expr = f"CASE WHEN {self._bad(source, column)} THEN CAST(? AS DOUBLE) ELSE {col} END"
+        replaced = [c for c in self.columns(source) if c == name]
+        star = f"* EXCLUDE ({_q(name)})" if replaced else "*"
+        query = _query("SELECT", star + ",", expr, "AS", _q(name), "FROM", self._view(source))
+        return self.con.sql(query, params=[float(value)])
+
     def select(self, source: Any, columns: Sequence[str]) -> Any:
         self._check(source, columns)
         picks = ", ".join(_q(c) for c in columns)
@@ -259,7 +268,9 @@ class DuckDBEngine:
         if clash:
             raise InvalidOptionError(f"the small table's columns {clash} are in the data too.")
         left, right = self._view(source), self._view(self.con.from_df(table))
-        cond = " AND ".join(f"l.{quote_identifier(k)} = r.{quote_identifier(k)}" for k in on)
+        cond = " AND ".join(
+            f"l.{quote_identifier(k)} IS NOT DISTINCT FROM r.{quote_identifier(k)}" for k in on
+        )
         picks = ", ".join(["l.*", *(f"r.{quote_identifier(c)}" for c in extra)])
         query = _query("SELECT", picks, "FROM", left, "AS l LEFT", "JOIN", right, "AS r ON", cond)
         return self.con.sql(query)
@@ -315,7 +326,9 @@ class DuckDBEngine:
         if clash:
             raise InvalidOptionError(f"the group table's columns {clash} are in the data too.")
         left, right = self._view(source), self._view(groups)
-        cond = " AND ".join(f"l.{_q(k)} = r.{_q(k)}" for k in on)
+        cond = " AND ".join(
+            f"l.{quote_identifier(k)} IS NOT DISTINCT FROM r.{quote_identifier(k)}" for k in on
+        )
         picks = ", ".join(["l.*", *(f"r.{_q(c)}" for c in extra)])
         query = _query("SELECT", picks, "FROM", left, "AS l LEFT", "JOIN", right, "AS r ON", cond)
         return self.con.sql(query)

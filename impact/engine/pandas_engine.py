@@ -44,12 +44,17 @@ def _bad(col: pd.Series) -> np.ndarray:
     return bad
 
 
-def group_codes(frame: pd.DataFrame, keys: Sequence[str]) -> tuple[np.ndarray, pd.DataFrame]:
+def group_codes(
+    frame: pd.DataFrame, keys: Sequence[str], *, missing_keys: bool = False
+) -> tuple[np.ndarray, pd.DataFrame]:
     """Integer group codes ``0..G-1`` of the rows (groups sorted by the keys) and the
-    keys' values of each group."""
+    keys' values of each group; with ``missing_keys`` a missing key is a level of its own
+    (as SQL's GROUP BY), else an error."""
     if not keys:
         return np.zeros(len(frame), dtype=np.intp), pd.DataFrame(index=range(1))
-    per_key = [pd.factorize(frame[k].to_numpy(), sort=True) for k in keys]
+    per_key = [
+        pd.factorize(frame[k].to_numpy(), sort=True, use_na_sentinel=not missing_keys) for k in keys
+    ]
     if any((c < 0).any() for c, _ in per_key):
         raise InvalidOptionError(f"a group key among {list(keys)} is missing on some rows.")
     shape = tuple(len(u) for _, u in per_key)
@@ -129,6 +134,12 @@ class PandasEngine:
         with np.errstate(invalid="ignore"):
             return source.loc[_OPS[op](vals, float(value))]
 
+    def fill_missing(
+        self, source: pd.DataFrame, column: str, value: float, name: str
+    ) -> pd.DataFrame:
+        vals = self._column(source, column)
+        return source.assign(**{name: np.where(np.isfinite(vals), vals, float(value))})
+
     def select(self, source: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
         return source[[self._name(source, c) for c in columns]]
 
@@ -170,7 +181,7 @@ class PandasEngine:
         *,
         count: str | None = "n",
     ) -> pd.DataFrame:
-        out = self.group_relation(source, keys, sums, count=count)
+        out = self._grouped(source, keys, sums, count, missing_keys=False)
         self.meter.record(out)
         return out
 
@@ -182,9 +193,20 @@ class PandasEngine:
         *,
         count: str | None = "n",
     ) -> pd.DataFrame:
+        return self._grouped(source, keys, sums, count, missing_keys=True)
+
+    def _grouped(
+        self,
+        source: pd.DataFrame,
+        keys: Sequence[str],
+        sums: Mapping[str, Expr],
+        count: str | None,
+        *,
+        missing_keys: bool,
+    ) -> pd.DataFrame:
         for k in keys:
             self._name(source, k)
-        codes, table = group_codes(source, keys)
+        codes, table = group_codes(source, keys, missing_keys=missing_keys)
         n_groups = len(table)
         if sums:
             values = np.column_stack([self._values(source, e) for e in sums.values()])

@@ -94,6 +94,11 @@ def _did_source(test: _Test) -> _Source:
     """Multiplier draws of a DiD result's influence function (R ``did``'s bootstrap)."""
     res, term = test.result, test.term
     if isinstance(res, ATTgtResult):
+        if res._n is not None:
+            raise InvalidOptionError(
+                "this att_gt fit ran in a query engine, whose influence rows stand for the "
+                "units without being them; fit an in-memory pandas frame for joint tests."
+            )
         col = res._inf[:, list(res.tidy()["term"]).index(term)]
         codes, labels, units = res._cluster, res._cluster_labels, res.units
     else:

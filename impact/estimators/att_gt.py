@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from collections.abc import Sequence
 
@@ -11,8 +12,11 @@ import pandas as pd
 from impact._typing import VcovSpec
 from impact.design.staggered import staggered_design
 from impact.design.wide import wide_arrays
+from impact.engine.base import Engine
+from impact.engine.choose import choose_engine
 from impact.errors import ImpactError, ImpactWarning, InvalidOptionError
 from impact.estimators.att_gt_cells import estimate_cells, gt_cells
+from impact.estimators.att_gt_engine import att_gt_in_engine
 from impact.estimators.att_gt_rcs import estimate_rcs
 from impact.inference.clusters import check_cluster_count
 from impact.inference.vcov import parse_vcov
@@ -59,6 +63,7 @@ def att_gt(
     bootstrap: int | None = None,
     seed: int | None = None,
     bootstrap_weights: str = "rademacher",
+    engine: str | Engine | None = None,
 ) -> ATTgtResult:
     """Group-time average treatment effects ATT(g, t) of Callaway & Sant'Anna (2021).
 
@@ -112,6 +117,14 @@ def att_gt(
     seed : int, optional
         Seed of the bootstrap (``numpy.random.SeedSequence``); stored in the result.
     bootstrap_weights : {"rademacher", "mammen"}
+    engine : {None, "numpy", "duckdb", "pandas"} or Engine
+        Where the fit runs (as :func:`impact.feols`): ``None`` keeps a pandas frame in
+        memory and runs anything else (a Parquet path or glob, a DuckDB relation, Arrow or
+        polars) in DuckDB. The engine path validates the panel in the engine (the same
+        typed errors and sample log), estimates unconditional ATT(g,t) from cell sums
+        and computes every standard error, aggregation included, from sums over unit types
+        or clusters: equal to the in-memory fit, without the rows in Python. It takes
+        integer periods, no covariates, and a bootstrap only with clusters.
 
     Returns
     -------
@@ -148,6 +161,7 @@ def att_gt(
             raise InvalidOptionError("att_gt supports vcov=None or {'cluster': col} (one column).")
         cluster = req.clusters[0]
     covariates = list(covariates or [])
+    chosen = choose_engine(data, engine)
     call = dict(
         y=y, unit=unit, time=time, cohort=cohort, control=control, control_pool=control_pool,
         method=method, covariates=covariates, anticipation=anticipation,
@@ -165,6 +179,27 @@ def att_gt(
         "vcov": "unit" if cluster is None else f"cluster ({cluster})",
         "cluster": cluster,
     }
+    if chosen is not None:
+        start = chosen.meter.mark()
+        pan, cells, cs, rows, codes, labels = att_gt_in_engine(
+            chosen, data, y=y, unit=unit, time=time, cohort=cohort, control=control,
+            control_pool=control_pool, covariates=covariates, anticipation=anticipation,
+            base_period=base_period, panel=panel, weights=weights, cluster=cluster,
+            never_treated=never_treated, freq=freq, min_cell_units=min_cell_units,
+            bootstrap=bootstrap,
+        )  # fmt: skip
+        _warn_empty(cs.empty, min_cell_units, pan.grid)
+        pan.log.announce("att_gt")
+        settings["anticipation"] = pan.anticipation
+        res = ATTgtResult.build(
+            cells=cells, att=cs.att, inf=rows.inf, n_treated=cs.n_treat,
+            n_control=cs.n_ctrl, wide_cohort=None, wide_weights=None, observed=None,
+            periods=pan.periods, cluster=codes, cluster_labels=labels,
+            anticipation=pan.anticipation, alpha=alpha, sample_log=pan.log,
+            notes=list(pan.notes), bootstrap=bootstrap, seed=seed,
+            bootstrap_weights=bootstrap_weights, settings=settings, grid=pan.grid, rows=rows,
+        )  # fmt: skip
+        return dataclasses.replace(res, engine_use=chosen.meter.since(chosen.name, start))
     design = staggered_design(
         data,
         unit=None if panel == "rcs" else unit,

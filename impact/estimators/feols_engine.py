@@ -3,23 +3,25 @@ sandwich from cluster sums, all computed where the rows are (SCALE.md §2.3a).""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from impact._typing import FloatArray
 from impact.engine.base import Engine
 from impact.errors import (
     EmptySampleError,
     InvalidOptionError,
 )
 from impact.estimators.collinear_drops import protected_error, settle_drops
-from impact.inference.linear_vcov import ModelSize, sandwich_vcov
+from impact.inference.linear_vcov import ClusterMeats, ModelSize, sandwich_vcov
 from impact.inference.ssc import SSC
 from impact.inference.vcov import VcovRequest
 from impact.linear.engine_sample import engine_sample
-from impact.linear.engine_schur import engine_cluster_meats, engine_twfe
+from impact.linear.engine_schur import INTERNAL, EngineFit, engine_twfe, gram_from, products
 from impact.linear.formula import ParsedFormula
 from impact.results.linear import FeolsResult
 
@@ -67,7 +69,7 @@ def feols_in_engine(
     )  # fmt: skip
     meats = None
     if request.kind == "CRV1":
-        meats = engine_cluster_meats(engine, fit, request.clusters, sample.fixef, sample.source)
+        meats = _cluster_meats(engine, fit, request.clusters, sample.fixef, sample.source)
     kind = "cluster" if request.kind == "CRV1" else request.kind
     vres = sandwich_vcov(
         kind, ssc, size, bread=fit.bread, ssr_over_n=fit.ssr / N,
@@ -108,3 +110,45 @@ def feols_in_engine(
         _cat_levels={},
         engine_use=engine.meter.since(engine.name, start),
     )
+
+
+def _cluster_meats(
+    engine: Engine,
+    fit: EngineFit,
+    clusters: Sequence[str],
+    fixef: Sequence[tuple[str, ...]],
+    source: Any,
+) -> ClusterMeats:
+    """Cluster sums of the scores for every intersection of ``clusters`` (one pass each)
+    and the fixed-effect dimensions nested in a cluster (one pass per pair)."""
+    k = len(fit.beta)
+    sc = [f"{INTERNAL}s{j}" for j in range(k)]
+    terms: list[tuple[int, FloatArray, int]] = []
+    n_clusters: dict[str, int] = {}
+    for size in range(1, len(clusters) + 1):
+        for subset in itertools.combinations(clusters, size):
+            sums = engine.group_relation(
+                fit.scored,
+                list(subset),
+                {f"{INTERNAL}cs{j}": s for j, s in enumerate(sc)},
+                count=None,
+            )
+            out = engine.group_sums(
+                sums, [], products([f"{INTERNAL}cs{j}" for j in range(k)], "", "m"), count="G"
+            )
+            g = int(out["G"].iloc[0])
+            terms.append((1 if size % 2 else -1, gram_from(out, sc, "m"), g))
+            if size == 1:
+                n_clusters[subset[0]] = g
+    nested_levels = n_nested = 0
+    for keys, n_lev in zip(fixef, fit.fe_levels, strict=True):
+        for c in clusters:
+            pairs = list(dict.fromkeys([*keys, c]))
+            if (
+                tuple(keys) == (c,)
+                or engine.count(engine.group_relation(source, pairs, {}, count=None)) == n_lev
+            ):
+                nested_levels += n_lev
+                n_nested += 1
+                break
+    return ClusterMeats(terms, n_clusters, nested_levels, n_nested)

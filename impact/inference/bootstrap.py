@@ -53,12 +53,14 @@ def multiplier_bootstrap(
     alpha: float = 0.05,
     weights: str = "rademacher",
     batch: int = 250,
+    n: int | None = None,
 ) -> BootstrapResult:
     """Multiplier bootstrap of estimates with influence functions ``inf`` (n, m).
 
     Each draw perturbs the influence functions with i.i.d. weights of mean 0 and
     variance 1 — one weight per cluster when clustered, so clusters are resampled as
-    wholes — and records ``(1/n) sum_i v_i psi_i``.
+    wholes — and records ``(1/n) sum_i v_i psi_i``. ``n``: the number of units when
+    the rows are cluster sums (default: the rows).
 
     References
     ----------
@@ -67,7 +69,8 @@ def multiplier_bootstrap(
     """
     if draws < 2:
         raise InvalidOptionError("the bootstrap needs at least 2 draws.")
-    n, m = inf.shape
+    rows, m = inf.shape
+    n = rows if n is None else n
     S = cluster_sums(inf, cluster)
     out = np.empty((draws, m))
     for start in range(0, draws, batch):

@@ -116,9 +116,15 @@ def cluster_cell_sums(
     return sp.csr_matrix((values, (codes, cells)), shape=(n_clusters, n_cells))
 
 
-def influence_vcov(inf: FloatArray, codes: IntArray | None = None) -> FloatArray:
+def influence_vcov(
+    inf: FloatArray, codes: IntArray | None = None, n: int | None = None
+) -> FloatArray:
     """Variance of estimates with influence functions ``inf`` (n, m): ``S'S / n^2``,
-    ``S`` the within-cluster sums (:func:`cluster_sums`; no codes: by row)."""
-    n = inf.shape[0]
+    ``S`` the within-cluster sums (:func:`cluster_sums`; no codes: by row).
+
+    ``n`` is the number of units when the rows are not units (cluster sums, or rows
+    whose cross-product equals the units' computed by a query engine).
+    """
+    n = inf.shape[0] if n is None else n
     S = cluster_sums(inf, codes)
     return S.T @ S / n**2

@@ -28,13 +28,12 @@ from impact._typing import BoolArray, FloatArray
 from impact.engine.base import Engine
 from impact.engine.expressions import expression
 from impact.errors import EmptySampleError, InvalidOptionError
-from impact.inference.linear_vcov import ClusterMeats
 from impact.linear.collinear import find_collinear
 from impact.linear.engine_sample import INTERNAL, LONG_EXPRESSION, EngineSample
 from impact.linear.ols import solve_gram
 from impact.linear.schur import solve_psd
 
-__all__ = ["MAX_SMALL_LEVELS", "EngineFit", "engine_cluster_meats", "engine_twfe"]
+__all__ = ["MAX_SMALL_LEVELS", "EngineFit", "engine_twfe", "gram_from", "pairs", "products"]
 
 #: Prefix of the per-firm sums (apart from a user's key columns by the reserved prefix).
 F = f"{INTERNAL}f_"
@@ -85,20 +84,23 @@ def _num(v: float) -> str:
     return f"({float(v)!r})"
 
 
-def _gram(out: pd.DataFrame, names: Sequence[str], prefix: str) -> FloatArray:
+def gram_from(out: pd.DataFrame, names: Sequence[str], prefix: str) -> FloatArray:
+    """The symmetric matrix of the sums :func:`products` named (one collected row)."""
     m = len(names)
     G = np.empty((m, m))
-    for a, b in _pairs(m):
+    for a, b in pairs(m):
         G[a, b] = G[b, a] = float(out[f"{prefix}{a}_{b}"].iloc[0])
     return G
 
 
-def _pairs(m: int) -> list[tuple[int, int]]:
+def pairs(m: int) -> list[tuple[int, int]]:
+    """``(a, b)`` with ``a <= b < m``: the entries of a symmetric matrix."""
     return list(itertools.combinations_with_replacement(range(m), 2))
 
 
-def _products(cols: Sequence[str], w: str, prefix: str) -> dict[str, str]:
-    return {f"{prefix}{a}_{b}": f"{w}{cols[a]} * {cols[b]}" for a, b in _pairs(len(cols))}
+def products(cols: Sequence[str], w: str, prefix: str) -> dict[str, str]:
+    """Named expressions ``w * a * b`` of every pair of ``cols`` (see :func:`pairs`)."""
+    return {f"{prefix}{a}_{b}": f"{w}{cols[a]} * {cols[b]}" for a, b in pairs(len(cols))}
 
 
 def _small_tables(
@@ -164,13 +166,13 @@ def engine_twfe(engine: Engine, sample: EngineSample) -> EngineFit:
         dummies += names
     cols = [*cs, *dummies]
     # global moments: a streaming sum over the rows (no table per firm)
-    global_sums = engine.group_sums(one_hot, [], _products(cols, w, "m"), count=None)
+    global_sums = engine.group_sums(one_hot, [], products(cols, w, "m"), count=None)
     # per-firm sums (one column per variable and dummy), then their outer products
     per_firm = {f"{F}s{a}": f"{w}{c}" for a, c in enumerate(cols)} | {f"{F}w": sw}
     firms = engine.group_relation(one_hot, fixef[big], per_firm, count=None)
-    outer = {f"k{a}_{b}": f"{F}s{a} * {F}s{b} / {F}w" for a, b in _pairs(len(cols))}
+    outer = {f"k{a}_{b}": f"{F}s{a} * {F}s{b} / {F}w" for a, b in pairs(len(cols))}
     firm_sums = engine.group_sums(firms, [], outer, count=None)
-    M, K = _gram(global_sums, cols, "m"), _gram(firm_sums, cols, "k")
+    M, K = gram_from(global_sums, cols, "m"), gram_from(firm_sums, cols, "k")
     G = M - K
     p = len(zs)
     if dummies:
@@ -228,7 +230,7 @@ def engine_twfe(engine: Engine, sample: EngineSample) -> EngineFit:
     scored = engine.with_columns(with_e, scores)
     sc = list(scores)
     stats = engine.group_sums(
-        scored, [], {"ssr": f"{w}{e} * {e}"} | _products(sc, "", "h"), count=None
+        scored, [], {"ssr": f"{w}{e} * {e}"} | products(sc, "", "h"), count=None
     )
     return EngineFit(
         beta=beta,
@@ -241,47 +243,5 @@ def engine_twfe(engine: Engine, sample: EngineSample) -> EngineFit:
         tss=float(M[0, 0]),
         tss_within=float(Gt[0, 0]),
         scored=scored,
-        meat_hetero=_gram(stats, sc, "h"),
+        meat_hetero=gram_from(stats, sc, "h"),
     )
-
-
-def engine_cluster_meats(
-    engine: Engine,
-    fit: EngineFit,
-    clusters: Sequence[str],
-    fixef: Sequence[tuple[str, ...]],
-    source: Any,
-) -> ClusterMeats:
-    """Cluster sums of the scores for every intersection of ``clusters`` (one pass each)
-    and the fixed-effect dimensions nested in a cluster (one pass per pair)."""
-    k = len(fit.beta)
-    sc = [f"{INTERNAL}s{j}" for j in range(k)]
-    terms: list[tuple[int, FloatArray, int]] = []
-    n_clusters: dict[str, int] = {}
-    for size in range(1, len(clusters) + 1):
-        for subset in itertools.combinations(clusters, size):
-            sums = engine.group_relation(
-                fit.scored,
-                list(subset),
-                {f"{INTERNAL}cs{j}": s for j, s in enumerate(sc)},
-                count=None,
-            )
-            out = engine.group_sums(
-                sums, [], _products([f"{INTERNAL}cs{j}" for j in range(k)], "", "m"), count="G"
-            )
-            g = int(out["G"].iloc[0])
-            terms.append((1 if size % 2 else -1, _gram(out, sc, "m"), g))
-            if size == 1:
-                n_clusters[subset[0]] = g
-    nested_levels = n_nested = 0
-    for keys, n_lev in zip(fixef, fit.fe_levels, strict=True):
-        for c in clusters:
-            pairs = list(dict.fromkeys([*keys, c]))
-            if (
-                tuple(keys) == (c,)
-                or engine.count(engine.group_relation(source, pairs, {}, count=None)) == n_lev
-            ):
-                nested_levels += n_lev
-                n_nested += 1
-                break
-    return ClusterMeats(terms, n_clusters, nested_levels, n_nested)

@@ -56,6 +56,8 @@ class AggregateResult(ResultProtocol):
     #: the cluster of each code in ``cluster``; ``units``: the unit of each influence row
     cluster_labels: np.ndarray | None = field(default=None, repr=False)
     units: pd.Index | None = field(default=None, repr=False)
+    #: units behind the influence rows when the rows are not units (engine fits)
+    n_units: int | None = field(default=None, repr=False)
     info: ModelInfo | None = field(default=None, repr=False)
     alpha: float = 0.05
     #: the ATT(g,t) fit's base period ("varying" or "universal") and anticipation: a
@@ -97,7 +99,7 @@ class AggregateResult(ResultProtocol):
         ].notna().to_numpy()
         if not pre.any():
             raise InvalidOptionError("the dynamic aggregation has no pre-treatment event time.")
-        V = influence_vcov(self.table_influence[:, pre], self.cluster)
+        V = influence_vcov(self.table_influence[:, pre], self.cluster, self.n_units)
         out = wald(tab["estimate"].to_numpy(dtype=float)[pre], V, generalized=True).as_dict()
         universal = self.base_period == "universal"
         return {**out, "reference": float(-1 - self.anticipation) if universal else float("nan")}

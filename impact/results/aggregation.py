@@ -21,7 +21,14 @@ from impact.inference.bootstrap import multiplier_bootstrap
 from impact.inference.clusters import influence_vcov
 from impact.inference.intervals import interval
 
-__all__ = ["AGGREGATIONS", "Aggregation", "GTCells", "aggregate_cells", "aggregation_inference"]
+__all__ = [
+    "AGGREGATIONS",
+    "Aggregation",
+    "EngineRows",
+    "GTCells",
+    "aggregate_cells",
+    "aggregation_inference",
+]
 
 #: The aggregation types, in the order of their bootstrap streams.
 AGGREGATIONS = ("simple", "group", "calendar", "dynamic")
@@ -39,10 +46,11 @@ class GTCells:
         Cohort and period of each cell (grid positions).
     is_base : ndarray of bool (cells,)
         The cell is its cohort's base period (the reference; no SE).
-    inf : ndarray (n, cells)
-        Influence functions.
-    pg_units : ndarray (n, cohorts)
-        ``w_i 1{G_i = g, seen at base}``.
+    inf : ndarray (rows, cells)
+        Influence functions: one row per unit, or rows that stand for the units (cluster
+        sums, or a square root of their cross-products from a query engine).
+    pg_units : ndarray (rows, cohorts)
+        ``w_i 1{G_i = g, seen at base}`` (summed as ``inf``).
     cohorts : ndarray
         Cohort positions, sorted.
     last_period : float
@@ -60,6 +68,51 @@ class GTCells:
     last_period: float
     cluster: np.ndarray | None
     grid: PeriodGrid
+    #: units, cohort shares (``mean_i pg_units``) and units per row, when the rows are
+    #: not units (None: rows are units)
+    n: int | None = None
+    pg_mean: FloatArray | None = None
+    row_units: FloatArray | None = None
+
+    def shares(self) -> FloatArray:
+        """``mean_i w_i 1{G_i = g, seen at base}`` per cohort."""
+        return self.pg_units.mean(axis=0) if self.pg_mean is None else self.pg_mean
+
+    def centred(self, j: np.ndarray, pg: FloatArray) -> FloatArray:
+        """``pg_units - pg`` summed as the rows are (each row holds ``row_units`` units)."""
+        units = 1.0 if self.row_units is None else self.row_units[:, None]
+        return self.pg_units[:, j] - units * pg[None, :]
+
+
+@dataclass(frozen=True)
+class EngineRows:
+    """Rows that stand for the units in every variance an ATT(g,t) fit computes.
+
+    With ``Z_i = [psi_i, pg_i, 1]`` (influence functions, cohort indicators, one), every
+    aggregation's influence function is ``Z_i b`` for some ``b``, so its variance needs
+    only ``sum_i Z_i Z_i'`` (or, clustered, the clusters' sums of ``Z``). A query engine
+    computes those; these rows ``R`` satisfy ``R'R = sum_i Z_i Z_i'`` (unit level) or are
+    the cluster sums (clustered).
+
+    Attributes
+    ----------
+    inf : ndarray (rows, cells)
+    pg : ndarray (rows, cohorts)
+    row_units : ndarray (rows,)
+        The ``1`` column of ``Z`` (units per row for cluster sums).
+    pg_mean : ndarray (cohorts,)
+        ``mean_i pg_i``.
+    n : int
+        Units.
+    n_clusters : int or None
+    """
+
+    inf: FloatArray
+    pg: FloatArray
+    row_units: FloatArray
+    pg_mean: FloatArray
+    n: int
+    n_clusters: int | None
 
 
 @dataclass(frozen=True)
@@ -75,7 +128,7 @@ class Aggregation:
 
 def _pg(c: GTCells, keep: np.ndarray) -> tuple[FloatArray, np.ndarray]:
     j = np.searchsorted(c.cohorts, c.g[keep])
-    return c.pg_units.mean(axis=0)[j], j
+    return c.shares()[j], j
 
 
 def _combine(
@@ -86,14 +139,14 @@ def _combine(
     if with_wif:
         pg, j = _pg(c, keep)
         total = pg.sum()
-        dev = c.pg_units[:, j] - pg[None, :]
+        dev = c.centred(j, pg)
         wif = dev / total - dev.sum(axis=1, keepdims=True) * (pg / total**2)[None, :]
         inf = inf + wif @ att
     return float(att @ weights), inf
 
 
 def _se(c: GTCells, inf: FloatArray) -> float:
-    return float(np.sqrt(influence_vcov(inf[:, None], c.cluster)[0, 0]))
+    return float(np.sqrt(influence_vcov(inf[:, None], c.cluster, c.n)[0, 0]))
 
 
 def _require_rows(rows: list, kind: str) -> None:
@@ -119,13 +172,13 @@ def _group(c: GTCells, finite: np.ndarray, max_e: float) -> Aggregation:
         est, inf = _combine(c, keep, np.full(len(keep), 1 / len(keep)), with_wif=False)
         rows.append({"cohort": c.grid.label(cohort), "estimate": est, "std_error": _se(c, inf)})
         infs.append(inf)
-        sizes.append(c.pg_units[:, j].mean())
+        sizes.append(c.shares()[j])
         keep_g.append(j)
     _require_rows(rows, "group")
     theta = np.array([r["estimate"] for r in rows])
     pg = np.array(sizes)
     W = np.column_stack(infs)
-    dev = c.pg_units[:, keep_g] - pg[None, :]
+    dev = c.centred(np.asarray(keep_g, dtype=np.intp), pg)
     wif = dev / pg.sum() - dev.sum(axis=1, keepdims=True) * (pg / pg.sum() ** 2)[None, :]
     inf = W @ (pg / pg.sum()) + wif @ theta
     return Aggregation("group", float(theta @ pg / pg.sum()), inf, pd.DataFrame(rows), W)
@@ -234,7 +287,8 @@ def aggregation_inference(
     if bootstrap:
         key = AGGREGATIONS.index(agg.kind)
         streams = np.random.SeedSequence(seed).spawn(9)
-        run = {"draws": bootstrap, "cluster": c.cluster, "alpha": alpha, "weights": weights}
+        run = {"draws": bootstrap, "cluster": c.cluster, "alpha": alpha, "weights": weights,
+               "n": c.n}  # fmt: skip
         overall = multiplier_bootstrap(
             agg.influence[:, None], rng=np.random.default_rng(streams[1 + key]), **run
         )

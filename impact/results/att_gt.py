@@ -12,12 +12,18 @@ import pandas as pd
 from impact._typing import FloatArray
 from impact.data.samplelog import SampleLog
 from impact.design.grid import PeriodGrid
+from impact.engine.base import EngineUse
 from impact.inference.bootstrap import multiplier_bootstrap
 from impact.inference.clusters import influence_vcov
 from impact.inference.intervals import interval
 from impact.inference.wald import wald
 from impact.results.aggregate import AggregateResult
-from impact.results.aggregation import GTCells, aggregate_cells, aggregation_inference
+from impact.results.aggregation import (
+    EngineRows,
+    GTCells,
+    aggregate_cells,
+    aggregation_inference,
+)
 from impact.results.plotting import plot_att_gt
 from impact.results.protocol import (
     ModelInfo,
@@ -73,6 +79,13 @@ class ATTgtResult(ResultProtocol):
     _cluster_labels: np.ndarray | None = field(default=None, repr=False)
     #: the keyword arguments of the att_gt call (without data and bootstrap): re-estimation
     _call: Mapping[str, Any] | None = field(default=None, repr=False)
+    #: when the influence rows are not units (a query engine's fit): the units, the
+    #: cohort shares and the units each row stands for (see GTCells)
+    _n: int | None = field(default=None, repr=False)
+    _pg_mean: FloatArray | None = field(default=None, repr=False)
+    _row_units: FloatArray | None = field(default=None, repr=False)
+    #: the engine's passes and collected bytes when the fit ran in a query engine
+    engine_use: EngineUse | None = field(default=None, repr=False)
 
     @classmethod
     def build(
@@ -100,16 +113,20 @@ class ATTgtResult(ResultProtocol):
         grid: PeriodGrid | None = None,
         cluster_labels: np.ndarray | None = None,
         call: Mapping[str, Any] | None = None,
+        rows: EngineRows | None = None,
     ) -> ATTgtResult:
         """Assemble the result from the cell estimates (used by :func:`att_gt`).
 
         ``cells``, ``periods`` and ``wide_cohort`` are grid positions; the table shows
-        the user's period labels (``grid``) and event time in periods.
+        the user's period labels (``grid``) and event time in periods. ``rows``: a query
+        engine's influence rows (then ``inf`` is ``rows.inf`` and the unit arrays are
+        not used).
         """
+        n = None if rows is None else rows.n
         g = np.array([c[0] for c in cells], dtype=float)
         t = np.array([c[1] for c in cells], dtype=float)
         s = np.array([c[2] for c in cells], dtype=float)
-        V = influence_vcov(inf, cluster)
+        V = influence_vcov(inf, cluster, n)
         se = np.sqrt(np.clip(np.diag(V), 0, None))
         se[t == s] = np.nan
         se[np.isnan(att)] = np.nan
@@ -125,6 +142,7 @@ class ATTgtResult(ResultProtocol):
                 cluster=cluster,
                 alpha=alpha,
                 weights=bootstrap_weights,
+                n=n,
             )
             se[valid] = br.std_error
             crit = br.critical_value
@@ -148,17 +166,22 @@ class ATTgtResult(ResultProtocol):
             }
         )
         cohorts = np.unique(g)
-        w = wide_weights / wide_weights.mean()
-        pg_units = np.zeros((len(wide_cohort), len(cohorts)))
-        for j, c in enumerate(cohorts):
-            base = periods[periods + anticipation < c][-1]
-            seen = observed[:, int(np.searchsorted(periods, base))]
-            pg_units[:, j] = w * ((wide_cohort == c) & seen)
+        if rows is None:
+            w = wide_weights / wide_weights.mean()
+            pg_units = np.zeros((len(wide_cohort), len(cohorts)))
+            for j, c in enumerate(cohorts):
+                base = periods[periods + anticipation < c][-1]
+                seen = observed[:, int(np.searchsorted(periods, base))]
+                pg_units[:, j] = w * ((wide_cohort == c) & seen)
+        else:
+            pg_units = rows.pg
         return cls(
             table=table,
             vcov=V,
-            n_units=len(wide_cohort),
-            n_clusters=None if cluster is None else int(cluster.max()) + 1,
+            n_units=len(wide_cohort) if rows is None else rows.n,
+            n_clusters=(None if cluster is None else int(cluster.max()) + 1)
+            if rows is None
+            else rows.n_clusters,
             sample_log=sample_log,
             settings=dict(settings),
             notes=tuple(notes),
@@ -178,6 +201,9 @@ class ATTgtResult(ResultProtocol):
             _t=t,
             _grid=grid,
             bootstrap_weights=bootstrap_weights,
+            _n=n,
+            _pg_mean=None if rows is None else rows.pg_mean,
+            _row_units=None if rows is None else rows.row_units,
         )
 
     # ------------------------------------------------------------------ summaries
@@ -235,6 +261,10 @@ class ATTgtResult(ResultProtocol):
         lines += list(self.notes)
         if self.sample_log.records:
             lines.append(str(self.sample_log))
+        if self.engine_use is not None:
+            u = self.engine_use
+            lines.append(f"Engine: {u.engine}, {u.passes} passes over the data, "
+                         f"{u.bytes_collected:,} bytes collected")  # fmt: skip
         return "\n".join(lines)
 
     def __repr__(self) -> str:
@@ -276,6 +306,9 @@ class ATTgtResult(ResultProtocol):
             last_period=self._last_period,
             cluster=self._cluster,
             grid=self._grid,
+            n=self._n,
+            pg_mean=self._pg_mean,
+            row_units=self._row_units,
         )
 
     def aggregate(
@@ -327,6 +360,7 @@ class ATTgtResult(ResultProtocol):
             cluster=self._cluster,
             cluster_labels=self._cluster_labels,
             units=self.units,
+            n_units=self._n,
             info=self.model_info(),
             alpha=self.alpha,
             base_period=self.settings.get("base_period"),
