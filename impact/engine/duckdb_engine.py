@@ -85,14 +85,19 @@ class DuckDBEngine:
     ----------
     connection : duckdb.DuckDBPyConnection, optional
         Default: a new in-memory database (spilling to a temporary directory when a
-        ``memory_limit`` is set on it).
+        ``memory_limit`` is set on it) that need not keep the rows' order. A connection
+        of yours is used with its settings as they are (``SET preserve_insertion_order =
+        false`` lets DuckDB stream more under a memory limit).
     """
 
     name = "duckdb"
 
     def __init__(self, connection: Any = None) -> None:
         duckdb = _duckdb()
-        self.con = connection if connection is not None else duckdb.connect()
+        if connection is None:  # our own database: results never depend on row order
+            connection = duckdb.connect()
+            connection.execute("SET preserve_insertion_order = false")
+        self.con = connection
         self._names = itertools.count()
         self.meter = Meter()
         self._errors = duckdb

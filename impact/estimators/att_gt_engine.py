@@ -134,14 +134,25 @@ def _type_maps(
     return Pm, q
 
 
-def _moment_names(T: int) -> dict[str, str]:
-    w, y = f"{P}w", f"{P}y"
+def _centred(engine: Engine, units: Any, T: int) -> tuple[Any, list[str]]:
+    """The units with each observed outcome less the unit's own mean (``psi`` reads only
+    differences of a unit's outcomes, so this changes no influence function and keeps
+    the second moments free of the units' levels)."""
+    y, o = [f"{P}y{a}" for a in range(T)], [f"{P}o{a}" for a in range(T)]
+    mean = f"({' + '.join(y)}) / ({' + '.join(o)})"
+    made = {f"{P}c{a}": f"{y[a]} - {o[a]} * {mean}" for a in range(T)}
+    exprs = {k: expression(v, max_length=LONG_EXPRESSION) for k, v in made.items()}
+    return engine.with_columns(units, exprs), list(made)
+
+
+def _moment_names(y: list[str]) -> dict[str, str]:
+    w = f"{P}w"
     sums = {"m0": f"{w} * {w}", "f0": w}
-    sums |= {f"m1_{a}": f"{w} * {w} * {y}{a}" for a in range(T)}
-    sums |= {f"f1_{a}": f"{w} * {y}{a}" for a in range(T)}
+    sums |= {f"m1_{a}": f"{w} * {w} * {c}" for a, c in enumerate(y)}
+    sums |= {f"f1_{a}": f"{w} * {c}" for a, c in enumerate(y)}
     sums |= {
-        f"m2_{a}_{b}": f"{w} * {w} * {y}{a} * {y}{b}"
-        for a, b in itertools.combinations_with_replacement(range(T), 2)
+        f"m2_{a}_{b}": f"{w} * {w} * {y[a]} * {y[b]}"
+        for a, b in itertools.combinations_with_replacement(range(len(y)), 2)
     }
     return sums
 
@@ -159,12 +170,13 @@ def influence_rows(
     cross-products (unit level) or the clusters' sums; with the cluster codes and labels."""
     T, K, C = len(panel.slots), len(cells), len(panel.cohorts)
     keys = [f"{P}g", f"{P}pool", f"{P}pat"]
+    units, yc = _centred(engine, panel.units, T)
     if cluster is None:
-        sums = {k: expression(v, max_length=LONG_EXPRESSION) for k, v in _moment_names(T).items()}
-        types = engine.group_sums(panel.units, keys, sums, count="units")
+        sums = {k: expression(v, max_length=LONG_EXPRESSION) for k, v in _moment_names(yc).items()}
+        types = engine.group_sums(units, keys, sums, count="units")
     else:
-        first = {"f0": f"{P}w"} | {f"f1_{a}": f"{P}w * {P}y{a}" for a in range(T)}
-        types = engine.group_sums(panel.units, [cluster, *keys], first, count="units")
+        first = {"f0": f"{P}w"} | {f"f1_{a}": f"{P}w * {c}" for a, c in enumerate(yc)}
+        types = engine.group_sums(units, [cluster, *keys], first, count="units")
         if len(types) > MAX_CLUSTER_TYPES:
             raise InvalidOptionError(
                 f"clustering by {cluster!r} gives {len(types):,} (cluster, unit type) groups; "

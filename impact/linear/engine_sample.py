@@ -15,6 +15,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+import pandas as pd
+
 from impact.data.samplelog import SampleLog
 from impact.engine.base import Engine
 from impact.engine.expressions import expression
@@ -29,6 +32,7 @@ from impact.errors import (
     close_matches_hint,
 )
 from impact.linear.formula import Factor, ParsedFormula
+from impact.linear.model_matrix import format_level
 
 __all__ = ["INTERNAL", "EngineSample", "engine_sample"]
 
@@ -81,15 +85,72 @@ def _ref(name: str) -> str:
 
 
 def _factor_expr(f: Factor) -> str:
+    """The numeric expression of a factor ("1" for a categorical one: its dummies come
+    later, from the levels of the final sample)."""
     if f.kind == "num":
         return _ref(f.var)
     if f.kind == "func":
         return f"{f.func}({_ref(f.var)})"
-    raise FormulaError(
-        f"the engine path reads numeric columns and their transforms; the term {f.label!r} "
-        "(categorical dummies) is not supported there yet: absorb it as a fixed effect "
-        "('| ... + var') or fit an in-memory pandas frame."
-    )
+    return "1"
+
+
+def _dummy_columns(
+    levels: list[object], f: Factor, drop_first: bool
+) -> tuple[list[int], list[str]]:
+    """Kept level positions and their names, as :func:`impact.linear.model_matrix.build_design`."""
+    labels = [format_level(v) for v in levels]
+    if f.kind == "i" and f.ref is not None:
+        refs = {format_level(r) for r in f.ref}
+        if not refs & set(labels):
+            raise FormulaError(
+                f"i({f.var}, ref={f.ref[0]!r}): the reference level is not a value of "
+                f"{f.var!r} in the estimation sample (levels: {labels[:8]})."
+            )
+        keep = [j for j, lab in enumerate(labels) if lab not in refs]
+    else:
+        keep = list(range(1 if drop_first else 0, len(levels)))
+    if f.kind == "i":
+        names = [f"{f.var}::{labels[j]}" for j in keep]
+    else:
+        names = [f"C({f.var})[T.{labels[j]}]" for j in keep]
+    if f.by is not None:
+        names = [f"{n}:{f.by}" for n in names]
+    return keep, names
+
+
+def _expand_categorical(
+    engine: Engine, src: Any, parsed: ParsedFormula, num_cols: list[str]
+) -> tuple[Any, list[str], list[str]]:
+    """Each term's columns on the final sample: numeric terms as they are, categorical
+    ones as dummies of the sample's levels (treatment coding, fixed effects present)."""
+    xs: list[str] = []
+    names: list[str] = []
+    for t, (term, num) in enumerate(zip(parsed.terms, num_cols, strict=True)):
+        cats = [f for f in term.factors if f.is_categorical]
+        nums = [f.label for f in term.factors if not f.is_categorical]
+        if not cats:
+            xs.append(num)
+            names.append(":".join(nums))
+            continue
+        if len(cats) > 1:
+            raise FormulaError(f"a term may hold one categorical factor, got {len(cats)}.")
+        f = cats[0]
+        table = engine.group_sums(src, [f.var], {}, count=None)
+        _, levels = pd.factorize(table[f.var], sort=True)
+        main = not nums and f.by is None
+        keep, labels = _dummy_columns(list(levels), f, drop_first=main)
+        onehot = pd.DataFrame({f.var: np.asarray(levels, dtype=object)})
+        onehot[f.var] = onehot[f.var].astype(table[f.var].dtype)
+        cols = [f"{INTERNAL}k{t}_{j}" for j in range(len(keep))]
+        for col, j in zip(cols, keep, strict=True):
+            onehot[col] = (np.arange(len(levels)) == j).astype(float)
+        src = engine.join_small(src, onehot, [f.var])
+        by = f" * {_ref(f.by)}" if f.by is not None else ""
+        made = {f"{INTERNAL}x{t}_{j}": f"{c} * {num}{by}" for j, c in enumerate(cols)}
+        src = engine.with_columns(src, made)
+        xs += list(made)
+        names += [":".join([n, *nums]) for n in labels]
+    return src, xs, names
 
 
 def _check_columns(engine: Engine, src: Any, cols: Sequence[str], role: str) -> None:
@@ -176,9 +237,11 @@ def engine_sample(
             "for its own columns; rename it."
         )
     factors = [parsed.depvar] + [f for t in parsed.terms for f in t.factors]
-    exprs = [_factor_expr(f) for f in factors]  # refuses categorical terms first
+    exprs = [_factor_expr(f) for f in factors]
     kinds = engine.kinds(src)
-    for c in dict.fromkeys([f.var for f in factors] + ([weights] if weights else [])):
+    numeric = [f.var for f in factors if not f.is_categorical]
+    numeric += [f.by for f in factors if f.by is not None]
+    for c in dict.fromkeys(numeric + ([weights] if weights else [])):
         if kinds[c] not in ("number", "bool"):
             raise ColumnTypeError(f"column {c!r} must be numeric, it holds {kinds[c]} values.")
     n0 = engine.count(src)
@@ -211,13 +274,12 @@ def engine_sample(
         {funcs[c]: m for c, m in per_t.items() if m},
     )
     src = engine.drop_missing(src, list(funcs))
-    y, xs, names, j = f"{INTERNAL}z0", [], [], 1
+    y, num_cols, j = f"{INTERNAL}z0", [], 1
     model = {y: f"{INTERNAL}f0"}
     for t in parsed.terms:
         prod = " * ".join(f"{INTERNAL}f{j + i}" for i in range(len(t.factors)))
-        xs.append(f"{INTERNAL}z{len(xs) + 1}")
-        model[xs[-1]] = prod
-        names.append(":".join(f.label for f in t.factors))
+        num_cols.append(f"{INTERNAL}z{len(num_cols) + 1}")
+        model[num_cols[-1]] = prod
         j += len(t.factors)
     w = None
     if weights is not None:
@@ -231,7 +293,9 @@ def engine_sample(
         log = log.with_drop("zero_weight", "rows with zero weight", zero)
         src = engine.where(src, w, ">", 0.0)
     fe_cols = [c for f in parsed.fixef for c in f]
-    keep = list(dict.fromkeys([y, *xs, *([w] if w else []), *fe_cols, *clusters]))
+    cat_cols = [f.var for f in factors if f.is_categorical]
+    cat_cols += [f.by for f in factors if f.by is not None]
+    keep = list(dict.fromkeys([y, *num_cols, *([w] if w else []), *fe_cols, *clusters, *cat_cols]))
     src = engine.materialize(engine.select(src, keep))
     n = engine.count(src)
     if n == 0:
@@ -251,6 +315,10 @@ def engine_sample(
             raise EmptySampleError(
                 "every row is a fixed-effect singleton; nothing can be estimated."
             )
+    src, xs, names = _expand_categorical(engine, src, parsed, num_cols)
+    if len(set(names)) < len(names):
+        dup = next(n for n in names if names.count(n) > 1)
+        raise FormulaError(f"the formula creates the regressor {dup!r} twice.")
     return EngineSample(
         source=src,
         y=y,

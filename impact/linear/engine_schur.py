@@ -1,8 +1,9 @@
 """One large fixed effect plus small ones, inside a query engine (SCALE.md §2.3a).
 
-The within Gram matrix of ``[y, X, D]`` (``D`` the small dimensions' dummies) is
-``M - sum_i s_i s_i' / n_i``: global moments minus a sum over the large dimension's
-levels (firms) of their sums' outer products, both from one ``GROUP BY firm`` pass. The
+The within Gram matrix of ``[y, X, D]`` (``D`` the small dimensions' dummies) is the
+sum of products of the rows' deviations from their firm's means: one ``GROUP BY firm``
+for the means, joined back, and one sum (SCALE.md's ``M - sum_i s_i s_i' / n_i`` is the
+same matrix, but loses digits when firms' levels dwarf their changes). The
 small dimensions are partialled out of it on the driver (their Schur complement), which
 gives ``X~'X~`` and ``X~'y~`` exactly as the in-memory projection on all fixed effects,
 on unbalanced panels, without iteration. A second pass builds the residuals and the
@@ -122,8 +123,8 @@ def engine_twfe(engine: Engine, sample: EngineSample) -> EngineFit:
     """Least squares of ``sample``'s outcome on its regressors and fixed effects.
 
     Passes: one per dimension to count levels, one per small dimension for its levels,
-    one for the means, two for the Gram matrix (global moments; per-firm sums), one for
-    the residual statistics.
+    one for the means, one for the Gram matrix (firm means joined back), one for the
+    residual statistics.
 
     Raises
     ------
@@ -164,16 +165,7 @@ def engine_twfe(engine: Engine, sample: EngineSample) -> EngineFit:
             t[name] = (np.arange(len(t)) == j).astype(float)
         one_hot = engine.join_small(one_hot, t, fixef[q])
         dummies += names
-    cols = [*cs, *dummies]
-    # global moments: a streaming sum over the rows (no table per firm)
-    global_sums = engine.group_sums(one_hot, [], products(cols, w, "m"), count=None)
-    # per-firm sums (one column per variable and dummy), then their outer products
-    per_firm = {f"{F}s{a}": f"{w}{c}" for a, c in enumerate(cols)} | {f"{F}w": sw}
-    firms = engine.group_relation(one_hot, fixef[big], per_firm, count=None)
-    outer = {f"k{a}_{b}": f"{F}s{a} * {F}s{b} / {F}w" for a, b in pairs(len(cols))}
-    firm_sums = engine.group_sums(firms, [], outer, count=None)
-    M, K = gram_from(global_sums, cols, "m"), gram_from(firm_sums, cols, "k")
-    G = M - K
+    G, M = _within_gram(engine, one_hot, fixef[big], cs, dummies, w, sw)
     p = len(zs)
     if dummies:
         sol, rank_small = solve_psd(G[p:, p:], G[p:, :p])
@@ -245,3 +237,49 @@ def engine_twfe(engine: Engine, sample: EngineSample) -> EngineFit:
         scored=scored,
         meat_hetero=gram_from(stats, sc, "h"),
     )
+
+
+def _within_gram(
+    engine: Engine,
+    rows: Any,
+    firm: Sequence[str],
+    cs: list[str],
+    dummies: list[str],
+    w: str,
+    sw: str,
+) -> tuple[FloatArray, FloatArray]:
+    """The Gram matrix of ``[cs, dummies]`` within firms, and the diagonal of the raw one.
+
+    The variables' firm means are joined back and their deviations multiplied (as the
+    in-memory demeaning: ``M - sum_i s_i s_i'/n_i`` loses digits when firms' levels dwarf
+    their changes); a deviation times a dummy is already a within product. The dummies'
+    own block is counts, ``sum d d' - sum_i c_i c_i'/n_i``, from a per-firm table that is
+    summed but never joined (the joined table stays ``k + 2`` columns wide).
+    """
+    p, cols = len(cs), [*cs, *dummies]
+    means = {f"{F}s{a}": f"{w}{c}" for a, c in enumerate(cs)} | {f"{F}w": sw}
+    firms = engine.group_relation(rows, firm, means, count=None)
+    dev = [f"({c} - {F}s{a} / {F}w)" for a, c in enumerate(cs)]
+    sums = products(dev, w, "g") | {f"m{a}": f"{w}{c} * {c}" for a, c in enumerate(cols)}
+    sums |= {f"x{a}_{j}": f"{w}{dev[a]} * {d}" for a in range(p) for j, d in enumerate(dummies)}
+    sums |= {f"d{j}_{k}": f"{w}{dummies[j]} * {dummies[k]}" for j, k in pairs(len(dummies))}
+    moments = engine.group_sums(
+        engine.join_groups(rows, firms, firm),
+        [],
+        {k: expression(v, max_length=LONG_EXPRESSION) for k, v in sums.items()},
+        count=None,
+    )
+    G = np.zeros((len(cols), len(cols)))
+    G[:p, :p] = gram_from(moments, cs, "g")
+    if dummies:
+        counts = {f"{F}t{j}": f"{w}{d}" for j, d in enumerate(dummies)} | {f"{F}w": sw}
+        per_firm = engine.group_relation(rows, firm, counts, count=None)
+        outer = {f"k{j}_{k}": f"{F}t{j} * {F}t{k} / {F}w" for j, k in pairs(len(dummies))}
+        K = gram_from(engine.group_sums(per_firm, [], outer, count=None), dummies, "k")
+        G[p:, p:] = gram_from(moments, dummies, "d") - K
+        X = np.array(
+            [[float(moments[f"x{a}_{j}"].iloc[0]) for j in range(len(dummies))] for a in range(p)]
+        )
+        G[:p, p:], G[p:, :p] = X, X.T
+    M = np.diag([float(moments[f"m{a}"].iloc[0]) for a in range(len(cols))])
+    return G, M

@@ -29,9 +29,8 @@ duckdb = pytest.importorskip("duckdb")
 from impact.engine import DuckDBEngine  # noqa: E402
 
 #: Estimates are the same sums in another order (1e-15 here). Standard errors come from
-#: cross-products of outcome levels per unit type rather than from each unit's influence
-#: function; their cancellation leaves up to 2e-11 (relative) on this panel: the issue's
-#: closed-form bound.
+#: cross-products per unit type (of outcomes less each unit's mean) rather than from each
+#: unit's influence function: 3e-13 (relative) here. The issue's closed-form bound.
 ENGINE_RTOL = 1e-10
 KW = dict(y="y", unit="fid", time="year", cohort="g0")
 CASES = [
