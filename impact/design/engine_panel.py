@@ -28,6 +28,7 @@ from impact.errors import (
     ClusterError,
     CohortError,
     ColumnNotFoundError,
+    ColumnTypeError,
     DuplicateRowsError,
     EmptySampleError,
     ImpactError,
@@ -37,13 +38,15 @@ from impact.errors import (
     MissingIdError,
     close_matches_hint,
 )
+from impact.linear.engine_sample import column_ref as _ref
 
 __all__ = ["MAX_PERIODS", "NEVER", "EnginePanel", "engine_panel"]
 
 #: Periods an engine panel may have (observation patterns are bit masks in a double).
 MAX_PERIODS = 52
-#: The cohort code of never-treated units inside the engine (not a period number).
-NEVER = -1.0e300
+#: The cohort code of never-treated units inside the engine: no finite cohort equals it
+#: (missing and infinite cohorts are never-treated codes anyway).
+NEVER = -np.inf
 P = "_impact_"
 
 
@@ -134,6 +137,15 @@ def _validate(
     _columns(
         engine, src, [unit, time, cohort, y, *(c for c in (control_pool, weights, cluster) if c)]
     )
+    reserved = [c for c in engine.columns(src) if c.startswith(P)]
+    if reserved:
+        raise InvalidOptionError(
+            f"column {reserved[0]!r} starts with {P!r}, which the engine path reserves for its "
+            "own columns; rename it."
+        )
+    for c in (y, weights, control_pool):
+        if c:
+            _ref(c)  # a backtick cannot be read inside an expression
     kinds = engine.kinds(src)
     if kinds[time] != "number":
         raise InvalidTimeError(
@@ -164,25 +176,45 @@ def _validate(
             f"{dup} ({unit}, {time}) pairs have more than one row; a panel has one row per "
             "unit and period. Aggregate or drop the duplicates first."
         )
+    if weights:
+        if kinds[weights] != "number":
+            raise InvalidWeightsError(
+                f"weights column {weights!r} must be numeric, it holds {kinds[weights]} values."
+            )
+        _, bad = engine.missing_counts(src, [weights])
+        if bad or engine.count(engine.where(src, weights, "<", 0.0)):
+            raise InvalidWeightsError(
+                f"weights column {weights!r} has missing, infinite or negative values. "
+                "Weights must be >= 0."
+            )
+        if not engine.count(engine.where(src, weights, ">", 0.0)):
+            raise InvalidWeightsError(f"weights column {weights!r} is zero on every row.")
+    if control_pool:
+        _, bad = engine.missing_counts(src, [control_pool])
+        if bad:
+            raise ImpactError(f"control_pool column {control_pool!r} has missing values.")
+        other = kinds[control_pool] == "number" and engine.count(
+            engine.where(engine.where(src, control_pool, "!=", 0.0), control_pool, "!=", 1.0)
+        )
+        if kinds[control_pool] not in ("bool", "number") or other:
+            raise ColumnTypeError(
+                f"control_pool column {control_pool!r} must hold True/False (or 1/0) values."
+            )
+    if cluster:
+        per_c, _ = engine.missing_counts(src, [cluster])
+        if per_c[cluster]:
+            raise ClusterError(
+                f"cluster variable {cluster!r} is missing on {per_c[cluster]} rows. Choosing a "
+                "vcov must not change the sample: fill the cluster ids or drop those rows."
+            )
     for col, what in (
         (cohort, "cohort"),
         (control_pool, "control_pool"),
         (weights, "weights"),
         (cluster, "cluster"),
     ):
-        if col:
+        if col and col != unit:
             _constant(engine, src, unit, col, what)
-    if weights:
-        _, bad = engine.missing_counts(src, [weights])
-        if bad or engine.count(engine.where(src, weights, "<", 0.0)):
-            raise InvalidWeightsError(
-                f"weights column {weights!r} has missing, infinite or "
-                "negative values. Weights must be >= 0."
-            )
-    if control_pool:
-        _, bad = engine.missing_counts(src, [control_pool])
-        if bad:
-            raise ImpactError(f"control_pool column {control_pool!r} has missing values.")
     return n0
 
 
@@ -230,16 +262,16 @@ def engine_panel(
         slot[f"{P}d{j}"] = (np.arange(len(slot)) == j).astype(float)
     slot[f"{P}bit"] = 2.0 ** np.arange(len(slot))
     kept_rows = engine.join_small(engine.drop_missing(src, [y]), slot, [time])
-    sums = {f"{P}y{j}": f"`{y}` * {P}d{j}" for j in range(len(slot))}
+    sums = {f"{P}y{j}": f"{_ref(y)} * {P}d{j}" for j in range(len(slot))}
     sums |= {f"{P}o{j}": f"{P}d{j}" for j in range(len(slot))} | {f"{P}pat": f"{P}bit"}
     observed = engine.group_relation(kept_rows, [unit], sums, count=None)
-    keys = [unit, cohort, *(c for c in (control_pool, weights, cluster) if c)]
+    keys = list(dict.fromkeys([unit, cohort, *(c for c in (control_pool, weights, cluster) if c)]))
     units = engine.group_relation(src, keys, {}, count=None)  # constant within units
     units = engine.join_groups(units, observed, [unit])
     units = engine.fill_missing(units, f"{P}pat", 0.0, f"{P}pat")  # no kept row
     units = engine.fill_missing(units, cohort, NEVER, f"{P}graw")
-    pool = f"`{control_pool}`" if control_pool else "1"
-    w = f"`{weights}`" if weights else "1"
+    pool = _ref(control_pool) if control_pool else "1"
+    w = _ref(weights) if weights else "1"
     units = engine.with_columns(units, {f"{P}pool": pool, f"{P}w": w})
     typed = [f"{P}graw", f"{P}pool", f"{P}pat"]
     types = engine.group_sums(units, typed, {}, count="units")
@@ -250,8 +282,9 @@ def engine_panel(
         types["zero"] = 0
     rules = _type_rules(types, numbers, cohort, anticipation, never_treated, balanced, log)
     keep_types = rules.types[~rules.types["drop"]][[*typed, "pos"]].rename(columns={"pos": f"{P}g"})
+    keep_types[f"{P}keep"] = 1.0
     final = engine.join_small(units, keep_types, typed)
-    final = engine.where(engine.where(final, f"{P}g", ">", NEVER * 2), f"{P}pat", ">", 0.0)
+    final = engine.where(engine.where(final, f"{P}keep", "==", 1.0), f"{P}pat", ">", 0.0)
     if weights:
         final = engine.where(final, f"{P}w", ">", 0.0)
     cols = [
@@ -264,7 +297,7 @@ def engine_panel(
     ]
     if cluster:
         cols.append(cluster)
-    final = engine.materialize(engine.select(final, cols))
+    final = engine.materialize(engine.select(final, list(dict.fromkeys(cols))))
     if cluster:
         _, miss = engine.missing_counts(final, [cluster])
         if miss:

@@ -13,7 +13,9 @@ without it is a typed error.
 
 from __future__ import annotations
 
+import glob as globmod
 import itertools
+import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -25,8 +27,10 @@ from impact.engine.expressions import expression
 from impact.engine.identifiers import quote_identifier
 from impact.errors import (
     ColumnNotFoundError,
+    ColumnTypeError,
     EngineError,
     EngineMemoryError,
+    ImpactError,
     InvalidOptionError,
     close_matches_hint,
 )
@@ -49,9 +53,37 @@ def _q(name: str) -> str:
 
 
 _NUMBER_TYPES = (
-    "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
-    "UINTEGER", "UBIGINT", "UHUGEINT", "FLOAT", "DOUBLE", "DECIMAL",
-)  # fmt: skip
+    "TINYINT",
+    "SMALLINT",
+    "INTEGER",
+    "BIGINT",
+    "HUGEINT",
+    "UTINYINT",
+    "USMALLINT",
+    "UINTEGER",
+    "UBIGINT",
+    "UHUGEINT",
+    "FLOAT",
+    "DOUBLE",
+    "DECIMAL",
+)
+
+
+def _frame_kinds(frame: pd.DataFrame) -> dict[str, Kind]:
+    """Column kinds of a pandas frame as the in-memory path reads them; an object column
+    mixing numbers and text is refused (DuckDB would read 3 and "3" as one level)."""
+    from impact.engine.pandas_engine import column_kind
+
+    out: dict[str, Kind] = {}
+    for c in frame.columns:
+        col = frame[c]
+        if col.dtype == object and pd.api.types.infer_dtype(col, skipna=True).startswith("mixed"):
+            raise ColumnTypeError(
+                f"column {c!r} mixes values of different types (e.g. 3 and '3'), which DuckDB "
+                "would read as one; convert it to one type (astype(str) or a number)."
+            )
+        out[str(c)] = column_kind(col)
+    return out
 
 
 def _kind(dtype: object) -> Kind:
@@ -99,21 +131,29 @@ class DuckDBEngine:
             connection.execute("SET preserve_insertion_order = false")
         self.con = connection
         self._names = itertools.count()
+        # names of this engine's views and tables: unique per engine, so engines sharing a
+        # connection (or a user's own objects) never collide
+        self._tag = f"impact_{uuid.uuid4().hex[:12]}"
         self.meter = Meter()
         self._errors = duckdb
+        self._frame_kinds: dict[int, dict[str, Kind]] = {}
+
+    def _failed(self, exc: Exception, step: str) -> ImpactError:
+        """A DuckDB failure as a typed error naming the fix."""
+        if isinstance(exc, self._errors.OutOfMemoryException):
+            return EngineMemoryError(
+                f"DuckDB ran out of memory {step}: raise the connection's memory_limit (SET "
+                "memory_limit = '8GB') or give it a temp_directory on a disk with room to "
+                f"spill (SET temp_directory = '/path'). DuckDB said: {exc}"
+            )
+        return EngineError(f"DuckDB could not run a step on the data ({step}): {exc}")
 
     def _collect(self, rel: Any) -> pd.DataFrame:
         """Execute ``rel`` and collect its (small) result; engine failures become typed."""
         try:
             out = rel.df()
-        except self._errors.OutOfMemoryException as exc:
-            raise EngineMemoryError(
-                "DuckDB ran out of memory: raise the connection's memory_limit (SET "
-                "memory_limit = '8GB') or give it a temp_directory on a disk with room to "
-                f"spill (SET temp_directory = '/path'). DuckDB said: {exc}"
-            ) from None
         except self._errors.Error as exc:
-            raise EngineError(f"DuckDB could not run a step on the data: {exc}") from None
+            raise self._failed(exc, "collecting a result") from None
         self.meter.record(out)
         return out
 
@@ -123,16 +163,23 @@ class DuckDBEngine:
         path or glob (``str`` or ``Path`` ending in ``.parquet``), a relation of this
         engine's connection, a pyarrow Table or Dataset, or a polars frame."""
         if isinstance(data, pd.DataFrame):
-            return self.con.from_df(data)
+            rel = self.con.from_df(data)
+            # what the columns hold as pandas sees them: DuckDB reads an object column of
+            # numbers as numbers and one of 3 and "3" as text (merging the two)
+            self._frame_kinds[id(rel)] = _frame_kinds(data)
+            return rel
         if isinstance(data, str | Path):
             text = str(data)
             if not text.lower().endswith((".parquet", ".pq")):
                 raise InvalidOptionError(
                     f"{text!r}: the DuckDB engine reads Parquet files (name ending .parquet)."
                 )
-            if not any(ch in text for ch in "*?[") and not Path(text).exists():
-                raise FileNotFoundError(f"Parquet file {text!r} does not exist.")
-            return self.con.read_parquet(text)
+            if not globmod.glob(text):
+                raise FileNotFoundError(f"no Parquet file matches {text!r}.")
+            try:
+                return self.con.read_parquet(text)
+            except self._errors.Error as exc:
+                raise self._failed(exc, f"reading {text!r}") from None
         if _is_arrow(data):
             if hasattr(data, "collect"):  # a polars LazyFrame: its plan runs in polars
                 data = data.collect()
@@ -156,8 +203,15 @@ class DuckDBEngine:
 
     def _view(self, rel: Any) -> str:
         """A fresh view name on the connection for ``rel`` (quoted, ready for SQL)."""
-        name = f"impact_view_{next(self._names)}"
-        rel.create_view(name, replace=True)
+        name = f"{self._tag}_v{next(self._names)}"
+        try:
+            rel.create_view(name, replace=False)
+        except self._errors.Error as exc:
+            raise self._failed(
+                exc,
+                "registering a view (use an in-memory connection, "
+                "duckdb.connect(), with a temp_directory to spill)",
+            ) from None
         return _q(name)
 
     def _check(self, rel: Any, names: Sequence[str]) -> None:
@@ -178,6 +232,8 @@ class DuckDBEngine:
         return [str(c) for c in source.columns]
 
     def kinds(self, source: Any) -> dict[str, Kind]:
+        if id(source) in self._frame_kinds:  # a pandas frame: as the in-memory path reads it
+            return dict(self._frame_kinds[id(source)])
         return {str(c): _kind(t) for c, t in zip(source.columns, source.dtypes, strict=True)}
 
     def count(self, source: Any) -> int:
@@ -197,8 +253,9 @@ class DuckDBEngine:
         if not cols:
             return {}, 0
         conds = [self._bad(source, c) for c in cols]
-        items = [f"SUM(CASE WHEN {b} THEN 1 ELSE 0 END) AS {_q(f'm{j}')}" for j, b in
-                 enumerate(conds)]  # fmt: skip
+        items = [
+            f"SUM(CASE WHEN {b} THEN 1 ELSE 0 END) AS {_q(f'm{j}')}" for j, b in enumerate(conds)
+        ]
         items.append(f"SUM(CASE WHEN {' OR '.join(conds)} THEN 1 ELSE 0 END) AS any_missing")
         out = self._collect(
             self.con.sql(_query("SELECT", ", ".join(items), "FROM", self._view(source)))
@@ -237,19 +294,15 @@ class DuckDBEngine:
         return self.con.sql(_query("SELECT", picks, "FROM", self._view(source)))
 
     def materialize(self, source: Any) -> Any:
-        name = f"impact_table_{next(self._names)}"
-        try:
-            source.create(name)  # a temporary table of the connection's database
-        except self._errors.OutOfMemoryException as exc:
-            raise EngineMemoryError(
-                "DuckDB ran out of memory while keeping the estimation sample: raise "
-                "memory_limit or set a temp_directory with room to spill. DuckDB said: "
-                f"{exc}"
-            ) from None
+        name = _q(f"{self._tag}_t{next(self._names)}")
+        try:  # a temporary table: gone with the connection, never in a database file
+            self.con.execute(
+                _query("CREATE TEMP TABLE", name, "AS SELECT * FROM", self._view(source))
+            )
         except self._errors.Error as exc:
-            raise EngineError(f"DuckDB could not run a step on the data: {exc}") from None
+            raise self._failed(exc, "keeping the estimation sample") from None
         self.meter.record()
-        return self.con.table(_q(name))
+        return self.con.table(name)
 
     def with_columns(self, source: Any, columns: Mapping[str, Expr]) -> Any:
         replaced = [c for c in self.columns(source) if c in columns]
@@ -284,6 +337,14 @@ class DuckDBEngine:
         self, source: Any, keys: Sequence[str], sums: Mapping[str, Expr], count: str | None
     ) -> tuple[list[str], list[float]]:
         self._check(source, keys)
+        types = dict(zip(self.columns(source), (str(t).upper() for t in source.dtypes),
+                         strict=True))  # fmt: skip
+        wide = [k for k in keys if types[k] in ("HUGEINT", "UHUGEINT")]
+        if wide:  # pandas would receive them as floats, merging neighbouring ids
+            raise ColumnTypeError(
+                f"column {wide[0]!r} holds 128-bit integers; cast it to BIGINT or VARCHAR "
+                "before estimating."
+            )
         items, params = [_q(k) for k in keys], []
         for name, text in sums.items():
             sql, p = self._sql(source, text)

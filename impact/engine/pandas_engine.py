@@ -19,7 +19,7 @@ from impact.errors import (
     close_matches_hint,
 )
 
-__all__ = ["PandasEngine", "engine_for", "group_codes", "is_number"]
+__all__ = ["PandasEngine", "column_kind", "engine_for", "group_codes", "is_number"]
 
 _OPS: dict[str, Callable[[Any, Any], Any]] = {
     "<": operator.lt,
@@ -34,6 +34,18 @@ _OPS: dict[str, Callable[[Any, Any], Any]] = {
 def is_number(col: pd.Series) -> bool:
     """Numeric and not boolean."""
     return pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col)
+
+
+def column_kind(col: pd.Series) -> Kind:
+    """What a pandas column holds, as the estimators read it (object columns are text,
+    even of numbers: the in-memory path does not read them as numbers)."""
+    if pd.api.types.is_bool_dtype(col):
+        return "bool"
+    if is_number(col):
+        return "number"
+    if pd.api.types.is_string_dtype(col) or pd.api.types.is_object_dtype(col):
+        return "text"
+    return "other"
 
 
 def _bad(col: pd.Series) -> np.ndarray:
@@ -92,16 +104,7 @@ class PandasEngine:
         return col.to_numpy(dtype=float, na_value=np.nan)
 
     def kinds(self, source: pd.DataFrame) -> dict[str, Kind]:
-        def kind(col: pd.Series) -> Kind:
-            if pd.api.types.is_bool_dtype(col):
-                return "bool"
-            if is_number(col):
-                return "number"
-            if pd.api.types.is_string_dtype(col) or pd.api.types.is_object_dtype(col):
-                return "text"
-            return "other"
-
-        return {str(c): kind(source[c]) for c in source.columns}
+        return {str(c): column_kind(source[c]) for c in source.columns}
 
     def count(self, source: pd.DataFrame) -> int:
         self.meter.record()

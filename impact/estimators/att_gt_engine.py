@@ -32,6 +32,9 @@ from impact.results.aggregation import EngineRows
 
 __all__ = ["CellSums", "att_gt_in_engine", "cell_sums", "influence_rows"]
 
+#: A cell's influence-function variance below this share of the terms it is the
+#: difference of is zero up to their rounding.
+NULL_INFLUENCE = 1e-12
 #: Most (cluster, unit type) rows a clustered fit collects.
 MAX_CLUSTER_TYPES = 5_000_000
 
@@ -104,6 +107,7 @@ def _type_maps(
     g: np.ndarray,
     pool: np.ndarray,
     pat: np.ndarray,
+    shifts: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per type, ``Z/w = P y + q`` for its units: P (types, K + C, T) and q (types, K + C)."""
     slot = _slot(panel)
@@ -122,6 +126,8 @@ def _type_maps(
         else:
             ctrl = (never | (g > max(t, s) + panel.anticipation)) & (g != gc) & pool
         a1, mu1, a0, mu0 = cs.coef[c]
+        shift = shifts[jt] - shifts[js]  # the centred outcomes' change is dy - shift
+        mu1, mu0 = mu1 - shift, mu0 - shift
         for rows, a, mu in ((both & (g == gc), a1, mu1), (both & ctrl, a0, mu0)):
             Pm[rows, c, jt] = a
             Pm[rows, c, js] = -a
@@ -134,15 +140,24 @@ def _type_maps(
     return Pm, q
 
 
-def _centred(engine: Engine, units: Any, T: int) -> tuple[Any, list[str]]:
-    """The units with each observed outcome less the unit's own mean (``psi`` reads only
-    differences of a unit's outcomes, so this changes no influence function and keeps
-    the second moments free of the units' levels)."""
+def _centred(engine: Engine, units: Any, T: int) -> tuple[Any, list[str], np.ndarray]:
+    """The units with each observed outcome less the unit's own mean and less the
+    period's mean of those (returned), so the second moments hold neither the units'
+    levels nor the common trend. ``psi`` reads only a unit's change ``y_t - y_s``: the
+    unit means cancel in it and the period means shift it by ``m_t - m_s``, which the
+    cells' means take back (:func:`_type_maps`); no influence function changes."""
     y, o = [f"{P}y{a}" for a in range(T)], [f"{P}o{a}" for a in range(T)]
     mean = f"({' + '.join(y)}) / ({' + '.join(o)})"
-    made = {f"{P}c{a}": f"{y[a]} - {o[a]} * {mean}" for a in range(T)}
+    made = {f"{P}u{a}": f"{y[a]} - {o[a]} * {mean}" for a in range(T)}
     exprs = {k: expression(v, max_length=LONG_EXPRESSION) for k, v in made.items()}
-    return engine.with_columns(units, exprs), list(made)
+    units = engine.with_columns(units, exprs)
+    sums = {f"s{a}": f"{P}u{a}" for a in range(T)} | {f"n{a}": o[a] for a in range(T)}
+    tot = engine.group_sums(units, [], sums, count=None)
+    n = np.array([float(tot[f"n{a}"].iloc[0]) for a in range(T)])
+    s = np.array([float(tot[f"s{a}"].iloc[0]) for a in range(T)])
+    m = np.where(n > 0, s / np.where(n > 0, n, 1.0), 0.0)
+    twice = {f"{P}c{a}": f"{P}u{a} - {o[a]} * ({float(m[a])!r})" for a in range(T)}
+    return engine.with_columns(units, twice), list(twice), m
 
 
 def _moment_names(y: list[str]) -> dict[str, str]:
@@ -170,7 +185,7 @@ def influence_rows(
     cross-products (unit level) or the clusters' sums; with the cluster codes and labels."""
     T, K, C = len(panel.slots), len(cells), len(panel.cohorts)
     keys = [f"{P}g", f"{P}pool", f"{P}pat"]
-    units, yc = _centred(engine, panel.units, T)
+    units, yc, period_mean = _centred(engine, panel.units, T)
     if cluster is None:
         sums = {k: expression(v, max_length=LONG_EXPRESSION) for k, v in _moment_names(yc).items()}
         types = engine.group_sums(units, keys, sums, count="units")
@@ -184,7 +199,8 @@ def influence_rows(
             )
     g = types[f"{P}g"].to_numpy(dtype=float)
     pool = types[f"{P}pool"].to_numpy(dtype=float) != 0
-    Pm, q = _type_maps(panel, cells, cs, control, g, pool, types[f"{P}pat"].to_numpy())
+    pat = types[f"{P}pat"].to_numpy()
+    Pm, q = _type_maps(panel, cells, cs, control, g, pool, pat, period_mean)
     f0 = types["f0"].to_numpy(dtype=float)
     f1 = types[[f"f1_{a}" for a in range(T)]].to_numpy(dtype=float)
     count = types["units"].to_numpy(dtype=float)
@@ -211,17 +227,26 @@ def influence_rows(
         + np.einsum("tk,tm->km", q, Pm1)
         + np.einsum("t,tk,tm->km", m0, q, q)
     )
+    # the size of the terms whose cancellation gives each cell's variance
+    terms = np.einsum("tkl,tkl->k", PM, Pm) + np.einsum("t,tk->k", m0, q * q)
     Q = np.zeros((K + C + 1, K + C + 1))
     Q[:-1, :-1] = gram_zz
     Q[:-1, -1] = Q[-1, :-1] = zsum.sum(axis=0)
     Q[-1, -1] = count.sum()
-    d = np.sqrt(np.clip(np.diag(Q), 0.0, None))
-    d = np.where(d > 0, d, 1.0)  # scaled to unit diagonal: no column drowns the others
+    diag = np.clip(np.diag(Q), 0.0, None)
+    # a cell whose influence function is zero up to rounding (everyone's outcome changes
+    # alike) has a zero row and column (|Q_ij| <= sqrt(Q_ii Q_jj)); then scale to a unit
+    # diagonal, so that no column drowns the others
+    null = np.zeros(len(Q), dtype=bool)
+    null[:K] = diag[:K] <= NULL_INFLUENCE * terms[:K]
+    Q[null, :] = Q[:, null] = 0.0
+    d = np.where(~null & (diag > 0), np.sqrt(diag), 1.0)
     vals, vecs = np.linalg.eigh((Q + Q.T) / 2 / np.outer(d, d))
-    if vals.min(initial=0.0) < -1e-8 * max(vals.max(initial=0.0), 1.0):
+    if vals.min(initial=0.0) < -1e-6 * max(vals.max(initial=0.0), 1.0):
         raise ImpactError(
-            "the influence functions' cross-products are not positive "
-            "semi-definite; please report this data set."
+            "the influence functions' cross-products lost their positive semi-definiteness "
+            "to rounding (outcomes many orders of magnitude apart?); rescale the outcome or "
+            "fit an in-memory pandas frame."
         )
     R = np.sqrt(np.clip(vals, 0.0, None))[:, None] * vecs.T * d[None, :]
     return EngineRows(R[:, :K], R[:, K : K + C], R[:, -1], pg_mean, panel.n_units, None), None, None

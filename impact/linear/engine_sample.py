@@ -34,7 +34,7 @@ from impact.errors import (
 from impact.linear.formula import Factor, ParsedFormula
 from impact.linear.model_matrix import format_level
 
-__all__ = ["INTERNAL", "EngineSample", "engine_sample"]
+__all__ = ["INTERNAL", "EngineSample", "column_ref", "engine_sample"]
 
 #: Prefix of the columns the engine path adds (a data column with it is refused).
 INTERNAL = "_impact_"
@@ -75,7 +75,7 @@ class EngineSample:
     log: SampleLog
 
 
-def _ref(name: str) -> str:
+def column_ref(name: str) -> str:
     """A column named inside an expression (backticks take any name but a backtick)."""
     if "`" in name:
         raise ColumnTypeError(
@@ -88,9 +88,9 @@ def _factor_expr(f: Factor) -> str:
     """The numeric expression of a factor ("1" for a categorical one: its dummies come
     later, from the levels of the final sample)."""
     if f.kind == "num":
-        return _ref(f.var)
+        return column_ref(f.var)
     if f.kind == "func":
-        return f"{f.func}({_ref(f.var)})"
+        return f"{f.func}({column_ref(f.var)})"
     return "1"
 
 
@@ -145,7 +145,7 @@ def _expand_categorical(
         for col, j in zip(cols, keep, strict=True):
             onehot[col] = (np.arange(len(levels)) == j).astype(float)
         src = engine.join_small(src, onehot, [f.var])
-        by = f" * {_ref(f.by)}" if f.by is not None else ""
+        by = f" * {column_ref(f.by)}" if f.by is not None else ""
         made = {f"{INTERNAL}x{t}_{j}": f"{c} * {num}{by}" for j, c in enumerate(cols)}
         src = engine.with_columns(src, made)
         xs += list(made)
@@ -284,7 +284,7 @@ def engine_sample(
     w = None
     if weights is not None:
         w = f"{INTERNAL}w"
-        model[w] = _ref(weights)
+        model[w] = column_ref(weights)
     src = engine.with_columns(
         src, {k: expression(e, max_length=LONG_EXPRESSION) for k, e in model.items()}
     )
