@@ -49,6 +49,8 @@ class CellSums:
         self.empty: list[tuple] = []
         #: per cell: (treated A, treated mu, control A, control mu) with psi = A w (dy - mu)
         self.coef = np.zeros((n_cells, 4))
+        #: mean weight of the units (weights are normalised to mean 1)
+        self.mw = 1.0
 
 
 def _slot(panel: EnginePanel) -> dict[int, int]:
@@ -95,7 +97,7 @@ def cell_sums(
         mu0 = by[f"s{key}"][ctrl].sum() / mw / W0
         out.att[c] = mu1 - mu0
         out.coef[c] = (n / (W1 * mw), mu1, -n / (W0 * mw), mu0)
-    out.mw = mw  # type: ignore[attr-defined]
+    out.mw = mw
     return out
 
 
@@ -136,7 +138,7 @@ def _type_maps(
     for j, cohort in enumerate(panel.cohorts):
         base = periods[periods + panel.anticipation < cohort][-1]
         at_base = seen[slot[int(base)]].astype(bool)
-        q[(g == cohort) & at_base, K + j] = 1.0 / cs.mw  # type: ignore[attr-defined]
+        q[(g == cohort) & at_base, K + j] = 1.0 / cs.mw
     return Pm, q
 
 
