@@ -93,12 +93,13 @@ def _tests(tests) -> list[_Test]:
 def _did_source(test: _Test) -> _Source:
     """Multiplier draws of a DiD result's influence function (R ``did``'s bootstrap)."""
     res, term = test.result, test.term
+    engine_rows = res._n if isinstance(res, ATTgtResult) else getattr(res, "n_units", None)
+    if engine_rows is not None:  # rows that stand for the units: multipliers need units
+        raise InvalidOptionError(
+            f"{test.label}: this fit ran in a query engine, whose influence rows stand for "
+            "the units without being them; fit an in-memory pandas frame for joint tests."
+        )
     if isinstance(res, ATTgtResult):
-        if res._n is not None:
-            raise InvalidOptionError(
-                "this att_gt fit ran in a query engine, whose influence rows stand for the "
-                "units without being them; fit an in-memory pandas frame for joint tests."
-            )
         col = res._inf[:, list(res.tidy()["term"]).index(term)]
         codes, labels, units = res._cluster, res._cluster_labels, res.units
     else:

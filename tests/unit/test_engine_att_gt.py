@@ -148,3 +148,7 @@ def test_bad_panels_give_the_in_memory_errors(panel, tmp_path):
     with pytest.raises(InvalidOptionError, match="query engine"):
         terms = fit.tidy()["term"]
         impact.adjust([(fit, terms.iloc[-1]), (fit, terms.iloc[-2])], B=99, seed=1)
+    clustered = _fit(panel, **KW, vcov={"cluster": "cell"}, engine="duckdb")
+    for agg in (clustered.aggregate("simple"), fit.aggregate("simple")):  # rows: clusters
+        with pytest.raises(InvalidOptionError, match="query engine"):
+            impact.adjust([(agg, "ATT"), (fit, terms.iloc[-1])], B=99, seed=1)
