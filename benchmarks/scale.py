@@ -3,7 +3,7 @@ with time, peak memory (RSS) and the engine's passes; pyfixest on the same rows 
 in memory for comparison (its load time counted).
 
 Run: ``python benchmarks/scale.py --rows 15000000 [--rows 100000000] [--data DIR]
-[--memory-limit 4GB] [--peers]``.
+[--memory-limit 4GB] [--peers] [--fits twfe att_gt sun_abraham imputation]``.
 
 Each size writes the cluster panel as Parquet shards once (``--data``, default a folder
 under the system's temporary directory, reused when present; about 40 bytes per row on
@@ -13,8 +13,11 @@ disk), then runs every fit in a fresh process so that each peak RSS is its own:
   with the given memory limit (spilling to a temporary directory beside the data);
 - ``att_gt``: unconditional Callaway-Sant'Anna ATT(g,t) of ``log_emp`` by ``join_year``
   (never-treated controls, unit-level influence functions), DuckDB as above;
-- ``pyfixest`` and ``att_gt_mem`` (``--peers``): the same models in memory (pyfixest; impact's
-  numpy path), the Parquet shards read with pandas first (load time counted).
+- ``sun_abraham`` and ``imputation``: ``event_study`` of ``log_emp`` by ``join_year``,
+  window (-5, 5), clustered by firm, DuckDB as above;
+- the in-memory peers (``--peers``): pyfixest for TWFE, impact's numpy path for the others
+  (the speed issue measured diff-diff's Sun-Abraham and did2s failing at 1.5e7 rows), the
+  Parquet shards read with pandas first (load time counted).
 
 The printed table has rows, seconds, peak RSS in GiB and passes over the data.
 """
@@ -32,6 +35,14 @@ from pathlib import Path
 FORMULA = "log_va ~ log_emp + log_k | firm_id + year"
 COLUMNS = ["firm_id", "year", "log_va", "log_emp", "log_k", "join_year"]
 DID = {"y": "log_emp", "unit": "firm_id", "time": "year", "cohort": "join_year"}
+#: The fits run in DuckDB, each with its in-memory peer (pyfixest for TWFE, else impact's
+#: numpy path on the loaded frame).
+ENGINE_FITS = {
+    "twfe": "pyfixest",
+    "att_gt": "att_gt_mem",
+    "sun_abraham": "sun_abraham_mem",
+    "imputation": "imputation_mem",
+}
 #: Cluster-panel firm-years per incumbent firm (about 15 over the observed window).
 ROWS_PER_FIRM = 15.5
 
@@ -50,47 +61,54 @@ def _shards(rows: int, root: Path) -> Path:
     return folder
 
 
+def _fit(kind: str, data, engine) -> tuple[int, dict, int]:
+    """One of the fits on ``data``: rows used, headline numbers, passes."""
+    import impact
+
+    if kind == "twfe":
+        fit = impact.feols(FORMULA, data, vcov={"cluster": "firm_id"}, engine=engine)
+        return fit.nobs, fit.coef.to_dict(), _passes(fit)
+    if kind == "att_gt":
+        fit = impact.att_gt(data, **DID, engine=engine)
+        agg = fit.aggregate("simple")
+        rows = fit.sample_log.n_final
+        return rows, {"ATT": agg.estimate, "se": agg.std_error}, _passes(fit)
+    es = impact.event_study(data, **DID, estimator=kind, window=(-5, 5), engine=engine)
+    return es.n_obs, {"ATT": es.att, "se": es.att_se}, _passes(es)
+
+
+def _passes(fit) -> int:
+    return 0 if fit.engine_use is None else fit.engine_use.passes
+
+
 def _child(kind: str, folder: str, memory_limit: str) -> None:
     """One fit in this process; prints a JSON line with seconds, RSS and passes."""
     import resource
 
     start = time.perf_counter()
-    if kind in ("twfe", "att_gt"):
+    if kind in ENGINE_FITS:
         import duckdb
 
-        import impact
         from impact.engine import DuckDBEngine
 
         con = duckdb.connect()
         con.execute(f"SET memory_limit = '{memory_limit}'")
         con.execute(f"SET temp_directory = '{Path(folder).parent / 'spill'}'")
         con.execute("SET preserve_insertion_order = false")
-        glob, eng = str(Path(folder) / "part-*.parquet"), DuckDBEngine(con)
-        if kind == "twfe":
-            fit = impact.feols(FORMULA, glob, vcov={"cluster": "firm_id"}, engine=eng)
-            rows, coef = fit.nobs, fit.coef.to_dict()
-        else:
-            fit = impact.att_gt(glob, **DID, engine=eng)
-            agg = fit.aggregate("simple")
-            rows, coef = fit.sample_log.n_final, {"ATT": agg.estimate, "se": agg.std_error}
-        passes = fit.engine_use.passes
+        glob = str(Path(folder) / "part-*.parquet")
+        rows, coef, passes = _fit(kind, glob, DuckDBEngine(con))
     else:
         import pandas as pd
 
         parts = sorted(Path(folder).glob("part-*.parquet"))
         df = pd.concat([pd.read_parquet(p, columns=COLUMNS) for p in parts], ignore_index=True)
-        passes = 0
         if kind == "pyfixest":
             import pyfixest as pf
 
             fit = pf.feols(FORMULA, df, vcov={"CRV1": "firm_id"})
-            rows, coef = int(fit._N), fit.coef().to_dict()
+            rows, coef, passes = int(fit._N), fit.coef().to_dict(), 0
         else:
-            import impact
-
-            fit = impact.att_gt(df, **DID)
-            agg = fit.aggregate("simple")
-            rows, coef = fit.sample_log.n_final, {"ATT": agg.estimate, "se": agg.std_error}
+            rows, coef, passes = _fit(kind.removesuffix("_mem"), df, None)
     seconds = time.perf_counter() - start
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # kB -> GiB
     print(json.dumps({"kind": kind, "rows": rows, "seconds": seconds, "rss_gib": rss,
@@ -110,25 +128,26 @@ def main() -> None:
     parser.add_argument("--rows", type=int, nargs="+", default=[15_000_000])
     parser.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "impact_scale")
     parser.add_argument("--memory-limit", default="4GB")
-    parser.add_argument("--peers", action="store_true", help="also time pyfixest in memory")
+    parser.add_argument("--peers", action="store_true", help="also time the in-memory peers")
+    parser.add_argument("--fits", nargs="+", default=list(ENGINE_FITS), choices=list(ENGINE_FITS))
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         _child(*args.child)
         return
-    print(f"{'fit':<10} {'rows':>13} {'seconds':>9} {'peak RSS GiB':>13} {'passes':>7}")
+    print(f"{'fit':<16} {'rows':>13} {'seconds':>9} {'peak RSS GiB':>13} {'passes':>7}")
     for rows in args.rows:
         folder = _shards(rows, args.data)
-        kinds = ["twfe", "att_gt"] + (["pyfixest", "att_gt_mem"] if args.peers else [])
+        kinds = list(args.fits) + ([ENGINE_FITS[k] for k in args.fits] if args.peers else [])
         results = {k: _run(k, folder, args.memory_limit) for k in kinds}
         for k, r in results.items():
-            print(f"{k:<10} {r['rows']:>13,} {r['seconds']:>9.1f} {r['rss_gib']:>13.2f} "
+            print(f"{k:<16} {r['rows']:>13,} {r['seconds']:>9.1f} {r['rss_gib']:>13.2f} "
                   f"{r['passes']:>7}", flush=True)  # fmt: skip
-        for engine_kind, peer in (("twfe", "pyfixest"), ("att_gt", "att_gt_mem")):
-            if peer in results:
+        for engine_kind, peer in ENGINE_FITS.items():
+            if peer in results and engine_kind in results:
                 a, b = results[engine_kind], results[peer]
                 gap = max(abs(a["coef"][k] - b["coef"][k]) / abs(b["coef"][k]) for k in b["coef"])
-                print(f"{'':<10} {engine_kind} / {peer}: time {a['seconds'] / b['seconds']:.2f}x, "
+                print(f"{'':<16} {engine_kind} / {peer}: time {a['seconds'] / b['seconds']:.2f}x, "
                       f"largest relative gap {gap:.1e}")  # fmt: skip
 
 

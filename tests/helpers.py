@@ -69,3 +69,24 @@ def random_panel(
 
 #: Column roles of the synthetic panel for prodest (value added, labour, capital, materials).
 PRODEST_COLUMNS = dict(PRODUCTION_COLUMNS)
+
+
+def parquet_shards(frame: pd.DataFrame, folder, parts: int = 3) -> str:
+    """Write ``frame`` as ``parts`` Parquet files in ``folder``; returns their glob."""
+    for k, rows in enumerate(np.array_split(np.arange(len(frame)), parts)):
+        frame.iloc[rows].to_parquet(folder / f"part-{k}.parquet", index=False)
+    return str(folder / "part-*.parquet")
+
+
+def spilling_engine(folder, memory: str = "50MB"):
+    """A DuckDB engine under a memory limit, two threads, spilling to ``folder``."""
+    import duckdb
+
+    from impact.engine import DuckDBEngine
+
+    con = duckdb.connect()
+    con.execute(f"SET memory_limit = '{memory}'")
+    con.execute("SET threads = 2")
+    con.execute("SET preserve_insertion_order = false")
+    con.execute(f"SET temp_directory = '{folder / 'spill'}'")
+    return DuckDBEngine(con)

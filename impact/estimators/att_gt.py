@@ -184,7 +184,9 @@ def att_gt(
         pan, cells, cs, rows, codes, labels = att_gt_in_engine(
             chosen, data, y=y, unit=unit, time=time, cohort=cohort, control=control,
             control_pool=control_pool, covariates=covariates, anticipation=anticipation,
-            base_period=base_period, panel=panel, weights=weights, cluster=cluster,
+            base_period=base_period, panel=panel, weights=weights,
+            # clusters of one unit: the unit-level rows (one per unit type, not per unit)
+            cluster=None if cluster == unit and not bootstrap else cluster,
             never_treated=never_treated, freq=freq, min_cell_units=min_cell_units,
             bootstrap=bootstrap,
         )  # fmt: skip
@@ -199,7 +201,8 @@ def att_gt(
             notes=list(pan.notes), bootstrap=bootstrap, seed=seed,
             bootstrap_weights=bootstrap_weights, settings=settings, grid=pan.grid, rows=rows,
         )  # fmt: skip
-        return dataclasses.replace(res, engine_use=chosen.meter.since(chosen.name, start))
+        one = {"n_clusters": rows.n} if cluster == unit and codes is None else {}
+        return dataclasses.replace(res, engine_use=chosen.meter.since(chosen.name, start), **one)
     design = staggered_design(
         data,
         unit=None if panel == "rcs" else unit,

@@ -15,19 +15,16 @@ standard error equals the in-memory fit's.
 
 from __future__ import annotations
 
-import itertools
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from impact.design.engine_panel import NEVER, EnginePanel, P, engine_panel
 from impact.engine.base import Engine
-from impact.engine.expressions import expression
 from impact.errors import ImpactError, InvalidOptionError
 from impact.estimators.att_gt_cells import gt_cells
+from impact.estimators.engine_types import score_sums, type_moments
 from impact.inference.clusters import check_cluster_count
-from impact.linear.engine_sample import LONG_EXPRESSION
 from impact.results.aggregation import EngineRows
 
 __all__ = ["CellSums", "att_gt_in_engine", "cell_sums", "influence_rows"]
@@ -35,8 +32,6 @@ __all__ = ["CellSums", "att_gt_in_engine", "cell_sums", "influence_rows"]
 #: A cell's influence-function variance below this share of the terms it is the
 #: difference of is zero up to their rounding.
 NULL_INFLUENCE = 1e-12
-#: Most (cluster, unit type) rows a clustered fit collects.
-MAX_CLUSTER_TYPES = 5_000_000
 
 
 class CellSums:
@@ -109,7 +104,6 @@ def _type_maps(
     g: np.ndarray,
     pool: np.ndarray,
     pat: np.ndarray,
-    shifts: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per type, ``Z/w = P y + q`` for its units: P (types, K + C, T) and q (types, K + C)."""
     slot = _slot(panel)
@@ -128,8 +122,6 @@ def _type_maps(
         else:
             ctrl = (never | (g > max(t, s) + panel.anticipation)) & (g != gc) & pool
         a1, mu1, a0, mu0 = cs.coef[c]
-        shift = shifts[jt] - shifts[js]  # the centred outcomes' change is dy - shift
-        mu1, mu0 = mu1 - shift, mu0 - shift
         for rows, a, mu in ((both & (g == gc), a1, mu1), (both & ctrl, a0, mu0)):
             Pm[rows, c, jt] = a
             Pm[rows, c, js] = -a
@@ -140,38 +132,6 @@ def _type_maps(
         at_base = seen[slot[int(base)]].astype(bool)
         q[(g == cohort) & at_base, K + j] = 1.0 / cs.mw
     return Pm, q
-
-
-def _centred(engine: Engine, units: Any, T: int) -> tuple[Any, list[str], np.ndarray]:
-    """The units with each observed outcome less the unit's own mean and less the
-    period's mean of those (returned), so the second moments hold neither the units'
-    levels nor the common trend. ``psi`` reads only a unit's change ``y_t - y_s``: the
-    unit means cancel in it and the period means shift it by ``m_t - m_s``, which the
-    cells' means take back (:func:`_type_maps`); no influence function changes."""
-    y, o = [f"{P}y{a}" for a in range(T)], [f"{P}o{a}" for a in range(T)]
-    mean = f"({' + '.join(y)}) / ({' + '.join(o)})"
-    made = {f"{P}u{a}": f"{y[a]} - {o[a]} * {mean}" for a in range(T)}
-    exprs = {k: expression(v, max_length=LONG_EXPRESSION) for k, v in made.items()}
-    units = engine.with_columns(units, exprs)
-    sums = {f"s{a}": f"{P}u{a}" for a in range(T)} | {f"n{a}": o[a] for a in range(T)}
-    tot = engine.group_sums(units, [], sums, count=None)
-    n = np.array([float(tot[f"n{a}"].iloc[0]) for a in range(T)])
-    s = np.array([float(tot[f"s{a}"].iloc[0]) for a in range(T)])
-    m = np.where(n > 0, s / np.where(n > 0, n, 1.0), 0.0)
-    twice = {f"{P}c{a}": f"{P}u{a} - {o[a]} * ({float(m[a])!r})" for a in range(T)}
-    return engine.with_columns(units, twice), list(twice), m
-
-
-def _moment_names(y: list[str]) -> dict[str, str]:
-    w = f"{P}w"
-    sums = {"m0": f"{w} * {w}", "f0": w}
-    sums |= {f"m1_{a}": f"{w} * {w} * {c}" for a, c in enumerate(y)}
-    sums |= {f"f1_{a}": f"{w} * {c}" for a, c in enumerate(y)}
-    sums |= {
-        f"m2_{a}_{b}": f"{w} * {w} * {y[a]} * {y[b]}"
-        for a, b in itertools.combinations_with_replacement(range(len(y)), 2)
-    }
-    return sums
 
 
 def influence_rows(
@@ -185,56 +145,26 @@ def influence_rows(
 ) -> tuple[EngineRows, np.ndarray | None, np.ndarray | None]:
     """Rows standing for the units' ``Z_i = [psi_i, pg_i, 1]``: a square root of their
     cross-products (unit level) or the clusters' sums; with the cluster codes and labels."""
-    T, K, C = len(panel.slots), len(cells), len(panel.cohorts)
-    keys = [f"{P}g", f"{P}pool", f"{P}pat"]
-    units, yc, period_mean = _centred(engine, panel.units, T)
-    if cluster is None:
-        sums = {k: expression(v, max_length=LONG_EXPRESSION) for k, v in _moment_names(yc).items()}
-        types = engine.group_sums(units, keys, sums, count="units")
-    else:
-        first = {"f0": f"{P}w"} | {f"f1_{a}": f"{P}w * {c}" for a, c in enumerate(yc)}
-        types = engine.group_sums(units, [cluster, *keys], first, count="units")
-        if len(types) > MAX_CLUSTER_TYPES:
-            raise InvalidOptionError(
-                f"clustering by {cluster!r} gives {len(types):,} (cluster, unit type) groups; "
-                "the engine path collects at most 5,000,000. Cluster at a coarser level."
-            )
-    g = types[f"{P}g"].to_numpy(dtype=float)
-    pool = types[f"{P}pool"].to_numpy(dtype=float) != 0
-    pat = types[f"{P}pat"].to_numpy()
-    Pm, q = _type_maps(panel, cells, cs, control, g, pool, pat, period_mean)
-    f0 = types["f0"].to_numpy(dtype=float)
-    f1 = types[[f"f1_{a}" for a in range(T)]].to_numpy(dtype=float)
-    count = types["units"].to_numpy(dtype=float)
-    zsum = np.einsum("tkj,tj->tk", Pm, f1) + f0[:, None] * q  # per type, sum of Z (no 1)
-    pg_mean = zsum[:, K:].sum(axis=0) / panel.n_units
+    K, C = len(cells), len(panel.cohorts)
+    tm = type_moments(engine, panel, cluster)
+    Pm, q = _type_maps(panel, cells, cs, control, tm.g, tm.pool, tm.pat)
+    sc = score_sums(tm, Pm, q)
+    pg_mean = sc.zsum[:, K:].sum(axis=0) / panel.n_units
     if cluster is not None:
-        codes, labels = pd.factorize(types[cluster], sort=True)
-        G = len(labels)
+        assert tm.labels is not None
+        G = len(tm.labels)
         check_cluster_count(G, cluster, "att_gt")
-        S = np.zeros((G, K + C + 1))
-        np.add.at(S, codes, np.column_stack([zsum, count]))
-        rows = EngineRows(S[:, :K], S[:, K : K + C], S[:, -1], pg_mean, panel.n_units, G)
-        return rows, np.arange(G), np.asarray(labels)
-    m0 = types["m0"].to_numpy(dtype=float)
-    m1 = types[[f"m1_{a}" for a in range(T)]].to_numpy(dtype=float)
-    M2 = np.zeros((len(types), T, T))
-    for a, b in itertools.combinations_with_replacement(range(T), 2):
-        M2[:, a, b] = M2[:, b, a] = types[f"m2_{a}_{b}"].to_numpy(dtype=float)
-    PM = np.einsum("tkj,tjl->tkl", Pm, M2)
-    Pm1 = np.einsum("tkj,tj->tk", Pm, m1)
-    gram_zz = (
-        np.einsum("tkl,tml->km", PM, Pm)
-        + np.einsum("tk,tm->km", Pm1, q)
-        + np.einsum("tk,tm->km", q, Pm1)
-        + np.einsum("t,tk,tm->km", m0, q, q)
-    )
-    # the size of the terms whose cancellation gives each cell's variance
-    terms = np.einsum("tkl,tkl->k", PM, Pm) + np.einsum("t,tk->k", m0, q * q)
+        S = sc.by_cluster(tm)
+        units = np.zeros(G)
+        np.add.at(units, tm.cluster, tm.count)
+        rows = EngineRows(S[:, :K], S[:, K:], units, pg_mean, panel.n_units, G)
+        return rows, np.arange(G), tm.labels
+    assert sc.gram is not None and sc.terms is not None
+    terms = sc.terms
     Q = np.zeros((K + C + 1, K + C + 1))
-    Q[:-1, :-1] = gram_zz
-    Q[:-1, -1] = Q[-1, :-1] = zsum.sum(axis=0)
-    Q[-1, -1] = count.sum()
+    Q[:-1, :-1] = sc.gram
+    Q[:-1, -1] = Q[-1, :-1] = sc.zsum.sum(axis=0)
+    Q[-1, -1] = tm.count.sum()
     diag = np.clip(np.diag(Q), 0.0, None)
     # a cell whose influence function is zero up to rounding (everyone's outcome changes
     # alike) has a zero row and column (|Q_ij| <= sqrt(Q_ii Q_jj)); then scale to a unit

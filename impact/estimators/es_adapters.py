@@ -18,12 +18,21 @@ from impact.estimators.did2s import did2s_fit
 from impact.estimators.es_regressions import sun_abraham_regression, twfe_regression
 from impact.estimators.es_request import EventRequest
 from impact.estimators.etwfe import etwfe
-from impact.estimators.imputation import FirstStageSpec, imputation_fit
+from impact.estimators.imputation import FirstStageSpec, ImputationFit, imputation_fit
 from impact.inference.clusters import influence_vcov
 from impact.inference.vcov import parse_vcov
 from impact.linear.formula import parse_fixed_effects
 
-__all__ = ["ADAPTERS", "EventFit", "EventRequest"]
+__all__ = [
+    "ADAPTERS",
+    "EventFit",
+    "EventRequest",
+    "cluster_name",
+    "cs_fit",
+    "imputation_event_fit",
+    "inside_window",
+    "regression_fit",
+]
 
 
 @dataclass(frozen=True)
@@ -60,7 +69,7 @@ def _fixef(r: EventRequest, *first: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys([*first, *dims]))
 
 
-def _regression_fit(r: EventRequest, est, V, rel, fit, n_units, log, n_obs) -> EventFit:
+def regression_fit(r: EventRequest, est, V, rel, fit, n_units, log, n_obs) -> EventFit:
     cl = cluster_name(r.vcov, r.unit) if _one_way(r.vcov) else None
     n = _cluster_count(fit)
     clusters = {cl: n} if cl and n else {}
@@ -77,7 +86,7 @@ def _one_way(vcov: VcovSpec) -> bool:
     return True
 
 
-def _inside(r: EventRequest, est: FloatArray, V: FloatArray, rel: np.ndarray):
+def inside_window(r: EventRequest, est: FloatArray, V: FloatArray, rel: np.ndarray):
     keep = (rel >= r.window[0]) & (rel <= r.window[1])
     return est[keep], V[np.ix_(keep, keep)], rel[keep]
 
@@ -106,13 +115,13 @@ def _regression_label(r: EventRequest) -> str:
 
 
 def _twfe(data: pd.DataFrame, r: EventRequest) -> EventFit:
-    return _regression_fit(r, *twfe_regression(data, r))
+    return regression_fit(r, *twfe_regression(data, r))
 
 
 def _sun_abraham(data: pd.DataFrame, r: EventRequest) -> EventFit:
     est, V, rel, fit, n_units, log, n_obs = sun_abraham_regression(data, r)
-    est, V, rel = _inside(r, est, V, rel)
-    return _regression_fit(r, est, V, rel, fit, n_units, log, n_obs)
+    est, V, rel = inside_window(r, est, V, rel)
+    return regression_fit(r, est, V, rel, fit, n_units, log, n_obs)
 
 
 def _first_stage_spec(r: EventRequest) -> FirstStageSpec:
@@ -126,6 +135,11 @@ def _imputation(data: pd.DataFrame, r: EventRequest) -> EventFit:
         data, _first_stage_spec(r), horizons=(0, r.window[1]),
         cluster=None if cl == r.unit else cl,
     )  # fmt: skip
+    return imputation_event_fit(imp, r, cl)
+
+
+def imputation_event_fit(imp: ImputationFit, r: EventRequest, cl: str) -> EventFit:
+    """The :class:`EventFit` of an imputation fit clustered by ``cl``."""
     label = f"Clustered ({cl}), conservative imputation variance"
     return EventFit(
         imp.estimate, imp.vcov, imp.horizons, imp, imp.n_units, imp.sample_log, imp.n_obs,
@@ -137,7 +151,7 @@ def _did2s(data: pd.DataFrame, r: EventRequest) -> EventFit:
     _no_covariates("did2s", r.covariates)
     cl = cluster_name(r.vcov, r.unit)
     fit = did2s_fit(data, _first_stage_spec(r), reference=r.reference, cluster=cl)
-    est, V, rel = _inside(r, fit.estimate, fit.vcov, fit.rel_times)
+    est, V, rel = inside_window(r, fit.estimate, fit.vcov, fit.rel_times)
     label = f"Clustered ({cl}), two-stage GMM variance"
     log = fit.sample_log
     return EventFit(
@@ -176,7 +190,9 @@ def _check_cs_reference(gt: Any, reference: int) -> None:
         )
 
 
-def _cs(data: pd.DataFrame, r: EventRequest) -> EventFit:
+def cs_fit(data: Any, r: EventRequest, engine: Any = None) -> EventFit:
+    """Callaway & Sant'Anna's dynamic aggregation (universal base), in memory or in
+    ``engine``."""
     if r.fixed_effects:
         raise InvalidOptionError(
             "fixed_effects is not available with estimator='cs'; "
@@ -185,7 +201,7 @@ def _cs(data: pd.DataFrame, r: EventRequest) -> EventFit:
     gt = att_gt(
         data, covariates=list(r.covariates) or None, base_period="universal",
         anticipation=-1 - r.reference, vcov=r.vcov if r.vcov is not None else {"cluster": r.unit},
-        alpha=r.alpha, **r.design(),
+        alpha=r.alpha, engine=engine, **r.design(),
     )  # fmt: skip
     _check_cs_reference(gt, r.reference)
     agg = gt.aggregate("dynamic", min_e=r.window[0], max_e=r.window[1])
@@ -193,7 +209,7 @@ def _cs(data: pd.DataFrame, r: EventRequest) -> EventFit:
     keep = (tab["rel_time"] != r.reference).to_numpy()
     est = tab["estimate"].to_numpy()[keep]
     rel = tab["rel_time"].to_numpy()[keep]
-    V = influence_vcov(agg.table_influence[:, keep], agg.cluster)
+    V = influence_vcov(agg.table_influence[:, keep], agg.cluster, n=agg.n_units)
     return EventFit(
         est, V, rel, gt, gt.n_units, gt.sample_log, int(gt.sample_log.n_final), r.reference,
         gt.inference_label, dict(gt.model_info().clusters), (),
@@ -207,5 +223,5 @@ ADAPTERS: dict[str, Callable[[pd.DataFrame, EventRequest], EventFit]] = {
     "imputation": _imputation,
     "did2s": _did2s,
     "etwfe": _etwfe,
-    "cs": _cs,
+    "cs": cs_fit,
 }

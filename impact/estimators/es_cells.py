@@ -21,19 +21,31 @@ from impact.data.panel import compact_codes
 from impact.data.samplelog import SampleLog
 from impact.errors import EmptySampleError, ImpactError, ImpactWarning
 from impact.estimators.saturated import (
+    SaturatedFit,
     drop_two_way_singletons,
     restricted_cell_fit,
     saturated_fit,
 )
 
 __all__ = [
+    "DESIGN_DROP",
+    "SINGLETON_DROP",
     "CellSample",
     "cell_sample",
     "interaction_matrix",
     "interaction_weights",
     "sun_abraham_cells",
+    "sun_abraham_effects",
     "twfe_cells",
+    "twfe_parameters",
 ]
+
+#: The sample log's reasons of the cell paths' own drops.
+DESIGN_DROP = (
+    "rows outside the design (never-treated units outside the control pool, "
+    "always-treated cohorts, periods of the last-treated control cohort)"
+)
+SINGLETON_DROP = "singleton units or periods"
 
 
 @dataclass(frozen=True)
@@ -54,12 +66,7 @@ class CellSample:
 def cell_sample(s: Any, never: np.ndarray, *, y: str, unit: str, cluster: str) -> CellSample:
     """Design drops, missing outcomes and two-way singletons (fixest rule), all counted."""
     log = SampleLog(n_initial=len(s.frame))
-    log = log.with_drop(
-        "design",
-        "rows outside the design (never-treated units outside the control pool, "
-        "always-treated cohorts, periods of the last-treated control cohort)",
-        int(np.count_nonzero(~s.keep)),
-    )
+    log = log.with_drop("design", DESIGN_DROP, int(np.count_nonzero(~s.keep)))
     inside = np.flatnonzero(s.keep)
     ok, log = missing_mask(s.frame.iloc[inside], [y], log)  # counted on design rows only
     keep = np.zeros(len(s.frame), dtype=bool)
@@ -71,7 +78,7 @@ def cell_sample(s: Any, never: np.ndarray, *, y: str, unit: str, cluster: str) -
     unit_codes = pd.factorize(s.frame[unit].to_numpy()[rows], sort=True)[0]
     per_codes = (period - period.min()).astype(np.intp)
     single = drop_two_way_singletons(unit_codes, per_codes)
-    log = log.with_drop("singletons", "singleton units or periods", int((~single).sum()))
+    log = log.with_drop("singletons", SINGLETON_DROP, int((~single).sum()))
     rows = rows[single]
     unit_codes, _ = compact_codes(unit_codes[single], int(unit_codes.max()) + 1)
     per_codes, p_old = compact_codes(per_codes[single], int(per_codes.max()) + 1)
@@ -123,20 +130,27 @@ def sun_abraham_cells(s: Any, never: np.ndarray, *, y, unit, cluster, reference)
     lookup = {int(v): i for i, v in enumerate(cs.period_values)}
     ref_codes = np.array([lookup.get(int(c + reference), -1) for c in cohorts], dtype=np.intp)
     fit = saturated_fit(cs.y, cs.unit, cs.period, cohort_codes, ref_codes, cs.cluster)
+    est, V, rel_times = sun_abraham_effects(fit, cohorts, cs.period_values)
+    return est, V, rel_times, fit, fit.n_units, cs.log, fit.n_obs
+
+
+def sun_abraham_effects(
+    fit: SaturatedFit, cohorts: np.ndarray, period_values: np.ndarray
+) -> tuple[FloatArray, FloatArray, np.ndarray]:
+    """Event-time effects of a saturated fit (cohort-share weights), with a warning
+    naming the cells that are not identified."""
     if fit.unidentified:
         shown = ", ".join(
-            f"(cohort {cohorts[c]:g}, period {cs.period_values[t]})"
-            for c, t in fit.unidentified[:5]
+            f"(cohort {cohorts[c]:g}, period {period_values[t]})" for c, t in fit.unidentified[:5]
         )
         warnings.warn(
             f"{len(fit.unidentified)} cohort x period effects are not identified (no path of "
             f"shared units to the control units of that period) and are left out: {shown}",
             ImpactWarning,
-            stacklevel=4,
+            stacklevel=5,
         )
-    rel = (cs.period_values[fit.period] - cohorts[fit.cohort]).astype(int)
-    est, V, rel_times = interaction_weights(fit.estimate, fit.vcov, rel, fit.n_rows.astype(float))
-    return est, V, rel_times, fit, fit.n_units, cs.log, fit.n_obs
+    rel = (period_values[fit.period] - cohorts[fit.cohort]).astype(int)
+    return interaction_weights(fit.estimate, fit.vcov, rel, fit.n_rows.astype(float))
 
 
 def twfe_cells(s: Any, binned: np.ndarray, *, y, unit, cluster, reference):
@@ -156,13 +170,20 @@ def twfe_cells(s: Any, binned: np.ndarray, *, y, unit, cluster, reference):
     raw = cs.period * (len(levels) + 1) + (r_idx + 1)
     cell, old = compact_codes(raw, T * (len(levels) + 1))
     t_of, r_of = old // (len(levels) + 1), old % (len(levels) + 1) - 1
-    # parameters: period effects 1..T-1 (period 0 is the base), then one per dummy
-    R = np.zeros((len(old), T - 1 + len(levels)))
-    has_t = t_of > 0
-    R[np.flatnonzero(has_t), t_of[has_t] - 1] = 1.0
-    has_r = r_of >= 0
-    R[np.flatnonzero(has_r), T - 1 + r_of[has_r]] = 1.0
+    R = twfe_parameters(t_of, r_of, T, len(levels))
     fit = restricted_cell_fit(cs.y, cs.unit, cs.period, cell, R, len(levels), cs.cluster)
     if fit is None:
         return None
     return fit.coef, fit.vcov, levels.astype(int), fit, fit.n_units, cs.log, fit.n_obs
+
+
+def twfe_parameters(t_of: np.ndarray, r_of: np.ndarray, T: int, L: int) -> FloatArray:
+    """The map from the binned TWFE event study's parameters (period effects 1..T-1,
+    period 0 the base, then one per event-time dummy) to its cells' means; a cell is
+    (period code ``t_of``, dummy ``r_of``, -1 for the reference)."""
+    R = np.zeros((len(t_of), T - 1 + L))
+    has_t = t_of > 0
+    R[np.flatnonzero(has_t), t_of[has_t] - 1] = 1.0
+    has_r = r_of >= 0
+    R[np.flatnonzero(has_r), T - 1 + r_of[has_r]] = 1.0
+    return R

@@ -136,9 +136,9 @@ def feols(
         absorbs one large fixed effect plus small ones exactly in two passes (SCALE.md
         §2.3a), computes iid, HC1 and one- or multi-way CRV1, and never brings the rows
         to Python: the result reports its passes and collected bytes (``engine_use``)
-        and has no residuals, fitted values or fixed effects. Numeric regressors and
-        their transforms and products only; CRV3 and ``C()``/``i()`` terms need the
-        in-memory path. ``"pandas"`` runs the engine algorithm on a frame (checks).
+        and has no residuals, fitted values or fixed effects. Numeric regressors, their
+        transforms and products, and ``C()``/``i()`` terms; CRV3 needs the in-memory
+        path. ``"pandas"`` runs the engine algorithm on a frame (checks).
 
     Returns
     -------

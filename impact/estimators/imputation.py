@@ -32,6 +32,8 @@ from impact.inference.clusters import check_cluster_count, cluster_codes
 from impact.linear.formula import parse_fixed_effects
 
 __all__ = [
+    "NOTHING_IMPUTABLE",
+    "NOT_IMPUTABLE",
     "FirstStage",
     "FirstStageSpec",
     "ImputationFit",
@@ -39,6 +41,18 @@ __all__ = [
     "first_stage",
     "imputation_fit",
 ]
+
+#: The sample log's reason of the observations that cannot be imputed.
+NOT_IMPUTABLE = (
+    "observations whose unit or period has no untreated observation, or whose unit and "
+    "period are not connected through untreated observations"
+)
+#: The error when no treated observation can be imputed.
+NOTHING_IMPUTABLE = (
+    "no treated observation can be imputed: no unit is untreated in the periods where "
+    "the treated units are treated (no never-treated or not-yet-treated comparison "
+    "units). Add never-treated units or restrict the periods."
+)
 
 
 @dataclass(frozen=True)
@@ -223,18 +237,9 @@ def first_stage(
     system = _UnitCellSystem(u0, t0, n_u, n_t)
     cu, ct = system.unit_comp[ucode], system.cell_comp[tcode]
     imputable = (cu >= 0) & (ct >= 0) & (cu == ct)
-    log = log.with_drop(
-        "not_imputable",
-        "observations whose unit or period has no untreated observation, or whose unit and "
-        "period are not connected through untreated observations",
-        int((~imputable).sum()),
-    )
+    log = log.with_drop("not_imputable", NOT_IMPUTABLE, int((~imputable).sum()))
     if not (imputable & ~untreated).any():
-        raise ImpactError(
-            "no treated observation can be imputed: no unit is untreated in the periods where "
-            "the treated units are treated (no never-treated or not-yet-treated comparison "
-            "units). Add never-treated units or restrict the periods."
-        )
+        raise ImpactError(NOTHING_IMPUTABLE)
     alpha, lam = system.solve(group_sums(u0, n_u, y0), group_sums(t0, n_t, y0))
     return FirstStage(
         keep,

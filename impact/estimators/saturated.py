@@ -20,6 +20,7 @@ of length N plus (cells x cells) matrices, never an N-by-cells dummy matrix.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,11 +35,15 @@ from impact.inference.ssc import SSC, small_sample
 from impact.linear.fixed_effects import FixedEffects, find_singletons, is_nested
 
 __all__ = [
+    "CellSystem",
     "RestrictedFit",
     "SaturatedFit",
+    "cell_system",
     "drop_two_way_singletons",
     "restricted_cell_fit",
     "saturated_fit",
+    "solve_restricted",
+    "solve_saturated",
 ]
 
 
@@ -89,10 +94,9 @@ def drop_two_way_singletons(unit: IntArray, period: IntArray) -> np.ndarray:
     return find_singletons(fe)[0]
 
 
-def _crv1_factor(n: int, k: int, U: int, T: int, period: IntArray, cluster: IntArray) -> float:
-    """fixest's CRV1 factor for unit + period effects, units nested in the clusters."""
-    G = int(cluster.max()) + 1
-    nested_t = is_nested(period, cluster, T)
+def _crv1_factor(n: int, k: int, U: int, T: int, G: int, nested_t: bool) -> float:
+    """fixest's CRV1 factor for unit + period effects, units nested in the clusters
+    (``nested_t``: every period's rows lie in one cluster)."""
     small = small_sample(
         SSC.fixest(),
         vcov_type="cluster",
@@ -107,6 +111,65 @@ def _crv1_factor(n: int, k: int, U: int, T: int, period: IntArray, cluster: IntA
         G_min=G,
     )
     return small.factors[0]
+
+
+@dataclass(frozen=True)
+class CellSystem:
+    """The unit-partialled normal equations of ``y_it = a_i + m_cell(i,t) + e_it``.
+
+    ``S = diag(n_cell) - A' D^-1 A`` and ``b = cell sums of y - A' ybar`` with ``A`` the
+    unit-by-cell incidence and ``D`` the units' row counts; ``AtDA = A' D^-1 A``.
+    ``meat(m)`` returns the clusters' cross-products of the cell sums of the residuals
+    at cell effects ``m`` (``Z'Z``, cells x cells). Built from rows
+    (:func:`cell_system`) or from sums over unit types in a query engine.
+    """
+
+    n_cell: FloatArray
+    b: FloatArray
+    AtDA: FloatArray
+    meat: Callable[[FloatArray], FloatArray]
+    n_obs: int
+    n_units: int
+    n_periods: int
+    n_clusters: int
+    nested_t: bool
+
+    @property
+    def S(self) -> FloatArray:
+        return np.diag(self.n_cell) - self.AtDA
+
+
+def cell_system(
+    y: FloatArray, unit: IntArray, period: IntArray, cell: IntArray, K: int, cluster: IntArray
+) -> CellSystem:
+    """The :class:`CellSystem` of rows (codes ``0..U-1``, ``0..T-1``, ``0..K-1``,
+    ``0..G-1``; clusters constant within units)."""
+    n, T = len(y), int(period.max()) + 1
+    U, G = int(unit.max()) + 1, int(cluster.max()) + 1
+    check_cluster_count(G, "cluster", "event_study")
+    T_i = np.bincount(unit, minlength=U).astype(float)
+    ybar = np.bincount(unit, y, minlength=U) / T_i
+    A = sp.csr_matrix((np.ones(n), (unit, cell)), shape=(U, K))
+    AtDA = (A.T @ sp.diags(1.0 / T_i) @ A).toarray()
+    b = np.bincount(cell, y, minlength=K) - A.T @ ybar
+
+    def meat(m: FloatArray) -> FloatArray:
+        alpha = ybar - (A @ m) / T_i
+        e = y - alpha[unit] - m[cell]
+        Z = cluster_cell_sums(e, cluster, cell, G, K)
+        return (Z.T @ Z).toarray()
+
+    return CellSystem(
+        n_cell=np.bincount(cell, minlength=K).astype(float),
+        b=b,
+        AtDA=AtDA,
+        meat=meat,
+        n_obs=n,
+        n_units=U,
+        n_periods=T,
+        n_clusters=G,
+        nested_t=is_nested(period, cluster, T),
+    )
 
 
 def saturated_fit(
@@ -136,21 +199,21 @@ def saturated_fit(
     -------
     SaturatedFit
     """
-    n, T = len(y), int(period.max()) + 1
-    U, G = int(unit.max()) + 1, int(cluster.max()) + 1
-    check_cluster_count(G, "cluster", "event_study")
-    C = len(ref_period)
+    T, C = int(period.max()) + 1, len(ref_period)
     treated_row = (cohort >= 0) & (period != ref_period[np.maximum(cohort, 0)])
     # cell ids: 0..T-1 control cells, T + c*T + t treated cells
     cell = np.where(treated_row, T + np.maximum(cohort, 0) * T + period, period)
+    return solve_saturated(cell_system(y, unit, period, cell, T + C * T, cluster), C)
+
+
+def solve_saturated(system: CellSystem, n_cohorts: int) -> SaturatedFit:
+    """The treated-cell effects of a saturated :class:`CellSystem` whose cells are
+    ``0..T-1`` (control cells) and ``T + c*T + t`` (cohort ``c``'s treated cells)."""
+    T, C = system.n_periods, n_cohorts
     K = T + C * T
-    n_cell = np.bincount(cell, minlength=K)
-    T_i = np.bincount(unit, minlength=U).astype(float)
-    ybar = np.bincount(unit, y, minlength=U) / T_i
-    A = sp.csr_matrix((np.ones(n), (unit, cell)), shape=(U, K))
-    AtDA = (A.T @ sp.diags(1.0 / T_i) @ A).toarray()
-    S = np.diag(n_cell.astype(float)) - AtDA
-    b = np.bincount(cell, y, minlength=K) - A.T @ ybar
+    n_cell = system.n_cell
+    AtDA = system.AtDA
+    S = system.S
     present = n_cell > 0
     idx = np.flatnonzero(present)
     n_comp, comp_of = connected_components(sp.csr_matrix(AtDA[np.ix_(idx, idx)] != 0))
@@ -164,11 +227,8 @@ def saturated_fit(
     Sinv = np.zeros((K, K))
     if len(free):
         Sinv[np.ix_(free, free)] = sla.inv(S[np.ix_(free, free)], check_finite=False)
-    mu = Sinv @ b
-    alpha = ybar - (A @ mu) / T_i
-    e = y - alpha[unit] - mu[cell]
-    Z = cluster_cell_sums(e, cluster, cell, G, K)
-    meat = (Z.T @ Z).toarray()
+    mu = Sinv @ system.b
+    meat = system.meat(mu)
     # contrasts d_(c,t) = m_(c,t) - m_(control,t) that are identified
     tc = np.arange(T, K)
     c_code, t_code = (tc - T) // T, (tc - T) % T
@@ -187,17 +247,19 @@ def saturated_fit(
     L[np.arange(len(rows)), rows] = 1.0
     L[np.arange(len(rows)), t_code[ok]] = -1.0
     LS = L @ Sinv
-    factor = _crv1_factor(n, k_params, U, T, period, cluster)
+    factor = _crv1_factor(
+        system.n_obs, k_params, system.n_units, T, system.n_clusters, system.nested_t
+    )
     return SaturatedFit(
         cohort=c_code[ok],
         period=t_code[ok],
         estimate=L @ mu,
         vcov=factor * (LS @ meat @ LS.T),
-        n_rows=n_cell[rows],
+        n_rows=n_cell[rows].astype(np.int64),
         unidentified=unidentified,
-        n_obs=n,
-        n_units=U,
-        n_clusters=G,
+        n_obs=system.n_obs,
+        n_units=system.n_units,
+        n_clusters=system.n_clusters,
     )
 
 
@@ -232,33 +294,25 @@ def restricted_cell_fit(
     residuals (clusters must nest units). Returns None when ``R' S R`` is singular (a
     regressor is collinear), so the caller can fall back to a general solver.
     """
-    n, T = len(y), int(period.max()) + 1
-    U, G = int(unit.max()) + 1, int(cluster.max()) + 1
-    check_cluster_count(G, "cluster", "event_study")
-    K = R.shape[0]
-    T_i = np.bincount(unit, minlength=U).astype(float)
-    ybar = np.bincount(unit, y, minlength=U) / T_i
-    A = sp.csr_matrix((np.ones(n), (unit, cell)), shape=(U, K))
-    S = (
-        np.diag(np.bincount(cell, minlength=K).astype(float))
-        - (A.T @ sp.diags(1.0 / T_i) @ A).toarray()
-    )
-    b = np.bincount(cell, y, minlength=K) - A.T @ ybar
-    H = R.T @ S @ R
+    return solve_restricted(cell_system(y, unit, period, cell, R.shape[0], cluster), R, k_slopes)
+
+
+def solve_restricted(system: CellSystem, R: FloatArray, k_slopes: int) -> RestrictedFit | None:
+    """:func:`restricted_cell_fit` on a :class:`CellSystem`."""
+    H = R.T @ system.S @ R
     try:
-        factor = sla.cho_factor(H, check_finite=False)
+        chol = sla.cho_factor(H, check_finite=False)
     except sla.LinAlgError:
         return None
-    bread = sla.cho_solve(factor, np.eye(len(H)), check_finite=False)
+    bread = sla.cho_solve(chol, np.eye(len(H)), check_finite=False)
     if not np.all(np.isfinite(bread)) or np.linalg.cond(H) > 1e12:
         return None
-    theta = bread @ (R.T @ b)
-    m = R @ theta
-    alpha = ybar - (A @ m) / T_i
-    e = y - alpha[unit] - m[cell]
-    Z = cluster_cell_sums(e, cluster, cell, G, K)
-    meat = R.T @ (Z.T @ Z).toarray() @ R
-    factor = _crv1_factor(n, k_slopes, U, T, period, cluster)
+    theta = bread @ (R.T @ system.b)
+    meat = R.T @ system.meat(R @ theta) @ R
+    factor = _crv1_factor(
+        system.n_obs, k_slopes, system.n_units, system.n_periods, system.n_clusters,
+        system.nested_t,
+    )  # fmt: skip
     V = factor * (bread @ meat @ bread)
     s = slice(len(theta) - k_slopes, len(theta))
-    return RestrictedFit(theta[s], V[s, s], n, U, G)
+    return RestrictedFit(theta[s], V[s, s], system.n_obs, system.n_units, system.n_clusters)

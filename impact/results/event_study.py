@@ -11,6 +11,7 @@ import pandas as pd
 
 from impact._typing import FloatArray
 from impact.data.samplelog import SampleLog
+from impact.engine.base import EngineUse
 from impact.inference.bands import sup_t_critical_value
 from impact.inference.intervals import interval
 from impact.inference.wald import wald
@@ -62,6 +63,8 @@ class EventStudyResult(ResultProtocol):
     fixef: tuple[str, ...] = ()
     #: the validated call (an EventRequest), for re-running the estimator
     _request: Any = field(default=None, repr=False)
+    #: passes and bytes collected when the fit ran in a query engine (else None)
+    engine_use: EngineUse | None = field(default=None, repr=False)
 
     def pretrend_test(self) -> dict[str, float]:
         """Joint Wald test that every pre-treatment event-time effect is zero (chi-square).
@@ -125,6 +128,10 @@ class EventStudyResult(ResultProtocol):
         lines.append(self.table.to_string(index=False))
         if self.sample_log.records:
             lines.append(str(self.sample_log))
+        if self.engine_use is not None:
+            u = self.engine_use
+            lines.append(f"Engine: {u.engine}, {u.passes} passes over the data, "
+                         f"{u.bytes_collected:,} bytes collected")  # fmt: skip
         return "\n".join(lines)
 
     def __str__(self) -> str:

@@ -53,3 +53,32 @@ def test_engine_att_gt_equals_moderndid(case):
         agg = res.aggregate(kind)
         assert_close(agg.estimate, agg_ref.overall_att, rtol=RTOL_PEER, atol=1e-12)
         assert_close(agg.std_error, agg_ref.overall_se, rtol=RTOL_PEER)
+
+
+def _engine_es(data, **kw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return impact.event_study(
+            data, y="lemp", unit="countyreal", time="year", cohort="first.treat",
+            engine="duckdb", **kw,
+        )  # fmt: skip
+
+
+@pytest.mark.parametrize("cluster", [None, "state"])
+def test_engine_imputation_equals_diff_diff(cluster):
+    dd = pytest.importorskip("diff_diff")
+    m = impact.datasets.load("mpdta")
+    m = m.assign(state=m["countyreal"] // 1000)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = dd.ImputationDiD(cluster=cluster).fit(
+            m, outcome="lemp", unit="countyreal", time="year", first_treat="first.treat",
+            aggregate="event_study",
+        )  # fmt: skip
+    res = _engine_es(m, estimator="imputation", vcov={"cluster": cluster} if cluster else None)
+    effects = {k: v for k, v in ref.event_study_effects.items() if k >= 0}
+    want = np.array([[effects[k]["effect"], effects[k]["se"]] for k in sorted(effects)])
+    assert list(res.table["rel_time"]) == sorted(effects)
+    assert_close(res.table["estimate"].to_numpy(), want[:, 0], rtol=RTOL_PEER)
+    assert_close(res.table["std_error"].to_numpy(), want[:, 1], rtol=RTOL_PEER)
+    assert_close(res.fit.overall_se, ref.overall_se, rtol=RTOL_PEER)

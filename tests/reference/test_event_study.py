@@ -29,8 +29,9 @@ def _es(d, **kw):
         )
 
 
-def test_twfe_equals_pyfixest_relative_time_dummies(mpdta):
-    res = _es(mpdta)
+@pytest.mark.parametrize("engine", [None, "duckdb"])
+def test_twfe_equals_pyfixest_relative_time_dummies(mpdta, engine):
+    res = _es(mpdta, engine=engine)
     d = binned_rel_time(mpdta, "first.treat", 0.0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -90,7 +91,8 @@ def test_plot_overlays_and_returns_axes(mpdta):
     assert len(ax.get_legend().get_texts()) == 2
 
 
-def test_sun_abraham_equals_diff_diff(mpdta):
+@pytest.mark.parametrize("engine", [None, "duckdb"])
+def test_sun_abraham_equals_diff_diff(mpdta, engine):
     dd = pytest.importorskip("diff_diff")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -105,6 +107,7 @@ def test_sun_abraham_equals_diff_diff(mpdta):
             cohort="first.treat",
             estimator="sun_abraham",
             window=(-4, 3),
+            engine=engine,
         )
     effects = ref.event_study_effects
     tab = res.table[res.table["rel_time"] != -1]

@@ -13,6 +13,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import parquet_shards, spilling_engine
 
 import impact
 from impact.errors import (
@@ -101,16 +102,11 @@ def test_engine_att_gt_equals_in_memory(panel, case, engine):
 
 
 def test_parquet_shards_under_a_memory_limit(panel, tmp_path):
-    for k, part in enumerate(np.array_split(np.arange(len(panel)), 3)):
-        panel.iloc[part].to_parquet(tmp_path / f"part-{k}.parquet", index=False)
-    con = duckdb.connect()
-    con.execute("SET memory_limit = '50MB'")
-    con.execute("SET threads = 2")
-    con.execute(f"SET temp_directory = '{tmp_path / 'spill'}'")
+    glob = parquet_shards(panel, tmp_path)
     case = {"vcov": {"cluster": "cell"}, "control": "notyet"}
     want = _fit(panel, **KW, **case)
-    _same(want, _fit(str(tmp_path / "part-*.parquet"), **KW, **case, engine=DuckDBEngine(con)))
-    _same(want, _fit(str(tmp_path / "part-*.parquet"), **KW, **case))  # a path: DuckDB
+    _same(want, _fit(glob, **KW, **case, engine=spilling_engine(tmp_path)))
+    _same(want, _fit(glob, **KW, **case))  # a path: DuckDB
 
 
 def test_collected_bytes_do_not_grow_with_units(panel):

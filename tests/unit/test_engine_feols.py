@@ -11,6 +11,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import spilling_engine
 
 import impact
 from impact.errors import (
@@ -127,15 +128,6 @@ def test_text_ids_and_row_order_do_not_matter():
     _same(want, got)
 
 
-def _spilling_engine(tmp_path) -> DuckDBEngine:
-    con = duckdb.connect()
-    con.execute("SET memory_limit = '60MB'")
-    con.execute("SET threads = 2")
-    con.execute("SET preserve_insertion_order = false")
-    con.execute(f"SET temp_directory = '{tmp_path / 'spill'}'")
-    return DuckDBEngine(con)
-
-
 def test_partitioned_parquet_under_a_memory_limit(tmp_path):
     df = _panel(3, n_firms=30_000, years=10)  # 180,000 rows: more than the limit holds as
     parts = np.array_split(np.arange(len(df)), 4)  # the per-firm tables of pass 1
@@ -144,7 +136,7 @@ def test_partitioned_parquet_under_a_memory_limit(tmp_path):
     vcov = {"cluster": ["firm", "year"]}
     want = _fit("y ~ x1 + x2 | firm + sector^year", df, vcov=vcov)
     got = _fit("y ~ x1 + x2 | firm + sector^year", str(tmp_path / "part-*.parquet"), vcov=vcov,
-               engine=_spilling_engine(tmp_path))  # fmt: skip
+               engine=spilling_engine(tmp_path, "60MB"))  # fmt: skip
     _same(want, got)
     default = _fit(
         "y ~ x1 + x2 | firm + sector^year", str(tmp_path / "part-*.parquet"), vcov=vcov

@@ -1,0 +1,207 @@
+"""Sums over unit types in a query engine: the moments every engine estimator's
+estimate and variance are built from (SCALE.md §2.2).
+
+In a staggered panel held as one row per unit (:class:`~impact.design.engine_panel.EnginePanel`)
+the estimators this package runs in an engine — ATT(g,t), the saturated and binned event
+studies, imputation — have, for every unit ``i``, a score (influence function, or the
+cluster score of a regression) of the form ``Z_i = w_i (P_k y_i + q_k)``: ``y_i`` the
+unit's outcomes by period, and ``P_k``, ``q_k`` fixed by the unit's *type* ``k`` (cohort,
+control-pool flag, periods observed). Their estimates are linear in the types' sums of
+``y_i``. So one engine pass of per-type (or per cluster and type) sums gives every number.
+
+The outcomes are summed less each unit's own mean and less the period's mean: the maps
+``P_k`` ignore a unit's level (``P_k 1 = 0`` on the periods it is observed in), and the
+period means are added back exactly, on the driver; what is summed then holds neither
+the units' levels nor the common trend, so the second moments keep their digits.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from impact._typing import FloatArray
+from impact.design.engine_panel import EnginePanel, P
+from impact.engine.base import Engine
+from impact.engine.expressions import expression
+from impact.errors import InvalidOptionError
+from impact.linear.engine_sample import LONG_EXPRESSION
+
+__all__ = ["MAX_CLUSTER_TYPES", "ScoreSums", "TypeMoments", "score_sums", "type_moments"]
+
+#: Most (cluster, unit type) rows a clustered fit collects.
+MAX_CLUSTER_TYPES = 5_000_000
+
+
+@dataclass(frozen=True)
+class TypeMoments:
+    """Per row (a unit type, or a cluster and type when clustered): the type, its units
+    and the sums of their centred outcomes.
+
+    Attributes
+    ----------
+    g, pool, pat : ndarray
+        Cohort (grid position, ``NEVER`` for never-treated), control-pool flag, and the
+        observed period slots as a bit mask.
+    count : ndarray
+        Units of the row.
+    seen : ndarray of bool (rows, T)
+        Period slots observed by the row's units.
+    f0, f1 : ndarray
+        Sums of ``w`` and of ``w y_c`` (``y_c`` the centred outcomes, 0 when unobserved).
+    m0, m1, m2 : ndarray or None
+        Sums of ``w^2``, ``w^2 y_c`` and ``w^2 y_c y_c'`` (unit-level rows only).
+    period_mean : ndarray (T,)
+        The period means taken out of ``y_c`` (besides the units' own means).
+    cluster, labels : ndarray or None
+        Cluster code of each row and the cluster labels (clustered rows only).
+    """
+
+    g: FloatArray
+    pool: np.ndarray
+    pat: np.ndarray
+    count: FloatArray
+    seen: np.ndarray
+    f0: FloatArray
+    f1: FloatArray
+    m0: FloatArray | None
+    m1: FloatArray | None
+    m2: FloatArray | None
+    period_mean: FloatArray
+    cluster: np.ndarray | None
+    labels: np.ndarray | None
+
+    def ysum(self) -> FloatArray:
+        """Per row, the sums of ``w y`` less the units' own means (rows, T)."""
+        return self.f1 + self.f0[:, None] * self.seen * self.period_mean[None, :]
+
+
+def _centred(engine: Engine, units: Any, T: int) -> tuple[Any, list[str], FloatArray]:
+    """The units with each observed outcome less the unit's own mean and less the
+    period's mean of those (returned)."""
+    y, o = [f"{P}y{a}" for a in range(T)], [f"{P}o{a}" for a in range(T)]
+    mean = f"({' + '.join(y)}) / ({' + '.join(o)})"
+    made = {f"{P}u{a}": f"{y[a]} - {o[a]} * {mean}" for a in range(T)}
+    exprs = {k: expression(v, max_length=LONG_EXPRESSION) for k, v in made.items()}
+    units = engine.with_columns(units, exprs)
+    sums = {f"s{a}": f"{P}u{a}" for a in range(T)} | {f"n{a}": o[a] for a in range(T)}
+    tot = engine.group_sums(units, [], sums, count=None)
+    n = np.array([float(tot[f"n{a}"].iloc[0]) for a in range(T)])
+    s = np.array([float(tot[f"s{a}"].iloc[0]) for a in range(T)])
+    m = np.where(n > 0, s / np.where(n > 0, n, 1.0), 0.0)
+    twice = {f"{P}c{a}": f"{P}u{a} - {o[a]} * ({float(m[a])!r})" for a in range(T)}
+    return engine.with_columns(units, twice), list(twice), m
+
+
+def _moment_names(y: list[str]) -> dict[str, str]:
+    w = f"{P}w"
+    sums = {"m0": f"{w} * {w}", "f0": w}
+    sums |= {f"m1_{a}": f"{w} * {w} * {c}" for a, c in enumerate(y)}
+    sums |= {f"f1_{a}": f"{w} * {c}" for a, c in enumerate(y)}
+    sums |= {
+        f"m2_{a}_{b}": f"{w} * {w} * {y[a]} * {y[b]}"
+        for a, b in itertools.combinations_with_replacement(range(len(y)), 2)
+    }
+    return sums
+
+
+def type_moments(
+    engine: Engine, panel: EnginePanel, cluster: str | None, *, second: bool = True
+) -> TypeMoments:
+    """One pass of sums over the unit types (``cluster`` None) or over (cluster, type);
+    ``second=False`` skips the second moments (estimates only)."""
+    T = len(panel.slots)
+    keys = [f"{P}g", f"{P}pool", f"{P}pat"]
+    units, yc, period_mean = _centred(engine, panel.units, T)
+    if cluster is None:
+        names = _moment_names(yc)
+        if not second:
+            names = {k: v for k, v in names.items() if k.startswith("f")}
+        sums = {k: expression(v, max_length=LONG_EXPRESSION) for k, v in names.items()}
+        rows = engine.group_sums(units, keys, sums, count="units")
+    else:
+        first = {"f0": f"{P}w"} | {f"f1_{a}": f"{P}w * {c}" for a, c in enumerate(yc)}
+        rows = engine.group_sums(units, [cluster, *keys], first, count="units")
+        if len(rows) > MAX_CLUSTER_TYPES:
+            raise InvalidOptionError(
+                f"clustering by {cluster!r} gives {len(rows):,} (cluster, unit type) groups; "
+                "the engine path collects at most 5,000,000. Cluster at a coarser level."
+            )
+    pat = rows[f"{P}pat"].to_numpy().astype(np.int64)
+    m0 = m1 = m2 = None
+    if cluster is None and second:
+        m0 = rows["m0"].to_numpy(dtype=float)
+        m1 = rows[[f"m1_{a}" for a in range(T)]].to_numpy(dtype=float)
+        m2 = np.zeros((len(rows), T, T))
+        for a, b in itertools.combinations_with_replacement(range(T), 2):
+            m2[:, a, b] = m2[:, b, a] = rows[f"m2_{a}_{b}"].to_numpy(dtype=float)
+    codes = labels = None
+    if cluster is not None:
+        codes, labels = pd.factorize(rows[cluster], sort=True)
+        labels = np.asarray(labels)
+    return TypeMoments(
+        g=rows[f"{P}g"].to_numpy(dtype=float),
+        pool=rows[f"{P}pool"].to_numpy(dtype=float) != 0,
+        pat=pat,
+        count=rows["units"].to_numpy(dtype=float),
+        seen=np.column_stack([(pat >> j) & 1 for j in range(T)]).astype(bool),
+        f0=rows["f0"].to_numpy(dtype=float),
+        f1=rows[[f"f1_{a}" for a in range(T)]].to_numpy(dtype=float),
+        m0=m0,
+        m1=m1,
+        m2=m2,
+        period_mean=period_mean,
+        cluster=codes,
+        labels=labels,
+    )
+
+
+@dataclass(frozen=True)
+class ScoreSums:
+    """Sums of the units' scores ``Z_i = w_i (P_k y_i + q_k)``.
+
+    Attributes
+    ----------
+    zsum : ndarray (rows, K)
+        Per row of the moments, the sum of its units' scores.
+    gram : ndarray (K, K) or None
+        ``sum_i Z_i Z_i'`` (unit-level moments only).
+    terms : ndarray (K,) or None
+        ``sum_i`` of the squared terms whose cancellation gives ``diag(gram)``: the scale
+        below which a diagonal entry is rounding.
+    """
+
+    zsum: FloatArray
+    gram: FloatArray | None
+    terms: FloatArray | None
+
+    def by_cluster(self, tm: TypeMoments) -> FloatArray:
+        """The clusters' sums of the scores (G, K) (clustered moments only)."""
+        assert tm.cluster is not None and tm.labels is not None
+        S = np.zeros((len(tm.labels), self.zsum.shape[1]))
+        np.add.at(S, tm.cluster, self.zsum)
+        return S
+
+
+def score_sums(tm: TypeMoments, Pm: FloatArray, q: FloatArray) -> ScoreSums:
+    """Sums of the scores with maps ``Pm`` (rows, K, T) and ``q`` (rows, K) of the
+    uncentred outcomes; every ``Pm[r]`` must vanish on a constant over the row's
+    observed periods."""
+    q = q + np.einsum("rkj,rj->rk", Pm, tm.seen * tm.period_mean[None, :])
+    zsum = np.einsum("rkj,rj->rk", Pm, tm.f1) + tm.f0[:, None] * q
+    if tm.m2 is None:
+        return ScoreSums(zsum, None, None)
+    PM = np.einsum("rkj,rjl->rkl", Pm, tm.m2)
+    Pm1 = np.einsum("rkj,rj->rk", Pm, tm.m1)
+    gram = (
+        np.einsum("rkl,rml->km", PM, Pm)
+        + np.einsum("rk,rm->km", Pm1, q)
+        + np.einsum("rk,rm->km", q, Pm1)
+        + np.einsum("r,rk,rm->km", tm.m0, q, q)
+    )
+    terms = np.einsum("rkl,rkl->k", PM, Pm) + np.einsum("r,rk->k", tm.m0, q * q)
+    return ScoreSums(zsum, gram, terms)
