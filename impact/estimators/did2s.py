@@ -8,7 +8,7 @@ the first stage (Butts & Gardner 2022).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -38,13 +38,14 @@ class Did2sFit:
     sample_log: SampleLog
     n_units: int
     n_clusters: int
-    scores: FloatArray
-    score_scale: FloatArray
-    rows: np.ndarray
-    row_cluster: np.ndarray
-    row_rel: FloatArray  # per sample row: event time (NaN: never treated)
-    row_untreated: np.ndarray
-    row_imputable: np.ndarray
+    # the row-level pieces (None for a fit summed by unit type in a query engine)
+    scores: FloatArray | None = field(default=None, repr=False)
+    score_scale: FloatArray | None = field(default=None, repr=False)
+    rows: np.ndarray | None = field(default=None, repr=False)
+    row_cluster: np.ndarray | None = field(default=None, repr=False)
+    row_rel: FloatArray | None = field(default=None, repr=False)  # event time (NaN: never)
+    row_untreated: np.ndarray | None = field(default=None, repr=False)
+    row_imputable: np.ndarray | None = field(default=None, repr=False)
 
 
 def did2s_fit(

@@ -14,7 +14,7 @@ from impact._typing import FloatArray, VcovSpec
 from impact.data.samplelog import SampleLog
 from impact.errors import ImpactError, InvalidOptionError
 from impact.estimators.att_gt import att_gt
-from impact.estimators.did2s import did2s_fit
+from impact.estimators.did2s import Did2sFit, did2s_fit
 from impact.estimators.es_regressions import sun_abraham_regression, twfe_regression
 from impact.estimators.es_request import EventRequest
 from impact.estimators.etwfe import etwfe
@@ -29,6 +29,7 @@ __all__ = [
     "EventRequest",
     "cluster_name",
     "cs_fit",
+    "did2s_event_fit",
     "imputation_event_fit",
     "inside_window",
     "regression_fit",
@@ -151,6 +152,11 @@ def _did2s(data: pd.DataFrame, r: EventRequest) -> EventFit:
     _no_covariates("did2s", r.covariates)
     cl = cluster_name(r.vcov, r.unit)
     fit = did2s_fit(data, _first_stage_spec(r), reference=r.reference, cluster=cl)
+    return did2s_event_fit(fit, r, cl)
+
+
+def did2s_event_fit(fit: Did2sFit, r: EventRequest, cl: str) -> EventFit:
+    """The :class:`EventFit` of a did2s fit clustered by ``cl``, inside the window."""
     est, V, rel = inside_window(r, fit.estimate, fit.vcov, fit.rel_times)
     label = f"Clustered ({cl}), two-stage GMM variance"
     log = fit.sample_log

@@ -12,13 +12,13 @@ from impact.errors import InvalidOptionError
 from impact.estimators.engine_types import type_moments
 from impact.estimators.es_adapters import EventFit, cluster_name, cs_fit, regression_fit
 from impact.estimators.es_engine_cells import sun_abraham_types, twfe_types
-from impact.estimators.es_engine_imputation import imputation_types
+from impact.estimators.es_engine_imputation import did2s_types, imputation_types
 from impact.estimators.es_request import EventRequest
 
 __all__ = ["ENGINE_ESTIMATORS", "event_study_in_engine"]
 
 #: The event-study estimators that run in a query engine.
-ENGINE_ESTIMATORS = ("twfe", "sun_abraham", "imputation", "cs")
+ENGINE_ESTIMATORS = ("twfe", "sun_abraham", "imputation", "did2s", "cs")
 
 
 def _refuse(r: EventRequest, estimator: str) -> None:
@@ -59,6 +59,8 @@ def event_study_in_engine(engine: Engine, data: Any, r: EventRequest, estimator:
     tm = type_moments(engine, pan, cl if clustered else None)
     if estimator == "imputation":
         return imputation_types(pan, tm, r, cl)
+    if estimator == "did2s":
+        return did2s_types(pan, tm, r, cl)
     if estimator == "twfe":
         return regression_fit(r, *twfe_types(pan, tm, r.window, r.reference, clustered))
     est, V, rel, fit, n_units, log, n_obs = sun_abraham_types(pan, tm, r.reference, clustered)

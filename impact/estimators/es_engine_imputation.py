@@ -1,13 +1,17 @@
-"""Borusyak, Jaravel & Spiess's imputation event study from sums over unit types in a
-query engine (:func:`impact.estimators.imputation.imputation_fit` without the rows).
+"""Borusyak, Jaravel & Spiess's imputation and Gardner's two-stage (did2s) event studies
+from sums over unit types in a query engine
+(:func:`impact.estimators.imputation.imputation_fit` and
+:func:`impact.estimators.did2s.did2s_fit` without the rows).
 
 The first stage (unit + period effects on the untreated observations) is a two-way
 system whose period block needs, per unit type (cohort, periods observed), only its units
 and the sums of their untreated outcomes; a unit's effect is the mean over its untreated
-periods of ``y - lambda``. The imputed effects, their horizon averages, the projection
-weights of the Theorem 3 variance and every unit's score ``z_i = P_k y_i + q_k`` are then
-fixed by the type, so the variance comes from the types' second moments (unit clusters)
-or the (cluster, type) sums (:mod:`impact.estimators.engine_types`).
+periods of ``y - lambda``. Every observation's first-stage residual is then
+``r_it = y_it - mean_U(y_i) + mean_U(lambda) - lambda_t``, and both estimators are
+averages of these. Their variances' unit scores are ``sum_t c_t r_it + const`` with
+weights ``c_t`` fixed by the type (the aggregation weights less their projection on the
+first stage's design), so they come from the types' second moments (unit clusters) or
+the (cluster, type) sums (:mod:`impact.estimators.engine_types`).
 """
 
 from __future__ import annotations
@@ -20,13 +24,14 @@ from scipy.sparse.csgraph import connected_components
 from impact._typing import FloatArray
 from impact.design.engine_panel import NEVER, EnginePanel
 from impact.errors import ImpactError
+from impact.estimators.did2s import Did2sFit
 from impact.estimators.engine_types import TypeMoments, score_sums
-from impact.estimators.es_adapters import EventFit, imputation_event_fit
+from impact.estimators.es_adapters import EventFit, did2s_event_fit, imputation_event_fit
 from impact.estimators.es_request import EventRequest
 from impact.estimators.imputation import NOT_IMPUTABLE, NOTHING_IMPUTABLE, ImputationFit
 from impact.inference.clusters import check_cluster_count
 
-__all__ = ["PeriodSystem", "imputation_types"]
+__all__ = ["FirstStageTypes", "PeriodSystem", "did2s_types", "imputation_types"]
 
 
 class PeriodSystem:
@@ -35,7 +40,7 @@ class PeriodSystem:
     connected component set to zero)."""
 
     def __init__(self, U: np.ndarray, count: FloatArray) -> None:
-        self.U = U
+        self.U, self.count = U, count
         self.n_u = np.maximum(U.sum(axis=1), 1)
         Uf = U.astype(float)
         n_t = count @ Uf
@@ -62,77 +67,139 @@ class PeriodSystem:
         lam[self.free] = sla.cho_solve(self.factor, rhs[self.free], check_finite=False)
         return lam
 
+    def unit_weights(self, per_unit: FloatArray) -> FloatArray:
+        """Minus the projection on the first stage's design of weights that are, per
+        unit of each row, ``per_unit`` (rows, T, k) on its slots: the weight of every
+        untreated slot (rows, T, k)."""
+        Uf = self.U.astype(float)
+        lam_w = self.solve(self.count[:, None] * per_unit.sum(axis=1),
+                           np.einsum("r,rtk->tk", self.count, per_unit))  # fmt: skip
+        a_w = (per_unit.sum(axis=1) - Uf @ lam_w) / self.n_u[:, None]
+        return -Uf[:, :, None] * (a_w[:, None, :] + lam_w[None, :, :])
 
-def _weights(h: np.ndarray, on: np.ndarray, count: FloatArray, hs: np.ndarray) -> FloatArray:
-    """Aggregation weight of one unit's entry (rows, T, horizons + 1): per horizon, and
-    the average of all post-treatment entries."""
-    cols = [*(on & (h == k) for k in hs), on & (h >= 0)]
-    W = np.zeros((*h.shape, len(cols)))
-    for c, sel in enumerate(cols):
-        W[..., c] = sel / max(float((count[:, None] * sel).sum()), 1.0)
-    return W
+
+class FirstStageTypes:
+    """The first stage fitted over the types, and every unit's residuals' sums.
+
+    Attributes
+    ----------
+    U, imputable : ndarray of bool (rows, T)
+        Untreated slots; slots whose unit and period are connected through untreated
+        observations (the sample of both estimators).
+    cohort : ndarray
+        Grid position (NaN: never treated).
+    resid : ndarray (rows, T)
+        Per row and imputable slot, the sum over its units of ``r_it``.
+    """
+
+    def __init__(self, pan: EnginePanel, tm: TypeMoments) -> None:
+        self.pan, self.tm = pan, tm
+        self.cohort = np.where(tm.g == NEVER, np.nan, tm.g)
+        seen, cnt = tm.seen, tm.count
+        self.pos = pan.slots.astype(float)
+        with np.errstate(invalid="ignore"):
+            late = self.pos[None, :] < (self.cohort - pan.anticipation)[:, None]
+        self.U = seen & (np.isnan(self.cohort)[:, None] | late)
+        self.system = system = PeriodSystem(self.U, cnt)
+        ucomp, tcomp = system.unit_comp(), system.period_comp
+        ok = seen & (ucomp[:, None] >= 0) & (tcomp[None, :] >= 0)
+        self.imputable = ok & (ucomp[:, None] == tcomp[None, :])
+        lost = round(float(cnt @ (seen & ~self.imputable).sum(axis=1)))
+        self.log = pan.log.with_drop("not_imputable", NOT_IMPUTABLE, lost)
+        if not (cnt[:, None] * (self.imputable & ~self.U)).any():
+            raise ImpactError(NOTHING_IMPUTABLE)
+        Y = tm.ysum() * seen  # per row and slot: sum of y less the units' means
+        Uf = self.U.astype(float)
+        lam = system.solve((Y * Uf).sum(axis=1)[:, None], (Y * Uf).sum(axis=0)[:, None])
+        self.lam = lam[:, 0]
+        self.lam_u = (Uf @ self.lam) / system.n_u  # per row: mean of lambda over U
+        alpha_sum = (Y * Uf).sum(axis=1) / system.n_u - cnt * self.lam_u
+        self.resid = (Y - alpha_sum[:, None] - cnt[:, None] * self.lam[None, :]) * self.imputable
+
+    def rel_time(self) -> np.ndarray:
+        """Event time of every slot (0 for never-treated rows)."""
+        return (self.pos[None, :] - np.nan_to_num(self.cohort)[:, None]).astype(int)
+
+    def variance(
+        self, c: FloatArray, const: FloatArray, cluster: str, who: str
+    ) -> tuple[FloatArray, int]:
+        """``sum_g z_g z_g'`` of the unit scores ``z_i = sum_t c_t r_it + const`` (``c``
+        (rows, T, k) zero off the imputable slots, ``const`` (rows, k)), and the
+        clusters."""
+        U, n_u = self.U.astype(float), self.system.n_u
+        Pm = np.transpose(c, (0, 2, 1)) - c.sum(axis=1)[:, :, None] * (U / n_u[:, None])[:, None]
+        q = np.einsum("rtk,rt->rk", c, self.lam_u[:, None] - self.lam[None, :]) + const
+        sc = score_sums(self.tm, Pm, q)
+        if self.tm.cluster is not None:
+            S = sc.by_cluster(self.tm)
+            V, G = S.T @ S, S.shape[0]
+        else:
+            assert sc.gram is not None
+            V, G = sc.gram, self.pan.n_units
+        check_cluster_count(G, cluster, who)
+        return V, G
+
+    def n_obs(self) -> int:
+        return round(float(self.tm.count @ self.tm.seen.sum(axis=1)))
+
+
+def _cell_means(fs: FirstStageTypes, on: np.ndarray, key: np.ndarray) -> FloatArray:
+    """Per slot in ``on``: the mean of ``r`` over the units' slots with its ``key``."""
+    r1, _ = np.nonzero(on)
+    _, inv = np.unique(np.column_stack([np.nan_to_num(fs.cohort[r1]), key[on]]), axis=0,
+                       return_inverse=True)  # fmt: skip
+    inv = inv.ravel()
+    n = np.bincount(inv, weights=np.broadcast_to(fs.tm.count[:, None], on.shape)[on])
+    out = np.zeros(on.shape)
+    out[on] = (np.bincount(inv, weights=fs.resid[on]) / n)[inv]
+    return out
 
 
 def imputation_types(pan: EnginePanel, tm: TypeMoments, r: EventRequest, cl: str) -> EventFit:
     """The imputation event study (horizons 0 .. window end) over unit types."""
-    g = np.where(tm.g == NEVER, np.nan, tm.g)
-    seen, cnt, pos = tm.seen, tm.count, pan.slots.astype(float)
-    with np.errstate(invalid="ignore"):
-        U = seen & (np.isnan(g)[:, None] | (pos[None, :] < (g - pan.anticipation)[:, None]))
-    system = PeriodSystem(U, cnt)
-    ucomp, tcomp = system.unit_comp(), system.period_comp
-    imputable = seen & (ucomp[:, None] >= 0) & (tcomp[None, :] >= 0)
-    imputable &= ucomp[:, None] == tcomp[None, :]
-    log = pan.log.with_drop(
-        "not_imputable", NOT_IMPUTABLE, round(float(cnt @ (seen & ~imputable).sum(axis=1)))
-    )
-    T1 = imputable & ~U
-    if not (cnt[:, None] * T1).any():
-        raise ImpactError(NOTHING_IMPUTABLE)
-    n_u = system.n_u
-    Y = tm.ysum() * seen  # per row and slot: sum of y less the units' means
-    Uf = U.astype(float)
-    lam = system.solve((Y * Uf).sum(axis=1)[:, None], (Y * Uf).sum(axis=0)[:, None])[:, 0]
-    lam_u = (Uf @ lam) / n_u  # per row: mean of lambda over the untreated slots
-    alpha_sum = (Y * Uf).sum(axis=1) / n_u - cnt * lam_u
-    tau_sum = Y - alpha_sum[:, None] - cnt[:, None] * lam[None, :]
-    h = np.where(T1, pos[None, :] - np.nan_to_num(g)[:, None], 0).astype(int)
+    fs = FirstStageTypes(pan, tm)
+    cnt = tm.count
+    T1 = fs.imputable & ~fs.U
+    h = np.where(T1, fs.rel_time(), 0)
     hs = np.unique(h[T1 & (h >= -pan.anticipation)])
     hs = hs[(hs >= 0) & (hs <= r.window[1])]
-    W = _weights(h, T1, cnt, hs)
-    est = np.einsum("rt,rtk->k", tau_sum, W)
-    # projection of the treated weights on the first stage's design
-    b_rows = cnt[:, None] * W.sum(axis=1)
-    lam_w = system.solve(b_rows, np.einsum("r,rtk->tk", cnt, W))
-    a_w = (W.sum(axis=1) - Uf @ lam_w) / n_u[:, None]
-    # each treated entry less its cohort-horizon mean (the conservative residual)
-    r1, _ = np.nonzero(T1)
-    _, inv = np.unique(np.column_stack([g[r1], h[T1]]), axis=0, return_inverse=True)
-    inv = inv.ravel()
-    n_cell = np.bincount(inv, weights=np.broadcast_to(cnt[:, None], T1.shape)[T1])
-    tau_bar = np.zeros(T1.shape)
-    tau_bar[T1] = (np.bincount(inv, weights=tau_sum[T1]) / n_cell)[inv]
-    c = W - Uf[:, :, None] * (a_w[:, None, :] + lam_w[None, :, :])
-    Pm = np.transpose(c, (0, 2, 1)) - (c.sum(axis=1)[:, :, None] * (Uf / n_u[:, None])[:, None, :])
-    q = np.einsum("rtk,rt->rk", c, (T1 | U) * (lam_u[:, None] - lam[None, :]))
-    q -= np.einsum("rtk,rt->rk", W, tau_bar)
-    sc = score_sums(tm, Pm, q)
-    if tm.cluster is not None:
-        S = sc.by_cluster(tm)
-        V, G = S.T @ S, S.shape[0]
-    else:
-        assert sc.gram is not None
-        V, G = sc.gram, pan.n_units
-    check_cluster_count(G, cl, "imputation")
+    cols = [*(T1 & (h == k) for k in hs), T1 & (h >= 0)]
+    W = np.zeros((*h.shape, len(cols)))  # one unit's aggregation weights
+    for j, sel in enumerate(cols):
+        W[..., j] = sel / max(float((cnt[:, None] * sel).sum()), 1.0)
+    est = np.einsum("rt,rtk->k", fs.resid, W)
+    # each treated slot less its cohort-horizon mean: the conservative residual
+    tau_bar = _cell_means(fs, T1, h)
+    c = W + fs.system.unit_weights(W)
+    V, G = fs.variance(c, -np.einsum("rtk,rt->rk", W, tau_bar), cl, "imputation")
     imp = ImputationFit(
         horizons=hs,
         estimate=est[:-1],
         vcov=V[:-1, :-1],
         overall=float(est[-1]),
         overall_se=float(np.sqrt(max(V[-1, -1], 0.0))),
-        n_obs=round(float(cnt @ seen.sum(axis=1))),
+        n_obs=fs.n_obs(),
         n_units=pan.n_units,
-        sample_log=log,
+        sample_log=fs.log,
         n_clusters=G,
     )
     return imputation_event_fit(imp, r, cl)
+
+
+def did2s_types(pan: EnginePanel, tm: TypeMoments, r: EventRequest, cl: str) -> EventFit:
+    """Gardner's two-stage event study (every event time but the reference) over unit
+    types."""
+    fs = FirstStageTypes(pan, tm)
+    cnt = tm.count
+    rel = fs.rel_time()
+    dummy = fs.imputable & ~np.isnan(fs.cohort)[:, None] & (rel != r.reference)
+    rel_times = np.unique(rel[dummy])
+    D = np.zeros((*rel.shape, len(rel_times)))
+    r_i, t_i = np.nonzero(dummy)
+    D[r_i, t_i, np.searchsorted(rel_times, rel[dummy])] = 1.0
+    counts = np.einsum("r,rtk->k", cnt, D)
+    beta = np.einsum("rt,rtk->k", fs.resid, D) / counts
+    c = (D + fs.system.unit_weights(D)) / counts
+    V, G = fs.variance(c, -np.einsum("rtk,k->rk", D, beta / counts), cl, "did2s")
+    fit = Did2sFit(rel_times.astype(int), beta, V, fs.log, pan.n_units, G)
+    return did2s_event_fit(fit, r, cl)

@@ -103,10 +103,10 @@ def event_study(
         path or glob, a DuckDB relation, a pyarrow Table or Dataset, a polars frame) in
         DuckDB. The engine path validates the panel in the engine and sums it by unit type
         (cohort and periods observed) and, for coarser clusters, by cluster and type:
-        ``"twfe"``, ``"sun_abraham"``, ``"imputation"`` and ``"cs"`` give the in-memory
-        estimates and variances without bringing the rows to Python (the result reports
-        the passes and bytes collected, ``engine_use``). Integer periods, no covariates
-        (``"cs"``: none either) or extra fixed effects, clusters that contain whole units.
+        ``"twfe"``, ``"sun_abraham"``, ``"imputation"``, ``"did2s"`` and ``"cs"`` give the
+        in-memory estimates and variances without bringing the rows to Python (the result
+        reports the passes and bytes collected, ``engine_use``). Integer periods, no
+        covariates or extra fixed effects, clusters that contain whole units.
 
     Returns
     -------

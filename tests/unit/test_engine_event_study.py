@@ -1,4 +1,4 @@
-"""Conformance of ``event_study`` on the engines (TWFE, Sun-Abraham, imputation and
+"""Conformance of ``event_study`` on the engines (TWFE, Sun-Abraham, imputation, did2s and
 Callaway-Sant'Anna summed by unit type in the engine) against the in-memory fit (itself
 checked against pyfixest, diff-diff and R did in tests/reference): estimates, standard
 errors, simultaneous bands, the overall effect, sample logs and counts, on the shipped
@@ -25,7 +25,7 @@ pytest.importorskip("duckdb")
 #: instead of every unit's residuals (1e-14 to 3e-14 relative here). The issue's bound.
 ENGINE_RTOL = 1e-10
 KW = dict(y="y", unit="fid", time="year", cohort="g0", never_treated=0)
-ESTIMATORS = ["twfe", "sun_abraham", "imputation", "cs"]
+ESTIMATORS = ["twfe", "sun_abraham", "imputation", "did2s", "cs"]
 CASES = [
     {},
     {"vcov": {"cluster": "cell"}, "window": (-3, 4), "reference": -2},
@@ -93,7 +93,7 @@ def test_pandas_engine_and_no_never_treated_units(panel, estimator):
 def test_parquet_shards_under_a_memory_limit(panel, tmp_path):
     glob = parquet_shards(panel, tmp_path)
     engine = spilling_engine(tmp_path)
-    for estimator in ("sun_abraham", "imputation"):
+    for estimator in ("sun_abraham", "did2s"):
         want = _fit(panel, **KW, estimator=estimator, vcov={"cluster": "cell"})
         got = _fit(glob, **KW, estimator=estimator, vcov={"cluster": "cell"}, engine=engine)
         _same(want, got)
@@ -103,7 +103,7 @@ def test_parquet_shards_under_a_memory_limit(panel, tmp_path):
 def test_collected_bytes_do_not_grow_with_units(panel):
     """Doubling the units (a copy with new ids) leaves the collected tables' size alone."""
     twice = pd.concat([panel, panel.assign(fid=panel["fid"] + "b")], ignore_index=True)
-    for estimator in ("sun_abraham", "imputation"):
+    for estimator in ("sun_abraham", "imputation", "did2s"):
         uses = [_fit(d, **KW, estimator=estimator, engine="duckdb").engine_use
                 for d in (panel, twice)]  # fmt: skip
         assert uses[0].passes == uses[1].passes
@@ -112,7 +112,6 @@ def test_collected_bytes_do_not_grow_with_units(panel):
 
 def test_limits_and_bad_input_are_typed(panel):
     for bad in (
-        {"estimator": "did2s"},
         {"estimator": "etwfe"},
         {"covariates": ["log_k"]},
         {"fixed_effects": "sector^year"},
