@@ -3,7 +3,7 @@ with time, peak memory (RSS) and the engine's passes; pyfixest on the same rows 
 in memory for comparison (its load time counted).
 
 Run: ``python benchmarks/scale.py --rows 15000000 [--rows 100000000] [--data DIR]
-[--memory-limit 4GB] [--peers] [--fits twfe att_gt sun_abraham imputation]``.
+[--memory-limit 4GB] [--peers] [--fits twfe att_gt sun_abraham imputation did2s]``.
 
 Each size writes the cluster panel as Parquet shards once (``--data``, default a folder
 under the system's temporary directory, reused when present; about 40 bytes per row on
@@ -13,7 +13,7 @@ disk), then runs every fit in a fresh process so that each peak RSS is its own:
   with the given memory limit (spilling to a temporary directory beside the data);
 - ``att_gt``: unconditional Callaway-Sant'Anna ATT(g,t) of ``log_emp`` by ``join_year``
   (never-treated controls, unit-level influence functions), DuckDB as above;
-- ``sun_abraham`` and ``imputation``: ``event_study`` of ``log_emp`` by ``join_year``,
+- ``sun_abraham``, ``imputation`` and ``did2s``: ``event_study`` of ``log_emp`` by ``join_year``,
   window (-5, 5), clustered by firm, DuckDB as above;
 - the in-memory peers (``--peers``): pyfixest for TWFE, impact's numpy path for the others
   (the speed issue measured diff-diff's Sun-Abraham and did2s failing at 1.5e7 rows), the
@@ -42,6 +42,7 @@ ENGINE_FITS = {
     "att_gt": "att_gt_mem",
     "sun_abraham": "sun_abraham_mem",
     "imputation": "imputation_mem",
+    "did2s": "did2s_mem",
 }
 #: Cluster-panel firm-years per incumbent firm (about 15 over the observed window).
 ROWS_PER_FIRM = 15.5

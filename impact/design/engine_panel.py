@@ -21,22 +21,15 @@ import pandas as pd
 from impact.data.samplelog import SampleLog
 from impact.data.timeindex import period_grid, time_numbers
 from impact.design.checks import check_anticipation
+from impact.design.engine_checks import P, validate_panel
 from impact.design.grid import PeriodGrid
 from impact.design.rules import _read_cohorts, late_note
 from impact.engine.base import Engine
 from impact.errors import (
     ClusterError,
     CohortError,
-    ColumnNotFoundError,
-    ColumnTypeError,
-    DuplicateRowsError,
     EmptySampleError,
-    ImpactError,
     InvalidOptionError,
-    InvalidTimeError,
-    InvalidWeightsError,
-    MissingIdError,
-    close_matches_hint,
 )
 from impact.linear.engine_sample import column_ref as _ref
 
@@ -47,7 +40,6 @@ MAX_PERIODS = 52
 #: The cohort code of never-treated units inside the engine: no finite cohort equals it
 #: (missing and infinite cohorts are never-treated codes anyway).
 NEVER = -np.inf
-P = "_impact_"
 
 
 @dataclass(frozen=True)
@@ -88,26 +80,6 @@ class EnginePanel:
     notes: tuple[str, ...]
 
 
-def _columns(engine: Engine, src: Any, names: list[str]) -> None:
-    have = engine.columns(src)
-    for c in dict.fromkeys(names):
-        if c not in have:
-            raise ColumnNotFoundError(
-                f"column {c!r} is not a column of the data." + close_matches_hint(c, have)
-            )
-
-
-def _constant(engine: Engine, src: Any, unit: str, col: str, what: str) -> None:
-    pairs = engine.group_relation(src, [unit, col], {}, count=None)
-    per_unit = engine.group_relation(pairs, [unit], {}, count=f"{P}k")
-    bad = engine.count(engine.where(per_unit, f"{P}k", ">", 1.0))
-    if bad:
-        raise ImpactError(
-            f"{what} column {col!r} varies within {bad} units; it must be constant over time "
-            "for every unit."
-        )
-
-
 def _popcount(pattern: np.ndarray) -> np.ndarray:
     bits = pattern.astype(np.int64)
     out = np.zeros(len(bits), dtype=np.int64)
@@ -121,101 +93,6 @@ def _observed(pattern: np.ndarray, numbers: np.ndarray) -> np.ndarray:
     """Period numbers observed by any of the patterns."""
     union = int(np.bitwise_or.reduce(pattern.astype(np.int64))) if len(pattern) else 0
     return np.array([n for j, n in enumerate(numbers) if union >> j & 1])
-
-
-def _validate(
-    engine: Engine,
-    src: Any,
-    unit: str,
-    time: str,
-    cohort: str,
-    y: str,
-    control_pool: str | None,
-    weights: str | None,
-    cluster: str | None,
-) -> int:
-    _columns(
-        engine, src, [unit, time, cohort, y, *(c for c in (control_pool, weights, cluster) if c)]
-    )
-    reserved = [c for c in engine.columns(src) if c.startswith(P)]
-    if reserved:
-        raise InvalidOptionError(
-            f"column {reserved[0]!r} starts with {P!r}, which the engine path reserves for its "
-            "own columns; rename it."
-        )
-    for c in (y, weights, control_pool):
-        if c:
-            _ref(c)  # a backtick cannot be read inside an expression
-    kinds = engine.kinds(src)
-    if kinds[time] != "number":
-        raise InvalidTimeError(
-            f"time column {time!r} holds {kinds[time]} values; the engine path reads integer "
-            "periods (fit an in-memory pandas frame for Period or date columns)."
-        )
-    if kinds[cohort] != "number":
-        raise CohortError(
-            f"cohort column {cohort!r} must hold numeric periods (first treated "
-            f"period), it holds {kinds[cohort]} values."
-        )
-    if kinds[y] not in ("number", "bool"):
-        raise ImpactError(f"column {y!r} must be numeric, it holds {kinds[y]} values.")
-    n0 = engine.count(src)
-    if n0 == 0:
-        raise EmptySampleError("the data have no rows: nothing can be estimated.")
-    per, _ = engine.missing_counts(src, [unit, time])
-    for col, role in ((unit, "unit id"), (time, "time")):
-        if per[col]:
-            raise MissingIdError(
-                f"{role} column {col!r} is missing on {per[col]} rows; drop "
-                "or fill those rows first."
-            )
-    pairs = engine.group_relation(src, [unit, time], {}, count=f"{P}k")
-    dup = engine.count(engine.where(pairs, f"{P}k", ">", 1.0))
-    if dup:
-        raise DuplicateRowsError(
-            f"{dup} ({unit}, {time}) pairs have more than one row; a panel has one row per "
-            "unit and period. Aggregate or drop the duplicates first."
-        )
-    if weights:
-        if kinds[weights] != "number":
-            raise InvalidWeightsError(
-                f"weights column {weights!r} must be numeric, it holds {kinds[weights]} values."
-            )
-        _, bad = engine.missing_counts(src, [weights])
-        if bad or engine.count(engine.where(src, weights, "<", 0.0)):
-            raise InvalidWeightsError(
-                f"weights column {weights!r} has missing, infinite or negative values. "
-                "Weights must be >= 0."
-            )
-        if not engine.count(engine.where(src, weights, ">", 0.0)):
-            raise InvalidWeightsError(f"weights column {weights!r} is zero on every row.")
-    if control_pool:
-        _, bad = engine.missing_counts(src, [control_pool])
-        if bad:
-            raise ImpactError(f"control_pool column {control_pool!r} has missing values.")
-        other = kinds[control_pool] == "number" and engine.count(
-            engine.where(engine.where(src, control_pool, "!=", 0.0), control_pool, "!=", 1.0)
-        )
-        if kinds[control_pool] not in ("bool", "number") or other:
-            raise ColumnTypeError(
-                f"control_pool column {control_pool!r} must hold True/False (or 1/0) values."
-            )
-    if cluster:
-        per_c, _ = engine.missing_counts(src, [cluster])
-        if per_c[cluster]:
-            raise ClusterError(
-                f"cluster variable {cluster!r} is missing on {per_c[cluster]} rows. Choosing a "
-                "vcov must not change the sample: fill the cluster ids or drop those rows."
-            )
-    for col, what in (
-        (cohort, "cohort"),
-        (control_pool, "control_pool"),
-        (weights, "weights"),
-        (cluster, "cluster"),
-    ):
-        if col and col != unit:
-            _constant(engine, src, unit, col, what)
-    return n0
 
 
 def engine_panel(
@@ -240,7 +117,7 @@ def engine_panel(
     the period grid, invalid weights, missing cluster ids, empty samples.
     """
     anticipation = check_anticipation(anticipation)
-    n0 = _validate(engine, src, unit, time, cohort, y, control_pool, weights, cluster)
+    n0 = validate_panel(engine, src, unit, time, cohort, y, control_pool, weights, cluster)
     log = SampleLog(n_initial=n0)
     per, n_miss = engine.missing_counts(src, [y])
     if per[y] == n0:

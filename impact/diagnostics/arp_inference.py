@@ -27,6 +27,7 @@ from scipy.stats import truncnorm
 from impact._typing import FloatArray
 from impact.diagnostics.honest_constraints import Polyhedron
 from impact.errors import InvalidOptionError
+from impact.inference.bands import symmetric_root
 
 __all__ = ["MAX_SUBSETS", "ArpProblem", "arp_accepts", "arp_problem"]
 
@@ -138,9 +139,8 @@ def _least_favourable_cv(
 ) -> float:
     """``1 - kappa`` quantile of ``max_gamma gamma' xi`` for ``xi ~ N(0, Sigma_Y)``: the
     statistic's critical value at the least favourable null (mean 0)."""
-    w, U = np.linalg.eigh(sigma_y)
-    root = U * np.sqrt(np.clip(w, 0.0, None))
-    xi = rng.standard_normal((LF_DRAWS, len(w))) @ root.T
+    root = symmetric_root(sigma_y)
+    xi = rng.standard_normal((LF_DRAWS, len(root))) @ root
     return float(np.quantile((xi @ V.T).max(axis=1), 1.0 - kappa))
 
 

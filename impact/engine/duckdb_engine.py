@@ -163,7 +163,15 @@ class DuckDBEngine:
         path or glob (``str`` or ``Path`` ending in ``.parquet``), a relation of this
         engine's connection, a pyarrow Table or Dataset, or a polars frame."""
         if isinstance(data, pd.DataFrame):
-            rel = self.con.from_df(data)
+            try:
+                rel = self.con.from_df(data)
+            except self._errors.Error as exc:
+                odd = [str(c) for c, k in _frame_kinds(data).items() if k == "other"]
+                raise ColumnTypeError(
+                    f"DuckDB cannot read this frame (columns of dtypes it does not know: "
+                    f"{', '.join(odd) or 'see below'}). Convert them (a Period year with "
+                    f".dt.year) or fit in memory (engine=None). DuckDB said: {exc}"
+                ) from None
             # what the columns hold as pandas sees them: DuckDB reads an object column of
             # numbers as numbers and one of 3 and "3" as text (merging the two)
             self._frame_kinds[id(rel)] = _frame_kinds(data)

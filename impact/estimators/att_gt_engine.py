@@ -29,10 +29,6 @@ from impact.results.aggregation import EngineRows
 
 __all__ = ["CellSums", "att_gt_in_engine", "cell_sums", "influence_rows"]
 
-#: A cell's influence-function variance below this share of the terms it is the
-#: difference of is zero up to their rounding.
-NULL_INFLUENCE = 1e-12
-
 
 class CellSums:
     """Estimates, counts and influence-function coefficients of the cells."""
@@ -159,8 +155,7 @@ def influence_rows(
         np.add.at(units, tm.cluster, tm.count)
         rows = EngineRows(S[:, :K], S[:, K:], units, pg_mean, panel.n_units, G)
         return rows, np.arange(G), tm.labels
-    assert sc.gram is not None and sc.terms is not None
-    terms = sc.terms
+    assert sc.gram is not None and sc.rounding is not None
     Q = np.zeros((K + C + 1, K + C + 1))
     Q[:-1, :-1] = sc.gram
     Q[:-1, -1] = Q[-1, :-1] = sc.zsum.sum(axis=0)
@@ -170,7 +165,7 @@ def influence_rows(
     # alike) has a zero row and column (|Q_ij| <= sqrt(Q_ii Q_jj)); then scale to a unit
     # diagonal, so that no column drowns the others
     null = np.zeros(len(Q), dtype=bool)
-    null[:K] = diag[:K] <= NULL_INFLUENCE * terms[:K]
+    null[:K] = diag[:K] <= sc.rounding[:K]
     Q[null, :] = Q[:, null] = 0.0
     d = np.where(~null & (diag > 0), np.sqrt(diag), 1.0)
     vals, vecs = np.linalg.eigh((Q + Q.T) / 2 / np.outer(d, d))

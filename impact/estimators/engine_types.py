@@ -9,10 +9,11 @@ unit's outcomes by period, and ``P_k``, ``q_k`` fixed by the unit's *type* ``k``
 control-pool flag, periods observed). Their estimates are linear in the types' sums of
 ``y_i``. So one engine pass of per-type (or per cluster and type) sums gives every number.
 
-The outcomes are summed less each unit's own mean and less the period's mean: the maps
-``P_k`` ignore a unit's level (``P_k 1 = 0`` on the periods it is observed in), and the
-period means are added back exactly, on the driver; what is summed then holds neither
-the units' levels nor the common trend, so the second moments keep their digits.
+The outcomes are summed less each unit's own mean and less the mean of those over its
+type in each period: the maps ``P_k`` ignore a unit's level (``P_k 1 = 0`` on the periods
+it is observed in), and the type means are added back exactly, on the driver; what is
+summed then holds neither the units' levels nor what their type shares (the trend, large
+treatment effects), so the second moments keep their digits.
 """
 
 from __future__ import annotations
@@ -28,13 +29,28 @@ from impact._typing import FloatArray
 from impact.design.engine_panel import EnginePanel, P
 from impact.engine.base import Engine
 from impact.engine.expressions import expression
-from impact.errors import InvalidOptionError
+from impact.errors import ColumnTypeError, InvalidOptionError
 from impact.linear.engine_sample import LONG_EXPRESSION
 
-__all__ = ["MAX_CLUSTER_TYPES", "ScoreSums", "TypeMoments", "score_sums", "type_moments"]
+__all__ = [
+    "MAX_CLUSTER_TYPES",
+    "NULL_MEAN",
+    "NULL_SPREAD",
+    "ScoreSums",
+    "TypeMoments",
+    "score_sums",
+    "type_moments",
+]
 
 #: Most (cluster, unit type) rows a clustered fit collects.
 MAX_CLUSTER_TYPES = 5_000_000
+#: A score's sum of squares below this share of its within-type sums of squares is
+#: rounding (their cross terms cancel to it).
+NULL_SPREAD = 1e-12
+#: The squared relative rounding (1e-10, far above the 1e-16 of one sum) of a type's
+#: mean score, whose terms (outcome means and fitted cell effects) cancel: effects 1e6
+#: times the noise keep their variance (1e-12 of the terms), a zero score reads zero.
+NULL_MEAN = 1e-20
 
 
 @dataclass(frozen=True)
@@ -55,8 +71,9 @@ class TypeMoments:
         Sums of ``w`` and of ``w y_c`` (``y_c`` the centred outcomes, 0 when unobserved).
     m0, m1, m2 : ndarray or None
         Sums of ``w^2``, ``w^2 y_c`` and ``w^2 y_c y_c'`` (unit-level rows only).
-    period_mean : ndarray (T,)
-        The period means taken out of ``y_c`` (besides the units' own means).
+    shift : ndarray (rows, T)
+        What was taken out of ``y_c`` besides the units' own means: the mean of those
+        over the row's type in each period.
     cluster, labels : ndarray or None
         Cluster code of each row and the cluster labels (clustered rows only).
     """
@@ -71,39 +88,49 @@ class TypeMoments:
     m0: FloatArray | None
     m1: FloatArray | None
     m2: FloatArray | None
-    period_mean: FloatArray
+    shift: FloatArray
     cluster: np.ndarray | None
     labels: np.ndarray | None
 
     def ysum(self) -> FloatArray:
         """Per row, the sums of ``w y`` less the units' own means (rows, T)."""
-        return self.f1 + self.f0[:, None] * self.seen * self.period_mean[None, :]
+        return self.f1 + self.f0[:, None] * self.seen * self.shift
 
 
-def _centred(engine: Engine, units: Any, T: int) -> tuple[Any, list[str], FloatArray]:
-    """The units with each observed outcome less the unit's own mean and less the
-    period's mean of those (returned)."""
+KEYS = [f"{P}g", f"{P}pool", f"{P}pat"]
+
+
+def _centred(engine: Engine, units: Any, T: int) -> tuple[Any, list[str], pd.DataFrame]:
+    """The units with each observed outcome less the unit's own mean and less the mean of
+    those over its type's units in that period (the table of these shifts, by type, is
+    returned): what is summed then holds neither the units' levels nor anything common
+    to a type, such as the trend or large treatment effects."""
     y, o = [f"{P}y{a}" for a in range(T)], [f"{P}o{a}" for a in range(T)]
+    w = f"{P}w"
     mean = f"({' + '.join(y)}) / ({' + '.join(o)})"
     made = {f"{P}u{a}": f"{y[a]} - {o[a]} * {mean}" for a in range(T)}
     exprs = {k: expression(v, max_length=LONG_EXPRESSION) for k, v in made.items()}
     units = engine.with_columns(units, exprs)
-    sums = {f"s{a}": f"{P}u{a}" for a in range(T)} | {f"n{a}": o[a] for a in range(T)}
-    tot = engine.group_sums(units, [], sums, count=None)
-    n = np.array([float(tot[f"n{a}"].iloc[0]) for a in range(T)])
-    s = np.array([float(tot[f"s{a}"].iloc[0]) for a in range(T)])
-    m = np.where(n > 0, s / np.where(n > 0, n, 1.0), 0.0)
-    twice = {f"{P}c{a}": f"{P}u{a} - {o[a]} * ({float(m[a])!r})" for a in range(T)}
-    return engine.with_columns(units, twice), list(twice), m
+    sums = {f"{P}s{a}": f"{w} * {P}u{a}" for a in range(T)}
+    sums |= {f"{P}n{a}": f"{w} * {o[a]}" for a in range(T)}
+    types = engine.group_sums(units, KEYS, sums, count=None)
+    shift = types[KEYS].copy()
+    for a in range(T):
+        n = types[f"{P}n{a}"].to_numpy(dtype=float)
+        total = types[f"{P}s{a}"].to_numpy(dtype=float)
+        shift[f"{P}h{a}"] = np.where(n > 0, total / np.where(n > 0, n, 1.0), 0.0)
+    units = engine.join_small(units, shift, KEYS)
+    twice = {f"{P}c{a}": f"{P}u{a} - {o[a]} * {P}h{a}" for a in range(T)}
+    return engine.with_columns(units, twice), list(twice), shift
 
 
 def _moment_names(y: list[str]) -> dict[str, str]:
     w = f"{P}w"
-    sums = {"m0": f"{w} * {w}", "f0": w}
-    sums |= {f"m1_{a}": f"{w} * {w} * {c}" for a, c in enumerate(y)}
-    sums |= {f"f1_{a}": f"{w} * {c}" for a, c in enumerate(y)}
+    sums = {f"{P}m0": f"{w} * {w}", f"{P}f0": w}
+    sums |= {f"{P}m1_{a}": f"{w} * {w} * {c}" for a, c in enumerate(y)}
+    sums |= {f"{P}f1_{a}": f"{w} * {c}" for a, c in enumerate(y)}
     sums |= {
-        f"m2_{a}_{b}": f"{w} * {w} * {y[a]} * {y[b]}"
+        f"{P}m2_{a}_{b}": f"{w} * {w} * {y[a]} * {y[b]}"
         for a, b in itertools.combinations_with_replacement(range(len(y)), 2)
     }
     return sums
@@ -113,19 +140,19 @@ def type_moments(
     engine: Engine, panel: EnginePanel, cluster: str | None, *, second: bool = True
 ) -> TypeMoments:
     """One pass of sums over the unit types (``cluster`` None) or over (cluster, type);
-    ``second=False`` skips the second moments (estimates only)."""
+    ``second=False`` skips the second moments (estimates only). The output columns carry
+    the reserved prefix, so no column of the user's (a cluster key) can collide."""
     T = len(panel.slots)
-    keys = [f"{P}g", f"{P}pool", f"{P}pat"]
-    units, yc, period_mean = _centred(engine, panel.units, T)
+    units, yc, shift = _centred(engine, panel.units, T)
+    names = _moment_names(yc)
     if cluster is None:
-        names = _moment_names(yc)
         if not second:
-            names = {k: v for k, v in names.items() if k.startswith("f")}
+            names = {k: v for k, v in names.items() if k.startswith(f"{P}f")}
         sums = {k: expression(v, max_length=LONG_EXPRESSION) for k, v in names.items()}
-        rows = engine.group_sums(units, keys, sums, count="units")
+        rows = engine.group_sums(units, KEYS, sums, count=f"{P}units")
     else:
-        first = {"f0": f"{P}w"} | {f"f1_{a}": f"{P}w * {c}" for a, c in enumerate(yc)}
-        rows = engine.group_sums(units, [cluster, *keys], first, count="units")
+        first = {k: v for k, v in names.items() if k.startswith(f"{P}f")}
+        rows = engine.group_sums(units, [cluster, *KEYS], first, count=f"{P}units")
         if len(rows) > MAX_CLUSTER_TYPES:
             raise InvalidOptionError(
                 f"clustering by {cluster!r} gives {len(rows):,} (cluster, unit type) groups; "
@@ -134,27 +161,34 @@ def type_moments(
     pat = rows[f"{P}pat"].to_numpy().astype(np.int64)
     m0 = m1 = m2 = None
     if cluster is None and second:
-        m0 = rows["m0"].to_numpy(dtype=float)
-        m1 = rows[[f"m1_{a}" for a in range(T)]].to_numpy(dtype=float)
+        m0 = rows[f"{P}m0"].to_numpy(dtype=float)
+        m1 = rows[[f"{P}m1_{a}" for a in range(T)]].to_numpy(dtype=float)
         m2 = np.zeros((len(rows), T, T))
         for a, b in itertools.combinations_with_replacement(range(T), 2):
-            m2[:, a, b] = m2[:, b, a] = rows[f"m2_{a}_{b}"].to_numpy(dtype=float)
+            m2[:, a, b] = m2[:, b, a] = rows[f"{P}m2_{a}_{b}"].to_numpy(dtype=float)
     codes = labels = None
     if cluster is not None:
-        codes, labels = pd.factorize(rows[cluster], sort=True)
+        try:
+            codes, labels = pd.factorize(rows[cluster], sort=True)
+        except TypeError:
+            raise ColumnTypeError(
+                f"cluster column {cluster!r} holds values that are not ids (structs or "
+                "lists); cast it to text or integers."
+            ) from None
         labels = np.asarray(labels)
+    per_row = rows[KEYS].merge(shift, on=KEYS, how="left")
     return TypeMoments(
         g=rows[f"{P}g"].to_numpy(dtype=float),
         pool=rows[f"{P}pool"].to_numpy(dtype=float) != 0,
         pat=pat,
-        count=rows["units"].to_numpy(dtype=float),
+        count=rows[f"{P}units"].to_numpy(dtype=float),
         seen=np.column_stack([(pat >> j) & 1 for j in range(T)]).astype(bool),
-        f0=rows["f0"].to_numpy(dtype=float),
-        f1=rows[[f"f1_{a}" for a in range(T)]].to_numpy(dtype=float),
+        f0=rows[f"{P}f0"].to_numpy(dtype=float),
+        f1=rows[[f"{P}f1_{a}" for a in range(T)]].to_numpy(dtype=float),
         m0=m0,
         m1=m1,
         m2=m2,
-        period_mean=period_mean,
+        shift=per_row[[f"{P}h{a}" for a in range(T)]].to_numpy(dtype=float),
         cluster=codes,
         labels=labels,
     )
@@ -170,14 +204,15 @@ class ScoreSums:
         Per row of the moments, the sum of its units' scores.
     gram : ndarray (K, K) or None
         ``sum_i Z_i Z_i'`` (unit-level moments only).
-    terms : ndarray (K,) or None
-        ``sum_i`` of the squared terms whose cancellation gives ``diag(gram)``: the scale
-        below which a diagonal entry is rounding.
+    rounding : ndarray (K,) or None
+        The scale below which a diagonal entry of ``gram`` is rounding: a share
+        (:data:`NULL_SPREAD`) of its within-type sums of squares plus the squared rounding
+        (:data:`NULL_MEAN`) of the type mean scores, whose terms cancel.
     """
 
     zsum: FloatArray
     gram: FloatArray | None
-    terms: FloatArray | None
+    rounding: FloatArray | None
 
     def by_cluster(self, tm: TypeMoments) -> FloatArray:
         """The clusters' sums of the scores (G, K) (clustered moments only)."""
@@ -191,7 +226,9 @@ def score_sums(tm: TypeMoments, Pm: FloatArray, q: FloatArray) -> ScoreSums:
     """Sums of the scores with maps ``Pm`` (rows, K, T) and ``q`` (rows, K) of the
     uncentred outcomes; every ``Pm[r]`` must vanish on a constant over the row's
     observed periods."""
-    q = q + np.einsum("rkj,rj->rk", Pm, tm.seen * tm.period_mean[None, :])
+    shifted = np.einsum("rkj,rj->rk", Pm, tm.seen * tm.shift)
+    size = np.abs(q) + np.abs(shifted)  # what cancels in a type's mean score
+    q = q + shifted
     zsum = np.einsum("rkj,rj->rk", Pm, tm.f1) + tm.f0[:, None] * q
     if tm.m2 is None:
         return ScoreSums(zsum, None, None)
@@ -203,5 +240,6 @@ def score_sums(tm: TypeMoments, Pm: FloatArray, q: FloatArray) -> ScoreSums:
         + np.einsum("rk,rm->km", q, Pm1)
         + np.einsum("r,rk,rm->km", tm.m0, q, q)
     )
-    terms = np.einsum("rkl,rkl->k", PM, Pm) + np.einsum("r,rk->k", tm.m0, q * q)
-    return ScoreSums(zsum, gram, terms)
+    spread = np.einsum("rkl,rkl->k", PM, Pm)  # the within-type part (sums of squares)
+    rounding = NULL_SPREAD * spread + NULL_MEAN * np.einsum("r,rk->k", tm.m0, size * size)
+    return ScoreSums(zsum, gram, rounding)

@@ -153,7 +153,7 @@ def _meat(ts: TypeSample, cell: np.ndarray, K: int, m: FloatArray) -> FloatArray
     T_r = np.maximum(seen.sum(axis=1), 1)
     mc = np.where(seen, m[np.where(seen, cell, 0)], 0.0)  # each slot's cell effect
     # e_i = Pi (y_c + period means) - (m_cell - mean of m_cell): per row h and Pi
-    pm = s * tm.period_mean[None, :]
+    pm = s * tm.shift
     h = pm - s * (pm.sum(axis=1) / T_r)[:, None] - (mc - s * (mc.sum(axis=1) / T_r)[:, None])
 
     def demean(v: FloatArray) -> FloatArray:  # Pi v, v (rows, T)
@@ -260,7 +260,7 @@ def twfe_types(
     T = len(kept)
     levels = np.unique(binned[seen & (binned != reference)])
     if not len(levels):
-        raise ImpactError(
+        raise EmptySampleError(
             "no event time other than the reference is observed after dropping singletons."
         )
     L = len(levels)

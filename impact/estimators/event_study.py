@@ -24,7 +24,7 @@ __all__ = ["SUPT_DRAWS", "EventStudyResult", "event_study", "sup_t_critical_valu
 def _post_average(est: FloatArray, V: FloatArray, rel: np.ndarray) -> tuple[float, float]:
     post = rel >= 0
     w = post / post.sum()
-    return float(w @ est), float(np.sqrt(w @ V @ w))
+    return float(w @ est), float(np.sqrt(max(w @ V @ w, 0.0)))  # rounding below zero
 
 
 def event_study(

@@ -34,7 +34,7 @@ from impact.errors import (
 from impact.linear.formula import Factor, ParsedFormula
 from impact.linear.model_matrix import format_level
 
-__all__ = ["INTERNAL", "EngineSample", "column_ref", "engine_sample"]
+__all__ = ["INTERNAL", "EngineSample", "check_engine_columns", "column_ref", "engine_sample"]
 
 #: Prefix of the columns the engine path adds (a data column with it is refused).
 INTERNAL = "_impact_"
@@ -153,7 +153,8 @@ def _expand_categorical(
     return src, xs, names
 
 
-def _check_columns(engine: Engine, src: Any, cols: Sequence[str], role: str) -> None:
+def check_engine_columns(engine: Engine, src: Any, cols: Sequence[str], role: str) -> None:
+    """Every name in ``cols`` is a column of ``src`` (a typed error naming the closest)."""
     have = engine.columns(src)
     for c in cols:
         if c not in have:
@@ -226,10 +227,10 @@ def engine_sample(
     singleton fixed-effect groups (iteratively). Errors: unknown or non-numeric columns,
     invalid weights, missing cluster ids on used rows, empty sample.
     """
-    _check_columns(engine, src, parsed.columns, "formula column")
+    check_engine_columns(engine, src, parsed.columns, "formula column")
     if weights is not None:
-        _check_columns(engine, src, [weights], "weights column")
-    _check_columns(engine, src, clusters, "cluster variable")
+        check_engine_columns(engine, src, [weights], "weights column")
+    check_engine_columns(engine, src, clusters, "cluster variable")
     clash = [c for c in engine.columns(src) if c.startswith(INTERNAL)]
     if clash:
         raise InvalidOptionError(
