@@ -53,6 +53,8 @@ def _setup(data, r: EventRequest) -> _Setup:
     )
     cols = [y, unit, time, cohort, *covariates, *fe_cols, *_vcov_columns(vcov)]
     frame = design.frame(data, cols)
+    if cohort in _vcov_columns(vcov):  # clusters of the user's cohort codes, not positions
+        frame[cohort] = data[cohort].to_numpy()[design.rows]
     keep = np.ones(len(frame), dtype=bool)
     return _Setup(frame, design.t, design.g, keep, design.sample_log, design.grid)
 

@@ -101,3 +101,16 @@ def test_sup_t_draws_use_the_unique_symmetric_root():
     want = np.array([[s3 + 1, s3 - 1], [s3 - 1, s3 + 1]]) / 2  # eigenvalues 3 and 1
     np.testing.assert_allclose(symmetric_root(A), want, rtol=1e-14)
     np.testing.assert_allclose(symmetric_root(np.eye(3) * 4.0), np.eye(3) * 2.0, rtol=1e-14)
+
+
+@pytest.mark.parametrize("estimator", ["twfe", "sun_abraham", "imputation"])
+def test_clustered_by_the_cohort_column_itself(estimator):
+    """Clusters are the user's cohort codes (0 = never treated is one cluster): memory
+    read the column after recoding 0 to missing and refused it."""
+    df = impact.datasets.load("cluster_panel")
+    df = df.assign(g=df["join_year"].fillna(0))
+    kw = dict(y="log_emp", unit="firm_id", time="year", cohort="g", never_treated=0,
+              vcov={"cluster": "g"}, estimator=estimator)  # fmt: skip
+    a, b = _fit(df, **kw), _fit(df, **kw, engine="duckdb")
+    assert a.clusters == b.clusters == {"g": df["g"].nunique()}
+    np.testing.assert_allclose([b.att, b.att_se], [a.att, a.att_se], rtol=ENGINE_RTOL)
