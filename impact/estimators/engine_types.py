@@ -47,10 +47,11 @@ MAX_CLUSTER_TYPES = 5_000_000
 #: A score's sum of squares below this share of its within-type sums of squares is
 #: rounding (their cross terms cancel to it).
 NULL_SPREAD = 1e-12
-#: The squared relative rounding (1e-10, far above the 1e-16 of one sum) of a type's
-#: mean score, whose terms (outcome means and fitted cell effects) cancel: effects 1e6
-#: times the noise keep their variance (1e-12 of the terms), a zero score reads zero.
-NULL_MEAN = 1e-20
+#: The squared relative rounding (1e-14: a hundred times one sum's 1e-16) of a type's
+#: mean score, whose terms (outcome means and fitted cell effects) cancel: a zero score
+#: reads zero, while effects or trends 1e10 times the noise, with weights from 1e-6 to
+#: 1e6, keep their variance (1e-20 zeroed real ones at 1e8 x the noise).
+NULL_MEAN = 1e-28
 
 
 @dataclass(frozen=True)
