@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.linalg as sla
-import scipy.sparse as sp
-from scipy.sparse.csgraph import connected_components
 
 from impact._typing import FloatArray
 from impact.design.engine_panel import NEVER, EnginePanel
@@ -28,7 +26,12 @@ from impact.estimators.did2s import Did2sFit
 from impact.estimators.engine_types import TypeMoments, score_sums
 from impact.estimators.es_adapters import EventFit, did2s_event_fit, imputation_event_fit
 from impact.estimators.es_request import EventRequest
-from impact.estimators.imputation import NOT_IMPUTABLE, NOTHING_IMPUTABLE, ImputationFit
+from impact.estimators.imputation import (
+    NOT_IMPUTABLE,
+    NOTHING_IMPUTABLE,
+    ImputationFit,
+    cell_block,
+)
 from impact.inference.clusters import check_cluster_count
 
 __all__ = ["FirstStageTypes", "PeriodSystem", "did2s_types", "imputation_types"]
@@ -45,14 +48,7 @@ class PeriodSystem:
         Uf = U.astype(float)
         n_t = count @ Uf
         CtC = (Uf * (count / self.n_u)[:, None]).T @ Uf
-        A = np.diag(n_t) - CtC
-        present = np.flatnonzero(n_t > 0)
-        _, comp = connected_components(sp.csr_matrix(CtC[np.ix_(present, present)] != 0))
-        first = np.unique(comp, return_index=True)[1]
-        self.period_comp = np.full(U.shape[1], -1)
-        self.period_comp[present] = comp
-        self.free = np.setdiff1d(present, present[first])
-        self.factor = sla.cho_factor(A[np.ix_(self.free, self.free)], check_finite=False)
+        self.period_comp, self.free, self.factor = cell_block(n_t, CtC)
 
     def unit_comp(self) -> np.ndarray:
         """Connected component of every row's units (-1: no untreated slot)."""

@@ -37,6 +37,7 @@ __all__ = [
     "FirstStage",
     "FirstStageSpec",
     "ImputationFit",
+    "cell_block",
     "dummy_sums",
     "first_stage",
     "imputation_fit",
@@ -104,6 +105,23 @@ class ImputationFit:
     row_imputable: np.ndarray | None = field(default=None, repr=False)
 
 
+def cell_block(
+    n_cell: FloatArray, CtC: FloatArray
+) -> tuple[np.ndarray, np.ndarray, tuple[FloatArray, bool]]:
+    """The cell block ``diag(n_cell) - C' D^-1 C`` of a unit + cell system (the unit
+    effects partialled out), factorised with one cell per connected component set to
+    zero: the component of every cell (-1: no observation), the free cells, the
+    Cholesky factor of their block."""
+    present = np.flatnonzero(n_cell > 0)
+    _, comp = connected_components(sp.csr_matrix(CtC[np.ix_(present, present)] != 0))
+    first = np.unique(comp, return_index=True)[1]
+    cell_comp = np.full(len(n_cell), -1)
+    cell_comp[present] = comp
+    free = np.setdiff1d(present, present[first])
+    A = np.diag(n_cell) - CtC
+    return cell_comp, free, sla.cho_factor(A[np.ix_(free, free)], check_finite=False)
+
+
 class _UnitCellSystem:
     """Normal equations of unit + cell effects on the untreated observations, factorised once.
 
@@ -116,19 +134,12 @@ class _UnitCellSystem:
         self.counts_u = np.maximum(group_weights(u, n_u, None), 1.0)
         self.C = sp.csr_matrix((np.ones(len(u)), (u, t)), shape=(n_u, n_t))
         CtC = (self.C.T @ sp.diags(1.0 / self.counts_u) @ self.C).toarray()
-        A = np.diag(group_weights(t, n_t, None)) - CtC
-        present = np.flatnonzero(group_weights(t, n_t, None) > 0)
-        _, comp = connected_components(sp.csr_matrix(CtC[np.ix_(present, present)] != 0))
-        first = np.unique(comp, return_index=True)[1]
         #: connected component of every cell and unit (-1: no untreated observation);
         #: a counterfactual is identified only within one component
-        self.cell_comp = np.full(n_t, -1)
-        self.cell_comp[present] = comp
+        self.cell_comp, self.free, self.factor = cell_block(group_weights(t, n_t, None), CtC)
         self.unit_comp = np.full(n_u, -1)
         self.unit_comp[u] = self.cell_comp[t]
-        self.free = np.setdiff1d(present, present[first])
         self.n_t = n_t
-        self.factor = sla.cho_factor(A[np.ix_(self.free, self.free)], check_finite=False)
 
     def solve(self, b_u: FloatArray, b_t: FloatArray) -> tuple[FloatArray, FloatArray]:
         b_u = b_u.reshape(len(b_u), -1)

@@ -78,8 +78,12 @@ def test_unconditional_matches_vignette(mpdta):
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: "-".join(str(v) for v in c.values()))
-@pytest.mark.parametrize("covariates", [None, ["lpop"]], ids=["unconditional", "lpop"])
-def test_att_gt_and_aggregates_equal_moderndid(mpdta, case, covariates):
+@pytest.mark.parametrize(
+    ("covariates", "engine"),
+    [(None, None), (None, "duckdb"), (["lpop"], None)],
+    ids=["unconditional", "unconditional-duckdb", "lpop"],  # the engine takes no covariates
+)
+def test_att_gt_and_aggregates_equal_moderndid(mpdta, case, covariates, engine):
     ref = _ref(
         mpdta,
         est_method=case["method"],
@@ -88,7 +92,7 @@ def test_att_gt_and_aggregates_equal_moderndid(mpdta, case, covariates):
         anticipation=case["anticipation"],
         xformla="~lpop" if covariates else None,
     )
-    res = _ours(mpdta, covariates=covariates, **case)
+    res = _ours(mpdta, covariates=covariates, engine=engine, **case)
     tab = res.table
     assert len(tab) == len(np.asarray(ref.att_gt))
     assert_close(tab["estimate"].to_numpy(), np.asarray(ref.att_gt), rtol=RTOL_PEER, atol=1e-12)

@@ -43,8 +43,9 @@ def test_twfe_equals_pyfixest_relative_time_dummies(mpdta, engine):
     assert_close(tab["std_error"].to_numpy(), ref.se().to_numpy(), rtol=RTOL_PEER)
 
 
-def test_cs_equals_moderndid_universal_base(mpdta):
-    res = _es(mpdta, estimator="cs")
+@pytest.mark.parametrize("engine", [None, "duckdb"])
+def test_cs_equals_moderndid_universal_base(mpdta, engine):
+    res = _es(mpdta, estimator="cs", engine=engine)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ref = md.att_gt(
