@@ -3,7 +3,7 @@ with time, peak memory (RSS) and the engine's passes; pyfixest on the same rows 
 in memory for comparison (its load time counted).
 
 Run: ``python benchmarks/scale.py --rows 15000000 [--rows 100000000] [--data DIR]
-[--memory-limit 4GB] [--peers] [--fits twfe att_gt sun_abraham imputation did2s]``.
+[--memory-limit 4GB] [--peers] [--fits twfe fepois att_gt sun_abraham imputation did2s]``.
 
 Each size writes the cluster panel as Parquet shards once (``--data``, default a folder
 under the system's temporary directory, reused when present; about 40 bytes per row on
@@ -13,9 +13,12 @@ disk), then runs every fit in a fresh process so that each peak RSS is its own:
   with the given memory limit (spilling to a temporary directory beside the data);
 - ``att_gt``: unconditional Callaway-Sant'Anna ATT(g,t) of ``log_emp`` by ``join_year``
   (never-treated controls, unit-level influence functions), DuckDB as above;
+- ``fepois``: Poisson PPML of employment, ``exp(log_emp) ~ log_k | firm_id + year``, CRV1
+  by firm (separation checks and every IRLS step in DuckDB);
 - ``sun_abraham``, ``imputation`` and ``did2s``: ``event_study`` of ``log_emp`` by ``join_year``,
   window (-5, 5), clustered by firm, DuckDB as above;
-- the in-memory peers (``--peers``): pyfixest for TWFE, impact's numpy path for the others
+- the in-memory peers (``--peers``): pyfixest for TWFE and fepois, impact's numpy path for
+  the others
   (the speed issue measured diff-diff's Sun-Abraham and did2s failing at 1.5e7 rows), the
   Parquet shards read with pandas first (load time counted).
 
@@ -33,12 +36,14 @@ import time
 from pathlib import Path
 
 FORMULA = "log_va ~ log_emp + log_k | firm_id + year"
+POISSON = "exp(log_emp) ~ log_k | firm_id + year"
 COLUMNS = ["firm_id", "year", "log_va", "log_emp", "log_k", "join_year"]
 DID = {"y": "log_emp", "unit": "firm_id", "time": "year", "cohort": "join_year"}
 #: The fits run in DuckDB, each with its in-memory peer (pyfixest for TWFE, else impact's
 #: numpy path on the loaded frame).
 ENGINE_FITS = {
     "twfe": "pyfixest",
+    "fepois": "pyfixest_fepois",
     "att_gt": "att_gt_mem",
     "sun_abraham": "sun_abraham_mem",
     "imputation": "imputation_mem",
@@ -68,6 +73,9 @@ def _fit(kind: str, data, engine) -> tuple[int, dict, int]:
 
     if kind == "twfe":
         fit = impact.feols(FORMULA, data, vcov={"cluster": "firm_id"}, engine=engine)
+        return fit.nobs, fit.coef.to_dict(), _passes(fit)
+    if kind == "fepois":
+        fit = impact.fepois(POISSON, data, vcov={"cluster": "firm_id"}, engine=engine)
         return fit.nobs, fit.coef.to_dict(), _passes(fit)
     if kind == "att_gt":
         fit = impact.att_gt(data, **DID, engine=engine)
@@ -107,6 +115,14 @@ def _child(kind: str, folder: str, memory_limit: str) -> None:
             import pyfixest as pf
 
             fit = pf.feols(FORMULA, df, vcov={"CRV1": "firm_id"})
+            rows, coef, passes = int(fit._N), fit.coef().to_dict(), 0
+        elif kind == "pyfixest_fepois":
+            import numpy as np
+            import pyfixest as pf
+
+            df["emp"] = np.exp(df["log_emp"])
+            fml = POISSON.replace("exp(log_emp)", "emp")
+            fit = pf.fepois(fml, df, vcov={"CRV1": "firm_id"}, iwls_tol=1e-10)
             rows, coef, passes = int(fit._N), fit.coef().to_dict(), 0
         else:
             rows, coef, passes = _fit(kind.removesuffix("_mem"), df, None)

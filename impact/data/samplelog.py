@@ -104,8 +104,9 @@ class SampleLog:
             lines.append(f"  dropped {r.n_rows}: {r.reason}{extra}")
         return "\n".join(lines)
 
-    def announce(self, who: str) -> None:
-        """Emit one summarised :class:`SampleDropWarning` if anything was dropped."""
+    def announce(self, who: str, *, stacklevel: int = 3) -> None:
+        """Emit one summarised :class:`SampleDropWarning` if anything was dropped
+        (``stacklevel`` 3 points at the caller of the function that announces)."""
         if not self.records:
             return
         parts = []
@@ -115,7 +116,7 @@ class SampleLog:
                 extra = " (" + ", ".join(f"{k}: {v}" for k, v in r.detail.items()) + ")"
             parts.append(f"{r.n_rows} {r.reason}{extra}")
         msg = f"{who}: {self.n_dropped} of {self.n_initial} rows dropped: " + "; ".join(parts)
-        warnings.warn(msg, SampleDropWarning, stacklevel=3)
+        warnings.warn(msg, SampleDropWarning, stacklevel=stacklevel)
 
 
 def summarize_draw_warnings(

@@ -109,6 +109,11 @@ class Engine(Protocol):
         """The rows where ``column op value`` (a numeric comparison)."""
         ...
 
+    def flag(self, source: Any, column: str, op: Comparison, value: float, name: str) -> Any:
+        """The source with column ``name``: 1.0 where ``column op value`` (a numeric
+        comparison), else 0.0 (also where ``column`` is missing)."""
+        ...
+
     def fill_missing(self, source: Any, column: str, value: float, name: str) -> Any:
         """The source with column ``name``: ``column`` as a number, ``value`` where it is
         missing (or not finite)."""

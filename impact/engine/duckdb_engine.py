@@ -287,6 +287,21 @@ class DuckDBEngine:
         query = _query("SELECT * FROM", self._view(source), "WHERE", cond)
         return self.con.sql(query, params=[float(value)])
 
+    def flag(self, source: Any, column: str, op: Comparison, value: float, name: str) -> Any:
+        if op not in COMPARISONS:
+            raise InvalidOptionError(f"comparison must be one of {COMPARISONS}, got {op!r}.")
+        self._check(source, [column])
+        sql_op = "=" if op == "==" else op
+        cond = f"CAST({_q(column)} AS DOUBLE) {sql_op} CAST(? AS DOUBLE)"
+        expr = f"CASE WHEN {cond} THEN 1.0 ELSE 0.0 END"
+        replaced = [c for c in self.columns(source) if c == name]
+        star = f"* EXCLUDE ({_q(name)})" if replaced else "*"
+        query = _query(
+            "SELECT", star + ",", "CAST(", expr, "AS DOUBLE) AS", _q(name), "FROM",
+            self._view(source),
+        )  # fmt: skip
+        return self.con.sql(query, params=[float(value)])
+
     def fill_missing(self, source: Any, column: str, value: float, name: str) -> Any:
         self._check(source, [column])
         col = f"CAST({_q(column)} AS DOUBLE)"

@@ -134,8 +134,18 @@ class PandasEngine:
         if op not in COMPARISONS:
             raise InvalidOptionError(f"comparison must be one of {COMPARISONS}, got {op!r}.")
         vals = self._column(source, column)
+        with np.errstate(invalid="ignore"):  # a missing value satisfies no comparison (SQL)
+            return source.loc[_OPS[op](vals, float(value)) & ~np.isnan(vals)]
+
+    def flag(
+        self, source: pd.DataFrame, column: str, op: Comparison, value: float, name: str
+    ) -> pd.DataFrame:
+        if op not in COMPARISONS:
+            raise InvalidOptionError(f"comparison must be one of {COMPARISONS}, got {op!r}.")
+        vals = self._column(source, column)
         with np.errstate(invalid="ignore"):
-            return source.loc[_OPS[op](vals, float(value))]
+            hit = _OPS[op](vals, float(value)) & ~np.isnan(vals)
+        return source.assign(**{name: hit.astype(float)})
 
     def fill_missing(
         self, source: pd.DataFrame, column: str, value: float, name: str

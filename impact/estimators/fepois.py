@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy.special import gammaln
 
 from impact._typing import VcovSpec
+from impact.engine.base import Engine
+from impact.engine.choose import choose_engine
 from impact.errors import (
     CollinearityWarning,
     EmptySampleError,
@@ -16,6 +19,7 @@ from impact.errors import (
     ImpactWarning,
     NegativeOutcomeError,
 )
+from impact.estimators.fepois_engine import SEPARATION_MU, fepois_in_engine
 from impact.inference.linear_vcov import compute_vcov, frame_cluster_codes
 from impact.inference.ssc import SSC
 from impact.inference.vcov import parse_vcov
@@ -36,9 +40,6 @@ from impact.results.poisson import FepoisResult
 
 __all__ = ["SEPARATION_MU", "fepois"]
 
-#: Fitted means below this multiple of mean(y) after convergence signal separation.
-SEPARATION_MU = 1e-9
-
 
 def _check_outcome(y: np.ndarray, name: str) -> None:
     neg = y < 0
@@ -55,7 +56,7 @@ def _check_outcome(y: np.ndarray, name: str) -> None:
 
 def fepois(
     formula: str,
-    data: pd.DataFrame,
+    data: Any,
     *,
     vcov: VcovSpec = "hetero",
     weights: str | None = None,
@@ -66,6 +67,7 @@ def fepois(
     tol: float = IRLS_TOL,
     maxiter: int = IRLS_MAXITER,
     fixef_tol: float = DEMEAN_TOL,
+    engine: str | Engine | None = None,
 ) -> FepoisResult:
     """Poisson pseudo-maximum likelihood (PPML) with high-dimensional fixed effects.
 
@@ -74,8 +76,9 @@ def fepois(
     formula : str
         ``"y ~ x1 + x2 | fe1 + fe2"`` as in :func:`impact.feols`; ``y`` must be >= 0
         (counts, or values with zeros such as export value).
-    data : DataFrame
-        Never modified.
+    data : DataFrame, str, Path, DuckDB relation, pyarrow Table/Dataset or polars frame
+        Never modified. A Parquet path or glob, a relation or an Arrow/polars table is
+        read by DuckDB, where the whole fit runs (see ``engine``).
     vcov : str or dict
         ``"hetero"`` (default: robust, as ppmlhdfe), ``"iid"`` (inverse information:
         valid only for equidispersed counts, and not invariant to the units of ``y``),
@@ -99,6 +102,14 @@ def fepois(
         :class:`~impact.errors.ConvergenceError` after ``maxiter`` iterations.
     fixef_tol : float
         Tolerance of the iterative demeaning strategy (exact strategies ignore it).
+    engine : {None, "numpy", "duckdb", "pandas"} or Engine
+        Where the fit runs, as in :func:`impact.feols`. The engine path (a Parquet path,
+        a DuckDB relation or Arrow/polars data, or ``engine="duckdb"``) runs the
+        separation checks and every IRLS step in the engine: each step is one exact
+        two-pass fit of one large fixed effect plus small ones, the linear predictor is
+        kept by the engine between steps, and only small tables reach Python. It needs
+        fixed effects, computes iid, HC1 and one- or multi-way CRV1, and its result has no
+        residuals, fitted values or fixed effects (``engine_use`` reports the passes).
 
     Returns
     -------
@@ -130,6 +141,13 @@ def fepois(
     parsed = parse_formula(formula)
     request = parse_vcov(vcov)
     ssc = SSC.fixest() if ssc is None else ssc
+    chosen = choose_engine(data, engine)
+    if chosen is not None:
+        return fepois_in_engine(
+            chosen, data, formula, parsed, request, weights=weights, offset=offset, ssc=ssc,
+            drop_singletons=drop_singletons, separation=tuple(separation), tol=tol,
+            maxiter=maxiter,
+        )  # fmt: skip
     sample = prepare_sample(
         data,
         parsed,

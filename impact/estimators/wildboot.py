@@ -175,6 +175,11 @@ class WildProblem:
         cluster variable with the fewest clusters)."""
         if not isinstance(fit, FeolsResult) or type(fit).__name__ != "FeolsResult":
             raise InvalidOptionError("the wild bootstrap needs an impact.feols fit (not fepois).")
+        if fit.engine_use is not None:
+            raise InvalidOptionError(
+                f"this fit ran in the {fit.engine_use.engine} engine and its rows stayed "
+                "there; the bootstrap refits on the rows: fit an in-memory pandas frame."
+            )
         if fit._data is None or fit._Xd is None:
             raise InvalidOptionError("this feols fit does not carry its design; refit it.")
         if fit._weights is not None:

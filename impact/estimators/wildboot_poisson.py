@@ -68,6 +68,11 @@ class ScoreProblem:
     ) -> ScoreProblem:
         """Check the fit and set up ``param`` (``names``: the variance's cluster columns;
         ``bootcluster``: the column of the weights, default the one with fewest clusters)."""
+        if fit.engine_use is not None:
+            raise InvalidOptionError(
+                f"this fit ran in the {fit.engine_use.engine} engine and its rows stayed "
+                "there; the bootstrap refits on the rows: fit an in-memory pandas frame."
+            )
         if fit._data is None or fit._X is None:
             raise InvalidOptionError("this fepois fit does not carry its design; refit it.")
         if fit._weights is not None:

@@ -11,7 +11,7 @@ follow.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from impact.data.samplelog import SampleLog
-from impact.engine.base import Engine
+from impact.engine.base import Comparison, Engine
 from impact.engine.expressions import expression
 from impact.errors import (
     ClusterError,
@@ -34,12 +34,26 @@ from impact.errors import (
 from impact.linear.formula import Factor, ParsedFormula
 from impact.linear.model_matrix import format_level
 
-__all__ = ["INTERNAL", "EngineSample", "check_engine_columns", "column_ref", "engine_sample"]
+__all__ = [
+    "INTERNAL",
+    "EngineSample",
+    "Separation",
+    "check_engine_columns",
+    "column_ref",
+    "engine_sample",
+    "keep_groups",
+    "singleton_sweep",
+]
 
 #: Prefix of the columns the engine path adds (a data column with it is refused).
 INTERNAL = "_impact_"
 #: Internal expressions are sums of products of the model's own columns.
 LONG_EXPRESSION = 100_000
+
+
+#: A step that removes rows after the singletons: (rows, outcome column, log, n) to
+#: (rows, log, n).
+Separation = Callable[[Any, str, SampleLog, int], tuple[Any, SampleLog, int]]
 
 
 @dataclass(frozen=True)
@@ -181,25 +195,45 @@ def _check_weights(engine: Engine, src: Any, column: str) -> None:
         raise InvalidWeightsError(f"weights column {column!r} is zero on every row.")
 
 
-def _drop_singletons(
-    engine: Engine, src: Any, fixef: Sequence[tuple[str, ...]], log: SampleLog, n: int
-) -> tuple[Any, SampleLog, int]:
-    """Iterative singleton removal across all dimensions (the in-memory sweep order)."""
+def keep_groups(
+    engine: Engine, src: Any, keys: Sequence[str], total: str | None, op: Comparison, value: float
+) -> tuple[Any, int]:
+    """The rows of groups of ``keys`` whose sum of ``total`` (their count when None)
+    satisfies ``op value``, kept by the engine with the source's columns, and their number."""
+    tag = f"{INTERNAL}grp"
+    cols = engine.columns(src)
+    if total is None:
+        groups = engine.group_relation(src, keys, {}, count=tag)
+    else:
+        groups = engine.group_relation(src, keys, {tag: total}, count=None)
+    joined = engine.join_groups(src, groups, keys)
+    kept = engine.materialize(engine.select(engine.where(joined, tag, op, value), cols))
+    return kept, engine.count(kept)
+
+
+def singleton_sweep(
+    engine: Engine, src: Any, fixef: Sequence[tuple[str, ...]], n: int
+) -> tuple[Any, int, dict[str, int]]:
+    """Iterative singleton removal across all dimensions (the in-memory sweep order):
+    the rows kept, their number and the rows removed per dimension."""
     names = ["^".join(f) for f in fixef]
     per_dim = dict.fromkeys(names, 0)
-    changed, sweep = True, 0
+    changed = True
     while changed:
         changed = False
         for q, keys in enumerate(fixef):
-            tag = f"{INTERNAL}n{sweep}_{q}"
-            counts = engine.group_relation(src, keys, {}, count=tag)
-            joined = engine.join_groups(src, counts, keys)
-            kept = engine.materialize(engine.where(joined, tag, ">=", 2.0))
-            m = engine.count(kept)
+            kept, m = keep_groups(engine, src, keys, None, ">=", 2.0)
             if m < n:
                 per_dim[names[q]] += n - m
                 src, n, changed = kept, m, True
-        sweep += 1
+    return src, n, per_dim
+
+
+def _drop_singletons(
+    engine: Engine, src: Any, fixef: Sequence[tuple[str, ...]], log: SampleLog, n: int
+) -> tuple[Any, SampleLog, int]:
+    """:func:`singleton_sweep`, counted in the SampleLog."""
+    src, n, per_dim = singleton_sweep(engine, src, fixef, n)
     total = sum(per_dim.values())
     if total:
         log = log.with_drop(
@@ -219,15 +253,21 @@ def engine_sample(
     weights: str | None,
     clusters: tuple[str, ...],
     drop_singletons: bool = True,
+    extra: Sequence[str] = (),
+    separate: Separation | None = None,
 ) -> EngineSample:
     """Validate columns and build the estimation sample of a formula model in ``engine``.
 
     Drops, counted in the SampleLog in the in-memory order: rows with missing or infinite
-    values in a model column; rows where a transform is not finite; rows with zero weight;
-    singleton fixed-effect groups (iteratively). Errors: unknown or non-numeric columns,
-    invalid weights, missing cluster ids on used rows, empty sample.
+    values in a model column (or an ``extra`` numeric column, such as an offset); rows
+    where a transform is not finite; rows with zero weight; singleton fixed-effect groups
+    (iteratively); then whatever ``separate`` removes (it takes the rows, the outcome
+    column, the log and the row count, and returns the last three after its drops),
+    before categorical terms are expanded on the final levels. Errors: unknown or
+    non-numeric columns, invalid weights, missing cluster ids on used rows, empty sample.
     """
     check_engine_columns(engine, src, parsed.columns, "formula column")
+    check_engine_columns(engine, src, extra, "column")
     if weights is not None:
         check_engine_columns(engine, src, [weights], "weights column")
     check_engine_columns(engine, src, clusters, "cluster variable")
@@ -242,14 +282,15 @@ def engine_sample(
     kinds = engine.kinds(src)
     numeric = [f.var for f in factors if not f.is_categorical]
     numeric += [f.by for f in factors if f.by is not None]
-    for c in dict.fromkeys(numeric + ([weights] if weights else [])):
+    for c in dict.fromkeys(numeric + list(extra) + ([weights] if weights else [])):
         if kinds[c] not in ("number", "bool"):
             raise ColumnTypeError(f"column {c!r} must be numeric, it holds {kinds[c]} values.")
     n0 = engine.count(src)
     log = SampleLog(n_initial=n0)
     if weights is not None:
         _check_weights(engine, src, weights)
-    per, n_bad = engine.missing_counts(src, parsed.columns)
+    used = list(dict.fromkeys([*parsed.columns, *extra]))
+    per, n_bad = engine.missing_counts(src, used)
     for c, m in per.items():
         if n0 and m == n0:
             raise EmptySampleError(
@@ -262,7 +303,7 @@ def engine_sample(
         n_bad,
         {c: m for c, m in per.items() if m},
     )
-    src = engine.drop_missing(src, parsed.columns)
+    src = engine.drop_missing(src, used)
     # the model's columns: each factor once, then each term as the product of its factors
     fcols = {f"{INTERNAL}f{j}": e for j, e in enumerate(exprs)}
     src = engine.with_columns(src, {k: expression(e) for k, e in fcols.items()})
@@ -296,7 +337,8 @@ def engine_sample(
     fe_cols = [c for f in parsed.fixef for c in f]
     cat_cols = [f.var for f in factors if f.is_categorical]
     cat_cols += [f.by for f in factors if f.by is not None]
-    keep = list(dict.fromkeys([y, *num_cols, *([w] if w else []), *fe_cols, *clusters, *cat_cols]))
+    keep = [y, *num_cols, *([w] if w else []), *fe_cols, *clusters, *cat_cols, *extra]
+    keep = list(dict.fromkeys(keep))
     src = engine.materialize(engine.select(src, keep))
     n = engine.count(src)
     if n == 0:
@@ -316,6 +358,8 @@ def engine_sample(
             raise EmptySampleError(
                 "every row is a fixed-effect singleton; nothing can be estimated."
             )
+    if separate is not None:
+        src, log, n = separate(src, y, log, n)
     src, xs, names = _expand_categorical(engine, src, parsed, num_cols)
     if len(set(names)) < len(names):
         dup = next(n for n in names if names.count(n) > 1)

@@ -34,7 +34,16 @@ from impact.linear.engine_sample import INTERNAL, LONG_EXPRESSION, EngineSample
 from impact.linear.ols import solve_gram
 from impact.linear.schur import solve_psd
 
-__all__ = ["MAX_SMALL_LEVELS", "EngineFit", "engine_twfe", "gram_from", "pairs", "products"]
+__all__ = [
+    "MAX_SMALL_LEVELS",
+    "EngineFit",
+    "FixedEffectLayout",
+    "engine_twfe",
+    "fe_layout",
+    "gram_from",
+    "pairs",
+    "products",
+]
 
 #: Prefix of the per-firm sums (apart from a user's key columns by the reserved prefix).
 F = f"{INTERNAL}f_"
@@ -104,9 +113,45 @@ def products(cols: Sequence[str], w: str, prefix: str) -> dict[str, str]:
     return {f"{prefix}{a}_{b}": f"{w}{cols[a]} * {cols[b]}" for a, b in pairs(len(cols))}
 
 
-def _small_tables(
-    engine: Engine, src: Any, fixef: Sequence[tuple[str, ...]], small: list[int]
-) -> dict[int, pd.DataFrame]:
+@dataclass(frozen=True)
+class FixedEffectLayout:
+    """Which dimension is absorbed by its means and the small ones' levels.
+
+    Attributes
+    ----------
+    levels : tuple of int
+        Levels of each dimension.
+    big : int
+        The dimension with most levels (absorbed by group means).
+    small : tuple of int
+        The others (absorbed as dummies).
+    tables : dict of int to DataFrame
+        Each small dimension's levels (sorted).
+    """
+
+    levels: tuple[int, ...]
+    big: int
+    small: tuple[int, ...]
+    tables: dict[int, pd.DataFrame]
+
+
+def fe_layout(engine: Engine, src: Any, fixef: Sequence[tuple[str, ...]]) -> FixedEffectLayout:
+    """Count each dimension's levels and collect the small ones (one pass per dimension,
+    one per small dimension); the layout serves every fit on the same rows.
+
+    Raises
+    ------
+    InvalidOptionError
+        No fixed effect, or the small dimensions have too many levels together.
+    """
+    if not fixef:
+        raise InvalidOptionError(
+            "the engine path absorbs fixed effects ('y ~ x | firm + year'); a model without "
+            "them is not supported there yet: fit an in-memory pandas frame."
+        )
+    levels = tuple(engine.count(engine.group_relation(src, f, {}, count=None)) for f in fixef)
+    big = int(np.argmax(levels))
+    small = tuple(q for q in range(len(fixef)) if q != big)
     tables = {q: engine.group_sums(src, fixef[q], {}, count=None) for q in small}
     n_dummies = sum(len(t) - 1 for t in tables.values())
     if n_dummies > MAX_SMALL_LEVELS:
@@ -116,15 +161,39 @@ def _small_tables(
             f"have {n_dummies + len(small)}. Fit an in-memory pandas frame, or absorb fewer "
             "or coarser fixed effects."
         )
-    return tables
+    return FixedEffectLayout(levels, big, small, tables)
 
 
-def engine_twfe(engine: Engine, sample: EngineSample) -> EngineFit:
+def engine_twfe(
+    engine: Engine,
+    sample: EngineSample,
+    *,
+    layout: FixedEffectLayout | None = None,
+    detect_collinear: bool = True,
+    score: str | None = None,
+    statistics: bool = True,
+) -> EngineFit:
     """Least squares of ``sample``'s outcome on its regressors and fixed effects.
 
-    Passes: one per dimension to count levels, one per small dimension for its levels,
-    one for the means, one for the Gram matrix (firm means joined back), one for the
-    residual statistics.
+    Passes: one per dimension to count levels and one per small dimension for its levels
+    (unless ``layout`` is given), one for the means, one for the Gram matrix (firm means
+    joined back), one for the residual statistics.
+
+    Parameters
+    ----------
+    layout : FixedEffectLayout, optional
+        :func:`fe_layout` of the sample's rows (repeated fits on the same rows, as IRLS,
+        count the levels once).
+    detect_collinear : bool
+        Drop regressors collinear with the fixed effects and earlier regressors; False
+        keeps every regressor (IRLS after its first step).
+    score : str, optional
+        Expression of the factor that multiplies each projected regressor in the scores
+        (residual columns of the sample may be named); default the weighted residual
+        ``w * e``.
+    statistics : bool
+        Sum the residuals' squares and the scores' cross-products (one pass); without
+        them ``ssr`` is NaN and ``meat_hetero`` empty (steps that need only ``scored``).
 
     Raises
     ------
@@ -133,16 +202,9 @@ def engine_twfe(engine: Engine, sample: EngineSample) -> EngineFit:
     EmptySampleError
         Every regressor is collinear with the fixed effects.
     """
-    if not sample.fixef:
-        raise InvalidOptionError(
-            "the engine path absorbs fixed effects ('y ~ x | firm + year'); a model without "
-            "them is not supported there yet: fit an in-memory pandas frame."
-        )
     src, fixef = sample.source, sample.fixef
-    levels = tuple(engine.count(engine.group_relation(src, f, {}, count=None)) for f in fixef)
-    big = int(np.argmax(levels))
-    small = [q for q in range(len(fixef)) if q != big]
-    tables = _small_tables(engine, src, fixef, small)
+    layout = fe_layout(engine, src, fixef) if layout is None else layout
+    levels, big, small, tables = layout.levels, layout.big, list(layout.small), layout.tables
     w = f"{sample.weights} * " if sample.weights else ""
     sw = sample.weights if sample.weights else "1"
     zs = [sample.y, *sample.x]
@@ -174,7 +236,10 @@ def engine_twfe(engine: Engine, sample: EngineSample) -> EngineFit:
     Gt = G[:p, :p] - G[p:, :p].T @ sol
     raw = np.diag(M)[1:p] + total_w * mu[1:] ** 2
     scale = np.where(np.diag(M)[1:p] > 0, np.diag(M)[1:p], raw)
-    keep, reasons = find_collinear(Gt[1:, 1:], scale)
+    if detect_collinear:
+        keep, reasons = find_collinear(Gt[1:, 1:], scale)
+    else:
+        keep, reasons = np.ones(p - 1, dtype=bool), []
     if not keep.any():
         raise EmptySampleError("every regressor is collinear with the fixed effects.")
     idx = np.r_[0, 1 + np.flatnonzero(keep)]
@@ -215,15 +280,20 @@ def engine_twfe(engine: Engine, sample: EngineSample) -> EngineFit:
     joined = engine.join_groups(resid_src, firm_means, fixef[big])
     e = f"{INTERNAL}e"
     with_e = engine.with_columns(joined, {e: f"{INTERNAL}r - {INTERNAL}sr / {INTERNAL}sw"})
+    factor = f"({score})" if score is not None else f"{w}{e}"
     scores = {
-        f"{INTERNAL}s{j}": f"{w}({INTERNAL}p{j} - {INTERNAL}sp{j} / {INTERNAL}sw) * {e}"
+        f"{INTERNAL}s{j}": f"({INTERNAL}p{j} - {INTERNAL}sp{j} / {INTERNAL}sw) * {factor}"
         for j in range(len(kept))
     }
     scored = engine.with_columns(with_e, scores)
     sc = list(scores)
-    stats = engine.group_sums(
-        scored, [], {"ssr": f"{w}{e} * {e}"} | products(sc, "", "h"), count=None
-    )
+    if statistics:
+        stats = engine.group_sums(
+            scored, [], {"ssr": f"{w}{e} * {e}"} | products(sc, "", "h"), count=None
+        )
+        ssr, meat = float(stats["ssr"].iloc[0]), gram_from(stats, sc, "h")
+    else:
+        ssr, meat = float("nan"), np.zeros((0, 0))
     return EngineFit(
         beta=beta,
         bread=bread,
@@ -231,11 +301,11 @@ def engine_twfe(engine: Engine, sample: EngineSample) -> EngineFit:
         reasons=reasons,
         fe_levels=levels,
         fe_rank=levels[big] + rank_small,
-        ssr=float(stats["ssr"].iloc[0]),
+        ssr=ssr,
         tss=float(M[0, 0]),
         tss_within=float(Gt[0, 0]),
         scored=scored,
-        meat_hetero=gram_from(stats, sc, "h"),
+        meat_hetero=meat,
     )
 
 

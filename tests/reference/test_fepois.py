@@ -1,5 +1,6 @@
 """fepois against statsmodels' GLM Poisson with dummy variables (exact) and pyfixest's
-fepois (its conventions), with weights, offsets and one to three fixed effects."""
+fepois (its conventions), with weights, offsets and one to three fixed effects; the
+DuckDB engine path against pyfixest directly too."""
 
 from __future__ import annotations
 
@@ -61,26 +62,32 @@ def test_fepois_equals_glm_with_dummies(fe, weights, offset):
     assert_close(fit.deviance, glm.deviance, rtol=RTOL_GLM)
 
 
-@pytest.mark.parametrize("seed", [1, 2])
+@pytest.mark.parametrize(("seed", "engine"), [(1, None), (2, None), (1, "duckdb")])
 @pytest.mark.parametrize("fe", FES)
 @pytest.mark.parametrize(
     "vcov", ["iid", "hetero", {"cluster": "unit"}, {"cluster": "region"}], ids=str
 )
 @pytest.mark.parametrize("weights", [None, "w"])
-def test_fepois_equals_pyfixest(seed, fe, vcov, weights):
+def test_fepois_equals_pyfixest(seed, engine, fe, vcov, weights):
+    """In memory and in DuckDB (separation checks and every IRLS step in the engine)."""
+    if engine is not None:
+        pytest.importorskip("duckdb")
     df = _count_panel(seed)
     fml = f"cnt ~ x1 + x2 | {fe}"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ref = pf.fepois(fml, data=df, vcov=_ref_vcov(vcov), weights=weights, **PYFIXEST_TOLS)
-        fit = impact.fepois(fml, df, vcov=vcov, weights=weights)
+        fit = impact.fepois(fml, df, vcov=vcov, weights=weights, engine=engine)
     assert fit.nobs == ref._N
     assert_close(fit.coef.to_numpy(), ref.coef().to_numpy(), rtol=RTOL_ITERATIVE)
     assert_close(fit.se.to_numpy(), ref.se().to_numpy(), rtol=RTOL_ITERATIVE_SE)
     assert_close(fit.deviance, float(ref.deviance), rtol=RTOL_ITERATIVE)
 
 
-def test_fepois_offset_equals_pyfixest():
+@pytest.mark.parametrize("engine", [None, "duckdb"])
+def test_fepois_offset_equals_pyfixest(engine):
+    if engine is not None:
+        pytest.importorskip("duckdb")
     df = _count_panel(3)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -92,8 +99,9 @@ def test_fepois_offset_equals_pyfixest():
             **PYFIXEST_TOLS,
         )
         fit = impact.fepois(
-            "cnt ~ x1 + x2 | unit + year", df, offset="log_expo", vcov={"cluster": "unit"}
-        )
+            "cnt ~ x1 + x2 | unit + year", df, offset="log_expo", vcov={"cluster": "unit"},
+            engine=engine,
+        )  # fmt: skip
     assert_close(fit.coef.to_numpy(), ref.coef().to_numpy(), rtol=RTOL_ITERATIVE)
     assert_close(fit.se.to_numpy(), ref.se().to_numpy(), rtol=RTOL_ITERATIVE_SE)
 

@@ -67,6 +67,27 @@ def test_with_columns_and_join_small_equal_in_memory_engine():
     assert np.abs(within["se"]).max() < 1e-10  # demeaned within firm
 
 
+@pytest.mark.parametrize("op", ["<", "<=", "==", "!=", ">=", ">"])
+def test_flag_equals_in_memory_engine_and_numpy(op):
+    """1.0 where the comparison holds, 0.0 elsewhere (also on missing values); a column
+    of that name is replaced."""
+    df = _frame(3).assign(v=lambda d: d[X].round(1))
+    df.loc[[4, 9], "v"] = np.nan
+    pe, de = PandasEngine(), DuckDBEngine()
+    sums = {"k": f"`{Y}`", "kx": f"`{Y}` * `{X}`"}
+    got = de.group_sums(de.flag(de.source(df), "v", op, 0.0, Y), ["sector"], sums)
+    want = pe.group_sums(pe.flag(df, "v", op, 0.0, Y), ["sector"], sums)
+    _same(got, want, ["sector"])
+    ops = {"<": np.less, "<=": np.less_equal, "==": np.equal, "!=": np.not_equal,
+           ">=": np.greater_equal, ">": np.greater}  # fmt: skip
+    with np.errstate(invalid="ignore"):
+        truth = ops[op](df["v"].to_numpy(), 0.0) & df["v"].notna().to_numpy()
+    counts = pd.Series(truth.astype(float)).groupby(df["sector"].to_numpy()).sum()
+    np.testing.assert_array_equal(got["k"].to_numpy(), counts.sort_index().to_numpy())
+    with pytest.raises(InvalidOptionError, match="comparison"):
+        de.flag(de.source(df), "v", "=~", 0.0, "f")
+
+
 def test_parquet_glob_under_a_small_memory_limit(tmp_path):
     df = _frame(3, n=200_000)
     cuts = [0, 70_000, 140_000, len(df)]
