@@ -128,6 +128,12 @@ class Engine(Protocol):
         later statements do not recompute its filters and joins (one pass)."""
         ...
 
+    def release(self, source: Any) -> None:
+        """Free the storage of a source made by :meth:`materialize` (iterative fits keep
+        one step's rows at a time); sources read from it must not be used afterwards.
+        Other sources are left alone."""
+        ...
+
     def with_columns(self, source: Any, columns: Mapping[str, Expr]) -> Any:
         """Row-wise arithmetic: the source with new columns computed from expressions."""
         ...
@@ -160,6 +166,11 @@ class Engine(Protocol):
     ) -> Any:
         """As :meth:`group_sums`, kept in the engine (not collected): a source for
         further sums over the groups or for :meth:`join_groups`."""
+        ...
+
+    def group_min(self, source: Any, keys: Sequence[str], column: str, name: str) -> Any:
+        """``GROUP BY keys: MIN(column) AS name`` (a numeric column), kept in the engine as
+        :meth:`group_relation` keeps its sums."""
         ...
 
     def join_groups(self, source: Any, groups: Any, on: Sequence[str]) -> Any:

@@ -137,6 +137,9 @@ class DuckDBEngine:
         self.meter = Meter()
         self._errors = duckdb
         self._frame_kinds: dict[int, dict[str, Kind]] = {}
+        # the temporary tables materialize() made, by the id of their relation (the
+        # relation is held, so the id is not reused while the table exists)
+        self._tables: dict[int, tuple[Any, str]] = {}
 
     def _failed(self, exc: Exception, step: str) -> ImpactError:
         """A DuckDB failure as a typed error naming the fix."""
@@ -325,7 +328,16 @@ class DuckDBEngine:
         except self._errors.Error as exc:
             raise self._failed(exc, "keeping the estimation sample") from None
         self.meter.record()
-        return self.con.table(name)
+        table = self.con.table(name)
+        self._tables[id(table)] = (table, name)
+        return table
+
+    def release(self, source: Any) -> None:
+        entry = self._tables.get(id(source))
+        if entry is None or entry[0] is not source:
+            return
+        del self._tables[id(source)]
+        self.con.execute(_query("DROP TABLE IF EXISTS", entry[1]))
 
     def with_columns(self, source: Any, columns: Mapping[str, Expr]) -> Any:
         replaced = [c for c in self.columns(source) if c in columns]
@@ -406,6 +418,14 @@ class DuckDBEngine:
     ) -> Any:
         parts, params = self._grouped(source, keys, sums, count)
         return self.con.sql(_query(*parts), params=params)
+
+    def group_min(self, source: Any, keys: Sequence[str], column: str, name: str) -> Any:
+        parts, _ = self._grouped(source, keys, {}, None)
+        self._check(source, [column])
+        parts[1] = ", ".join(
+            [*(_q(k) for k in keys), f"MIN(CAST({_q(column)} AS DOUBLE)) AS {_q(name)}"]
+        )
+        return self.con.sql(_query(*parts))
 
     def join_groups(self, source: Any, groups: Any, on: Sequence[str]) -> Any:
         self._check(source, on)

@@ -160,6 +160,9 @@ class PandasEngine:
         self.meter.record()
         return source
 
+    def release(self, source: pd.DataFrame) -> None:
+        return None  # frames are freed when nothing refers to them
+
     def _name(self, source: pd.DataFrame, name: str) -> str:
         if name not in source.columns:
             raise ColumnNotFoundError(
@@ -229,6 +232,16 @@ class PandasEngine:
         if count is not None:
             table[count] = group_weights(codes, n_groups, None).astype(np.int64)
         return table
+
+    def group_min(
+        self, source: pd.DataFrame, keys: Sequence[str], column: str, name: str
+    ) -> pd.DataFrame:
+        for k in keys:
+            self._name(source, k)
+        codes, table = group_codes(source, keys, missing_keys=True)
+        lowest = np.full(len(table), np.inf)
+        np.minimum.at(lowest, codes, self._column(source, column))
+        return table.assign(**{name: lowest})
 
     def join_groups(
         self, source: pd.DataFrame, groups: pd.DataFrame, on: Sequence[str]

@@ -134,7 +134,8 @@ def feols(
         DuckDB. The engine path (``"duckdb"``, or an
         :class:`~impact.engine.DuckDBEngine` with your connection and memory limit)
         absorbs one large fixed effect plus small ones exactly in two passes (SCALE.md
-        §2.3a), computes iid, HC1 and one- or multi-way CRV1, and never brings the rows
+        §2.3a), or two fixed effects of any size by alternating projections (engine passes
+        to ``fixef_tol``), computes iid, HC1 and one- or multi-way CRV1, and never brings the rows
         to Python: the result reports its passes and collected bytes (``engine_use``)
         and has no residuals, fitted values or fixed effects. Numeric regressors, their
         transforms and products, and ``C()``/``i()`` terms; CRV3 needs the in-memory
@@ -166,7 +167,8 @@ def feols(
     if chosen is not None:
         return feols_in_engine(
             chosen, data, formula, parsed, request, weights=weights, ssc=ssc,
-            drop_singletons=drop_singletons, protect=protect,
+            drop_singletons=drop_singletons, protect=protect, fixef_tol=fixef_tol,
+            fixef_maxiter=fixef_maxiter,
         )  # fmt: skip
     sample = prepare_sample(
         data, parsed, weights=weights, clusters=request.clusters, drop_singletons=drop_singletons

@@ -19,6 +19,8 @@ from impact.inference.engine_meats import cluster_meats
 from impact.inference.linear_vcov import ModelSize, sandwich_vcov
 from impact.inference.ssc import SSC
 from impact.inference.vcov import VcovRequest
+from impact.linear.demean import DEMEAN_TOL
+from impact.linear.engine_map import MAP_MAXITER
 from impact.linear.engine_sample import EngineSample, engine_sample
 from impact.linear.engine_schur import EngineFit, engine_twfe
 from impact.linear.formula import ParsedFormula
@@ -38,6 +40,8 @@ def feols_in_engine(
     ssc: SSC,
     drop_singletons: bool,
     protect: Sequence[str],
+    fixef_tol: float = DEMEAN_TOL,
+    fixef_maxiter: int = MAP_MAXITER,
 ) -> FeolsResult:
     """:func:`impact.feols` with ``data`` read by ``engine`` (see its docstring)."""
     if request.kind == "CRV3":
@@ -52,7 +56,7 @@ def feols_in_engine(
         drop_singletons=drop_singletons,
     )  # fmt: skip
     try:
-        fit = engine_twfe(engine, sample)
+        fit = engine_twfe(engine, sample, fixef_tol=fixef_tol, fixef_maxiter=fixef_maxiter)
     except EmptySampleError as exc:
         err = protected_error(sample.names, protect)
         if err is not None:

@@ -146,7 +146,7 @@ def fepois(
         return fepois_in_engine(
             chosen, data, formula, parsed, request, weights=weights, offset=offset, ssc=ssc,
             drop_singletons=drop_singletons, separation=tuple(separation), tol=tol,
-            maxiter=maxiter,
+            maxiter=maxiter, fixef_tol=fixef_tol,
         )  # fmt: skip
     sample = prepare_sample(
         data,

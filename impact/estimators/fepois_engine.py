@@ -21,6 +21,7 @@ from impact.estimators.collinear_drops import settle_drops
 from impact.estimators.feols_engine import engine_result_fields
 from impact.inference.ssc import SSC
 from impact.inference.vcov import VcovRequest
+from impact.linear.demean import DEMEAN_TOL
 from impact.linear.engine_poisson import (
     ETA,
     LOG_Y,
@@ -76,6 +77,7 @@ def fepois_in_engine(
     separation: tuple[str, ...],
     tol: float = IRLS_TOL,
     maxiter: int = IRLS_MAXITER,
+    fixef_tol: float = DEMEAN_TOL,
 ) -> FepoisResult:
     """:func:`impact.fepois` with ``data`` read by ``engine`` (see its docstring)."""
     if request.kind == "CRV3":
@@ -105,7 +107,7 @@ def fepois_in_engine(
     )  # fmt: skip
     layout = fe_layout(engine, sample.source, sample.fixef)
     if "relu" in separation and sample.x:
-        kept, n_sep = engine_relu_separation(engine, sample, layout)
+        kept, n_sep = engine_relu_separation(engine, sample, layout, fixef_tol=fixef_tol)
         if n_sep:
             log = sample.log.with_drop(
                 "separation_relu",
@@ -121,7 +123,9 @@ def fepois_in_engine(
             _check_outcome(engine, sample.source, sample.y, label)
             layout = fe_layout(engine, sample.source, sample.fixef)
     off = column_ref(offset) if offset else None
-    fit = engine_poisson_irls(engine, sample, layout, off, tol=tol, maxiter=maxiter)
+    fit = engine_poisson_irls(
+        engine, sample, layout, off, tol=tol, maxiter=maxiter, fixef_tol=fixef_tol
+    )
     names, dropped = settle_drops(sample.names, fit.keep, fit.reasons, (), stacklevel=3)
     return _result(engine, sample, fit, names, dropped, formula, parsed, request, ssc,
                    offset, start, tol, maxiter)  # fmt: skip

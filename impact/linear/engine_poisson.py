@@ -29,6 +29,7 @@ from impact._typing import BoolArray, FloatArray
 from impact.engine.base import Engine
 from impact.engine.expressions import expression
 from impact.errors import ConvergenceError, EmptySampleError
+from impact.linear.demean import DEMEAN_TOL
 from impact.linear.engine_sample import (
     INTERNAL,
     LONG_EXPRESSION,
@@ -121,6 +122,7 @@ def engine_relu_separation(
     *,
     tol: float = RELU_TOL,
     maxiter: int = RELU_MAXITER,
+    fixef_tol: float = DEMEAN_TOL,
 ) -> tuple[Any, int]:
     """The rows not separated by the regressors (ReLU method), and how many were.
 
@@ -150,8 +152,9 @@ def engine_relu_separation(
     for _ in range(maxiter):
         step = replace(sample, source=base, y=_U, weights=_W)
         try:
-            fit = engine_twfe(engine, step, layout=layout, statistics=False)
+            fit = engine_twfe(engine, step, layout=layout, statistics=False, fixef_tol=fixef_tol)
         except EmptySampleError:
+            engine.release(base)
             return src, 0
         fitted = engine.with_columns(fit.scored, {_FIT: f"{_U} - {INTERNAL}e"})
         fitted = engine.flag(fitted, _FIT, ">=", tol, _UP)
@@ -162,12 +165,19 @@ def engine_relu_separation(
         if float(signs["down"].iloc[0]) == 0.0:
             n_sep = round(float(signs["up"].iloc[0]))
             if n_sep == 0:
+                for table in (base, *fit.tables):
+                    engine.release(table)
                 return src, 0
             marked = engine.with_columns(fitted, {_SEP: f"{_ZERO} * {_UP}"})
-            kept = engine.select(engine.where(marked, _SEP, "==", 0.0), cols)
-            return engine.materialize(kept), n_sep
+            kept = engine.materialize(engine.select(engine.where(marked, _SEP, "==", 0.0), cols))
+            for table in (base, *fit.tables):
+                engine.release(table)
+            return kept, n_sep
         update = {_U: f"{_ZERO} * {_FIT} * {_UP}"}
-        base = engine.materialize(engine.select(engine.with_columns(fitted, update), keep))
+        stepped = engine.materialize(engine.select(engine.with_columns(fitted, update), keep))
+        for table in (base, *fit.tables):
+            engine.release(table)
+        base = stepped
     raise ConvergenceError(
         f"the separation check (ReLU method) did not settle in {maxiter} iterations."
     )
@@ -216,6 +226,7 @@ def engine_poisson_irls(
     *,
     tol: float = IRLS_TOL,
     maxiter: int = IRLS_MAXITER,
+    fixef_tol: float = DEMEAN_TOL,
 ) -> EnginePoissonFit:
     """Fit the Poisson model by IRLS in the engine, as
     :func:`impact.linear.poisson.poisson_irls` (start ``mu = (y + ybar) / 2``, deviance
@@ -255,14 +266,18 @@ def engine_poisson_irls(
     for it in range(1, maxiter + 1):
         step = replace(step, source=engine.with_columns(rows, working))
         fit = engine_twfe(
-            engine, step, layout=layout, detect_collinear=keep is None, statistics=False
-        )
+            engine, step, layout=layout, detect_collinear=keep is None, statistics=False,
+            fixef_tol=fixef_tol,
+        )  # fmt: skip
         if keep is None:
             keep, reasons = fit.keep, fit.reasons
             step = replace(step, x=tuple(c for c, k in zip(step.x, keep, strict=True) if k))
-        rows = engine.materialize(
+        stepped = engine.materialize(
             engine.select(engine.with_columns(fit.scored, {ETA: update}), cols)
         )
+        for table in (rows, *fit.tables):
+            engine.release(table)
+        rows = stepped
         dev = _deviance(engine, rows, y, w)
         if not np.isfinite(dev):
             raise ConvergenceError(
@@ -273,7 +288,10 @@ def engine_poisson_irls(
             # the variance needs the within regressors weighted by the final means
             step = replace(step, source=engine.with_columns(rows, working))
             score = f"{w}({y} - exp({ETA}))"
-            final = engine_twfe(engine, step, layout=layout, detect_collinear=False, score=score)
+            final = engine_twfe(
+                engine, step, layout=layout, detect_collinear=False, score=score,
+                fixef_tol=fixef_tol,
+            )  # fmt: skip
             return EnginePoissonFit(fit.beta, keep, reasons, final, rows, dev, it, ybar)
         dev_old = dev
     raise ConvergenceError(

@@ -17,7 +17,6 @@ absorb the constants, and the sums lose no precision to large levels.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -25,11 +24,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from impact._typing import BoolArray, FloatArray
+from impact._typing import FloatArray
 from impact.engine.base import Engine
 from impact.engine.expressions import expression
 from impact.errors import EmptySampleError, InvalidOptionError
 from impact.linear.collinear import find_collinear
+from impact.linear.demean import DEMEAN_TOL
+from impact.linear.engine_fit import EngineFit, gram_from, literal, pairs, products, scored_rows
+from impact.linear.engine_map import MAP_MAXITER, engine_map_fit, two_way_rank
 from impact.linear.engine_sample import INTERNAL, LONG_EXPRESSION, EngineSample
 from impact.linear.ols import solve_gram
 from impact.linear.schur import solve_psd
@@ -53,67 +55,6 @@ MAX_SMALL_LEVELS = 120
 
 
 @dataclass(frozen=True)
-class EngineFit:
-    """A least-squares fit with fixed effects computed in an engine.
-
-    Attributes
-    ----------
-    beta, bread : ndarray
-        Kept regressors' coefficients and ``(X~'WX~)^{-1}``.
-    keep : ndarray of bool
-    reasons : list of str
-        Why each dropped regressor was dropped.
-    fe_levels : tuple of int
-        Levels of each fixed-effect dimension.
-    fe_rank : int
-        Identified fixed-effect coefficients.
-    ssr, tss, tss_within : float
-        Weighted sums of squares: residuals, outcome about its mean, outcome with the
-        fixed effects projected out.
-    scored : engine source
-        The rows with the score columns (``_impact_s0..``), for cluster sums.
-    meat_hetero : ndarray
-        ``S'S`` of the row scores.
-    """
-
-    beta: FloatArray
-    bread: FloatArray
-    keep: BoolArray
-    reasons: list[str]
-    fe_levels: tuple[int, ...]
-    fe_rank: int
-    ssr: float
-    tss: float
-    tss_within: float
-    scored: Any
-    meat_hetero: FloatArray
-
-
-def _num(v: float) -> str:
-    """A coefficient written into an internal expression (read back as a bound literal)."""
-    return f"({float(v)!r})"
-
-
-def gram_from(out: pd.DataFrame, names: Sequence[str], prefix: str) -> FloatArray:
-    """The symmetric matrix of the sums :func:`products` named (one collected row)."""
-    m = len(names)
-    G = np.empty((m, m))
-    for a, b in pairs(m):
-        G[a, b] = G[b, a] = float(out[f"{prefix}{a}_{b}"].iloc[0])
-    return G
-
-
-def pairs(m: int) -> list[tuple[int, int]]:
-    """``(a, b)`` with ``a <= b < m``: the entries of a symmetric matrix."""
-    return list(itertools.combinations_with_replacement(range(m), 2))
-
-
-def products(cols: Sequence[str], w: str, prefix: str) -> dict[str, str]:
-    """Named expressions ``w * a * b`` of every pair of ``cols`` (see :func:`pairs`)."""
-    return {f"{prefix}{a}_{b}": f"{w}{cols[a]} * {cols[b]}" for a, b in pairs(len(cols))}
-
-
-@dataclass(frozen=True)
 class FixedEffectLayout:
     """Which dimension is absorbed by its means and the small ones' levels.
 
@@ -127,12 +68,19 @@ class FixedEffectLayout:
         The others (absorbed as dummies).
     tables : dict of int to DataFrame
         Each small dimension's levels (sorted).
+    strategy : {"schur", "map"}
+        ``"map"``: two dimensions too large for dummies, demeaned by alternating
+        projections (then ``small`` and ``tables`` are empty).
+    rank : int
+        Identified fixed-effect coefficients (``"map"``; the Schur fit finds its own).
     """
 
     levels: tuple[int, ...]
     big: int
     small: tuple[int, ...]
     tables: dict[int, pd.DataFrame]
+    strategy: str = "schur"
+    rank: int = 0
 
 
 def fe_layout(engine: Engine, src: Any, fixef: Sequence[tuple[str, ...]]) -> FixedEffectLayout:
@@ -152,15 +100,18 @@ def fe_layout(engine: Engine, src: Any, fixef: Sequence[tuple[str, ...]]) -> Fix
     levels = tuple(engine.count(engine.group_relation(src, f, {}, count=None)) for f in fixef)
     big = int(np.argmax(levels))
     small = tuple(q for q in range(len(fixef)) if q != big)
-    tables = {q: engine.group_sums(src, fixef[q], {}, count=None) for q in small}
-    n_dummies = sum(len(t) - 1 for t in tables.values())
+    n_dummies = sum(levels[q] - 1 for q in small)
     if n_dummies > MAX_SMALL_LEVELS:
+        if len(fixef) == 2:
+            return FixedEffectLayout(levels, big, (), {}, "map", two_way_rank(engine, src, fixef))
         raise InvalidOptionError(
             f"the engine path absorbs one large fixed effect and small ones as dummies (at most "
-            f"{MAX_SMALL_LEVELS} levels together); {', '.join('^'.join(fixef[q]) for q in small)} "
-            f"have {n_dummies + len(small)}. Fit an in-memory pandas frame, or absorb fewer "
-            "or coarser fixed effects."
+            f"{MAX_SMALL_LEVELS} levels together), or two fixed effects of any size by "
+            f"alternating projections; {', '.join('^'.join(fixef[q]) for q in small)} have "
+            f"{n_dummies + len(small)} levels beside {'^'.join(fixef[big])}. Fit an in-memory "
+            "pandas frame, or absorb fewer or coarser fixed effects."
         )
+    tables = {q: engine.group_sums(src, fixef[q], {}, count=None) for q in small}
     return FixedEffectLayout(levels, big, small, tables)
 
 
@@ -172,6 +123,8 @@ def engine_twfe(
     detect_collinear: bool = True,
     score: str | None = None,
     statistics: bool = True,
+    fixef_tol: float = DEMEAN_TOL,
+    fixef_maxiter: int = MAP_MAXITER,
 ) -> EngineFit:
     """Least squares of ``sample``'s outcome on its regressors and fixed effects.
 
@@ -194,6 +147,9 @@ def engine_twfe(
     statistics : bool
         Sum the residuals' squares and the scores' cross-products (one pass); without
         them ``ssr`` is NaN and ``meat_hetero`` empty (steps that need only ``scored``).
+    fixef_tol, fixef_maxiter : float, int
+        Convergence of the alternating projections (a ``"map"`` layout: two fixed effects
+        too large for dummies; :func:`~impact.linear.engine_map.engine_map_fit`).
 
     Raises
     ------
@@ -204,6 +160,11 @@ def engine_twfe(
     """
     src, fixef = sample.source, sample.fixef
     layout = fe_layout(engine, src, fixef) if layout is None else layout
+    if layout.strategy == "map":
+        return engine_map_fit(
+            engine, sample, layout.levels, layout.rank, tol=fixef_tol, maxiter=fixef_maxiter,
+            detect_collinear=detect_collinear, score=score, statistics=statistics,
+        )  # fmt: skip
     levels, big, small, tables = layout.levels, layout.big, list(layout.small), layout.tables
     w = f"{sample.weights} * " if sample.weights else ""
     sw = sample.weights if sample.weights else "1"
@@ -215,7 +176,7 @@ def engine_twfe(
     mu = np.array([float(means[f"m{a}"].iloc[0]) for a in range(len(zs))]) / total_w
     cs = [f"{INTERNAL}c{a}" for a in range(len(zs))]
     centred = engine.with_columns(
-        src, {c: f"{z} - {_num(m)}" for c, z, m in zip(cs, zs, mu, strict=True)}
+        src, {c: f"{z} - {literal(m)}" for c, z, m in zip(cs, zs, mu, strict=True)}
     )
     # pass 1: the small dimensions' dummies joined on, then per-firm sums and products
     dummies: list[str] = []
@@ -261,7 +222,9 @@ def engine_twfe(
             h_cols[j].append(f"{INTERNAL}Gam{q}_{j}")
         resid_src = engine.join_small(resid_src, t, fixef[q])
         offset += n_q
-    r = " - ".join([cs[0], *(f"{_num(b)} * {c}" for b, c in zip(beta, kept, strict=True)), *g_cols])
+    r = " - ".join(
+        [cs[0], *(f"{literal(b)} * {c}" for b, c in zip(beta, kept, strict=True)), *g_cols]
+    )
     proj = {f"{INTERNAL}p{j}": " - ".join([c, *h_cols[j]]) for j, c in enumerate(kept)}
     resid_src = engine.with_columns(
         resid_src,
@@ -280,20 +243,8 @@ def engine_twfe(
     joined = engine.join_groups(resid_src, firm_means, fixef[big])
     e = f"{INTERNAL}e"
     with_e = engine.with_columns(joined, {e: f"{INTERNAL}r - {INTERNAL}sr / {INTERNAL}sw"})
-    factor = f"({score})" if score is not None else f"{w}{e}"
-    scores = {
-        f"{INTERNAL}s{j}": f"({INTERNAL}p{j} - {INTERNAL}sp{j} / {INTERNAL}sw) * {factor}"
-        for j in range(len(kept))
-    }
-    scored = engine.with_columns(with_e, scores)
-    sc = list(scores)
-    if statistics:
-        stats = engine.group_sums(
-            scored, [], {"ssr": f"{w}{e} * {e}"} | products(sc, "", "h"), count=None
-        )
-        ssr, meat = float(stats["ssr"].iloc[0]), gram_from(stats, sc, "h")
-    else:
-        ssr, meat = float("nan"), np.zeros((0, 0))
+    projected = [f"{INTERNAL}p{j} - {INTERNAL}sp{j} / {INTERNAL}sw" for j in range(len(kept))]
+    scored, ssr, meat = scored_rows(engine, with_e, projected, e, w, score, statistics)
     return EngineFit(
         beta=beta,
         bread=bread,

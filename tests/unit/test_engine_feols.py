@@ -11,13 +11,14 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import spilling_engine
+from helpers import RTOL_ITERATIVE, RTOL_ITERATIVE_SE, spilling_engine
 
 import impact
 from impact.errors import (
     ClusterError,
     ColumnNotFoundError,
     ColumnTypeError,
+    ConvergenceError,
     EngineMemoryError,
     FormulaError,
     ImpactWarning,
@@ -183,6 +184,49 @@ def test_a_relation_of_another_connection_is_named():
     con.register("panel_view", _panel(6))
     with pytest.raises(InvalidOptionError, match="another connection"):
         impact.feols("y ~ x1 | firm + year", con.table("panel_view"), engine=DuckDBEngine())
+
+
+def _two_way(seed: int, split: bool) -> pd.DataFrame:
+    """Firms and workers (both too many for dummies); ``split``: two disconnected halves,
+    so the fixed effects lose two levels, not one."""
+    rng = np.random.default_rng(seed)
+    firm, worker = rng.integers(0, 900, 7000), rng.integers(0, 700, 7000)
+    if split:
+        worker = np.where(firm < 450, worker % 350, 350 + worker % 350)
+    df = pd.DataFrame({"firm": firm, "worker": "w" + pd.Series(worker).astype(str)})
+    df = df.drop_duplicates(["firm", "worker"]).reset_index(drop=True)
+    df["x1"] = rng.normal(size=len(df)) + 0.01 * firm[: len(df)]
+    df["x2"] = rng.normal(size=len(df))
+    df["w"] = rng.uniform(0.5, 2.0, len(df))
+    effect = rng.normal(size=900)[df["firm"]]
+    df["y"] = df["x1"] - 0.5 * df["x2"] + effect + rng.normal(size=len(df))
+    return df
+
+
+@pytest.mark.parametrize("split", [False, True])
+@pytest.mark.parametrize("engine", ["pandas", "duckdb"])
+def test_two_large_fixed_effects_by_alternating_projections(engine, split):
+    """Both paths iterate to their convergence tolerance (RTOL_ITERATIVE, VERIFICATION.md;
+    measured: 1e-14); the rank of the fixed effects counts the components exactly."""
+    df = _two_way(11, split)
+    fml = "y ~ x1 + x2 | firm + worker"
+    for vcov in ("iid", {"cluster": ["firm", "worker"]}):
+        for weights in (None, "w"):
+            want = _fit(fml, df, vcov=vcov, weights=weights, fixef_tol=1e-13)
+            got = _fit(fml, df, vcov=vcov, weights=weights, engine=engine)
+            assert list(got.coef.index) == list(want.coef.index)
+            np.testing.assert_allclose(got.coef, want.coef, rtol=RTOL_ITERATIVE)
+            np.testing.assert_allclose(got.se, want.se, rtol=RTOL_ITERATIVE_SE)
+            assert (got.nobs, got.df_resid, got.df_t, dict(got.n_clusters)) == (
+                want.nobs, want.df_resid, want.df_t, dict(want.n_clusters))  # fmt: skip
+            assert got.sample_log == want.sample_log
+            assert got.fixef_sizes == want.fixef_sizes
+
+
+def test_alternating_projections_that_do_not_converge_raise():
+    with pytest.raises(ConvergenceError, match="did not converge in 2 sweeps"):
+        impact.feols("y ~ x1 + x2 | firm + worker", _two_way(12, False), engine="duckdb",
+                     fixef_maxiter=2)  # fmt: skip
 
 
 def test_bad_input_gives_typed_errors(tmp_path):
