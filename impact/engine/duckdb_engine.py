@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import glob as globmod
 import itertools
+import tempfile
 import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -103,6 +104,11 @@ def _is_arrow(data: Any) -> bool:
     return mod.startswith(("pyarrow", "polars"))
 
 
+def _string_literal(text: str) -> str:
+    """A SQL string literal (single quotes doubled), for settings that take no parameters."""
+    return "'" + text.replace("'", "''") + "'"
+
+
 def _query(*parts: str) -> str:
     """Query text from fixed keywords and fragments that are quoted identifiers or the
     SQL of checked expressions (:meth:`~impact.engine.expressions.Expression.to_sql`):
@@ -129,6 +135,10 @@ class DuckDBEngine:
         if connection is None:  # our own database: results never depend on row order
             connection = duckdb.connect()
             connection.execute("SET preserve_insertion_order = false")
+            # spill under the system's temporary folder, not DuckDB's default '.tmp' in
+            # the working directory (an interrupted fit would leave its files there)
+            spill = Path(tempfile.gettempdir()) / "impact_duckdb_spill"
+            connection.execute(f"SET temp_directory = {_string_literal(str(spill))}")
         self.con = connection
         self._names = itertools.count()
         # names of this engine's views and tables: unique per engine, so engines sharing a
