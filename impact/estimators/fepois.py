@@ -17,6 +17,7 @@ from impact.errors import (
     EmptySampleError,
     ImpactError,
     ImpactWarning,
+    InvalidOptionError,
     NegativeOutcomeError,
 )
 from impact.estimators.fepois_engine import SEPARATION_MU, fepois_in_engine
@@ -38,7 +39,10 @@ from impact.linear.poisson import (
 from impact.linear.sample import prepare_sample
 from impact.results.poisson import FepoisResult
 
-__all__ = ["SEPARATION_MU", "fepois"]
+__all__ = ["SEPARATION_CHECKS", "SEPARATION_MU", "fepois"]
+
+#: The separation checks fepois can run.
+SEPARATION_CHECKS = ("fe", "relu")
 
 
 def _check_outcome(y: np.ndarray, name: str) -> None:
@@ -52,6 +56,17 @@ def _check_outcome(y: np.ndarray, name: str) -> None:
         raise EmptySampleError(
             f"outcome {name!r} is zero on every used row: the Poisson model has no maximum."
         )
+
+
+def _separation_checks(separation: object) -> tuple[str, ...]:
+    """The separation checks asked for: a name or a sequence of ``"fe"`` and ``"relu"``."""
+    names = (separation,) if isinstance(separation, str) else separation
+    if not isinstance(names, tuple | list) or not all(n in SEPARATION_CHECKS for n in names):
+        raise InvalidOptionError(
+            f"separation must hold checks among {SEPARATION_CHECKS} (or be empty), got "
+            f"{separation!r}."
+        )
+    return tuple(names)
 
 
 def fepois(
@@ -141,11 +156,14 @@ def fepois(
     parsed = parse_formula(formula)
     request = parse_vcov(vcov)
     ssc = SSC.fixest() if ssc is None else ssc
+    separation = _separation_checks(separation)
+    if not isinstance(maxiter, int) or maxiter < 1:
+        raise InvalidOptionError(f"maxiter must be a positive integer, got {maxiter!r}.")
     chosen = choose_engine(data, engine)
     if chosen is not None:
         return fepois_in_engine(
             chosen, data, formula, parsed, request, weights=weights, offset=offset, ssc=ssc,
-            drop_singletons=drop_singletons, separation=tuple(separation), tol=tol,
+            drop_singletons=drop_singletons, separation=separation, tol=tol,
             maxiter=maxiter, fixef_tol=fixef_tol,
         )  # fmt: skip
     sample = prepare_sample(

@@ -99,6 +99,8 @@ def fepois_in_engine(
             n - m,
             {k: v for k, v in per_dim.items() if v},
         )
+        if m == 0:
+            raise EmptySampleError("every row was removed as separated; nothing can be estimated.")
         return src, log, m
 
     sample = engine_sample(

@@ -4,6 +4,7 @@ share (the Schur and the alternating-projection strategies)."""
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -13,9 +14,20 @@ import pandas as pd
 
 from impact._typing import BoolArray, FloatArray
 from impact.engine.base import Engine
+from impact.errors import ConvergenceError, EmptySampleError
+from impact.linear.collinear import find_collinear
 from impact.linear.engine_sample import INTERNAL
+from impact.linear.ols import solve_gram
 
-__all__ = ["EngineFit", "gram_from", "literal", "pairs", "products", "scored_rows"]
+__all__ = [
+    "EngineFit",
+    "gram_from",
+    "literal",
+    "pairs",
+    "products",
+    "scored_rows",
+    "solve_within",
+]
 
 
 @dataclass(frozen=True)
@@ -79,8 +91,21 @@ def products(cols: Sequence[str], w: str, prefix: str) -> dict[str, str]:
 
 def literal(v: float) -> str:
     """A number written into an internal expression (parenthesised; read back as a bound
-    literal), from a Python or numpy scalar."""
-    return f"({float(v)!r})"
+    literal), from a Python or numpy scalar.
+
+    Raises
+    ------
+    ConvergenceError
+        ``v`` is not finite (``nan`` or ``inf`` would read as column names): the numerics
+        broke down.
+    """
+    x = float(v)
+    if not math.isfinite(x):
+        raise ConvergenceError(
+            f"the fit broke down: a non-finite intermediate value ({x}) arose in the engine's "
+            "arithmetic; the data may be separated, degenerate or on an extreme scale."
+        )
+    return f"({x!r})"
 
 
 def scored_rows(
@@ -110,3 +135,48 @@ def scored_rows(
         scored, [], {"ssr": f"{w}{e} * {e}"} | products(sc, "", "h"), count=None
     )
     return scored, float(stats["ssr"].iloc[0]), gram_from(stats, sc, "h")
+
+
+def singular(what: str) -> ConvergenceError:
+    """The error for a linear system that is numerically singular or not finite."""
+    return ConvergenceError(
+        f"the fit broke down: {what} is numerically singular or not finite; the data may be "
+        "separated, degenerate or on an extreme scale."
+    )
+
+
+def solve_within(
+    Gt: FloatArray, scale: FloatArray, *, detect_collinear: bool, least_norm: bool
+) -> tuple[FloatArray, FloatArray, BoolArray, list[str]]:
+    """Coefficients from the within Gram matrix ``Gt`` of ``[y, X]``: the bread, the kept
+    regressors and why the others were dropped.
+
+    ``least_norm`` solves by least squares of minimum norm without a collinearity test
+    (the separation check's regressions, as in memory: fitted values only, no bread);
+    else collinear regressors are dropped when ``detect_collinear``.
+
+    Raises
+    ------
+    EmptySampleError
+        Every regressor is collinear with the fixed effects.
+    ConvergenceError
+        The system is numerically singular or not finite.
+    """
+    k = Gt.shape[0] - 1
+    try:
+        if least_norm:
+            beta = np.linalg.lstsq(Gt[1:, 1:], Gt[1:, 0], rcond=None)[0]
+            return beta, np.zeros((k, k)), np.ones(k, dtype=bool), []
+        if detect_collinear:
+            keep, reasons = find_collinear(Gt[1:, 1:], scale)
+        else:
+            keep, reasons = np.ones(k, dtype=bool), []
+        if not keep.any():
+            raise EmptySampleError("every regressor is collinear with the fixed effects.")
+        idx = np.r_[0, 1 + np.flatnonzero(keep)]
+        beta, bread = solve_gram(Gt[np.ix_(idx, idx)])
+    except (np.linalg.LinAlgError, ValueError) as exc:
+        if isinstance(exc, EmptySampleError):
+            raise
+        raise singular("the within regression's Gram matrix") from None
+    return beta, bread, keep, reasons

@@ -24,12 +24,17 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
 from impact.engine.base import Engine
-from impact.errors import ConvergenceError, EmptySampleError
-from impact.linear.collinear import find_collinear
+from impact.errors import ConvergenceError
 from impact.linear.demean import DEMEAN_TOL
-from impact.linear.engine_fit import EngineFit, gram_from, literal, products, scored_rows
+from impact.linear.engine_fit import (
+    EngineFit,
+    gram_from,
+    literal,
+    products,
+    scored_rows,
+    solve_within,
+)
 from impact.linear.engine_sample import INTERNAL, EngineSample
-from impact.linear.ols import solve_gram
 
 __all__ = ["MAP_MAXITER", "engine_map_fit", "two_way_rank"]
 
@@ -99,6 +104,7 @@ def engine_map_fit(
     detect_collinear: bool = True,
     score: str | None = None,
     statistics: bool = True,
+    least_norm: bool = False,
 ) -> EngineFit:
     """Least squares of ``sample``'s outcome on its regressors with its fixed effects
     projected out by alternating projections (see the module notes).
@@ -176,14 +182,10 @@ def engine_map_fit(
         engine.release(rows)
         rows = stepped
     G = gram_from(engine.group_sums(rows, [], products(c, w, "g"), count=None), c, "g")
-    if detect_collinear:
-        keep, reasons = find_collinear(G[1:, 1:], tss[1:])
-    else:
-        keep, reasons = np.ones(p - 1, dtype=bool), []
-    if not keep.any():
-        raise EmptySampleError("every regressor is collinear with the fixed effects.")
+    beta, bread, keep, reasons = solve_within(
+        G, tss[1:], detect_collinear=detect_collinear, least_norm=least_norm
+    )
     idx = np.r_[0, 1 + np.flatnonzero(keep)]
-    beta, bread = solve_gram(G[np.ix_(idx, idx)])
     kept = [c[i] for i in idx[1:]]
     e = f"{INTERNAL}e"
     resid = " - ".join(

@@ -28,8 +28,9 @@ import numpy as np
 from impact._typing import BoolArray, FloatArray
 from impact.engine.base import Engine
 from impact.engine.expressions import expression
-from impact.errors import ConvergenceError, EmptySampleError
+from impact.errors import ConvergenceError
 from impact.linear.demean import DEMEAN_TOL
+from impact.linear.engine_fit import literal
 from impact.linear.engine_sample import (
     INTERNAL,
     LONG_EXPRESSION,
@@ -130,8 +131,8 @@ def engine_relu_separation(
     regressors and fixed effects with weight 1 on zero outcomes and ``n0 / tol^2`` on
     positive ones, ``u`` replaced by the positive part of the fit on zero outcomes until
     the fit is non-negative there; fitted values below ``tol`` in absolute value are zero.
-    When every regressor is collinear with the fixed effects nothing is removed here (the
-    fixed-effect separation covers that case).
+    The regressions are least squares of minimum norm, with no collinearity test (which,
+    under these weights, would drop the very regressor that separates).
 
     Raises
     ------
@@ -146,16 +147,16 @@ def engine_relu_separation(
     big = n0 / tol**2
     flagged = engine.flag(src, sample.y, "==", 0.0, _ZERO)
     # the check ignores the analytic weights, as in memory (separation is about support)
-    weights = f"{_ZERO} + {big!r} * (1 - {_ZERO})"
+    weights = f"{_ZERO} + {literal(big)} * (1 - {_ZERO})"
     base = engine.materialize(engine.with_columns(flagged, {_W: weights, _U: _ZERO}))
     keep = [*cols, _ZERO, _W, _U]
     for _ in range(maxiter):
         step = replace(sample, source=base, y=_U, weights=_W)
-        try:
-            fit = engine_twfe(engine, step, layout=layout, statistics=False, fixef_tol=fixef_tol)
-        except EmptySampleError:
-            engine.release(base)
-            return src, 0
+        # least squares of minimum norm, as in memory: a collinearity test would drop the
+        # separating regressor under these weights (1 against n0 / tol^2)
+        fit = engine_twfe(
+            engine, step, layout=layout, statistics=False, fixef_tol=fixef_tol, least_norm=True
+        )
         fitted = engine.with_columns(fit.scored, {_FIT: f"{_U} - {INTERNAL}e"})
         fitted = engine.flag(fitted, _FIT, ">=", tol, _UP)
         fitted = engine.flag(fitted, _FIT, "<=", -tol, _DOWN)
@@ -247,7 +248,7 @@ def engine_poisson_irls(
         sample.source, [], {"sy": f"{w}{y}", "sw": sample.weights or "1"}, count=None
     )
     ybar = float(sums["sy"].iloc[0]) / float(sums["sw"].iloc[0])
-    start = {ETA: f"log(({y} + {ybar!r}) / 2)"}
+    start = {ETA: f"log(({y} + {literal(ybar)}) / 2)"}
     logged = with_log_outcome(engine, sample.source, y)
     rows = engine.materialize(engine.with_columns(logged, start))
     cols = engine.columns(rows)
@@ -284,7 +285,8 @@ def engine_poisson_irls(
                 "Poisson IRLS diverged (fitted means overflow); check for separation or "
                 "extreme regressor values."
             )
-        if abs(dev - dev_old) / (0.1 + abs(dev)) < tol:
+        change = abs(dev - dev_old) / (0.1 + abs(dev))
+        if change < tol:
             # the variance needs the within regressors weighted by the final means
             step = replace(step, source=engine.with_columns(rows, working))
             score = f"{w}({y} - exp({ETA}))"
@@ -296,5 +298,5 @@ def engine_poisson_irls(
         dev_old = dev
     raise ConvergenceError(
         f"Poisson IRLS did not converge in {maxiter} iterations (relative deviance change "
-        f"{abs(dev - dev_old) / (0.1 + abs(dev)):.2e} > {tol:g})."
+        f"{change:.2e} > {tol:g})."
     )

@@ -27,13 +27,20 @@ import pandas as pd
 from impact._typing import FloatArray
 from impact.engine.base import Engine
 from impact.engine.expressions import expression
-from impact.errors import EmptySampleError, InvalidOptionError
-from impact.linear.collinear import find_collinear
+from impact.errors import InvalidOptionError
 from impact.linear.demean import DEMEAN_TOL
-from impact.linear.engine_fit import EngineFit, gram_from, literal, pairs, products, scored_rows
+from impact.linear.engine_fit import (
+    EngineFit,
+    gram_from,
+    literal,
+    pairs,
+    products,
+    scored_rows,
+    singular,
+    solve_within,
+)
 from impact.linear.engine_map import MAP_MAXITER, engine_map_fit, two_way_rank
 from impact.linear.engine_sample import INTERNAL, LONG_EXPRESSION, EngineSample
-from impact.linear.ols import solve_gram
 from impact.linear.schur import solve_psd
 
 __all__ = [
@@ -125,6 +132,7 @@ def engine_twfe(
     statistics: bool = True,
     fixef_tol: float = DEMEAN_TOL,
     fixef_maxiter: int = MAP_MAXITER,
+    least_norm: bool = False,
 ) -> EngineFit:
     """Least squares of ``sample``'s outcome on its regressors and fixed effects.
 
@@ -147,6 +155,9 @@ def engine_twfe(
     statistics : bool
         Sum the residuals' squares and the scores' cross-products (one pass); without
         them ``ssr`` is NaN and ``meat_hetero`` empty (steps that need only ``scored``).
+    least_norm : bool
+        Least squares of minimum norm, no collinearity test and no bread (the separation
+        check's regressions, as in memory).
     fixef_tol, fixef_maxiter : float, int
         Convergence of the alternating projections (a ``"map"`` layout: two fixed effects
         too large for dummies; :func:`~impact.linear.engine_map.engine_map_fit`).
@@ -164,6 +175,7 @@ def engine_twfe(
         return engine_map_fit(
             engine, sample, layout.levels, layout.rank, tol=fixef_tol, maxiter=fixef_maxiter,
             detect_collinear=detect_collinear, score=score, statistics=statistics,
+            least_norm=least_norm,
         )  # fmt: skip
     levels, big, small, tables = layout.levels, layout.big, list(layout.small), layout.tables
     w = f"{sample.weights} * " if sample.weights else ""
@@ -191,20 +203,18 @@ def engine_twfe(
     G, M = _within_gram(engine, one_hot, fixef[big], cs, dummies, w, sw)
     p = len(zs)
     if dummies:
-        sol, rank_small = solve_psd(G[p:, p:], G[p:, :p])
+        try:
+            sol, rank_small = solve_psd(G[p:, p:], G[p:, :p])
+        except (np.linalg.LinAlgError, ValueError):
+            raise singular("the small fixed effects' block") from None
     else:
         sol, rank_small = np.zeros((0, p)), 0
     Gt = G[:p, :p] - G[p:, :p].T @ sol
     raw = np.diag(M)[1:p] + total_w * mu[1:] ** 2
     scale = np.where(np.diag(M)[1:p] > 0, np.diag(M)[1:p], raw)
-    if detect_collinear:
-        keep, reasons = find_collinear(Gt[1:, 1:], scale)
-    else:
-        keep, reasons = np.ones(p - 1, dtype=bool), []
-    if not keep.any():
-        raise EmptySampleError("every regressor is collinear with the fixed effects.")
-    idx = np.r_[0, 1 + np.flatnonzero(keep)]
-    beta, bread = solve_gram(Gt[np.ix_(idx, idx)])
+    beta, bread, keep, reasons = solve_within(
+        Gt, scale, detect_collinear=detect_collinear, least_norm=least_norm
+    )
     gamma = sol[:, 0] - sol[:, 1:][:, keep] @ beta
     Gamma = sol[:, 1:][:, keep]
     # pass 2: residuals and projected regressors, firm means joined back, scores

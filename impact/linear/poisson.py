@@ -231,7 +231,8 @@ def poisson_irls(
                 "extreme regressor values."
             )
         dev = poisson_deviance(y, mu, w0)
-        if abs(dev - dev_old) / (0.1 + abs(dev)) < tol:
+        change = abs(dev - dev_old) / (0.1 + abs(dev))
+        if change < tol:
             # the variance needs the within regressors weighted by the final means
             z = eta - off + (y - mu) / mu
             final = fit_absorbed(z, Xk, fe, w0 * mu, tol=fixef_tol, detect_collinear=False)
@@ -239,5 +240,5 @@ def poisson_irls(
         dev_old = dev
     raise ConvergenceError(
         f"Poisson IRLS did not converge in {maxiter} iterations (relative deviance change "
-        f"{abs(dev - dev_old) / (0.1 + abs(dev)):.2e} > {tol:g})."
+        f"{change:.2e} > {tol:g})."
     )

@@ -27,6 +27,7 @@ from impact.errors import (
     InvalidOptionError,
     NegativeOutcomeError,
 )
+from impact.linear.engine_fit import literal
 from impact.linear.engine_poisson import log_factorial_expression
 
 pytest.importorskip("duckdb")
@@ -119,6 +120,24 @@ def test_separated_rows_are_removed_and_counted_as_in_memory():
     _same(want, got)
 
 
+@pytest.mark.parametrize("engine", ["pandas", "duckdb"])
+def test_separation_by_a_combination_of_regressors(engine):
+    """x1 - x2 > 0 only where the outcome is zero: under the check's weights a collinearity
+    test would drop x2 and miss it (review finding); least squares of minimum norm, as in
+    memory, finds them."""
+    rng = np.random.default_rng(3)
+    df = pd.DataFrame({"firm": np.repeat(np.arange(120), 5), "year": np.tile(np.arange(5), 120)})
+    df["x1"] = rng.normal(size=len(df))
+    df["y"] = rng.poisson(np.exp(0.3 * df["x1"])).astype(float)
+    df["x2"] = df["x1"]
+    df.loc[df.index[df["y"] == 0][:10], "x2"] -= 1.0
+    for separation in (("fe", "relu"), "relu"):
+        want = _fit("y ~ x1 + x2 | firm + year", df, separation=separation)
+        got = _fit("y ~ x1 + x2 | firm + year", df, separation=separation, engine=engine)
+        assert {r.step: r.n_rows for r in got.sample_log.records}["separation_relu"] >= 10
+        _same(want, got)
+
+
 def test_text_ids_row_order_and_parquet_under_a_memory_limit(tmp_path):
     df = _panel(3, n_firms=6000, years=10, text_ids=True)  # 42,000 rows
     vcov = {"cluster": ["firm", "year"]}
@@ -179,3 +198,13 @@ def test_bad_input_gives_typed_errors(tmp_path):
         _fit("cnt ~ x1", path)
     with pytest.raises(ConvergenceError, match="did not converge"):
         impact.fepois("cnt ~ x1 | firm + year", path, maxiter=1)
+    with pytest.raises(InvalidOptionError, match="separation"):
+        _fit("cnt ~ x1 | firm + year", path, separation=("FE",))
+    with pytest.raises(InvalidOptionError, match="maxiter"):
+        _fit("cnt ~ x1 | firm + year", path, maxiter=0)
+    tiny = pd.DataFrame({"firm": [1, 1, 2, 2], "year": [1, 2, 1, 2], "y": [1.0, 0, 0, 0],
+                         "x": [0.1, 0.2, 0.3, 0.4]})  # fmt: skip
+    with pytest.raises(EmptySampleError, match="every row was removed as separated"):
+        _fit("y ~ x | firm + year", tiny, engine="duckdb")
+    with pytest.raises(ConvergenceError, match="non-finite"):
+        literal(float("nan"))
