@@ -3,7 +3,7 @@ with time, peak memory (RSS) and the engine's passes; pyfixest on the same rows 
 in memory for comparison (its load time counted).
 
 Run: ``python benchmarks/scale.py --rows 15000000 [--rows 100000000] [--data DIR]
-[--memory-limit 4GB] [--peers] [--fits twfe fepois att_gt sun_abraham imputation did2s]``.
+[--memory-limit 4GB] [--peers] [--fits twfe fepois att_gt att_gt_dr sun_abraham imputation did2s]``.
 
 Each size writes the cluster panel as Parquet shards once (``--data``, default a folder
 under the system's temporary directory, reused when present; about 40 bytes per row on
@@ -45,6 +45,7 @@ ENGINE_FITS = {
     "twfe": "pyfixest",
     "fepois": "pyfixest_fepois",
     "att_gt": "att_gt_mem",
+    "att_gt_dr": "att_gt_dr_mem",
     "sun_abraham": "sun_abraham_mem",
     "imputation": "imputation_mem",
     "did2s": "did2s_mem",
@@ -77,8 +78,9 @@ def _fit(kind: str, data, engine) -> tuple[int, dict, int]:
     if kind == "fepois":
         fit = impact.fepois(POISSON, data, vcov={"cluster": "firm_id"}, engine=engine)
         return fit.nobs, fit.coef.to_dict(), _passes(fit)
-    if kind == "att_gt":
-        fit = impact.att_gt(data, **DID, engine=engine)
+    if kind in ("att_gt", "att_gt_dr"):
+        cov = {"covariates": ["log_k"], "method": "dr"} if kind == "att_gt_dr" else {}
+        fit = impact.att_gt(data, **DID, **cov, engine=engine)
         agg = fit.aggregate("simple")
         rows = fit.sample_log.n_final
         return rows, {"ATT": agg.estimate, "se": agg.std_error}, _passes(fit)

@@ -5,6 +5,7 @@ cohorts, pools, weights and clusters constant within units."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from impact.engine.base import Engine
@@ -50,9 +51,11 @@ def validate_panel(
     control_pool: str | None,
     weights: str | None,
     cluster: str | None,
+    covariates: Sequence[str] = (),
 ) -> int:
     """Check the panel in ``engine`` (see module); returns its rows."""
     wanted = [unit, time, cohort, y, *(c for c in (control_pool, weights, cluster) if c)]
+    wanted += list(covariates)
     check_engine_columns(engine, src, list(dict.fromkeys(wanted)), "column")
     reserved = [c for c in engine.columns(src) if c.startswith(P)]
     if reserved:
@@ -60,7 +63,7 @@ def validate_panel(
             f"column {reserved[0]!r} starts with {P!r}, which the engine path reserves for its "
             "own columns; rename it."
         )
-    for c in (y, weights, control_pool):
+    for c in (y, weights, control_pool, *covariates):
         if c:
             _ref(c)  # a backtick cannot be read inside an expression
     kinds = engine.kinds(src)
@@ -74,8 +77,9 @@ def validate_panel(
             f"cohort column {cohort!r} must hold numeric periods (first treated "
             f"period), it holds {kinds[cohort]} values."
         )
-    if kinds[y] not in ("number", "bool"):
-        raise ColumnTypeError(f"column {y!r} must be numeric, it holds {kinds[y]} values.")
+    for c in (y, *covariates):
+        if kinds[c] not in ("number", "bool"):
+            raise ColumnTypeError(f"column {c!r} must be numeric, it holds {kinds[c]} values.")
     n0 = engine.count(src)
     if n0 == 0:
         raise EmptySampleError("the data have no rows: nothing can be estimated.")

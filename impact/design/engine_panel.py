@@ -12,6 +12,7 @@ units.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,7 +53,8 @@ class EnginePanel:
         Kept units: ``_impact_g`` (cohort grid position, :data:`NEVER` for never-treated),
         ``_impact_pool`` (0/1), ``_impact_w`` (weight), ``_impact_pat`` (observed
         periods as a bit mask), per period slot ``j``: ``_impact_y{j}`` (outcome, 0 when
-        unobserved) and ``_impact_o{j}`` (0/1), and the cluster column if any.
+        unobserved), ``_impact_o{j}`` (0/1) and, per covariate ``k``, ``_impact_x{j}_{k}``
+        (0 when unobserved), and the cluster column if any.
     slots : ndarray of int
         Grid position of each period slot ``j``.
     periods : ndarray of int
@@ -78,6 +80,9 @@ class EnginePanel:
     anticipation: int
     log: SampleLog
     notes: tuple[str, ...]
+    n_covariates: int = 0
+    #: every kept unit is observed in every kept period
+    complete: bool = False
 
 
 def _popcount(pattern: np.ndarray) -> np.ndarray:
@@ -109,24 +114,30 @@ def engine_panel(
     anticipation: int = 0,
     never_treated: float | None = None,
     balanced: bool = False,
+    covariates: Sequence[str] = (),
 ) -> EnginePanel:
     """Validate a staggered panel in ``engine`` and build its unit table (see module).
 
     Raises the in-memory design's typed errors: unknown columns, missing ids, duplicate
     (unit, period) rows, cohorts or pools or weights that vary within units, cohorts off
-    the period grid, invalid weights, missing cluster ids, empty samples.
+    the period grid, invalid weights, missing cluster ids, empty samples. Rows missing the
+    outcome or a ``covariates`` value are dropped and counted, as in memory.
     """
     anticipation = check_anticipation(anticipation)
-    n0 = validate_panel(engine, src, unit, time, cohort, y, control_pool, weights, cluster)
-    log = SampleLog(n_initial=n0)
-    per, n_miss = engine.missing_counts(src, [y])
-    if per[y] == n0:
-        raise EmptySampleError(
-            f"column {y!r} is missing or infinite on all {n0} rows; nothing can be estimated."
-        )
-    log = log.with_drop(
-        "missing", "rows with missing or infinite values", n_miss, {y: per[y]} if per[y] else None
+    covariates = list(dict.fromkeys(covariates))
+    n0 = validate_panel(
+        engine, src, unit, time, cohort, y, control_pool, weights, cluster, covariates
     )
+    log = SampleLog(n_initial=n0)
+    needed = list(dict.fromkeys([y, *covariates]))
+    per, n_miss = engine.missing_counts(src, needed)
+    for col in needed:
+        if per[col] == n0:
+            raise EmptySampleError(
+                f"column {col!r} is missing or infinite on all {n0} rows; nothing can be estimated."
+            )
+    detail = {c: per[c] for c in needed if per[c]}
+    log = log.with_drop("missing", "rows with missing or infinite values", n_miss, detail or None)
     times = engine.group_sums(src, [time], {}, count=None)
     if len(times) > MAX_PERIODS:
         raise InvalidOptionError(
@@ -138,8 +149,13 @@ def engine_panel(
     for j in range(len(slot)):
         slot[f"{P}d{j}"] = (np.arange(len(slot)) == j).astype(float)
     slot[f"{P}bit"] = 2.0 ** np.arange(len(slot))
-    kept_rows = engine.join_small(engine.drop_missing(src, [y]), slot, [time])
+    kept_rows = engine.join_small(engine.drop_missing(src, needed), slot, [time])
     sums = {f"{P}y{j}": f"{_ref(y)} * {P}d{j}" for j in range(len(slot))}
+    sums |= {
+        f"{P}x{j}_{k}": f"{_ref(c)} * {P}d{j}"
+        for j in range(len(slot))
+        for k, c in enumerate(covariates)
+    }
     sums |= {f"{P}o{j}": f"{P}d{j}" for j in range(len(slot))} | {f"{P}pat": f"{P}bit"}
     observed = engine.group_relation(kept_rows, [unit], sums, count=None)
     keys = list(dict.fromkeys([unit, cohort, *(c for c in (control_pool, weights, cluster) if c)]))
@@ -171,6 +187,7 @@ def engine_panel(
         f"{P}w",
         f"{P}pat",
         *(f"{P}{k}{j}" for j in range(len(slot)) for k in ("y", "o")),
+        *(f"{P}x{j}_{k}" for j in range(len(slot)) for k in range(len(covariates))),
     ]
     if cluster:
         cols.append(cluster)
@@ -196,6 +213,8 @@ def engine_panel(
         anticipation=anticipation,
         log=rules.log,
         notes=rules.notes,
+        n_covariates=len(covariates),
+        complete=rules.complete,
     )
 
 
@@ -209,6 +228,7 @@ class _TypeRules:
     n_units: int
     log: SampleLog
     notes: tuple[str, ...]
+    complete: bool
 
 
 def _type_rules(types, numbers, cohort, anticipation, never_treated, balanced, log0):
@@ -293,6 +313,15 @@ def _type_rules(types, numbers, cohort, anticipation, never_treated, balanced, l
     treated = pos[keep]
     cohorts = np.unique(treated[np.isfinite(treated)])
     never_in_pool = bool((keep & np.isnan(pos) & pool).any())
+    complete = bool(np.all(pat[keep] == mask))
     return _TypeRules(
-        t, grid, mask, cohorts, never_in_pool, int(remaining[keep].sum()), log, tuple(notes)
+        t,
+        grid,
+        mask,
+        cohorts,
+        never_in_pool,
+        int(remaining[keep].sum()),
+        log,
+        tuple(notes),
+        complete,
     )

@@ -114,6 +114,11 @@ class Engine(Protocol):
         comparison), else 0.0 (also where ``column`` is missing)."""
         ...
 
+    def flags(self, source: Any, specs: Sequence[tuple[str, Comparison, float, str]]) -> Any:
+        """:meth:`flag` for every ``(column, op, value, name)`` of ``specs`` in one step
+        (no nesting of one step per flag)."""
+        ...
+
     def fill_missing(self, source: Any, column: str, value: float, name: str) -> Any:
         """The source with column ``name``: ``column`` as a number, ``value`` where it is
         missing (or not finite)."""

@@ -301,19 +301,23 @@ class DuckDBEngine:
         return self.con.sql(query, params=[float(value)])
 
     def flag(self, source: Any, column: str, op: Comparison, value: float, name: str) -> Any:
-        if op not in COMPARISONS:
-            raise InvalidOptionError(f"comparison must be one of {COMPARISONS}, got {op!r}.")
-        self._check(source, [column])
-        sql_op = "=" if op == "==" else op
-        cond = f"CAST({_q(column)} AS DOUBLE) {sql_op} CAST(? AS DOUBLE)"
-        expr = f"CASE WHEN {cond} THEN 1.0 ELSE 0.0 END"
-        replaced = [c for c in self.columns(source) if c == name]
-        star = f"* EXCLUDE ({_q(name)})" if replaced else "*"
-        query = _query(
-            "SELECT", star + ",", "CAST(", expr, "AS DOUBLE) AS", _q(name), "FROM",
-            self._view(source),
-        )  # fmt: skip
-        return self.con.sql(query, params=[float(value)])
+        return self.flags(source, [(column, op, value, name)])
+
+    def flags(self, source: Any, specs: Sequence[tuple[str, Comparison, float, str]]) -> Any:
+        items, params = [], []
+        for column, op, value, name in specs:
+            if op not in COMPARISONS:
+                raise InvalidOptionError(f"comparison must be one of {COMPARISONS}, got {op!r}.")
+            self._check(source, [column])
+            sql_op = "=" if op == "==" else op
+            cond = f"CAST({_q(column)} AS DOUBLE) {sql_op} CAST(? AS DOUBLE)"
+            items.append(f"CAST(CASE WHEN {cond} THEN 1.0 ELSE 0.0 END AS DOUBLE) AS {_q(name)}")
+            params.append(float(value))
+        names = {name for *_, name in specs}
+        replaced = [c for c in self.columns(source) if c in names]
+        star = f"* EXCLUDE ({', '.join(_q(c) for c in replaced)})" if replaced else "*"
+        query = _query("SELECT", ", ".join([star, *items]), "FROM", self._view(source))
+        return self.con.sql(query, params=params)
 
     def fill_missing(self, source: Any, column: str, value: float, name: str) -> Any:
         self._check(source, [column])

@@ -13,6 +13,7 @@ identifiers and bound literals (:meth:`Expression.to_sql`); nothing is handed to
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -151,13 +152,14 @@ class Expression:
     tree: ast.expr
     quoted: Mapping[str, str]
 
-    @property
+    @functools.cached_property
     def columns(self) -> tuple[str, ...]:
         """The column names read, in order of appearance, without repeats."""
+        calls = {id(c.func) for c in ast.walk(self.tree) if isinstance(c, ast.Call)}
         names = [
             self.quoted.get(n.id, n.id)
             for n in ast.walk(self.tree)
-            if isinstance(n, ast.Name) and not _is_function(n, self.tree)
+            if isinstance(n, ast.Name) and id(n) not in calls
         ]
         return tuple(dict.fromkeys(names))
 
@@ -213,10 +215,6 @@ class Expression:
             raise _fail(self.text, type(node).__name__)  # unreachable after _check
 
         return sql(self.tree), params
-
-
-def _is_function(name: ast.Name, tree: ast.AST) -> bool:
-    return any(isinstance(c, ast.Call) and c.func is name for c in ast.walk(tree))
 
 
 def expression(expr: object, *, max_length: int = MAX_EXPRESSION_LENGTH) -> Expression:

@@ -77,6 +77,17 @@ def group_codes(
     return codes.astype(np.intp), table
 
 
+def _add(source: pd.DataFrame, made: Mapping[str, np.ndarray]) -> pd.DataFrame:
+    """``source`` with the columns ``made`` (replacing those of the same name) in one block,
+    not one insertion per column (which fragments a frame given many columns)."""
+    if not made:
+        return source
+    kept = source.drop(columns=[c for c in made if c in source.columns])
+    new = pd.DataFrame(dict(made))
+    out = pd.concat([kept.reset_index(drop=True), new], axis=1)
+    return out.set_axis(source.index, axis=0)
+
+
 class PandasEngine:
     """:class:`~impact.engine.base.Engine` on a pandas frame (never modified)."""
 
@@ -140,12 +151,20 @@ class PandasEngine:
     def flag(
         self, source: pd.DataFrame, column: str, op: Comparison, value: float, name: str
     ) -> pd.DataFrame:
-        if op not in COMPARISONS:
-            raise InvalidOptionError(f"comparison must be one of {COMPARISONS}, got {op!r}.")
-        vals = self._column(source, column)
-        with np.errstate(invalid="ignore"):
-            hit = _OPS[op](vals, float(value)) & ~np.isnan(vals)
-        return source.assign(**{name: hit.astype(float)})
+        return self.flags(source, [(column, op, value, name)])
+
+    def flags(
+        self, source: pd.DataFrame, specs: Sequence[tuple[str, Comparison, float, str]]
+    ) -> pd.DataFrame:
+        made = {}
+        for column, op, value, name in specs:
+            if op not in COMPARISONS:
+                raise InvalidOptionError(f"comparison must be one of {COMPARISONS}, got {op!r}.")
+            vals = self._column(source, column)
+            with np.errstate(invalid="ignore"):
+                hit = _OPS[op](vals, float(value)) & ~np.isnan(vals)
+            made[name] = hit.astype(float)
+        return _add(source, made)
 
     def fill_missing(
         self, source: pd.DataFrame, column: str, value: float, name: str
@@ -175,7 +194,8 @@ class PandasEngine:
         return np.broadcast_to(np.asarray(out, dtype=float), (len(source),))
 
     def with_columns(self, source: pd.DataFrame, columns: Mapping[str, Expr]) -> pd.DataFrame:
-        return source.assign(**{k: self._values(source, e) for k, e in columns.items()})
+        made = {k: self._values(source, e) for k, e in columns.items()}
+        return _add(source, made)
 
     def join_small(
         self, source: pd.DataFrame, table: pd.DataFrame, on: Sequence[str]

@@ -123,8 +123,10 @@ def att_gt(
         polars) in DuckDB. The engine path validates the panel in the engine (the same
         typed errors and sample log), estimates unconditional ATT(g,t) from cell sums
         and computes every standard error, aggregation included, from sums over unit types
-        or clusters: equal to the in-memory fit, without the rows in Python. It takes
-        integer periods, no covariates, and a bootstrap only with clusters.
+        or clusters: equal to the in-memory fit, without the rows in Python. With
+        covariates (methods "dr", "ipw", "reg") the nuisance fits, cells and influence
+        functions are sums in the engine too. It takes integer periods, and a bootstrap
+        only with clusters.
 
     Returns
     -------
@@ -183,8 +185,8 @@ def att_gt(
         start = chosen.meter.mark()
         pan, cells, cs, rows, codes, labels = att_gt_in_engine(
             chosen, data, y=y, unit=unit, time=time, cohort=cohort, control=control,
-            control_pool=control_pool, covariates=covariates, anticipation=anticipation,
-            base_period=base_period, panel=panel, weights=weights,
+            control_pool=control_pool, method=method, covariates=covariates,
+            anticipation=anticipation, base_period=base_period, panel=panel, weights=weights,
             # clusters of one unit: the unit-level rows (one per unit type, not per unit)
             cluster=None if cluster == unit and not bootstrap else cluster,
             never_treated=never_treated, freq=freq, min_cell_units=min_cell_units,

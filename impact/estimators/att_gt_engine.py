@@ -23,6 +23,7 @@ from impact.design.engine_panel import NEVER, EnginePanel, P, engine_panel
 from impact.engine.base import Engine
 from impact.errors import ImpactError, InvalidOptionError
 from impact.estimators.att_gt_cells import gt_cells
+from impact.estimators.att_gt_engine_cov import covariate_cells, covariate_rows, gram_rows
 from impact.estimators.engine_types import score_sums, type_moments
 from impact.inference.clusters import check_cluster_count
 from impact.results.aggregation import EngineRows
@@ -160,23 +161,11 @@ def influence_rows(
     Q[:-1, :-1] = sc.gram
     Q[:-1, -1] = Q[-1, :-1] = sc.zsum.sum(axis=0)
     Q[-1, -1] = tm.count.sum()
-    diag = np.clip(np.diag(Q), 0.0, None)
     # a cell whose influence function is zero up to rounding (everyone's outcome changes
-    # alike) has a zero row and column (|Q_ij| <= sqrt(Q_ii Q_jj)); then scale to a unit
-    # diagonal, so that no column drowns the others
+    # alike) has a zero row and column (|Q_ij| <= sqrt(Q_ii Q_jj))
     null = np.zeros(len(Q), dtype=bool)
-    null[:K] = diag[:K] <= sc.rounding[:K]
-    Q[null, :] = Q[:, null] = 0.0
-    d = np.where(~null & (diag > 0), np.sqrt(diag), 1.0)
-    vals, vecs = np.linalg.eigh((Q + Q.T) / 2 / np.outer(d, d))
-    if vals.min(initial=0.0) < -1e-6 * max(vals.max(initial=0.0), 1.0):
-        raise ImpactError(
-            "the influence functions' cross-products lost their positive semi-definiteness "
-            "to rounding (outcomes many orders of magnitude apart?); rescale the outcome or "
-            "fit an in-memory pandas frame."
-        )
-    R = np.sqrt(np.clip(vals, 0.0, None))[:, None] * vecs.T * d[None, :]
-    return EngineRows(R[:, :K], R[:, K : K + C], R[:, -1], pg_mean, panel.n_units, None), None, None
+    null[:K] = np.clip(np.diag(Q)[:K], 0.0, None) <= sc.rounding[:K]
+    return gram_rows(Q, null, K, pg_mean, panel.n_units), None, None
 
 
 def att_gt_in_engine(
@@ -189,6 +178,7 @@ def att_gt_in_engine(
     cohort: str,
     control: str,
     control_pool: str | None,
+    method: str,
     covariates: list[str],
     anticipation: int,
     base_period: str,
@@ -202,7 +192,10 @@ def att_gt_in_engine(
 ) -> tuple[EnginePanel, list, CellSums, EngineRows, np.ndarray | None, np.ndarray | None]:
     """The pieces of :func:`impact.att_gt`'s result computed in ``engine`` (see there)."""
     limits = [
-        (bool(covariates), "covariates (the engine path estimates unconditional ATT(g,t))"),
+        (
+            bool(covariates) and method == "dr_improved",
+            "method='dr_improved' (its calibrated propensity score is fitted in memory only)",
+        ),
         (panel == "rcs", "panel='rcs'"),
         (freq is not None, "freq= (the engine path reads integer periods)"),
         (
@@ -230,6 +223,7 @@ def att_gt_in_engine(
         anticipation=anticipation,
         never_treated=never_treated,
         balanced=panel == "balanced",
+        covariates=covariates,
     )
     if control == "never" and not pan.never_in_pool:
         raise ImpactError(
@@ -237,6 +231,14 @@ def att_gt_in_engine(
             "control='notyet' or add never-treated units."
         )
     cells = gt_cells(pan.periods, pan.cohorts, base_period, pan.anticipation)
+    if covariates:
+        cov = covariate_cells(
+            engine, pan, cells, method=method, control=control, min_cell_units=min_cell_units
+        )
+        cs = CellSums(len(cells))
+        cs.att, cs.n_treat, cs.n_ctrl, cs.empty = cov.att, cov.n_treat, cov.n_ctrl, cov.empty
+        rows, codes, labels = covariate_rows(engine, pan, cells, cov, cluster)
+        return pan, cells, cs, rows, codes, labels
     cs = cell_sums(engine, pan, cells, control=control, min_cell_units=min_cell_units)
     rows, codes, labels = influence_rows(engine, pan, cells, cs, control=control, cluster=cluster)
     return pan, cells, cs, rows, codes, labels

@@ -29,6 +29,7 @@ __all__ = [
     "PS_MAX",
     "PS_TRIM",
     "CellEstimate",
+    "control_gram_inverse",
     "did_covariates_batch",
     "did_means",
     "did_panel",
@@ -88,7 +89,17 @@ def outcome_gram_inverse(X: FloatArray, D: FloatArray, w: FloatArray) -> FloatAr
     share those can share it (see :func:`did_covariates_batch`).
     """
     n = len(D)
-    XtX = (X.T * (w * (1 - D))) @ X / n
+    return control_gram_inverse((X.T * (w * (1 - D))) @ X / n)
+
+
+def control_gram_inverse(XtX: FloatArray) -> FloatArray:
+    """The inverse of the controls' outcome-regression Gram ``XtX``.
+
+    Raises
+    ------
+    EmptySampleError
+        ``XtX`` is singular: a covariate does not vary among the comparison units.
+    """
     try:
         factor = sla.cho_factor(XtX, check_finite=False)
     except (sla.LinAlgError, ValueError) as exc:

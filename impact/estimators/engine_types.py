@@ -38,6 +38,7 @@ __all__ = [
     "NULL_SPREAD",
     "ScoreSums",
     "TypeMoments",
+    "cluster_codes",
     "score_sums",
     "type_moments",
 ]
@@ -137,6 +138,24 @@ def _moment_names(y: list[str]) -> dict[str, str]:
     return sums
 
 
+def cluster_codes(values: pd.Series, cluster: str) -> tuple[np.ndarray, np.ndarray]:
+    """Codes of the collected cluster ids and their sorted labels.
+
+    Raises
+    ------
+    ColumnTypeError
+        The ids are structs or lists.
+    """
+    try:
+        codes, labels = pd.factorize(values, sort=True)
+    except TypeError:
+        raise ColumnTypeError(
+            f"cluster column {cluster!r} holds values that are not ids (structs or "
+            "lists); cast it to text or integers."
+        ) from None
+    return codes, np.asarray(labels)
+
+
 def type_moments(
     engine: Engine, panel: EnginePanel, cluster: str | None, *, second: bool = True
 ) -> TypeMoments:
@@ -169,14 +188,7 @@ def type_moments(
             m2[:, a, b] = m2[:, b, a] = rows[f"{P}m2_{a}_{b}"].to_numpy(dtype=float)
     codes = labels = None
     if cluster is not None:
-        try:
-            codes, labels = pd.factorize(rows[cluster], sort=True)
-        except TypeError:
-            raise ColumnTypeError(
-                f"cluster column {cluster!r} holds values that are not ids (structs or "
-                "lists); cast it to text or integers."
-            ) from None
-        labels = np.asarray(labels)
+        codes, labels = cluster_codes(rows[cluster], cluster)
     per_row = rows[KEYS].merge(shift, on=KEYS, how="left")
     return TypeMoments(
         g=rows[f"{P}g"].to_numpy(dtype=float),

@@ -32,7 +32,8 @@ def _refuse(r: EventRequest, estimator: str) -> None:
         if hit:
             raise InvalidOptionError(
                 f"event_study in a query engine does not take {what} (it runs "
-                f"{', '.join(ENGINE_ESTIMATORS)} without covariates or extra fixed effects); "
+                f"{', '.join(ENGINE_ESTIMATORS)}, with covariates only for 'cs', without extra "
+                "fixed effects); "
                 "fit an in-memory pandas frame for it."
             )
 

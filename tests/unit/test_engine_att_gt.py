@@ -137,7 +137,7 @@ def test_bad_panels_give_the_in_memory_errors(panel, tmp_path):
                       engine="duckdb")  # fmt: skip
     with pytest.raises(InvalidTimeError, match="integer periods"):
         impact.att_gt(panel.assign(year=panel["year"].astype(str)), **KW, engine="duckdb")
-    for bad in ({"covariates": ["log_k"]}, {"bootstrap": 99}, {"panel": "rcs"}):
+    for bad in ({"bootstrap": 99}, {"panel": "rcs"}):
         with pytest.raises(InvalidOptionError, match="in-memory"):
             impact.att_gt(panel, **KW, **bad, engine="duckdb")
     fit = _fit(panel, **KW, engine="duckdb")
