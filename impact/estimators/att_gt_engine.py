@@ -23,7 +23,8 @@ from impact.design.engine_panel import NEVER, EnginePanel, P, engine_panel
 from impact.engine.base import Engine
 from impact.errors import ImpactError, InvalidOptionError
 from impact.estimators.att_gt_cells import gt_cells
-from impact.estimators.att_gt_engine_cov import covariate_cells, covariate_rows, gram_rows
+from impact.estimators.att_gt_engine_cov import covariate_cells
+from impact.estimators.att_gt_engine_rows import covariate_rows, gram_rows
 from impact.estimators.engine_types import score_sums, type_moments
 from impact.inference.clusters import check_cluster_count
 from impact.results.aggregation import EngineRows

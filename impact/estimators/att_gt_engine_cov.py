@@ -6,9 +6,8 @@ Cells that use the same units and base period share their nuisance fits (a *grou
 memory). One pass sums the groups' sizes and outcome-regression Grams; the propensity
 logits of all groups take their Newton steps together, one pass per step (the driver
 solves the small systems); one pass gives each cell's sums. A unit's influence function
-in a cell is then a closed expression of its row with cell-level literals, so the
-engine writes a table of influence functions (one row per unit) and sums its
-cross-products, or its cluster sums: the rows of :class:`EngineRows`.
+in a cell is then a closed expression of its row with cell-level literals
+(:mod:`impact.estimators.att_gt_engine_rows` sums their cross-products).
 """
 
 from __future__ import annotations
@@ -23,27 +22,25 @@ import scipy.linalg as sla
 from impact.design.engine_panel import NEVER, EnginePanel, P
 from impact.engine.base import Engine
 from impact.engine.expressions import expression
-from impact.errors import ConvergenceError, ImpactError
+from impact.errors import ConvergenceError
 from impact.estimators.drdid import PS_MAX, PS_TRIM, control_gram_inverse
-from impact.estimators.engine_types import cluster_codes
-from impact.inference.clusters import check_cluster_count
 from impact.linear.engine_fit import literal as _lit
 from impact.linear.engine_sample import LONG_EXPRESSION
 from impact.linear.logit import LOGIT_TOL
-from impact.results.aggregation import EngineRows
 
 __all__ = [
-    "GRAM_CHUNK",
     "LOGIT_MAXITER",
+    "WEIGHT",
     "CovariateCells",
     "covariate_cells",
-    "covariate_rows",
-    "gram_rows",
+    "long_expressions",
+    "product",
 ]
 
 #: Newton steps of a propensity logit before giving up (as :func:`logit_fit`).
 LOGIT_MAXITER = 100
-_W = f"{P}w"
+#: The unit weight column of the engine panel.
+WEIGHT = f"{P}w"
 
 
 @dataclass
@@ -82,14 +79,16 @@ class CovariateCells:
     empty: list[tuple]
     psi: dict[int, str]
     table: Any  # the unit table with the columns the expressions read
+    wall: float = 0.0  # the units' weight sum
 
 
-def _mul(*factors: str) -> str:
+def product(*factors: str) -> str:
+    """The product of expression ``factors`` (a factor ``1`` left out)."""
     return " * ".join(f for f in factors if f != "1") or "1"
 
 
 def _dot(xs: list[str], coef: np.ndarray) -> str:
-    return "(" + " + ".join(_mul(_lit(b), x) for x, b in zip(xs, coef, strict=True)) + ")"
+    return "(" + " + ".join(product(_lit(b), x) for x, b in zip(xs, coef, strict=True)) + ")"
 
 
 def _groups(panel: EnginePanel, cells: list, control: str) -> tuple[pd.DataFrame, list, dict]:
@@ -135,13 +134,14 @@ def _members(engine: Engine, panel: EnginePanel, keys: pd.DataFrame, groups, spe
     cols = {}
     for grp in groups:
         (_, rule, seen, _), ci = spec[grp.index]
-        obs = _mul(*(f"{P}o{j}" for j in seen))
-        cols[grp.d] = _mul(f"{P}tc{ci}", obs)
-        cols[grp.m] = _mul(f"({P}tc{ci} + {P}cc{rule})", obs)
-    return engine.materialize(engine.with_columns(joined, _long(cols)))
+        obs = product(*(f"{P}o{j}" for j in seen))
+        cols[grp.d] = product(f"{P}tc{ci}", obs)
+        cols[grp.m] = product(f"({P}tc{ci} + {P}cc{rule})", obs)
+    return engine.materialize(engine.with_columns(joined, long_expressions(cols)))
 
 
-def _long(exprs: dict[str, str]) -> dict[str, Any]:
+def long_expressions(exprs: dict[str, str]) -> dict[str, Any]:
+    """Checked expressions of internal length (estimators' long sums)."""
     return {k: expression(v, max_length=LONG_EXPRESSION) for k, v in exprs.items()}
 
 
@@ -178,16 +178,20 @@ def _logits(engine: Engine, table: Any, groups: list, size: dict) -> dict[int, n
             eta = f"{P}eta{i}"
             cols[eta] = _dot(xs, beta[i])
             cols[f"{P}p{i}"] = f"1 / (1 + exp(-{eta}))"
-            p, wm = f"{P}p{i}", _mul(_W, grp.m)
+            p, wm = f"{P}p{i}", product(WEIGHT, grp.m)
             softplus = f"({eta} + abs({eta})) / 2 + log1p(exp(-abs({eta})))"
             sums[f"dev{i}"] = f"{wm} * ({softplus} - {grp.d} * {eta})"
             for a, x in enumerate(xs):
-                sums[f"g{i}_{a}"] = _mul(wm, f"({grp.d} - {p})", x)
+                sums[f"g{i}_{a}"] = product(wm, f"({grp.d} - {p})", x)
             for a, b in _pairs(xs):
-                sums[f"h{i}_{a}_{b}"] = _mul(wm, p, f"(1 - {p})", xs[a], xs[b])
-        view = engine.with_columns(table, _long({k: v for k, v in cols.items() if "eta" in k}))
-        view = engine.with_columns(view, _long({k: v for k, v in cols.items() if "eta" not in k}))
-        row = engine.group_sums(view, [], _long(sums), count=None).iloc[0]
+                sums[f"h{i}_{a}_{b}"] = product(wm, p, f"(1 - {p})", xs[a], xs[b])
+        view = engine.with_columns(
+            table, long_expressions({k: v for k, v in cols.items() if "eta" in k})
+        )
+        view = engine.with_columns(
+            view, long_expressions({k: v for k, v in cols.items() if "eta" not in k})
+        )
+        row = engine.group_sums(view, [], long_expressions(sums), count=None).iloc[0]
         for grp in active:
             i, k = grp.index, len(grp.xs)
             mw = size[i]["wm"] / size[i]["n"]  # weights normalised to mean 1 in the group
@@ -219,13 +223,13 @@ def _scores(engine: Engine, table: Any, groups: list, gamma: dict) -> Any:
     """The table with each group's capped propensity score and trimming flag
     (materialised; ``table`` is released)."""
     raw = {f"{P}q{g.index}": f"1 / (1 + exp(-{_dot(g.xs, gamma[g.index])}))" for g in groups}
-    view = engine.with_columns(table, _long(raw))
+    view = engine.with_columns(table, long_expressions(raw))
     view = engine.flags(view, [(f"{P}q{g.index}", ">", PS_MAX, f"{P}cap{g.index}") for g in groups])
     capped = {
         g.ps: f"{P}q{g.index} * (1 - {P}cap{g.index}) + {_lit(PS_MAX)} * {P}cap{g.index}"
         for g in groups
     }
-    view = engine.with_columns(view, _long(capped))
+    view = engine.with_columns(view, long_expressions(capped))
     view = engine.flags(view, [(g.ps, ">=", PS_TRIM, g.trim) for g in groups])
     made = engine.materialize(view)
     engine.release(table)
@@ -235,22 +239,26 @@ def _scores(engine: Engine, table: Any, groups: list, gamma: dict) -> Any:
 def _sizes(engine, table, groups, cells, where, method) -> tuple[dict, pd.Series]:
     """Pass one: each group's units, treated units and weight sums, its outcome-regression
     Gram among controls and, per cell, the controls' (and treated) outcome-change sums."""
-    sums: dict[str, str] = {"wall": _W}
+    sums: dict[str, str] = {"wall": WEIGHT}
     for grp in groups:
         i, xs = grp.index, grp.xs
-        wm, wd, wc = _mul(_W, grp.m), _mul(_W, grp.d), _mul(_W, f"({grp.m} - {grp.d})")
+        wm, wd, wc = (
+            product(WEIGHT, grp.m),
+            product(WEIGHT, grp.d),
+            product(WEIGHT, f"({grp.m} - {grp.d})"),
+        )
         sums |= {f"n{i}": grp.m, f"nt{i}": grp.d, f"wm{i}": wm, f"wd{i}": wd}
         if method == "ipw":
             continue
-        sums |= {f"G{i}_{a}_{b}": _mul(wc, xs[a], xs[b]) for a, b in _pairs(xs)}
+        sums |= {f"G{i}_{a}_{b}": product(wc, xs[a], xs[b]) for a, b in _pairs(xs)}
         if method == "reg":
-            sums |= {f"tx{i}_{a}": _mul(wd, x) for a, x in enumerate(xs)}
+            sums |= {f"tx{i}_{a}": product(wd, x) for a, x in enumerate(xs)}
         for c in grp.cells:
             dy = _dy(where[c])
-            sums |= {f"S{c}_{a}": _mul(wc, x, dy) for a, x in enumerate(xs)}
+            sums |= {f"S{c}_{a}": product(wc, x, dy) for a, x in enumerate(xs)}
             if method == "reg":
-                sums[f"ty{c}"] = _mul(wd, dy)
-    row = engine.group_sums(table, [], _long(sums), count=None).iloc[0]
+                sums[f"ty{c}"] = product(wd, dy)
+    row = engine.group_sums(table, [], long_expressions(sums), count=None).iloc[0]
     size = {
         g.index: {k: float(row[f"{k}{g.index}"]) for k in ("n", "nt", "wm", "wd")} for g in groups
     }
@@ -285,7 +293,7 @@ def covariate_cells(
         psi={},
         table=table,
     )
-    out.wall = float(row["wall"])  # type: ignore[attr-defined]
+    out.wall = float(row["wall"])
     active = []
     for grp in groups:
         sz = size[grp.index]
@@ -314,7 +322,9 @@ def covariate_cells(
     gamma = _logits(engine, table, active, size)
     scored = _scores(engine, table, active, gamma)  # releases ``table``
     out.table = scored
-    row = engine.group_sums(scored, [], _long(_weighted_sums(active, beta, where)), count=None)
+    row = engine.group_sums(
+        scored, [], long_expressions(_weighted_sums(active, beta, where)), count=None
+    )
     for grp in active:
         _dr_cells(out, grp, row.iloc[0], size[grp.index], beta, inv.get(grp.index), where, N)
     return out
@@ -322,7 +332,7 @@ def covariate_cells(
 
 def _wc(grp: _Group) -> str:
     """The reweighted controls' weight ``w ps / (1 - ps)`` (zero once trimmed)."""
-    return f"{_W} * ({grp.m} - {grp.d}) * (1 - {grp.trim}) * {grp.ps} / (1 - {grp.ps})"
+    return f"{WEIGHT} * ({grp.m} - {grp.d}) * (1 - {grp.trim}) * {grp.ps} / (1 - {grp.ps})"
 
 
 def _resid(c: int, grp: _Group, beta: dict, where: dict) -> str:
@@ -336,16 +346,16 @@ def _weighted_sums(groups: list, beta: dict, where: dict) -> dict[str, str]:
     sums: dict[str, str] = {}
     for grp in groups:
         i, xs = grp.index, grp.xs
-        wt, wc = _mul(_W, grp.d), _wc(grp)
+        wt, wc = product(WEIGHT, grp.d), _wc(grp)
         sums |= {f"wt{i}": wt, f"wc{i}": wc}
-        sums |= {f"wtx{i}_{a}": _mul(wt, x) for a, x in enumerate(xs)}
-        sums |= {f"wcx{i}_{a}": _mul(wc, x) for a, x in enumerate(xs)}
+        sums |= {f"wtx{i}_{a}": product(wt, x) for a, x in enumerate(xs)}
+        sums |= {f"wcx{i}_{a}": product(wc, x) for a, x in enumerate(xs)}
         pq = f"{grp.ps} * (1 - {grp.ps})"
-        sums |= {f"H{i}_{a}_{b}": _mul(_W, grp.m, pq, xs[a], xs[b]) for a, b in _pairs(xs)}
+        sums |= {f"H{i}_{a}_{b}": product(WEIGHT, grp.m, pq, xs[a], xs[b]) for a, b in _pairs(xs)}
         for c in grp.cells:
             r = _resid(c, grp, beta, where)
-            sums |= {f"rt{c}": _mul(wt, r), f"rc{c}": _mul(wc, r)}
-            sums |= {f"rcx{c}_{a}": _mul(wc, r, x) for a, x in enumerate(xs)}
+            sums |= {f"rt{c}": product(wt, r), f"rc{c}": product(wc, r)}
+            sums |= {f"rcx{c}_{a}": product(wc, r, x) for a, x in enumerate(xs)}
     return sums
 
 
@@ -370,14 +380,14 @@ def _dr_cells(out, grp, row, sz, beta, inv, where, N) -> None:
         out.att[c] = eta_t - eta_c
         r = _resid(c, grp, beta, where)
         terms = [
-            _mul(_W, grp.d, f"({r} - {_lit(eta_t)})", _lit(1 / Wt)),
-            _mul(f"-{_lit(1 / Wc)}", _wc(grp), f"({r} - {_lit(eta_c)})"),
-            _mul(f"-{_lit(1 / Wc)}", _W, f"({grp.d} - {grp.m} * {grp.ps})", _dot(grp.xs, u)),
+            product(WEIGHT, grp.d, f"({r} - {_lit(eta_t)})", _lit(1 / Wt)),
+            product(f"-{_lit(1 / Wc)}", _wc(grp), f"({r} - {_lit(eta_c)})"),
+            product(f"-{_lit(1 / Wc)}", WEIGHT, f"({grp.d} - {grp.m} * {grp.ps})", _dot(grp.xs, u)),
         ]
         if inv is not None:  # DR: the outcome regression's estimation effect
             alpha = inv @ (m_c / Wc - m_t / Wt)
-            terms.append(_mul(_W, f"({grp.m} - {grp.d})", r, _dot(grp.xs, alpha)))
-        out.psi[c] = _mul(_lit(N / (n * mw)), "(" + " + ".join(terms) + ")")
+            terms.append(product(WEIGHT, f"({grp.m} - {grp.d})", r, _dot(grp.xs, alpha)))
+        out.psi[c] = product(_lit(N / (n * mw)), "(" + " + ".join(terms) + ")")
 
 
 def _reg_cells(out, grp, row, sz, beta, inv, where, N) -> None:
@@ -393,93 +403,7 @@ def _reg_cells(out, grp, row, sz, beta, inv, where, N) -> None:
         out.att[c] = eta_t - eta_c
         dy, fit = _dy(where[c]), _dot(grp.xs, beta[c])
         terms = [
-            _mul(_W, grp.d, f"({dy} - {fit} - {_lit(eta_t - eta_c)})"),
-            _mul("-1", _W, f"({grp.m} - {grp.d})", f"({dy} - {fit})", _dot(grp.xs, gam)),
+            product(WEIGHT, grp.d, f"({dy} - {fit} - {_lit(eta_t - eta_c)})"),
+            product("-1", WEIGHT, f"({grp.m} - {grp.d})", f"({dy} - {fit})", _dot(grp.xs, gam)),
         ]
-        out.psi[c] = _mul(_lit(N / (n * mw * Wt)), "(" + " + ".join(terms) + ")")
-
-
-def gram_rows(Q: np.ndarray, null: np.ndarray, K: int, pg_mean: np.ndarray, n: int) -> EngineRows:
-    """Unit-level rows ``R`` with ``R'R = Q``, the cross-products of ``Z_i = [psi_i, pg_i,
-    1]`` (``K`` cells); the ``null`` columns (zero up to rounding) are set to zero and the
-    rest scaled to a unit diagonal first, so that no column drowns the others.
-
-    Raises
-    ------
-    ImpactError
-        ``Q`` lost its positive semi-definiteness to rounding.
-    """
-    Q = Q.copy()
-    Q[null, :] = Q[:, null] = 0.0
-    diag = np.clip(np.diag(Q), 0.0, None)
-    d = np.where(~null & (diag > 0), np.sqrt(diag), 1.0)
-    vals, vecs = np.linalg.eigh((Q + Q.T) / 2 / np.outer(d, d))
-    if vals.min(initial=0.0) < -1e-6 * max(vals.max(initial=0.0), 1.0):
-        raise ImpactError(
-            "the influence functions' cross-products lost their positive semi-definiteness "
-            "to rounding (outcomes many orders of magnitude apart?); rescale the outcome or "
-            "fit an in-memory pandas frame."
-        )
-    R = np.sqrt(np.clip(vals, 0.0, None))[:, None] * vecs.T * d[None, :]
-    C = len(Q) - K - 1
-    return EngineRows(R[:, :K], R[:, K : K + C], R[:, -1], pg_mean, n, None)
-
-
-#: Sums of products per engine statement when the cross-products are summed in chunks.
-GRAM_CHUNK = 2000
-
-
-def covariate_rows(
-    engine: Engine, panel: EnginePanel, cells: list, cc: CovariateCells, cluster: str | None
-) -> tuple[EngineRows, np.ndarray | None, np.ndarray | None]:
-    """Rows standing for the units' ``Z_i = [psi_i, pg_i, 1]`` (see
-    :func:`impact.estimators.att_gt_engine.influence_rows`): the engine writes every
-    unit's influence functions and cohort indicators, then sums their cross-products (or
-    their cluster sums)."""
-    K, C = len(cells), len(panel.cohorts)
-    mw = cc.wall / panel.n_units
-    periods = panel.periods
-    slot = {int(p): j for j, p in enumerate(panel.slots)}
-    z = {f"{P}z{c}": e for c, e in cc.psi.items()}
-    for j, cohort in enumerate(panel.cohorts):
-        base = slot[int(periods[periods + panel.anticipation < cohort][-1])]
-        z[f"{P}pg{j}"] = _mul(_W, f"{P}tc{j}", f"{P}o{base}", _lit(1 / mw))
-    keep = [*z, *([cluster] if cluster else [])]
-    table = engine.materialize(engine.select(engine.with_columns(cc.table, _long(z)), keep))
-    engine.release(cc.table)
-    names = [f"{P}z{c}" if c in cc.psi else "0" for c in range(K)]
-    names += [f"{P}pg{j}" for j in range(C)]
-    try:
-        if cluster is not None:
-            by = engine.group_sums(
-                table, [cluster], {f"s{a}": v for a, v in enumerate(names) if v != "0"}, count="u"
-            )
-            codes, labels = cluster_codes(by[cluster], cluster)
-            check_cluster_count(len(labels), cluster, "att_gt")
-            S = np.zeros((len(labels), K + C))
-            for a, v in enumerate(names):
-                if v != "0":
-                    S[codes, a] = by[f"s{a}"].to_numpy(dtype=float)
-            units = np.zeros(len(labels))
-            units[codes] = by["u"].to_numpy(dtype=float)
-            pg_mean = S[:, K:].sum(axis=0) / panel.n_units
-            rows = EngineRows(S[:, :K], S[:, K:], units, pg_mean, panel.n_units, len(labels))
-            return rows, np.arange(len(labels)), labels
-        names.append("1")
-        m = len(names)
-        # every pair but (1, 1), which is the number of units
-        todo = [
-            (a, b) for a in range(m - 1) for b in range(a, m) if "0" not in (names[a], names[b])
-        ]
-        Q = np.zeros((m, m))
-        Q[-1, -1] = panel.n_units
-        for start in range(0, len(todo), GRAM_CHUNK):
-            part = todo[start : start + GRAM_CHUNK]
-            sums = {f"q{a}_{b}": _mul(names[a], names[b]) for a, b in part}
-            row = engine.group_sums(table, [], _long(sums), count=None).iloc[0]
-            for a, b in part:
-                Q[a, b] = Q[b, a] = float(row[f"q{a}_{b}"])
-    finally:
-        engine.release(table)
-    pg_mean = Q[K : K + C, -1] / panel.n_units
-    return gram_rows(Q, np.zeros(m, dtype=bool), K, pg_mean, panel.n_units), None, None
+        out.psi[c] = product(_lit(N / (n * mw * Wt)), "(" + " + ".join(terms) + ")")
