@@ -12,6 +12,7 @@ query text built from a user's names).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -126,6 +127,12 @@ class Engine(Protocol):
 
     def select(self, source: Any, columns: Sequence[str]) -> Any:
         """The source with only ``columns`` (in that order)."""
+        ...
+
+    def scope(self) -> AbstractContextManager[None]:
+        """A context in which the tables and views this engine makes are its own: they are
+        dropped when it exits (an estimator's result holds numbers, not relations), so
+        fits on a long-lived connection do not pile up temporary tables."""
         ...
 
     def materialize(self, source: Any) -> Any:

@@ -13,11 +13,12 @@ without it is a typed error.
 
 from __future__ import annotations
 
+import contextlib
 import glob as globmod
 import itertools
 import tempfile
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -150,6 +151,8 @@ class DuckDBEngine:
         # the temporary tables materialize() made, by the id of their relation (the
         # relation is held, so the id is not reused while the table exists)
         self._tables: dict[int, tuple[Any, str]] = {}
+        # the views _view() registered, in order (scope() drops those made inside it)
+        self._views: list[str] = []
 
     def _failed(self, exc: Exception, step: str) -> ImpactError:
         """A DuckDB failure as a typed error naming the fix."""
@@ -225,6 +228,7 @@ class DuckDBEngine:
     def _view(self, rel: Any) -> str:
         """A fresh view name on the connection for ``rel`` (quoted, ready for SQL)."""
         name = f"{self._tag}_v{next(self._names)}"
+        self._views.append(name)
         try:
             rel.create_view(name, replace=False)
         except self._errors.Error as exc:
@@ -332,6 +336,18 @@ class DuckDBEngine:
         self._check(source, columns)
         picks = ", ".join(_q(c) for c in columns)
         return self.con.sql(_query("SELECT", picks, "FROM", self._view(source)))
+
+    @contextlib.contextmanager
+    def scope(self) -> Iterator[None]:
+        tables, views = set(self._tables), len(self._views)
+        try:
+            yield
+        finally:
+            for name in reversed(self._views[views:]):
+                self.con.execute(_query("DROP VIEW IF EXISTS", _q(name)))
+            del self._views[views:]
+            for key in [k for k in self._tables if k not in tables]:
+                self.con.execute(_query("DROP TABLE IF EXISTS", self._tables.pop(key)[1]))
 
     def materialize(self, source: Any) -> Any:
         name = _q(f"{self._tag}_t{next(self._names)}")

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import operator
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -174,6 +175,10 @@ class PandasEngine:
 
     def select(self, source: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
         return source[[self._name(source, c) for c in columns]]
+
+    @contextlib.contextmanager
+    def scope(self) -> Iterator[None]:
+        yield  # frames are freed with their last reference
 
     def materialize(self, source: pd.DataFrame) -> pd.DataFrame:
         self.meter.record()

@@ -183,15 +183,16 @@ def att_gt(
     }
     if chosen is not None:
         start = chosen.meter.mark()
-        pan, cells, cs, rows, codes, labels = att_gt_in_engine(
-            chosen, data, y=y, unit=unit, time=time, cohort=cohort, control=control,
-            control_pool=control_pool, method=method, covariates=covariates,
-            anticipation=anticipation, base_period=base_period, panel=panel, weights=weights,
-            # clusters of one unit: the unit-level rows (one per unit type, not per unit)
-            cluster=None if cluster == unit and not bootstrap else cluster,
-            never_treated=never_treated, freq=freq, min_cell_units=min_cell_units,
-            bootstrap=bootstrap,
-        )  # fmt: skip
+        with chosen.scope():  # the fit's tables and views are dropped once it returns
+            pan, cells, cs, rows, codes, labels = att_gt_in_engine(
+                chosen, data, y=y, unit=unit, time=time, cohort=cohort, control=control,
+                control_pool=control_pool, method=method, covariates=covariates,
+                anticipation=anticipation, base_period=base_period, panel=panel,
+                weights=weights, never_treated=never_treated, freq=freq,
+                # clusters of one unit: the unit-level rows (one per unit type, not per unit)
+                cluster=None if cluster == unit and not bootstrap else cluster,
+                min_cell_units=min_cell_units, bootstrap=bootstrap,
+            )  # fmt: skip
         _warn_empty(cs.empty, min_cell_units, pan.grid)
         pan.log.announce("att_gt")
         settings["anticipation"] = pan.anticipation

@@ -132,7 +132,8 @@ def event_study(
     chosen = choose_engine(data, engine)
     start = chosen.meter.mark() if chosen is not None else None
     if chosen is not None:
-        fit = event_study_in_engine(chosen, data, request, estimator)
+        with chosen.scope():  # the fit's tables and views are dropped once it returns
+            fit = event_study_in_engine(chosen, data, request, estimator)
     else:
         fit = ADAPTERS[estimator](data, request)
     if estimator in ("twfe", "sun_abraham", "imputation", "did2s"):

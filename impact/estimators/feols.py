@@ -165,11 +165,12 @@ def feols(
     ssc = SSC.fixest() if ssc is None else ssc
     chosen = choose_engine(data, engine)
     if chosen is not None:
-        return feols_in_engine(
-            chosen, data, formula, parsed, request, weights=weights, ssc=ssc,
-            drop_singletons=drop_singletons, protect=protect, fixef_tol=fixef_tol,
-            fixef_maxiter=fixef_maxiter,
-        )  # fmt: skip
+        with chosen.scope():  # the fit's tables and views are dropped once it returns
+            return feols_in_engine(
+                chosen, data, formula, parsed, request, weights=weights, ssc=ssc,
+                drop_singletons=drop_singletons, protect=protect, fixef_tol=fixef_tol,
+                fixef_maxiter=fixef_maxiter,
+            )  # fmt: skip
     sample = prepare_sample(
         data, parsed, weights=weights, clusters=request.clusters, drop_singletons=drop_singletons
     )

@@ -161,11 +161,12 @@ def fepois(
         raise InvalidOptionError(f"maxiter must be a positive integer, got {maxiter!r}.")
     chosen = choose_engine(data, engine)
     if chosen is not None:
-        return fepois_in_engine(
-            chosen, data, formula, parsed, request, weights=weights, offset=offset, ssc=ssc,
-            drop_singletons=drop_singletons, separation=separation, tol=tol,
-            maxiter=maxiter, fixef_tol=fixef_tol,
-        )  # fmt: skip
+        with chosen.scope():  # the fit's tables and views are dropped once it returns
+            return fepois_in_engine(
+                chosen, data, formula, parsed, request, weights=weights, offset=offset,
+                ssc=ssc, drop_singletons=drop_singletons, separation=separation, tol=tol,
+                maxiter=maxiter, fixef_tol=fixef_tol,
+            )  # fmt: skip
     sample = prepare_sample(
         data,
         parsed,

@@ -86,6 +86,42 @@ def test_flag_equals_in_memory_engine_and_numpy(op):
     np.testing.assert_array_equal(got["k"].to_numpy(), counts.sort_index().to_numpy())
     with pytest.raises(InvalidOptionError, match="comparison"):
         de.flag(de.source(df), "v", "=~", 0.0, "f")
+    specs = [("v", op, 0.0, "f1"), (X, ">", 0.0, "f2"), ("v", "<", 1.0, Y)]
+    many = de.group_sums(de.flags(de.source(df), specs), ["sector"], {"a": "f1", "b": "f2"})
+    one = de.flag(de.flag(de.source(df), "v", op, 0.0, "f1"), X, ">", 0.0, "f2")
+    _same(many, de.group_sums(one, ["sector"], {"a": "f1", "b": "f2"}), ["sector"])
+    _same(many, pe.group_sums(pe.flags(df, specs), ["sector"], {"a": "f1", "b": "f2"}),
+          ["sector"])  # fmt: skip
+
+
+def test_fits_leave_no_tables_or_views_on_a_users_connection():
+    """Every estimator's engine path drops the tables and views it made, also on error (a
+    loop of fits on a long-lived connection must not grow its memory and spill)."""
+    import warnings
+
+    import impact
+
+    df = impact.datasets.load("cluster_panel")
+    con = duckdb.connect()
+    con.register("p", df)
+    engine, rel = DuckDBEngine(con), con.table("p")
+
+    def made() -> tuple[int, int]:
+        tables = con.sql("SELECT count(*) FROM duckdb_tables() WHERE temporary").fetchall()
+        views = con.sql("SELECT count(*) FROM duckdb_views() WHERE NOT internal").fetchall()
+        return tables[0][0], views[0][0]
+
+    before = made()
+    did = dict(y="log_emp", unit="firm_id", time="year", cohort="join_year", engine=engine)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        impact.feols("log_va ~ log_k | firm_id + year", rel, engine=engine)
+        impact.fepois("emp ~ log_k | firm_id + year", rel, engine=engine)
+        impact.att_gt(rel, **did)
+        impact.event_study(rel, **did, estimator="imputation")
+        with pytest.raises(ColumnNotFoundError):
+            impact.att_gt(rel, **{**did, "y": "nope"})
+    assert made() == before
 
 
 def test_parquet_glob_under_a_small_memory_limit(tmp_path):
