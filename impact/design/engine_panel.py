@@ -124,7 +124,7 @@ def engine_panel(
     outcome or a ``covariates`` value are dropped and counted, as in memory.
     """
     anticipation = check_anticipation(anticipation)
-    covariates = list(dict.fromkeys(covariates))
+    covariates = list(covariates)  # repeats kept: the fit refuses them as memory does
     n0 = validate_panel(
         engine, src, unit, time, cohort, y, control_pool, weights, cluster, covariates
     )

@@ -283,6 +283,7 @@ def att_gt(
         anticipation=anticipation,
         method=method,
         min_cell_units=min_cell_units,
+        names=covariates,
     )
     _warn_empty(empty, min_cell_units, design.grid)
     log.announce("att_gt")

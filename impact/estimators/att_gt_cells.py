@@ -12,6 +12,7 @@ import hashlib
 import numpy as np
 
 from impact.estimators.drdid import (
+    check_covariates,
     did_covariates_batch,
     did_panel,
     outcome_gram_inverse,
@@ -69,7 +70,16 @@ def _design(x: np.ndarray, idx: np.ndarray, base: int) -> np.ndarray:
     return Xc
 
 
-def estimate_cells(wide, cells, *, control, anticipation, method, min_cell_units):
+def _check_design(Xc: np.ndarray, D: np.ndarray, w: np.ndarray, method: str, names) -> None:
+    """The covariates' rank among the units the nuisance fits use: all of the comparison's
+    units (propensity score), then its controls (outcome regression)."""
+    if method != "reg":
+        check_covariates((Xc.T * w) @ Xc, names, "units")
+    if method != "ipw":
+        check_covariates((Xc.T * (w * (1 - D))) @ Xc, names, "controls")
+
+
+def estimate_cells(wide, cells, *, control, anticipation, method, min_cell_units, names=()):
     """ATT and unit influence functions (scaled to the full sample) of every cell.
 
     Every cell touches only its treated and comparison units (index sets); with
@@ -123,6 +133,8 @@ def estimate_cells(wide, cells, *, control, anticipation, method, min_cell_units
             continue
         if method == "dr_improved":  # calibrated propensity score, one cell at a time
             idx = np.concatenate([ti, ci])
+            D = np.r_[np.ones(len(ti)), np.zeros(len(ci))]
+            _check_design(_design(wide.x, idx, is_), D, wide.weights[idx], method, names)
             est = did_panel(
                 Y[idx, it] - Y[idx, is_],
                 np.r_[np.ones(len(ti)), np.zeros(len(ci))],
@@ -147,6 +159,7 @@ def estimate_cells(wide, cells, *, control, anticipation, method, min_cell_units
         D = np.r_[np.ones(len(ti)), np.zeros(len(ci))]
         Xc = _design(wide.x, idx, grp["base"])
         wc = wide.weights[idx] / wide.weights[idx].mean()
+        _check_design(Xc, D, wc, method, names)
         ps = propensity(Xc, D, wc) if method != "reg" else None
         inv = outcome_gram_inverse(Xc, D, wc) if method != "ipw" else None
         cols = np.array([c for c, _, _ in grp["cells"]])

@@ -234,8 +234,9 @@ def att_gt_in_engine(
     cells = gt_cells(pan.periods, pan.cohorts, base_period, pan.anticipation)
     if covariates:
         cov = covariate_cells(
-            engine, pan, cells, method=method, control=control, min_cell_units=min_cell_units
-        )
+            engine, pan, cells, method=method, control=control,
+            min_cell_units=min_cell_units, names=covariates,
+        )  # fmt: skip
         cs = CellSums(len(cells))
         cs.att, cs.n_treat, cs.n_ctrl, cs.empty = cov.att, cov.n_treat, cov.n_ctrl, cov.empty
         rows, codes, labels = covariate_rows(engine, pan, cells, cov, cluster)

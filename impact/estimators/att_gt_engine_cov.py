@@ -23,7 +23,7 @@ from impact.design.engine_panel import NEVER, EnginePanel, P
 from impact.engine.base import Engine
 from impact.engine.expressions import expression
 from impact.errors import ConvergenceError
-from impact.estimators.drdid import PS_MAX, PS_TRIM, control_gram_inverse
+from impact.estimators.drdid import PS_MAX, PS_TRIM, check_covariates, control_gram_inverse
 from impact.linear.engine_fit import literal as _lit
 from impact.linear.engine_sample import LONG_EXPRESSION
 from impact.linear.logit import LOGIT_TOL
@@ -219,10 +219,36 @@ def _logits(engine: Engine, table: Any, groups: list, size: dict) -> dict[int, n
     )
 
 
-def _scores(engine: Engine, table: Any, groups: list, gamma: dict) -> Any:
+def _saturated(grp: _Group, row: pd.Series, sz: dict) -> tuple[float, float] | None:
+    """The fitted shares ``(p0, p1)`` of a constant and one 0/1 covariate, in closed form
+    as :func:`impact.linear.logit.logit_fit` takes them (None: another design, or a share
+    of 0 or 1, which Newton's method handles)."""
+    i = grp.index
+    if len(grp.xs) != 2 or float(row[f"bin{i}"]) != 0.0:
+        return None
+    w1 = float(row[f"P{i}_0_1"])
+    w0 = sz["wm"] - w1
+    if w1 <= 0 or w0 <= 0:
+        return None
+    p1 = float(row[f"wdx{i}"]) / w1
+    p0 = (sz["wd"] - float(row[f"wdx{i}"])) / w0
+    return (p0, p1) if 0.0 < p0 < 1.0 and 0.0 < p1 < 1.0 else None
+
+
+def _propensity(grp: _Group, gamma: dict, shares: dict) -> str:
+    """The fitted propensity score's expression: the logistic of the index, or the shares
+    of a saturated design (exactly ``p1`` and ``p0``, as in memory)."""
+    if grp.index in shares:
+        p0, p1 = shares[grp.index]
+        x = grp.xs[1]
+        return f"{_lit(p1)} * {x} + {_lit(p0)} * (1 - {x})"
+    return f"1 / (1 + exp(-{_dot(grp.xs, gamma[grp.index])}))"
+
+
+def _scores(engine: Engine, table: Any, groups: list, gamma: dict, shares: dict) -> Any:
     """The table with each group's capped propensity score and trimming flag
     (materialised; ``table`` is released)."""
-    raw = {f"{P}q{g.index}": f"1 / (1 + exp(-{_dot(g.xs, gamma[g.index])}))" for g in groups}
+    raw = {f"{P}q{g.index}": _propensity(g, gamma, shares) for g in groups}
     view = engine.with_columns(table, long_expressions(raw))
     view = engine.flags(view, [(f"{P}q{g.index}", ">", PS_MAX, f"{P}cap{g.index}") for g in groups])
     capped = {
@@ -248,6 +274,14 @@ def _sizes(engine, table, groups, cells, where, method) -> tuple[dict, pd.Series
             product(WEIGHT, f"({grp.m} - {grp.d})"),
         )
         sums |= {f"n{i}": grp.m, f"nt{i}": grp.d, f"wm{i}": wm, f"wd{i}": wd}
+        if method != "reg":  # the propensity design's Gram; a 0/1 covariate's sums
+            sums |= {f"P{i}_{a}_{b}": product(wm, xs[a], xs[b]) for a, b in _pairs(xs)}
+            if len(xs) == 2:
+                x = xs[1]
+                sums |= {
+                    f"bin{i}": product(grp.m, f"abs({x} * (1 - {x}))"),
+                    f"wdx{i}": product(wd, x),
+                }
         if method == "ipw":
             continue
         sums |= {f"G{i}_{a}_{b}": product(wc, xs[a], xs[b]) for a, b in _pairs(xs)}
@@ -278,8 +312,10 @@ def covariate_cells(
     method: str,
     control: str,
     min_cell_units: int,
+    names: list[str],
 ) -> CovariateCells:
-    """ATT(g,t) with covariates of every cell and its influence-function expression."""
+    """ATT(g,t) with covariates (``names``) of every cell and its influence-function
+    expression."""
     keys, groups, info = _groups(panel, cells, control)
     where, spec = info["where"], info["spec"]
     table = _members(engine, panel, keys, groups, spec)
@@ -305,6 +341,12 @@ def covariate_cells(
             active.append(grp)
     if not active:
         return out
+    for grp in active:  # in memory's order: the propensity design, then the controls'
+        k = len(grp.xs)
+        if method != "reg":
+            check_covariates(_sym(row, f"P{grp.index}", k), names, "units")
+        if method != "ipw":
+            check_covariates(_sym(row, f"G{grp.index}", k), names, "controls")
     beta: dict[int, np.ndarray] = {}
     inv: dict[int, np.ndarray] = {}
     for grp in active:
@@ -319,8 +361,9 @@ def covariate_cells(
         for grp in active:
             _reg_cells(out, grp, row, size[grp.index], beta, inv[grp.index], where, N)
         return out
-    gamma = _logits(engine, table, active, size)
-    scored = _scores(engine, table, active, gamma)  # releases ``table``
+    shares = {g.index: sh for g in active if (sh := _saturated(g, row, size[g.index]))}
+    gamma = _logits(engine, table, [g for g in active if g.index not in shares], size)
+    scored = _scores(engine, table, active, gamma, shares)  # releases ``table``
     out.table = scored
     row = engine.group_sums(
         scored, [], long_expressions(_weighted_sums(active, beta, where)), count=None

@@ -16,19 +16,27 @@ Economic Studies, 72(1), 1–19.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.linalg as sla
 
 from impact._typing import FloatArray
-from impact.errors import ConvergenceError, EmptySampleError, InvalidOptionError
+from impact.errors import (
+    CollinearityError,
+    ConvergenceError,
+    EmptySampleError,
+    InvalidOptionError,
+)
+from impact.linear.collinear import find_collinear
 from impact.linear.logit import logit_fit
 
 __all__ = [
     "PS_MAX",
     "PS_TRIM",
     "CellEstimate",
+    "check_covariates",
     "control_gram_inverse",
     "did_covariates_batch",
     "did_means",
@@ -80,6 +88,38 @@ class _LinearRep:
 def _col_means(X: FloatArray, v: FloatArray) -> FloatArray:
     """``(v[:, None] * X).mean(axis=0)`` without the n-by-k temporary."""
     return X.T @ v / len(v)
+
+
+def check_covariates(gram: FloatArray, names: Sequence[str], units: str) -> None:
+    """Refuse covariates that do not vary or are collinear among a comparison's ``units``.
+
+    ``gram`` is ``X' diag(v) X`` of the intercept and the covariates with positive
+    weights ``v``. The covariates' Gram about their weighted means is tested as
+    :func:`impact.linear.collinear.find_collinear` tests regressors after fixed effects
+    (the intercept plays their part), so a covariate whose variation is below
+    :data:`~impact.linear.collinear.COLLIN_TOL` of its level is refused too: its
+    nuisance fit would rest on rounding.
+
+    Raises
+    ------
+    CollinearityError
+    """
+    if len(gram) < 2 or gram[0, 0] <= 0:
+        return
+    centred = gram[1:, 1:] - np.outer(gram[1:, 0], gram[0, 1:]) / gram[0, 0]
+    keep, reasons = find_collinear(centred, np.diag(gram)[1:].copy())
+    if keep.all():
+        return
+    j = int(np.flatnonzero(~keep)[0])
+    what = (
+        "does not vary (or varies too little for its level)"
+        if reasons[0] == "fixed effects"
+        else "is collinear with the other covariates"
+    )
+    raise CollinearityError(
+        f"covariate {names[j]!r} {what} among the {units} of a comparison (a treated cohort "
+        "and its controls in one ATT(g,t)); drop it or center and rescale it."
+    )
 
 
 def outcome_gram_inverse(X: FloatArray, D: FloatArray, w: FloatArray) -> FloatArray:

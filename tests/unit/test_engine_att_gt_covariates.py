@@ -18,9 +18,9 @@ from test_engine_att_gt import _close, _fit, _same
 
 import impact
 from impact.errors import (
+    CollinearityError,
     ColumnTypeError,
     EmptySampleError,
-    ImpactError,
     ImpactWarning,
     InvalidOptionError,
 )
@@ -93,8 +93,47 @@ def test_bad_covariates_give_the_in_memory_errors(panel):
             impact.att_gt(text, **kw, covariates=["sector"], engine=engine)
         with pytest.raises(EmptySampleError, match="missing or infinite on all"):
             impact.att_gt(panel.assign(z=np.nan), **kw, covariates=["z"], engine=engine)
-        with pytest.raises(ImpactError):  # a constant covariate: a singular nuisance fit
-            impact.att_gt(panel.assign(z=1.0), **kw, covariates=["z"], method="reg", engine=engine)
+
+
+def _small(seed: int, x: np.ndarray | None = None) -> pd.DataFrame:
+    """400 treated (cohort 3) and 600 never-treated units over 4 periods."""
+    rng = np.random.default_rng(seed)
+    n, T = 1000, 4
+    g = np.r_[np.full(400, 3.0), np.zeros(600)]
+    x1 = rng.normal(size=n) if x is None else x
+    x2 = rng.normal(size=n)
+    i, t = np.repeat(np.arange(n), T), np.tile(np.arange(1, T + 1), n)
+    y = x1[i] + 0.1 * t + (g[i] > 0) * (t >= g[i]) + rng.normal(size=n * T)
+    return pd.DataFrame({"id": i, "t": t, "g": g[i], "x1": x1[i], "x2": x2[i], "y": y})
+
+
+SMALL = dict(y="y", unit="id", time="t", cohort="g")
+
+
+@pytest.mark.parametrize("method", ["dr", "ipw", "reg", "dr_improved"])
+def test_collinear_covariates_are_refused_on_every_path(method):
+    """A constant, repeated or collinear covariate leaves the nuisance fits resting on
+    rounding (they fitted numbers 8e-2 off, different on each path): refused alike."""
+    df = _small(1).assign(z=1.0, x3=lambda d: d["x1"] + d["x2"], big=lambda d: d["x1"] + 1e6)
+    bad = (["x1", "z"], ["x1", "x2", "x3"], ["x1", "x1"], ["big"])
+    for engine in (None, "pandas", "duckdb")[: 1 if method == "dr_improved" else 3]:
+        for cov in bad:
+            with pytest.raises(CollinearityError, match="covariate"):
+                impact.att_gt(df, **SMALL, covariates=cov, method=method, engine=engine)
+    ok = _fit(df, **SMALL, covariates=["x1", "x2"], method=method)
+    assert abs(ok.aggregate("simple").estimate - 1.0) < 0.2
+
+
+def test_a_saturated_propensity_is_fitted_in_closed_form_on_every_path():
+    """A constant and one 0/1 covariate: the propensity scores are the treated shares,
+    exactly (one control at x = 1 beside 199 treated has score 0.995 and is trimmed on
+    every path; Newton's method stops at 0.9949999999999999 and kept it: 0.6 off)."""
+    x = np.r_[np.ones(199), np.zeros(201), np.ones(1), np.zeros(599)]
+    df = _small(2, x)
+    for method in ("ipw", "dr"):
+        want = _fit(df, **SMALL, covariates=["x1"], method=method)
+        for engine in ("pandas", "duckdb"):
+            _same(want, _fit(df, **SMALL, covariates=["x1"], method=method, engine=engine))
 
 
 def test_event_study_cs_with_covariates_runs_in_the_engine(panel):
