@@ -124,7 +124,7 @@ def att_gt(
         typed errors and sample log), estimates unconditional ATT(g,t) from cell sums
         and computes every standard error, aggregation included, from sums over unit types
         or clusters: equal to the in-memory fit, without the rows in Python. With
-        covariates (methods "dr", "ipw", "reg") the nuisance fits, cells and influence
+        covariates (every method) the nuisance fits, cells and influence
         functions are sums in the engine too. It takes integer periods, and a bootstrap
         only with clusters.
 

@@ -24,6 +24,7 @@ from impact.engine.base import Engine
 from impact.errors import ImpactError, InvalidOptionError
 from impact.estimators.att_gt_cells import gt_cells
 from impact.estimators.att_gt_engine_cov import covariate_cells
+from impact.estimators.att_gt_engine_improved import improved_cells
 from impact.estimators.att_gt_engine_rows import covariate_rows, gram_rows
 from impact.estimators.engine_types import score_sums, type_moments
 from impact.inference.clusters import check_cluster_count
@@ -193,10 +194,6 @@ def att_gt_in_engine(
 ) -> tuple[EnginePanel, list, CellSums, EngineRows, np.ndarray | None, np.ndarray | None]:
     """The pieces of :func:`impact.att_gt`'s result computed in ``engine`` (see there)."""
     limits = [
-        (
-            bool(covariates) and method == "dr_improved",
-            "method='dr_improved' (its calibrated propensity score is fitted in memory only)",
-        ),
         (panel == "rcs", "panel='rcs'"),
         (freq is not None, "freq= (the engine path reads integer periods)"),
         (
@@ -233,10 +230,11 @@ def att_gt_in_engine(
         )
     cells = gt_cells(pan.periods, pan.cohorts, base_period, pan.anticipation)
     if covariates:
-        cov = covariate_cells(
-            engine, pan, cells, method=method, control=control,
-            min_cell_units=min_cell_units, names=covariates,
-        )  # fmt: skip
+        common = dict(control=control, min_cell_units=min_cell_units, names=covariates)
+        if method == "dr_improved":
+            cov = improved_cells(engine, pan, cells, **common)
+        else:
+            cov = covariate_cells(engine, pan, cells, method=method, **common)
         cs = CellSums(len(cells))
         cs.att, cs.n_treat, cs.n_ctrl, cs.empty = cov.att, cov.n_treat, cov.n_ctrl, cov.empty
         rows, codes, labels = covariate_rows(engine, pan, cells, cov, cluster)

@@ -10,12 +10,8 @@ import numpy as np
 from impact.design.engine_panel import EnginePanel, P
 from impact.engine.base import Engine
 from impact.errors import ImpactError
-from impact.estimators.att_gt_engine_cov import (
-    WEIGHT,
-    CovariateCells,
-    long_expressions,
-    product,
-)
+from impact.estimators.att_gt_engine_cov import CovariateCells
+from impact.estimators.att_gt_engine_terms import WEIGHT, long_expressions, product
 from impact.estimators.engine_types import cluster_codes
 from impact.inference.clusters import check_cluster_count
 from impact.linear.engine_fit import literal as _lit
