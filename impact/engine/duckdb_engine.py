@@ -343,11 +343,15 @@ class DuckDBEngine:
         try:
             yield
         finally:
-            for name in reversed(self._views[views:]):
-                self.con.execute(_query("DROP VIEW IF EXISTS", _q(name)))
+            drops = [_query("DROP VIEW IF EXISTS", _q(n)) for n in reversed(self._views[views:])]
             del self._views[views:]
-            for key in [k for k in self._tables if k not in tables]:
-                self.con.execute(_query("DROP TABLE IF EXISTS", self._tables.pop(key)[1]))
+            made = [k for k in self._tables if k not in tables]
+            drops += [_query("DROP TABLE IF EXISTS", self._tables.pop(k)[1]) for k in made]
+            for drop in drops:
+                try:
+                    self.con.execute(drop)
+                except self._errors.Error:  # an aborted transaction of the user's: its
+                    break  # rollback removes them, and the fit's own error must surface
 
     def materialize(self, source: Any) -> Any:
         name = _q(f"{self._tag}_t{next(self._names)}")

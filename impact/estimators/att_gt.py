@@ -14,7 +14,7 @@ from impact.design.staggered import staggered_design
 from impact.design.wide import wide_arrays
 from impact.engine.base import Engine
 from impact.engine.choose import choose_engine
-from impact.errors import ImpactError, ImpactWarning, InvalidOptionError
+from impact.errors import ImpactError, ImpactWarning, InvalidOptionError, SeparationWarning
 from impact.estimators.att_gt_cells import estimate_cells, gt_cells
 from impact.estimators.att_gt_engine import att_gt_in_engine
 from impact.estimators.att_gt_rcs import estimate_rcs
@@ -36,6 +36,20 @@ def _warn_empty(empty: list, min_cell_units: int, grid) -> None:
             f"{len(empty)} ATT(g,t) cells have fewer than {min_cell_units} treated or control "
             f"units and are NaN: {shown}",
             EmptyCellWarning,
+            stacklevel=3,
+        )
+
+
+def _warn_separated(cells: list, grid) -> None:
+    if cells:
+        shown = ", ".join(f"({grid.label(g)}, {grid.label(t)})" for g, t in cells[:10])
+        warnings.warn(
+            f"the propensity-score logit of {len(cells)} ATT(g,t) cells is (quasi-)separated: "
+            "some fitted scores are numerically 0 or 1, so a covariate predicts treatment "
+            "almost perfectly and overlap fails; those cells' estimates and standard errors "
+            f"rest on where the iterations stopped. Cells: {shown}. Drop or coarsen the "
+            "covariate, or use method='reg'.",
+            SeparationWarning,
             stacklevel=3,
         )
 
@@ -194,6 +208,7 @@ def att_gt(
                 min_cell_units=min_cell_units, bootstrap=bootstrap,
             )  # fmt: skip
         _warn_empty(cs.empty, min_cell_units, pan.grid)
+        _warn_separated(cs.separated, pan.grid)
         pan.log.announce("att_gt")
         settings["anticipation"] = pan.anticipation
         res = ATTgtResult.build(
@@ -276,7 +291,7 @@ def att_gt(
     cohorts = np.unique(g_all[~never])
     periods = wide.periods
     cells = gt_cells(periods, cohorts, base_period, anticipation)
-    att, inf, n_treat, n_ctrl, empty = estimate_cells(
+    att, inf, n_treat, n_ctrl, empty, separated = estimate_cells(
         wide,
         cells,
         control=control,
@@ -286,6 +301,7 @@ def att_gt(
         names=covariates,
     )
     _warn_empty(empty, min_cell_units, design.grid)
+    _warn_separated(separated, design.grid)
     log.announce("att_gt")
     return ATTgtResult.build(
         cells=cells,

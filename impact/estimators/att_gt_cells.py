@@ -16,7 +16,7 @@ from impact.estimators.drdid import (
     did_covariates_batch,
     did_panel,
     outcome_gram_inverse,
-    propensity,
+    propensity_fit,
 )
 
 __all__ = ["estimate_cells", "gt_cells"]
@@ -95,7 +95,8 @@ def estimate_cells(wide, cells, *, control, anticipation, method, min_cell_units
     inf = np.zeros((n, len(cells)), order="F")
     n_treat = np.zeros(len(cells), dtype=int)
     n_ctrl = np.zeros(len(cells), dtype=int)
-    empty = []
+    empty: list = []
+    separated: list = []  # cells whose propensity logit is separated
     unconditional = wide.x.shape[2] == 0
     w = wide.weights / wide.weights.mean()
     cohort_idx = {g: np.flatnonzero(g_all == g) for g in np.unique(g_all[~never])}
@@ -160,7 +161,12 @@ def estimate_cells(wide, cells, *, control, anticipation, method, min_cell_units
         Xc = _design(wide.x, idx, grp["base"])
         wc = wide.weights[idx] / wide.weights[idx].mean()
         _check_design(Xc, D, wc, method, names)
-        ps = propensity(Xc, D, wc) if method != "reg" else None
+        ps = None
+        if method != "reg":
+            fit = propensity_fit(Xc, D, wc)
+            ps = fit[:2]
+            if fit[2]:
+                separated += [cells[c][:2] for c, _, _ in grp["cells"]]
         inv = outcome_gram_inverse(Xc, D, wc) if method != "ipw" else None
         cols = np.array([c for c, _, _ in grp["cells"]])
         Yi = Y[idx]
@@ -170,4 +176,4 @@ def estimate_cells(wide, cells, *, control, anticipation, method, min_cell_units
         scale = n / len(idx)
         for j, col in enumerate(cols):  # contiguous column writes (inf is column-major)
             inf[idx, col] = inf_g[:, j] * scale
-    return att, inf, n_treat, n_ctrl, empty
+    return att, inf, n_treat, n_ctrl, empty, separated

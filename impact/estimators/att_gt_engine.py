@@ -41,6 +41,8 @@ class CellSums:
         self.n_treat = np.zeros(n_cells, dtype=int)
         self.n_ctrl = np.zeros(n_cells, dtype=int)
         self.empty: list[tuple] = []
+        #: cells whose propensity logit is separated (with covariates)
+        self.separated: list[tuple] = []
         #: per cell: (treated A, treated mu, control A, control mu) with psi = A w (dy - mu)
         self.coef = np.zeros((n_cells, 4))
         #: mean weight of the units (weights are normalised to mean 1)
@@ -237,6 +239,7 @@ def att_gt_in_engine(
             cov = covariate_cells(engine, pan, cells, method=method, **common)
         cs = CellSums(len(cells))
         cs.att, cs.n_treat, cs.n_ctrl, cs.empty = cov.att, cov.n_treat, cov.n_ctrl, cov.empty
+        cs.separated = cov.separated
         rows, codes, labels = covariate_rows(engine, pan, cells, cov, cluster)
         return pan, cells, cs, rows, codes, labels
     cs = cell_sums(engine, pan, cells, control=control, min_cell_units=min_cell_units)

@@ -12,7 +12,7 @@ in a cell is then a closed expression of its row with cell-level literals
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -35,7 +35,7 @@ from impact.estimators.att_gt_engine_terms import (
 )
 from impact.estimators.drdid import PS_MAX, PS_TRIM, check_covariates, control_gram_inverse
 from impact.linear.engine_fit import literal as _lit
-from impact.linear.logit import LOGIT_TOL
+from impact.linear.logit import LOGIT_TOL, SEPARATION_EPS
 
 __all__ = [
     "LOGIT_MAXITER",
@@ -61,6 +61,8 @@ class CovariateCells:
     psi: dict[int, str]
     table: Any  # the unit table with the columns the expressions read
     wall: float = 0.0  # the units' weight sum
+    #: cells whose propensity logit is separated (a fitted score numerically 0 or 1)
+    separated: list = field(default_factory=list)
 
 
 def _groups(panel: EnginePanel, cells: list, control: str) -> tuple[pd.DataFrame, list, dict]:
@@ -205,7 +207,12 @@ def _scores(engine: Engine, table: Any, groups: list, gamma: dict, shares: dict)
     (materialised; ``table`` is released)."""
     raw = {f"{P}q{g.index}": _propensity(g, gamma, shares) for g in groups}
     view = engine.with_columns(table, long_expressions(raw))
-    view = engine.flags(view, [(f"{P}q{g.index}", ">", PS_MAX, f"{P}cap{g.index}") for g in groups])
+    specs = []
+    for g in groups:  # the cap, and a fitted score numerically 0 or 1 (separation)
+        q = f"{P}q{g.index}"
+        specs += [(q, ">", PS_MAX, f"{P}cap{g.index}"), (q, "<", SEPARATION_EPS, f"{P}lo{g.index}")]
+        specs.append((q, ">", 1 - SEPARATION_EPS, f"{P}hi{g.index}"))
+    view = engine.flags(view, specs)
     capped = {
         g.ps: f"{P}q{g.index} * (1 - {P}cap{g.index}) + {_lit(PS_MAX)} * {P}cap{g.index}"
         for g in groups
@@ -367,4 +374,6 @@ def covariate_cells(
     )
     for grp in active:
         dr_cells(out, grp, row.iloc[0], size[grp.index], beta, inv.get(grp.index), where, N)
+        if float(row[f"sep{grp.index}"].iloc[0]) > 0:
+            out.separated += [cells[c][:2] for c in grp.cells]
     return out

@@ -54,7 +54,8 @@ def _trial_sums(grp: Group, gamma: np.ndarray) -> dict[str, str]:
     """The calibration loss, gradient and Hessian at ``gamma`` (unnormalised sums)."""
     i, xs = grp.index, grp.xs
     v = dot(xs, gamma)
-    e = f"({grp.m} - {grp.d}) * exp({v})"  # exp(x'g) on controls, 0 elsewhere
+    # exp(x'g) on controls, 0 elsewhere (the exponent is 0 there: no 0 * inf)
+    e = f"({grp.m} - {grp.d}) * exp(({grp.m} - {grp.d}) * {v})"
     sums = {f"L{i}": product(WEIGHT, f"({e} - {grp.d} * {v})")}
     sums |= {f"g{i}_{a}": product(WEIGHT, f"({e} - {grp.d})", x) for a, x in enumerate(xs)}
     sums |= {f"h{i}_{a}_{b}": product(WEIGHT, e, xs[a], xs[b]) for a, b in pairs(xs)}
@@ -111,6 +112,16 @@ def _start(prep: Prepared, gamma: dict, shares: dict) -> dict[int, np.ndarray]:
     return start
 
 
+def _centred(grp: Group, prep: Prepared) -> list[str]:
+    """The intercept and the covariates less their weighted means over the comparison's
+    units (from pass one): the odds-weighted regression's Gram then keeps the digits a
+    covariate's level would take (memory regresses on ``sqrt(w) X`` instead)."""
+    k = len(grp.xs)
+    G = symmetric(prep.row, f"P{grp.index}", k)
+    means = G[0, 1:] / G[0, 0]
+    return ["1", *(f"({x} - {_lit(m)})" for x, m in zip(grp.xs[1:], means, strict=True))]
+
+
 def _odds(grp: Group) -> str:
     return f"{grp.ps} / (1 - {grp.ps})"
 
@@ -144,8 +155,9 @@ def improved_cells(
     engine.release(prep.table)
     out.table = table
     sums: dict[str, str] = {}
+    centred = {g.index: _centred(g, prep) for g in active}
     for grp in active:  # the controls' outcome regression weighted by the odds
-        wc, xs = product(WEIGHT, f"({grp.m} - {grp.d})", _odds(grp)), grp.xs
+        wc, xs = product(WEIGHT, f"({grp.m} - {grp.d})", _odds(grp)), centred[grp.index]
         sums |= {f"O{grp.index}_{a}_{b}": product(wc, xs[a], xs[b]) for a, b in pairs(xs)}
         for c in grp.cells:
             dy = change(where[c])
@@ -153,11 +165,11 @@ def improved_cells(
     row = engine.group_sums(table, [], long_expressions(sums), count=None).iloc[0]
     beta, summand = {}, {}
     for grp in active:
-        k = len(grp.xs)
+        k, xs = len(grp.xs), centred[grp.index]
         G = symmetric(row, f"O{grp.index}", k)
         for c in grp.cells:
             beta[c] = np.linalg.lstsq(G, vector(row, f"B{c}", k), rcond=None)[0]
-            resid = f"({change(where[c])} - {dot(grp.xs, beta[c])})"
+            resid = f"({change(where[c])} - {dot(xs, beta[c])})"
             # (1 - (1 - D) / (1 - ps)) among the comparison's units, written as memory does
             summand[c] = f"({grp.m} - ({grp.m} - {grp.d}) / (1 - {grp.ps})) * {resid}"
     sums = {f"A{c}": product(WEIGHT, e) for c, e in summand.items()}

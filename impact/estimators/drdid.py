@@ -43,6 +43,7 @@ __all__ = [
     "did_panel",
     "outcome_gram_inverse",
     "propensity",
+    "propensity_fit",
 ]
 
 #: Fitted propensity scores are capped here to avoid dividing by zero (DRDID).
@@ -164,12 +165,22 @@ def _ols_linear_rep(
 
 
 def _ps_linear_rep(X: FloatArray, D: FloatArray, w: FloatArray):
+    ps, rep, _ = propensity_fit(X, D, w)
+    return ps, rep
+
+
+def propensity_fit(
+    X: FloatArray, D: FloatArray, w: FloatArray
+) -> tuple[FloatArray, _LinearRep, bool]:
+    """:func:`propensity` and whether the logit is (quasi-)separated: a fitted score
+    within :data:`~impact.linear.logit.SEPARATION_EPS` of 0 or 1, where the estimates of
+    the cells that use it rest on where the iterations stopped."""
     n = len(D)
     fit = logit_fit(X, D, w)
     ps = np.minimum(fit.fitted, PS_MAX)
     W = ps * (1 - ps) * w
     H = (X.T * W) @ X
-    return ps, _LinearRep(w * (D - ps), np.linalg.inv(H) * n)
+    return ps, _LinearRep(w * (D - ps), np.linalg.inv(H) * n), fit.separated
 
 
 def _calibrated_ps(X: FloatArray, D: FloatArray, w: FloatArray, tol: float = 1e-12) -> FloatArray:

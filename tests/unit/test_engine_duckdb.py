@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from impact.engine import PandasEngine
-from impact.errors import ColumnNotFoundError, InvalidOptionError
+from impact.errors import ColumnNotFoundError, EngineError, InvalidOptionError
 
 duckdb = pytest.importorskip("duckdb")
 from impact.engine.duckdb_engine import DuckDBEngine  # noqa: E402
@@ -121,6 +121,16 @@ def test_fits_leave_no_tables_or_views_on_a_users_connection():
         impact.event_study(rel, **did, estimator="imputation")
         with pytest.raises(ColumnNotFoundError):
             impact.att_gt(rel, **{**did, "y": "nope"})
+    assert made() == before
+    # inside a transaction of the user's that the failing step aborts, the fit's own typed
+    # error surfaces (dropping its views then fails; the rollback removes them)
+    con.execute("BEGIN TRANSACTION")
+    bad = con.sql(
+        "SELECT *, CAST(CASE WHEN year > 2015 THEN 'abc' ELSE '1' END AS DOUBLE) AS x FROM p"
+    )
+    with pytest.raises(EngineError):
+        impact.feols("log_emp ~ x | firm_id", bad, engine=engine)
+    con.execute("ROLLBACK")
     assert made() == before
 
 
