@@ -45,10 +45,11 @@ def _warn_separated(cells: list, grid) -> None:
         shown = ", ".join(f"({grid.label(g)}, {grid.label(t)})" for g, t in cells[:10])
         warnings.warn(
             f"the propensity-score logit of {len(cells)} ATT(g,t) cells is (quasi-)separated: "
-            "some fitted scores are numerically 0 or 1, so a covariate predicts treatment "
-            "almost perfectly and overlap fails; those cells' estimates and standard errors "
-            f"rest on where the iterations stopped. Cells: {shown}. Drop or coarsen the "
-            "covariate, or use method='reg'.",
+            "some fitted scores are numerically 0 or 1, so the "
+            "covariates (nearly) separate treated from comparison units and those units "
+            "get (almost) no weight. Check overlap: where few comparison units keep weight, "
+            "the cell's estimate and standard error rest on where the logit's iterations "
+            f"stopped. Cells: {shown}. Coarsen or drop the covariate, or use method='reg'.",
             SeparationWarning,
             stacklevel=3,
         )
