@@ -44,12 +44,12 @@ def _warn_separated(cells: list, grid) -> None:
     if cells:
         shown = ", ".join(f"({grid.label(g)}, {grid.label(t)})" for g, t in cells[:10])
         warnings.warn(
-            f"the propensity-score logit of {len(cells)} ATT(g,t) cells is (quasi-)separated: "
-            "some fitted scores are numerically 0 or 1, so the "
-            "covariates (nearly) separate treated from comparison units and those units "
-            "get (almost) no weight. Check overlap: where few comparison units keep weight, "
-            "the cell's estimate and standard error rest on where the logit's iterations "
-            f"stopped. Cells: {shown}. Coarsen or drop the covariate, or use method='reg'.",
+            f"in {len(cells)} ATT(g,t) cells the propensity score leaves the comparison units "
+            "almost no weight (below 1e-6 of the treated units'): the covariates (nearly) "
+            "separate treated from comparison units, so overlap fails and those cells' "
+            "estimates and standard errors rest on a few near-zero scores, that is on where "
+            f"the logit's iterations stopped. Cells: {shown}. Coarsen or drop the covariate, "
+            "or use method='reg'.",
             SeparationWarning,
             stacklevel=3,
         )

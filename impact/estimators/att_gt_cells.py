@@ -16,7 +16,8 @@ from impact.estimators.drdid import (
     did_covariates_batch,
     did_panel,
     outcome_gram_inverse,
-    propensity_fit,
+    overlap_fails,
+    propensity,
 )
 
 __all__ = ["estimate_cells", "gt_cells"]
@@ -96,7 +97,7 @@ def estimate_cells(wide, cells, *, control, anticipation, method, min_cell_units
     n_treat = np.zeros(len(cells), dtype=int)
     n_ctrl = np.zeros(len(cells), dtype=int)
     empty: list = []
-    separated: list = []  # cells whose propensity logit is separated
+    separated: list = []  # cells whose propensity score leaves the controls no weight
     unconditional = wide.x.shape[2] == 0
     w = wide.weights / wide.weights.mean()
     cohort_idx = {g: np.flatnonzero(g_all == g) for g in np.unique(g_all[~never])}
@@ -161,12 +162,9 @@ def estimate_cells(wide, cells, *, control, anticipation, method, min_cell_units
         Xc = _design(wide.x, idx, grp["base"])
         wc = wide.weights[idx] / wide.weights[idx].mean()
         _check_design(Xc, D, wc, method, names)
-        ps = None
-        if method != "reg":
-            fit = propensity_fit(Xc, D, wc)
-            ps = fit[:2]
-            if fit[2]:
-                separated += [cells[c][:2] for c, _, _ in grp["cells"]]
+        ps = propensity(Xc, D, wc) if method != "reg" else None
+        if ps is not None and overlap_fails(ps[0], D, wc):
+            separated += [cells[c][:2] for c, _, _ in grp["cells"]]
         inv = outcome_gram_inverse(Xc, D, wc) if method != "ipw" else None
         cols = np.array([c for c, _, _ in grp["cells"]])
         Yi = Y[idx]

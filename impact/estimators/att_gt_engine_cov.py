@@ -33,9 +33,15 @@ from impact.estimators.att_gt_engine_terms import (
     product,
     symmetric,
 )
-from impact.estimators.drdid import PS_MAX, PS_TRIM, check_covariates, control_gram_inverse
+from impact.estimators.drdid import (
+    OVERLAP_TOL,
+    PS_MAX,
+    PS_TRIM,
+    check_covariates,
+    control_gram_inverse,
+)
 from impact.linear.engine_fit import literal as _lit
-from impact.linear.logit import LOGIT_TOL, SEPARATION_EPS
+from impact.linear.logit import LOGIT_TOL
 
 __all__ = [
     "LOGIT_MAXITER",
@@ -61,7 +67,7 @@ class CovariateCells:
     psi: dict[int, str]
     table: Any  # the unit table with the columns the expressions read
     wall: float = 0.0  # the units' weight sum
-    #: cells whose propensity logit is separated (a fitted score numerically 0 or 1)
+    #: cells whose propensity score leaves the comparison units no weight (no overlap)
     separated: list = field(default_factory=list)
 
 
@@ -207,12 +213,7 @@ def _scores(engine: Engine, table: Any, groups: list, gamma: dict, shares: dict)
     (materialised; ``table`` is released)."""
     raw = {f"{P}q{g.index}": _propensity(g, gamma, shares) for g in groups}
     view = engine.with_columns(table, long_expressions(raw))
-    specs = []
-    for g in groups:  # the cap, and a fitted score numerically 0 or 1 (separation)
-        q = f"{P}q{g.index}"
-        specs += [(q, ">", PS_MAX, f"{P}cap{g.index}"), (q, "<", SEPARATION_EPS, f"{P}lo{g.index}")]
-        specs.append((q, ">", 1 - SEPARATION_EPS, f"{P}hi{g.index}"))
-    view = engine.flags(view, specs)
+    view = engine.flags(view, [(f"{P}q{g.index}", ">", PS_MAX, f"{P}cap{g.index}") for g in groups])
     capped = {
         g.ps: f"{P}q{g.index} * (1 - {P}cap{g.index}) + {_lit(PS_MAX)} * {P}cap{g.index}"
         for g in groups
@@ -374,6 +375,7 @@ def covariate_cells(
     )
     for grp in active:
         dr_cells(out, grp, row.iloc[0], size[grp.index], beta, inv.get(grp.index), where, N)
-        if float(row[f"sep{grp.index}"].iloc[0]) > 0:
+        r = row.iloc[0]
+        if float(r[f"wc{grp.index}"]) < OVERLAP_TOL * float(r[f"wt{grp.index}"]):
             out.separated += [cells[c][:2] for c in grp.cells]
     return out

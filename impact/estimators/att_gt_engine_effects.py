@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from impact.design.engine_panel import P
 from impact.estimators.att_gt_engine_terms import (
     WEIGHT,
     Group,
@@ -40,7 +39,7 @@ def weighted_sums(groups: list, beta: dict, where: dict) -> dict[str, str]:
     for grp in groups:
         i, xs = grp.index, grp.xs
         wt, wc = product(WEIGHT, grp.d), _wc(grp)
-        sums |= {f"wt{i}": wt, f"wc{i}": wc, f"sep{i}": f"{grp.m} * ({P}lo{i} + {P}hi{i})"}
+        sums |= {f"wt{i}": wt, f"wc{i}": wc}
         sums |= {f"wtx{i}_{a}": product(wt, x) for a, x in enumerate(xs)}
         sums |= {f"wcx{i}_{a}": product(wc, x) for a, x in enumerate(xs)}
         pq = f"{grp.ps} * (1 - {grp.ps})"

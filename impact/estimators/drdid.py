@@ -33,6 +33,7 @@ from impact.linear.collinear import find_collinear
 from impact.linear.logit import logit_fit
 
 __all__ = [
+    "OVERLAP_TOL",
     "PS_MAX",
     "PS_TRIM",
     "CellEstimate",
@@ -42,14 +43,18 @@ __all__ = [
     "did_means",
     "did_panel",
     "outcome_gram_inverse",
+    "overlap_fails",
     "propensity",
-    "propensity_fit",
 ]
 
 #: Fitted propensity scores are capped here to avoid dividing by zero (DRDID).
 PS_MAX = 1 - 1e-6
 #: Control units with a propensity score at or above this level get zero weight (DRDID).
 PS_TRIM = 0.995
+#: Overlap fails when the reweighted comparison units keep less than this share of the
+#: treated units' weight (a separated logit: the share is then 1e-10 or less, where it is
+#: of order one with overlap).
+OVERLAP_TOL = 1e-6
 
 
 @dataclass(frozen=True)
@@ -165,22 +170,21 @@ def _ols_linear_rep(
 
 
 def _ps_linear_rep(X: FloatArray, D: FloatArray, w: FloatArray):
-    ps, rep, _ = propensity_fit(X, D, w)
-    return ps, rep
-
-
-def propensity_fit(
-    X: FloatArray, D: FloatArray, w: FloatArray
-) -> tuple[FloatArray, _LinearRep, bool]:
-    """:func:`propensity` and whether the logit is (quasi-)separated: a fitted score
-    within :data:`~impact.linear.logit.SEPARATION_EPS` of 0 or 1, where the estimates of
-    the cells that use it rest on where the iterations stopped."""
     n = len(D)
     fit = logit_fit(X, D, w)
     ps = np.minimum(fit.fitted, PS_MAX)
     W = ps * (1 - ps) * w
     H = (X.T * W) @ X
-    return ps, _LinearRep(w * (D - ps), np.linalg.inv(H) * n), fit.separated
+    return ps, _LinearRep(w * (D - ps), np.linalg.inv(H) * n)
+
+
+def overlap_fails(ps: FloatArray, D: FloatArray, w: FloatArray) -> bool:
+    """The reweighted comparison units keep less than :data:`OVERLAP_TOL` of the treated
+    units' weight: the covariates (nearly) separate the two, so the IPW and DR estimates
+    rest on a few near-zero scores (on where the logit's iterations stopped)."""
+    keep = (D == 0) & (ps < PS_TRIM)
+    control = float(np.sum(np.where(keep, w * ps / (1 - ps), 0.0)))
+    return control < OVERLAP_TOL * float(np.sum(w * D))
 
 
 def _calibrated_ps(X: FloatArray, D: FloatArray, w: FloatArray, tol: float = 1e-12) -> FloatArray:

@@ -209,10 +209,11 @@ def test_improved_dr_ignores_units_outside_a_comparison():
 
 
 def test_a_separated_propensity_warns_on_every_path():
-    """A covariate that almost determines treatment: the logit's fitted scores reach 0 or
-    1 and the cells rest on rounding (the paths' numbers differed by 2e-3): both warn."""
+    """A covariate that almost determines treatment: the comparison units' scores reach 0,
+    no overlap is left and the cells rest on rounding (the paths differed by 2e-3): both
+    warn."""
     df = _small(3)
     df = df.assign(sep=(df["g"] > 0) + 0.01 * df["x1"])
     for engine in (None, "duckdb"):
-        with pytest.warns(SeparationWarning, match="separated"):
+        with pytest.warns(SeparationWarning, match="overlap fails"):
             impact.att_gt(df, **SMALL, covariates=["sep"], method="dr", engine=engine)
