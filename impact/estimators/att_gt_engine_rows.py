@@ -9,7 +9,7 @@ import numpy as np
 
 from impact.design.engine_panel import EnginePanel, P
 from impact.engine.base import Engine
-from impact.errors import ImpactError
+from impact.errors import ImpactError, InvalidOptionError
 from impact.estimators.att_gt_engine_cov import CovariateCells
 from impact.estimators.att_gt_engine_terms import WEIGHT, long_expressions, product
 from impact.estimators.engine_types import cluster_codes
@@ -17,7 +17,7 @@ from impact.inference.clusters import check_cluster_count
 from impact.linear.engine_fit import literal as _lit
 from impact.results.aggregation import EngineRows
 
-__all__ = ["GRAM_CHUNK", "covariate_rows", "gram_rows"]
+__all__ = ["GRAM_CHUNK", "MAX_CLUSTER_SUMS", "covariate_rows", "gram_rows"]
 
 
 def gram_rows(Q: np.ndarray, null: np.ndarray, K: int, pg_mean: np.ndarray, n: int) -> EngineRows:
@@ -46,6 +46,9 @@ def gram_rows(Q: np.ndarray, null: np.ndarray, K: int, pg_mean: np.ndarray, n: i
     return EngineRows(R[:, :K], R[:, K : K + C], R[:, -1], pg_mean, n, None)
 
 
+#: Cluster sums (clusters x influence columns) the clustered variance may collect: the
+#: driver receives them, so their number is bounded (400 MB of doubles).
+MAX_CLUSTER_SUMS = 50_000_000
 #: Sums of products per engine statement when the cross-products are summed in chunks.
 GRAM_CHUNK = 2000
 
@@ -74,6 +77,14 @@ def covariate_rows(
     names += [f"{P}pg{j}" for j in range(C)]
     try:
         if cluster is not None:
+            G = engine.count(engine.group_relation(table, [cluster], {}, count=None))
+            if G * len(names) > MAX_CLUSTER_SUMS:
+                raise InvalidOptionError(
+                    f"clustering by {cluster!r} gives {G:,} clusters, each with {len(names)} "
+                    f"influence sums; the engine path collects at most {MAX_CLUSTER_SUMS:,} "
+                    "sums. Cluster at a coarser level (or, clustered by unit, drop the "
+                    "bootstrap: unit-level variances need no per-cluster sums)."
+                )
             by = engine.group_sums(
                 table, [cluster], {f"s{a}": v for a, v in enumerate(names) if v != "0"}, count="u"
             )

@@ -22,6 +22,7 @@ from impact.errors import (
     ColumnTypeError,
     EmptySampleError,
     ImpactWarning,
+    InvalidOptionError,
     SeparationWarning,
 )
 
@@ -217,3 +218,13 @@ def test_a_separated_propensity_warns_on_every_path():
     for engine in (None, "duckdb"):
         with pytest.warns(SeparationWarning, match="overlap fails"):
             impact.att_gt(df, **SMALL, covariates=["sep"], method="dr", engine=engine)
+
+
+def test_clustered_sums_beyond_the_collection_bound_are_refused(panel, monkeypatch):
+    """The clusters' influence sums reach the driver: a clustering whose sums exceed the
+    bound is a typed error before anything is collected, not a driver out of memory."""
+    import impact.estimators.att_gt_engine_rows as rows
+
+    monkeypatch.setattr(rows, "MAX_CLUSTER_SUMS", 1000)
+    with pytest.raises(InvalidOptionError, match="coarser level"):
+        impact.att_gt(panel, **KW, vcov={"cluster": "fid"}, bootstrap=9, seed=1, engine="duckdb")
