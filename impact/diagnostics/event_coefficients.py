@@ -14,6 +14,7 @@ from impact._typing import FloatArray
 from impact.errors import InvalidOptionError
 from impact.inference.clusters import influence_vcov
 from impact.results.aggregate import AggregateResult
+from impact.results.did_multiplegt import DidMultiplegtResult
 from impact.results.event_study import EventStudyResult
 from impact.results.linear import FeolsResult
 
@@ -86,6 +87,14 @@ def event_coefficients(result: Any, reference: int | None = None) -> EventCoeffi
     """
     if isinstance(result, FeolsResult):
         return _checked(_from_feols(result, reference))
+    if isinstance(result, DidMultiplegtResult):
+        if reference is not None and reference != -1:
+            raise InvalidOptionError(
+                "did_multiplegt's effects and placebos are changes from the period before "
+                f"the switch (event time -1); reference= ({reference!r}) applies to feols "
+                "fits only."
+            )
+        return _checked(_from_switching(result))
     if isinstance(result, EventStudyResult | AggregateResult):
         coef = (
             _from_event_study(result)
@@ -135,6 +144,16 @@ def _from_event_study(res: EventStudyResult) -> EventCoefficients:
     V = res.vcov.to_numpy(dtype=float)[np.ix_(order, order)]
     reference = int(res.settings.get("reference", -1))
     return EventCoefficients(rel[order], est, V, reference, f"event_study({res.estimator})")
+
+
+def _from_switching(res: DidMultiplegtResult) -> EventCoefficients:
+    """Placebos (event times -2, -3, ...) and effects (0, 1, ...) of did_multiplegt: long
+    differences from the period before the switch, as an event study with a universal
+    base period."""
+    rel = np.sort(np.asarray(res.vcov.index, dtype=int))
+    est = res.table.set_index("rel_time").loc[rel, "estimate"].to_numpy(dtype=float)
+    V = res.vcov.loc[rel, rel].to_numpy(dtype=float)
+    return EventCoefficients(rel, est, V, -1, "did_multiplegt")
 
 
 def _from_aggregation(agg: AggregateResult) -> EventCoefficients:

@@ -1,0 +1,334 @@
+"""The design of a treatment that switches on and off: groups, baselines, first switches.
+
+de Chaisemartin & D'Haultfoeuille's DID_l estimators compare groups whose treatment first
+changes at ``F_g`` with groups of the same baseline treatment (status quo) that have not
+changed yet. This module turns a long panel into the group x period arrays they read,
+following the sample rules of the authors' ``did_multiplegt_dyn`` (Stata, R, Python):
+
+1. groups whose outcome or treatment is missing in every period are dropped;
+2. periods are the ranks of the observed dates (a lag of ``l`` is ``l`` observed dates);
+3. the baseline ``d_g`` is a group's first observed treatment; once a group's treatment has
+   been both above and below its baseline, its later rows are dropped;
+4. baseline levels whose groups all switch at the same date (or never) are dropped: they
+   have no comparison;
+5. a (group, period) cell is dropped when no group of its baseline is unchanged then;
+6. missing treatments between two observed ones are filled when the value is implied (before
+   the first switch: the baseline; after it: the treatment at the switch); a switcher whose
+   switch date is uncertain (treatment missing just before it) is kept as a comparison
+   group up to its last certain period;
+7. ``T_g``, the last period at which some group of the baseline is still unchanged, bounds
+   the effects ``l = 1 .. T_g - F_g + 1`` estimable for ``g``.
+
+Every drop is counted in the sample log.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from impact._typing import FloatArray, IntArray
+from impact.data.columns import check_columns, require_cluster_complete, validate_weights
+from impact.data.panel import Panel
+from impact.data.samplelog import SampleLog
+from impact.design.checks import check_numeric, unit_constant
+from impact.errors import ClusterError, EmptySampleError, ImpactError
+
+__all__ = ["SwitchingDesign", "switching_design"]
+
+
+@dataclass(frozen=True)
+class SwitchingDesign:
+    """Group x period arrays of a switching treatment (periods are observed-date ranks).
+
+    Attributes
+    ----------
+    Y, D : ndarray (G, T)
+        Outcome and (filled) treatment; NaN where missing or not observed.
+    N : ndarray (G, T)
+        Weight of each cell: the row's weight where outcome and treatment are observed, else 0.
+    baseline : ndarray (G,)
+        Code of each group's baseline treatment ``d_g`` (index into ``baseline_values``).
+    baseline_values : ndarray
+    d : ndarray (G,)
+        Baseline treatment.
+    F : ndarray (G,) of int
+        Period of the first switch (``T`` for groups that never switch).
+    d_switch : ndarray (G,)
+        Treatment at ``F`` (the baseline for groups that never switch).
+    T_g : ndarray (G,) of int
+        Last period at which some group of the baseline has not switched.
+    L : ndarray (G,) of int
+        Effects estimable for the group: ``T_g - F + 1`` (<= 0 for non-switchers).
+    side : ndarray (G,) of int
+        1 for switchers in (treatment above baseline), 0 for switchers out, -1 otherwise.
+    cluster : ndarray (G,) of int
+        Cluster code of each group (the group itself without clustering).
+    n_clusters : int
+    times : ndarray (T,)
+        The observed dates of the periods.
+    units : Index (G,)
+        The user's ids of the groups.
+    sample_log : SampleLog
+    """
+
+    Y: FloatArray
+    D: FloatArray
+    N: FloatArray
+    baseline: IntArray
+    baseline_values: FloatArray
+    d: FloatArray
+    F: IntArray
+    d_switch: FloatArray
+    T_g: IntArray
+    L: IntArray
+    side: IntArray
+    cluster: IntArray
+    n_clusters: int
+    times: np.ndarray
+    units: pd.Index
+    sample_log: SampleLog
+
+    @property
+    def n_groups(self) -> int:
+        return int(self.Y.shape[0])
+
+    @property
+    def n_periods(self) -> int:
+        return int(self.Y.shape[1])
+
+
+def _first_true(mask: np.ndarray, default: int) -> IntArray:
+    """Column of the first True in each row (``default`` where none)."""
+    return np.where(mask.any(axis=1), mask.argmax(axis=1), default)
+
+
+def _last_true(mask: np.ndarray, default: int) -> IntArray:
+    T = mask.shape[1]
+    return np.where(mask.any(axis=1), T - 1 - mask[:, ::-1].argmax(axis=1), default)
+
+
+def _grid(
+    data: pd.DataFrame, y: str, treatment: str, weights: str | None, panel: Panel
+) -> tuple[FloatArray, FloatArray, FloatArray, np.ndarray, IntArray, IntArray, np.ndarray]:
+    """Outcome, treatment, weight and presence on the unit x observed-date grid."""
+    dates, t_code = np.unique(panel.period, return_inverse=True)
+    g_code = panel.unit_codes
+    G, T = panel.n_units, len(dates)
+    Y = np.full((G, T), np.nan)
+    D = np.full((G, T), np.nan)
+    W = np.zeros((G, T))
+    present = np.zeros((G, T), dtype=bool)
+    yv = data[y].to_numpy(dtype=float, na_value=np.nan)
+    dv = data[treatment].to_numpy(dtype=float, na_value=np.nan)
+    Y[g_code, t_code] = np.where(np.isfinite(yv), yv, np.nan)
+    D[g_code, t_code] = np.where(np.isfinite(dv), dv, np.nan)
+    W[g_code, t_code] = 1.0 if weights is None else validate_weights(data, weights)
+    present[g_code, t_code] = True
+    return Y, D, W, present, g_code, t_code, dates
+
+
+def switching_design(
+    data: pd.DataFrame,
+    *,
+    y: str,
+    unit: str,
+    time: str,
+    treatment: str,
+    cluster: str | None = None,
+    weights: str | None = None,
+) -> SwitchingDesign:
+    """Validate a panel and build the arrays of :class:`SwitchingDesign` (rules in the
+    module docstring).
+
+    Raises
+    ------
+    ColumnNotFoundError, ColumnTypeError, DuplicateRowsError, MissingIdError
+        Bad columns or ids.
+    ClusterError
+        A cluster id is missing or varies within a group.
+    EmptySampleError
+        No group switches, or nothing is left to compare.
+    """
+    roles = [(y, "outcome"), (treatment, "treatment")]
+    for col, role in roles:
+        check_columns(data, [col], role=f"{role} column")
+        check_numeric(data, [col], role)
+    if cluster is not None:
+        check_columns(data, [cluster], role="cluster column")
+        require_cluster_complete(data, [cluster])
+    if weights is not None:
+        check_columns(data, [weights], role="weights column")
+    panel = Panel(data, unit=unit, time=time)
+    Y, D, W, present, g_code, _, dates = _grid(data, y, treatment, weights, panel)
+    log = SampleLog(n_initial=len(data))
+    rows = present.sum(axis=1)
+
+    # 1. groups with no outcome or no treatment at all
+    empty = ~np.isfinite(Y).any(axis=1) | ~np.isfinite(D).any(axis=1)
+    log = log.with_drop(
+        "no_outcome_or_treatment",
+        "rows of groups whose outcome or treatment is missing in every period",
+        int(rows[empty].sum()),
+    )
+    present &= ~empty[:, None]
+    Dobs = np.isfinite(D) & present
+
+    # 3. baseline and the rows after a group has been both above and below it
+    t_min = _first_true(Dobs, 0)
+    d = D[np.arange(len(D)), t_min]
+    above = np.logical_or.accumulate(Dobs & (D > d[:, None]), axis=1)
+    below = np.logical_or.accumulate(Dobs & (D < d[:, None]), axis=1)
+    both = above & below & present
+    log = log.with_drop(
+        "both_sides",
+        "rows after a group's treatment has been both above and below its baseline",
+        int(both.sum()),
+    )
+    present &= ~both
+    Dobs &= present
+    changed = np.logical_or.accumulate(Dobs & (D != d[:, None]), axis=1)
+    T = Y.shape[1]
+    F = _first_true(changed, T)
+
+    # 4. baseline levels without variation in the switch date
+    alive = present.any(axis=1)
+    values, level = np.unique(np.where(alive, d, np.nan), return_inverse=True)
+    level = np.where(alive, level, -1)
+    lo = np.full(len(values), np.iinfo(np.int64).max)
+    hi = np.full(len(values), -1)
+    np.minimum.at(lo, level[alive], F[alive])
+    np.maximum.at(hi, level[alive], F[alive])
+    flat = alive & (lo == hi)[np.maximum(level, 0)]
+    log = log.with_drop(
+        "baseline_without_variation",
+        "rows of groups whose baseline treatment no other group shares with another "
+        "switch date (no comparison)",
+        int(present[flat].sum()),
+    )
+    present &= ~flat[:, None]
+
+    # 5. cells with no unchanged group of the same baseline
+    alive = present.any(axis=1)
+    level = np.where(alive, level, 0)
+    unchanged = np.zeros((len(values), T))
+    np.add.at(unchanged, level, (present & ~changed).astype(float))
+    orphan = present & (unchanged[level] == 0)
+    log = log.with_drop(
+        "no_comparison_cell",
+        "rows in periods where no group of the same baseline treatment is unchanged",
+        int(orphan.sum()),
+    )
+    present &= ~orphan
+    if not present.any():
+        raise EmptySampleError(
+            "no group keeps a comparison: every baseline treatment level is shared by "
+            "groups that all switch at the same date (or never)."
+        )
+    T_max = int(np.flatnonzero(present.any(axis=0)).max())
+    T = T_max + 1
+    keep = present.any(axis=1)
+    Y, D, W, present, changed = (a[keep, :T] for a in (Y, D, W, present, changed))
+    d, F, level = d[keep], np.minimum(F[keep], T), level[keep]
+    units = panel.unit_labels[keep]
+    Y = np.where(present, Y, np.nan)
+    D = np.where(present, D, np.nan)
+    Y, D, F, trunc = _fill(Y, D, F, d, present, T)
+
+    # 7. last period with an unchanged group of the baseline
+    F_tr = np.minimum(F, trunc)
+    last_unchanged = np.full(len(values), -1)
+    np.maximum.at(last_unchanged, level, F_tr - 1)
+    T_g = last_unchanged[level]
+    rows_g = np.arange(len(F))
+    d_switch = np.where(F < T, D[rows_g, np.minimum(F, T - 1)], d)
+    t = np.arange(T)
+    window = (t >= F[:, None]) & (t <= T_g[:, None]) & np.isfinite(D)
+    with np.errstate(invalid="ignore"):
+        mean_after = np.where(window, D, 0.0).sum(axis=1) / window.sum(axis=1)
+    unknown = (F <= T_g) & ~(np.isfinite(mean_after) & (mean_after != d))
+    log = log.with_drop(
+        "unknown_direction",
+        "rows of switchers whose treatment after the switch is not observed",
+        int(np.isfinite(Y[unknown]).sum()),
+    )
+    Y[unknown] = np.nan
+    side = np.where((F <= T_g) & ~unknown, np.where(mean_after > d, 1, 0), -1)
+    if not (side >= 0).any():
+        raise EmptySampleError(
+            f"no group's treatment {treatment!r} changes while another group of the same "
+            "baseline treatment is still unchanged: there are no switchers to compare."
+        )
+    used = np.isfinite(Y) & np.isfinite(D)
+    unused = present & ~used
+    log = log.with_drop(
+        "missing",
+        "rows whose outcome or treatment is missing or not implied by its neighbours",
+        int(unused.sum()),
+        {"outcome": int((unused & ~np.isfinite(Y)).sum()),
+         "treatment": int((unused & ~np.isfinite(D)).sum())},
+    )  # fmt: skip
+    N = np.where(used, W, 0.0)
+    cl, n_cl = _clusters(data, cluster, g_code, keep, panel)
+    return SwitchingDesign(
+        Y=Y, D=D, N=N, baseline=level, baseline_values=values, d=d, F=F, d_switch=d_switch,
+        T_g=T_g, L=T_g - F + 1, side=side, cluster=cl, n_clusters=n_cl,
+        times=np.asarray(dates[:T]), units=units, sample_log=log,
+    )  # fmt: skip
+
+
+def _fill(
+    Y: FloatArray, D: FloatArray, F: IntArray, d: FloatArray, present: np.ndarray, T: int
+) -> tuple[FloatArray, FloatArray, IntArray, IntArray]:
+    """Missing treatments implied by their neighbours; uncertain switch dates.
+
+    Returns the outcome (NaN outside the periods a group's status is known), the filled
+    treatment, the switch periods (``T`` for groups kept as comparisons only) and the
+    period after each group's last certain status (``T + 1`` for switchers).
+    """
+    Y, D = Y.copy(), D.copy()
+    t = np.arange(T)
+    Dobs = np.isfinite(D)
+    t_min = _first_true(Dobs, 0)
+    t_max = _last_true(Dobs, -1)
+    Y[t[None, :] < t_min[:, None]] = np.nan
+    switcher = F < T
+    last = _last_true(Dobs & (t[None, :] < F[:, None]), -1)
+    hole = present & ~Dobs
+    before = switcher[:, None] & (t > t_min[:, None]) & (t < last[:, None]) & hole
+    D[before] = np.broadcast_to(d[:, None], D.shape)[before]
+    uncertain = switcher & (last < F - 1)
+    Y[uncertain[:, None] & (t[None, :] > last[:, None])] = np.nan
+    F = np.where(uncertain, T, F)
+    switcher = F < T
+    rows = np.arange(len(F))
+    at_switch = np.where(switcher, D[rows, np.minimum(F, T - 1)], np.nan)
+    after = switcher[:, None] & (t[None, :] > F[:, None]) & hole
+    D[after] = np.broadcast_to(at_switch[:, None], D.shape)[after]
+    never = ~switcher
+    between = never[:, None] & (t > t_min[:, None]) & (t < t_max[:, None]) & hole
+    D[between] = np.broadcast_to(d[:, None], D.shape)[between]
+    Y[never[:, None] & (t[None, :] > t_max[:, None])] = np.nan
+    trunc = np.where(never, t_max + 1, T + 1)
+    return Y, D, F, trunc
+
+
+def _clusters(
+    data: pd.DataFrame, cluster: str | None, g_code: IntArray, keep: np.ndarray, panel: Panel
+) -> tuple[IntArray, int]:
+    """Cluster code of every kept group (each group its own cluster without ``cluster``)."""
+    n = int(keep.sum())
+    if cluster is None:
+        return np.arange(n), n
+    try:
+        per_unit = unit_constant(data[cluster], g_code, cluster, "cluster", panel.unit_labels)
+    except ClusterError:
+        raise
+    except ImpactError as exc:
+        raise ClusterError(
+            f"{exc} The influence functions are summed by group: a group must lie in one cluster."
+        ) from None
+    codes, uniques = pd.factorize(pd.Series(per_unit[keep]), sort=True)
+    return codes.astype(np.intp), len(uniques)
