@@ -251,3 +251,33 @@ def test_materials_measurement_error_only_touches_observed_materials():
     noise = b["log_materials"] - a["log_materials"]
     within = (a["log_materials"] - a.groupby("firm_id")["log_materials"].transform("mean")).std()
     assert abs(noise.std() / (0.5**0.5 * within) - 1) < 0.05
+
+
+def test_s10_members_leave_and_the_switch_truth_follows_the_paths(default):
+    """S10: members leave at a yearly hazard (never re-join); ``member`` is 1 from the join
+    year until the year before leaving; the effect of a leaver stops growing once the
+    programme's shifts stop; the default scenario has no leave columns and no leavers."""
+    df, truth = cluster_panel(n_firms=SMALL, seed=13, scenario="S10", leave_hazard=0.15)
+    assert "leave_year" not in default[0] and "member" not in default[0]
+    member = (df["join_year"] <= df["year"]) & ~(df["leave_year"] <= df["year"])
+    assert (df["member"] == member.astype(int)).all()
+    assert ((df["leave_year"] > df["join_year"]) | df["leave_year"].isna()).all()
+    assert df.groupby("firm_id")["leave_year"].first().notna().sum() > 10
+    cohort = impact.cohort_from_membership(
+        df, unit="firm_id", time="year", member="member", allow_exit=True
+    )
+    seen = df.groupby("firm_id")["member"].transform("max").to_numpy() == 1  # joined alive
+    assert_close(cohort.to_numpy()[seen], df["join_year"].to_numpy()[seen], rtol=0)
+    assert cohort[~seen].isna().all()
+    sw = impact.datasets.cluster.truth.switch_event(truth.firm_year)
+    emp = sw[sw["outcome"] == "log_emp"].set_index("effect")
+    assert emp.loc[1, "share_left"] == 0 and emp.loc[6, "share_left"] > 0.3
+    assert (emp.loc[3:, "effect_stayers"] > emp.loc[3:, "effect_leavers"]).all()
+    fy = truth.firm_year
+    s = fy[fy["join_year"].notna() & fy["alive_DS"]]
+    at = s[s["year"] == s["join_year"] + 2]
+    base = s[s["year"] == s["join_year"] - 1].set_index("firm_id")
+    at = at[at["firm_id"].isin(base.index)]
+    gap = (at["log_emp_DS"] - at["log_emp_00"]).to_numpy()
+    gap0 = (base["log_emp_DS"] - base["log_emp_00"]).reindex(at["firm_id"]).to_numpy()
+    assert_close(emp.loc[3, "effect_mean"], float(np.mean(gap - gap0)), rtol=RTOL_CLOSED_FORM)

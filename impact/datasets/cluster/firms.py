@@ -63,6 +63,7 @@ class Firms:
         "entry",
         "alive",
         "join",
+        "leave",
         "mult",
         "size_cls",
         "base_year",
@@ -136,6 +137,7 @@ def new_firms(
         ),
         "alive": np.ones(n, dtype=bool),
         "join": np.zeros(n, dtype=np.int64),
+        "leave": np.zeros(n, dtype=np.int64),
         "mult": np.full(n, np.nan),
         "size_cls": np.full(n, -1, dtype=np.int64),
         "base_year": np.where(launch > 0, launch - 1, first_launch - 1),
@@ -160,7 +162,8 @@ def new_firms(
 def status(p: ClusterPanelParams, a: dict[str, np.ndarray], idx: np.ndarray, t: int) -> dict:
     """Membership, exposure and the structural shifts of one year (DGP.md §4.6)."""
     join, launch, ht = a["join"][idx], a["launch"][idx], a["ht"][idx]
-    member = (join > 0) & (join <= t)
+    leave = a["leave"][idx]
+    member = (join > 0) & (join <= t) & ((leave == 0) | (t < leave))
     e = np.where(join > 0, t - join, -99)
     exposed = (launch > 0) & (t >= launch) & p.spillovers
     ec = np.where(exposed, t - launch, -99)

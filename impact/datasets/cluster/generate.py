@@ -114,7 +114,8 @@ def cluster_panel(
         ``"default"`` (realistic selection, dynamic heterogeneous effects, spillovers),
         ``"S0"`` (null), ``"S1"`` (constant TFP shift), ``"S2"`` (dynamic effects,
         random selection within cells), ``"S3a"``, ``"S3b"``, ``"S4"``, ``"S5"``,
-        ``"S9"`` (12 of 96 cells launched), ``"S9b"`` (6 of 12 cells) (see
+        ``"S9"`` (12 of 96 cells launched), ``"S9b"`` (6 of 12 cells), ``"S10"`` (S2
+        with members that leave; adds ``leave_year`` and the yearly ``member`` status) (see
         :data:`impact.datasets.cluster.params.SCENARIOS`).
     raw : bool
         Return the delivered panel instead of the analysis panel: nominal values in
@@ -180,10 +181,11 @@ def _design(
         return values if rows is None else values[rows]
 
     launch, join, region, sector = col("launch"), col("join"), col("region"), col("sector")
-    return pd.DataFrame(
+    leave, year = col("leave"), col("year")
+    frame = pd.DataFrame(
         {
             "firm_id": col("firm") + 1,
-            "year": col("year"),
+            "year": year,
             "region": region,
             "sector": sector,
             "cell": (region - 1) * params.n_sectors + sector,
@@ -197,6 +199,11 @@ def _design(
             "entry_year": col("entry"),
         }
     )
+    if params.leave_hazard > 0:  # non-absorbing membership: the year of leaving, status
+        frame["leave_year"] = np.where(leave > 0, leave, np.nan)
+        member = (join > 0) & (join <= year) & ((leave == 0) | (year < leave))
+        frame["member"] = member.astype(np.int8)
+    return frame
 
 
 def _frame(

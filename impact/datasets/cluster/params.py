@@ -86,6 +86,10 @@ class ClusterPanelParams:
     kappa_rd: float = 0.8
     kappa_delta: float = 0.0
     kappa_1: float = 1.0
+    #: yearly probability that a member leaves its cluster (§4.5; 0: membership absorbing).
+    #: A firm that leaves does not re-join; the programme's direct shifts stop, its
+    #: accumulated capital, labour and knowledge carry over.
+    leave_hazard: float = 0.0
     # ----- R&D performer status (§4.7; used by selection)
     rd_intercept_low: float = -3.6
     rd_intercept_high: float = -2.1
@@ -233,6 +237,8 @@ SCENARIOS: dict[str, dict[str, Any]] = {
     "S8": {**_S2, "endogenous_exit": True},
     "S9": {**_COHORTS, **FEW_TREATED_CELLS},
     "S9b": {**_COHORTS, **FEW_CELLS},
+    # S2 with members that leave at 3% a year (non-absorbing membership: did_multiplegt)
+    "S10": {**_S2, "leave_hazard": 0.03},
 }
 
 

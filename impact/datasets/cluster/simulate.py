@@ -293,13 +293,18 @@ def simulate(
         joins = eligible & (u_join < 1.0 / (1.0 + np.exp(-score)))
         a["join"][idx[joins]] = t + lead
         a["founder"][idx[joins]] = t + lead == launch[joins]
+        if p.leave_hazard > 0:  # members leave from t + 1 (one draw per firm, own stream use)
+            stays = a["leave"][idx] == 0
+            leaves = member & stays & (rng.uniform(size=n) < p.leave_hazard)
+            a["leave"][idx[leaves]] = t + 1
         a["alive"][idx] = alive_next.any(axis=0)
         if progress is not None:
             progress(t)
     df = _stack(records)
     paths = _stack(path_records)
     firm = df["firm"]
-    for col in ("cell", "region", "sector", "ht", "launch", "join", "size_cls", "h", "founder"):
+    for col in ("cell", "region", "sector", "ht", "launch", "join", "leave", "size_cls", "h",
+                "founder"):  # fmt: skip
         df[col] = firms.a[col][firm]
     return df, paths, pd.DataFrame(prices)
 

@@ -13,6 +13,7 @@ __all__ = [
     "att_overall",
     "hetero",
     "spillover_event",
+    "switch_event",
 ]
 
 #: Outcomes with potential values on every path: name -> column stem in the simulation
@@ -211,4 +212,43 @@ def hetero(fy: pd.DataFrame) -> pd.DataFrame:
                         "att_total": float(st[j] / n[j]),
                     }
                 )
+    return pd.DataFrame(rows)
+
+
+def switch_event(fy: pd.DataFrame, effects: range = range(1, 7)) -> pd.DataFrame:
+    """The estimand of ``did_multiplegt``'s effect ``l`` where members may leave (scenario
+    S10): the mean, over firms that joined in ``F`` and are observed in ``F - 1`` and
+    ``F - 1 + l``, of ``Y(D,S) - Y(0,0)`` in ``F - 1 + l`` less the same difference in
+    ``F - 1`` (zero without anticipation), on the path each firm took (a firm that left
+    keeps what membership built).
+
+    ``effect_stayers`` and ``effect_leavers`` split the firms by their membership in
+    ``F - 1 + l``; ``share_left`` is the leavers' share.
+    """
+    s = fy[fy["join_year"].notna() & fy["alive_DS"]]
+    left = fy["leave_year"] if "leave_year" in fy else pd.Series(np.nan, index=fy.index)
+    s = s.assign(left=(left.reindex(s.index) <= s["year"]).to_numpy())
+    base = s[s["year"] == s["join_year"] - 1].set_index("firm_id")
+    rows = []
+    for out in OUTCOMES:
+        gap = s[f"{out}_DS"] - s[f"{out}_00"]
+        gap0 = (base[f"{out}_DS"] - base[f"{out}_00"]).reindex(s["firm_id"]).to_numpy()
+        eff = (gap - gap0).to_numpy()
+        for h in effects:
+            at = (s["year"] == s["join_year"] - 1 + h).to_numpy() & np.isfinite(gap0)
+            stay = at & ~s["left"].to_numpy()
+            gone = at & s["left"].to_numpy()
+            if not at.any():
+                continue
+            rows.append(
+                {
+                    "outcome": out,
+                    "effect": h,
+                    "n": int(at.sum()),
+                    "effect_mean": float(eff[at].mean()),
+                    "effect_stayers": float(eff[stay].mean()) if stay.any() else np.nan,
+                    "effect_leavers": float(eff[gone].mean()) if gone.any() else np.nan,
+                    "share_left": float(gone.sum() / at.sum()),
+                }
+            )
     return pd.DataFrame(rows)
