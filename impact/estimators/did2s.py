@@ -38,6 +38,8 @@ class Did2sFit:
     sample_log: SampleLog
     n_units: int
     n_clusters: int
+    #: treated observations behind each coefficient
+    counts: FloatArray | None = None
     # the row-level pieces (None for a fit summed by unit type in a query engine)
     scores: FloatArray | None = field(default=None, repr=False)
     score_scale: FloatArray | None = field(default=None, repr=False)
@@ -120,6 +122,7 @@ def did2s_fit(
         scale2[j] += term0 @ term0
     scores = psi / counts
     return Did2sFit(
-        rel_times, beta, scores.T @ scores, log, int(fs.uid.max()) + 1, n_c, scores,
-        np.sqrt(scale2) / counts, keep, c_row, period - g, untreated, ok,
+        rel_times, beta, scores.T @ scores, log, int(fs.uid.max()) + 1, n_c, counts=counts,
+        scores=scores, score_scale=np.sqrt(scale2) / counts, rows=keep, row_cluster=c_row,
+        row_rel=period - g, row_untreated=untreated, row_imputable=ok,
     )  # fmt: skip

@@ -55,6 +55,8 @@ class EventFit:
     inference: str
     clusters: dict[str, int]
     fixef: tuple[str, ...]
+    #: treated observations behind each estimate (imputation, did2s), else None
+    treated: FloatArray | None = None
 
 
 def _cluster_count(fit: Any) -> int | None:
@@ -144,7 +146,7 @@ def imputation_event_fit(imp: ImputationFit, r: EventRequest, cl: str) -> EventF
     label = f"Clustered ({cl}), conservative imputation variance"
     return EventFit(
         imp.estimate, imp.vcov, imp.horizons, imp, imp.n_units, imp.sample_log, imp.n_obs,
-        None, label, {cl: imp.n_clusters}, (r.unit, r.fixed_effects or r.time),
+        None, label, {cl: imp.n_clusters}, (r.unit, r.fixed_effects or r.time), imp.counts,
     )  # fmt: skip
 
 
@@ -160,9 +162,10 @@ def did2s_event_fit(fit: Did2sFit, r: EventRequest, cl: str) -> EventFit:
     est, V, rel = inside_window(r, fit.estimate, fit.vcov, fit.rel_times)
     label = f"Clustered ({cl}), two-stage GMM variance"
     log = fit.sample_log
+    counts = None if fit.counts is None else fit.counts[np.isin(fit.rel_times, rel)]
     return EventFit(
         est, V, rel, fit, fit.n_units, log, int(log.n_final), r.reference, label,
-        {cl: fit.n_clusters}, (r.unit, r.fixed_effects or r.time),
+        {cl: fit.n_clusters}, (r.unit, r.fixed_effects or r.time), counts,
     )  # fmt: skip
 
 

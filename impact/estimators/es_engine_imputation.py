@@ -178,6 +178,7 @@ def imputation_types(pan: EnginePanel, tm: TypeMoments, r: EventRequest, cl: str
         n_units=pan.n_units,
         sample_log=fs.log,
         n_clusters=G,
+        counts=np.array([float((cnt[:, None] * (T1 & (h == k))).sum()) for k in hs]),
     )
     return imputation_event_fit(imp, r, cl)
 
@@ -197,5 +198,5 @@ def did2s_types(pan: EnginePanel, tm: TypeMoments, r: EventRequest, cl: str) -> 
     beta = np.einsum("rt,rtk->k", fs.resid, D) / counts
     c = (D + fs.system.unit_weights(D)) / counts
     V, G = fs.variance(c, -np.einsum("rtk,k->rk", D, beta / counts), cl, "did2s")
-    fit = Did2sFit(rel_times.astype(int), beta, V, fs.log, pan.n_units, G)
+    fit = Did2sFit(rel_times.astype(int), beta, V, fs.log, pan.n_units, G, counts=counts)
     return did2s_event_fit(fit, r, cl)

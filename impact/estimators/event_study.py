@@ -21,9 +21,13 @@ from impact.results.event_study import EventStudyResult, event_table
 __all__ = ["SUPT_DRAWS", "EventStudyResult", "event_study", "sup_t_critical_value"]
 
 
-def _post_average(est: FloatArray, V: FloatArray, rel: np.ndarray) -> tuple[float, float]:
+def _post_average(
+    est: FloatArray, V: FloatArray, rel: np.ndarray, counts: FloatArray | None = None
+) -> tuple[float, float]:
+    """Average of the post event times (``rel >= 0``): equal weights, or weights
+    proportional to ``counts`` (the treated observations behind each)."""
     post = rel >= 0
-    w = post / post.sum()
+    w = post / post.sum() if counts is None else post * counts / (post * counts).sum()
     return float(w @ est), float(np.sqrt(max(w @ V @ w, 0.0)))  # rounding below zero
 
 
@@ -140,12 +144,18 @@ def event_study(
         fit.sample_log.announce(f"event_study({estimator})")
     table = event_table(fit.estimate, fit.vcov, fit.rel_time, fit.reference, alpha, seed)
     att, att_se = _post_average(fit.estimate, fit.vcov, fit.rel_time)
+    treated = (np.nan, np.nan)
+    if fit.treated is not None:
+        treated = _post_average(fit.estimate, fit.vcov, fit.rel_time, fit.treated)
     rel = fit.rel_time.astype(int)
     return EventStudyResult(
         estimator=estimator,
         table=table,
         att=att,
         att_se=att_se,
+        att_treated=treated[0],
+        att_treated_se=treated[1],
+        treated_counts=fit.treated,
         n_obs=fit.n_obs,
         n_units=fit.n_units,
         sample_log=fit.sample_log,

@@ -90,6 +90,8 @@ class ImputationFit:
     n_units: int
     sample_log: SampleLog
     n_clusters: int = 0  # clusters of the variance (units unless a cluster was given)
+    #: treated observations (weighted) imputed at each horizon
+    counts: FloatArray | None = None
     #: cluster sums of every observation's term (clusters x (horizons + overall)): the
     #: variance is ``scores' scores``; linear in the outcome given the design
     scores: FloatArray | None = field(default=None, repr=False)
@@ -349,6 +351,7 @@ def imputation_fit(
         n_units=n_u,
         sample_log=fs.log,
         n_clusters=n_c,
+        counts=np.array([float((h == k).sum()) for k in hs]),
         scores=S,
         score_scale=np.sqrt(scale2),
         rows=fs.keep,

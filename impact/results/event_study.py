@@ -35,6 +35,11 @@ class EventStudyResult(ResultProtocol):
     att : float
         Average of the event-time effects at rel_time 0 .. window end (equal weights).
     att_se : float
+    att_treated, att_treated_se : float
+        imputation and did2s: the average effect on the treated observations at rel_time
+        0 .. window end, each event time weighted by its treated observations (Borusyak,
+        Jaravel & Spiess's overall ATT; Gardner's static second stage); NaN for the other
+        estimators. :attr:`att_weights` shows both weightings.
     n_obs, n_units : int
     sample_log : SampleLog
     settings : dict
@@ -57,6 +62,10 @@ class EventStudyResult(ResultProtocol):
     settings: dict[str, Any] = field(default_factory=dict)
     fit: Any = field(default=None, repr=False)
     vcov: pd.DataFrame | None = field(default=None, repr=False)
+    att_treated: float = float("nan")
+    att_treated_se: float = float("nan")
+    #: treated observations behind each estimated event time (imputation, did2s)
+    treated_counts: Any = field(default=None, repr=False)
     inference: str = ""
     alpha: float = 0.05
     clusters: dict[str, int] = field(default_factory=dict)
@@ -65,6 +74,22 @@ class EventStudyResult(ResultProtocol):
     _request: Any = field(default=None, repr=False)
     #: passes and bytes collected when the fit ran in a query engine (else None)
     engine_use: EngineUse | None = field(default=None, repr=False)
+
+    @property
+    def att_weights(self) -> pd.DataFrame:
+        """The weights of the overall effects on the post event times: ``equal`` (of
+        ``att``) and ``treated`` (of ``att_treated``: the treated observations' shares;
+        NaN for estimators that do not count them)."""
+        rel = np.asarray(self.vcov.index if self.vcov is not None else [], dtype=int)
+        post = rel >= 0
+        equal = post / max(post.sum(), 1)
+        if self.treated_counts is None:
+            treated = np.full(len(rel), np.nan)
+        else:
+            counts = np.asarray(self.treated_counts, dtype=float) * post
+            treated = counts / counts.sum()
+        frame = pd.DataFrame({"rel_time": rel, "equal": equal, "treated": treated})
+        return frame[post].reset_index(drop=True)
 
     def pretrend_test(self) -> dict[str, float]:
         """Joint Wald test that every pre-treatment event-time effect is zero (chi-square).
@@ -120,6 +145,11 @@ class EventStudyResult(ResultProtocol):
             f"(average of post event times) {self.att:.6g} (SE {self.att_se:.6g})",
             f"Inference: {self.inference}; observations {self.n_obs:,}, units {self.n_units:,}",
         ]
+        if np.isfinite(self.att_treated):
+            lines.append(
+                f"ATT over treated observations (each event time weighted by its treated "
+                f"observations) {self.att_treated:.6g} (SE {self.att_treated_se:.6g})"
+            )
         if np.isfinite(pre["p_value"]):
             lines.append(
                 f"Pre-trend test: chi2({pre['df']}) = {pre['statistic']:.4g}, "

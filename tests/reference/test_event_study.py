@@ -418,3 +418,65 @@ def test_did2s_reproduces_the_published_r_did2s_static_example():
     assert abs(est[0] - 2.152) <= 0.0005  # half a unit of the printed digit
     assert abs(np.sqrt(V[0, 0]) - 0.0476) <= 0.00005
     assert log.n_final == 46_500
+
+
+def test_imputation_overall_over_treated_observations_equals_diff_diff(mpdta):
+    """``att_treated`` with a window through the last horizon is Borusyak, Jaravel &
+    Spiess's overall ATT (every treated observation weighted equally) and its Theorem 3
+    SE: diff-diff's ``overall_att``; ``att`` weights the horizons equally."""
+    dd = pytest.importorskip("diff_diff")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = dd.ImputationDiD().fit(
+            mpdta, outcome="lemp", unit="countyreal", time="year", first_treat="first.treat",
+            aggregate="event_study",
+        )  # fmt: skip
+        es = impact.event_study(
+            mpdta, y="lemp", unit="countyreal", time="year", cohort="first.treat",
+            estimator="imputation", window=(-3, 3),
+        )  # fmt: skip
+    assert_close(
+        [es.att_treated, es.att_treated_se], [ref.overall_att, ref.overall_se], rtol=RTOL_PEER
+    )
+    w = es.att_weights
+    assert_close(w["equal"].to_numpy(), np.full(4, 0.25), rtol=1e-15)
+    assert_close(w["treated"].sum(), 1.0, rtol=1e-15)
+    assert not np.isclose(es.att, es.att_treated)
+
+
+def test_did2s_overall_over_treated_observations_equals_pyfixest(exact_pyfixest_fixef):
+    """Gardner's static second stage (``~ treat``) is the treated-observation weighted
+    average of the event-time coefficients: pyfixest's did2s coefficient. Its SE is the
+    same average of pyfixest's event-study covariance; the static second stage's own SE
+    is larger (0.0247 vs 0.0202 here), its residuals keeping the effects' variation
+    across event times."""
+    from importlib import resources
+
+    import pandas as pd
+
+    path = resources.files("pyfixest") / "did" / "data" / "df_het.csv"
+    df = pd.read_csv(str(path))
+    df["g2"] = df["g"].replace(0, np.nan)
+    post = df.loc[(df["rel_year"] >= 0) & (df["rel_year"] < np.inf), "rel_year"]
+    last = int(post.max())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        static = pf.did2s(
+            df, yname="dep_var", first_stage="~ 0 | unit + year", second_stage="~ treat",
+            treatment="treat", cluster="state",
+        )  # fmt: skip
+        dyn = pf.did2s(
+            df, yname="dep_var", first_stage="~ 0 | unit + year",
+            second_stage="~ i(rel_year, ref=-1.0)", treatment="treat", cluster="state",
+        )  # fmt: skip
+        es = impact.event_study(
+            df, y="dep_var", unit="unit", time="year", cohort="g2", estimator="did2s",
+            vcov={"cluster": "state"}, window=(-3, last),
+        )  # fmt: skip
+    assert_close(es.att_treated, float(static.coef()["treat"]), rtol=RTOL_PYFIXEST_DID2S)
+    counts = post.value_counts().sort_index()
+    names = [f"rel_year::{float(k)}" for k in counts.index]
+    w = (counts / counts.sum()).to_numpy()
+    V = dyn._vcov[np.ix_(*[[list(dyn.coef().index).index(n) for n in names]] * 2)]
+    assert_close(es.att_treated_se, float(np.sqrt(w @ V @ w)), rtol=RTOL_PYFIXEST_DID2S)
+    assert_close(es.att_weights["treated"].to_numpy(), w, rtol=1e-15)

@@ -58,6 +58,10 @@ def _same(a, b) -> None:
     for col in ("estimate", "std_error", "conf_low", "band_low", "band_high"):
         np.testing.assert_allclose(tb[col], ta[col], rtol=ENGINE_RTOL, atol=1e-15, err_msg=col)
     np.testing.assert_allclose([b.att, b.att_se], [a.att, a.att_se], rtol=ENGINE_RTOL)
+    np.testing.assert_allclose(  # imputation, did2s: the treated-observation weighted ATT
+        [b.att_treated, b.att_treated_se], [a.att_treated, a.att_treated_se],
+        rtol=ENGINE_RTOL, equal_nan=True,
+    )  # fmt: skip
     assert b.sample_log == a.sample_log
     assert (b.n_obs, b.n_units, b.clusters, b.inference) == (
         a.n_obs, a.n_units, a.clusters, a.inference,
