@@ -24,6 +24,7 @@ Every drop is counted in the sample log.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,9 +50,9 @@ class SwitchingDesign:
         Outcome and (filled) treatment; NaN where missing or not observed.
     N : ndarray (G, T)
         Weight of each cell: the row's weight where outcome and treatment are observed, else 0.
-    baseline : ndarray (G,)
-        Code of each group's baseline treatment ``d_g`` (index into ``baseline_values``).
-    baseline_values : ndarray
+    comparison : ndarray (G,)
+        Code of each group's comparison class: its baseline treatment ``d_g``, crossed with
+        its ``trends_nonparam`` categories when given (switchers are compared within it).
     d : ndarray (G,)
         Baseline treatment.
     F : ndarray (G,) of int
@@ -59,7 +60,7 @@ class SwitchingDesign:
     d_switch : ndarray (G,)
         Treatment at ``F`` (the baseline for groups that never switch).
     T_g : ndarray (G,) of int
-        Last period at which some group of the baseline has not switched.
+        Last period at which some group of the comparison class has not switched.
     L : ndarray (G,) of int
         Effects estimable for the group: ``T_g - F + 1`` (<= 0 for non-switchers).
     side : ndarray (G,) of int
@@ -77,8 +78,7 @@ class SwitchingDesign:
     Y: FloatArray
     D: FloatArray
     N: FloatArray
-    baseline: IntArray
-    baseline_values: FloatArray
+    comparison: IntArray
     d: FloatArray
     F: IntArray
     d_switch: FloatArray
@@ -139,6 +139,7 @@ def switching_design(
     treatment: str,
     cluster: str | None = None,
     weights: str | None = None,
+    trends_nonparam: Sequence[str] = (),
 ) -> SwitchingDesign:
     """Validate a panel and build the arrays of :class:`SwitchingDesign` (rules in the
     module docstring).
@@ -149,6 +150,8 @@ def switching_design(
         Bad columns or ids.
     ClusterError
         A cluster id is missing or varies within a group.
+    ImpactError
+        A ``trends_nonparam`` column is missing on a row or varies within a group.
     EmptySampleError
         No group switches, or nothing is left to compare.
     """
@@ -161,6 +164,7 @@ def switching_design(
         require_cluster_complete(data, [cluster])
     if weights is not None:
         check_columns(data, [weights], role="weights column")
+    check_columns(data, list(trends_nonparam), role="trends_nonparam column")
     panel = Panel(data, unit=unit, time=time)
     Y, D, W, present, g_code, _, dates = _grid(data, y, treatment, weights, panel)
     log = SampleLog(n_initial=len(data))
@@ -193,15 +197,18 @@ def switching_design(
     T = Y.shape[1]
     F = _first_true(changed, T)
 
-    # 4. baseline levels without variation in the switch date
+    # 4. comparison classes (baseline x trends categories) without variation in switch dates
     alive = present.any(axis=1)
-    values, level = np.unique(np.where(alive, d, np.nan), return_inverse=True)
-    level = np.where(alive, level, -1)
-    lo = np.full(len(values), np.iinfo(np.int64).max)
-    hi = np.full(len(values), -1)
+    _, level = np.unique(np.where(alive, d, np.nan), return_inverse=True)
+    keys = np.column_stack([level.reshape(-1), _categories(data, trends_nonparam, g_code, panel)])
+    _, level = np.unique(keys, axis=0, return_inverse=True)
+    level = level.reshape(-1)
+    n_levels = int(level.max()) + 1
+    lo = np.full(n_levels, np.iinfo(np.int64).max)
+    hi = np.full(n_levels, -1)
     np.minimum.at(lo, level[alive], F[alive])
     np.maximum.at(hi, level[alive], F[alive])
-    flat = alive & (lo == hi)[np.maximum(level, 0)]
+    flat = alive & (lo == hi)[level]
     log = log.with_drop(
         "baseline_without_variation",
         "rows of groups whose baseline treatment no other group shares with another "
@@ -212,8 +219,7 @@ def switching_design(
 
     # 5. cells with no unchanged group of the same baseline
     alive = present.any(axis=1)
-    level = np.where(alive, level, 0)
-    unchanged = np.zeros((len(values), T))
+    unchanged = np.zeros((n_levels, T))
     np.add.at(unchanged, level, (present & ~changed).astype(float))
     orphan = present & (unchanged[level] == 0)
     log = log.with_drop(
@@ -239,7 +245,7 @@ def switching_design(
 
     # 7. last period with an unchanged group of the baseline
     F_tr = np.minimum(F, trunc)
-    last_unchanged = np.full(len(values), -1)
+    last_unchanged = np.full(n_levels, -1)
     np.maximum.at(last_unchanged, level, F_tr - 1)
     T_g = last_unchanged[level]
     rows_g = np.arange(len(F))
@@ -273,7 +279,7 @@ def switching_design(
     N = np.where(used, W, 0.0)
     cl, n_cl = _clusters(data, cluster, g_code, keep, panel)
     return SwitchingDesign(
-        Y=Y, D=D, N=N, baseline=level, baseline_values=values, d=d, F=F, d_switch=d_switch,
+        Y=Y, D=D, N=N, comparison=level, d=d, F=F, d_switch=d_switch,
         T_g=T_g, L=T_g - F + 1, side=side, cluster=cl, n_clusters=n_cl,
         times=np.asarray(dates[:T]), units=units, sample_log=log,
     )  # fmt: skip
@@ -332,3 +338,21 @@ def _clusters(
         ) from None
     codes, uniques = pd.factorize(pd.Series(per_unit[keep]), sort=True)
     return codes.astype(np.intp), len(uniques)
+
+
+def _categories(
+    data: pd.DataFrame, columns: Sequence[str], g_code: IntArray, panel: Panel
+) -> IntArray:
+    """One code per unit for the combination of its ``trends_nonparam`` categories (0
+    without), which must not vary within a unit nor be missing."""
+    code = np.zeros(panel.n_units, dtype=np.intp)
+    for col in columns:
+        if data[col].isna().any():
+            raise ImpactError(
+                f"trends_nonparam column {col!r} is missing on {int(data[col].isna().sum())} "
+                "rows: fill it or drop those rows."
+            )
+        per_unit = unit_constant(data[col], g_code, col, "trends_nonparam", panel.unit_labels)
+        codes, uniques = pd.factorize(pd.Series(per_unit), sort=True)
+        code = code * len(uniques) + codes
+    return code

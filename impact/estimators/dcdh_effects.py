@@ -74,10 +74,10 @@ def _lag(Y: FloatArray, k: int) -> FloatArray:
     return out
 
 
-def _by_cell(values: FloatArray, baseline: IntArray, n_levels: int) -> FloatArray:
-    """Sums of a (G, T) array over groups of each baseline level: (levels, T)."""
+def _by_cell(values: FloatArray, comparison: IntArray, n_levels: int) -> FloatArray:
+    """Sums of a (G, T) array over the groups of each comparison class: (classes, T)."""
     out = np.zeros((n_levels, values.shape[1]))
-    np.add.at(out, baseline, values)
+    np.add.at(out, comparison, values)
     return out
 
 
@@ -89,12 +89,12 @@ def eligible(design: SwitchingDesign, dY: FloatArray, control: FloatArray, h: in
     t = design.F - 1 + h
     inside = (design.L >= h) & (t < T) & (t >= 0)
     tc = np.clip(t, 0, T - 1)
-    n_ctrl = _by_cell(np.nan_to_num(control) * design.N, design.baseline, _levels(design))
-    return inside & np.isfinite(dY[rows, tc]) & (n_ctrl[design.baseline, tc] > 0)
+    n_ctrl = _by_cell(np.nan_to_num(control) * design.N, design.comparison, _levels(design))
+    return inside & np.isfinite(dY[rows, tc]) & (n_ctrl[design.comparison, tc] > 0)
 
 
 def _levels(design: SwitchingDesign) -> int:
-    return int(design.baseline.max()) + 1
+    return int(design.comparison.max()) + 1
 
 
 def horizon_stats(
@@ -119,7 +119,7 @@ def horizon_stats(
         ``F - 1 + l``).
     """
     G, T = dY.shape
-    N, b = design.N, design.baseline
+    N, b = design.N, design.comparison
     k = _levels(design)
     t = np.arange(T)
     at = (t[None, :] == (design.F - 1 + h)[:, None]) & (switcher & (design.side == side))[:, None]
@@ -167,9 +167,9 @@ def _centring(
     N = design.N
     gid = np.broadcast_to(np.arange(G)[:, None], (G, T))
     tid = np.broadcast_to(np.arange(T)[None, :], (G, T))
-    cell = design.baseline[:, None] * T + tid
+    cell = design.comparison[:, None] * T + tid
     _, cohort = np.unique(
-        np.column_stack([design.baseline, design.F, design.d_switch]), axis=0, return_inverse=True
+        np.column_stack([design.comparison, design.F, design.d_switch]), axis=0, return_inverse=True
     )
     cohort = np.broadcast_to(cohort.reshape(-1)[:, None], (G, T))
     centred = np.zeros((G, T))

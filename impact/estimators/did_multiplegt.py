@@ -27,6 +27,7 @@ intertemporal treatment effects. Review of Economics and Statistics, 106(6), 172
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from numbers import Integral
 
 import numpy as np
@@ -73,6 +74,7 @@ def did_multiplegt(
     same_switchers_pl: bool = False,
     only_never_switchers: bool = False,
     switchers: str = "both",
+    trends_nonparam: Sequence[str] | None = None,
     alpha: float = 0.05,
 ) -> DidMultiplegtResult:
     """Dynamic effects of a treatment that switches on or off (or changes level).
@@ -103,6 +105,9 @@ def did_multiplegt(
     switchers : {"both", "in", "out"}
         Switchers whose treatment rises above (``"in"``) or falls below (``"out"``) its
         baseline, or both.
+    trends_nonparam : sequence of str, optional
+        Time-invariant categories (e.g. ``["sector"]``) within which switchers are
+        compared: groups of other categories may trend differently.
     alpha : float
         Level of the intervals.
 
@@ -140,8 +145,18 @@ def did_multiplegt(
         raise InvalidOptionError(f"switchers must be 'both', 'in' or 'out', got {switchers!r}.")
     if not (isinstance(alpha, float | int) and 0 < alpha < 1):
         raise InvalidOptionError(f"alpha must be in (0, 1), got {alpha!r}.")
+    trends = [trends_nonparam] if isinstance(trends_nonparam, str) else trends_nonparam
+    if trends is not None and not all(isinstance(c, str) for c in trends):
+        raise InvalidOptionError(f"trends_nonparam must be column names, got {trends_nonparam!r}.")
     design = switching_design(
-        data, y=y, unit=unit, time=time, treatment=treatment, cluster=cluster, weights=weights
+        data,
+        y=y,
+        unit=unit,
+        time=time,
+        treatment=treatment,
+        cluster=cluster,
+        weights=weights,
+        trends_nonparam=tuple(trends or ()),
     )
     sides = _SIDES[switchers]
     n_eff, n_pl = _horizons(design, sides, effects, placebo)
@@ -166,6 +181,7 @@ def did_multiplegt(
     return _result(design, eff, pls, flags["normalized"], alpha, {
         "y": y, "unit": unit, "time": time, "treatment": treatment, "effects": effects,
         "placebo": placebo, "cluster": cluster, "weights": weights, "switchers": switchers,
+        "trends_nonparam": list(trends or []),
         **flags,
     }, cluster)  # fmt: skip
 

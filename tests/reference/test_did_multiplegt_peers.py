@@ -185,6 +185,18 @@ def test_switching_panels_equal_the_authors_package(seed, kw):
 
 
 @pytest.mark.usefixtures("_polars_count")
+@pytest.mark.parametrize("seed", [1, 2])
+@pytest.mark.parametrize("clustered", [False, True])
+def test_trends_nonparam_equals_the_authors_package(seed, clustered):
+    """Switchers compared within a time-invariant category (three levels)."""
+    df = switching_panel(seed).assign(cat=lambda d: d["gid"] % 3)
+    kw = dict(effects=3, placebo=2, trends_nonparam=["cat"])
+    if clustered:
+        kw.update(cluster="cl", normalized=True)
+    _compare(_fit(df, SYNTH, **kw), _theirs(df, SYNTH, **kw))
+
+
+@pytest.mark.usefixtures("_polars_count")
 def test_weights_equal_the_authors_package():
     df = switching_panel(4)
     df["w"] = 1.0 + (df["gid"] % 5) / 2.0

@@ -17,6 +17,7 @@ from impact.errors import (
     ColumnTypeError,
     DuplicateRowsError,
     EmptySampleError,
+    ImpactError,
     InvalidOptionError,
 )
 
@@ -133,6 +134,20 @@ def test_feeds_honest_did():
 def test_bad_input_is_a_typed_error(change, error):
     with pytest.raises(error):
         _fit(change(_panel()), effects=2, cluster="c")
+
+
+def test_trends_nonparam_must_be_constant_and_complete():
+    df = _panel().assign(s=lambda d: d["g"] % 4)
+    with pytest.raises(ImpactError, match="s"):
+        _fit(df.assign(s=df["s"] + (df["t"] > 3)), effects=2, trends_nonparam=["s"])
+    with pytest.raises(ImpactError, match="missing"):
+        _fit(df.assign(s=df["s"].where(df["t"] != 2)), effects=2, trends_nonparam=["s"])
+    with pytest.raises(ColumnNotFoundError):
+        _fit(df, effects=2, trends_nonparam=["sector"])
+    with pytest.raises(InvalidOptionError):
+        _fit(df, effects=2, trends_nonparam=[3])
+    one = _fit(df, effects=2, trends_nonparam="s")
+    assert one.settings["trends_nonparam"] == ["s"]
 
 
 @pytest.mark.parametrize(
