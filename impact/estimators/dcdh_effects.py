@@ -25,7 +25,7 @@ import numpy as np
 from impact._typing import BoolArray, FloatArray, IntArray
 from impact.design.switching import SwitchingDesign
 
-__all__ = ["Horizon", "change", "eligible", "horizon_stats"]
+__all__ = ["Horizon", "change", "eligible", "horizon_stats", "lead_eligible"]
 
 
 @dataclass(frozen=True)
@@ -91,6 +91,26 @@ def eligible(design: SwitchingDesign, dY: FloatArray, control: FloatArray, h: in
     tc = np.clip(t, 0, T - 1)
     n_ctrl = _by_cell(np.nan_to_num(control) * design.N, design.comparison, _levels(design))
     return inside & np.isfinite(dY[rows, tc]) & (n_ctrl[design.comparison, tc] > 0)
+
+
+def lead_eligible(design: SwitchingDesign, j: int, only_never: bool) -> BoolArray:
+    """Groups whose placebo ``j`` is available in the authors' sense of
+    ``same_switchers_pl``: the outcome observed in ``F - 1 - j`` and ``F - 1``, and a
+    weighted group of the comparison class unchanged in ``F - 1 - j`` with its outcome
+    observed then and ``j`` periods later."""
+    G, T = design.Y.shape
+    seen = np.isfinite(design.Y)
+    later = np.zeros_like(seen)
+    later[:, : T - j] = seen[:, j:]
+    unchanged = design.F[:, None] > np.arange(T)[None, :]
+    if only_never:
+        unchanged &= (design.F == T)[:, None]
+    n_ctrl = _by_cell(design.N * (unchanged & seen & later), design.comparison, _levels(design))
+    rows = np.arange(G)
+    at = design.F - 1 - j
+    tc = np.clip(at, 0, T - 1)
+    base = np.clip(design.F - 1, 0, T - 1)
+    return (at >= 0) & seen[rows, tc] & seen[rows, base] & (n_ctrl[design.comparison, tc] > 0)
 
 
 def _levels(design: SwitchingDesign) -> int:

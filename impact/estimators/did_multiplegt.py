@@ -36,7 +36,13 @@ import pandas as pd
 from impact._typing import FloatArray
 from impact.design.switching import SwitchingDesign, switching_design
 from impact.errors import ImpactWarning, InvalidOptionError
-from impact.estimators.dcdh_effects import Horizon, change, eligible, horizon_stats
+from impact.estimators.dcdh_effects import (
+    Horizon,
+    change,
+    eligible,
+    horizon_stats,
+    lead_eligible,
+)
 from impact.inference.intervals import interval
 from impact.inference.wald import wald
 from impact.results.did_multiplegt import DidMultiplegtResult
@@ -99,7 +105,9 @@ def did_multiplegt(
     same_switchers : bool
         Estimate every effect on the switchers for which all of them can be estimated.
     same_switchers_pl : bool
-        With ``same_switchers``: also every placebo on the same switchers.
+        With ``same_switchers``: also keep only the switchers whose placebos ``1 ..
+        placebo`` are all available (outcome observed ``j`` periods before the one before
+        the switch, and a comparison unchanged then; the authors' rule).
     only_never_switchers : bool
         Compare with groups that never switch only (not with not-yet-switchers).
     switchers : {"both", "in", "out"}
@@ -173,7 +181,7 @@ def did_multiplegt(
     fill = still.copy()
     if flags["same_switchers"] and flags["same_switchers_pl"]:
         for h in range(1, n_pl + 1):
-            fill &= eligible(design, pl_controls[h][0], pl_controls[h][1], h) & ok[h - 1]
+            fill &= lead_eligible(design, h, flags["only_never_switchers"])
     pls = [
         [horizon_stats(design, *pl_controls[h], ok[h - 1] & fill, h, s) for s in sides]
         for h in range(1, n_pl + 1)

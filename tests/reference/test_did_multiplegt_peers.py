@@ -194,6 +194,10 @@ def test_trends_nonparam_equals_the_authors_package(seed, clustered):
     if clustered:
         kw.update(cluster="cl", normalized=True)
     _compare(_fit(df, SYNTH, **kw), _theirs(df, SYNTH, **kw))
+    # small classes: the placebos' availability rule of same_switchers_pl binds
+    df = df.assign(cat=lambda d: d["gid"] % 5)
+    kw.update(same_switchers=True, same_switchers_pl=True)
+    _compare(_fit(df, SYNTH, **kw), _theirs(df, SYNTH, **kw))
 
 
 @pytest.mark.usefixtures("_polars_count")
