@@ -35,7 +35,7 @@ from impact.data.columns import check_columns, require_cluster_complete, validat
 from impact.data.panel import Panel
 from impact.data.samplelog import SampleLog
 from impact.design.checks import check_numeric, unit_constant
-from impact.errors import ClusterError, EmptySampleError, ImpactError
+from impact.errors import ClusterError, EmptySampleError, ImpactError, InvalidOptionError
 
 __all__ = ["SwitchingDesign", "switching_design"]
 
@@ -140,6 +140,7 @@ def switching_design(
     cluster: str | None = None,
     weights: str | None = None,
     trends_nonparam: Sequence[str] = (),
+    freq: str | None = None,
 ) -> SwitchingDesign:
     """Validate a panel and build the arrays of :class:`SwitchingDesign` (rules in the
     module docstring).
@@ -158,16 +159,34 @@ def switching_design(
     roles = [(y, "outcome"), (treatment, "treatment")]
     for col, role in roles:
         check_columns(data, [col], role=f"{role} column")
+    used = [c for c in (y, unit, time, treatment, cluster, weights, *trends_nonparam) if c]
+    repeated = sorted({str(c) for c in used if c in data.columns and (data.columns == c).sum() > 1})
+    if repeated:
+        raise InvalidOptionError(f"columns {repeated} appear more than once in the data.")
+    if not len(data):
+        raise EmptySampleError("the data have no rows.")
+    for col, role in roles:
         check_numeric(data, [col], role)
+        values = data[col].to_numpy(dtype=float, na_value=np.nan)
+        if not np.isfinite(values).any():
+            raise EmptySampleError(f"the {role} {col!r} is missing on every row.")
     if cluster is not None:
         check_columns(data, [cluster], role="cluster column")
         require_cluster_complete(data, [cluster])
     if weights is not None:
         check_columns(data, [weights], role="weights column")
     check_columns(data, list(trends_nonparam), role="trends_nonparam column")
-    panel = Panel(data, unit=unit, time=time)
+    panel = Panel(data, unit=unit, time=time, freq=freq)
     Y, D, W, present, g_code, _, dates = _grid(data, y, treatment, weights, panel)
     log = SampleLog(n_initial=len(data))
+    infinite = {
+        col: int(np.isinf(data[col].to_numpy(dtype=float, na_value=np.nan)).sum())
+        for col in (y, treatment)
+    }
+    log = log.with_drop(
+        "infinite", "rows with an infinite outcome or treatment (read as missing)",
+        sum(infinite.values()), {k: v for k, v in infinite.items() if v},
+    )  # fmt: skip
     rows = present.sum(axis=1)
 
     # 1. groups with no outcome or no treatment at all
@@ -234,22 +253,31 @@ def switching_design(
             "groups that all switch at the same date (or never)."
         )
     T_max = int(np.flatnonzero(present.any(axis=0)).max())
+    rows_all = np.arange(len(F))
+    first_switch = np.where(F < Y.shape[1], D[rows_all, np.minimum(F, Y.shape[1] - 1)], np.nan)
     T = T_max + 1
     keep = present.any(axis=1)
     Y, D, W, present, changed = (a[keep, :T] for a in (Y, D, W, present, changed))
     d, F, level = d[keep], np.minimum(F[keep], T), level[keep]
+    first_switch = first_switch[keep]
     units = panel.unit_labels[keep]
     Y = np.where(present, Y, np.nan)
     D = np.where(present, D, np.nan)
-    Y, D, F, trunc = _fill(Y, D, F, d, present, T)
+    Y, D, F, trunc, uncertain = _fill(Y, D, F, d, present, T)
+    log = log.with_drop(
+        "uncertain_switch",
+        "rows of switchers whose switch date is uncertain (treatment missing just before it), "
+        "after their last certain period",
+        int(uncertain.sum()),
+    )
 
     # 7. last period with an unchanged group of the baseline
     F_tr = np.minimum(F, trunc)
     last_unchanged = np.full(n_levels, -1)
     np.maximum.at(last_unchanged, level, F_tr - 1)
     T_g = last_unchanged[level]
-    rows_g = np.arange(len(F))
-    d_switch = np.where(F < T, D[rows_g, np.minimum(F, T - 1)], d)
+    # the treatment at the switch, read before cells without comparisons were dropped
+    d_switch = np.where(F < T, first_switch, d)
     t = np.arange(T)
     window = (t >= F[:, None]) & (t <= T_g[:, None]) & np.isfinite(D)
     with np.errstate(invalid="ignore"):
@@ -268,7 +296,7 @@ def switching_design(
             "baseline treatment is still unchanged: there are no switchers to compare."
         )
     used = np.isfinite(Y) & np.isfinite(D)
-    unused = present & ~used
+    unused = present & ~used & ~uncertain
     log = log.with_drop(
         "missing",
         "rows whose outcome or treatment is missing or not implied by its neighbours",
@@ -287,12 +315,13 @@ def switching_design(
 
 def _fill(
     Y: FloatArray, D: FloatArray, F: IntArray, d: FloatArray, present: np.ndarray, T: int
-) -> tuple[FloatArray, FloatArray, IntArray, IntArray]:
+) -> tuple[FloatArray, FloatArray, IntArray, IntArray, np.ndarray]:
     """Missing treatments implied by their neighbours; uncertain switch dates.
 
     Returns the outcome (NaN outside the periods a group's status is known), the filled
     treatment, the switch periods (``T`` for groups kept as comparisons only) and the
-    period after each group's last certain status (``T + 1`` for switchers).
+    period after each group's last certain status (``T + 1`` for switchers), and the
+    cells whose outcome an uncertain switch date hides.
     """
     Y, D = Y.copy(), D.copy()
     t = np.arange(T)
@@ -306,7 +335,9 @@ def _fill(
     before = switcher[:, None] & (t > t_min[:, None]) & (t < last[:, None]) & hole
     D[before] = np.broadcast_to(d[:, None], D.shape)[before]
     uncertain = switcher & (last < F - 1)
-    Y[uncertain[:, None] & (t[None, :] > last[:, None])] = np.nan
+    hidden = uncertain[:, None] & (t[None, :] > last[:, None])
+    hidden_obs = hidden & np.isfinite(Y)
+    Y[hidden] = np.nan
     F = np.where(uncertain, T, F)
     switcher = F < T
     rows = np.arange(len(F))
@@ -318,7 +349,7 @@ def _fill(
     D[between] = np.broadcast_to(d[:, None], D.shape)[between]
     Y[never[:, None] & (t[None, :] > t_max[:, None])] = np.nan
     trunc = np.where(never, t_max + 1, T + 1)
-    return Y, D, F, trunc
+    return Y, D, F, trunc, hidden_obs
 
 
 def _clusters(

@@ -35,7 +35,7 @@ import pandas as pd
 
 from impact._typing import FloatArray
 from impact.design.switching import SwitchingDesign, switching_design
-from impact.errors import ImpactWarning, InvalidOptionError
+from impact.errors import EmptySampleError, ImpactWarning, InvalidOptionError
 from impact.estimators.dcdh_effects import (
     Horizon,
     change,
@@ -43,6 +43,7 @@ from impact.estimators.dcdh_effects import (
     horizon_stats,
     lead_eligible,
 )
+from impact.inference.clusters import check_cluster_count
 from impact.inference.intervals import interval
 from impact.inference.wald import wald
 from impact.results.did_multiplegt import DidMultiplegtResult
@@ -81,6 +82,7 @@ def did_multiplegt(
     only_never_switchers: bool = False,
     switchers: str = "both",
     trends_nonparam: Sequence[str] | None = None,
+    freq: str | None = None,
     alpha: float = 0.05,
 ) -> DidMultiplegtResult:
     """Dynamic effects of a treatment that switches on or off (or changes level).
@@ -116,6 +118,9 @@ def did_multiplegt(
     trends_nonparam : sequence of str, optional
         Time-invariant categories (e.g. ``["sector"]``) within which switchers are
         compared: groups of other categories may trend differently.
+    freq : str, optional
+        Frequency of a datetime or Period time column (``"Y"``, ``"Q"``, ``"M"``), when
+        it is not inferred. Periods are the ranks of the observed dates either way.
     alpha : float
         Level of the intervals.
 
@@ -141,6 +146,15 @@ def did_multiplegt(
     >>> round(res.att, 6)  # doctest: +SKIP
     0.055063
     """
+    if not isinstance(data, pd.DataFrame):
+        raise InvalidOptionError(
+            f"did_multiplegt runs in memory on a pandas DataFrame, got {type(data).__name__} "
+            "(polars: .to_pandas(); a DuckDB relation: .df())."
+        )
+    for name, value in (("y", y), ("unit", unit), ("time", time), ("treatment", treatment),
+                        ("cluster", cluster), ("weights", weights)):  # fmt: skip
+        if not (isinstance(value, str) or (value is None and name in ("cluster", "weights"))):
+            raise InvalidOptionError(f"{name} must be a column name, got {value!r}.")
     effects = _count(effects, "effects", 1)
     placebo = _count(placebo, "placebo", 0)
     flags = {
@@ -149,9 +163,12 @@ def did_multiplegt(
                             ("same_switchers_pl", same_switchers_pl),
                             ("only_never_switchers", only_never_switchers))
     }  # fmt: skip
-    if switchers not in _SIDES:
+    if not isinstance(switchers, str) or switchers not in _SIDES:
         raise InvalidOptionError(f"switchers must be 'both', 'in' or 'out', got {switchers!r}.")
-    if not (isinstance(alpha, float | int) and 0 < alpha < 1):
+    if flags["same_switchers_pl"] and not flags["same_switchers"]:
+        raise InvalidOptionError("same_switchers_pl=True applies with same_switchers=True.")
+    real = isinstance(alpha, float | int | np.floating) and not isinstance(alpha, bool)
+    if not (real and 0 < alpha < 1):
         raise InvalidOptionError(f"alpha must be in (0, 1), got {alpha!r}.")
     trends = [trends_nonparam] if isinstance(trends_nonparam, str) else trends_nonparam
     if trends is not None and not all(isinstance(c, str) for c in trends):
@@ -165,7 +182,9 @@ def did_multiplegt(
         cluster=cluster,
         weights=weights,
         trends_nonparam=tuple(trends or ()),
+        freq=freq,
     )
+    check_cluster_count(design.n_clusters, cluster or unit, "did_multiplegt")
     sides = _SIDES[switchers]
     n_eff, n_pl = _horizons(design, sides, effects, placebo)
     controls = [_controls(design, h, 0, flags["only_never_switchers"]) for h in range(n_eff + 1)]
@@ -300,6 +319,12 @@ def _test(est: FloatArray, V: FloatArray, R: FloatArray | None = None) -> dict[s
         est, V = R @ est, R @ V @ R.T
         V = (V + V.T) / 2
     w = wald(est, V, generalized=True)
+    if w.df_num < len(est):
+        warnings.warn(
+            f"did_multiplegt: the covariance of the {len(est)} estimates tested has rank "
+            f"{w.df_num} (e.g. fewer clusters than estimates); the chi-square test uses its "
+            "generalized inverse and df = rank.", ImpactWarning, stacklevel=5,
+        )  # fmt: skip
     return {"statistic": float(w.chi2), "df": float(w.df_num), "p_value": float(w.p_value)}
 
 
@@ -341,6 +366,7 @@ def _result(
     table["conf_low"], table["conf_high"] = interval(table["estimate"].to_numpy(), se, alpha)
     rel = table["rel_time"].to_numpy()
     vcov = pd.DataFrame(V, index=rel, columns=rel)
+    _warn_missing(table)
     tests = _tests(table, V)
     reference = {"effect": 0, "rel_time": -1, "estimate": 0.0, "n": 0, "switchers": 0}
     table = pd.concat([table, pd.DataFrame([reference])], ignore_index=True)
@@ -356,6 +382,24 @@ def _result(
         inference=f"{label}, cohort-centred influence functions", alpha=alpha,
         clusters={str(cluster or settings["unit"]): design.n_clusters},
     )  # fmt: skip
+
+
+def _warn_missing(table: pd.DataFrame) -> None:
+    """A typed error when nothing is estimated; a warning naming the effects and placebos
+    that have no switcher with a comparison (NaN rows, left out of the joint tests)."""
+    bad = table.loc[~np.isfinite(table["estimate"].to_numpy(float)), "effect"].tolist()
+    if len(bad) == len(table) or not np.isfinite(table.loc[table["effect"] > 0, "estimate"]).any():
+        raise EmptySampleError(
+            "no effect can be estimated: no switcher has a comparison group of its baseline "
+            "with the outcome observed (or every switcher has zero weight)."
+        )
+    if bad:
+        names = [f"effect {k}" if k > 0 else f"placebo {-k}" for k in bad]
+        warnings.warn(
+            f"did_multiplegt: {', '.join(names)} cannot be estimated (no switcher with a "
+            "comparison); they are NaN and left out of the joint tests.",
+            ImpactWarning, stacklevel=4,
+        )  # fmt: skip
 
 
 def _tests(table: pd.DataFrame, V: FloatArray) -> dict[str, dict[str, float]]:

@@ -121,6 +121,10 @@ def test_feeds_honest_did():
         (lambda df: df.assign(d=0.0), EmptySampleError),
         (lambda df: df.assign(c=df["g"] % 9 + (df["t"] > 4)), ClusterError),
         (lambda df: df.assign(c=df["c"].where(df["t"] != 2)), ClusterError),
+        (lambda df: df.assign(c=0), ClusterError),
+        (lambda df: df.iloc[:0], EmptySampleError),
+        (lambda df: df.assign(y=np.nan), EmptySampleError),
+        (lambda df: pd.concat([df, df[["d"]]], axis=1), InvalidOptionError),
     ],
     ids=[
         "missing column",
@@ -129,6 +133,10 @@ def test_feeds_honest_did():
         "no switchers",
         "cluster varies",
         "cluster missing",
+        "one cluster",
+        "no rows",
+        "no outcome",
+        "repeated column",
     ],
 )
 def test_bad_input_is_a_typed_error(change, error):
@@ -153,7 +161,8 @@ def test_trends_nonparam_must_be_constant_and_complete():
 @pytest.mark.parametrize(
     "kw",
     [dict(effects=0), dict(effects=1.5), dict(placebo=-1), dict(normalized="yes"),
-     dict(switchers="up"), dict(alpha=1.2)],
+     dict(switchers="up"), dict(switchers=["in"]), dict(alpha=1.2),
+     dict(same_switchers_pl=True)],
 )  # fmt: skip
 def test_bad_options(kw):
     with pytest.raises(InvalidOptionError):
@@ -241,3 +250,29 @@ def test_known_dynamic_effects_monte_carlo():
     mc_se = est.std(axis=0, ddof=1) / np.sqrt(len(est))
     bias = est.mean(axis=0) - np.r_[target, 0.0]
     assert (np.abs(bias) < 4 * mc_se).all(), (bias, mc_se)
+
+
+def test_polars_frames_are_refused_with_the_fix():
+    pl = pytest.importorskip("polars")
+    with pytest.raises(InvalidOptionError, match="to_pandas"):
+        impact.did_multiplegt(pl.from_pandas(_panel()), **COLS, effects=2)
+
+
+def test_uncertain_switch_dates_are_logged_as_such():
+    """A treatment missing just before the switch: the group is a comparison up to its last
+    certain period, its later rows are counted as ``uncertain_switch`` (not as missing)."""
+    df = _panel()
+    first = df[(df["d"] == 1)].groupby("g")["t"].min()
+    g = first[first >= 3].index[0]
+    bad = (df["g"] == g) & (df["t"] == first[g] - 1)
+    res = _fit(df.assign(d=df["d"].mask(bad)), effects=2)
+    log = res.sample_log
+    after = (df["g"] == g) & (df["t"] >= first[g] - 1)  # from the row of unknown treatment
+    assert log.dropped("uncertain_switch") == int(after.sum())
+    assert log.dropped("missing") == 0
+
+
+def test_unestimable_effects_warn_and_a_singular_covariance_warns():
+    df = _panel()
+    with pytest.warns(impact.errors.ImpactWarning, match="rank"):
+        impact.did_multiplegt(df.assign(c=df["g"] % 2), **COLS, effects=3, cluster="c")
