@@ -12,6 +12,7 @@ from impact._typing import FloatArray
 from impact.design.switching import SwitchingDesign
 from impact.errors import EmptySampleError, ImpactWarning
 from impact.estimators.dcdh_effects import Horizon
+from impact.inference.clusters import influence_vcov
 from impact.inference.intervals import interval
 from impact.inference.wald import wald
 from impact.results.did_multiplegt import DidMultiplegtResult
@@ -43,11 +44,10 @@ def _combine(parts: list[Horizon], sides: tuple[int, ...]) -> dict[str, object]:
     }
 
 
-def _cluster_vcov(phi: FloatArray, cluster: np.ndarray, n_clusters: int) -> FloatArray:
-    """``sum_c S_c S_c'`` of the cluster sums of the (G, K) influence functions."""
-    sums = np.zeros((n_clusters, phi.shape[1]))
-    np.add.at(sums, cluster, np.nan_to_num(phi))
-    V = sums.T @ sums
+def _cluster_vcov(phi: FloatArray, cluster: np.ndarray) -> FloatArray:
+    """``sum_c S_c S_c'`` of the cluster sums of the (G, K) influence functions (already
+    divided by the number of groups); NaN rows and columns for estimates that are NaN."""
+    V = influence_vcov(np.nan_to_num(phi), cluster, n=1)
     bad = ~np.isfinite(phi).all(axis=0)
     V[bad, :] = np.nan
     V[:, bad] = np.nan
@@ -115,10 +115,10 @@ def assemble(
             })  # fmt: skip
             phis.append(np.asarray(c["phi_var"]) / scale)
     phi = np.column_stack(phis)
-    V = _cluster_vcov(phi, design.cluster, design.n_clusters)
+    V = _cluster_vcov(phi, design.cluster)
     se = np.sqrt(np.diag(V))
     att, phi_att, att_switchers = _ate(eff, sides)
-    V_att = _cluster_vcov(phi_att[:, None], design.cluster, design.n_clusters)
+    V_att = _cluster_vcov(phi_att[:, None], design.cluster)
     att_se = float(np.sqrt(V_att[0, 0]))
     att_cells = np.maximum.reduce([r["_cells"] for r in rows if r["effect"] > 0])
     table = pd.DataFrame([{k: v for k, v in r.items() if k != "_cells"} for r in rows])
