@@ -10,7 +10,7 @@ import pandas as pd
 
 from impact._typing import FloatArray
 from impact.design.switching import SwitchingDesign
-from impact.errors import EmptySampleError, ImpactWarning
+from impact.errors import ClusterError, EmptySampleError, ImpactWarning
 from impact.estimators.dcdh_effects import Horizon
 from impact.inference.clusters import influence_vcov
 from impact.inference.intervals import interval
@@ -127,6 +127,7 @@ def assemble(
     rel = table["rel_time"].to_numpy()
     vcov = pd.DataFrame(V, index=rel, columns=rel)
     _warn_missing(table)
+    _check_variance(table, sum(h.dropped for parts in eff + pls for h in parts))
     tests = _tests(table, V)
     reference = {"effect": 0, "rel_time": -1, "estimate": 0.0, "n": 0, "switchers": 0}
     table = pd.concat([table, pd.DataFrame([reference])], ignore_index=True)
@@ -142,6 +143,28 @@ def assemble(
         inference=f"{label}, cohort-centred influence functions", alpha=alpha,
         clusters={str(cluster or settings["unit"]): design.n_clusters},
     )  # fmt: skip
+
+
+def _check_variance(table: pd.DataFrame, dropped: int) -> None:
+    """A typed error when an estimate's variance is zero because every one of its terms
+    was left out (each comparison cell within one cluster, e.g. ``trends_nonparam``
+    categories nested in the clusters); a warning when some terms were."""
+    est, se = table["estimate"].to_numpy(float), table["std_error"].to_numpy(float)
+    zero = np.isfinite(est) & (se == 0)
+    if zero.any():
+        raise ClusterError(
+            "did_multiplegt: the standard errors are zero: every switcher's cohort and "
+            "comparison cell lies in a single cluster, so the centred influence functions "
+            "carry no variation (e.g. trends_nonparam categories nested in the clusters). "
+            "Cluster more coarsely than the comparison classes, or drop trends_nonparam."
+        )
+    if dropped:
+        warnings.warn(
+            f"did_multiplegt: {dropped} terms are left out of the variance (switchers or "
+            "comparisons whose cohort and comparison cell lie in one cluster, as in the "
+            "authors' estimator); the standard errors may understate.",
+            ImpactWarning, stacklevel=4,
+        )  # fmt: skip
 
 
 def _warn_missing(table: pd.DataFrame) -> None:

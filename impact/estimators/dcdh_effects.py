@@ -60,6 +60,9 @@ class Horizon:
     delta: float
     delta_now: float
     cells: FloatArray
+    #: terms left out of the variance: switchers or comparisons whose cohort and cell
+    #: lie in one cluster (the authors' rule)
+    dropped: int = 0
 
 
 def change(Y: FloatArray, new: int, old: int) -> FloatArray:
@@ -169,7 +172,7 @@ def horizon_stats(
     return Horizon(
         weight=weight, switchers=count, estimate=float(phi.sum()), phi=phi, phi_var=phi_var,
         delta=sign * float(w_g @ cumulated) / weight, delta_now=sign * float(w_g @ now) / weight,
-        cells=cells,
+        cells=cells, dropped=int(((coef != 0) & (scale == 0)).sum()),
     )  # fmt: skip
 
 

@@ -276,3 +276,11 @@ def test_unestimable_effects_warn_and_a_singular_covariance_warns():
     df = _panel()
     with pytest.warns(impact.errors.ImpactWarning, match="rank"):
         impact.did_multiplegt(df.assign(c=df["g"] % 2), **COLS, effects=3, cluster="c")
+
+
+def test_comparison_classes_inside_single_clusters_are_a_typed_error():
+    """trends_nonparam categories nested in the clusters: every variance term is left out
+    (the authors' rule), which would report SE = 0; a ClusterError says why instead."""
+    df = _panel(n=300).assign(s=lambda d: d["c"])
+    with pytest.raises(ClusterError, match="single cluster"):
+        _fit(df, effects=2, cluster="c", trends_nonparam=["s"])
