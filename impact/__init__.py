@@ -18,6 +18,7 @@ from impact.diagnostics.twfe_weights import twfe_weights
 from impact.estimators.adjust import adjust
 from impact.estimators.att_gt import att_gt
 from impact.estimators.conley_taber import conley_taber
+from impact.estimators.ddd import ddd
 from impact.estimators.did_multiplegt import did_multiplegt
 from impact.estimators.did_wildboot import did_wildboot
 from impact.estimators.etwfe import etwfe
@@ -54,6 +55,7 @@ __all__ = [
     "conley_taber",
     "contamination_weights",
     "datasets",
+    "ddd",
     "did_multiplegt",
     "did_wildboot",
     "errors",

@@ -19,7 +19,7 @@ from impact.estimators.att_gt_cells import estimate_cells, gt_cells
 from impact.estimators.att_gt_engine import att_gt_in_engine
 from impact.estimators.att_gt_rcs import estimate_rcs
 from impact.inference.clusters import check_cluster_count
-from impact.inference.vcov import parse_vcov
+from impact.inference.vcov import one_cluster
 from impact.results.att_gt import ATTgtResult
 
 __all__ = ["EmptyCellWarning", "att_gt"]
@@ -171,12 +171,7 @@ def att_gt(
         raise InvalidOptionError(
             f"method must be 'dr', 'dr_improved', 'ipw' or 'reg', got {method!r}."
         )
-    req = parse_vcov(vcov) if vcov is not None else None
-    cluster = None
-    if req is not None:
-        if req.kind != "CRV1" or len(req.clusters) != 1:
-            raise InvalidOptionError("att_gt supports vcov=None or {'cluster': col} (one column).")
-        cluster = req.clusters[0]
+    cluster = one_cluster(vcov, "att_gt")
     covariates = list(covariates or [])
     chosen = choose_engine(data, engine)
     call = dict(

@@ -18,6 +18,7 @@ __all__ = [
     "cluster_intersections",
     "crv3_vcov",
     "meat_cluster",
+    "one_cluster",
     "parse_vcov",
     "psd_fix",
 ]
@@ -84,6 +85,19 @@ def parse_vcov(vcov: VcovSpec) -> VcovRequest:
             raise InvalidOptionError("CRV3 supports one-way clustering only.")
         return VcovRequest(kind, tuple(dict.fromkeys(names)))
     raise InvalidOptionError(f"vcov must be a string or a dict, got {type(vcov).__name__}.")
+
+
+def one_cluster(vcov: VcovSpec, estimator: str) -> str | None:
+    """The cluster column of an influence-function estimator's ``vcov``: None (units)
+    or ``{"cluster": col}`` with one column; anything else is an InvalidOptionError."""
+    if vcov is None:
+        return None
+    req = parse_vcov(vcov)
+    if req.kind != "CRV1" or len(req.clusters) != 1:
+        raise InvalidOptionError(
+            f"{estimator} supports vcov=None or {{'cluster': col}} (one column)."
+        )
+    return req.clusters[0]
 
 
 def cluster_intersections(

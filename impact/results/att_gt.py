@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -86,6 +86,8 @@ class ATTgtResult(ResultProtocol):
     _row_units: FloatArray | None = field(default=None, repr=False)
     #: the engine's passes and collected bytes when the fit ran in a query engine
     engine_use: EngineUse | None = field(default=None, repr=False)
+    #: the first line of :meth:`summary`
+    title: ClassVar[str] = "Group-time ATT (Callaway & Sant'Anna 2021)"
 
     @classmethod
     def build(
@@ -251,7 +253,7 @@ class ATTgtResult(ResultProtocol):
     def summary(self) -> str:
         """Printable table with the settings, the inference used and the sample log."""
         lines = [
-            "Group-time ATT (Callaway & Sant'Anna 2021)",
+            self.title,
             ", ".join(f"{k}={v}" for k, v in self.settings.items()),
             f"Units: {self.n_units}"
             + (f", clusters: {self.n_clusters}" if self.n_clusters else ""),
