@@ -13,7 +13,13 @@ from impact._typing import VcovSpec
 from impact.design.checks import unit_constant
 from impact.design.staggered import staggered_design
 from impact.design.wide import wide_arrays
-from impact.errors import EmptySampleError, ImpactError, InvalidOptionError
+from impact.errors import (
+    EmptySampleError,
+    ImpactError,
+    ImpactWarning,
+    InvalidOptionError,
+    SeparationWarning,
+)
 from impact.estimators.att_gt import EmptyCellWarning
 from impact.estimators.att_gt_cells import gt_cells
 from impact.estimators.ddd_cells import estimate_ddd_cells
@@ -32,6 +38,14 @@ _CHOICES = {
 }
 
 
+def _whole(value, name: str, low: int, optional: bool = False) -> None:
+    if optional and value is None:
+        return
+    ok = isinstance(value, int | np.integer) and not isinstance(value, bool) and value >= low
+    if not ok:
+        raise InvalidOptionError(f"{name} must be a whole number >= {low}, got {value!r}.")
+
+
 def _check_options(data, names: dict, options: dict, alpha) -> None:
     if not isinstance(data, pd.DataFrame):
         raise InvalidOptionError(
@@ -41,6 +55,12 @@ def _check_options(data, names: dict, options: dict, alpha) -> None:
     for name, value in names.items():
         if not (isinstance(value, str) or (value is None and name == "weights")):
             raise InvalidOptionError(f"{name} must be a column name, got {value!r}.")
+    used = [v for v in names.values() if v is not None]
+    repeated = [c for c in dict.fromkeys(used) if (data.columns == c).sum() > 1]
+    if repeated:
+        raise InvalidOptionError(
+            f"the data frame has several columns named {repeated[0]!r}; rename them first."
+        )
     for name, value in options.items():
         if not isinstance(value, str) or value not in _CHOICES[name]:
             allowed = " or ".join(repr(c) for c in _CHOICES[name])
@@ -53,6 +73,8 @@ def _check_options(data, names: dict, options: dict, alpha) -> None:
 def _partition(data: pd.DataFrame, design, col: str) -> np.ndarray:
     """The 0/1 eligibility of every unit of the design (typed errors otherwise)."""
     raw = data[col].to_numpy()[design.rows]
+    if isinstance(data[col].dtype, pd.CategoricalDtype):
+        raw = np.asarray(raw, dtype=object)
     missing = pd.isna(raw)
     if missing.any():
         first = data.index[design.rows[np.flatnonzero(missing)[0]]]
@@ -61,15 +83,15 @@ def _partition(data: pd.DataFrame, design, col: str) -> np.ndarray:
             f"(first at row {first!r}): every unit needs its eligibility."
         )
     per_unit = unit_constant(raw, design.unit_code, col, "partition", design.units)
-    values = pd.unique(per_unit)
-    numeric = pd.api.types.is_bool_dtype(data[col]) or pd.api.types.is_numeric_dtype(data[col])
-    if not numeric or not set(np.asarray(values, dtype=float)) <= {0.0, 1.0}:
-        shown = ", ".join(repr(v) for v in values[:5])
+    values = pd.unique(np.asarray(per_unit, dtype=object))
+    numbers = all(isinstance(v, bool | int | float | np.number) for v in values)
+    if not numbers or not {float(v) for v in values} <= {0.0, 1.0}:
+        shown = ", ".join(str(v) if numbers else repr(v) for v in values[:5])
         raise InvalidOptionError(
-            f"partition column {col!r} must be 0/1 or boolean (1 = eligible for the "
-            f"treatment), got values {shown}."
+            f"partition column {col!r} must hold 0/1 or booleans (1 = eligible for the "
+            f"treatment), got {shown} (dtype {data[col].dtype})."
         )
-    q = np.asarray(per_unit, dtype=float) == 1.0
+    q = np.array([float(v) == 1.0 for v in per_unit], dtype=bool)
     if q.all() or not q.any():
         raise ImpactError(
             f"partition column {col!r} does not vary: every unit is "
@@ -193,6 +215,9 @@ def ddd(
          "panel": panel, "covariates_at": covariates_at},
         alpha,
     )  # fmt: skip
+    _whole(min_cell_units, "min_cell_units", 1)
+    _whole(bootstrap, "bootstrap", 2, optional=True)
+    _whole(seed, "seed", 0, optional=True)
     covariates = [covariates] if isinstance(covariates, str) else list(covariates or [])
     if not all(isinstance(c, str) for c in covariates):
         raise InvalidOptionError(f"covariates must be column names, got {covariates!r}.")
@@ -226,6 +251,7 @@ def ddd(
     est = estimate_ddd_cells(
         wide, q, cells, control=control, anticipation=design.anticipation, method=method,
         min_cell_units=min_cell_units, covariates_at=covariates_at, names=covariates,
+        label=design.grid.label,
     )  # fmt: skip
     reference = np.array([t == s for _, t, s in cells], dtype=bool)
     if np.isnan(est.att[~reference]).all():
@@ -233,16 +259,7 @@ def ddd(
             "no DDD(g,t) cell can be estimated: every cell misses a subgroup (eligible or "
             "ineligible units of the enabling cohort or of its comparison cohorts)."
         )
-    if est.empty:
-        shown = ", ".join(f"({design.grid.label(g)}, {design.grid.label(t)})"
-                          for g, t in est.empty[:10])  # fmt: skip
-        warnings.warn(
-            f"{len(est.empty)} DDD(g,t) cells are NaN: no comparison cohort has at least "
-            f"{max(min_cell_units, 1)} units in each of the four subgroups (eligible and "
-            f"ineligible of the enabling and of the comparison cohort): {shown}",
-            EmptyCellWarning,
-            stacklevel=2,
-        )
+    _warn_cells(est, design.grid, min_cell_units)
     design.sample_log.announce("ddd")
     settings = {
         "y": y, "partition": partition, "control": control, "method": method,
@@ -259,4 +276,60 @@ def ddd(
         notes=list(design.notes), bootstrap=bootstrap, seed=seed,
         bootstrap_weights=bootstrap_weights, settings=settings, grid=design.grid,
     )  # fmt: skip
+    zero = np.flatnonzero((res.table["std_error"] <= _ZERO_SE).to_numpy())
+    if len(zero):
+        warnings.warn(
+            f"{len(zero)} DDD(g,t) cells have a standard error of zero (subgroups of one unit, "
+            "or clusters that nest the cohorts or the partition): their intervals and tests "
+            "are not informative.",
+            ImpactWarning,
+            stacklevel=2,
+        )
     return dataclasses.replace(res, table=res.table.assign(comparisons=est.n_comparisons))
+
+
+#: A standard error at or below this is zero (R ``did`` treats 10 sqrt(eps) so).
+_ZERO_SE = 10 * np.sqrt(np.finfo(float).eps)
+
+
+def _cells(cells: list, grid) -> str:
+    return ", ".join(f"({grid.label(g)}, {grid.label(t)})" for g, t in cells[:10])
+
+
+def _warn_cells(est, grid, min_cell_units: int) -> None:
+    """One warning per kind of cell problem, listing the cells."""
+    if est.empty:
+        warnings.warn(
+            f"{len(est.empty)} DDD(g,t) cells are NaN: no comparison cohort has at least "
+            f"{min_cell_units} units in each of the four subgroups (eligible and "
+            f"ineligible of the enabling and of the comparison cohort): "
+            f"{_cells(est.empty, grid)}",
+            EmptyCellWarning,
+            stacklevel=3,
+        )
+    if est.dropped:
+        warnings.warn(
+            f"{est.dropped} comparison cohorts were left out of their DDD(g,t) cells: a "
+            f"subgroup has fewer than {min_cell_units} units (table column 'comparisons' "
+            "counts the cohorts each cell combines).",
+            EmptyCellWarning,
+            stacklevel=3,
+        )
+    if est.separated:
+        warnings.warn(
+            f"in {len(est.separated)} DDD(g,t) cells a propensity score leaves a comparison "
+            "subgroup almost no weight (below 1e-6 of the eligible treated units'): the "
+            "covariates (nearly) separate the subgroups, so overlap fails and those cells' "
+            f"estimates rest on a few near-zero scores. Cells: {_cells(est.separated, grid)}. "
+            "Coarsen or drop the covariate, or use method='reg'.",
+            SeparationWarning,
+            stacklevel=3,
+        )
+    if est.singletons:
+        warnings.warn(
+            f"in {len(est.singletons)} DDD(g,t) cells a subgroup has a single unit: its "
+            "outcome change carries no variance estimate, so those standard errors reflect "
+            f"only the other subgroups. Cells: {_cells(est.singletons, grid)}.",
+            ImpactWarning,
+            stacklevel=3,
+        )

@@ -213,3 +213,73 @@ def test_never_comparison_without_never_enabled_units():
     df = df[df["g"] == 2]
     with pytest.raises(ImpactError, match="never"):
         _fit(df)
+
+
+def staggered_panel(n: int = 600, T: int = 4, seed: int = 0) -> pd.DataFrame:
+    """Cohorts 3 and 4 and never-enabled units; the true effect is 1."""
+    rng = np.random.default_rng(seed)
+    i, t = np.repeat(np.arange(n), T), np.tile(np.arange(1, T + 1), n)
+    g = np.array([3.0, 4.0, np.nan])[i % 3]
+    z = rng.normal(size=n)[i]
+    q = (rng.random(n) < 0.5).astype(int)[i]
+    y = rng.normal(size=n * T) + 0.3 * t + ((q == 1) & (t >= g)) * 1.0
+    return pd.DataFrame({"id": i, "t": t, "g": g, "q": q, "z": z, "y": y})
+
+
+def test_covariates_that_separate_the_subgroups_warn():
+    from impact.errors import SeparationWarning
+
+    d = staggered_panel()
+    d["q"] = (d["z"] > 0).astype(int)
+    with pytest.warns(SeparationWarning, match="separate the subgroups"):
+        impact.ddd(d, **COLS, covariates=["z"])
+
+
+def test_outcomes_constant_before_treatment_give_the_common_estimate_in_gmm_cells():
+    d = staggered_panel()
+    d["y"] = np.where((d["q"] == 1) & (d["t"] >= d["g"]), d["y"], 0.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = impact.ddd(d, **COLS, control="notyet")
+    pre = res.table.query("cohort == 3 and time == 1")
+    assert pre["comparisons"].iloc[0] == 2
+    assert pre["estimate"].iloc[0] == 0.0
+
+
+def test_a_comparison_cohort_left_out_is_counted():
+    d = staggered_panel()
+    d = d[~((d["g"] == 4) & (d["q"] == 0))]  # cohort 4 cannot serve as a comparison
+    with pytest.warns(EmptyCellWarning, match="comparison cohorts were left out"):
+        impact.ddd(d, **COLS, control="notyet")
+
+
+def test_object_partition_with_numbers_is_accepted():
+    d = staggered_panel()
+    a = _fit(d).table["estimate"]
+    b = _fit(d.assign(q=d["q"].astype(object))).table["estimate"]
+    assert_close(a, b, rtol=RTOL_CLOSED_FORM)
+
+
+def test_a_covariate_constant_within_cohorts_names_the_comparison():
+    from impact.errors import CollinearityError
+
+    d = staggered_panel()
+    d["region_x"] = d["g"].fillna(0) * 0.5
+    with pytest.raises(CollinearityError, match="constant within cohorts"):
+        _fit(d, covariates=["region_x"])
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [{"min_cell_units": "2"}, {"min_cell_units": 0}, {"min_cell_units": 1.5},
+     {"bootstrap": 2.5}, {"bootstrap": 9, "seed": "a"}],
+)  # fmt: skip
+def test_counts_and_seeds_are_checked(kw):
+    with pytest.raises(InvalidOptionError):
+        _fit(staggered_panel(), **kw)
+
+
+def test_repeated_column_names_are_refused():
+    d = staggered_panel()
+    with pytest.raises(InvalidOptionError, match="several columns"):
+        _fit(pd.concat([d, d[["q"]]], axis=1))
