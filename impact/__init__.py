@@ -26,6 +26,7 @@ from impact.estimators.event_study import event_study
 from impact.estimators.feols import feols
 from impact.estimators.fepois import fepois
 from impact.estimators.randomization import randomization_test
+from impact.estimators.synthdid import synthdid
 from impact.estimators.wildboot import wildboot
 from impact.inference.ssc import SSC
 from impact.productivity.prodest import prodest
@@ -70,6 +71,7 @@ __all__ = [
     "pretrend_power",
     "prodest",
     "randomization_test",
+    "synthdid",
     "tfp_did",
     "twfe_weights",
     "wildboot",
