@@ -4,7 +4,6 @@ start (the layout synthetic control and synthetic DiD estimate on)."""
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,7 +17,7 @@ from impact.errors import (
     DuplicateRowsError,
     EmptySampleError,
     ImpactError,
-    SampleDropWarning,
+    InvalidOptionError,
     UnbalancedPanelError,
 )
 
@@ -42,6 +41,8 @@ class AdoptionBlocks:
         Column index of each unit's first treated period; -1 for never-treated units.
     n_control : int
     sample_log : SampleLog
+    X : ndarray (N, T, K)
+        Covariates in the row order of ``Y`` (K = 0 without covariates).
     """
 
     Y: FloatArray
@@ -50,6 +51,7 @@ class AdoptionBlocks:
     adoption: np.ndarray
     n_control: int
     sample_log: SampleLog
+    X: FloatArray
 
     @property
     def cohorts(self) -> np.ndarray:
@@ -57,8 +59,41 @@ class AdoptionBlocks:
         return np.unique(self.adoption[self.adoption >= 0])
 
 
+def _check_roles(data: pd.DataFrame, roles: dict) -> None:
+    """Distinct, unique, typed columns: numeric outcome, sortable time."""
+    used = list(roles.values())
+    if len(set(used)) < len(used):
+        raise InvalidOptionError(f"y, unit, time and treatment must be different columns: {roles}.")
+    for c in dict.fromkeys(used):
+        if (data.columns == c).sum() > 1:
+            raise InvalidOptionError(
+                f"the data frame has several columns named {c!r}; rename them first."
+            )
+    y, time = data[roles["y"]], data[roles["time"]]
+    if pd.api.types.is_bool_dtype(y) or not pd.api.types.is_numeric_dtype(y):
+        raise ColumnTypeError(f"outcome {roles['y']!r} must be numeric, got dtype {y.dtype}.")
+    ordered = (
+        pd.api.types.is_numeric_dtype(time)
+        or pd.api.types.is_datetime64_any_dtype(time)
+        or isinstance(time.dtype, pd.PeriodDtype)
+    )
+    if pd.api.types.is_bool_dtype(time) or not ordered:
+        raise ColumnTypeError(
+            f"time {roles['time']!r} must be numeric, datetime or Period (it orders the "
+            f"periods), got dtype {time.dtype}."
+        )
+    units = data[roles["unit"]]
+    if units.dtype == object and len({type(v) for v in units.dropna()}) > 1:
+        raise ColumnTypeError(
+            f"unit ids {roles['unit']!r} mix types ({sorted({type(v).__name__ for v in units})}):"
+            " they must be comparable to be ordered."
+        )
+
+
 def _treatment_matrix(data: pd.DataFrame, unit: str, time: str, treatment: str, y: str):
     col = data[treatment]
+    if col.isna().any():
+        raise ImpactError(f"treatment {treatment!r} is missing on {int(col.isna().sum())} rows.")
     if not (pd.api.types.is_bool_dtype(col) or pd.api.types.is_numeric_dtype(col)):
         raise ColumnTypeError(
             f"treatment column {treatment!r} must be 0/1 or boolean, got dtype {col.dtype}."
@@ -70,8 +105,9 @@ def _treatment_matrix(data: pd.DataFrame, unit: str, time: str, treatment: str, 
             f"treatment column {treatment!r} must be 0/1 (absorbing), got "
             f"{d[bad].iloc[0]!r} at row {data.index[int(np.flatnonzero(bad.to_numpy())[0])]!r}."
         )
-    if data[y].isna().any() or not np.isfinite(pd.to_numeric(data[y], errors="coerce")).all():
-        n = int((~np.isfinite(pd.to_numeric(data[y], errors="coerce"))).sum())
+    yv = pd.to_numeric(data[y], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    if not np.isfinite(yv).all():
+        n = int((~np.isfinite(yv)).sum())
         raise ImpactError(
             f"outcome {y!r} is missing or not finite on {n} rows: synthetic weights need every "
             "unit in every period (drop the units or impute first)."
@@ -87,7 +123,7 @@ def _treatment_matrix(data: pd.DataFrame, unit: str, time: str, treatment: str, 
         )
     frame = pd.DataFrame({
         "u": data[unit].to_numpy(), "t": data[time].to_numpy(),
-        "y": pd.to_numeric(data[y]).to_numpy(dtype=float), "d": d.to_numpy(),
+        "y": yv, "d": d.to_numpy(),
     })  # fmt: skip
     Y = frame.pivot(index="u", columns="t", values="y").sort_index().sort_index(axis=1)
     if Y.isna().any().any():
@@ -100,9 +136,27 @@ def _treatment_matrix(data: pd.DataFrame, unit: str, time: str, treatment: str, 
     return Y, D
 
 
+def _covariates(data, unit, time, covariates, index, columns) -> FloatArray:
+    """(N, T, K) covariates in the layout of ``Y`` (numeric and finite everywhere)."""
+    out = np.empty((len(index), len(columns), len(covariates)))
+    for k, c in enumerate(covariates):
+        v = pd.to_numeric(data[c], errors="coerce") if not pd.api.types.is_bool_dtype(
+            data[c]) else data[c].astype(float)  # fmt: skip
+        if not pd.api.types.is_numeric_dtype(data[c]) and not pd.api.types.is_bool_dtype(data[c]):
+            raise ColumnTypeError(f"covariate {c!r} must be numeric, got dtype {data[c].dtype}.")
+        if not np.isfinite(v.to_numpy(dtype=float)).all():
+            raise ImpactError(f"covariate {c!r} is missing or not finite on some rows.")
+        wide = pd.DataFrame({"u": data[unit].to_numpy(), "t": data[time].to_numpy(),
+                             "v": v.to_numpy(dtype=float)}).pivot(index="u", columns="t",
+                                                                  values="v")  # fmt: skip
+        out[:, :, k] = wide.loc[index, columns].to_numpy()
+    return out
+
+
 def adoption_blocks(
-    data: pd.DataFrame, *, y: str, unit: str, time: str, treatment: str
-) -> AdoptionBlocks:
+    data: pd.DataFrame, *, y: str, unit: str, time: str, treatment: str,
+    covariates: tuple[str, ...] | list[str] = (),
+) -> AdoptionBlocks:  # fmt: skip
     """Validate a balanced panel with an absorbing 0/1 treatment and lay it out by
     adoption period.
 
@@ -118,7 +172,8 @@ def adoption_blocks(
     EmptySampleError
         No treated unit or no never-treated unit.
     """
-    check_columns(data, [y, unit, time, treatment])
+    check_columns(data, [y, unit, time, treatment, *covariates])
+    _check_roles(data, {"y": y, "unit": unit, "time": time, "treatment": treatment})
     if len(data) == 0:
         raise EmptySampleError("the data frame has no rows: nothing can be estimated.")
     Y, D = _treatment_matrix(data, unit, time, treatment, y)
@@ -142,12 +197,6 @@ def adoption_blocks(
             "one_pre_period", "treated from the second period (one pre-period, no noise "
             "level for the weights)", (int(early.sum()) - always) * T,
         )  # fmt: skip
-        warnings.warn(
-            f"{int(early.sum())} treated units start in the first or second period and are "
-            "dropped: synthetic weights need at least two pre-treatment periods.",
-            SampleDropWarning,
-            stacklevel=3,
-        )
     keep = ~early
     if not (keep & ever).any():
         raise EmptySampleError("no treated unit with two or more pre-treatment periods.")
@@ -158,6 +207,7 @@ def adoption_blocks(
         )
     order = np.lexsort((np.arange(len(adoption)), adoption))  # never-treated (-1) first
     order = order[keep[order]]
+    X = _covariates(data, unit, time, list(covariates), Y.index, Y.columns)
     return AdoptionBlocks(
         Y=Y.to_numpy()[order],
         units=Y.index[order],
@@ -165,4 +215,5 @@ def adoption_blocks(
         adoption=adoption[order],
         n_control=int((~ever).sum()),
         sample_log=log,
+        X=X[order],
     )

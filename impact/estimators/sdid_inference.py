@@ -24,7 +24,15 @@ from impact.estimators.sdid_weights import (
     sdid_options,
 )
 
-__all__ = ["CohortFit", "aggregate", "bootstrap_se", "fit_cohorts", "jackknife_se", "placebo_se"]
+__all__ = [
+    "CohortFit",
+    "aggregate",
+    "bootstrap_se",
+    "fit_cohorts",
+    "jackknife_se",
+    "placebo_se",
+    "project_covariates",
+]
 
 
 @dataclass(frozen=True)
@@ -38,6 +46,33 @@ class CohortFit:
     n_treated: int
     n_post: int
     opts: SdidOptions
+
+
+def project_covariates(
+    Y: FloatArray, X: FloatArray | None, donors: np.ndarray
+) -> tuple[FloatArray, FloatArray]:
+    """``Y - X beta`` with ``beta`` from the two-way fixed-effects regression of the donors'
+    outcomes on their covariates (the "projected" adjustment of Kranz 2022 and Stata's
+    ``sdid``): time-varying covariates are removed before the weights are found.
+
+    ``Y`` is (N, T), ``X`` (N, T, K) or None, ``donors`` a boolean or index array of the
+    rows ``beta`` is estimated on (a balanced block, so two-way demeaning is exact).
+    """
+    if X is None or X.shape[2] == 0:
+        return Y, np.zeros(0)
+    Yd, Xd = Y[donors], X[donors]
+
+    def within(a):
+        return (
+            a
+            - a.mean(axis=0, keepdims=True)
+            - a.mean(axis=1, keepdims=True)
+            + a.mean(axis=(0, 1), keepdims=True)
+        )
+
+    xt = within(Xd).reshape(-1, X.shape[2])
+    beta = np.linalg.lstsq(xt, within(Yd).ravel(), rcond=None)[0]
+    return Y - X @ beta, beta
 
 
 def _normalise(x: FloatArray) -> FloatArray:
@@ -64,9 +99,12 @@ def fit_cohort(
 
 
 def fit_cohorts(
-    Y: FloatArray, adoption: np.ndarray, n_control: int, method: str
-) -> list[CohortFit]:
-    """Every cohort of the layout of :class:`impact.design.blocks.AdoptionBlocks`."""
+    Y: FloatArray, adoption: np.ndarray, n_control: int, method: str,
+    X: FloatArray | None = None,
+) -> list[CohortFit]:  # fmt: skip
+    """Every cohort of the layout of :class:`impact.design.blocks.AdoptionBlocks`
+    (outcomes adjusted for covariates ``X`` first, see :func:`project_covariates`)."""
+    Y = project_covariates(Y, X, np.arange(n_control))[0]
     controls = Y[:n_control]
     return [
         fit_cohort(controls, Y[adoption == a], int(a), method)
@@ -87,17 +125,20 @@ def _population_sd(draws: FloatArray) -> float:
 
 def placebo_se(
     Y: FloatArray, n_control: int, fits: list[CohortFit], replications: int,
-    rng: np.random.Generator,
+    rng: np.random.Generator, X: FloatArray | None = None,
 ) -> tuple[float, FloatArray]:  # fmt: skip
     """Algorithm 4: never-treated units made treated at random, as many per cohort as the
-    cohort has; the spread of the placebo estimates."""
-    controls = Y[:n_control]
+    cohort has; the spread of the placebo estimates (covariates re-projected on each
+    replication's donors)."""
+    raw = Y[:n_control]
+    Xc = None if X is None else X[:n_control]
     sizes = [f.n_treated for f in fits]
     n1 = sum(sizes)
     draws = np.empty(replications)
     for r in range(replications):
         perm = rng.permutation(n_control)
         donors, pseudo = perm[: n_control - n1], perm[n_control - n1 :]
+        controls = project_covariates(raw, Xc, donors)[0]
         taus, start = [], 0
         for f, k in zip(fits, sizes, strict=True):
             rows = pseudo[start : start + k]
@@ -111,7 +152,7 @@ def placebo_se(
 
 def bootstrap_se(
     Y: FloatArray, adoption: np.ndarray, n_control: int, fits: list[CohortFit],
-    replications: int, rng: np.random.Generator,
+    replications: int, rng: np.random.Generator, X: FloatArray | None = None,
 ) -> tuple[float, FloatArray]:  # fmt: skip
     """Algorithm 2: units resampled with replacement (draws without a donor or without a
     treated unit redrawn); the spread of the re-estimates."""
@@ -124,11 +165,12 @@ def bootstrap_se(
         ctrl, trt = ind[ind < n_control], ind[ind >= n_control]
         if not len(ctrl) or not len(trt):
             continue
+        Yb = project_covariates(Y, X, ctrl)[0] if X is not None else Y
         taus, sizes, posts = [], [], []
         for col in np.unique(adoption[trt]):
             f = by_col[int(col)]
             rows = trt[adoption[trt] == col]
-            g = fit_cohort(Y[ctrl], Y[rows], f.column, f.opts.method, f.opts,
+            g = fit_cohort(Yb[ctrl], Yb[rows], f.column, f.opts.method, f.opts,
                            _normalise(f.omega[ctrl]), f.lam)  # fmt: skip
             taus.append(g.tau)
             sizes.append(len(rows))
@@ -139,10 +181,12 @@ def bootstrap_se(
 
 
 def jackknife_se(
-    Y: FloatArray, adoption: np.ndarray, n_control: int, fits: list[CohortFit]
-) -> tuple[float, FloatArray]:
+    Y: FloatArray, adoption: np.ndarray, n_control: int, fits: list[CohortFit],
+    X: FloatArray | None = None,
+) -> tuple[float, FloatArray]:  # fmt: skip
     """Algorithm 3: each unit left out in turn with the weights held fixed (the left-out
-    donor's unit weight removed and the rest renormalised)."""
+    donor's unit weight removed and the rest renormalised; covariates re-projected
+    without it)."""
     if any(np.count_nonzero(f.omega) == 1 for f in fits if f.opts.update_omega):
         warnings.warn(
             "a single donor carries all the unit weight: leaving it out leaves no synthetic "
@@ -155,6 +199,7 @@ def jackknife_se(
     loo = np.empty(n)
     for i in range(n):
         keep_c = np.delete(np.arange(n_control), i) if i < n_control else np.arange(n_control)
+        Yj = project_covariates(Y, X, keep_c)[0] if X is not None else Y
         taus, sizes, posts = [], [], []
         for f in fits:
             rows = np.flatnonzero(adoption == f.column)
@@ -162,7 +207,7 @@ def jackknife_se(
             if not len(rows):
                 continue
             omega = _normalise(f.omega[keep_c]) if i < n_control else f.omega
-            g = fit_cohort(Y[keep_c], Y[rows], f.column, f.opts.method, fixed(f.opts),
+            g = fit_cohort(Yj[keep_c], Yj[rows], f.column, f.opts.method, fixed(f.opts),
                            omega, f.lam)  # fmt: skip
             taus.append(g.tau)
             sizes.append(len(rows))

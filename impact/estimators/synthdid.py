@@ -24,7 +24,7 @@ _METHODS = ("sdid", "sc", "did")
 _VCOVS = ("placebo", "bootstrap", "jackknife", None)
 
 
-def _check(data, names: dict, method, vcov, replications, alpha) -> None:
+def _check(data, names: dict, method, vcov, replications, alpha, seed=None) -> None:
     if not isinstance(data, pd.DataFrame):
         raise InvalidOptionError(
             f"synthdid runs in memory on a pandas DataFrame, got {type(data).__name__} "
@@ -40,11 +40,14 @@ def _check(data, names: dict, method, vcov, replications, alpha) -> None:
             f"vcov must be 'placebo', 'bootstrap', 'jackknife' or None, got {vcov!r}."
         )
     whole = isinstance(replications, int | np.integer) and not isinstance(replications, bool)
-    if not (whole and replications >= 2):
+    if vcov in ("placebo", "bootstrap") and not (whole and replications >= 2):
         raise InvalidOptionError(f"replications must be a whole number >= 2, got {replications!r}.")
     real = isinstance(alpha, float | int | np.floating) and not isinstance(alpha, bool)
     if not (real and 0 < alpha < 1):
         raise InvalidOptionError(f"alpha must be in (0, 1), got {alpha!r}.")
+    ok = isinstance(seed, int | np.integer) and not isinstance(seed, bool) and seed >= 0
+    if seed is not None and not ok:
+        raise InvalidOptionError(f"seed must be an integer >= 0, got {seed!r}.")
 
 
 def synthdid(
@@ -55,6 +58,7 @@ def synthdid(
     time: str,
     treatment: str,
     method: str = "sdid",
+    covariates: list[str] | None = None,
     vcov: str | None = "placebo",
     replications: int = 200,
     seed: int | None = None,
@@ -83,6 +87,13 @@ def synthdid(
         proportional to their treated unit-periods (the paper's appendix). Units treated
         before their third period are dropped (counted in ``sample_log``).
     method : {"sdid", "sc", "did"}
+    covariates : list of str, optional
+        Numeric (time-varying) covariates, removed from the outcome before the weights are
+        found: ``Y - X beta`` with ``beta`` from the two-way fixed-effects regression of
+        the never-treated donors' outcomes on them (the "projected" adjustment of Kranz
+        2022 and Stata's ``sdid``; re-estimated in every replication). For trends that
+        differ by a unit characteristic (e.g. sector), pass its interactions with the
+        periods.
     vcov : {"placebo", "bootstrap", "jackknife", None}
         Placebo (never-treated units assigned the treatment at random; needs more donors
         than treated units), unit bootstrap, fixed-weights jackknife (both need two or
@@ -115,9 +126,14 @@ def synthdid(
     -15.6038
     """
     _check(data, {"y": y, "unit": unit, "time": time, "treatment": treatment}, method, vcov,
-           replications, alpha)  # fmt: skip
-    blocks = adoption_blocks(data, y=y, unit=unit, time=time, treatment=treatment)
+           replications, alpha, seed)  # fmt: skip
+    covariates = [covariates] if isinstance(covariates, str) else list(covariates or [])
+    if not all(isinstance(c, str) for c in covariates):
+        raise InvalidOptionError(f"covariates must be column names, got {covariates!r}.")
+    blocks = adoption_blocks(data, y=y, unit=unit, time=time, treatment=treatment,
+                             covariates=covariates)  # fmt: skip
     Y, adoption, n0 = blocks.Y, blocks.adoption, blocks.n_control
+    X = blocks.X if covariates else None
     n1 = len(Y) - n0
     if n0 < 2:
         raise ImpactError(
@@ -132,23 +148,38 @@ def synthdid(
         raise InvalidOptionError(
             f"vcov={vcov!r} needs at least two treated units (there is one); use vcov='placebo'."
         )
-    fits = fit_cohorts(Y, adoption, n0, method)
-    est = aggregate([f.tau for f in fits], [f.n_treated for f in fits], [f.n_post for f in fits])
+    sizes = np.bincount(adoption[adoption >= 0])
+    if vcov == "jackknife" and (sizes[sizes > 0] < 2).any():
+        raise InvalidOptionError(
+            "vcov='jackknife' needs at least two treated units in every adoption cohort "
+            "(leaving out a cohort's only unit would drop the cohort and change the "
+            "estimand); use vcov='placebo' or 'bootstrap'."
+        )
+    # the estimator is scale-equivariant: fit on a unit scale (no overflow or underflow)
+    scale = float(np.max(np.abs(Y))) or 1.0
+    Y_raw, Y = Y, Y / scale
+    fits = fit_cohorts(Y, adoption, n0, method, X)
+    est = scale * aggregate(
+        [f.tau for f in fits], [f.n_treated for f in fits], [f.n_post for f in fits]
+    )
     rng = np.random.default_rng(np.random.SeedSequence(seed))
     draws = None
     if vcov == "placebo":
-        se, draws = placebo_se(Y, n0, fits, replications, rng)
+        se, draws = placebo_se(Y, n0, fits, replications, rng, X)
     elif vcov == "bootstrap":
-        se, draws = bootstrap_se(Y, adoption, n0, fits, replications, rng)
+        se, draws = bootstrap_se(Y, adoption, n0, fits, replications, rng, X)
     elif vcov == "jackknife":
-        se, draws = jackknife_se(Y, adoption, n0, fits)
+        se, draws = jackknife_se(Y, adoption, n0, fits, X)
     else:
         se = float("nan")
+    se = scale * se
+    draws = None if draws is None else scale * draws
     lo, hi = interval(np.array([est]), np.array([se]), alpha)
     labels = blocks.periods
     w = np.array([f.n_treated * f.n_post for f in fits], dtype=float)
     table = pd.DataFrame({
-        "cohort": [labels[f.column] for f in fits], "estimate": [f.tau for f in fits],
+        "cohort": [labels[f.column] for f in fits],
+        "estimate": [scale * f.tau for f in fits],
         "weight": w / w.sum(), "n_treated": [f.n_treated for f in fits],
         "n_post": [f.n_post for f in fits], "n_pre": [f.column for f in fits],
     })  # fmt: skip
@@ -167,6 +198,7 @@ def synthdid(
         n_units=len(Y), n_periods=Y.shape[1], n_control=n0, alpha=alpha, seed=seed,
         sample_log=blocks.sample_log,
         settings={"y": y, "unit": unit, "time": time, "treatment": treatment,
-                  "method": method, "vcov": vcov, "replications": replications},
-        replications=draws, _Y=Y, _units=blocks.units, _periods=labels, _adoption=adoption,
+                  "method": method, "covariates": covariates, "vcov": vcov,
+                  "replications": replications},
+        replications=draws, _Y=Y_raw, _units=blocks.units, _periods=labels, _adoption=adoption,
     )  # fmt: skip

@@ -12,6 +12,7 @@ import pandas as pd
 
 from impact._typing import FloatArray
 from impact.data.samplelog import SampleLog
+from impact.errors import InvalidOptionError
 from impact.results.protocol import OVERALL, ModelInfo, ResultProtocol, tidy_frame
 
 __all__ = ["SynthDidResult"]
@@ -120,6 +121,10 @@ class SynthDidResult(ResultProtocol):
         as the estimator uses it), and the time weights."""
         tab = self.table
         g = tab["cohort"].iloc[0] if cohort is None else cohort
+        if not (tab["cohort"] == g).any():
+            raise InvalidOptionError(
+                f"cohort {g!r} is not one of the result's cohorts {tab['cohort'].tolist()}."
+            )
         col = int(np.flatnonzero(self._periods == g)[0])
         Y, n0 = self._Y, self.n_control
         treated = Y[n0:][self._adoption[n0:] == col].mean(axis=0)
@@ -146,10 +151,11 @@ class SynthDidResult(ResultProtocol):
         if ax is None:
             _, ax = plt.subplots(figsize=(7, 4))
         c = sns.color_palette("colorblind", 3)
-        x = tr["time"].to_numpy()
+        x = tr["time"]
+        x = (x.dt.to_timestamp() if isinstance(x.dtype, pd.PeriodDtype) else x).to_numpy()
         ax.plot(x, tr["treated"], color=c[0], label="treated")
         ax.plot(x, tr["synthetic"], color=c[1], linestyle="--", label="synthetic control")
-        ax.axvline(g, color="0.5", linewidth=0.8)
+        ax.axvline(x[int(np.flatnonzero(self._periods == g)[0])], color="0.5", linewidth=0.8)
         lo, hi = ax.get_ylim()
         bars = tr["time_weight"].to_numpy()
         if bars.max() > 0:

@@ -160,7 +160,7 @@ def test_donor_pool_and_treated_counts(prop99):
 
 def test_units_treated_too_early_are_dropped_and_counted(prop99):
     early = _treat(prop99, ["Utah"], 1971)
-    with pytest.warns(SampleDropWarning, match="first or second period"):
+    with pytest.warns(SampleDropWarning, match="treated from the second period"):
         res = impact.synthdid(early, **COLS, vcov=None)
     assert res.sample_log.dropped("one_pre_period") == 31
     assert res.n_units == 38
@@ -181,3 +181,62 @@ def test_bad_options(prop99, kw):
 def test_non_pandas_input(prop99):
     with pytest.raises(InvalidOptionError, match="pandas"):
         impact.synthdid(prop99.to_dict("list"), **COLS)
+
+
+def test_covariates_are_projected_out_with_donor_two_way_effects(prop99):
+    """SDID with a covariate = SDID on y - x beta, beta from the donors' two-way fixed
+    effects regression (impact.feols, an independent path)."""
+    rng = np.random.default_rng(4)
+    d = prop99.assign(x=rng.normal(size=len(prop99)))
+    d["y2"] = d["PacksPerCapita"] + 3.0 * d["x"]
+    res = impact.synthdid(d, **{**COLS, "y": "y2"}, covariates=["x"], vcov=None)
+    donors = d[d.groupby("State")["treated"].transform("max") == 0]
+    beta = impact.feols("y2 ~ x | State + Year", donors).coef["x"]
+    manual = impact.synthdid(d.assign(r=d["y2"] - beta * d["x"]), **{**COLS, "y": "r"},
+                             vcov=None)  # fmt: skip
+    assert_close(res.estimate, manual.estimate, rtol=1e-10)
+    assert res.settings["covariates"] == ["x"]
+
+
+def test_review_inputs(prop99):
+    res = impact.synthdid(prop99, **COLS, vcov=None)
+    with pytest.raises(InvalidOptionError, match="not one of the result's cohorts"):
+        res.plot(cohort=1990)
+    for seed in (-1, 1.5, "a", True):
+        with pytest.raises(InvalidOptionError, match="seed"):
+            impact.synthdid(prop99, **COLS, seed=seed)
+    mixed = prop99.astype({"State": object})
+    mixed.loc[mixed["State"] == "Utah", "State"] = 7
+    with pytest.raises(ColumnTypeError, match="mix types"):
+        impact.synthdid(mixed, **COLS, vcov=None)
+    with pytest.raises(ColumnTypeError, match="orders the periods"):
+        impact.synthdid(prop99.astype({"Year": str}), **COLS, vcov=None)
+    with pytest.raises(ColumnTypeError, match="numeric"):
+        impact.synthdid(prop99.astype({"PacksPerCapita": str}), **COLS, vcov=None)
+    with pytest.raises(InvalidOptionError, match="several columns"):
+        impact.synthdid(pd.concat([prop99, prop99[["PacksPerCapita"]]], axis=1), **COLS)
+    with pytest.raises(InvalidOptionError, match="different columns"):
+        impact.synthdid(prop99, **{**COLS, "y": "treated"})
+    gap = prop99.astype({"PacksPerCapita": "Float64"})
+    gap.loc[3, "PacksPerCapita"] = pd.NA
+    with pytest.raises(ImpactError, match="on 1 rows"):
+        impact.synthdid(gap, **COLS)
+    stag = _treat(_treat(prop99, ["Utah", "Nevada"], 1985), ["Ohio"], 1987)
+    with pytest.raises(InvalidOptionError, match="every adoption cohort"):
+        impact.synthdid(stag, **COLS, vcov="jackknife")
+
+
+def test_scale_does_not_change_the_estimate(prop99):
+    a = impact.synthdid(prop99, **COLS, vcov=None).estimate
+    big = impact.synthdid(prop99.assign(PacksPerCapita=prop99["PacksPerCapita"] * 1e200),
+                          **COLS, vcov=None).estimate  # fmt: skip
+    assert_close(big / 1e200, a, rtol=1e-9)
+
+
+def test_period_time_axis_plots(prop99):
+    d = prop99.assign(Year=pd.PeriodIndex(prop99["Year"].astype(str), freq="Y"))
+    ax = impact.synthdid(d, **COLS, vcov=None).plot()
+    import matplotlib.pyplot as plt
+
+    assert ax is not None
+    plt.close("all")

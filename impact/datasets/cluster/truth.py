@@ -11,6 +11,7 @@ __all__ = [
     "att_event",
     "att_gt",
     "att_overall",
+    "cell_itt",
     "hetero",
     "spillover_event",
     "switch_event",
@@ -252,3 +253,43 @@ def switch_event(fy: pd.DataFrame, effects: range = range(1, 7)) -> pd.DataFrame
                 }
             )
     return pd.DataFrame(rows)
+
+
+def cell_itt(fy: pd.DataFrame) -> pd.DataFrame:
+    """The launch's intention-to-treat effect on the mean firm of each cluster cell, by
+    year, and its exact split into members and non-members (DGP.md §4.9 "cell-level ITT").
+
+    Per outcome, cluster cell and year (firms alive on the observed path):
+    ``itt`` = mean of ``Y(D,S) - Y(0,0)`` over the cell's firms; ``member_share`` = share
+    of those firms that are members in that year; ``member_effect`` and ``spillover`` =
+    the same mean over members and over non-members, so that
+    ``itt = member_share * member_effect + (1 - member_share) * spillover``. A cell-level
+    DiD of cell means with base year ``launch - 1`` identifies ``itt`` less its value in
+    the base year (zero: nothing happens before a launch); ``exposure_time`` = year -
+    launch.
+    """
+    s = fy[fy["launch_year"].notna() & fy["alive_DS"]]
+    member = (s["join_year"] <= s["year"]).to_numpy()
+    keys = ["cell", "year"]
+    rows = []
+    for out in OUTCOMES:
+        gap = (s[f"{out}_DS"] - s[f"{out}_00"]).to_numpy()
+        frame = pd.DataFrame({
+            "cell": s["cell"].to_numpy(), "year": s["year"].to_numpy(),
+            "launch_year": s["launch_year"].to_numpy(), "gap": gap, "member": member,
+            "gap_m": np.where(member, gap, 0.0), "gap_n": np.where(member, 0.0, gap),
+        })  # fmt: skip
+        g = frame.groupby(keys, sort=True).agg(
+            launch_year=("launch_year", "first"), n_firms=("gap", "size"),
+            itt=("gap", "mean"), members=("member", "sum"), sum_m=("gap_m", "sum"),
+            sum_n=("gap_n", "sum"),
+        )  # fmt: skip
+        g["member_share"] = g["members"] / g["n_firms"]
+        g["member_effect"] = g["sum_m"] / g["members"].where(g["members"] > 0)
+        nonm = g["n_firms"] - g["members"]
+        g["spillover"] = g["sum_n"] / nonm.where(nonm > 0)
+        g = g.reset_index()
+        g.insert(0, "outcome", out)
+        g["exposure_time"] = (g["year"] - g["launch_year"]).astype(int)
+        rows.append(g.drop(columns=["members", "sum_m", "sum_n"]))
+    return pd.concat(rows, ignore_index=True)
