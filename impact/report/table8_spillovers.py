@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from impact.report.cell_level import cell_itt_fit, cell_means, true_cell_itt
 from impact.report.evaluation import Evaluation
 from impact.report.frames import counts_frame
 from impact.report.headline import primary_estimator
@@ -34,9 +35,37 @@ def _sample(ev: Evaluation) -> pd.DataFrame:
     return sample
 
 
+#: The two designs of the table: the firm-level spillover on never-joiners and the
+#: launch's intention-to-treat effect on the cluster cell's mean firm.
+FIRM, CELL = "never-joiners vs firms outside (firm level)", "launch ITT on the cell (cell means)"
+
+
+def _rows(design, outcome, agg, truth, last, **average) -> list[dict]:
+    """One row per exposure time and the average over 0 .. ``last`` (with ``average``'s
+    extra columns); the truth is 0 before the launch and ``truth[e]`` after."""
+    rows = []
+    for r in agg.table.itertuples():
+        e = int(r.rel_time)
+        true = np.nan if truth is None else (0.0 if e < 0 else float(truth.get(e, np.nan)))
+        rows.append({
+            "design": design, "outcome": outcome, "exposure_time": e,
+            "estimate": r.estimate, "std_error": r.std_error, "true_effect": true,
+        })  # fmt: skip
+    post = [r["true_effect"] for r in rows if 0 <= r["exposure_time"] <= last]
+    rows.append({"design": design, "outcome": outcome, "exposure_time": pd.NA,
+                 "estimate": agg.estimate, "std_error": agg.std_error,
+                 "true_effect": float(np.mean(post)) if post else np.nan, **average})  # fmt: skip
+    return rows
+
+
+def _treated_cells(ev: Evaluation, outcome: str) -> int:
+    cells = cell_means(ev, outcome)[0]
+    return int(cells.loc[cells["launch"].notna(), "cell"].nunique())
+
+
 def spillovers(ev: Evaluation) -> pd.DataFrame:
-    """Table 8 as a tidy frame: per outcome, the spillover by exposure time and its
-    average over exposure times 0 .. window end, with the truth when known."""
+    """Table 8 as a tidy frame: per design and outcome, the effect by exposure time and
+    its average over exposure times 0 .. window end, with the truth when known."""
     c, spec = ev.spec.columns, ev.spec
     sample = _sample(ev)
     lo, hi = spec.window
@@ -53,61 +82,54 @@ def spillovers(ev: Evaluation) -> pd.DataFrame:
                     base_period="universal",
                 ),
             )  # fmt: skip
-            agg = gt.aggregate("dynamic", min_e=lo, max_e=hi)
             t = None
             if truth is not None and outcome in set(truth["outcome"]):
                 tt = truth[truth["outcome"] == outcome].set_index("exposure_time")
                 t = tt["effect_never_joiners"]
-            for r in agg.table.itertuples():
-                e = int(r.rel_time)
-                true = 0.0 if (t is not None and e < 0) else np.nan
-                if t is not None and e >= 0:
-                    true = float(t.get(e, np.nan))
-                rows.append(
-                    {
-                        "outcome": outcome, "exposure_time": e, "estimate": r.estimate,
-                        "std_error": r.std_error, "true_effect": true,
-                    }
-                )  # fmt: skip
-            post = [r for r in rows[-len(agg.table) :] if r["exposure_time"] >= 0]
-            rows.append(
-                {
-                    "outcome": outcome, "exposure_time": pd.NA,
-                    "estimate": agg.estimate, "std_error": agg.std_error,
-                    "true_effect": float(np.mean([p["true_effect"] for p in post])),
-                    "exposed_firms": int(
-                        sample.loc[sample[ev.names.exposure].notna(), c.unit].nunique()
-                    ),
-                    "pretrend_p": gt.pretrend_test()["p_value"],
-                }
+            exposed = sample.loc[sample[ev.names.exposure].notna(), c.unit].nunique()
+            rows += _rows(
+                FIRM, outcome, gt.aggregate("dynamic", min_e=lo, max_e=hi), t, hi,
+                units=int(exposed), pretrend_p=gt.pretrend_test()["p_value"],
             )  # fmt: skip
-    return counts_frame(rows, ("exposure_time", "exposed_firms"))
+        if c.cell and c.launch:
+            for outcome in fam.outcomes:
+                cg = cell_itt_fit(ev, outcome)
+                rows += _rows(
+                    CELL, outcome, cg.aggregate("dynamic", min_e=lo, max_e=hi),
+                    true_cell_itt(ev, outcome), hi,
+                    units=_treated_cells(ev, outcome),
+                    pretrend_p=cg.pretrend_test()["p_value"],
+                )  # fmt: skip
+    return counts_frame(rows, ("exposure_time", "units"))
 
 
 def _display(frame: pd.DataFrame, last: int) -> pd.DataFrame:
-    """Exposure times down, per outcome "estimate (SE)" and the truth."""
+    """Exposure times down; per design and outcome "estimate (SE)" and the truth."""
     keys = frame["exposure_time"].astype("string").fillna(f"average 0..{last}")
     out = pd.DataFrame({"exposure time": keys.drop_duplicates().to_list()})
-    for o in frame["outcome"].unique():
-        sel = (frame["outcome"] == o).to_numpy()
+    for (design, o), _ in frame.groupby(["design", "outcome"], sort=False):
+        sel = ((frame["design"] == design) & (frame["outcome"] == o)).to_numpy()
         f = frame[sel].set_index(keys[sel].to_numpy()).reindex(out["exposure time"])
-        out[o] = [
+        name = o if design == FIRM else f"{o}, cell ITT"
+        out[name] = [
             "0 (reference)" if k == "-1" else f"{e:.3f} ({s:.3f})"
             for k, e, s in zip(out["exposure time"], f["estimate"], f["std_error"], strict=True)
         ]
         if f["true_effect"].notna().any():
-            out[f"{o} truth"] = f["true_effect"].to_numpy()
+            out[f"{name} truth"] = f["true_effect"].to_numpy()
     return out
 
 
 def table_spillovers(ev: Evaluation) -> Table:
-    """Table 8: spillovers on non-member firms in cluster cells, by exposure time."""
+    """Table 8: spillovers on non-member firms in cluster cells, by exposure time, and the
+    launch's effect on the whole cell."""
     frame = spillovers(ev)
     display = _display(frame, ev.spec.window[1]) if not frame.empty else None
     note = (
-        "Non-member firms in cluster cells that never join, treated from their cell's launch "
-        "year, against firms outside cluster cells (Callaway-Sant'Anna, doubly robust with "
-        "the report's covariates, universal base period e = -1), by exposure time; estimate "
+        "Firm level: non-member firms in cluster cells that never join, treated from their "
+        "cell's launch year, against firms outside cluster cells (Callaway-Sant'Anna, "
+        "doubly robust with the report's covariates, universal base period e = -1), by "
+        "exposure time; estimate "
         f"(SE), SEs clustered by {ev.spec.cluster}. The average covers exposure times 0-"
         f"{ev.spec.window[1]}. "
         + (
@@ -120,7 +142,17 @@ def table_spillovers(ev: Evaluation) -> Table:
         "after the launch, so under selection on that path (the realistic default) "
         "never-joiners are a selected group and the estimate can be biased (docs/report.md). "
         "A positive spillover means in-cell comparisons understate the total effect of "
-        "membership (DGP.md §0 rule 8)."
+        "membership (DGP.md §0 rule 8). Cell ITT: the launch's effect on the mean firm of a "
+        "cluster cell (members and non-members), cluster cells against cells without a "
+        "cluster on cell means (Callaway-Sant'Anna with sector indicators, cells as units): "
+        "who joins does not enter, so selection into membership cannot bias it"
+        + (
+            "; truth: the generator's cell mean on the observed path less the cell mean "
+            "without the policy, averaged over cluster cells"
+            if ev.truth
+            else ""
+        )
+        + "."
     )
     return Table(
         "spillovers", "Table 8: spillovers on non-member firms in cluster cells", (), note, {},

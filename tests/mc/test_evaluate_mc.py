@@ -20,6 +20,7 @@ import pytest
 import impact
 from impact.datasets import cluster_panel
 from impact.report.spec import OutcomeFamily, Spec
+from impact.report.table8_spillovers import FIRM
 
 pytestmark = pytest.mark.slow
 
@@ -57,7 +58,10 @@ def _replication(seed: int, spec: Spec) -> pd.DataFrame:
         df, truth = cluster_panel(n_firms=2000, seed=seed, scenario="S4")
         rep = impact.evaluate(df, spec, truth=truth)
     spill = rep.table("spillovers")
-    spill = spill[spill["exposure_time"].isna()].assign(estimator="spillover", effect="spillover")
+    spill = spill[spill["exposure_time"].isna()]
+    spill = spill.assign(
+        estimator=np.where(spill["design"] == FIRM, "spillover", "cell_itt"), effect="spillover"
+    )
     tab = pd.concat([rep.table("main"), spill], ignore_index=True)
     tab["seed"] = seed
     return tab

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 import impact
+from impact.datasets.cluster.truth import cell_itt
 from impact.report.evaluation import Evaluation
 from impact.report.spec import OutcomeFamily, Spec
-from impact.report.table8_spillovers import _sample
+from impact.report.table8_spillovers import CELL, FIRM, _sample
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +41,8 @@ def test_spillover_table(panel):
     df, truth = panel
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        tab = impact.evaluate(df, _spec(), truth=truth).table("spillovers")
+        full = impact.evaluate(df, _spec(), truth=truth).table("spillovers")
+    tab = full[full["design"] == FIRM]
     avg = tab[tab["exposure_time"].isna()].iloc[0]
     by_e = tab[tab["exposure_time"].notna()].set_index("exposure_time")
     post = by_e.loc[0:5]
@@ -49,4 +51,30 @@ def test_spillover_table(panel):
     te = te[(te["outcome"] == "log_emp") & te["exposure_time"].between(0, 5)]
     assert avg["true_effect"] == pytest.approx(te["effect_never_joiners"].mean(), abs=1e-12)
     assert (by_e.loc[-5:-1, "true_effect"] == 0).all()  # no spillover before the launch
-    assert avg["exposed_firms"] > 0 and 0 <= avg["pretrend_p"] <= 1
+    assert avg["units"] > 0 and 0 <= avg["pretrend_p"] <= 1
+    cell = full[full["design"] == CELL]
+    cavg = cell[cell["exposure_time"].isna()].iloc[0]
+    ci = cell_itt(truth.firm_year)
+    ci = ci[(ci["outcome"] == "log_emp") & ci["exposure_time"].between(0, 5)]
+    assert cavg["true_effect"] == pytest.approx(
+        ci.groupby("exposure_time")["itt_means"].mean().mean(), abs=1e-12
+    )
+    assert cavg["units"] == truth.cells["launch_year"].notna().sum()
+
+
+def test_cell_means_by_hand(panel):
+    """The cell panel: per cell and year the mean outcome of its firms, the launch year
+    only in cluster cells, one sector per cell."""
+    from impact.report.cell_level import cell_means
+
+    df, _ = panel
+    ev = Evaluation.build(df, _spec())
+    cells, names = cell_means(ev, "log_emp")
+    d = ev.data
+    one = d[(d["cell"] == d["cell"].iloc[0]) & (d["year"] == 2010)]
+    row = cells[(cells["cell"] == one["cell"].iloc[0]) & (cells["time"] == 2010)].iloc[0]
+    assert row["y"] == pytest.approx(one["log_emp"].mean(), abs=1e-12)
+    assert row["firms"] == len(one)
+    launched = cells.dropna(subset=["launch"])["cell"].unique()
+    assert set(launched) == set(d.loc[d["cluster_cell"].astype(bool), "cell"].unique())
+    assert len(names) == d["sector"].nunique() - 1

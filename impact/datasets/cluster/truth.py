@@ -266,7 +266,10 @@ def cell_itt(fy: pd.DataFrame) -> pd.DataFrame:
     ``itt = member_share * member_effect + (1 - member_share) * spillover``. A cell-level
     DiD of cell means with base year ``launch - 1`` identifies ``itt`` less its value in
     the base year (zero: nothing happens before a launch); ``exposure_time`` = year -
-    launch.
+    launch. With entry and exit, what a DiD of the observed cell means identifies is
+    ``itt_means``: the cell's mean outcome on the observed path (firms alive there) less
+    its mean on the no-policy path (firms alive there), which adds the launch's effect on
+    the cell's composition.
     """
     s = fy[fy["launch_year"].notna() & fy["alive_DS"]]
     member = (s["join_year"] <= s["year"]).to_numpy()
@@ -288,8 +291,15 @@ def cell_itt(fy: pd.DataFrame) -> pd.DataFrame:
         g["member_effect"] = g["sum_m"] / g["members"].where(g["members"] > 0)
         nonm = g["n_firms"] - g["members"]
         g["spillover"] = g["sum_n"] / nonm.where(nonm > 0)
+        g["itt_means"] = _path_means(fy, out, "DS") - _path_means(fy, out, "00")
         g = g.reset_index()
         g.insert(0, "outcome", out)
         g["exposure_time"] = (g["year"] - g["launch_year"]).astype(int)
         rows.append(g.drop(columns=["members", "sum_m", "sum_n"]))
     return pd.concat(rows, ignore_index=True)
+
+
+def _path_means(fy: pd.DataFrame, out: str, path: str) -> pd.Series:
+    """Mean of ``out`` on ``path`` over the cluster-cell firms alive on that path."""
+    s = fy[fy["launch_year"].notna() & fy[f"alive_{path}"]]
+    return s.groupby(["cell", "year"], sort=True)[f"{out}_{path}"].mean()

@@ -1,0 +1,73 @@
+"""The launch of a cluster as a cell-level treatment: its intention-to-treat effect on the
+mean firm of the cell (members and exposed non-members together), estimated on cell means
+with the cells as units, and its truth.
+
+Who joins does not enter the comparison (cluster cells against cells without a cluster),
+so selection into membership cannot bias it; the price is a different estimand (the
+launch's effect on the cell, a mix of the members' effect and the non-members'
+spillover, ``truth.cell_itt``) and far fewer units.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from impact.estimators.att_gt import att_gt
+from impact.report.evaluation import Evaluation
+
+__all__ = ["cell_itt_fit", "cell_means", "true_cell_itt"]
+
+
+def cell_means(ev: Evaluation, outcome: str) -> tuple[pd.DataFrame, list[str]]:
+    """Cell x period means of ``outcome`` with the launch period as cohort (NaN outside
+    cluster cells) and sector indicators (cells lie in one sector, and sectors trend
+    differently); returns the frame and the indicator names."""
+    c, d = ev.spec.columns, ev.data
+    launch = pd.to_numeric(d[c.launch], errors="coerce")
+    launch = launch.where(d[c.cluster_cell].astype(bool))
+    cols = {"y": d[outcome].to_numpy(dtype=float), "launch": launch.to_numpy(dtype=float)}
+    if c.sector:
+        cols["sector"] = d[c.sector].to_numpy()
+    frame = pd.DataFrame({"cell": d[c.cell].to_numpy(), "time": d[c.time].to_numpy(), **cols})
+    frame = frame[np.isfinite(frame["y"])]
+    agg = {"y": ("y", "mean"), "launch": ("launch", "first"), "firms": ("y", "size")}
+    if c.sector:
+        agg["sector"] = ("sector", "first")
+    cells = frame.groupby(["cell", "time"], as_index=False, sort=True).agg(**agg)
+    names: list[str] = []
+    if c.sector:
+        dummies = pd.get_dummies(cells["sector"], prefix="sector", drop_first=True, dtype=float)
+        names = [f"cell_{n}" for n in dummies.columns]
+        cells = pd.concat([cells, dummies.set_axis(names, axis=1)], axis=1)
+    return cells, names
+
+
+def cell_itt_fit(ev: Evaluation, outcome: str):
+    """Callaway-Sant'Anna on cell means (outcome regression on the sector indicators,
+    universal base period), cells as units (memoised)."""
+
+    def make():
+        cells, names = cell_means(ev, outcome)
+        return att_gt(
+            cells, y="y", unit="cell", time="time", cohort="launch", covariates=names,
+            method="reg", base_period="universal",
+        )  # fmt: skip
+
+    return ev.memo(("cell_itt", outcome), make)
+
+
+def true_cell_itt(ev: Evaluation, outcome: str) -> pd.Series | None:
+    """The generator's cell-level ITT by exposure time (mean over cluster cells of the
+    observed-path cell mean less the no-policy cell mean); None without a truth."""
+    fy = ev.truth.get("firm_year")
+    if fy is None or f"{outcome}_DS" not in fy.columns:
+        return None
+    from impact.datasets.cluster.truth import cell_itt
+
+    def make():
+        tab = cell_itt(fy)
+        tab = tab[tab["outcome"] == outcome]
+        return tab.groupby("exposure_time")["itt_means"].mean()
+
+    return ev.memo(("true_cell_itt", outcome), make)
