@@ -88,9 +88,13 @@ def fit_cohort(
     opts: SdidOptions | None = None,
     omega0: FloatArray | None = None,
     lambda0: FloatArray | None = None,
+    n_post: int | None = None,
 ) -> CohortFit:
-    """Weights and estimate of one block (donor rows, then the cohort's rows)."""
+    """Weights and estimate of one block (donor rows, then the cohort's rows), on the
+    first ``n_post`` periods from ``column`` on (all when None)."""
     Y = np.vstack([controls, treated])
+    if n_post is not None:
+        Y = Y[:, : column + n_post]
     N0 = len(controls)
     opts = sdid_options(Y, N0, column, method) if opts is None else opts
     omega, lam = fit_weights(Y, N0, column, opts, omega0, lambda0)
@@ -100,15 +104,19 @@ def fit_cohort(
 
 def fit_cohorts(
     Y: FloatArray, adoption: np.ndarray, n_control: int, method: str,
-    X: FloatArray | None = None,
+    X: FloatArray | None = None, window: int | None = None,
 ) -> list[CohortFit]:  # fmt: skip
     """Every cohort of the layout of :class:`impact.design.blocks.AdoptionBlocks`
-    (outcomes adjusted for covariates ``X`` first, see :func:`project_covariates`)."""
+    (outcomes adjusted for covariates ``X`` first, see :func:`project_covariates`);
+    ``window``: each cohort's post-periods end ``window`` periods after its adoption."""
     Y = project_covariates(Y, X, np.arange(n_control))[0]
     controls = Y[:n_control]
+    T = Y.shape[1]
+    cols = [int(a) for a in np.unique(adoption[adoption >= 0])]
+    posts = [None if window is None else min(T - a, window + 1) for a in cols]
     return [
-        fit_cohort(controls, Y[adoption == a], int(a), method)
-        for a in np.unique(adoption[adoption >= 0])
+        fit_cohort(controls, Y[adoption == a], a, method, n_post=k)
+        for a, k in zip(cols, posts, strict=True)
     ]
 
 
@@ -144,7 +152,7 @@ def placebo_se(
             rows = pseudo[start : start + k]
             start += k
             g = fit_cohort(controls[donors], controls[rows], f.column, f.opts.method, f.opts,
-                           _normalise(f.omega[donors]), f.lam)  # fmt: skip
+                           _normalise(f.omega[donors]), f.lam, f.n_post)  # fmt: skip
             taus.append(g.tau)
         draws[r] = aggregate(taus, sizes, [f.n_post for f in fits])
     return _population_sd(draws), draws
@@ -171,7 +179,7 @@ def bootstrap_se(
             f = by_col[int(col)]
             rows = trt[adoption[trt] == col]
             g = fit_cohort(Yb[ctrl], Yb[rows], f.column, f.opts.method, f.opts,
-                           _normalise(f.omega[ctrl]), f.lam)  # fmt: skip
+                           _normalise(f.omega[ctrl]), f.lam, f.n_post)  # fmt: skip
             taus.append(g.tau)
             sizes.append(len(rows))
             posts.append(f.n_post)
@@ -208,7 +216,7 @@ def jackknife_se(
                 continue
             omega = _normalise(f.omega[keep_c]) if i < n_control else f.omega
             g = fit_cohort(Yj[keep_c], Yj[rows], f.column, f.opts.method, fixed(f.opts),
-                           omega, f.lam)  # fmt: skip
+                           omega, f.lam, f.n_post)  # fmt: skip
             taus.append(g.tau)
             sizes.append(len(rows))
             posts.append(f.n_post)

@@ -59,6 +59,7 @@ def synthdid(
     treatment: str,
     method: str = "sdid",
     covariates: list[str] | None = None,
+    window: int | None = None,
     vcov: str | None = "placebo",
     replications: int = 200,
     seed: int | None = None,
@@ -94,6 +95,10 @@ def synthdid(
         2022 and Stata's ``sdid``; re-estimated in every replication). For trends that
         differ by a unit characteristic (e.g. sector), pass its interactions with the
         periods.
+    window : int, optional
+        Each cohort's post-treatment periods end ``window`` periods after its first
+        treated period (event times 0 .. window; later periods are not used), so cohorts
+        adopted at different times average the same event times. Default: every period.
     vcov : {"placebo", "bootstrap", "jackknife", None}
         Placebo (never-treated units assigned the treatment at random; needs more donors
         than treated units), unit bootstrap, fixed-weights jackknife (both need two or
@@ -130,6 +135,9 @@ def synthdid(
     covariates = [covariates] if isinstance(covariates, str) else list(covariates or [])
     if not all(isinstance(c, str) for c in covariates):
         raise InvalidOptionError(f"covariates must be column names, got {covariates!r}.")
+    whole = isinstance(window, int | np.integer) and not isinstance(window, bool)
+    if window is not None and not (whole and window >= 0):
+        raise InvalidOptionError(f"window must be a whole number >= 0, got {window!r}.")
     blocks = adoption_blocks(data, y=y, unit=unit, time=time, treatment=treatment,
                              covariates=covariates)  # fmt: skip
     Y, adoption, n0 = blocks.Y, blocks.adoption, blocks.n_control
@@ -158,7 +166,7 @@ def synthdid(
     # the estimator is scale-equivariant: fit on a unit scale (no overflow or underflow)
     scale = float(np.max(np.abs(Y))) or 1.0
     Y_raw, Y = Y, Y / scale
-    fits = fit_cohorts(Y, adoption, n0, method, X)
+    fits = fit_cohorts(Y, adoption, n0, method, X, window)
     est = scale * aggregate(
         [f.tau for f in fits], [f.n_treated for f in fits], [f.n_post for f in fits]
     )
@@ -198,7 +206,7 @@ def synthdid(
         n_units=len(Y), n_periods=Y.shape[1], n_control=n0, alpha=alpha, seed=seed,
         sample_log=blocks.sample_log,
         settings={"y": y, "unit": unit, "time": time, "treatment": treatment,
-                  "method": method, "covariates": covariates, "vcov": vcov,
+                  "method": method, "covariates": covariates, "window": window, "vcov": vcov,
                   "replications": replications},
         replications=draws, _Y=Y_raw, _units=blocks.units, _periods=labels, _adoption=adoption,
     )  # fmt: skip

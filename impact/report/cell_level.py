@@ -16,7 +16,11 @@ import pandas as pd
 from impact.estimators.att_gt import att_gt
 from impact.report.evaluation import Evaluation
 
-__all__ = ["cell_itt_fit", "cell_means", "true_cell_itt"]
+__all__ = ["cell_itt_fit", "cell_means", "cell_sdid_fit", "true_cell_itt", "true_cell_sdid"]
+
+#: Placebo replications of the cell-level synthetic DiD when some launch wave has a
+#: single cluster cell (the jackknife needs two per wave).
+SDID_PLACEBO = 100
 
 
 def cell_means(ev: Evaluation, outcome: str) -> tuple[pd.DataFrame, list[str]]:
@@ -55,6 +59,64 @@ def cell_itt_fit(ev: Evaluation, outcome: str):
         )  # fmt: skip
 
     return ev.memo(("cell_itt", outcome), make)
+
+
+def cell_sdid_fit(ev: Evaluation, outcome: str, window: int):
+    """Synthetic DiD on cell means, launches as the treatment, event times 0 .. ``window``,
+    sector-by-period indicators projected out on the donor cells; jackknife SEs (placebo
+    when a launch wave has one cell). Synthetic weights need every cell in every period:
+    cells without firms in some period are left out (``fit.sample_log`` does not see them;
+    the table counts the treated cells used). None when the design cannot be estimated
+    (fewer than two complete donor cells, or no complete cluster cell). Memoised."""
+
+    def make():
+        from impact.errors import ImpactError
+        from impact.estimators.synthdid import synthdid
+
+        cells, _ = cell_means(ev, outcome)
+        complete = cells.groupby("cell")["time"].transform("size") == cells["time"].nunique()
+        cells = cells[complete.to_numpy()]
+        cells = cells.assign(d=(cells["time"] >= cells["launch"]).astype(int))
+        names: list[str] = []
+        if "sector" in cells:
+            periods = sorted(cells["time"].unique())[1:]
+            sectors = sorted(cells["sector"].unique(), key=str)[1:]
+            extra = {
+                f"cell_sy_{i}_{j}": ((cells["sector"] == s) & (cells["time"] == t)).astype(float)
+                for i, s in enumerate(sectors) for j, t in enumerate(periods)
+            }  # fmt: skip
+            names = list(extra)
+            cells = pd.concat([cells, pd.DataFrame(extra, index=cells.index)], axis=1)
+        sizes = cells.dropna(subset=["launch"]).groupby("launch")["cell"].nunique()
+        vcov = "jackknife" if len(sizes) and (sizes >= 2).all() else "placebo"
+        try:
+            return synthdid(
+                cells, y="y", unit="cell", time="time", treatment="d", covariates=names,
+                window=window, vcov=vcov, replications=SDID_PLACEBO, seed=ev.spec.seed,
+            )  # fmt: skip
+        except ImpactError:
+            return None
+
+    return ev.memo(("cell_sdid", outcome, window), make)
+
+
+def true_cell_sdid(ev: Evaluation, outcome: str, fit) -> float:
+    """The cell-level ITT averaged as ``fit`` averages it: per launch wave over its cells
+    and its post-launch periods, waves weighted by treated cell-periods (NaN without a
+    truth)."""
+    fy = ev.truth.get("firm_year")
+    if fy is None or f"{outcome}_DS" not in fy.columns:
+        return float("nan")
+    from impact.datasets.cluster.truth import cell_itt
+
+    tab = cell_itt(fy)
+    tab = tab[(tab["outcome"] == outcome) & tab["cell"].isin(fit.treated_units)]
+    waves = fit.table
+    total = 0.0
+    for wave, w, n_post in zip(waves["cohort"], waves["weight"], waves["n_post"], strict=True):
+        sel = (tab["launch_year"] == wave) & tab["exposure_time"].between(0, n_post - 1)
+        total += w * float(tab.loc[sel, "itt_means"].mean())
+    return total
 
 
 def true_cell_itt(ev: Evaluation, outcome: str) -> pd.Series | None:

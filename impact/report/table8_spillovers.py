@@ -13,7 +13,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from impact.report.cell_level import cell_itt_fit, cell_means, true_cell_itt
+from impact.report.cell_level import (
+    cell_itt_fit,
+    cell_means,
+    cell_sdid_fit,
+    true_cell_itt,
+    true_cell_sdid,
+)
 from impact.report.evaluation import Evaluation
 from impact.report.frames import counts_frame
 from impact.report.headline import primary_estimator
@@ -38,6 +44,7 @@ def _sample(ev: Evaluation) -> pd.DataFrame:
 #: The two designs of the table: the firm-level spillover on never-joiners and the
 #: launch's intention-to-treat effect on the cluster cell's mean firm.
 FIRM, CELL = "never-joiners vs firms outside (firm level)", "launch ITT on the cell (cell means)"
+SDID = "launch ITT on the cell, synthetic DiD"
 
 
 def _rows(design, outcome, agg, truth, last, **average) -> list[dict]:
@@ -100,6 +107,15 @@ def spillovers(ev: Evaluation) -> pd.DataFrame:
                     units=_treated_cells(ev, outcome),
                     pretrend_p=cg.pretrend_test()["p_value"],
                 )  # fmt: skip
+                sd = cell_sdid_fit(ev, outcome, hi)
+                if sd is None:
+                    continue
+                rows.append({
+                    "design": SDID, "outcome": outcome, "exposure_time": pd.NA,
+                    "estimate": sd.estimate, "std_error": sd.std_error,
+                    "true_effect": true_cell_sdid(ev, outcome, sd) if ev.truth else np.nan,
+                    "units": int(sd.n_units - sd.n_control),
+                })  # fmt: skip
     return counts_frame(rows, ("exposure_time", "units"))
 
 
@@ -110,11 +126,12 @@ def _display(frame: pd.DataFrame, last: int) -> pd.DataFrame:
     for (design, o), _ in frame.groupby(["design", "outcome"], sort=False):
         sel = ((frame["design"] == design) & (frame["outcome"] == o)).to_numpy()
         f = frame[sel].set_index(keys[sel].to_numpy()).reindex(out["exposure time"])
-        name = o if design == FIRM else f"{o}, cell ITT"
+        name = {FIRM: o, CELL: f"{o}, cell ITT", SDID: f"{o}, cell ITT (SDID)"}[design]
         out[name] = [
-            "0 (reference)" if k == "-1" else f"{e:.3f} ({s:.3f})"
+            "" if pd.isna(e) and k != "-1" else ("0 (reference)" if k == "-1" else
+                                                 f"{e:.3f} ({s:.3f})")
             for k, e, s in zip(out["exposure time"], f["estimate"], f["std_error"], strict=True)
-        ]
+        ]  # fmt: skip
         if f["true_effect"].notna().any():
             out[f"{name} truth"] = f["true_effect"].to_numpy()
     return out
@@ -145,7 +162,11 @@ def table_spillovers(ev: Evaluation) -> Table:
         "membership (DGP.md §0 rule 8). Cell ITT: the launch's effect on the mean firm of a "
         "cluster cell (members and non-members), cluster cells against cells without a "
         "cluster on cell means (Callaway-Sant'Anna with sector indicators, cells as units): "
-        "who joins does not enter, so selection into membership cannot bias it"
+        "who joins does not enter, so selection into membership cannot bias it. Cell ITT "
+        "(SDID): synthetic DiD on the same cell means, event times 0 to the window end, "
+        "sector-by-year indicators projected out on the cells without a cluster, launch "
+        "waves weighted by treated cell-years, jackknife SE (cells observed in every year; "
+        "omitted when fewer than two complete cells without a cluster remain)"
         + (
             "; truth: the generator's cell mean on the observed path less the cell mean "
             "without the policy, averaged over cluster cells"

@@ -64,6 +64,11 @@ class SynthDidResult(ResultProtocol):
     _adoption: np.ndarray | None = field(default=None, repr=False)
 
     @property
+    def treated_units(self) -> pd.Index:
+        """The treated units' labels (all cohorts)."""
+        return self._units[self.n_control :]
+
+    @property
     def inference(self) -> str:
         """The standard error's method, in words."""
         if self.vcov is None:

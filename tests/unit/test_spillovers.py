@@ -5,13 +5,14 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import impact
 from impact.datasets.cluster.truth import cell_itt
 from impact.report.evaluation import Evaluation
 from impact.report.spec import OutcomeFamily, Spec
-from impact.report.table8_spillovers import CELL, FIRM, _sample
+from impact.report.table8_spillovers import CELL, FIRM, SDID, _sample
 
 
 @pytest.fixture(scope="module")
@@ -60,6 +61,10 @@ def test_spillover_table(panel):
         ci.groupby("exposure_time")["itt_means"].mean().mean(), abs=1e-12
     )
     assert cavg["units"] == truth.cells["launch_year"].notna().sum()
+    sdid = full[full["design"] == SDID].iloc[0]
+    assert pd.isna(sdid["exposure_time"]) and np.isfinite(sdid["std_error"])
+    # every launch wave is observed for event times 0-5: the two averages share the truth
+    assert sdid["true_effect"] == pytest.approx(cavg["true_effect"], abs=1e-12)
 
 
 def test_cell_means_by_hand(panel):

@@ -240,3 +240,16 @@ def test_period_time_axis_plots(prop99):
 
     assert ax is not None
     plt.close("all")
+
+
+def test_window_equals_the_panel_cut_after_the_window(prop99):
+    short = prop99[prop99["Year"] <= 1989 + 5]
+    for vcov in (None, "placebo"):
+        a = impact.synthdid(prop99, **COLS, window=5, vcov=vcov, replications=5, seed=2)
+        b = impact.synthdid(short, **COLS, vcov=vcov, replications=5, seed=2)
+        assert_close(a.estimate, b.estimate, rtol=1e-10)
+        assert a.table["n_post"].iloc[0] == 6
+        if vcov:
+            assert_close(a.std_error, b.std_error, rtol=1e-8)
+    with pytest.raises(InvalidOptionError, match="window"):
+        impact.synthdid(prop99, **COLS, window=-1)
