@@ -70,8 +70,11 @@ def project_covariates(
             + a.mean(axis=(0, 1), keepdims=True)
         )
 
-    xt = within(Xd).reshape(-1, X.shape[2])
-    beta = np.linalg.lstsq(xt, within(Yd).ravel(), rcond=None)[0]
+    xt = np.ascontiguousarray(within(Xd).reshape(-1, X.shape[2]))
+    # normal equations with a pseudo-inverse: collinear covariates (e.g. a full set of
+    # group-by-period indicators next to the period effects) get the minimum-norm beta,
+    # whose fitted values are unique
+    beta = np.linalg.pinv(xt.T @ xt) @ (xt.T @ within(Yd).ravel())
     return Y - X @ beta, beta
 
 
@@ -193,8 +196,8 @@ def jackknife_se(
     X: FloatArray | None = None,
 ) -> tuple[float, FloatArray]:  # fmt: skip
     """Algorithm 3: each unit left out in turn with the weights held fixed (the left-out
-    donor's unit weight removed and the rest renormalised; covariates re-projected
-    without it)."""
+    donor's unit weight removed and the rest renormalised) and, like the weights, the
+    covariate adjustment of the full sample held fixed."""
     if any(np.count_nonzero(f.omega) == 1 for f in fits if f.opts.update_omega):
         warnings.warn(
             "a single donor carries all the unit weight: leaving it out leaves no synthetic "
@@ -204,10 +207,10 @@ def jackknife_se(
         )
         return float("nan"), np.full(len(Y), np.nan)
     n = len(Y)
+    Yj = project_covariates(Y, X, np.arange(n_control))[0]
     loo = np.empty(n)
     for i in range(n):
         keep_c = np.delete(np.arange(n_control), i) if i < n_control else np.arange(n_control)
-        Yj = project_covariates(Y, X, keep_c)[0] if X is not None else Y
         taus, sizes, posts = [], [], []
         for f in fits:
             rows = np.flatnonzero(adoption == f.column)

@@ -92,7 +92,8 @@ def synthdid(
         Numeric (time-varying) covariates, removed from the outcome before the weights are
         found: ``Y - X beta`` with ``beta`` from the two-way fixed-effects regression of
         the never-treated donors' outcomes on them (the "projected" adjustment of Kranz
-        2022 and Stata's ``sdid``; re-estimated in every replication). For trends that
+        2022 and Stata's ``sdid``; re-estimated in every placebo and bootstrap replication,
+        held fixed with the weights in the jackknife). For trends that
         differ by a unit characteristic (e.g. sector), pass its interactions with the
         periods.
     window : int, optional
