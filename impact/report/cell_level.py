@@ -10,10 +10,15 @@ spillover, ``truth.cell_itt``) and far fewer units.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
+from impact.design.checks import unit_constant
+from impact.errors import MissingIdError
 from impact.estimators.att_gt import att_gt
+from impact.estimators.synthdid import synthdid
 from impact.report.evaluation import Evaluation
 
 __all__ = ["cell_itt_fit", "cell_means", "cell_sdid_fit", "true_cell_itt", "true_cell_sdid"]
@@ -21,6 +26,17 @@ __all__ = ["cell_itt_fit", "cell_means", "cell_sdid_fit", "true_cell_itt", "true
 #: Placebo replications of the cell-level synthetic DiD when some launch wave has a
 #: single cluster cell (the jackknife needs two per wave).
 SDID_PLACEBO = 100
+
+
+def _check_cell_constant(frame: pd.DataFrame, names: dict) -> None:
+    """The launch period and the sector describe the cell: a value that varies within a
+    cell would be silently replaced by its first one in the cell means."""
+    codes, labels = pd.factorize(frame["cell"])
+    if (codes < 0).any():
+        raise MissingIdError(f"cell column is missing on {int((codes < 0).sum())} rows.")
+    for key, col in names.items():
+        if key in frame:
+            unit_constant(frame[key], codes, col, key, pd.Index(labels, name="cell"))
 
 
 def cell_means(ev: Evaluation, outcome: str) -> tuple[pd.DataFrame, list[str]]:
@@ -34,6 +50,7 @@ def cell_means(ev: Evaluation, outcome: str) -> tuple[pd.DataFrame, list[str]]:
     if c.sector:
         cols["sector"] = d[c.sector].to_numpy()
     frame = pd.DataFrame({"cell": d[c.cell].to_numpy(), "time": d[c.time].to_numpy(), **cols})
+    _check_cell_constant(frame, {"launch": c.launch, "sector": c.sector})
     frame = frame[np.isfinite(frame["y"])]
     agg = {"y": ("y", "mean"), "launch": ("launch", "first"), "firms": ("y", "size")}
     if c.sector:
@@ -61,20 +78,25 @@ def cell_itt_fit(ev: Evaluation, outcome: str):
     return ev.memo(("cell_itt", outcome), make)
 
 
-def cell_sdid_fit(ev: Evaluation, outcome: str, window: int):
+def cell_sdid_fit(ev: Evaluation, outcome: str, window: int) -> tuple[Any, int]:
     """Synthetic DiD on cell means, launches as the treatment, event times 0 .. ``window``,
     sector-by-period indicators projected out on the donor cells; jackknife SEs (placebo
-    when a launch wave has one cell). Synthetic weights need every cell in every period:
-    cells without firms in some period are left out (``fit.sample_log`` does not see them;
-    the table counts the treated cells used). None when the design cannot be estimated
-    (fewer than two complete donor cells, or no complete cluster cell). Memoised."""
+    when a launch wave has one cell). Memoised.
+
+    Returns
+    -------
+    fit : SynthDidResult or None
+        None when the design cannot be estimated: fewer than two complete donor cells, no
+        complete cluster cell, or (placebo) no more donor than cluster cells.
+    incomplete : int
+        Cells left out because they lack firms in some period (synthetic weights need
+        every cell in every period).
+    """
 
     def make():
-        from impact.errors import ImpactError
-        from impact.estimators.synthdid import synthdid
-
         cells, _ = cell_means(ev, outcome)
         complete = cells.groupby("cell")["time"].transform("size") == cells["time"].nunique()
+        incomplete = int(cells.loc[~complete.to_numpy(), "cell"].nunique())
         cells = cells[complete.to_numpy()]
         cells = cells.assign(d=(cells["time"] >= cells["launch"]).astype(int))
         names: list[str] = []
@@ -89,13 +111,15 @@ def cell_sdid_fit(ev: Evaluation, outcome: str, window: int):
             cells = pd.concat([cells, pd.DataFrame(extra, index=cells.index)], axis=1)
         sizes = cells.dropna(subset=["launch"]).groupby("launch")["cell"].nunique()
         vcov = "jackknife" if len(sizes) and (sizes >= 2).all() else "placebo"
-        try:
-            return synthdid(
-                cells, y="y", unit="cell", time="time", treatment="d", covariates=names,
-                window=window, vcov=vcov, replications=SDID_PLACEBO, seed=ev.spec.seed,
-            )  # fmt: skip
-        except ImpactError:
-            return None
+        donors = cells.loc[cells.groupby("cell")["d"].transform("max") == 0, "cell"].nunique()
+        treated = cells["cell"].nunique() - donors
+        if donors < 2 or treated == 0 or (vcov == "placebo" and donors <= treated):
+            return None, incomplete
+        fit = synthdid(
+            cells, y="y", unit="cell", time="time", treatment="d", covariates=names,
+            window=window, vcov=vcov, replications=SDID_PLACEBO, seed=ev.spec.seed,
+        )  # fmt: skip
+        return fit, incomplete
 
     return ev.memo(("cell_sdid", outcome, window), make)
 
@@ -104,12 +128,9 @@ def true_cell_sdid(ev: Evaluation, outcome: str, fit) -> float:
     """The cell-level ITT averaged as ``fit`` averages it: per launch wave over its cells
     and its post-launch periods, waves weighted by treated cell-periods (NaN without a
     truth)."""
-    fy = ev.truth.get("firm_year")
-    if fy is None or f"{outcome}_DS" not in fy.columns:
+    tab = _truth_cells(ev, outcome)
+    if tab is None:
         return float("nan")
-    from impact.datasets.cluster.truth import cell_itt
-
-    tab = cell_itt(fy)
     tab = tab[(tab["outcome"] == outcome) & tab["cell"].isin(fit.treated_units)]
     waves = fit.table
     total = 0.0
@@ -122,14 +143,18 @@ def true_cell_sdid(ev: Evaluation, outcome: str, fit) -> float:
 def true_cell_itt(ev: Evaluation, outcome: str) -> pd.Series | None:
     """The generator's cell-level ITT by exposure time (mean over cluster cells of the
     observed-path cell mean less the no-policy cell mean); None without a truth."""
+    tab = _truth_cells(ev, outcome)
+    if tab is None:
+        return None
+    return tab[tab["outcome"] == outcome].groupby("exposure_time")["itt_means"].mean()
+
+
+def _truth_cells(ev: Evaluation, outcome: str) -> pd.DataFrame | None:
+    """The generator's ``truth.cell_itt`` table, computed once per evaluation (None when
+    the data carry no truth for ``outcome``)."""
     fy = ev.truth.get("firm_year")
     if fy is None or f"{outcome}_DS" not in fy.columns:
         return None
     from impact.datasets.cluster.truth import cell_itt
 
-    def make():
-        tab = cell_itt(fy)
-        tab = tab[tab["outcome"] == outcome]
-        return tab.groupby("exposure_time")["itt_means"].mean()
-
-    return ev.memo(("true_cell_itt", outcome), make)
+    return ev.memo(("truth_cell_itt",), lambda: cell_itt(fy))

@@ -107,7 +107,7 @@ def spillovers(ev: Evaluation) -> pd.DataFrame:
                     units=_treated_cells(ev, outcome),
                     pretrend_p=cg.pretrend_test()["p_value"],
                 )  # fmt: skip
-                sd = cell_sdid_fit(ev, outcome, hi)
+                sd, incomplete = cell_sdid_fit(ev, outcome, hi)
                 if sd is None:
                     continue
                 rows.append({
@@ -115,8 +115,9 @@ def spillovers(ev: Evaluation) -> pd.DataFrame:
                     "estimate": sd.estimate, "std_error": sd.std_error,
                     "true_effect": true_cell_sdid(ev, outcome, sd) if ev.truth else np.nan,
                     "units": int(sd.n_units - sd.n_control),
+                    "incomplete_cells": incomplete,
                 })  # fmt: skip
-    return counts_frame(rows, ("exposure_time", "units"))
+    return counts_frame(rows, ("exposure_time", "units", "incomplete_cells"))
 
 
 def _display(frame: pd.DataFrame, last: int) -> pd.DataFrame:

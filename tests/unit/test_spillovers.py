@@ -83,3 +83,30 @@ def test_cell_means_by_hand(panel):
     launched = cells.dropna(subset=["launch"])["cell"].unique()
     assert set(launched) == set(d.loc[d["cluster_cell"].astype(bool), "cell"].unique())
     assert len(names) == d["sector"].nunique() - 1
+
+
+def test_a_launch_or_sector_that_varies_within_a_cell_is_refused(panel):
+    from impact.errors import ImpactError
+    from impact.report.cell_level import cell_means
+
+    df, _ = panel
+    for col in ("launch_year", "sector"):
+        bad = df.copy()
+        first = bad.index[bad["cluster_cell"].astype(bool)][0]
+        bad.loc[first, col] = bad.loc[bad[col] != bad.loc[first, col], col].iloc[0]
+        ev = Evaluation.build(bad, _spec())
+        with pytest.raises(ImpactError, match=f"{col!r} varies within unit"):
+            cell_means(ev, "log_emp")
+
+
+def test_the_synthetic_did_row_counts_incomplete_cells(panel):
+    """Cells without firms in some year cannot get synthetic weights: left out, counted."""
+    from impact.report.cell_level import cell_means, cell_sdid_fit
+
+    df, _ = panel
+    ev = Evaluation.build(df, _spec())
+    cells = cell_means(ev, "log_emp")[0]
+    expected = int((cells.groupby("cell")["time"].size() < cells["time"].nunique()).sum())
+    fit, incomplete = cell_sdid_fit(ev, "log_emp", 5)
+    assert incomplete == expected
+    assert fit.n_units == cells["cell"].nunique() - expected
