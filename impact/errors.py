@@ -38,6 +38,7 @@ __all__ = [
     "NonPSDWarning",
     "NonPositiveInputError",
     "OutputPathError",
+    "RepeatedColumnError",
     "SampleDropWarning",
     "SpecError",
     "close_matches_hint",
@@ -114,6 +115,10 @@ class NonPositiveInputError(ImpactError):
 
 class InvalidOptionError(ImpactError):
     """An option value is not one of the accepted values."""
+
+
+class RepeatedColumnError(InvalidOptionError):
+    """The data frame holds a column the call uses under the same name more than once."""
 
 
 class ExpressionError(InvalidOptionError):

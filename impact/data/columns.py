@@ -15,6 +15,7 @@ from impact.errors import (
     EmptySampleError,
     InvalidWeightsError,
     MissingIdError,
+    RepeatedColumnError,
     close_matches_hint,
 )
 
@@ -29,6 +30,9 @@ __all__ = [
 
 def check_columns(data: pd.DataFrame, columns: Sequence[str], *, role: str = "column") -> None:
     """Raise :class:`ColumnNotFoundError` for the first name not in ``data``.
+
+    A name the frame holds more than once raises :class:`RepeatedColumnError`: pandas
+    would hand back a frame where a column was meant, and which copy counts is a guess.
 
     Parameters
     ----------
@@ -46,6 +50,14 @@ def check_columns(data: pd.DataFrame, columns: Sequence[str], *, role: str = "co
             raise ColumnNotFoundError(
                 f"{role} {col!r} is not a column of the data."
                 + close_matches_hint(col, data.columns)
+            )
+    if data.columns.is_unique:
+        return
+    for col in dict.fromkeys(columns):
+        if (data.columns == col).sum() > 1:
+            raise RepeatedColumnError(
+                f"the data frame has {int((data.columns == col).sum())} columns named "
+                f"{col!r} ({role}); rename or drop the copies first."
             )
 
 

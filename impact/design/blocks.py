@@ -64,11 +64,6 @@ def _check_roles(data: pd.DataFrame, roles: dict) -> None:
     used = list(roles.values())
     if len(set(used)) < len(used):
         raise InvalidOptionError(f"y, unit, time and treatment must be different columns: {roles}.")
-    for c in dict.fromkeys(used):
-        if (data.columns == c).sum() > 1:
-            raise InvalidOptionError(
-                f"the data frame has several columns named {c!r}; rename them first."
-            )
     y, time = data[roles["y"]], data[roles["time"]]
     if pd.api.types.is_bool_dtype(y) or not pd.api.types.is_numeric_dtype(y):
         raise ColumnTypeError(f"outcome {roles['y']!r} must be numeric, got dtype {y.dtype}.")

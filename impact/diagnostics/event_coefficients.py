@@ -18,7 +18,7 @@ from impact.results.did_multiplegt import DidMultiplegtResult
 from impact.results.event_study import EventStudyResult
 from impact.results.linear import FeolsResult
 
-__all__ = ["EventCoefficients", "event_coefficients", "real_number"]
+__all__ = ["EventCoefficients", "event_coefficients"]
 
 #: A feols coefficient of an ``i(var, ref=...)`` dummy, ``var::k``, or of an
 #: ``i(var, by, ref=...)`` interaction, ``var::k:by``.
@@ -58,17 +58,6 @@ class EventCoefficients:
         """The post-periods: event times after the reference (with anticipation, the
         anticipation periods between the reference and 0 count as post)."""
         return self.rel_time > self.reference
-
-
-def real_number(name: str, value: object) -> float:
-    """``value`` as a finite float; bools, strings and other objects are refused."""
-    if isinstance(value, bool | str) or not isinstance(
-        value, int | float | np.integer | np.floating
-    ):
-        raise InvalidOptionError(f"{name} must be a number, got {value!r}.")
-    if not np.isfinite(float(value)):
-        raise InvalidOptionError(f"{name} must be finite, got {value!r}.")
-    return float(value)
 
 
 def event_coefficients(result: Any, reference: int | None = None) -> EventCoefficients:

@@ -12,11 +12,7 @@ import numpy as np
 import pandas as pd
 
 from impact._typing import FloatArray
-from impact.diagnostics.event_coefficients import (
-    EventCoefficients,
-    event_coefficients,
-    real_number,
-)
+from impact.diagnostics.event_coefficients import EventCoefficients, event_coefficients
 from impact.diagnostics.honest_arp import arp_set, union_test
 from impact.diagnostics.honest_constraints import (
     BIAS_DIRECTIONS,
@@ -28,6 +24,7 @@ from impact.diagnostics.honest_constraints import (
 from impact.diagnostics.honest_flci import flci_smoothness
 from impact.errors import InvalidOptionError
 from impact.inference.intervals import interval
+from impact.options import check_alpha, check_choice, real_number
 from impact.results.honest_did import HonestDiDResult
 
 __all__ = ["honest_did"]
@@ -210,20 +207,13 @@ class _Options:
         return "ARP hybrid (C-LF)" if self.kappa > 0 else "ARP conditional"
 
 
-def _choice(name: str, value: object, allowed: tuple) -> None:
-    if not (value is None or isinstance(value, str)) or value not in allowed:
-        raise InvalidOptionError(f"{name} must be one of {allowed}, got {value!r}.")
-
-
 def _options(method, M, Mbar, bias, monotonicity, alpha, resolution, test, seed,
              grid_points) -> _Options:  # fmt: skip
-    _choice("method", method, ("smoothness", "relative_magnitude"))
-    _choice("bias", bias, (None, *BIAS_DIRECTIONS))
-    _choice("monotonicity", monotonicity, (None, *MONOTONE_DIRECTIONS))
-    _choice("test", test, ("hybrid", "conditional"))
-    alpha = real_number("alpha", alpha)
-    if not 0 < alpha < 1:
-        raise InvalidOptionError(f"alpha must be in (0, 1), got {alpha!r}.")
+    check_choice("method", method, ("smoothness", "relative_magnitude"))
+    check_choice("bias", bias, (None, *BIAS_DIRECTIONS))
+    check_choice("monotonicity", monotonicity, (None, *MONOTONE_DIRECTIONS))
+    check_choice("test", test, ("hybrid", "conditional"))
+    alpha = check_alpha(alpha)
     if resolution is not None:
         resolution = real_number("breakdown_resolution", resolution)
         if resolution <= 0:

@@ -6,9 +6,10 @@ from typing import Any
 
 import numpy as np
 
-from impact.diagnostics.event_coefficients import event_coefficients, real_number
+from impact.diagnostics.event_coefficients import event_coefficients
 from impact.diagnostics.pretrend_power import power_at_slope, slope_for_power
 from impact.errors import InvalidOptionError
+from impact.options import check_alpha, real_number
 from impact.results.pretrend_power import PretrendPowerResult, power_table
 
 __all__ = ["pretrend_power"]
@@ -55,9 +56,7 @@ def pretrend_power(
     """
     if (slope is None) == (power is None):
         raise InvalidOptionError("give exactly one of slope= and power=.")
-    alpha = real_number("alpha", alpha)
-    if not 0 < alpha < 1:
-        raise InvalidOptionError(f"alpha must be in (0, 1), got {alpha!r}.")
+    alpha = check_alpha(alpha)
     coef = event_coefficients(result, reference)
     if slope is None:
         power = real_number("power", power)

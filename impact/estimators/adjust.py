@@ -19,6 +19,7 @@ from impact.inference import multiple_testing as mt
 from impact.inference.clusters import cluster_sums
 from impact.inference.intervals import two_sided_p
 from impact.inference.wild_cluster import WEIGHT_TYPES, draw_weights
+from impact.options import check_seed, whole_number
 from impact.results.adjusted import AdjustedResult
 from impact.results.aggregate import AggregateResult
 from impact.results.att_gt import ATTgtResult
@@ -172,12 +173,10 @@ def _source(test: _Test, cluster: str | None, impose_null: bool) -> _Source:
 def _check(method, B, weights, seed) -> None:
     if method not in ADJUST_METHODS:
         raise InvalidOptionError(f"method must be one of {ADJUST_METHODS}, got {method!r}.")
-    if isinstance(B, bool) or not isinstance(B, (int, np.integer)) or B < MIN_DRAWS:
-        raise InvalidOptionError(f"B must be an integer >= {MIN_DRAWS}, got {B!r}.")
+    whole_number("B", B, MIN_DRAWS)
     if weights not in WEIGHT_TYPES:
         raise InvalidOptionError(f"weights must be one of {WEIGHT_TYPES}, got {weights!r}.")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise InvalidOptionError(f"seed must be an integer >= 0, got {seed!r}.")
+    check_seed(seed)
 
 
 def adjust(

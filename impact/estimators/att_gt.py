@@ -20,6 +20,7 @@ from impact.estimators.att_gt_engine import att_gt_in_engine
 from impact.estimators.att_gt_rcs import estimate_rcs
 from impact.inference.clusters import check_cluster_count
 from impact.inference.vcov import one_cluster
+from impact.options import check_alpha, check_choice, check_seed, whole_number
 from impact.results.att_gt import ATTgtResult
 
 __all__ = ["EmptyCellWarning", "att_gt"]
@@ -53,6 +54,38 @@ def _warn_separated(cells: list, grid) -> None:
             SeparationWarning,
             stacklevel=3,
         )
+
+
+#: A standard error at or below this is zero (R ``did`` treats 10 sqrt(eps) so).
+ZERO_SE = 10 * np.sqrt(np.finfo(float).eps)
+
+
+def warn_zero_se(table: pd.DataFrame, cells: str, why: str) -> None:
+    """Warn when estimated cells of ``table`` have a standard error of zero.
+
+    R ``did`` turns such SEs into NA silently; a zero SE makes a t-statistic infinite and
+    an interval a point, so the user is told which cells and why it happens.
+    """
+    se = table["std_error"].to_numpy(dtype=float)
+    estimated = np.isfinite(table["estimate"].to_numpy(dtype=float))
+    if "base_period" in table:  # a universal base period's own cell is 0 by construction
+        estimated &= (table["time"] != table["base_period"]).to_numpy()
+    zero = np.flatnonzero(estimated & (se <= ZERO_SE))
+    if len(zero):
+        warnings.warn(
+            f"{len(zero)} {cells} cells have a standard error of zero ({why}): their "
+            "intervals and tests are not informative.",
+            ImpactWarning,
+            stacklevel=3,
+        )
+
+
+def _checked(res: ATTgtResult) -> ATTgtResult:
+    warn_zero_se(
+        res.table, "ATT(g,t)", "an outcome that does not vary within the cell's groups, "
+        "one unit per group, or clusters that nest the cohorts"
+    )  # fmt: skip
+    return res
 
 
 def att_gt(
@@ -159,6 +192,11 @@ def att_gt(
     Callaway, B., & Sant'Anna, P. H. C. (2021). Difference-in-differences with multiple
     time periods. Journal of Econometrics, 225(2), 200–230.
     """
+    check_alpha(alpha)
+    whole_number("min_cell_units", min_cell_units, 1)
+    whole_number("bootstrap", bootstrap, 2, optional=True)
+    check_seed(seed, optional=True)
+    check_choice("bootstrap_weights", bootstrap_weights, ("rademacher", "mammen"))
     if control not in ("never", "notyet"):
         raise InvalidOptionError(f"control must be 'never' or 'notyet', got {control!r}.")
     if base_period not in ("varying", "universal"):
@@ -216,7 +254,8 @@ def att_gt(
             bootstrap_weights=bootstrap_weights, settings=settings, grid=pan.grid, rows=rows,
         )  # fmt: skip
         one = {"n_clusters": rows.n} if cluster == unit and codes is None else {}
-        return dataclasses.replace(res, engine_use=chosen.meter.since(chosen.name, start), **one)
+        res = dataclasses.replace(res, engine_use=chosen.meter.since(chosen.name, start), **one)
+        return _checked(res)
     design = staggered_design(
         data,
         unit=None if panel == "rcs" else unit,
@@ -250,28 +289,30 @@ def att_gt(
             check_cluster_count(int(r["cluster"].max()) + 1, cluster, "att_gt")
         _warn_empty(r["empty"], min_cell_units, design.grid)
         r["log"].announce("att_gt")
-        return ATTgtResult.build(
-            cells=r["cells"],
-            att=r["att"],
-            inf=r["inf"],
-            n_treated=r["n_treat"],
-            n_control=r["n_ctrl"],
-            wide_cohort=r["cohort"],
-            wide_weights=r["weights"],
-            observed=r["observed"],
-            periods=r["periods"],
-            cluster=r["cluster"],
-            cluster_labels=r["cluster_labels"],
-            anticipation=anticipation,
-            alpha=alpha,
-            sample_log=r["log"],
-            notes=r["notes"],
-            bootstrap=bootstrap,
-            seed=seed,
-            bootstrap_weights=bootstrap_weights,
-            settings=settings,
-            grid=design.grid,
-            call=call,
+        return _checked(
+            ATTgtResult.build(
+                cells=r["cells"],
+                att=r["att"],
+                inf=r["inf"],
+                n_treated=r["n_treat"],
+                n_control=r["n_ctrl"],
+                wide_cohort=r["cohort"],
+                wide_weights=r["weights"],
+                observed=r["observed"],
+                periods=r["periods"],
+                cluster=r["cluster"],
+                cluster_labels=r["cluster_labels"],
+                anticipation=anticipation,
+                alpha=alpha,
+                sample_log=r["log"],
+                notes=r["notes"],
+                bootstrap=bootstrap,
+                seed=seed,
+                bootstrap_weights=bootstrap_weights,
+                settings=settings,
+                grid=design.grid,
+                call=call,
+            )
         )
     wide = wide_arrays(design, data, y=y, covariates=covariates, cluster=cluster)
     if cluster:
@@ -299,27 +340,29 @@ def att_gt(
     _warn_empty(empty, min_cell_units, design.grid)
     _warn_separated(separated, design.grid)
     log.announce("att_gt")
-    return ATTgtResult.build(
-        cells=cells,
-        att=att,
-        inf=inf,
-        n_treated=n_treat,
-        n_control=n_ctrl,
-        wide_cohort=g_all,
-        wide_weights=wide.weights,
-        units=pd.Index(wide.units, name=unit),
-        observed=~np.isnan(wide.y),
-        periods=periods,
-        cluster=wide.cluster,
-        cluster_labels=wide.cluster_labels,
-        anticipation=anticipation,
-        alpha=alpha,
-        sample_log=log,
-        notes=notes,
-        bootstrap=bootstrap,
-        seed=seed,
-        bootstrap_weights=bootstrap_weights,
-        settings=settings,
-        grid=design.grid,
-        call=call,
+    return _checked(
+        ATTgtResult.build(
+            cells=cells,
+            att=att,
+            inf=inf,
+            n_treated=n_treat,
+            n_control=n_ctrl,
+            wide_cohort=g_all,
+            wide_weights=wide.weights,
+            units=pd.Index(wide.units, name=unit),
+            observed=~np.isnan(wide.y),
+            periods=periods,
+            cluster=wide.cluster,
+            cluster_labels=wide.cluster_labels,
+            anticipation=anticipation,
+            alpha=alpha,
+            sample_log=log,
+            notes=notes,
+            bootstrap=bootstrap,
+            seed=seed,
+            bootstrap_weights=bootstrap_weights,
+            settings=settings,
+            grid=design.grid,
+            call=call,
+        )
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numbers
 import warnings
 
 import numpy as np
@@ -16,6 +15,7 @@ from impact.inference.conley_taber import (
     ferman_pinto_scale,
     injective_assignments,
 )
+from impact.options import check_alpha, check_seed, whole_number
 from impact.results.conley_taber import ConleyTaberResult
 
 __all__ = ["conley_taber"]
@@ -40,14 +40,11 @@ def _check(data, y, cell, time, launch, alpha, correction, draws, seed) -> None:
     for role, col in (("y", y), ("cell", cell), ("time", time), ("launch", launch)):
         if not isinstance(col, str) or col not in data.columns:
             raise InvalidOptionError(f"{role}={col!r} is not a column of the data.")
-    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not 0 < alpha < 1:
-        raise InvalidOptionError(f"alpha must be in (0, 1), got {alpha!r}.")
+    check_alpha(alpha)
     if correction not in CORRECTIONS:
         raise InvalidOptionError(f"correction must be one of {CORRECTIONS}, got {correction!r}.")
-    if isinstance(draws, bool) or not isinstance(draws, (int, np.integer)) or draws < MIN_DRAWS:
-        raise InvalidOptionError(f"draws must be an integer >= {MIN_DRAWS}, got {draws!r}.")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise InvalidOptionError(f"seed must be an integer >= 0, got {seed!r}.")
+    whole_number("draws", draws, MIN_DRAWS)
+    check_seed(seed)
     if not pd.api.types.is_numeric_dtype(data[y]) or pd.api.types.is_bool_dtype(data[y]):
         raise InvalidOptionError(f"outcome {y!r} must be numeric, got {data[y].dtype}.")
     check_launch(data[launch], launch)

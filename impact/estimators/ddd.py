@@ -20,11 +20,12 @@ from impact.errors import (
     InvalidOptionError,
     SeparationWarning,
 )
-from impact.estimators.att_gt import EmptyCellWarning
+from impact.estimators.att_gt import EmptyCellWarning, warn_zero_se
 from impact.estimators.att_gt_cells import gt_cells
 from impact.estimators.ddd_cells import estimate_ddd_cells
 from impact.inference.clusters import check_cluster_count
 from impact.inference.vcov import one_cluster
+from impact.options import check_alpha, check_choice, check_seed, whole_number
 from impact.results.ddd import DDDResult
 
 __all__ = ["ddd"]
@@ -38,14 +39,6 @@ _CHOICES = {
 }
 
 
-def _whole(value, name: str, low: int, optional: bool = False) -> None:
-    if optional and value is None:
-        return
-    ok = isinstance(value, int | np.integer) and not isinstance(value, bool) and value >= low
-    if not ok:
-        raise InvalidOptionError(f"{name} must be a whole number >= {low}, got {value!r}.")
-
-
 def _check_options(data, names: dict, options: dict, alpha) -> None:
     if not isinstance(data, pd.DataFrame):
         raise InvalidOptionError(
@@ -55,19 +48,9 @@ def _check_options(data, names: dict, options: dict, alpha) -> None:
     for name, value in names.items():
         if not (isinstance(value, str) or (value is None and name == "weights")):
             raise InvalidOptionError(f"{name} must be a column name, got {value!r}.")
-    used = [v for v in names.values() if v is not None]
-    repeated = [c for c in dict.fromkeys(used) if (data.columns == c).sum() > 1]
-    if repeated:
-        raise InvalidOptionError(
-            f"the data frame has several columns named {repeated[0]!r}; rename them first."
-        )
     for name, value in options.items():
-        if not isinstance(value, str) or value not in _CHOICES[name]:
-            allowed = " or ".join(repr(c) for c in _CHOICES[name])
-            raise InvalidOptionError(f"{name} must be {allowed}, got {value!r}.")
-    real = isinstance(alpha, float | int | np.floating) and not isinstance(alpha, bool)
-    if not (real and 0 < alpha < 1):
-        raise InvalidOptionError(f"alpha must be in (0, 1), got {alpha!r}.")
+        check_choice(name, value, _CHOICES[name])
+    check_alpha(alpha)
 
 
 def _partition(data: pd.DataFrame, design, col: str) -> np.ndarray:
@@ -215,9 +198,9 @@ def ddd(
          "panel": panel, "covariates_at": covariates_at},
         alpha,
     )  # fmt: skip
-    _whole(min_cell_units, "min_cell_units", 1)
-    _whole(bootstrap, "bootstrap", 2, optional=True)
-    _whole(seed, "seed", 0, optional=True)
+    whole_number("min_cell_units", min_cell_units, 1)
+    whole_number("bootstrap", bootstrap, 2, optional=True)
+    check_seed(seed, optional=True)
     covariates = [covariates] if isinstance(covariates, str) else list(covariates or [])
     if not all(isinstance(c, str) for c in covariates):
         raise InvalidOptionError(f"covariates must be column names, got {covariates!r}.")
@@ -276,20 +259,11 @@ def ddd(
         notes=list(design.notes), bootstrap=bootstrap, seed=seed,
         bootstrap_weights=bootstrap_weights, settings=settings, grid=design.grid,
     )  # fmt: skip
-    zero = np.flatnonzero((res.table["std_error"] <= _ZERO_SE).to_numpy())
-    if len(zero):
-        warnings.warn(
-            f"{len(zero)} DDD(g,t) cells have a standard error of zero (subgroups of one unit, "
-            "or clusters that nest the cohorts or the partition): their intervals and tests "
-            "are not informative.",
-            ImpactWarning,
-            stacklevel=2,
-        )
+    warn_zero_se(
+        res.table, "DDD(g,t)", "subgroups of one unit, or clusters that nest the cohorts "
+        "or the partition"
+    )  # fmt: skip
     return dataclasses.replace(res, table=res.table.assign(comparisons=est.n_comparisons))
-
-
-#: A standard error at or below this is zero (R ``did`` treats 10 sqrt(eps) so).
-_ZERO_SE = 10 * np.sqrt(np.finfo(float).eps)
 
 
 def _cells(cells: list, grid) -> str:

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from numbers import Integral
 
 import numpy as np
 import pandas as pd
@@ -44,21 +43,10 @@ from impact.estimators.dcdh_effects import (
     lead_eligible,
 )
 from impact.inference.clusters import check_cluster_count
+from impact.options import check_alpha, check_flag, whole_number
 from impact.results.did_multiplegt import DidMultiplegtResult
 
 __all__ = ["did_multiplegt"]
-
-
-def _count(value: object, name: str, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, Integral) or int(value) < low:
-        raise InvalidOptionError(f"{name} must be a whole number >= {low}, got {value!r}.")
-    return int(value)
-
-
-def _flag(value: object, name: str) -> bool:
-    if not isinstance(value, bool | np.bool_):
-        raise InvalidOptionError(f"{name} must be True or False, got {value!r}.")
-    return bool(value)
 
 
 def did_multiplegt(
@@ -151,10 +139,10 @@ def did_multiplegt(
                         ("cluster", cluster), ("weights", weights)):  # fmt: skip
         if not (isinstance(value, str) or (value is None and name in ("cluster", "weights"))):
             raise InvalidOptionError(f"{name} must be a column name, got {value!r}.")
-    effects = _count(effects, "effects", 1)
-    placebo = _count(placebo, "placebo", 0)
+    effects = whole_number("effects", effects, 1)
+    placebo = whole_number("placebo", placebo, 0)
     flags = {
-        name: _flag(value, name)
+        name: check_flag(name, value)
         for name, value in (("normalized", normalized), ("same_switchers", same_switchers),
                             ("same_switchers_pl", same_switchers_pl),
                             ("only_never_switchers", only_never_switchers))
@@ -163,9 +151,7 @@ def did_multiplegt(
         raise InvalidOptionError(f"switchers must be 'both', 'in' or 'out', got {switchers!r}.")
     if flags["same_switchers_pl"] and not flags["same_switchers"]:
         raise InvalidOptionError("same_switchers_pl=True applies with same_switchers=True.")
-    real = isinstance(alpha, float | int | np.floating) and not isinstance(alpha, bool)
-    if not (real and 0 < alpha < 1):
-        raise InvalidOptionError(f"alpha must be in (0, 1), got {alpha!r}.")
+    check_alpha(alpha)
     trends = [trends_nonparam] if isinstance(trends_nonparam, str) else trends_nonparam
     if trends is not None and not all(isinstance(c, str) for c in trends):
         raise InvalidOptionError(f"trends_nonparam must be column names, got {trends_nonparam!r}.")

@@ -4,7 +4,6 @@ for inference with few clusters."""
 
 from __future__ import annotations
 
-import numbers
 import warnings
 
 import numpy as np
@@ -23,6 +22,7 @@ from impact.inference.linear_wild_t import (
 from impact.inference.wild_cluster import WEIGHT_TYPES, draw_weights
 from impact.linear.demean import demean
 from impact.linear.fixed_effects import FixedEffects
+from impact.options import check_alpha, check_seed, whole_number
 from impact.results.att_gt import ATTgtResult
 from impact.results.did_wildboot import DiDWildBootResult
 from impact.results.event_study import EventStudyResult
@@ -42,14 +42,11 @@ AGGREGATIONS = (None, "simple", "dynamic", "group", "calendar")
 def _check(data, B, weights, alpha, seed, aggregate) -> None:
     if not isinstance(data, pd.DataFrame):
         raise InvalidOptionError(f"data must be the fit's DataFrame, got {type(data).__name__}.")
-    if isinstance(B, bool) or not isinstance(B, (int, np.integer)) or B < MIN_DRAWS:
-        raise InvalidOptionError(f"B must be an integer >= {MIN_DRAWS}, got {B!r}.")
+    whole_number("B", B, MIN_DRAWS)
     if weights not in WEIGHT_TYPES:
         raise InvalidOptionError(f"weights must be one of {WEIGHT_TYPES}, got {weights!r}.")
-    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not 0 < alpha < 1:
-        raise InvalidOptionError(f"alpha must be in (0, 1), got {alpha!r}.")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise InvalidOptionError(f"seed must be an integer >= 0, got {seed!r}.")
+    check_alpha(alpha)
+    check_seed(seed)
     if aggregate not in AGGREGATIONS:
         raise InvalidOptionError(f"aggregate must be one of {AGGREGATIONS}, got {aggregate!r}.")
 

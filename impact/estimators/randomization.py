@@ -15,6 +15,7 @@ from impact.inference.assignments import (
     draw_assignments,
     enumerate_assignments,
 )
+from impact.options import check_seed, whole_number
 from impact.results.protocol import ResultProtocol
 from impact.results.randomization import RandomizationResult
 
@@ -86,14 +87,12 @@ def cell_table(data, cell, launch, strata) -> tuple[pd.Index, np.ndarray, np.nda
 
 
 def _check(draws, statistic, alternative, seed) -> None:
-    if isinstance(draws, bool) or not isinstance(draws, (int, np.integer)) or draws < MIN_DRAWS:
-        raise InvalidOptionError(f"draws must be an integer >= {MIN_DRAWS}, got {draws!r}.")
+    whole_number("draws", draws, MIN_DRAWS)
     if statistic not in STATISTICS:
         raise InvalidOptionError(f"statistic must be one of {STATISTICS}, got {statistic!r}.")
     if alternative not in ALTERNATIVES:
         raise InvalidOptionError(f"alternative must be one of {ALTERNATIVES}, got {alternative!r}.")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise InvalidOptionError(f"seed must be an integer >= 0, got {seed!r}.")
+    check_seed(seed)
 
 
 def _read(result: object, term: str, statistic: str, where: str) -> tuple[float, float, float]:

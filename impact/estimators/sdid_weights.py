@@ -35,6 +35,7 @@ __all__ = [
     "frank_wolfe",
     "sdid_options",
     "sparsify",
+    "trajectory",
 ]
 
 #: Iterations before the weights are sparsified, and at most after (R synthdid defaults).
@@ -181,6 +182,43 @@ def block_estimate(Y: FloatArray, N0: int, T0: int, omega: FloatArray, lam: Floa
     u = np.r_[-omega, np.full(N1, 1.0 / N1)]
     v = np.r_[-lam, np.full(T1, 1.0 / T1)]
     return float(u @ Y @ v)
+
+
+def trajectory(
+    Y: FloatArray,
+    N0: int,
+    treated: np.ndarray,
+    T0: int,
+    omega: FloatArray,
+    lam: FloatArray,
+    shift: bool,
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """The treated units' mean path and its synthetic control, period by period.
+
+    Parameters
+    ----------
+    Y : ndarray
+        All units' outcomes, the ``N0`` donors first.
+    treated : ndarray of bool
+        The treated units of the block among the rows after the donors.
+    T0 : int
+        The block's pre-treatment periods (the first ``T0`` columns).
+    omega, lam : ndarray
+        The block's unit weights (on the donors) and time weights (on the pre-periods).
+    shift : bool
+        Shift the synthetic path by the time-weighted pre-period gap, as SDID and DiD
+        do (SC matches levels, so it is not shifted).
+
+    Returns
+    -------
+    treated_mean, synthetic, time_weight : ndarray
+        Each of length ``Y.shape[1]``; ``time_weight`` is zero after ``T0``.
+    """
+    treated_mean = Y[N0:][treated].mean(axis=0)
+    synthetic = omega @ Y[:N0]
+    if shift:
+        synthetic = synthetic + lam @ (treated_mean[:T0] - synthetic[:T0])
+    return treated_mean, synthetic, np.r_[lam, np.zeros(Y.shape[1] - T0)]
 
 
 def fixed(opts: SdidOptions) -> SdidOptions:

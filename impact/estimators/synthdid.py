@@ -15,7 +15,9 @@ from impact.estimators.sdid_inference import (
     jackknife_se,
     placebo_se,
 )
+from impact.estimators.sdid_weights import trajectory
 from impact.inference.intervals import interval
+from impact.options import check_alpha, check_seed, whole_number
 from impact.results.synthdid import SynthDidResult
 
 __all__ = ["synthdid"]
@@ -39,15 +41,10 @@ def _check(data, names: dict, method, vcov, replications, alpha, seed=None) -> N
         raise InvalidOptionError(
             f"vcov must be 'placebo', 'bootstrap', 'jackknife' or None, got {vcov!r}."
         )
-    whole = isinstance(replications, int | np.integer) and not isinstance(replications, bool)
-    if vcov in ("placebo", "bootstrap") and not (whole and replications >= 2):
-        raise InvalidOptionError(f"replications must be a whole number >= 2, got {replications!r}.")
-    real = isinstance(alpha, float | int | np.floating) and not isinstance(alpha, bool)
-    if not (real and 0 < alpha < 1):
-        raise InvalidOptionError(f"alpha must be in (0, 1), got {alpha!r}.")
-    ok = isinstance(seed, int | np.integer) and not isinstance(seed, bool) and seed >= 0
-    if seed is not None and not ok:
-        raise InvalidOptionError(f"seed must be an integer >= 0, got {seed!r}.")
+    if vcov in ("placebo", "bootstrap"):
+        whole_number("replications", replications, 2)
+    check_alpha(alpha)
+    check_seed(seed, optional=True)
 
 
 def synthdid(
@@ -136,9 +133,7 @@ def synthdid(
     covariates = [covariates] if isinstance(covariates, str) else list(covariates or [])
     if not all(isinstance(c, str) for c in covariates):
         raise InvalidOptionError(f"covariates must be column names, got {covariates!r}.")
-    whole = isinstance(window, int | np.integer) and not isinstance(window, bool)
-    if window is not None and not (whole and window >= 0):
-        raise InvalidOptionError(f"window must be a whole number >= 0, got {window!r}.")
+    window = whole_number("window", window, 0, optional=True)
     blocks = adoption_blocks(data, y=y, unit=unit, time=time, treatment=treatment,
                              covariates=covariates)  # fmt: skip
     Y, adoption, n0 = blocks.Y, blocks.adoption, blocks.n_control
@@ -200,6 +195,14 @@ def synthdid(
         pd.DataFrame({"cohort": labels[f.column], "time": labels[: f.column], "weight": f.lam})
         for f in fits
     ], ignore_index=True)  # fmt: skip
+    paths = pd.concat([
+        pd.DataFrame(dict(zip(
+            ("treated", "synthetic", "time_weight"),
+            trajectory(Y_raw, n0, adoption[n0:] == f.column, f.column, f.omega, f.lam,
+                       shift=method != "sc"), strict=True,
+        ))).assign(cohort=labels[f.column], time=labels)
+        for f in fits
+    ], ignore_index=True)[["cohort", "time", "treated", "synthetic", "time_weight"]]  # fmt: skip
     blocks.sample_log.announce("synthdid")
     return SynthDidResult(
         estimate=est, std_error=se, conf_low=float(lo[0]), conf_high=float(hi[0]),
@@ -209,5 +212,5 @@ def synthdid(
         settings={"y": y, "unit": unit, "time": time, "treatment": treatment,
                   "method": method, "covariates": covariates, "window": window, "vcov": vcov,
                   "replications": replications},
-        replications=draws, _Y=Y_raw, _units=blocks.units, _periods=labels, _adoption=adoption,
+        replications=draws, paths=paths, _units=blocks.units,
     )  # fmt: skip

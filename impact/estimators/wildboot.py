@@ -4,7 +4,6 @@ the score bootstrap of one coefficient of a fepois fit."""
 from __future__ import annotations
 
 import dataclasses
-import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -23,6 +22,7 @@ from impact.inference.test_inversion import invert_test, unrestricted_interval
 from impact.inference.vcov import cluster_intersections
 from impact.inference.wild_cluster import WEIGHT_TYPES, WildDraws, draw_weights, wild_draws
 from impact.linear.demean import demean
+from impact.options import check_alpha, check_flag, check_seed, whole_number
 from impact.results.linear import FeolsResult
 from impact.results.poisson import FepoisResult
 from impact.results.wildboot import WildBootResult, p_values
@@ -39,18 +39,14 @@ def _check(B, weights, alpha, pvalue, seed, null, impose_null) -> None:
         raise InvalidOptionError(f"null must be a number, got {null!r}.")
     if not np.isfinite(null):
         raise InvalidOptionError(f"null must be finite, got {null!r}.")
-    if not isinstance(impose_null, (bool, np.bool_)):
-        raise InvalidOptionError(f"impose_null must be True or False, got {impose_null!r}.")
-    if isinstance(B, bool) or not isinstance(B, (int, np.integer)) or B < MIN_DRAWS:
-        raise InvalidOptionError(f"B must be an integer >= {MIN_DRAWS}, got {B!r}.")
+    check_flag("impose_null", impose_null)
+    whole_number("B", B, MIN_DRAWS)
     if weights not in WEIGHT_TYPES:
         raise InvalidOptionError(f"weights must be one of {WEIGHT_TYPES}, got {weights!r}.")
-    if not isinstance(alpha, numbers.Real) or isinstance(alpha, bool) or not 0 < alpha < 1:
-        raise InvalidOptionError(f"alpha must be in (0, 1), got {alpha!r}.")
+    check_alpha(alpha)
     if pvalue not in PVALUE_TYPES:
         raise InvalidOptionError(f"pvalue must be one of {PVALUE_TYPES}, got {pvalue!r}.")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise InvalidOptionError(f"seed must be an integer >= 0, got {seed!r}.")
+    check_seed(seed)
 
 
 def wildboot(

@@ -39,6 +39,9 @@ class SynthDidResult(ResultProtocol):
         ``cohort``, ``time``, ``weight``: each cohort's weights on its pre-treatment periods.
     replications : ndarray or None
         The placebo or bootstrap estimates, or the leave-one-out estimates (jackknife).
+    paths : DataFrame
+        ``cohort``, ``time``, ``treated``, ``synthetic``, ``time_weight``: every cohort's
+        :meth:`trajectories`.
     """
 
     estimate: float
@@ -58,10 +61,8 @@ class SynthDidResult(ResultProtocol):
     sample_log: SampleLog
     settings: Mapping[str, Any]
     replications: FloatArray | None = field(default=None, repr=False)
-    _Y: FloatArray | None = field(default=None, repr=False)
+    paths: pd.DataFrame | None = field(default=None, repr=False)
     _units: pd.Index | None = field(default=None, repr=False)
-    _periods: pd.Index | None = field(default=None, repr=False)
-    _adoption: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def treated_units(self) -> pd.Index:
@@ -130,20 +131,8 @@ class SynthDidResult(ResultProtocol):
             raise InvalidOptionError(
                 f"cohort {g!r} is not one of the result's cohorts {tab['cohort'].tolist()}."
             )
-        col = int(np.flatnonzero(self._periods == g)[0])
-        Y, n0 = self._Y, self.n_control
-        treated = Y[n0:][self._adoption[n0:] == col].mean(axis=0)
-        w = self.unit_weights.loc[self.unit_weights["cohort"] == g, "weight"].to_numpy()
-        synth = w @ Y[:n0]
-        lam = self.time_weights.loc[self.time_weights["cohort"] == g, "weight"].to_numpy()
-        if self.method == "sdid" or self.method == "did":
-            shift = lam @ (treated[:col] - synth[:col])
-        else:
-            shift = 0.0
-        return pd.DataFrame({
-            "time": self._periods, "treated": treated, "synthetic": synth + shift,
-            "time_weight": np.r_[lam, np.zeros(len(treated) - col)],
-        })  # fmt: skip
+        rows = self.paths[self.paths["cohort"] == g]
+        return rows.drop(columns="cohort").reset_index(drop=True)
 
     def plot(self, cohort: Any = None, ax: object = None) -> object:
         """The cohort's mean outcome and its synthetic control over time, the adoption
@@ -160,7 +149,8 @@ class SynthDidResult(ResultProtocol):
         x = (x.dt.to_timestamp() if isinstance(x.dtype, pd.PeriodDtype) else x).to_numpy()
         ax.plot(x, tr["treated"], color=c[0], label="treated")
         ax.plot(x, tr["synthetic"], color=c[1], linestyle="--", label="synthetic control")
-        ax.axvline(x[int(np.flatnonzero(self._periods == g)[0])], color="0.5", linewidth=0.8)
+        ax.axvline(x[int(np.flatnonzero((tr["time"] == g).to_numpy())[0])], color="0.5",
+                   linewidth=0.8)  # fmt: skip
         lo, hi = ax.get_ylim()
         bars = tr["time_weight"].to_numpy()
         if bars.max() > 0:

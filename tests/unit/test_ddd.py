@@ -16,6 +16,7 @@ from impact.errors import (
     EmptySampleError,
     ImpactError,
     InvalidOptionError,
+    RepeatedColumnError,
 )
 from impact.estimators.att_gt import EmptyCellWarning
 
@@ -281,5 +282,5 @@ def test_counts_and_seeds_are_checked(kw):
 
 def test_repeated_column_names_are_refused():
     d = staggered_panel()
-    with pytest.raises(InvalidOptionError, match="several columns"):
+    with pytest.raises(RepeatedColumnError, match="2 columns named 'q'"):
         _fit(pd.concat([d, d[["q"]]], axis=1))

@@ -213,7 +213,7 @@ def test_review_inputs(prop99):
         impact.synthdid(prop99.astype({"Year": str}), **COLS, vcov=None)
     with pytest.raises(ColumnTypeError, match="numeric"):
         impact.synthdid(prop99.astype({"PacksPerCapita": str}), **COLS, vcov=None)
-    with pytest.raises(InvalidOptionError, match="several columns"):
+    with pytest.raises(InvalidOptionError, match="2 columns named"):
         impact.synthdid(pd.concat([prop99, prop99[["PacksPerCapita"]]], axis=1), **COLS)
     with pytest.raises(InvalidOptionError, match="different columns"):
         impact.synthdid(prop99, **{**COLS, "y": "treated"})
@@ -253,3 +253,13 @@ def test_window_equals_the_panel_cut_after_the_window(prop99):
             assert_close(a.std_error, b.std_error, rtol=1e-8)
     with pytest.raises(InvalidOptionError, match="window"):
         impact.synthdid(prop99, **COLS, window=-1)
+
+
+@pytest.mark.parametrize("method", ["sdid", "sc", "did"])
+def test_the_trajectories_gap_after_adoption_is_the_estimate(prop99, method):
+    """Closed form: tau = mean over post-periods of treated minus the (shifted) synthetic."""
+    res = impact.synthdid(prop99, **COLS, method=method, vcov=None)
+    tr = res.trajectories()
+    post = tr["time"] >= res.table["cohort"].iloc[0]
+    gap = (tr.loc[post, "treated"] - tr.loc[post, "synthetic"]).mean()
+    assert abs(gap - res.estimate) < 1e-9 * abs(res.estimate)
