@@ -17,6 +17,7 @@ from impact.diagnostics.pretrend import pretrend_power
 from impact.diagnostics.twfe_weights import twfe_weights
 from impact.estimators.adjust import adjust
 from impact.estimators.att_gt import att_gt
+from impact.estimators.cell_itt import cell_itt
 from impact.estimators.conley_taber import conley_taber
 from impact.estimators.ddd import ddd
 from impact.estimators.did_multiplegt import did_multiplegt
@@ -52,6 +53,7 @@ __all__ = [
     "adjust",
     "att_gt",
     "bacon",
+    "cell_itt",
     "cohort_from_membership",
     "conley_taber",
     "contamination_weights",

@@ -41,6 +41,7 @@ __all__ = [
     "dummy_sums",
     "first_stage",
     "imputation_fit",
+    "weighted_effects",
 ]
 
 #: The sample log's reason of the observations that cannot be imputed.
@@ -274,6 +275,60 @@ def first_stage(
     )
 
 
+def weighted_effects(
+    fs: FirstStage,
+    idx1: np.ndarray,
+    tau: FloatArray,
+    W1: FloatArray,
+    groups: tuple[np.ndarray, ...],
+    c_row: np.ndarray,
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Weighted averages of imputed effects and their Theorem 3 cluster scores.
+
+    Parameters
+    ----------
+    fs : FirstStage
+        The fitted first stage.
+    idx1 : ndarray of int
+        Sample rows of the imputed (treated, imputable) observations.
+    tau : ndarray
+        Their imputed effects.
+    W1 : ndarray, shape (len(idx1), k)
+        One column of weights per estimand (``tau @ W1``).
+    groups : tuple of ndarray
+        Keys (aligned with ``idx1``) of the groups within which effects are taken as
+        homogeneous: each treated residual is the effect net of its group mean, which
+        makes the variance conservative (BJS 2024, Theorem 3); finer groups (e.g.
+        cohort, horizon and membership) make it less so.
+    c_row : ndarray of int
+        Cluster code of every sample row (clusters must contain whole units).
+
+    Returns
+    -------
+    estimate : ndarray (k,)
+    scores : ndarray (clusters, k)
+        Cluster sums of every observation's term: the variance is ``scores' scores``.
+    scale2 : ndarray (k,)
+        Sum of the squared terms of single observations.
+    """
+    n_c = int(c_row.max()) + 1
+    est = tau @ W1
+    # untreated weights: minus the projection of the treated weights on the FE design
+    a_w, l_w = fs.system.solve(
+        group_sums(fs.ucode[idx1], fs.n_u, W1), group_sums(fs.tcode[idx1], fs.n_t, W1)
+    )
+    key = pd.factorize(pd.MultiIndex.from_arrays(list(groups)))[0]
+    eps1 = tau - (np.bincount(key, weights=tau) / np.bincount(key))[key]
+    S = group_sums(c_row[idx1], n_c, W1 * eps1[:, None])
+    scale2 = np.sum((W1 * eps1[:, None]) ** 2, axis=0)
+    c0, u0, t0, resid0 = c_row[fs.untreated], fs.u0, fs.t0, fs.resid0
+    for j in range(W1.shape[1]):  # untreated weights -(a_w + l_w), column by column
+        term0 = (a_w[u0, j] + l_w[t0, j]) * resid0
+        S[:, j] -= np.bincount(c0, weights=term0, minlength=n_c)
+        scale2[j] += term0 @ term0
+    return est, S, scale2
+
+
 def imputation_fit(
     data: pd.DataFrame,
     spec: FirstStageSpec,
@@ -301,8 +356,8 @@ def imputation_fit(
             "imputation absorbs unit effects; 'absorb' (a coarser group) is did2s's option."
         )
     fs = first_stage(data, spec, (cluster,) if cluster else ())
-    ucode, tcode, n_u, n_t, period, g_row = fs.ucode, fs.tcode, fs.n_u, fs.n_t, fs.period, fs.cohort
-    u0, t0, resid0, alpha, lam, yv = fs.u0, fs.t0, fs.resid0, fs.alpha, fs.lam, fs.y
+    ucode, tcode, n_u, period, g_row = fs.ucode, fs.tcode, fs.n_u, fs.period, fs.cohort
+    alpha, lam, yv = fs.alpha, fs.lam, fs.y
     imputable = fs.imputable & ~fs.untreated
     idx1 = np.flatnonzero(imputable)
     tau = yv[idx1] - alpha[ucode[idx1]] - lam[tcode[idx1]]
@@ -314,14 +369,6 @@ def imputation_fit(
     W1 = np.column_stack(
         [(h == k) / max((h == k).sum(), 1) for k in hs] + [(h >= 0) / max((h >= 0).sum(), 1)]
     )
-    est = tau @ W1
-    # untreated weights: minus the projection of the treated weights on the FE design
-    a_w, l_w = fs.system.solve(group_sums(ucode[idx1], n_u, W1), group_sums(tcode[idx1], n_t, W1))
-    # treated residuals: imputed effect net of its cohort-horizon mean (conservative)
-    cell = pd.factorize(pd.MultiIndex.from_arrays([g_row[idx1], h]))[0]
-    n_cell = np.bincount(cell)
-    tau_bar = (np.bincount(cell, weights=tau) / n_cell)[cell]
-    eps1 = tau - tau_bar
     if cluster:
         c_row = cluster_codes(data[cluster].to_numpy()[fs.keep], cluster)[0]
     else:
@@ -333,13 +380,7 @@ def imputation_fit(
             "needs clusters that contain whole units (the unit or coarser)."
         )
     check_cluster_count(n_c, cluster or spec.unit, "imputation")
-    c0 = c_row[fs.untreated]
-    S = group_sums(c_row[idx1], n_c, W1 * eps1[:, None])
-    scale2 = np.sum((W1 * eps1[:, None]) ** 2, axis=0)
-    for j in range(W1.shape[1]):  # untreated weights -(a_w + l_w), column by column
-        term0 = (a_w[u0, j] + l_w[t0, j]) * resid0
-        S[:, j] -= np.bincount(c0, weights=term0, minlength=n_c)
-        scale2[j] += term0 @ term0
+    est, S, scale2 = weighted_effects(fs, idx1, tau, W1, (g_row[idx1], h), c_row)
     V = S.T @ S
     return ImputationFit(
         horizons=hs,

@@ -18,10 +18,19 @@ import pandas as pd
 from impact.design.checks import unit_constant
 from impact.errors import MissingIdError
 from impact.estimators.att_gt import att_gt
+from impact.estimators.cell_itt import cell_itt
 from impact.estimators.synthdid import synthdid
 from impact.report.evaluation import Evaluation
 
-__all__ = ["cell_itt_fit", "cell_means", "cell_sdid_fit", "true_cell_itt", "true_cell_sdid"]
+__all__ = [
+    "cell_itt_fit",
+    "cell_means",
+    "cell_sdid_fit",
+    "cell_split_fit",
+    "true_cell_itt",
+    "true_cell_sdid",
+    "true_cell_split",
+]
 
 #: Placebo replications of the cell-level synthetic DiD when some launch wave has a
 #: single cluster cell (the jackknife needs two per wave).
@@ -158,3 +167,40 @@ def _truth_cells(ev: Evaluation, outcome: str) -> pd.DataFrame | None:
     from impact.datasets.cluster.truth import cell_itt
 
     return ev.memo(("truth_cell_itt",), lambda: cell_itt(fy))
+
+
+def cell_split_fit(ev: Evaluation, outcome: str, window: int):
+    """The launch's ITT on cluster-cell firms split into members and non-members
+    (:func:`impact.cell_itt`: firm and sector-by-year effects fitted on never-exposed
+    firm-years, exposure times 0 .. ``window``, clustered by cell). None when some
+    member firm-year is not exposed (membership before the launch or outside a cluster
+    cell: the split's design does not apply). Memoised."""
+    c, n = ev.spec.columns, ev.names
+
+    def make():
+        d = ev.data
+        launch = pd.to_numeric(d[c.launch], errors="coerce").where(d[c.cluster_cell].astype(bool))
+        exposed = d[c.time].to_numpy(dtype=float) >= launch.to_numpy(dtype=float)
+        if ((d[n.member].to_numpy() == 1) & ~exposed).any():
+            return None
+        return cell_itt(
+            d.assign(**{n.exposure: launch}), y=outcome, unit=c.unit, time=c.time, cell=c.cell,
+            launch=n.exposure, member=n.member,
+            fixed_effects=f"{c.sector}^{c.time}" if c.sector else None, max_e=window,
+        )  # fmt: skip
+
+    return ev.memo(("cell_split", outcome, window), make)
+
+
+def true_cell_split(ev: Evaluation, outcome: str, fit) -> np.ndarray | None:
+    """Each of ``fit``'s estimands on the generator's effects ``Y(D,S) - Y(0,0)`` of the
+    same firm-years with the same weights (None without a truth)."""
+    fy = ev.truth.get("firm_year")
+    if fy is None or f"{outcome}_DS" not in fy.columns:
+        return None
+    c = ev.spec.columns
+    rows = ev.data.iloc[fit.rows]
+    keys = pd.MultiIndex.from_arrays([rows[c.unit].to_numpy(), rows[c.time].to_numpy()])
+    gap = (fy[f"{outcome}_DS"] - fy[f"{outcome}_00"]).to_numpy()
+    tau = pd.Series(gap, index=pd.MultiIndex.from_arrays([fy["firm_id"], fy["year"]]))
+    return tau.reindex(keys).to_numpy() @ fit.weights

@@ -17,8 +17,10 @@ from impact.report.cell_level import (
     cell_itt_fit,
     cell_means,
     cell_sdid_fit,
+    cell_split_fit,
     true_cell_itt,
     true_cell_sdid,
+    true_cell_split,
 )
 from impact.report.evaluation import Evaluation
 from impact.report.frames import counts_frame
@@ -45,6 +47,12 @@ def _sample(ev: Evaluation) -> pd.DataFrame:
 #: launch's intention-to-treat effect on the cluster cell's mean firm.
 FIRM, CELL = "never-joiners vs firms outside (firm level)", "launch ITT on the cell (cell means)"
 SDID = "launch ITT on the cell, synthetic DiD"
+#: The split of the launch's ITT on cluster-cell firms (``impact.cell_itt``), by component.
+SPLIT = {
+    "itt": "launch ITT on cell firms, imputation",
+    "members": "members' direct effect, imputation",
+    "non_members": "non-members' spillover, imputation",
+}
 
 
 def _rows(design, outcome, agg, truth, last, **average) -> list[dict]:
@@ -68,6 +76,22 @@ def _rows(design, outcome, agg, truth, last, **average) -> list[dict]:
 def _treated_cells(ev: Evaluation, outcome: str) -> int:
     cells = cell_means(ev, outcome)[0]
     return int(cells.loc[cells["launch"].notna(), "cell"].nunique())
+
+
+def _split_rows(ev: Evaluation, outcome: str, last: int) -> list[dict]:
+    """The overall ITT on cluster-cell firms and its two parts, each with its weight."""
+    fit = cell_split_fit(ev, outcome, last)
+    if fit is None:
+        return []
+    truth = true_cell_split(ev, outcome, fit) if ev.truth else None
+    tab = fit.table
+    return [
+        {"design": SPLIT[r.component], "outcome": outcome, "exposure_time": pd.NA,
+         "estimate": r.estimate, "std_error": r.std_error,
+         "true_effect": np.nan if truth is None else float(truth[i]),
+         "units": int(r.n_cells), "weight": float(r.weight)}
+        for i, r in enumerate(tab.itertuples()) if pd.isna(r.rel_time)
+    ]  # fmt: skip
 
 
 def spillovers(ev: Evaluation) -> pd.DataFrame:
@@ -107,6 +131,7 @@ def spillovers(ev: Evaluation) -> pd.DataFrame:
                     units=_treated_cells(ev, outcome),
                     pretrend_p=cg.pretrend_test()["p_value"],
                 )  # fmt: skip
+                rows += _split_rows(ev, outcome, hi)
                 sd, incomplete = cell_sdid_fit(ev, outcome, hi)
                 if sd is None:
                     continue
@@ -127,7 +152,11 @@ def _display(frame: pd.DataFrame, last: int) -> pd.DataFrame:
     for (design, o), _ in frame.groupby(["design", "outcome"], sort=False):
         sel = ((frame["design"] == design) & (frame["outcome"] == o)).to_numpy()
         f = frame[sel].set_index(keys[sel].to_numpy()).reindex(out["exposure time"])
-        name = {FIRM: o, CELL: f"{o}, cell ITT", SDID: f"{o}, cell ITT (SDID)"}[design]
+        name = {FIRM: o, CELL: f"{o}, cell ITT", SDID: f"{o}, cell ITT (SDID)",
+                SPLIT["itt"]: f"{o}, ITT on cell firms", SPLIT["members"]: f"{o}, members",
+                SPLIT["non_members"]: f"{o}, non-members"}[design]  # fmt: skip
+        if design in (SPLIT["members"], SPLIT["non_members"]):
+            name += f" (weight {f['weight'].dropna().iloc[0]:.2f})"
         out[name] = [
             "" if pd.isna(e) and k != "-1" else ("0 (reference)" if k == "-1" else
                                                  f"{e:.3f} ({s:.3f})")
@@ -171,6 +200,17 @@ def table_spillovers(ev: Evaluation) -> Table:
         + (
             "; truth: the generator's cell mean on the observed path less the cell mean "
             "without the policy, averaged over cluster cells"
+            if ev.truth
+            else ""
+        )
+        + ". ITT on cell firms = weight x members + weight x non-members (imputation: firm "
+        "and sector-by-year effects fitted on firm-years not exposed to a launch, cells "
+        "weighted equally, SEs clustered by cell, BJS 2024 Theorem 3): the ITT is "
+        "selection-free like the cell ITT; its split assumes members and non-members would "
+        "have trended alike within the cell, so under selection into membership the "
+        "members' part is biased up and the non-members' down (docs/report.md)"
+        + (
+            "; truth: Y(observed) - Y(no policy) of the same firm-years, same weights"
             if ev.truth
             else ""
         )

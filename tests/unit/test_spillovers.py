@@ -110,3 +110,21 @@ def test_the_synthetic_did_row_counts_incomplete_cells(panel):
     fit, incomplete = cell_sdid_fit(ev, "log_emp", 5)
     assert incomplete == expected
     assert fit.n_units == cells["cell"].nunique() - expected
+
+
+def test_the_split_rows_add_up_in_estimates_and_truths(panel):
+    """Table 8's imputation rows: ITT = w members + (1 - w) non-members, in the estimates
+    and in the generator's truth of the same firm-years."""
+    from impact.report.table8_spillovers import SPLIT
+
+    df, truth = panel
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        full = impact.evaluate(df, _spec(), truth=truth).table("spillovers")
+    rows = full[full["design"].isin(SPLIT.values())].set_index("design")
+    itt, m, n = (rows.loc[SPLIT[k]] for k in ("itt", "members", "non_members"))
+    assert m["weight"] + n["weight"] == pytest.approx(1.0, abs=1e-12)
+    for col in ("estimate", "true_effect"):
+        split = m["weight"] * m[col] + n["weight"] * n[col]
+        assert itt[col] == pytest.approx(split, abs=1e-12)
+    assert np.isfinite(rows["true_effect"]).all() and (rows["units"] > 0).all()
