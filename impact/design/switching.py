@@ -35,6 +35,7 @@ from impact.data.columns import check_columns, require_cluster_complete, validat
 from impact.data.panel import Panel
 from impact.data.samplelog import SampleLog
 from impact.design.checks import check_numeric, unit_constant
+from impact.design.switching_fill import fill_treatments, first_true
 from impact.errors import ClusterError, EmptySampleError, ImpactError, InvalidOptionError
 
 __all__ = ["SwitchingDesign", "switching_design"]
@@ -73,6 +74,9 @@ class SwitchingDesign:
     units : Index (G,)
         The user's ids of the groups.
     sample_log : SampleLog
+    X : ndarray (k, G, T) or None
+        The ``controls`` on the same grid (rows with a missing control are dropped
+        before the design is built, as the authors' command drops them).
     """
 
     Y: FloatArray
@@ -90,6 +94,8 @@ class SwitchingDesign:
     times: np.ndarray
     units: pd.Index
     sample_log: SampleLog
+    #: (k, G, T) control variables (NaN where missing), ``None`` without controls
+    X: FloatArray | None = None
 
     @property
     def n_groups(self) -> int:
@@ -98,16 +104,6 @@ class SwitchingDesign:
     @property
     def n_periods(self) -> int:
         return int(self.Y.shape[1])
-
-
-def _first_true(mask: np.ndarray, default: int) -> IntArray:
-    """Column of the first True in each row (``default`` where none)."""
-    return np.where(mask.any(axis=1), mask.argmax(axis=1), default)
-
-
-def _last_true(mask: np.ndarray, default: int) -> IntArray:
-    T = mask.shape[1]
-    return np.where(mask.any(axis=1), T - 1 - mask[:, ::-1].argmax(axis=1), default)
 
 
 def _grid(
@@ -141,6 +137,7 @@ def switching_design(
     weights: str | None = None,
     trends_nonparam: Sequence[str] = (),
     freq: str | None = None,
+    controls: Sequence[str] = (),
 ) -> SwitchingDesign:
     """Validate a panel and build the arrays of :class:`SwitchingDesign` (rules in the
     module docstring).
@@ -159,7 +156,8 @@ def switching_design(
     roles = [(y, "outcome"), (treatment, "treatment")]
     for col, role in roles:
         check_columns(data, [col], role=f"{role} column")
-    used = [c for c in (y, unit, time, treatment, cluster, weights, *trends_nonparam) if c]
+    used = [c for c in (y, unit, time, treatment, cluster, weights, *trends_nonparam,
+                        *controls) if c]  # fmt: skip
     repeated = sorted({str(c) for c in used if c in data.columns and (data.columns == c).sum() > 1})
     if repeated:
         raise InvalidOptionError(f"columns {repeated} appear more than once in the data.")
@@ -176,9 +174,20 @@ def switching_design(
     if weights is not None:
         check_columns(data, [weights], role="weights column")
     check_columns(data, list(trends_nonparam), role="trends_nonparam column")
+    check_columns(data, list(controls), role="control")
+    check_numeric(data, list(controls), "control")
     panel = Panel(data, unit=unit, time=time, freq=freq)
-    Y, D, W, present, g_code, _, dates = _grid(data, y, treatment, weights, panel)
+    Y, D, W, present, g_code, t_code, dates = _grid(data, y, treatment, weights, panel)
     log = SampleLog(n_initial=len(data))
+    X = np.full((len(controls), *Y.shape), np.nan)
+    for j, col in enumerate(controls):
+        X[j, g_code, t_code] = data[col].to_numpy(dtype=float, na_value=np.nan)
+    no_x = present & ~np.isfinite(X).all(axis=0)
+    log = log.with_drop(
+        "missing_controls", "rows with a missing or infinite control", int(no_x.sum())
+    )
+    present &= ~no_x
+    Y[no_x], D[no_x] = np.nan, np.nan
     infinite = {
         col: int(np.isinf(data[col].to_numpy(dtype=float, na_value=np.nan)).sum())
         for col in (y, treatment)
@@ -200,7 +209,7 @@ def switching_design(
     Dobs = np.isfinite(D) & present
 
     # 3. baseline and the rows after a group has been both above and below it
-    t_min = _first_true(Dobs, 0)
+    t_min = first_true(Dobs, 0)
     d = D[np.arange(len(D)), t_min]
     above = np.logical_or.accumulate(Dobs & (D > d[:, None]), axis=1)
     below = np.logical_or.accumulate(Dobs & (D < d[:, None]), axis=1)
@@ -214,7 +223,7 @@ def switching_design(
     Dobs &= present
     changed = np.logical_or.accumulate(Dobs & (D != d[:, None]), axis=1)
     T = Y.shape[1]
-    F = _first_true(changed, T)
+    F = first_true(changed, T)
 
     # 4. comparison classes (baseline x trends categories) without variation in switch dates
     alive = present.any(axis=1)
@@ -258,12 +267,13 @@ def switching_design(
     T = T_max + 1
     keep = present.any(axis=1)
     Y, D, W, present, changed = (a[keep, :T] for a in (Y, D, W, present, changed))
+    X = X[:, keep, :T]
     d, F, level = d[keep], np.minimum(F[keep], T), level[keep]
     first_switch = first_switch[keep]
     units = panel.unit_labels[keep]
     Y = np.where(present, Y, np.nan)
     D = np.where(present, D, np.nan)
-    Y, D, F, trunc, uncertain = _fill(Y, D, F, d, present, T)
+    Y, D, F, trunc, uncertain = fill_treatments(Y, D, F, d, present, T)
     log = log.with_drop(
         "uncertain_switch",
         "rows of switchers whose switch date is uncertain (treatment missing just before it), "
@@ -310,46 +320,8 @@ def switching_design(
         Y=Y, D=D, N=N, comparison=level, d=d, F=F, d_switch=d_switch,
         T_g=T_g, L=T_g - F + 1, side=side, cluster=cl, n_clusters=n_cl,
         times=np.asarray(dates[:T]), units=units, sample_log=log,
+        X=np.where(np.isfinite(Y), X, np.nan) if len(controls) else None,
     )  # fmt: skip
-
-
-def _fill(
-    Y: FloatArray, D: FloatArray, F: IntArray, d: FloatArray, present: np.ndarray, T: int
-) -> tuple[FloatArray, FloatArray, IntArray, IntArray, np.ndarray]:
-    """Missing treatments implied by their neighbours; uncertain switch dates.
-
-    Returns the outcome (NaN outside the periods a group's status is known), the filled
-    treatment, the switch periods (``T`` for groups kept as comparisons only) and the
-    period after each group's last certain status (``T + 1`` for switchers), and the
-    cells whose outcome an uncertain switch date hides.
-    """
-    Y, D = Y.copy(), D.copy()
-    t = np.arange(T)
-    Dobs = np.isfinite(D)
-    t_min = _first_true(Dobs, 0)
-    t_max = _last_true(Dobs, -1)
-    Y[t[None, :] < t_min[:, None]] = np.nan
-    switcher = F < T
-    last = _last_true(Dobs & (t[None, :] < F[:, None]), -1)
-    hole = present & ~Dobs
-    before = switcher[:, None] & (t > t_min[:, None]) & (t < last[:, None]) & hole
-    D[before] = np.broadcast_to(d[:, None], D.shape)[before]
-    uncertain = switcher & (last < F - 1)
-    hidden = uncertain[:, None] & (t[None, :] > last[:, None])
-    hidden_obs = hidden & np.isfinite(Y)
-    Y[hidden] = np.nan
-    F = np.where(uncertain, T, F)
-    switcher = F < T
-    rows = np.arange(len(F))
-    at_switch = np.where(switcher, D[rows, np.minimum(F, T - 1)], np.nan)
-    after = switcher[:, None] & (t[None, :] > F[:, None]) & hole
-    D[after] = np.broadcast_to(at_switch[:, None], D.shape)[after]
-    never = ~switcher
-    between = never[:, None] & (t > t_min[:, None]) & (t < t_max[:, None]) & hole
-    D[between] = np.broadcast_to(d[:, None], D.shape)[between]
-    Y[never[:, None] & (t[None, :] > t_max[:, None])] = np.nan
-    trunc = np.where(never, t_max + 1, T + 1)
-    return Y, D, F, trunc, hidden_obs
 
 
 def _clusters(

@@ -24,6 +24,7 @@ import numpy as np
 
 from impact._typing import BoolArray, FloatArray, IntArray
 from impact.design.switching import SwitchingDesign
+from impact.estimators.dcdh_controls import ControlFit, control_correction
 
 __all__ = ["Horizon", "change", "eligible", "horizon_stats", "lead_eligible"]
 
@@ -127,6 +128,8 @@ def horizon_stats(
     switcher: BoolArray,
     h: int,
     side: int,
+    dX: FloatArray | None = None,
+    controls: ControlFit | None = None,
 ) -> Horizon:
     """Estimate, influence functions and counts of one direction (``side`` 1: in, 0: out).
 
@@ -140,6 +143,9 @@ def horizon_stats(
     switcher : ndarray (G,) of bool
         Groups that are switchers of this horizon (any direction; the row is
         ``F - 1 + l``).
+    dX, controls : ndarray (k, G, T) and ControlFit, optional
+        The controls' changes over the same span as ``dY`` (already netted out of it)
+        and their fit: the influence function gains the estimation of ``theta``.
     """
     G, T = dY.shape
     N, b = design.N, design.comparison
@@ -163,6 +169,8 @@ def horizon_stats(
     phi = (coef * y).sum(axis=1) / weight
     centred, scale = _centring(design, y, dist & (N != 0), ctrl & (N != 0))
     phi_var = (coef * scale * (y - centred)).sum(axis=1) / weight
+    if controls is not None:
+        phi_var = phi_var + control_correction(coef, dX, weight, controls)
     sign = 1.0 if side == 1 else -1.0
     D = design.D - design.d[:, None]
     window = (t[None, :] >= design.F[:, None]) & (t[None, :] <= (design.F - 1 + h)[:, None])

@@ -36,6 +36,7 @@ from impact._typing import FloatArray
 from impact.design.switching import SwitchingDesign, switching_design
 from impact.errors import ImpactWarning, InvalidOptionError
 from impact.estimators.dcdh_assemble import SIDES, assemble
+from impact.estimators.dcdh_controls import ControlFit, fit_controls, net_of_controls
 from impact.estimators.dcdh_effects import (
     change,
     eligible,
@@ -66,6 +67,7 @@ def did_multiplegt(
     only_never_switchers: bool = False,
     switchers: str = "both",
     trends_nonparam: Sequence[str] | None = None,
+    controls: Sequence[str] | None = None,
     freq: str | None = None,
     alpha: float = 0.05,
 ) -> DidMultiplegtResult:
@@ -102,6 +104,13 @@ def did_multiplegt(
     trends_nonparam : sequence of str, optional
         Time-invariant categories (e.g. ``["sector"]``) within which switchers are
         compared: groups of other categories may trend differently.
+    controls : sequence of str, optional
+        Time-varying control variables. For each baseline treatment, the outcome's first
+        differences are regressed on the controls' first differences and period effects
+        among the groups not switched yet; every outcome change in the effects and
+        placebos is then net of the controls' change times those coefficients, and the
+        standard errors account for their estimation (the authors' ``controls``). Rows
+        with a missing control are dropped (counted).
     freq : str, optional
         Frequency of a datetime or Period time column (``"Y"``, ``"Q"``, ``"M"``), when
         it is not inferred. Periods are the ranks of the observed dates either way.
@@ -155,6 +164,9 @@ def did_multiplegt(
     trends = [trends_nonparam] if isinstance(trends_nonparam, str) else trends_nonparam
     if trends is not None and not all(isinstance(c, str) for c in trends):
         raise InvalidOptionError(f"trends_nonparam must be column names, got {trends_nonparam!r}.")
+    xs = [controls] if isinstance(controls, str) else list(controls or [])
+    if not all(isinstance(c, str) for c in xs):
+        raise InvalidOptionError(f"controls must be column names, got {controls!r}.")
     design = switching_design(
         data,
         y=y,
@@ -165,32 +177,35 @@ def did_multiplegt(
         weights=weights,
         trends_nonparam=tuple(trends or ()),
         freq=freq,
+        controls=tuple(xs),
     )
     check_cluster_count(design.n_clusters, cluster or unit, "did_multiplegt")
     sides = SIDES[switchers]
     n_eff, n_pl = _horizons(design, sides, effects, placebo)
-    controls = [_controls(design, h, 0, flags["only_never_switchers"]) for h in range(n_eff + 1)]
-    ok = [eligible(design, controls[h][0], controls[h][1], h) for h in range(1, n_eff + 1)]
+    cfit = fit_controls(design) if xs else None
+    never = flags["only_never_switchers"]
+    changes = [_changes(design, h, 0, never, cfit) for h in range(n_eff + 1)]
+    ok = [eligible(design, changes[h][0], changes[h][1], h) for h in range(1, n_eff + 1)]
     still = np.ones(design.n_groups, dtype=bool)
     if flags["same_switchers"]:
         still = np.logical_and.reduce(ok) & (design.F - 1 + n_eff <= design.T_g)
     eff = [
-        [horizon_stats(design, *controls[h], ok[h - 1] & still, h, s) for s in sides]
+        [_stats(design, changes[h], ok[h - 1] & still, h, s, cfit) for s in sides]
         for h in range(1, n_eff + 1)
     ]
-    pl_controls = [_controls(design, h, h, flags["only_never_switchers"]) for h in range(n_pl + 1)]
+    pl_changes = [_changes(design, h, h, never, cfit) for h in range(n_pl + 1)]
     fill = still.copy()
     if flags["same_switchers"] and flags["same_switchers_pl"]:
         for h in range(1, n_pl + 1):
             fill &= lead_eligible(design, h, flags["only_never_switchers"])
     pls = [
-        [horizon_stats(design, *pl_controls[h], ok[h - 1] & fill, h, s) for s in sides]
+        [_stats(design, pl_changes[h], ok[h - 1] & fill, h, s, cfit) for s in sides]
         for h in range(1, n_pl + 1)
     ]
     return assemble(design, eff, pls, flags["normalized"], alpha, {
         "y": y, "unit": unit, "time": time, "treatment": treatment, "effects": effects,
         "placebo": placebo, "cluster": cluster, "weights": weights, "switchers": switchers,
-        "trends_nonparam": list(trends or []),
+        "trends_nonparam": list(trends or []), "controls": xs,
         **flags,
     }, cluster)  # fmt: skip
 
@@ -221,18 +236,28 @@ def _horizons(
     return n_eff, n_pl
 
 
-def _controls(
-    design: SwitchingDesign, h: int, lead: int, only_never: bool
-) -> tuple[FloatArray, FloatArray]:
-    """The change of horizon ``l`` (placebo when ``lead``) and the not-yet-switcher
-    indicator (NaN where the change, or effect ``l``'s change, is missing)."""
+def _stats(design, changes, switcher, h: int, side: int, cfit):
+    dY, control, dX = changes
+    return horizon_stats(design, dY, control, switcher, h, side, dX=dX, controls=cfit)
+
+
+def _changes(
+    design: SwitchingDesign, h: int, lead: int, only_never: bool, cfit: ControlFit | None
+) -> tuple[FloatArray, FloatArray, FloatArray | None]:
+    """The change of horizon ``l`` (placebo when ``lead``; net of the controls' change
+    with controls), the not-yet-switcher indicator (NaN where the change, or effect
+    ``l``'s change, is missing) and the controls' change."""
     if h == 0:
         empty = np.full_like(design.Y, np.nan)
-        return empty, empty
+        return empty, empty, None
     T = design.n_periods
     t = np.arange(T)[None, :]
     effect_change = change(design.Y, 0, h)
     dY = effect_change if not lead else change(design.Y, 2 * h, h)
+    dX = None
+    if cfit is not None:
+        dX = np.stack([change(x, 2 * h if lead else 0, h) for x in design.X])
+        dY = net_of_controls(dY, dX, cfit)
     unchanged = design.F[:, None] > t
     if only_never:
         unchanged &= (design.F == T)[:, None]
@@ -241,4 +266,4 @@ def _controls(
         control = np.where(np.isfinite(effect_change), unchanged & np.isfinite(dY), np.nan)
     else:
         control = np.where(observed, unchanged, np.nan)
-    return dY, control.astype(float)
+    return dY, control.astype(float), dX

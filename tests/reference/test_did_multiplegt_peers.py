@@ -229,3 +229,39 @@ def test_point_estimates_equal_moderndid(favara):
     assert_close(pl_["estimate"], theirs.placebos.estimates, rtol=RTOL_PEER)
     assert_close(pl_["switchers"], theirs.placebos.n_switchers, rtol=0)
     assert_close(ours.att, theirs.ate.estimate, rtol=RTOL_PEER)
+
+
+def _with_controls(seed: int) -> pd.DataFrame:
+    """The switching panel with two time-varying controls that enter the outcome, one of
+    them correlated with the treatment, and a few missing control values."""
+    df = switching_panel(seed)
+    rng = np.random.default_rng(seed + 100)
+    df["x1"] = rng.normal(size=len(df)) + 0.3 * df["d"].fillna(0)
+    df["x2"] = rng.normal(size=len(df)).cumsum() * 0.1
+    df["y"] = df["y"] + 0.5 * df["x1"] - 0.3 * df["x2"]
+    df.loc[df.sample(frac=0.01, random_state=seed).index, "x2"] = np.nan
+    return df
+
+
+@pytest.mark.usefixtures("_polars_count")
+@pytest.mark.parametrize("seed", [1, 2])
+@pytest.mark.parametrize("kw", CONFIGS[:2], ids=["plain", "normalized"])
+def test_controls_point_estimates_equal_the_authors_package(seed, kw):
+    """With controls the effects, placebos, counts and the average total effect equal the
+    authors' package. Their standard errors do not: the authors' variance adds, for
+    every group of a baseline level, ``-theta_d`` to the influence function of
+    ``theta_d`` and scales its score by the not-yet-switcher weight of all baseline
+    levels over that of the group's own level; ours is the delta method of the
+    first-difference regression, calibrated in tests/mc/test_did_multiplegt_controls.py."""
+    df = _with_controls(seed)
+    ours = _fit(df, SYNTH, controls=["x1", "x2"], **kw)
+    r = _theirs(df, SYNTH, controls=["x1", "x2"], **kw)["did_multiplegt_dyn"]
+    for kind, key in (("effect", "Effects"), ("placebo", "Placebos")):
+        mine, ref = _rows(ours, kind), r[key]
+        for a, b in (("estimate", "Estimate"), ("n", "N"), ("switchers", "Switchers")):
+            assert_close(mine[a].to_numpy(float), ref[b].to_numpy(float), rtol=RTOL_CLOSED_FORM)
+    assert_close(ours.att, r["ATE"].iloc[0]["Estimate"], rtol=RTOL_CLOSED_FORM)
+    # the controls matter: the estimates differ from the fit without them
+    plain = _fit(df.dropna(subset=["x2"]), SYNTH, **kw)
+    assert np.abs(_rows(plain, "effect")["estimate"].to_numpy()
+                  - _rows(ours, "effect")["estimate"].to_numpy()).max() > 1e-3  # fmt: skip

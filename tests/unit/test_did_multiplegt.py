@@ -284,3 +284,43 @@ def test_comparison_classes_inside_single_clusters_are_a_typed_error():
     df = _panel(n=300).assign(s=lambda d: d["c"])
     with pytest.raises(ClusterError, match="single cluster"):
         _fit(df, effects=2, cluster="c", trends_nonparam=["s"])
+
+
+def test_controls_by_hand_with_one_baseline_level():
+    """theta by hand: the weighted regression of first differences of y on those of x
+    with period effects among not-yet-switched cells; the effects net of x's change."""
+    df = _panel(seed=4)
+    rng = np.random.default_rng(9)
+    df["x"] = rng.normal(size=len(df)).cumsum()
+    df["y"] = df["y"] + 0.7 * df["x"]
+    res = _fit(df, effects=1, controls="x")
+    w = df.sort_values(["g", "t"]).copy()
+    w["dy"], w["dx"] = w.groupby("g")["y"].diff(), w.groupby("g")["x"].diff()
+    first = w[w["d"] == 1].groupby("g")["t"].min()
+    w["F"] = w["g"].map(first).fillna(np.inf)
+    fit = w[(w["t"] < w["F"]) & w["dy"].notna()]
+    dm = fit[["dy", "dx"]] - fit.groupby("t")[["dy", "dx"]].transform("mean")
+    theta = (dm["dx"] * dm["dy"]).sum() / (dm["dx"] ** 2).sum()
+    w["net"] = w["dy"] - theta * w["dx"]
+    sw = w[w["t"] == w["F"]]
+    ctrl = w[w["t"] < w["F"]].groupby("t")["net"].mean()
+    hand = (sw["net"] - sw["t"].map(ctrl)).mean()
+    eff = res.table.loc[res.table["effect"] == 1, "estimate"].iloc[0]
+    assert_close(eff, hand, rtol=RTOL_CLOSED_FORM)
+
+
+def test_controls_bad_input():
+    df = _panel(seed=5).assign(x=lambda d: np.arange(len(d), dtype=float) % 7)
+    with pytest.raises(ColumnNotFoundError):
+        _fit(df, controls=["z"])
+    with pytest.raises(ColumnTypeError):
+        _fit(df.assign(x=df["x"].astype(str)), controls=["x"])
+    with pytest.raises(InvalidOptionError, match="controls must be column names"):
+        _fit(df, controls=[1])
+    miss = df.copy()
+    miss.loc[miss.index[:5], "x"] = np.nan
+    res = _fit(miss, controls=["x"])
+    assert res.sample_log.dropped("missing_controls") == 5
+    assert miss["x"].isna().sum() == 5  # the user's frame is untouched
+    with pytest.warns(impact.errors.ImpactWarning, match="not \\(fully\\) taken into account"):
+        impact.did_multiplegt(df.assign(x=1.0), **COLS, controls=["x"])
