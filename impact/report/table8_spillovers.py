@@ -145,26 +145,46 @@ def spillovers(ev: Evaluation) -> pd.DataFrame:
     return counts_frame(rows, ("exposure_time", "units", "incomplete_cells"))
 
 
+#: Row labels of the designs in the displayed table.
+_LABELS = {
+    FIRM: "never-joiners vs outside firms", CELL: "cell ITT (cell means)",
+    SPLIT["itt"]: "ITT on cell firms", SPLIT["members"]: "of which members' direct effect",
+    SPLIT["non_members"]: "of which non-members' spillover", SDID: "cell ITT (synthetic DiD)",
+}  # fmt: skip
+
+
+def _cell(k: str, e: float, s: float, w: float, event_rows: bool, split: bool) -> str:
+    if k == "-1" and event_rows:
+        return "0 (reference)"
+    if pd.isna(e):
+        return ""
+    return f"{e:.3f} ({s:.3f})" + (f", weight {w:.2f}" if split else "")
+
+
 def _display(frame: pd.DataFrame, last: int) -> pd.DataFrame:
-    """Exposure times down; per design and outcome "estimate (SE)" and the truth."""
+    """One block of rows per design (exposure times, then the average); per outcome a
+    column of "estimate (SE)" (with the component's weight for the split) and the truth."""
     keys = frame["exposure_time"].astype("string").fillna(f"average 0..{last}")
-    out = pd.DataFrame({"exposure time": keys.drop_duplicates().to_list()})
-    for (design, o), _ in frame.groupby(["design", "outcome"], sort=False):
-        sel = ((frame["design"] == design) & (frame["outcome"] == o)).to_numpy()
-        f = frame[sel].set_index(keys[sel].to_numpy()).reindex(out["exposure time"])
-        name = {FIRM: o, CELL: f"{o}, cell ITT", SDID: f"{o}, cell ITT (SDID)",
-                SPLIT["itt"]: f"{o}, ITT on cell firms", SPLIT["members"]: f"{o}, members",
-                SPLIT["non_members"]: f"{o}, non-members"}[design]  # fmt: skip
-        if design in (SPLIT["members"], SPLIT["non_members"]):
-            name += f" (weight {f['weight'].dropna().iloc[0]:.2f})"
-        out[name] = [
-            "" if pd.isna(e) and k != "-1" else ("0 (reference)" if k == "-1" else
-                                                 f"{e:.3f} ({s:.3f})")
-            for k, e, s in zip(out["exposure time"], f["estimate"], f["std_error"], strict=True)
-        ]  # fmt: skip
-        if f["true_effect"].notna().any():
-            out[f"{name} truth"] = f["true_effect"].to_numpy()
-    return out
+    blocks = []
+    for design in frame["design"].drop_duplicates():
+        d_sel = (frame["design"] == design).to_numpy()
+        times = keys[d_sel].drop_duplicates().to_list()
+        event_rows = frame.loc[d_sel, "exposure_time"].notna().any()
+        block = pd.DataFrame({"design": _LABELS[design], "exposure time": times})
+        split = design in (SPLIT["members"], SPLIT["non_members"])
+        for o in frame["outcome"].drop_duplicates():
+            sel = d_sel & (frame["outcome"] == o).to_numpy()
+            f = frame[sel].set_index(keys[sel].to_numpy()).reindex(times)
+            w = f["weight"] if "weight" in f else pd.Series(np.nan, index=f.index)
+            block[o] = [_cell(k, e, s, ww, event_rows, split) for k, e, s, ww in
+                        zip(times, f["estimate"], f["std_error"], w, strict=True)]  # fmt: skip
+            if (
+                "true_effect" in frame
+                and frame.loc[frame["outcome"] == o, "true_effect"].notna().any()
+            ):
+                block[f"{o} truth"] = f["true_effect"].to_numpy()
+        blocks.append(block)
+    return pd.concat(blocks, ignore_index=True)
 
 
 def table_spillovers(ev: Evaluation) -> Table:

@@ -128,3 +128,20 @@ def test_the_split_rows_add_up_in_estimates_and_truths(panel):
         split = m["weight"] * m[col] + n["weight"] * n[col]
         assert itt[col] == pytest.approx(split, abs=1e-12)
     assert np.isfinite(rows["true_effect"]).all() and (rows["units"] > 0).all()
+
+
+def test_display_layout(panel):
+    from impact.report.table8_spillovers import table_spillovers
+
+    df, truth = panel
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ev = Evaluation.build(df, _spec(), truth=truth)
+        disp = table_spillovers(ev).display
+    assert list(disp.columns[:2]) == ["design", "exposure time"]
+    averages = disp[disp["exposure time"].str.startswith("average")]
+    assert len(averages) == disp["design"].nunique()  # one average per design
+    split = disp[disp["design"].str.startswith("of which")]
+    assert len(split) == 2 and split["log_emp"].str.contains("weight").all()
+    ref = disp[disp["exposure time"] == "-1"]
+    assert set(ref["design"]) == {"never-joiners vs outside firms", "cell ITT (cell means)"}
