@@ -6,17 +6,46 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from impact.errors import ImpactError
+from impact.errors import ImpactError, SpecError
 
-__all__ = ["main"]
+__all__ = ["EXIT_INPUT", "EXIT_INTERNAL", "EXIT_INTERRUPTED", "EXIT_PROBLEMS", "main"]
+
+#: ``spec check`` found problems in the spec or the data (listed on stderr).
+EXIT_PROBLEMS = 1
+#: A mistake in the data, the spec, a file or an option value (one line on stderr).
+EXIT_INPUT = 3
+#: A bug in impact (one line; ``--debug`` shows the traceback).
+EXIT_INTERNAL = 4
+#: Interrupted (Ctrl-C).
+EXIT_INTERRUPTED = 130
+
+_EPILOG = """exit status:
+  0    success
+  1    'spec check' found problems (listed on stderr)
+  2    usage error (unknown command or option)
+  3    the data, the spec, a file or an option value is wrong (one line says what)
+  4    internal error in impact (rerun with --debug for the traceback, please report it)
+  130  interrupted
+
+The data schema and the spec format: docs/report.md; 'impact spec init --data FILE'
+writes a spec for your own columns."""
+
+_SCHEMA_HINT = (
+    "The columns the report reads are described in docs/report.md; "
+    "'impact spec init --data FILE' writes a spec for your own columns (then --spec FILE)."
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``impact`` and ``python -m impact``."""
     from impact._version import __version__
 
-    parser = argparse.ArgumentParser(prog="impact", description="Econometric impact evaluation.")
+    parser = argparse.ArgumentParser(
+        prog="impact", description="Econometric impact evaluation.", epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
     parser.add_argument("--version", action="version", version=f"impact {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     sub = parser.add_subparsers(dest="command", required=True)
     rep = sub.add_parser("replicate", help="rebuild the evaluation report (tables, figures, HTML)")
     rep.add_argument("--out", default="replication/output", help="output directory")
@@ -45,12 +74,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     check = spec_sub.add_parser("check", help="list every problem of a spec on a data set")
     check.add_argument("--spec", required=True, help="report spec (TOML)")
     check.add_argument("--data", required=True, help="firm panel (CSV or Parquet)")
+    for sub_parser in (rep, sim, init, check):  # also accepted after the command
+        sub_parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                                help="show the full traceback of an error")  # fmt: skip
     args = parser.parse_args(argv)
     try:
         return _run(args)
     except (ImpactError, FileNotFoundError, IsADirectoryError, PermissionError) as exc:
-        print(f"impact: error: {exc}", file=sys.stderr)
-        return 2
+        if args.debug:
+            raise
+        hint = f"\n{_SCHEMA_HINT}" if isinstance(exc, SpecError) else ""
+        print(f"impact: error: {exc}{hint}", file=sys.stderr)
+        return EXIT_INPUT
+    except KeyboardInterrupt:
+        print("impact: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # a bug: one line, the traceback on request
+        if args.debug:
+            raise
+        print(
+            f"impact: internal error: {type(exc).__name__}: {exc} (rerun with --debug for "
+            "the traceback, and please report it)",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
 
 
 def _run(args: argparse.Namespace) -> int:

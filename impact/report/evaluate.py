@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import io
 import multiprocessing
+import shutil
 import sys
 import time
 import warnings
@@ -31,6 +32,7 @@ from impact.report.evaluation import Evaluation
 from impact.report.html import report_html
 from impact.report.outputs import OutputFolder, file_stem
 from impact.report.provenance import data_sha256, git_commit, json_text
+from impact.report.publish import publish, staging_folder
 from impact.report.registry import FIGURE_BUILDERS, TABLE_BUILDERS
 from impact.report.report_figures import figure_style
 from impact.report.spec import Spec
@@ -94,8 +96,12 @@ class EvaluationReport:
         ``provenance.json`` into ``directory``; return the written paths.
 
         File names come from :func:`~impact.report.outputs.file_stem` of the table and
-        figure names; each file is written whole (a temporary file moved into place);
-        ``provenance.json`` adds the SHA-256 of every other file written (``outputs``).
+        figure names. The report is written whole into a staging folder beside
+        ``directory`` and then published file by file under a manifest
+        (:mod:`impact.report.publish`): files of the previous run that this run does not
+        write are removed, the user's own files are kept, and an interrupted run never
+        leaves two runs mixed without a manifest saying so. ``provenance.json`` adds the
+        SHA-256 of every other file written (``outputs``).
 
         Raises
         ------
@@ -103,7 +109,16 @@ class EvaluationReport:
             A file would land outside ``directory`` (a symbolic link inside it that
             points elsewhere), ``directory`` is a file, or two names share a file name.
         """
-        folder = OutputFolder.create(directory)
+        final = OutputFolder.create(directory)
+        folder = staging_folder(final)
+        try:
+            self._write_into(folder, figure_formats)
+            published = publish(folder, final)
+        finally:
+            shutil.rmtree(folder.root, ignore_errors=True)
+        return [Path(directory) / p.relative_to(final.root) for p in published]
+
+    def _write_into(self, folder: OutputFolder, figure_formats: tuple[str, ...]) -> None:
         md = [f"# {markdown_escape(self.title)}", ""]
         notes = self.provenance.get("notes") or []
         if notes:  # settings switched off and tables skipped for this data
@@ -129,7 +144,6 @@ class EvaluationReport:
         folder.write("report.html", data=html)
         record = {**self.provenance, "outputs": dict(folder.written)}
         folder.write("provenance.json", data=json_text(record))
-        return [Path(directory).joinpath(*rel.split("/")) for rel in folder.written]
 
 
 def _stems(items: Mapping[str, Any]) -> dict[str, str]:

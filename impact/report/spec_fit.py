@@ -148,7 +148,7 @@ class _Fit:
             self.problems.append(f"{what} {name!r}: {self.why[name]}")
             return
         self.problems.append(
-            f"{what} {name!r} is not a column of the data"
+            f"{what} {name!r} is not a column of the data;"
             + close_matches_hint(str(name), list(map(str, self.data.columns)))
         )
 

@@ -46,7 +46,7 @@ def test_init_then_replicate_on_mpdta(mpdta_csv, tmp_path, capsys):
 def test_init_refuses_to_overwrite(mpdta_csv, tmp_path, capsys):
     spec = tmp_path / "spec.toml"
     spec.write_text("# mine\n")
-    assert main(["spec", "init", "--data", str(mpdta_csv), "--out", str(spec)]) == 2
+    assert main(["spec", "init", "--data", str(mpdta_csv), "--out", str(spec)]) == 3
     assert "--force" in capsys.readouterr().err
     assert spec.read_text() == "# mine\n"
 
@@ -74,7 +74,7 @@ def test_check_lists_three_problems_at_once(mpdta_csv, tmp_path, capsys):
 
 def test_cli_errors_are_one_line(tmp_path, capsys):
     assert main(["spec", "check", "--spec", str(tmp_path / "no.toml"),
-                 "--data", str(tmp_path / "no.csv")]) == 2  # fmt: skip
+                 "--data", str(tmp_path / "no.csv")]) == 3  # fmt: skip
     err = capsys.readouterr().err
     assert err.startswith("impact: error:") and "Traceback" not in err
 
@@ -170,3 +170,38 @@ def test_replicate_reads_parquet_as_csv(tmp_path):
         a = pd.read_csv(tmp_path / "a" / "tables" / f"{name}.csv")
         b = pd.read_csv(tmp_path / "b" / "tables" / f"{name}.csv")
         pd.testing.assert_frame_equal(a, b, rtol=1e-12)
+
+
+def test_exit_codes_one_line_errors_and_debug(tmp_path, capsys, monkeypatch):
+    """2 usage, 3 input (with the schema hint for a spec that does not fit), 4 internal
+    (one line; --debug shows the traceback), 130 interrupted."""
+    import impact.report.replication as replication
+
+    with pytest.raises(SystemExit) as usage:
+        main(["replicat"])
+    assert usage.value.code == 2
+    capsys.readouterr()
+    csv = tmp_path / "noid.csv"
+    pd.DataFrame({"a": [1, 2], "b": [3, 4]}).to_csv(csv, index=False)
+    assert main(["replicate", "--data", str(csv), "--out", str(tmp_path / "o"), "--quiet"]) == 3
+    err = capsys.readouterr().err
+    assert err.startswith("impact: error:") and "impact spec init" in err
+    assert "Traceback" not in err
+
+    def boom(*a, **k):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(replication, "replicate", boom)
+    assert main(["replicate", "--quiet"]) == 4
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "internal error: RuntimeError: a bug" in err
+    with pytest.raises(RuntimeError, match="a bug"):
+        main(["replicate", "--quiet", "--debug"])
+    with pytest.raises(RuntimeError, match="a bug"):
+        main(["--debug", "replicate", "--quiet"])
+
+    def interrupt(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(replication, "replicate", interrupt)
+    assert main(["replicate", "--quiet"]) == 130

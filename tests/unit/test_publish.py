@@ -1,0 +1,73 @@
+"""Publishing the report into its folder under a manifest: no stale files, the user's own
+files kept, an interrupted publication recorded exactly and cleaned up by the next run."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from impact.report import publish as publish_module
+from impact.report.publish import LIVE_MANIFEST, PROVENANCE
+from impact.report.replication import replicate
+
+FEW = dict(tables=["descriptives", "rollout"], figures=[])
+
+
+def _files(folder) -> set[str]:
+    return {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
+
+
+def _outputs(folder) -> set[str]:
+    return set(json.loads((folder / PROVENANCE).read_text())["outputs"]) | {PROVENANCE}
+
+
+def test_a_rerun_with_fewer_tables_leaves_no_stale_files_and_keeps_the_users(tmp_path):
+    out = tmp_path / "report"
+    replicate(out, tables=["descriptives", "rollout", "balance"], figures=[])
+    (out / "my_notes.txt").write_text("mine")
+    (out / "tables" / "my_table.csv").write_text("mine")
+    replicate(out, **FEW)
+    assert _files(out) == _outputs(out) | {"my_notes.txt", "tables/my_table.csv"}
+    assert not any(f.startswith("tables/balance") for f in _files(out))
+    assert not list(tmp_path.glob("report.tmp-*"))  # the staging folder is gone
+
+
+def test_an_interrupted_publication_is_recorded_and_cleaned_up(tmp_path, monkeypatch):
+    out = tmp_path / "report"
+    replicate(out, tables=["descriptives", "rollout", "balance"], figures=[])
+    (out / "my_notes.txt").write_text("mine")
+    real, calls = os.replace, {"n": 0}
+
+    def failing(src, dst):
+        if "report.tmp-" in str(src) and "report.tmp-" not in str(dst):  # a publishing move
+            calls["n"] += 1
+            if calls["n"] == 2:
+                raise OSError("disk full")
+        return real(src, dst)
+
+    monkeypatch.setattr(publish_module.os, "replace", failing)
+    with pytest.raises(OSError, match="disk full"):
+        replicate(out, **FEW)
+    monkeypatch.setattr(publish_module.os, "replace", real)
+    live = json.loads((out / LIVE_MANIFEST).read_text())
+    # the live manifest lists exactly the package's files in the folder
+    assert set(live) == _files(out) - {"my_notes.txt", LIVE_MANIFEST}
+    assert not (out / PROVENANCE).exists()
+    assert not list(tmp_path.glob("report.tmp-*"))
+    replicate(out, **FEW)
+    assert _files(out) == _outputs(out) | {"my_notes.txt"}
+
+
+def test_a_manifest_naming_paths_outside_the_folder_is_ignored(tmp_path):
+    out = tmp_path / "report"
+    replicate(out, **FEW)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep")
+    record = json.loads((out / PROVENANCE).read_text())
+    record["outputs"]["../victim.txt"] = "x"
+    record["outputs"]["/etc/hostname"] = "x"
+    (out / PROVENANCE).write_text(json.dumps(record))
+    replicate(out, **FEW)
+    assert victim.read_text() == "keep"
