@@ -31,6 +31,7 @@ from impact.report.escape import markdown_escape
 from impact.report.evaluation import Evaluation
 from impact.report.html import report_html
 from impact.report.outputs import OutputFolder, file_stem
+from impact.report.progress import Progress, StepEvent
 from impact.report.provenance import data_sha256, git_commit, json_text
 from impact.report.publish import publish, staging_folder
 from impact.report.registry import FIGURE_BUILDERS, TABLE_BUILDERS
@@ -240,7 +241,8 @@ def evaluate(
     if workers > 1:
         built = _build_in_processes(data, spec, truth, steps, progress)
     else:
-        built = _build_steps(data, spec, truth, steps, steps, progress)
+        shown = Progress(len(steps)).show if progress else None
+        built = _build_steps(data, spec, truth, steps, steps, shown)
     caught = {
         f"{kind} {name}": built[kind, name][1] for kind, name in steps if built[kind, name][1]
     }
@@ -282,17 +284,20 @@ def _build_steps(
     truth: Any,
     todo: list[tuple[str, str]],
     steps: list[tuple[str, str]],
-    progress: bool,
+    emit: Any,
 ) -> dict[tuple[str, str], tuple[Any, list[str], float]]:
     """Validate, prepare and run the steps ``todo`` (of all ``steps``, for numbering);
-    fits are shared among them."""
+    fits are shared among them. ``emit`` (None, or a callable / a queue's ``put``)
+    receives a :class:`StepEvent` when each step starts and ends."""
     ev = Evaluation.build(data, spec, truth)
     out = {}
     for kind, name in todo:
+        k = steps.index((kind, name)) + 1
+        if emit is not None:
+            emit(StepEvent(k, kind, name))
         out[kind, name] = _build_step(ev, kind, name)
-        if progress:
-            k = steps.index((kind, name)) + 1
-            _progress(k, len(steps), kind, name, out[kind, name][2])
+        if emit is not None:
+            emit(StepEvent(k, kind, name, out[kind, name][2]))
     return out
 
 
@@ -311,11 +316,14 @@ def _build_in_processes(
     groups = [first, [s for s in steps if s not in first]]
     ctx = multiprocessing.get_context("spawn")
     built: dict[tuple[str, str], tuple[Any, list[str], float]] = {}
-    with ProcessPoolExecutor(max_workers=2, mp_context=ctx) as pool:
+    manager = ctx.Manager() if progress else contextlib.nullcontext()
+    with manager as mgr, ProcessPoolExecutor(max_workers=2, mp_context=ctx) as pool:
+        events = mgr.Queue() if progress else None
+        emit = events.put if progress else None
         with _single_threaded_blas():  # the children start at submit and read it then
-            futures = [
-                pool.submit(_build_steps, data, spec, truth, g, steps, progress) for g in groups
-            ]
+            futures = [pool.submit(_build_steps, data, spec, truth, g, steps, emit) for g in groups]
+        if progress:
+            Progress(len(steps)).drain(events, until=lambda: _settled(futures))
         done, _ = wait(futures, return_when=FIRST_EXCEPTION)
         failed = [f for f in done if f.exception() is not None]
         if failed:  # report the first error now, not after the other process finishes
@@ -345,8 +353,11 @@ def _single_threaded_blas() -> Any:
                 os.environ[k] = v
 
 
-def _progress(k: int, n: int, kind: str, name: str, secs: float) -> None:
-    print(f"[{k}/{n}] {kind} {name}: {secs:.1f} s", file=sys.stderr, flush=True)
+def _settled(futures: list) -> bool:
+    """All done, or one failed (its error is raised at once)."""
+    return all(f.done() for f in futures) or any(
+        f.done() and f.exception() is not None for f in futures
+    )
 
 
 def _versions() -> dict[str, str]:
