@@ -18,6 +18,7 @@ __all__ = [
     "check_choice",
     "check_flag",
     "check_seed",
+    "positive_number",
     "real_number",
     "whole_number",
 ]
@@ -32,6 +33,14 @@ def real_number(name: str, value: object) -> float:
     if not np.isfinite(float(value)):
         raise InvalidOptionError(f"{name} must be finite, got {value!r}.")
     return float(value)
+
+
+def positive_number(name: str, value: object) -> float:
+    """A finite number strictly above 0 (a tolerance, a bandwidth)."""
+    out = real_number(name, value)
+    if not out > 0:
+        raise InvalidOptionError(f"{name} must be > 0, got {value!r}.")
+    return out
 
 
 def check_alpha(alpha: object, name: str = "alpha") -> float:

@@ -158,9 +158,12 @@ def switching_design(
         check_columns(data, [col], role=f"{role} column")
     used = [c for c in (y, unit, time, treatment, cluster, weights, *trends_nonparam,
                         *controls) if c]  # fmt: skip
-    repeated = sorted({str(c) for c in used if c in data.columns and (data.columns == c).sum() > 1})
-    if repeated:
-        raise InvalidOptionError(f"columns {repeated} appear more than once in the data.")
+    check_columns(data, [c for c in used if c in data.columns])  # a column named twice
+    if set(controls) & {y, treatment}:
+        raise InvalidOptionError(
+            f"controls {sorted(set(controls) & {y, treatment})} include the outcome or the "
+            "treatment: a control must be another column."
+        )
     if not len(data):
         raise EmptySampleError("the data have no rows.")
     for col, role in roles:

@@ -45,13 +45,23 @@ from impact.results.cell_itt import COMPONENTS, CellITTResult
 
 __all__ = ["cell_itt", "decomposition_weights"]
 
-_LAUNCH = "__launch__"
+
+def _fresh(name: str, taken) -> str:
+    """``name``, suffixed until no column of the data has it (internal columns never
+    replace a user's)."""
+    taken = {str(c) for c in taken}
+    out, k = name, 0
+    while out in taken:
+        k += 1
+        out = f"{name}_{k}"
+    return out
 
 
 def _check(data: pd.DataFrame, names: dict, fixed_effects) -> list[str]:
     if not isinstance(data, pd.DataFrame):
         raise InvalidOptionError(
-            f"cell_itt runs in memory on a pandas DataFrame, got {type(data).__name__}."
+            f"cell_itt runs in memory on a pandas DataFrame, got {type(data).__name__} "
+            "(polars: .to_pandas(); a DuckDB relation: .df())."
         )
     for name, value in names.items():
         if not isinstance(value, str):
@@ -92,11 +102,25 @@ def _launch(data: pd.DataFrame, cell: str, launch: str, unit: str) -> np.ndarray
     cells, labels = pd.factorize(data[cell])
     if (cells < 0).any():
         raise ImpactError(f"cell column {cell!r} is missing on {int((cells < 0).sum())} rows.")
-    unit_constant(raw, cells, launch, "launch", pd.Index(labels, name=cell))
     units, ulabels = pd.factorize(data[unit])
-    if (units >= 0).all():
-        unit_constant(pd.Series(cells), units, cell, "cell", pd.Index(ulabels, name=unit))
-    return raw.to_numpy(dtype=float)
+    if (units >= 0).all():  # firms stay in one cell (checked first: a move is not a launch)
+        try:
+            unit_constant(pd.Series(cells), units, cell, "cell", pd.Index(ulabels, name=unit))
+        except ImpactError:
+            raise ImpactError(
+                f"a firm changes cells ({cell!r} varies within {unit!r}): each firm must "
+                "belong to one cell for the launch to define its exposure."
+            ) from None
+    try:
+        unit_constant(raw, cells, launch, "launch", pd.Index(labels, name=cell))
+    except ImpactError as exc:
+        raise ImpactError(
+            str(exc).replace("within unit", "within cell").replace(
+                "constant over time for every unit", "constant within every cell")
+        ) from None  # fmt: skip
+    g = raw.to_numpy(dtype=float, na_value=np.nan).copy()
+    g[np.isinf(g)] = np.nan  # the R did / csdid codes of "never": inf, and 0 (below)
+    return g
 
 
 def decomposition_weights(
@@ -219,6 +243,13 @@ def cell_itt(
     t = data[time]
     if pd.api.types.is_bool_dtype(t) or not pd.api.types.is_numeric_dtype(t):
         raise ColumnTypeError(f"time {time!r} must hold integer periods, got {t.dtype}.")
+    if (g == 0).any():
+        if (t == 0).any():
+            raise ImpactError(
+                f"launch column {launch!r} contains 0, which is also a period of {time!r}: "
+                "code cells without a cluster as missing (NaN)."
+            )
+        g = np.where(g == 0, np.nan, g)
     outside = m & ~(t.to_numpy(dtype=float) >= g)  # NaN launch compares False
     if outside.any():
         first = data.index[np.flatnonzero(outside)[0]]
@@ -228,8 +259,11 @@ def cell_itt(
             "in cluster cells from the launch on."
         )
     keep_cols = list(dict.fromkeys([y, unit, time, cell, *fe]))
-    work = data[keep_cols].assign(**{_LAUNCH: g, "__member__": m})
-    spec = FirstStageSpec(y=y, unit=unit, time=time, cohort=_LAUNCH, fixed_effects=fixed_effects)
+    launch_col = _fresh("_launch", data.columns)
+    member_col = _fresh("_member", [*data.columns, launch_col])
+    work = data[keep_cols].copy()
+    work[launch_col], work[member_col] = g, m
+    spec = FirstStageSpec(y=y, unit=unit, time=time, cohort=launch_col, fixed_effects=fixed_effects)
     fs = first_stage(work, spec, (cell,))
     idx1 = np.flatnonzero(fs.imputable & ~fs.untreated)
     tau = fs.y[idx1] - fs.alpha[fs.ucode[idx1]] - fs.lam[fs.tcode[idx1]]
@@ -240,7 +274,15 @@ def cell_itt(
         raise ImpactError(f"no exposed observation at exposure times 0..{max_e}.")
     c_row = pd.factorize(work[cell].to_numpy()[fs.keep])[0]
     check_cluster_count(int(c_row.max()) + 1, cell, "cell_itt")
-    mem = work["__member__"].to_numpy()[fs.keep][idx1]
+    mem = work[member_col].to_numpy()[fs.keep][idx1]
+    n_launched = len(np.unique(c_row[idx1]))
+    if n_launched < 2:
+        raise ImpactError(
+            f"only {n_launched} launched cell has exposed firm-years: the standard errors, "
+            "clustered by cell, need several launched cells (with one, use "
+            "impact.conley_taber or impact.randomization_test on the cell means)."
+        )
+    check_cluster_count(n_launched, f"{cell} (launched cells)", "cell_itt")
     W, share, n_cells = decomposition_weights(e, c_row[idx1], fs.period[idx1], mem, hs)
     est, S, _ = weighted_effects(fs, idx1, tau, W, (fs.cohort[idx1], e, mem), c_row)
     return CellITTResult.build(

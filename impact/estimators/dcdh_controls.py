@@ -77,7 +77,7 @@ def fit_controls(design: SwitchingDesign) -> ControlFit:
     n_lv = int(level.max()) + 1
     theta, inv_gram = np.zeros((n_lv, k)), np.zeros((n_lv, k, k))
     score = np.zeros((G, k))
-    skipped = []
+    skipped, collinear = [], []
     for b in range(n_lv):
         rows = level == b
         if len(np.unique(design.F[rows])) < 2:
@@ -88,16 +88,26 @@ def fit_controls(design: SwitchingDesign) -> ControlFit:
         inv = np.linalg.pinv(gram)
         theta[b] = inv @ np.einsum("igt,gt,gt->i", rb, yb, wb)
         inv_gram[b] = inv
-        if abs(np.linalg.det(gram)) <= 1e-16:
-            skipped.append(b)
+        scale = np.sqrt(np.diag(gram))
+        varies = scale > 1e-12 * max(scale.max(), 1.0)
+        unit = gram[np.ix_(varies, varies)] / np.outer(scale[varies], scale[varies])
+        if varies.sum() and np.linalg.matrix_rank(unit, tol=1e-10) < varies.sum():
+            collinear.append(b)
         e = yb - np.einsum("igt,i->gt", rb, theta[b])
         score[rows] = np.einsum("igt,gt,gt->gi", rb, e, wb)
+    levels = np.unique(design.d)
     if skipped:
-        shown = ", ".join(str(v) for v in np.unique(design.d)[skipped])
         warnings.warn(
-            "did_multiplegt: the controls are not (fully) taken into account for groups of "
-            f"baseline treatment {shown}: their regression has collinear controls or no "
-            "variation in switch dates.", ImpactWarning, stacklevel=3,
+            "did_multiplegt: the controls are not taken into account for groups of baseline "
+            f"treatment {', '.join(str(v) for v in levels[skipped])}: their switch dates do "
+            "not vary.", ImpactWarning, stacklevel=3,
+        )  # fmt: skip
+    if collinear:
+        warnings.warn(
+            "did_multiplegt: the controls are collinear among groups of baseline treatment "
+            f"{', '.join(str(v) for v in levels[collinear])}: their coefficients are not "
+            "identified one by one (the minimum-norm solution is used); the effects and "
+            "their standard errors are not affected.", ImpactWarning, stacklevel=3,
         )  # fmt: skip
     return ControlFit(level=level, theta=theta, inv_gram=inv_gram, score=score)
 

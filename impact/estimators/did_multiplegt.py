@@ -110,7 +110,9 @@ def did_multiplegt(
         among the groups not switched yet; every outcome change in the effects and
         placebos is then net of the controls' change times those coefficients, and the
         standard errors account for their estimation (the authors' ``controls``). Rows
-        with a missing control are dropped (counted).
+        with a missing control are dropped (counted), treatment included, as the
+        authors' command drops them: a switch date next to such a row can become
+        uncertain (counted under ``uncertain_switch``).
     freq : str, optional
         Frequency of a datetime or Period time column (``"Y"``, ``"Q"``, ``"M"``), when
         it is not inferred. Periods are the ranks of the observed dates either way.
@@ -165,7 +167,7 @@ def did_multiplegt(
     if trends is not None and not all(isinstance(c, str) for c in trends):
         raise InvalidOptionError(f"trends_nonparam must be column names, got {trends_nonparam!r}.")
     xs = [controls] if isinstance(controls, str) else list(controls or [])
-    if not all(isinstance(c, str) for c in xs):
+    if isinstance(controls, dict) or not all(isinstance(c, str) for c in xs):
         raise InvalidOptionError(f"controls must be column names, got {controls!r}.")
     design = switching_design(
         data,

@@ -16,6 +16,7 @@ from impact.errors import InvalidOptionError
 from impact.estimators.es_adapters import ADAPTERS, EventRequest
 from impact.estimators.es_engine import event_study_in_engine
 from impact.inference.bands import SUPT_DRAWS, sup_t_critical_value
+from impact.options import check_alpha, check_seed
 from impact.results.event_study import EventStudyResult, event_table
 
 __all__ = ["SUPT_DRAWS", "EventStudyResult", "event_study", "sup_t_critical_value"]
@@ -118,6 +119,8 @@ def event_study(
     """
     covariates = list(covariates or [])
     check_window(window, reference)
+    alpha = check_alpha(alpha)
+    seed = check_seed(seed)
     if estimator not in ADAPTERS:
         raise InvalidOptionError(
             f"estimator must be 'twfe', 'sun_abraham', 'imputation', 'did2s', 'cs' or 'etwfe', "

@@ -26,6 +26,7 @@ from impact.linear.fixed_effects import FixedEffects, is_nested
 from impact.linear.formula import parse_formula
 from impact.linear.model_matrix import build_design, categorical_levels, factor_values
 from impact.linear.sample import prepare_sample
+from impact.options import check_flag, positive_number, whole_number
 from impact.results.linear import FeolsResult
 
 __all__ = ["feols"]
@@ -163,6 +164,9 @@ def feols(
     parsed = parse_formula(formula)
     request = parse_vcov(vcov)
     ssc = SSC.fixest() if ssc is None else ssc
+    drop_singletons = check_flag("drop_singletons", drop_singletons)
+    fixef_tol = positive_number("fixef_tol", fixef_tol)
+    fixef_maxiter = whole_number("fixef_maxiter", fixef_maxiter, 1)
     chosen = choose_engine(data, engine)
     if chosen is not None:
         with chosen.scope():  # the fit's tables and views are dropped once it returns

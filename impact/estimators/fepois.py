@@ -37,6 +37,7 @@ from impact.linear.poisson import (
     relu_separation,
 )
 from impact.linear.sample import prepare_sample
+from impact.options import check_flag, positive_number, whole_number
 from impact.results.poisson import FepoisResult
 
 __all__ = ["SEPARATION_CHECKS", "SEPARATION_MU", "fepois"]
@@ -157,8 +158,10 @@ def fepois(
     request = parse_vcov(vcov)
     ssc = SSC.fixest() if ssc is None else ssc
     separation = _separation_checks(separation)
-    if not isinstance(maxiter, int) or maxiter < 1:
-        raise InvalidOptionError(f"maxiter must be a positive integer, got {maxiter!r}.")
+    maxiter = whole_number("maxiter", maxiter, 1)
+    tol = positive_number("tol", tol)
+    fixef_tol = positive_number("fixef_tol", fixef_tol)
+    drop_singletons = check_flag("drop_singletons", drop_singletons)
     chosen = choose_engine(data, engine)
     if chosen is not None:
         with chosen.scope():  # the fit's tables and views are dropped once it returns

@@ -13,7 +13,7 @@ import pandas as pd
 from impact._typing import FloatArray
 from impact.data.samplelog import SampleLog
 from impact.inference.intervals import interval
-from impact.inference.wald import WaldTest, wald_test
+from impact.inference.wald import WaldTest, wald
 from impact.results.protocol import OVERALL, ModelInfo, ResultProtocol, tidy_frame
 
 __all__ = ["COMPONENTS", "CellITTResult"]
@@ -104,7 +104,11 @@ class CellITTResult(ResultProtocol):
         terms = self.tidy()["term"].tolist()
         coef = pd.Series(self.table["estimate"].to_numpy(), index=terms)
         vcov = pd.DataFrame(self.vcov, index=terms, columns=terms)
-        return wald_test(coef, vcov, {"members": 1.0, "non_members": -1.0})
+        R = pd.Series(0.0, index=terms)
+        R["members"], R["non_members"] = 1.0, -1.0
+        diff = np.array([R.to_numpy() @ coef.to_numpy()])
+        return wald(diff, (R.to_numpy() @ vcov.to_numpy() @ R.to_numpy())[None, None],
+                    generalized=True)  # fmt: skip
 
     def tidy(self) -> pd.DataFrame:
         """``ATT`` and ``rel_time::k`` for the ITT, ``members``/``non_members`` (and
@@ -134,6 +138,10 @@ class CellITTResult(ResultProtocol):
         """The overall ITT, its split, and the rows by exposure time."""
         ov = self.overall
         w = ov.loc["members", "weight"]
+        if not (0 < w < 1):
+            none = "members" if not w > 0 else "non-members"
+            lines = [f"No {none} among the imputed firm-years: the split is not defined."]
+            return "\n".join([*lines, self.table.to_string(index=False)])
         lines = [
             f"Launch ITT on cluster-cell firms of {self.settings.get('y', 'the outcome')}: "
             f"{ov.loc['itt', 'estimate']:.6g} (SE {ov.loc['itt', 'std_error']:.6g})",

@@ -164,8 +164,8 @@ def _mutate(df, how):
      ("member_outside", ImpactError, "not exposed"),
      ("member_two", ColumnTypeError, "0/1"),
      ("member_missing", ImpactError, "missing"),
-     ("launch_varies", ImpactError, "varies within unit"),
-     ("firm_moves", ImpactError, "varies within unit"),
+     ("launch_varies", ImpactError, "varies within cell"),
+     ("firm_moves", ImpactError, "changes cells"),
      ("launch_text", ColumnTypeError, "launch period")],
 )  # fmt: skip
 def test_bad_inputs_are_typed_errors(how, err, match):
@@ -185,3 +185,41 @@ def test_bad_options():
         _fit(df, max_e=-1)
     with pytest.raises(InvalidOptionError, match="alpha"):
         _fit(df, alpha=1.0)
+
+
+def test_columns_named_like_internal_ones_are_the_users():
+    """A user's column called _launch or _member is read as the user's column."""
+    df = _panel(seed=7)
+    ref = _fit(df).table["estimate"].to_numpy()
+    renamed = df.rename(columns={"y": "_member", "cell": "_launch"})
+    got = _fit(renamed, y="_member", cell="_launch").table["estimate"].to_numpy()
+    np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-14)
+
+
+def test_one_launched_cell_is_refused_and_few_warn():
+    df = _panel(seed=8)
+    one = df[(df["launch"].isna()) | (df["cell"] == 0)]
+    with pytest.raises(ImpactError, match="only 1 launched cell"):
+        _fit(one)
+    with pytest.warns(impact.errors.FewClustersWarning, match="launched cells"):
+        impact.cell_itt(df, **COLS)
+
+
+def test_launch_coded_zero_is_never_and_members_there_are_refused():
+    df = _panel(seed=9)
+    zero = df.assign(launch=df["launch"].fillna(0.0))
+    np.testing.assert_allclose(_fit(zero).table["estimate"], _fit(df).table["estimate"])
+    bad = zero.copy()
+    bad.loc[bad.index[bad["launch"] == 0][0], "member"] = 1
+    with pytest.raises(ImpactError, match="not exposed"):
+        _fit(bad)
+    with pytest.raises(ImpactError, match="also a period"):
+        _fit(zero.assign(year=zero["year"] - 1))
+
+
+def test_equal_split_test_with_a_degenerate_contrast_does_not_crash():
+    df = _panel(seed=10).assign(y=1.0)
+    res = _fit(df)
+    w = res.equal_split_test()
+    assert w.df_num == 0 or not np.isfinite(w.p_value) or 0 <= w.p_value <= 1
+    assert "ITT" in res.summary() or "not defined" in res.summary()

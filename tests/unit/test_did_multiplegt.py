@@ -322,5 +322,14 @@ def test_controls_bad_input():
     res = _fit(miss, controls=["x"])
     assert res.sample_log.dropped("missing_controls") == 5
     assert miss["x"].isna().sum() == 5  # the user's frame is untouched
-    with pytest.warns(impact.errors.ImpactWarning, match="not \\(fully\\) taken into account"):
-        impact.did_multiplegt(df.assign(x=1.0), **COLS, controls=["x"])
+    with pytest.warns(impact.errors.ImpactWarning, match="collinear"):
+        both = impact.did_multiplegt(df.assign(x3=3 * df["x"]), **COLS, controls=["x", "x3"])
+    one = _fit(df, controls=["x"])
+    assert_close(both.table["estimate"].to_numpy(), one.table["estimate"].to_numpy(),
+                 rtol=RTOL_CLOSED_FORM)  # fmt: skip
+    assert_close(both.table["std_error"].to_numpy(), one.table["std_error"].to_numpy(),
+                 rtol=1e-8)  # fmt: skip
+    with pytest.raises(InvalidOptionError, match="include the outcome"):
+        _fit(df, controls=["y"])
+    with pytest.raises(InvalidOptionError, match="controls must be column names"):
+        _fit(df, controls={"x": 1})

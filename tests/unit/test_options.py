@@ -107,3 +107,37 @@ def test_att_gt_warns_on_zero_standard_errors():
         res = impact.att_gt(d, **ATT)
     post = res.table[res.table["time"] >= res.table["cohort"]]
     assert np.allclose(post["estimate"], 1.0)
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [{"alpha": 1}, {"alpha": True}, {"alpha": float("nan")}, {"alpha": "0.05"},
+     {"seed": -1}, {"seed": "3"}, {"seed": 1.5}, {"seed": True}],
+)  # fmt: skip
+def test_event_study_checks_alpha_and_seed(kw):
+    with pytest.raises(InvalidOptionError):
+        impact.event_study(_panel(), **ATT, estimator="twfe", **kw)
+
+
+def _fe_panel() -> pd.DataFrame:
+    d = _panel()
+    return d.assign(x=np.random.default_rng(1).normal(size=len(d)))
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [{"fixef_tol": float("inf")}, {"fixef_tol": 0}, {"fixef_tol": "x"},
+     {"fixef_tol": float("nan")}, {"fixef_maxiter": -1}, {"fixef_maxiter": "5"},
+     {"drop_singletons": "False"}],
+)  # fmt: skip
+def test_feols_checks_its_solver_options(kw):
+    with pytest.raises(InvalidOptionError):
+        impact.feols("y ~ x | unit + year", _fe_panel(), **kw)
+
+
+@pytest.mark.parametrize("kw", [{"tol": 0}, {"maxiter": 0}, {"fixef_tol": -1.0},
+                                {"drop_singletons": 1}])  # fmt: skip
+def test_fepois_checks_its_solver_options(kw):
+    d = _fe_panel().assign(y=lambda d: np.exp(d["y"]))
+    with pytest.raises(InvalidOptionError):
+        impact.fepois("y ~ x | unit + year", d, **kw)
