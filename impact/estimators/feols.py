@@ -24,9 +24,11 @@ from impact.linear.core import fit_absorbed
 from impact.linear.demean import DEMEAN_TOL, demean
 from impact.linear.fixed_effects import FixedEffects, is_nested
 from impact.linear.formula import parse_formula
+from impact.linear.formula_multi import expand_formula
 from impact.linear.model_matrix import build_design, categorical_levels, factor_values
 from impact.linear.sample import prepare_sample
 from impact.options import check_flag, positive_number, whole_number
+from impact.results.collection import FitCollection
 from impact.results.linear import FeolsResult
 
 __all__ = ["feols"]
@@ -110,6 +112,11 @@ def feols(
         ``i(rel_time, ref=-1)``, ``log(x)``/``log1p``/``exp``/``sqrt``/``abs``; ``0``
         or ``- 1`` drops the intercept. After ``|``: fixed effects, ``a^b`` for the
         interaction of two. Without fixed effects an intercept is included.
+        ``a*b`` is ``a + b + a:b``. Several outcomes (``"y1 + y2 ~ x"``) or one stepwise
+        function among the regressors (``sw(a, b)``: one at a time; ``csw(a, b)``:
+        cumulated; ``csw0(a, b)``: cumulated after none) give a
+        :class:`~impact.results.collection.FitCollection` of one fit per model (a tuple
+        that :func:`impact.etable` takes).
     data : DataFrame, str, Path, DuckDB relation, pyarrow Table/Dataset or polars frame
         Never modified. A Parquet path or glob, a relation or an Arrow/polars table is
         read by DuckDB, where the whole fit runs (see ``engine``).
@@ -161,6 +168,13 @@ def feols(
     Bergé, L. (2018). Efficient estimation of maximum likelihood models with multiple
     fixed-effects: the R package FENmlm. CREA Discussion Papers.
     """
+    call = dict(locals())
+    models = expand_formula(formula)
+    if models is not None:  # several outcomes or a stepwise function: one fit per model
+        call.pop("formula"), call.pop("data")
+        return FitCollection(
+            [feols(f, data, **call) for _, f in models], *map(list, zip(*models, strict=True))
+        )
     parsed = parse_formula(formula)
     request = parse_vcov(vcov)
     ssc = SSC.fixest() if ssc is None else ssc

@@ -27,6 +27,7 @@ from impact.inference.vcov import parse_vcov
 from impact.linear.collinear import describe_drops
 from impact.linear.demean import DEMEAN_TOL
 from impact.linear.formula import parse_formula
+from impact.linear.formula_multi import expand_formula
 from impact.linear.model_matrix import build_design, categorical_levels, factor_values
 from impact.linear.poisson import (
     IRLS_MAXITER,
@@ -38,6 +39,7 @@ from impact.linear.poisson import (
 )
 from impact.linear.sample import prepare_sample
 from impact.options import check_flag, positive_number, whole_number
+from impact.results.collection import FitCollection
 from impact.results.poisson import FepoisResult
 
 __all__ = ["SEPARATION_CHECKS", "SEPARATION_MU", "fepois"]
@@ -92,6 +94,11 @@ def fepois(
     formula : str
         ``"y ~ x1 + x2 | fe1 + fe2"`` as in :func:`impact.feols`; ``y`` must be >= 0
         (counts, or values with zeros such as export value).
+        ``a*b`` is ``a + b + a:b``. Several outcomes (``"y1 + y2 ~ x"``) or one stepwise
+        function among the regressors (``sw(a, b)``: one at a time; ``csw(a, b)``:
+        cumulated; ``csw0(a, b)``: cumulated after none) give a
+        :class:`~impact.results.collection.FitCollection` of one fit per model (a tuple
+        that :func:`impact.etable` takes).
     data : DataFrame, str, Path, DuckDB relation, pyarrow Table/Dataset or polars frame
         Never modified. A Parquet path or glob, a relation or an Arrow/polars table is
         read by DuckDB, where the whole fit runs (see ``engine``).
@@ -154,6 +161,13 @@ def fepois(
     Correia, S., Guimarães, P., & Zylkin, T. (2020). Fast Poisson estimation with
     high-dimensional fixed effects. Stata Journal, 20(1), 95–115.
     """
+    call = dict(locals())
+    models = expand_formula(formula)
+    if models is not None:  # several outcomes or a stepwise function: one fit per model
+        call.pop("formula"), call.pop("data")
+        return FitCollection(
+            [fepois(f, data, **call) for _, f in models], *map(list, zip(*models, strict=True))
+        )
     parsed = parse_formula(formula)
     request = parse_vcov(vcov)
     ssc = SSC.fixest() if ssc is None else ssc

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import itertools
 import re
 from dataclasses import dataclass
 
@@ -16,6 +17,8 @@ __all__ = [
     "formula_name",
     "parse_fixed_effects",
     "parse_formula",
+    "signed_terms",
+    "split_top",
 ]
 
 #: Element-wise transforms allowed inside a formula, by name.
@@ -150,7 +153,7 @@ def _top_level(text: str) -> list[bool]:
     return flags
 
 
-def _split_top(text: str, sep: str) -> list[str]:
+def split_top(text: str, sep: str) -> list[str]:
     """Split on ``sep`` outside parentheses, brackets and backticks."""
     parts, cur = [], []
     for ch, top in zip(text, _top_level(text), strict=True):
@@ -163,7 +166,7 @@ def _split_top(text: str, sep: str) -> list[str]:
     return [p.strip() for p in parts]
 
 
-def _signed_terms(text: str) -> list[tuple[int, str]]:
+def signed_terms(text: str) -> list[tuple[int, str]]:
     """Split a right-hand side on top-level ``+`` and ``-``; return (sign, term) pairs."""
     out, cur, sign = [], [], 1
     for ch, top in zip(text, _top_level(text), strict=True):
@@ -215,10 +218,10 @@ def parse_fixed_effects(text: str) -> tuple[tuple[str, ...], ...]:
         without repeats, in order.
     """
     fixef: list[tuple[str, ...]] = []
-    for raw in _split_top(text, "+"):
+    for raw in split_top(text, "+"):
         if raw in ("", "0"):
             continue
-        fe = tuple(_name(p, "fixed effect") for p in _split_top(raw, "^"))
+        fe = tuple(_name(p, "fixed effect") for p in split_top(raw, "^"))
         if fe not in fixef:
             fixef.append(fe)
     return tuple(fixef)
@@ -233,10 +236,10 @@ def _literal(text: str) -> object:
 
 
 def _parse_i(args: str) -> Factor:
-    pieces = _split_top(args, ",")
+    pieces = split_top(args, ",")
     positional, ref = [], None
     for p in pieces:
-        kv = _split_top(p, "=")
+        kv = split_top(p, "=")
         if len(kv) > 1:
             key, val = kv[0], "=".join(kv[1:])
             if key != "ref":
@@ -273,6 +276,21 @@ def _parse_factor(text: str) -> Factor:
     )
 
 
+def _expand_star(raw: str) -> list[tuple[Factor, ...]]:
+    """The terms of ``a*b`` (``a + b + a:b``; with more factors every product, lower
+    orders first, as fixest and patsy expand it); a term without ``*`` as it is."""
+    parts = [tuple(_parse_factor(f) for f in split_top(p, ":")) for p in split_top(raw, "*")]
+    if any(not p for p in parts) or any(not s.strip() for s in split_top(raw, "*")):
+        raise FormulaError(f"cannot read term {raw!r}: '*' needs a term on each side.")
+    out: list[tuple[Factor, ...]] = []
+    for size in range(1, len(parts) + 1):
+        for combo in itertools.combinations(parts, size):
+            factors = tuple(dict.fromkeys(f for p in combo for f in p))
+            if factors not in out:
+                out.append(factors)
+    return out
+
+
 def parse_formula(formula: str) -> ParsedFormula:
     """Parse a fixest-style formula.
 
@@ -280,11 +298,11 @@ def parse_formula(formula: str) -> ParsedFormula:
     ----------
     formula : str
         ``"y ~ x1 + x2 | fe1 + fe2"``. ``0`` or ``-1`` on the right removes the intercept;
-        ``a:b`` multiplies factors; ``C(k)`` adds treatment-coded dummies; ``i(v, ref=r)``
-        adds one dummy per level of ``v`` except ``r`` (``i(v, x, ref=r)`` interacts them
-        with ``x``); ``fe1^fe2`` absorbs the interaction of two fixed effects. A column
-        whose name is not letters, digits, ``_`` and ``.`` is written in backticks:
-        ``"`log emp` ~ x | `firm id`"``.
+        ``a:b`` multiplies factors; ``a*b`` is ``a + b + a:b``; ``C(k)`` adds
+        treatment-coded dummies; ``i(v, ref=r)`` adds one dummy per level of ``v`` except
+        ``r`` (``i(v, x, ref=r)`` interacts them with ``x``); ``fe1^fe2`` absorbs the
+        interaction of two fixed effects. A column whose name is not letters, digits,
+        ``_`` and ``.`` is written in backticks: ``"`log emp` ~ x | `firm id`"``.
 
     Returns
     -------
@@ -297,11 +315,11 @@ def parse_formula(formula: str) -> ParsedFormula:
     """
     if not isinstance(formula, str) or "~" not in formula:
         raise FormulaError(f"formula must be a string 'y ~ x1 + x2 | fe', got {formula!r}.")
-    sides = _split_top(formula, "~")
+    sides = split_top(formula, "~")
     if len(sides) != 2:
         raise FormulaError(f"formula has more than one '~': {formula!r}.")
     lhs, rest = sides
-    parts = _split_top(rest, "|")
+    parts = split_top(rest, "|")
     if len(parts) > 2:
         raise FormulaError("formula has more than one '|': use 'y ~ x | fe1 + fe2'.")
     depvar = _parse_factor(lhs)
@@ -309,7 +327,7 @@ def parse_formula(formula: str) -> ParsedFormula:
         raise FormulaError(f"the outcome must be a column or a transform of one, got {lhs!r}.")
     intercept = True
     terms: list[Term] = []
-    for sign, raw in _signed_terms(parts[0]):
+    for sign, raw in signed_terms(parts[0]):
         if raw == "" and sign > 0:
             continue
         if raw == "0" or (sign < 0 and raw == "1"):
@@ -319,14 +337,14 @@ def parse_formula(formula: str) -> ParsedFormula:
             raise FormulaError(f"only '- 1' can be subtracted in a formula, got '- {raw}'.")
         if raw == "1":
             continue
-        factors = tuple(_parse_factor(f) for f in _split_top(raw, ":"))
-        if sum(f.is_categorical for f in factors) > 1:
-            raise FormulaError(
-                f"term {raw!r} interacts two categorical factors; use fe1^fe2 instead."
-            )
-        term = Term(factors=factors)
-        if term not in terms:
-            terms.append(term)
+        for factors in _expand_star(raw):
+            if sum(f.is_categorical for f in factors) > 1:
+                raise FormulaError(
+                    f"term {raw!r} interacts two categorical factors; use fe1^fe2 instead."
+                )
+            term = Term(factors=factors)
+            if term not in terms:
+                terms.append(term)
     fixef = parse_fixed_effects(parts[1]) if len(parts) == 2 else ()
     if not terms and not intercept and not fixef:
         raise FormulaError(f"formula {formula!r} has no regressors.")
