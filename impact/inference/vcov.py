@@ -55,7 +55,7 @@ def parse_vcov(vcov: VcovSpec) -> VcovRequest:
     """Read a vcov spec.
 
     Accepted: ``"iid"``, ``"hetero"`` (``"HC1"``), ``{"cluster": "a"}``,
-    ``{"CRV1": ["a", "b"]}``, ``{"CRV3": "a"}``.
+    ``{"CRV1": ["a", "b"]}`` or pyfixest's ``{"CRV1": "a+b"}`` (two-way), ``{"CRV3": "a"}``.
     """
     if vcov is None:
         return VcovRequest("iid")
@@ -77,7 +77,8 @@ def parse_vcov(vcov: VcovSpec) -> VcovRequest:
                 f"vcov key {key!r} is not known; use 'cluster', 'CRV1' or 'CRV3'."
                 + close_matches_hint(str(key), ["cluster", "CRV1", "CRV3"])
             )
-        names = (cols,) if isinstance(cols, str) else tuple(cols)
+        # pyfixest's "a+b" is two-way clustering by a and b (a list is never split)
+        names = tuple(c.strip() for c in cols.split("+")) if isinstance(cols, str) else tuple(cols)
         if not names or not all(isinstance(c, str) for c in names):
             raise InvalidOptionError(f"cluster variables must be column names, got {cols!r}.")
         kind = kinds[str(key).lower()]

@@ -88,3 +88,15 @@ def test_collection_labels_etable_and_errors():
                 "y ~ sw(x1, ) | unit", "y ~ x1 * | unit"):  # fmt: skip
         with pytest.raises(FormulaError):
             impact.feols(bad, df)
+
+
+def test_two_way_cluster_string_equals_pyfixest():
+    df = _panel(2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = pf.feols("y ~ x1 + x2 | unit", data=df, vcov={"CRV1": "unit+year"},
+                       fixef_tol=PYFIXEST_FIXEF_TOL)  # fmt: skip
+        ours = impact.feols("y ~ x1 + x2 | unit", df, vcov={"CRV1": "unit + year"})
+    listed = impact.feols("y ~ x1 + x2 | unit", df, vcov={"CRV1": ["unit", "year"]})
+    _same(ours, ref)
+    assert_close(ours.se.to_numpy(), listed.se.to_numpy(), rtol=1e-15)
