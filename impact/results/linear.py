@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -9,11 +10,13 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from impact._typing import FloatArray
+from impact._typing import FloatArray, VcovSpec
 from impact.data.samplelog import SampleLog
 from impact.engine.base import EngineUse
 from impact.errors import InvalidOptionError
+from impact.inference.linear_vcov import compute_vcov, frame_cluster_codes
 from impact.inference.ssc import SSC, SmallSample
+from impact.inference.vcov import parse_vcov
 from impact.linear.demean import fixef_coefficients
 from impact.linear.fixed_effects import FixedEffects
 from impact.linear.formula import ParsedFormula
@@ -211,6 +214,63 @@ class FeolsResult(ResultProtocol):
     def lincom(self, weights: Mapping[str, float], alpha: float = 0.05) -> pd.DataFrame:
         """Estimate and test a linear combination, e.g. ``{"grant": 1, "grant_1": 1}``."""
         return lincom(self.coef, self.vcov, weights, df=self.df_t, alpha=alpha)
+
+    def vcov_as(self, vcov: VcovSpec, ssc: SSC | None = None) -> FeolsResult:
+        """The same fit with another variance, without refitting.
+
+        Parameters
+        ----------
+        vcov : str or dict
+            ``"iid"``, ``"hetero"``, ``{"cluster": "a"}``, ``{"CRV1": "a+b"}`` ... (as in
+            :func:`impact.feols`; cluster columns are read from the fit's data, on the rows
+            of the fit). CRV3 refits once per cluster: ask :func:`impact.feols` for it.
+        ssc : SSC, optional
+            Small-sample corrections (default: the fit's).
+
+        Returns
+        -------
+        FeolsResult
+            Coefficients unchanged; ``se``, ``vcov``, ``df_t``, ``n_clusters`` and the
+            label of the new variance.
+        """
+        self._rows("another variance")
+        request = parse_vcov(vcov)
+        if request.kind == "CRV3" or self._Xd is None or self._data is None:
+            raise InvalidOptionError(
+                "vcov_as recomputes iid, hetero and CRV1 variances of an in-memory feols fit; "
+                "for CRV3 (one refit per cluster) call impact.feols with that vcov."
+            )
+        ssc = self.ssc if ssc is None else ssc
+        data = self._data
+        missing = [c for c in request.clusters if c not in data.columns]
+        if missing:
+            raise InvalidOptionError(
+                f"cluster columns {missing} are not columns of the fit's data."
+            )
+        if request.clusters and not data.index.is_unique:
+            raise InvalidOptionError(
+                "the fit's data has a repeated index: reset it (data.reset_index(drop=True)) "
+                "and refit, so each row's cluster can be found."
+            )
+        frame = data.loc[self._row_index, list(request.clusters)] if request.clusters else None
+        w = self._weights
+        wu = self._resid if w is None else self._resid * w
+        Xd = self._Xd
+        N, k = self.nobs, len(self.coef)
+        vres = compute_vcov(
+            request, ssc, bread=np.linalg.inv(Xd.T @ (Xd if w is None else Xd * w[:, None])),
+            scores=Xd * wu[:, None], ssr_over_n=self.ssr / N, N=N, k=k, fe=self._fe,
+            clusters=frame_cluster_codes(frame, request.clusters) if frame is not None else [],
+            beta=self.coef.to_numpy(), fe_rank=N - k - self.df_resid,
+        )  # fmt: skip
+        names = list(self.coef.index)
+        se = np.sqrt(np.clip(np.diag(vres.V), 0.0, None))
+        return dataclasses.replace(
+            self, se=pd.Series(se, index=names, name="std_error"),
+            vcov=pd.DataFrame(vres.V, index=names, columns=names), df_t=vres.small.df_t,
+            n_clusters=dict(vres.n_clusters), vcov_label=request.label, ssc=ssc,
+            small_sample=vres.small, vcov_psd_fixed=vres.psd_fixed,
+        )  # fmt: skip
 
     # ----------------------------------------------------------------- post-estimation
     def _series(self, values: FloatArray, name: str) -> pd.Series:

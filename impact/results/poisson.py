@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from impact._typing import FloatArray
+from impact.errors import InvalidOptionError
 from impact.linear.demean import fixef_coefficients
 from impact.results.linear import FeolsResult
 from impact.results.protocol import finite_stats
@@ -50,6 +51,13 @@ class FepoisResult(FeolsResult):
     #: the IRLS options of the fit (tol, maxiter, fixef_tol): a refit reproduces it
     _irls: dict = field(default_factory=dict, repr=False)
 
+    def vcov_as(self, vcov: object, ssc: object = None) -> FeolsResult:
+        """Not available for Poisson fits: their variance reads the IRLS weights of the last
+        iteration; refit :func:`impact.fepois` with the variance wanted."""
+        raise InvalidOptionError(
+            "vcov_as recomputes feols variances only; refit impact.fepois with vcov=..."
+        )
+
     @cached_property
     def _fixef_values(self) -> tuple[FloatArray, ...]:
         if self._fe is None:
@@ -79,8 +87,6 @@ class FepoisResult(FeolsResult):
         With ``newdata``, the offset column (if the model has one) is read from it.
         """
         if type not in ("response", "link"):
-            from impact.errors import InvalidOptionError
-
             raise InvalidOptionError(f"type must be 'response' or 'link', got {type!r}.")
         if newdata is None:
             mu = self.fitted()

@@ -100,3 +100,40 @@ def test_two_way_cluster_string_equals_pyfixest():
     listed = impact.feols("y ~ x1 + x2 | unit", df, vcov={"CRV1": ["unit", "year"]})
     _same(ours, ref)
     assert_close(ours.se.to_numpy(), listed.se.to_numpy(), rtol=1e-15)
+
+
+@pytest.mark.parametrize("weights", [None, "w"])
+@pytest.mark.parametrize(
+    "vcov", ["iid", "hetero", {"cluster": "unit"}, {"CRV1": "unit+year"}, {"CRV1": "year"}]
+)
+def test_vcov_as_equals_a_refit_and_pyfixest(vcov, weights):
+    """fit.vcov_as(...) recomputes the variance without refitting: equal to a refit with
+    that vcov (closed form: the same scores) and to pyfixest's fit.vcov(...)."""
+    df = _panel(1)
+    fit = impact.feols("y ~ x1 + x2 | unit + year", df, weights=weights)
+    again = fit.vcov_as(vcov)
+    refit = impact.feols("y ~ x1 + x2 | unit + year", df, weights=weights, vcov=vcov)
+    assert_close(again.se.to_numpy(), refit.se.to_numpy(), rtol=1e-12)
+    assert again.df_t == refit.df_t and again.vcov_label == refit.vcov_label
+    assert_close(again.coef.to_numpy(), fit.coef.to_numpy(), rtol=0)
+    pf_vcov = {"cluster": {"CRV1": "unit"}}.get(next(iter(vcov)), vcov) if isinstance(
+        vcov, dict) else vcov  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = pf.feols("y ~ x1 + x2 | unit + year", data=df, weights=weights,
+                       fixef_tol=PYFIXEST_FIXEF_TOL)  # fmt: skip
+        ref.vcov(pf_vcov)
+    assert_close(again.se.to_numpy(), ref.se().to_numpy(), rtol=RTOL_PEER)
+
+
+def test_vcov_as_refuses_crv3_fepois_and_unknown_columns():
+    df = _panel(1)
+    fit = impact.feols("y ~ x1 + x2 | unit", df)
+    with pytest.raises(impact.errors.InvalidOptionError, match="CRV3"):
+        fit.vcov_as({"CRV3": "unit"})
+    with pytest.raises(impact.errors.InvalidOptionError, match="not columns"):
+        fit.vcov_as({"cluster": "region_x"})
+    cnt = count_panel(2)
+    pois = impact.fepois("cnt ~ x1 | unit", cnt)
+    with pytest.raises(impact.errors.InvalidOptionError, match="refit impact.fepois"):
+        pois.vcov_as("hetero")
