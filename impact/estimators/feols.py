@@ -14,8 +14,10 @@ from impact.engine.choose import choose_engine
 from impact.errors import (
     EmptySampleError,
     ImpactWarning,
+    InvalidOptionError,
 )
 from impact.estimators.collinear_drops import protected_error, settle_drops
+from impact.estimators.feiv import feiv, split_iv
 from impact.estimators.feols_engine import feols_in_engine
 from impact.inference.linear_vcov import compute_vcov, frame_cluster_codes
 from impact.inference.ssc import SSC
@@ -117,6 +119,9 @@ def feols(
         cumulated; ``csw0(a, b)``: cumulated after none) give a
         :class:`~impact.results.collection.FitCollection` of one fit per model (a tuple
         that :func:`impact.etable` takes).
+        ``"y ~ x | fe | d ~ z1 + z2"`` (or ``"y ~ x | d ~ z"``) is two-stage least squares
+        with the fixed effects projected out (``fit.first_stage``: each first stage's
+        Wald F of the excluded instruments).
     data : DataFrame, str, Path, DuckDB relation, pyarrow Table/Dataset or polars frame
         Never modified. A Parquet path or glob, a relation or an Arrow/polars table is
         read by DuckDB, where the whole fit runs (see ``engine``).
@@ -175,12 +180,20 @@ def feols(
         return FitCollection(
             [feols(f, data, **call) for _, f in models], *map(list, zip(*models, strict=True))
         )
-    parsed = parse_formula(formula)
+    iv = split_iv(formula)
+    parsed = parse_formula(iv[0] if iv else formula)
     request = parse_vcov(vcov)
     ssc = SSC.fixest() if ssc is None else ssc
     drop_singletons = check_flag("drop_singletons", drop_singletons)
     fixef_tol = positive_number("fixef_tol", fixef_tol)
     fixef_maxiter = whole_number("fixef_maxiter", fixef_maxiter, 1)
+    if iv is not None:
+        if request.kind == "CRV3" or engine not in (None, "pandas"):
+            raise InvalidOptionError("IV formulas run in memory, with iid, hetero or CRV1.")
+        return feiv(
+            formula, data, iv, request=request, weights=weights, ssc=ssc,
+            drop_singletons=drop_singletons, fixef_tol=fixef_tol, fixef_maxiter=fixef_maxiter,
+        )  # fmt: skip
     chosen = choose_engine(data, engine)
     if chosen is not None:
         with chosen.scope():  # the fit's tables and views are dropped once it returns

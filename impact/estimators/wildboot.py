@@ -180,6 +180,12 @@ class WildProblem:
             raise InvalidOptionError("this feols fit does not carry its design; refit it.")
         if fit._weights is not None:
             raise InvalidOptionError("the wild bootstrap does not support weighted (WLS) fits.")
+        if fit.first_stage is not None:
+            raise InvalidOptionError(
+                "the wild bootstrap of an IV fit must redraw both stages (Davidson & MacKinnon "
+                "2010's WRE), which impact.wildboot does not do; use the fit's CRV1 variance "
+                "or impact.randomization_test."
+            )
         if not isinstance(param, str):
             raise InvalidOptionError(f"param must be a coefficient name, got {param!r}.")
         if param in fit.collinear:

@@ -100,6 +100,9 @@ class FeolsResult(ResultProtocol):
     #: the engine's passes and collected bytes when the fit ran in a query engine (its
     #: rows stayed there: no residuals, fitted values or fixed effects here)
     engine_use: EngineUse | None = field(default=None, kw_only=True)
+    #: IV fits: per endogenous regressor, its first stage's coefficients on the excluded
+    #: instruments (``coef``) and their Wald F under the model's variance (``f_stat``)
+    first_stage: Mapping[str, Mapping[str, object]] | None = field(default=None, kw_only=True)
 
     def _rows(self, what: str) -> None:
         if self._y is None:
