@@ -30,6 +30,7 @@ from impact.errors import InvalidOptionError, OutputPathError, SpecError, close_
 from impact.report.escape import markdown_escape
 from impact.report.evaluation import Evaluation
 from impact.report.html import report_html
+from impact.report.labels import figure_caption
 from impact.report.outputs import OutputFolder, file_stem
 from impact.report.progress import Progress, StepEvent
 from impact.report.provenance import data_sha256, git_commit, json_text
@@ -41,6 +42,9 @@ from impact.report.spec_check import check_data
 from impact.report.table import Table
 
 __all__ = ["OFFLOAD", "EvaluationReport", "evaluate"]
+
+#: Resolution of the report's PNG figures (print quality).
+FIGURE_DPI = 200
 
 
 #: Tables that share no fits with the others and cost most: built in a second process
@@ -87,7 +91,7 @@ class EvaluationReport:
         """A figure rendered to PNG or PDF, without time stamps or software metadata."""
         buf = io.BytesIO()
         meta = PNG_METADATA if format == "png" else PDF_METADATA
-        self.figures[name].savefig(buf, format=format, dpi=100, metadata=meta)
+        self.figures[name].savefig(buf, format=format, dpi=FIGURE_DPI, metadata=meta)
         return buf.getvalue()
 
     def write(
@@ -131,13 +135,14 @@ class EvaluationReport:
                 folder.write("tables", stems[name] + ext, data=text)
             md += [files[".md"], ""]
         pngs = {}
-        for name in self.figures:
+        for number, name in enumerate(self.figures, start=1):
             for fmt in figure_formats:
                 blob = self.figure_bytes(name, fmt)
                 folder.write("figures", f"{stems[name]}.{fmt}", data=blob)
                 if fmt == "png":
                     pngs[name] = blob
-            md += [f"![{markdown_escape(name)}](figures/{stems[name]}.png)", ""]
+            caption = markdown_escape(figure_caption(name, number))
+            md += [f"![{caption}](figures/{stems[name]}.png)", "", f"*{caption}*", ""]
         if "png" not in figure_formats:
             pngs = {n: self.figure_bytes(n, "png") for n in self.figures}
         folder.write("report.md", data="\n".join(md))

@@ -8,6 +8,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from impact.report.labels import figure_caption
 from impact.report.table import Table
 
 __all__ = ["report_html"]
@@ -50,7 +51,10 @@ def report_html(
         skipped for this data) also as a list after the contents.
     """
     nav = [f'<li><a href="#{_anchor(t.name)}">{html.escape(t.title)}</a></li>' for t in tables]
-    nav += [f'<li><a href="#fig-{_anchor(n)}">Figure: {html.escape(n)}</a></li>' for n in figures]
+    nav += [
+        f'<li><a href="#fig-{_anchor(n)}">{html.escape(figure_caption(n, k))}</a></li>'
+        for k, n in enumerate(figures, start=1)
+    ]
     body = [f"<h1>{html.escape(title)}</h1>", "<nav><ul>", *nav, "</ul></nav>"]
     notes = provenance.get("notes") or []
     if notes:  # settings switched off and tables skipped for this data
@@ -60,11 +64,12 @@ def report_html(
     for t in tables:
         body.append(f'<h2 id="{_anchor(t.name)}">{html.escape(t.title)}</h2>')
         body.append(t.render()[".html"])
-    for name, png in figures.items():
+    for number, (name, png) in enumerate(figures.items(), start=1):
         data = base64.b64encode(png).decode("ascii")
+        caption = html.escape(figure_caption(name, number))
         body.append(
-            f'<figure id="fig-{_anchor(name)}"><img alt="{html.escape(name)}" '
-            f'src="data:image/png;base64,{data}"><figcaption>{html.escape(name)}'
+            f'<figure id="fig-{_anchor(name)}"><img alt="{caption}" '
+            f'src="data:image/png;base64,{data}"><figcaption>{caption}'
             "</figcaption></figure>"
         )
     prov = json.dumps(provenance, sort_keys=True, indent=2, default=str)

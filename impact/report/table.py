@@ -11,6 +11,7 @@ import pandas as pd
 from impact.report.escape import markdown_escape, markdown_paragraph
 from impact.report.etable import etable
 from impact.report.frames import format_frame, render_frame
+from impact.report.labels import display_frame
 
 __all__ = ["Table", "is_truth_column"]
 
@@ -51,7 +52,8 @@ class Table:
         """The table as Markdown (with title and note), LaTeX, HTML and CSV text."""
         heading = f"## {markdown_escape(self.title)}\n\n"
         if self.frame is not None:
-            shown = format_frame(self.display if self.display is not None else self.frame)
+            shown = display_frame(self.display if self.display is not None else self.frame)
+            shown = format_frame(shown)
             return {
                 ".md": heading + render_frame(shown, "markdown", self.note),
                 ".tex": render_frame(shown, "latex"),

@@ -117,10 +117,13 @@ def robustness(ev: Evaluation) -> pd.DataFrame:
                 ("max", loco["estimate"].idxmax()),
             ):
                 r = loco.loc[idx]
+                cell = r["cell"]
+                if isinstance(cell, float) and cell.is_integer():
+                    cell = int(cell)  # an id read through a float column
                 rows.append(
                     {
                         "outcome": outcome, "effect": spec.effect,
-                        "variant": f"leave one cluster out: {stat} (without cell {r['cell']})",
+                        "variant": f"leave one cluster out: {stat} (without cell {cell})",
                         "estimate": r["estimate"], "std_error": r["std_error"],
                         "pretrend_p": np.nan, "firms": np.nan, "true_effect": np.nan,
                     }
