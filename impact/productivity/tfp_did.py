@@ -30,7 +30,8 @@ from impact.results.tfp_did import TFPDiDResult
 __all__ = ["tfp_did"]
 
 #: Column holding the estimated productivity inside the DiD frames.
-_TFP = "__tfp__"
+#: The estimated productivity column of the working copy (as named in sample-drop notes).
+_TFP = "tfp (estimated)"
 _MEMBER = "__member__"
 
 

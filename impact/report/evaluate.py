@@ -365,15 +365,18 @@ def _settled(futures: list) -> bool:
     )
 
 
-def _versions() -> dict[str, str]:
-    import matplotlib
-    import numpy
-    import scipy
+#: The installed distributions whose versions the provenance records.
+DEPENDENCIES = ("linearmodels", "matplotlib", "numpy", "pandas", "scipy", "seaborn",
+                "statsmodels")  # fmt: skip
 
-    return {
-        "matplotlib": matplotlib.__version__,
-        "numpy": numpy.__version__,
-        "pandas": pd.__version__,
-        "python": sys.version.split()[0],
-        "scipy": scipy.__version__,
-    }
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": sys.version.split()[0]}
+    for name in DEPENDENCIES:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = "not installed"
+    return out

@@ -73,7 +73,11 @@ def report_html(
             "</figcaption></figure>"
         )
     prov = json.dumps(provenance, sort_keys=True, indent=2, default=str)
-    body += ['<h2 id="provenance">Provenance</h2>', f"<pre>{html.escape(prov)}</pre>"]
+    summary = "Package and dependency versions, git commit, data hash, seed, spec, warnings"
+    body += [
+        '<h2 id="provenance">Provenance</h2>',
+        f"<details><summary>{summary}</summary><pre>{html.escape(prov)}</pre></details>",
+    ]
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>\n"

@@ -67,3 +67,13 @@ def test_figures_are_numbered_and_printable(report):
     chunk = png.index(b"pHYs")  # pixels per metre
     ppm = struct.unpack(">I", png[chunk + 4 : chunk + 8])[0]
     assert round(ppm * 0.0254) == FIGURE_DPI >= 200
+
+
+def test_provenance_lists_every_dependency_and_no_internal_names(report):
+    import json
+
+    prov = json.loads((report / "provenance.json").read_text())
+    for name in ("statsmodels", "linearmodels", "seaborn", "numpy", "pandas", "scipy"):
+        assert prov["versions"][name] not in ("", "not installed")
+    assert "__tfp__" not in (report / "provenance.json").read_text()
+    assert "<details><summary>" in (report / "report.html").read_text()
