@@ -78,9 +78,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         sub_parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                                 help="show the full traceback of an error")  # fmt: skip
     args = parser.parse_args(argv)
+    if args.command == "simulate" and args.n_firms < 1:
+        parser.error(f"--n-firms must be at least 1, got {args.n_firms}")
     try:
         return _run(args)
-    except (ImpactError, FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+    except (ImpactError, OSError) as exc:  # data, spec, options, files and folders
         if args.debug:
             raise
         hint = f"\n{_SCHEMA_HINT}" if isinstance(exc, SpecError) else ""

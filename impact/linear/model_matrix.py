@@ -131,6 +131,16 @@ def _term_block(
     return block, names
 
 
+def _numeric_part_seen(term: Term, earlier: list[Term]) -> bool:
+    """``C(k):x`` after ``x`` is coded with treatment contrasts (the reference level's
+    slope is ``x``'s own), as patsy, R and pyfixest code it; alone it keeps every level."""
+    cats = [f for f in term.factors if f.kind == "C"]
+    nums = tuple(f for f in term.factors if not f.is_categorical)
+    if len(cats) != 1 or not nums:
+        return False
+    return any(set(t.factors) == set(nums) for t in earlier)
+
+
 def build_design(
     frame: pd.DataFrame,
     parsed: ParsedFormula,
@@ -141,7 +151,8 @@ def build_design(
     """Regressor matrix for ``parsed`` on ``frame`` (rows already filtered).
 
     Categorical terms use treatment coding. The first categorical term keeps all its
-    levels only when the model has neither an intercept nor fixed effects; ``i()`` with
+    levels only when the model has neither an intercept nor fixed effects; ``C(k):x``
+    drops the reference level when ``x`` itself is an earlier term (``C(k)*x``); ``i()`` with
     a numeric interaction keeps every level but its reference. ``levels`` fixes the
     level lists (from :func:`categorical_levels` on the estimation sample) so that new
     data get the training coding; unseen levels give all-zero dummies (callers mark
@@ -154,9 +165,11 @@ def build_design(
         blocks.append(np.ones((len(frame), 1)))
         names.append("Intercept")
     full_rank_used = intercept or has_fixef
+    seen: list = []
     for term in parsed.terms:
         is_cat_main = all(f.is_categorical and f.by is None for f in term.factors)
-        drop_first = full_rank_used if is_cat_main else False
+        drop_first = full_rank_used if is_cat_main else _numeric_part_seen(term, seen)
+        seen.append(term)
         block, bnames = _term_block(frame, term, drop_first, levels)
         if is_cat_main:
             full_rank_used = True

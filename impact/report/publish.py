@@ -1,8 +1,10 @@
 """Publishing a finished report into its folder: file by file, under a manifest.
 
-A report is first written whole into a staging folder beside the output folder
-(``DIR.tmp-<id>``). Publishing then moves its files into ``DIR`` one by one and removes
-the files of the previous run that this run does not write again, keeping a live manifest
+A report is first written whole into a staging folder inside the output folder
+(``DIR/.impact-staging-<id>``: the same file system, so every move is a rename, even when
+``DIR`` is a mount point). Publishing then moves its files into ``DIR`` one by one and
+removes the files of the previous run that this run does not write again, keeping a live
+manifest
 (``DIR/.impact-manifest.json``: every file of the package present in the folder, with its
 SHA-256) up to date after every step; ``provenance.json`` (the run's manifest at rest, its
 ``outputs``) moves in last and the live manifest is then removed. So:
@@ -11,11 +13,15 @@ SHA-256) up to date after every step; ``provenance.json`` (the run's manifest at
   lists exactly the files it put or left there, and the next run removes them;
 - a rerun with fewer tables leaves no stale files;
 - files the package did not write (the user's own notes beside the report) are never
-  touched: only names listed in a manifest are removed.
+  touched: a file is removed only when a manifest of the package (a ``provenance.json``
+  with the package's ``impact_version``, or the live manifest) lists it with the SHA-256
+  it still has, so an output edited by hand since is kept too;
+- staging folders of runs that were killed are removed by the next run.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
@@ -33,10 +39,32 @@ PROVENANCE = "provenance.json"
 LIVE_MANIFEST = ".impact-manifest.json"
 
 
+#: Name prefix of staging folders inside the output folder.
+STAGING_PREFIX = ".impact-staging-"
+
+
 def staging_folder(final: OutputFolder) -> OutputFolder:
-    """A new, empty folder beside ``final`` (same file system, so moves are renames)."""
-    name = f"{final.root.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
-    return OutputFolder.create(final.root.parent / name)
+    """A new, empty folder inside ``final`` (same file system, so moves are renames);
+    the staging folders of killed runs are removed first."""
+    for old in final.root.glob(STAGING_PREFIX + "*"):
+        if old.is_dir() and not old.is_symlink():
+            pid = old.name[len(STAGING_PREFIX) :].split("-")[0]
+            if not (pid.isdigit() and _alive(int(pid))):
+                shutil.rmtree(old, ignore_errors=True)
+    name = f"{STAGING_PREFIX}{os.getpid()}-{secrets.token_hex(4)}"
+    return OutputFolder.create(final.root / name)
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process: alive
+        return True
+    return True
 
 
 def _read_json(path: Path) -> dict:
@@ -49,10 +77,11 @@ def _read_json(path: Path) -> dict:
 def previous_files(final: OutputFolder) -> dict[str, str]:
     """Files an earlier run of the package left in ``final``: the outputs of its
     provenance and, after an interrupted publication, the live manifest's entries."""
-    old = _read_json(final.root / PROVENANCE).get("outputs") or {}
+    record = _read_json(final.root / PROVENANCE)
+    old = (record.get("outputs") or {}) if "impact_version" in record else {}
     live = _read_json(final.root / LIVE_MANIFEST)
     files = {**(old if isinstance(old, dict) else {}), **(live if isinstance(live, dict) else {})}
-    if (final.root / PROVENANCE).is_file():
+    if (final.root / PROVENANCE).is_file() and "impact_version" in record:
         files[PROVENANCE] = ""
     out = {}
     for rel, digest in files.items():
@@ -90,8 +119,9 @@ def publish(staging: OutputFolder, final: OutputFolder) -> list[Path]:
         present[rel] = new[rel]
         _save_live(final, present)
     for rel in sorted(set(present) - set(new)):
-        parts = rel.split("/")
-        final.target(*parts).unlink(missing_ok=True)
+        path = final.target(*rel.split("/"))
+        if path.is_file() and _sha256(path) == present[rel]:  # ours, as written
+            path.unlink()
         present.pop(rel)
         _save_live(final, present)
     if PROVENANCE in new:
@@ -99,6 +129,10 @@ def publish(staging: OutputFolder, final: OutputFolder) -> list[Path]:
     (final.root / LIVE_MANIFEST).unlink(missing_ok=True)
     shutil.rmtree(staging.root, ignore_errors=True)
     return [final.root.joinpath(*rel.split("/")) for rel in order]
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _move(staging: OutputFolder, final: OutputFolder, rel: str) -> None:

@@ -114,7 +114,8 @@ def test_every_written_file_shows_hostile_text_as_text(reports, tmp_path):
 
     report_md = read_markdown((out / "report.md").read_text(encoding="utf-8"))
     # ul/li: the report's notes on this data (settings switched off, tables skipped)
-    allowed = {"h1", "h2", "table", "thead", "tbody", "tr", "th", "td", "p", "img", "ul", "li"}
+    allowed = {"h1", "h2", "table", "thead", "tbody", "tr", "th", "td", "p", "img", "ul", "li",
+               "em"}  # fmt: skip
     assert set(report_md.tags) <= allowed
     assert [squash(t) for tag, t in report_md.texts if tag == "h1"] == [squash(TITLE)]
     srcs = [v for k, v in report_md.attrs if k == "src"]  # figure names hold outcome names

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 import impact
 from impact.errors import ImpactError
 from impact.report.html import report_html
+from impact.report.labels import figure_caption
 from impact.report.table import Table
 from impact.results.protocol import ModelInfo, ResultProtocol, tidy_frame
 
@@ -137,7 +138,8 @@ def test_report_page_shows_hostile_titles_and_names_as_text(title, table_title, 
     assert texts  # every text element was read
     assert [t for tag, t in page.texts if tag == "title"] == [title]
     assert [t for tag, t in page.texts if tag == "h1"] == [title]
-    assert [t for tag, t in page.texts if tag == "figcaption"] == [figure]
+    # the caption numbers the figure and shows its name as text
+    assert [t for tag, t in page.texts if tag == "figcaption"] == [figure_caption(figure, 1)]
     assert table_title in [t for tag, t in page.texts if tag == "h2"]
 
 

@@ -24,7 +24,8 @@ PYFIXEST_FIXEF_TOL = 1e-13
 def _panel(seed: int):
     df = feols_panel(seed)
     rng = np.random.default_rng(seed)
-    return df.assign(y2=df["y"] * 0.5 + rng.normal(size=len(df)), x3=rng.normal(size=len(df)))
+    return df.assign(y2=df["y"] * 0.5 + rng.normal(size=len(df)), x3=rng.normal(size=len(df)),
+                     k=df["unit"] % 4)  # fmt: skip
 
 
 def _pairs(ours, ref):
@@ -47,6 +48,8 @@ def _same(fit, ref):
     "fml",
     [
         "y ~ x1*x2 | unit + year",
+        "y ~ C(k)*x1",
+        "y ~ C(k)*x1 | year",
         "y ~ x1*x2*x3 | unit",
         "y + y2 ~ x1 + x2 | unit + year",
         "y ~ x1 + sw(x2, x3) | unit + year",

@@ -31,7 +31,7 @@ def test_a_rerun_with_fewer_tables_leaves_no_stale_files_and_keeps_the_users(tmp
     replicate(out, **FEW)
     assert _files(out) == _outputs(out) | {"my_notes.txt", "tables/my_table.csv"}
     assert not any(f.startswith("tables/balance") for f in _files(out))
-    assert not list(tmp_path.glob("report.tmp-*"))  # the staging folder is gone
+    assert not list(out.glob(".impact-staging-*"))  # the staging folder is gone
 
 
 def test_an_interrupted_publication_is_recorded_and_cleaned_up(tmp_path, monkeypatch):
@@ -41,7 +41,7 @@ def test_an_interrupted_publication_is_recorded_and_cleaned_up(tmp_path, monkeyp
     real, calls = os.replace, {"n": 0}
 
     def failing(src, dst):
-        if "report.tmp-" in str(src) and "report.tmp-" not in str(dst):  # a publishing move
+        if ".impact-staging-" in str(src) and ".impact-staging-" not in str(dst):  # publishing
             calls["n"] += 1
             if calls["n"] == 2:
                 raise OSError("disk full")
@@ -55,7 +55,7 @@ def test_an_interrupted_publication_is_recorded_and_cleaned_up(tmp_path, monkeyp
     # the live manifest lists exactly the package's files in the folder
     assert set(live) == _files(out) - {"my_notes.txt", LIVE_MANIFEST}
     assert not (out / PROVENANCE).exists()
-    assert not list(tmp_path.glob("report.tmp-*"))
+    assert not list(out.glob(".impact-staging-*"))
     replicate(out, **FEW)
     assert _files(out) == _outputs(out) | {"my_notes.txt"}
 
@@ -71,3 +71,22 @@ def test_a_manifest_naming_paths_outside_the_folder_is_ignored(tmp_path):
     (out / PROVENANCE).write_text(json.dumps(record))
     replicate(out, **FEW)
     assert victim.read_text() == "keep"
+
+
+def test_only_our_unedited_files_are_removed(tmp_path):
+    """A foreign provenance.json, or an output edited by hand since, is never a licence to
+    delete; a killed run's staging folder is cleaned up."""
+    out = tmp_path / "report"
+    out.mkdir()
+    (out / "data.csv").write_text("precious")
+    (out / PROVENANCE).write_text(json.dumps({"outputs": {"data.csv": "abc"}}))
+    replicate(out, **FEW)
+    assert (out / "data.csv").read_text() == "precious"
+    replicate(out, tables=["descriptives", "rollout", "balance"], figures=[])
+    edited = out / "tables" / "balance.tex"
+    edited.write_text(edited.read_text() + "% my tweak\n")
+    (out / ".impact-staging-999999-dead").mkdir()
+    replicate(out, **FEW)
+    assert edited.exists() and "my tweak" in edited.read_text()
+    assert not (out / "tables" / "balance.md").exists()
+    assert not (out / ".impact-staging-999999-dead").exists()
