@@ -59,6 +59,16 @@ def _plain(side: str, what: str, rest: str) -> ParsedFormula:
     return parsed
 
 
+def _rank(A: np.ndarray, w: np.ndarray) -> int:
+    """Rank of the weighted columns of ``A`` after scaling each to unit norm (the scale of
+    a variable must not decide whether it is collinear)."""
+    B = A * np.sqrt(w)[:, None]
+    norms = np.linalg.norm(B, axis=0)
+    if (norms == 0).any():
+        return int((norms > 0).sum())
+    return int(np.linalg.matrix_rank(B / norms, tol=1e-10 * np.sqrt(len(B))))
+
+
 def _wald_f(b: np.ndarray, V: np.ndarray) -> float:
     q = len(b)
     try:
@@ -105,12 +115,12 @@ def feiv(formula: str, data: pd.DataFrame, parts: tuple[str, str, str], *, reque
     sw = np.ones(len(y)) if w is None else w
     Zf, Xf = np.column_stack([Xe, Zd]), np.column_stack([Xe, Dd])
     ZWZ = Zf.T @ (Zf * sw[:, None])
-    if np.linalg.matrix_rank(ZWZ) < Zf.shape[1]:
+    if _rank(Zf, sw) < Zf.shape[1]:
         raise CollinearityError("the exogenous regressors and instruments are collinear.")
     Pi = np.linalg.solve(ZWZ, Zf.T @ (Xf * sw[:, None]))
     Xh = Zf @ Pi
     XhWX = Xh.T @ (Xf * sw[:, None])
-    if np.linalg.matrix_rank(XhWX) < Xf.shape[1]:
+    if _rank(Xh, sw) < Xf.shape[1]:
         raise CollinearityError("the instruments do not identify the endogenous regressors.")
     beta = np.linalg.solve(XhWX, Xh.T @ (yd * sw))
     u = yd - Xf @ beta
@@ -160,5 +170,6 @@ def _first_stages(Zf, Dd, sw, kx, d_names, request, ssc, N, fe, clusters, fe_ran
                             ssr_over_n=float((v * sw) @ v) / N, N=N, k=Zf.shape[1], fe=fe,
                             clusters=clusters, beta=g, fe_rank=fe_rank)  # fmt: skip
         ex = slice(kx, Zf.shape[1])
-        out[name] = {"f_stat": _wald_f(g[ex], vres.V[ex, ex]), "coef": g[ex]}
+        out[name] = {"f_stat": _wald_f(g[ex], vres.V[ex, ex]), "coef": g[ex],
+                     "vcov": request.label}  # fmt: skip
     return out

@@ -41,7 +41,7 @@ def bootstrap_cluster_codes(fit: FeolsResult, cluster: str) -> tuple[np.ndarray,
             "the fit's data has a repeated index: reset it (data.reset_index(drop=True)) and "
             "refit, so the bootstrap can find each row's cluster."
         )
-    values = data.loc[fit._row_index, cluster]
+    values = fit._fit_rows([cluster])[cluster]
     if values.isna().any():
         raise InvalidOptionError(f"cluster column {cluster!r} is missing on rows of the fit.")
     codes, uniq = pd.factorize(values, sort=True)
@@ -71,7 +71,7 @@ def warn_few_treated(fit, param: str, codes: np.ndarray) -> None:
     data = fit._data
     if param not in data.columns:
         return
-    values = pd.to_numeric(data.loc[fit._row_index, param], errors="coerce").to_numpy()
+    values = pd.to_numeric(fit._fit_rows([param])[param], errors="coerce").to_numpy()
     ones = values == 1
     if not (np.isin(values, (0.0, 1.0)).all() and ones.any()):
         return

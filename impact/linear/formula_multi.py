@@ -69,6 +69,19 @@ def expand_formula(formula: str) -> list[tuple[str, str]] | None:
         step = (m.group(1), args)
     if len(outcomes) < 2 and step is None:
         return None
+    regressors = [t for t in fixed if not t.startswith("- ") and t not in ("0", "1")]
+    no_intercept = any(t in ("- 1", "0") for t in fixed)
+    if (
+        step is not None
+        and step[0] == "csw0"
+        and not regressors
+        and (len(parts) > 1 or no_intercept)
+    ):
+        raise FormulaError(
+            "csw0() starts with a model without regressors, which has no coefficient to "
+            "estimate here (fixed effects or no intercept): use csw(), or add a regressor "
+            "outside csw0()."
+        )
     sets = _steps(*step) if step else [None]
     tail = f" | {' | '.join(parts[1:])}" if len(parts) > 1 else ""
     models = []

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from impact.errors import InvalidOptionError
+
 __all__ = ["FitCollection"]
 
 
@@ -34,7 +36,7 @@ class FitCollection(tuple):
     def fit(self, label: str) -> Any:
         """The fit with this label."""
         if label not in self.labels:
-            raise KeyError(f"{label!r} is not one of the fits: {list(self.labels)}.")
+            raise InvalidOptionError(f"{label!r} is not one of the fits: {list(self.labels)}.")
         return self[self.labels.index(label)]
 
     def __repr__(self) -> str:

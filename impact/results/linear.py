@@ -20,7 +20,7 @@ from impact.inference.vcov import parse_vcov
 from impact.linear.demean import fixef_coefficients
 from impact.linear.fixed_effects import FixedEffects
 from impact.linear.formula import ParsedFormula
-from impact.linear.model_matrix import build_design
+from impact.linear.model_matrix import build_design, factor_values
 from impact.results.hypothesis import WaldTest, coef_table, lincom, wald_test
 from impact.results.plotting import plot_coefficients
 from impact.results.protocol import ModelInfo, ResultProtocol, finite_stats
@@ -101,7 +101,8 @@ class FeolsResult(ResultProtocol):
     #: rows stayed there: no residuals, fitted values or fixed effects here)
     engine_use: EngineUse | None = field(default=None, kw_only=True)
     #: IV fits: per endogenous regressor, its first stage's coefficients on the excluded
-    #: instruments (``coef``) and their Wald F under the model's variance (``f_stat``)
+    #: instruments (``coef``) and their Wald F (``f_stat``) under the variance the fit
+    #: was estimated with (``vcov``; :meth:`vcov_as` does not recompute it)
     first_stage: Mapping[str, Mapping[str, object]] | None = field(default=None, kw_only=True)
 
     def _rows(self, what: str) -> None:
@@ -218,6 +219,27 @@ class FeolsResult(ResultProtocol):
         """Estimate and test a linear combination, e.g. ``{"grant": 1, "grant_1": 1}``."""
         return lincom(self.coef, self.vcov, weights, df=self.df_t, alpha=alpha)
 
+    def _fit_rows(self, columns: list[str]) -> pd.DataFrame:
+        """``columns`` of the fit's data on the fit's rows, after checking that those rows
+        still hold the outcome the fit used (the frame was not reordered, re-indexed or
+        changed since the fit)."""
+        data = self._data
+        try:
+            rows = data.loc[self._row_index]
+        except KeyError:
+            rows = None
+        same = rows is not None and self._parsed.depvar.var in rows
+        if same:
+            y = factor_values(rows, self._parsed.depvar)
+            same = len(y) == len(self._y) and np.allclose(y, self._y, rtol=0, atol=0,
+                                                          equal_nan=True)  # fmt: skip
+        if not same:
+            raise InvalidOptionError(
+                "the fit's data changed after fitting (rows dropped, reordered or "
+                "re-indexed, or the outcome changed): refit to recompute."
+            )
+        return rows[columns]
+
     def vcov_as(self, vcov: VcovSpec, ssc: SSC | None = None) -> FeolsResult:
         """The same fit with another variance, without refitting.
 
@@ -255,7 +277,7 @@ class FeolsResult(ResultProtocol):
                 "the fit's data has a repeated index: reset it (data.reset_index(drop=True)) "
                 "and refit, so each row's cluster can be found."
             )
-        frame = data.loc[self._row_index, list(request.clusters)] if request.clusters else None
+        frame = self._fit_rows(list(request.clusters)) if request.clusters else None
         w = self._weights
         wu = self._resid if w is None else self._resid * w
         Xd = self._Xd

@@ -96,3 +96,16 @@ def test_iv_bad_input_and_refusals():
     again = fit.vcov_as("hetero")  # the second-stage scores: equal to a refit
     refit = impact.feols("y ~ x1 | unit | d ~ z1", df, vcov="hetero")
     assert_close(again.se.to_numpy(), refit.se.to_numpy(), rtol=1e-12)
+
+
+def test_iv_with_variables_on_very_different_scales():
+    """Rescaling an instrument by 1e5 and a regressor by 1e-3 changes nothing but the
+    regressor's coefficient (closed form), and is not mistaken for collinearity."""
+    df = _iv_panel(4)
+    df = df.assign(zs=df["z1"] * 1e5, xs=df["x1"] * 1e-3)
+    base = impact.feols("y ~ x1 | unit | d ~ z1", df, vcov="hetero")
+    fit = impact.feols("y ~ xs | unit | d ~ zs", df, vcov="hetero")
+    assert_close(fit.coef["d"], base.coef["d"], rtol=1e-8)
+    assert_close(fit.coef["xs"], base.coef["x1"] * 1e3, rtol=1e-8)
+    assert_close(fit.se["d"], base.se["d"], rtol=1e-8)
+    assert fit.first_stage["d"]["vcov"] == fit.vcov_label

@@ -140,3 +140,23 @@ def test_vcov_as_refuses_crv3_fepois_and_unknown_columns():
     pois = impact.fepois("cnt ~ x1 | unit", cnt)
     with pytest.raises(impact.errors.InvalidOptionError, match="refit impact.fepois"):
         pois.vcov_as("hetero")
+
+
+def test_review_mends_for_collections_iv_and_vcov_as():
+    df = _panel(2)
+    with pytest.raises(FormulaError, match="csw0"):
+        impact.feols("y ~ csw0(x1, x2) | unit", df)
+    with pytest.raises(FormulaError, match="csw0"):
+        impact.feols("y ~ csw0(x1, x2) - 1", df)
+    assert len(impact.feols("y ~ x3 + csw0(x1, x2) | unit", df)) == 3
+    fits = impact.feols("y + y2 ~ x1", df)
+    with pytest.raises(impact.errors.InvalidOptionError, match="not one of the fits"):
+        fits.fit("zz")
+    fit = impact.feols("y ~ x1 | unit", df)
+    df.sort_values("x1", inplace=True)
+    df.reset_index(drop=True, inplace=True)
+    with pytest.raises(impact.errors.InvalidOptionError, match="changed after fitting"):
+        fit.vcov_as({"cluster": "unit"})
+    df.drop(index=[0, 1], inplace=True)
+    with pytest.raises(impact.errors.InvalidOptionError, match="changed after fitting"):
+        fit.vcov_as({"cluster": "unit"})
