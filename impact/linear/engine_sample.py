@@ -32,7 +32,7 @@ from impact.errors import (
     close_matches_hint,
 )
 from impact.linear.formula import Factor, ParsedFormula
-from impact.linear.model_matrix import format_level
+from impact.linear.model_matrix import format_level, numeric_part_seen
 
 __all__ = [
     "INTERNAL",
@@ -152,7 +152,8 @@ def _expand_categorical(
         table = engine.group_sums(src, [f.var], {}, count=None)
         _, levels = pd.factorize(table[f.var], sort=True)
         main = not nums and f.by is None
-        keep, labels = _dummy_columns(list(levels), f, drop_first=main)
+        reduced = numeric_part_seen(term, list(parsed.terms[:t]))  # C(k):x after x
+        keep, labels = _dummy_columns(list(levels), f, drop_first=main or reduced)
         onehot = pd.DataFrame({f.var: np.asarray(levels, dtype=object)})
         onehot[f.var] = onehot[f.var].astype(table[f.var].dtype)
         cols = [f"{INTERNAL}k{t}_{j}" for j in range(len(keep))]

@@ -327,8 +327,13 @@ def parse_formula(formula: str) -> ParsedFormula:
         raise FormulaError(f"the outcome must be a column or a transform of one, got {lhs!r}.")
     intercept = True
     terms: list[Term] = []
-    for sign, raw in signed_terms(parts[0]):
+    pieces = signed_terms(parts[0])
+    for k, (sign, raw) in enumerate(pieces):
         if raw == "" and sign > 0:
+            if k == 0 and len(pieces) == 1:
+                raise FormulaError(f"formula {formula!r} has nothing right of '~' (write 1).")
+            if k > 0 or pieces[1][0] > 0:  # "~ - 1 + x" starts with a minus: allowed
+                raise FormulaError(f"formula {formula!r} has an empty term (a '+' too many).")
             continue
         if raw == "0" or (sign < 0 and raw == "1"):
             intercept = False

@@ -12,7 +12,14 @@ from impact._typing import FloatArray
 from impact.errors import FormulaError
 from impact.linear.formula import Factor, ParsedFormula, Term
 
-__all__ = ["DesignMatrix", "build_design", "categorical_levels", "factor_values", "format_level"]
+__all__ = [
+    "DesignMatrix",
+    "build_design",
+    "categorical_levels",
+    "factor_values",
+    "format_level",
+    "numeric_part_seen",
+]
 
 _FUNCS = {"log": np.log, "log1p": np.log1p, "exp": np.exp, "sqrt": np.sqrt, "abs": np.abs}
 
@@ -131,7 +138,7 @@ def _term_block(
     return block, names
 
 
-def _numeric_part_seen(term: Term, earlier: list[Term]) -> bool:
+def numeric_part_seen(term: Term, earlier: list[Term]) -> bool:
     """``C(k):x`` after ``x`` is coded with treatment contrasts (the reference level's
     slope is ``x``'s own), as patsy, R and pyfixest code it; alone it keeps every level."""
     cats = [f for f in term.factors if f.kind == "C"]
@@ -168,7 +175,7 @@ def build_design(
     seen: list = []
     for term in parsed.terms:
         is_cat_main = all(f.is_categorical and f.by is None for f in term.factors)
-        drop_first = full_rank_used if is_cat_main else _numeric_part_seen(term, seen)
+        drop_first = full_rank_used if is_cat_main else numeric_part_seen(term, seen)
         seen.append(term)
         block, bnames = _term_block(frame, term, drop_first, levels)
         if is_cat_main:

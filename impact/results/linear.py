@@ -156,7 +156,7 @@ class FeolsResult(ResultProtocol):
         """Printable summary stating the sample, the vcov, clusters and the SSC preset."""
         t = self.tidy()
         lines = [
-            f"OLS: {self.formula}",
+            f"{'2SLS' if self.first_stage is not None else 'OLS'}: {self.formula}",
             f"Observations: {self.nobs}"
             + (
                 f"   Fixed effects: {', '.join(f'{k} ({v})' for k, v in self.fixef_sizes.items())}"
@@ -182,10 +182,15 @@ class FeolsResult(ResultProtocol):
                 f"{row.statistic:>9.3f} {row.p_value:>10.4g}"
             )
         lines.append("")
+        within = self.fixef_names and np.isfinite(self.r2_within)
         lines.append(
-            f"R2: {self.r2:.5f}"
-            + (f"   Within R2: {self.r2_within:.5f}" if self.fixef_names else "")
+            f"R2: {self.r2:.5f}" + (f"   Within R2: {self.r2_within:.5f}" if within else "")
         )
+        for name, first in (self.first_stage or {}).items():
+            lines.append(
+                f"First stage of {name}: F of the excluded instruments = "
+                f"{first['f_stat']:.4g} ({first['vcov']})"
+            )
         if self.collinear:
             lines.append(f"Dropped as collinear: {', '.join(self.collinear)}")
         if self.vcov_psd_fixed:
