@@ -17,6 +17,7 @@ __all__ = [
     "check_alpha",
     "check_choice",
     "check_flag",
+    "check_frame_and_names",
     "check_seed",
     "positive_number",
     "real_number",
@@ -77,6 +78,23 @@ def check_flag(name: str, value: object) -> bool:
     if not isinstance(value, bool | np.bool_):
         raise InvalidOptionError(f"{name} must be True or False, got {value!r}.")
     return bool(value)
+
+
+def check_frame_and_names(
+    data: object, who: str, names: dict, optional: tuple[str, ...] = ()
+) -> None:
+    """``data`` is a pandas DataFrame (the in-memory estimators' input) and every role in
+    ``names`` is a column name (``None`` allowed for the roles in ``optional``)."""
+    import pandas as pd
+
+    if not isinstance(data, pd.DataFrame):
+        raise InvalidOptionError(
+            f"{who} runs in memory on a pandas DataFrame, got {type(data).__name__} "
+            "(polars: .to_pandas(); a DuckDB relation: .df())."
+        )
+    for name, value in names.items():
+        if not (isinstance(value, str) or (value is None and name in optional)):
+            raise InvalidOptionError(f"{name} must be a column name, got {value!r}.")
 
 
 def check_choice(name: str, value: object, allowed: tuple) -> None:

@@ -40,7 +40,7 @@ from impact.errors import ColumnTypeError, ImpactError, InvalidOptionError
 from impact.estimators.imputation import FirstStageSpec, first_stage, weighted_effects
 from impact.inference.clusters import check_cluster_count
 from impact.linear.formula import parse_fixed_effects
-from impact.options import check_alpha, whole_number
+from impact.options import check_alpha, check_frame_and_names, whole_number
 from impact.results.cell_itt import COMPONENTS, CellITTResult
 
 __all__ = ["cell_itt", "decomposition_weights"]
@@ -58,14 +58,7 @@ def _fresh(name: str, taken) -> str:
 
 
 def _check(data: pd.DataFrame, names: dict, fixed_effects) -> list[str]:
-    if not isinstance(data, pd.DataFrame):
-        raise InvalidOptionError(
-            f"cell_itt runs in memory on a pandas DataFrame, got {type(data).__name__} "
-            "(polars: .to_pandas(); a DuckDB relation: .df())."
-        )
-    for name, value in names.items():
-        if not isinstance(value, str):
-            raise InvalidOptionError(f"{name} must be a column name, got {value!r}.")
+    check_frame_and_names(data, "cell_itt", names)
     if len(set(names.values())) < len(names):
         raise InvalidOptionError(f"{', '.join(names)} must be different columns: {names}.")
     if fixed_effects is not None and not isinstance(fixed_effects, str):

@@ -25,7 +25,13 @@ from impact.estimators.att_gt_cells import gt_cells
 from impact.estimators.ddd_cells import estimate_ddd_cells
 from impact.inference.clusters import check_cluster_count
 from impact.inference.vcov import one_cluster
-from impact.options import check_alpha, check_choice, check_seed, whole_number
+from impact.options import (
+    check_alpha,
+    check_choice,
+    check_frame_and_names,
+    check_seed,
+    whole_number,
+)
 from impact.results.ddd import DDDResult
 
 __all__ = ["ddd"]
@@ -40,14 +46,7 @@ _CHOICES = {
 
 
 def _check_options(data, names: dict, options: dict, alpha) -> None:
-    if not isinstance(data, pd.DataFrame):
-        raise InvalidOptionError(
-            f"ddd runs in memory on a pandas DataFrame, got {type(data).__name__} "
-            "(polars: .to_pandas(); a DuckDB relation: .df())."
-        )
-    for name, value in names.items():
-        if not (isinstance(value, str) or (value is None and name == "weights")):
-            raise InvalidOptionError(f"{name} must be a column name, got {value!r}.")
+    check_frame_and_names(data, "ddd", names, optional=("weights",))
     for name, value in options.items():
         check_choice(name, value, _CHOICES[name])
     check_alpha(alpha)

@@ -44,7 +44,7 @@ from impact.estimators.dcdh_effects import (
     lead_eligible,
 )
 from impact.inference.clusters import check_cluster_count
-from impact.options import check_alpha, check_flag, whole_number
+from impact.options import check_alpha, check_flag, check_frame_and_names, whole_number
 from impact.results.did_multiplegt import DidMultiplegtResult
 
 __all__ = ["did_multiplegt"]
@@ -141,15 +141,11 @@ def did_multiplegt(
     >>> round(res.att, 6)  # doctest: +SKIP
     0.055063
     """
-    if not isinstance(data, pd.DataFrame):
-        raise InvalidOptionError(
-            f"did_multiplegt runs in memory on a pandas DataFrame, got {type(data).__name__} "
-            "(polars: .to_pandas(); a DuckDB relation: .df())."
-        )
-    for name, value in (("y", y), ("unit", unit), ("time", time), ("treatment", treatment),
-                        ("cluster", cluster), ("weights", weights)):  # fmt: skip
-        if not (isinstance(value, str) or (value is None and name in ("cluster", "weights"))):
-            raise InvalidOptionError(f"{name} must be a column name, got {value!r}.")
+    check_frame_and_names(
+        data, "did_multiplegt",
+        {"y": y, "unit": unit, "time": time, "treatment": treatment, "cluster": cluster,
+         "weights": weights}, optional=("cluster", "weights"),
+    )  # fmt: skip
     effects = whole_number("effects", effects, 1)
     placebo = whole_number("placebo", placebo, 0)
     flags = {

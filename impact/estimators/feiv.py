@@ -27,7 +27,7 @@ from impact.linear.model_matrix import build_design, factor_values
 from impact.linear.sample import prepare_sample
 from impact.results.linear import FeolsResult
 
-__all__ = ["feiv", "split_iv"]
+__all__ = ["feiv", "split_iv", "two_stage"]
 
 
 def split_iv(formula: str) -> tuple[str, str, str] | None:
@@ -57,6 +57,35 @@ def _plain(side: str, what: str, rest: str) -> ParsedFormula:
         if len(t.factors) != 1 or t.factors[0].kind != "num":
             raise FormulaError(f"{what} must be numeric columns, got {side!r} in {rest!r}.")
     return parsed
+
+
+def two_stage(
+    y: np.ndarray, X: np.ndarray, Z: np.ndarray, w: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Weighted two-stage least squares of ``y`` on ``X`` with instruments ``Z`` (every
+    array already free of the fixed effects).
+
+    Returns
+    -------
+    beta : ndarray
+        ``(X_hat' W X)^-1 X_hat' W y``.
+    X_hat : ndarray
+        ``Z (Z'WZ)^-1 Z'WX``: the first-stage fitted regressors (the variance's design).
+    u : ndarray
+        ``y - X beta`` with the observed ``X``.
+
+    Raises
+    ------
+    CollinearityError
+        ``Z`` does not have full column rank, or the instruments do not identify ``X``.
+    """
+    if _rank(Z, w) < Z.shape[1]:
+        raise CollinearityError("the exogenous regressors and instruments are collinear.")
+    X_hat = Z @ np.linalg.solve(Z.T @ (Z * w[:, None]), Z.T @ (X * w[:, None]))
+    if _rank(X_hat, w) < X.shape[1]:
+        raise CollinearityError("the instruments do not identify the endogenous regressors.")
+    beta = np.linalg.solve(X_hat.T @ (X * w[:, None]), X_hat.T @ (y * w))
+    return beta, X_hat, y - X @ beta
 
 
 def _rank(A: np.ndarray, w: np.ndarray) -> int:
@@ -114,16 +143,7 @@ def feiv(formula: str, data: pd.DataFrame, parts: tuple[str, str, str], *, reque
     Dd, Zd = R[:, 1 + kx : 1 + kx + kd], R[:, 1 + kx + kd :]
     sw = np.ones(len(y)) if w is None else w
     Zf, Xf = np.column_stack([Xe, Zd]), np.column_stack([Xe, Dd])
-    ZWZ = Zf.T @ (Zf * sw[:, None])
-    if _rank(Zf, sw) < Zf.shape[1]:
-        raise CollinearityError("the exogenous regressors and instruments are collinear.")
-    Pi = np.linalg.solve(ZWZ, Zf.T @ (Xf * sw[:, None]))
-    Xh = Zf @ Pi
-    XhWX = Xh.T @ (Xf * sw[:, None])
-    if _rank(Xh, sw) < Xf.shape[1]:
-        raise CollinearityError("the instruments do not identify the endogenous regressors.")
-    beta = np.linalg.solve(XhWX, Xh.T @ (yd * sw))
-    u = yd - Xf @ beta
+    beta, Xh, u = two_stage(yd, Xf, Zf, sw)
     wu = u * sw
     N, k = len(y), Xf.shape[1]
     bread = np.linalg.inv(Xh.T @ (Xh * sw[:, None]))

@@ -176,10 +176,7 @@ def feols(
     call = dict(locals())
     models = expand_formula(formula)
     if models is not None:  # several outcomes or a stepwise function: one fit per model
-        call.pop("formula"), call.pop("data")
-        return FitCollection(
-            [feols(f, data, **call) for _, f in models], *map(list, zip(*models, strict=True))
-        )
+        return FitCollection.fit_each(feols, models, data, call)
     iv = split_iv(formula)
     parsed = parse_formula(iv[0] if iv else formula)
     request = parse_vcov(vcov)

@@ -164,10 +164,7 @@ def fepois(
     call = dict(locals())
     models = expand_formula(formula)
     if models is not None:  # several outcomes or a stepwise function: one fit per model
-        call.pop("formula"), call.pop("data")
-        return FitCollection(
-            [fepois(f, data, **call) for _, f in models], *map(list, zip(*models, strict=True))
-        )
+        return FitCollection.fit_each(fepois, models, data, call)
     parsed = parse_formula(formula)
     request = parse_vcov(vcov)
     ssc = SSC.fixest() if ssc is None else ssc

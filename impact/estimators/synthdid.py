@@ -17,7 +17,7 @@ from impact.estimators.sdid_inference import (
 )
 from impact.estimators.sdid_weights import trajectory
 from impact.inference.intervals import interval
-from impact.options import check_alpha, check_seed, whole_number
+from impact.options import check_alpha, check_frame_and_names, check_seed, whole_number
 from impact.results.synthdid import SynthDidResult
 
 __all__ = ["synthdid"]
@@ -27,14 +27,7 @@ _VCOVS = ("placebo", "bootstrap", "jackknife", None)
 
 
 def _check(data, names: dict, method, vcov, replications, alpha, seed=None) -> None:
-    if not isinstance(data, pd.DataFrame):
-        raise InvalidOptionError(
-            f"synthdid runs in memory on a pandas DataFrame, got {type(data).__name__} "
-            "(polars: .to_pandas(); a DuckDB relation: .df())."
-        )
-    for name, value in names.items():
-        if not isinstance(value, str):
-            raise InvalidOptionError(f"{name} must be a column name, got {value!r}.")
+    check_frame_and_names(data, "synthdid", names)
     if not isinstance(method, str) or method not in _METHODS:
         raise InvalidOptionError(f"method must be 'sdid', 'sc' or 'did', got {method!r}.")
     if vcov not in _VCOVS:

@@ -30,6 +30,16 @@ class FitCollection(tuple):
         out.formulas = tuple(formulas)
         return out
 
+    @classmethod
+    def fit_each(
+        cls, fit: Any, models: list[tuple[str, str]], data: Any, options: dict
+    ) -> FitCollection:
+        """``fit(formula, data, **options)`` for every ``(label, formula)`` of
+        :func:`~impact.linear.formula_multi.expand_formula`."""
+        options = {k: v for k, v in options.items() if k not in ("formula", "data")}
+        return cls([fit(f, data, **options) for _, f in models], [lab for lab, _ in models],
+                   [f for _, f in models])  # fmt: skip
+
     def __getnewargs__(self) -> tuple:  # pickling keeps the labels
         return (list(self), list(self.labels), list(self.formulas))
 
