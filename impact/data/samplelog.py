@@ -50,6 +50,23 @@ class SampleLog:
         Rows in the user's data before any drop.
     records : tuple of DropRecord
         Drops in the order they happened.
+
+    Examples
+    --------
+    Wooldridge's Example 14.1 uses the 162 firm-years of ``jtrain`` (471 rows) that report a scrap
+    rate.
+
+    >>> import warnings, impact
+    >>> jtrain = impact.datasets.load("jtrain")
+    >>> with warnings.catch_warnings():  # feols warns that rows were dropped
+    ...     warnings.simplefilter("ignore", impact.errors.SampleDropWarning)
+    ...     fit = impact.feols("lscrap ~ d88 + d89 + grant + grant_1 | fcode", jtrain)
+    >>> log = fit.sample_log
+    >>> log.n_initial, log.dropped("missing"), log.n_final
+    (471, 309, 162)
+    >>> print(log)
+    471 rows in, 162 used.
+      dropped 309: rows with missing or infinite values (lscrap: 309)
     """
 
     n_initial: int

@@ -112,6 +112,20 @@ def cohort_from_membership(
     -------
     Series
         Float, NaN for units never treated in the data; named ``"cohort"``.
+
+    Examples
+    --------
+    In ``jtrain`` (Wooldridge) ``grant`` is 1 only in the year a firm received its training grant;
+    "trained" (a grant this year or last year) switches on for good.
+
+    >>> import impact
+    >>> jtrain = impact.datasets.load("jtrain")
+    >>> jtrain["trained"] = ((jtrain["grant"] + jtrain["grant_1"]) > 0).astype(int)
+    >>> jtrain["cohort"] = impact.cohort_from_membership(
+    ...     jtrain, unit="fcode", time="year", member="trained")
+    >>> firms = jtrain.groupby("fcode")["cohort"].first()
+    >>> firms.value_counts().sort_index().to_dict(), int(firms.isna().sum())
+    ({1988.0: 36, 1989.0: 30}, 91)
     """
     return first_treated(
         data, unit=unit, time=time, member=member, allow_exit=allow_exit,

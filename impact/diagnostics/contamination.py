@@ -101,6 +101,22 @@ def contamination_weights(
     ----------
     Sun, L., & Abraham, S. (2021). Estimating dynamic treatment effects in event studies
     with heterogeneous treatment effects. Journal of Econometrics, 225(2), 175-199.
+
+    Examples
+    --------
+    The TWFE event study of R did's minimum-wage county panel: its coefficients equal pyfixest's
+    ``lemp ~ i(rel_time, ref=-1) | countyreal + year``; each weighs its own event time's effects
+    by 1, but the coefficient at event time 2 also weighs another event time's effects by 0.33.
+
+    >>> import impact
+    >>> mpdta = impact.datasets.load("mpdta")
+    >>> res = impact.contamination_weights(mpdta, unit="countyreal", time="year",
+    ...                                    cohort="first.treat", window=(-4, 3), y="lemp")
+    >>> coef = res.by_coefficient.set_index("coefficient")
+    >>> coef["estimate"].round(4).tolist()
+    [0.0035, 0.0246, 0.0234, -0.0181, -0.0435, -0.1318, -0.0922]
+    >>> coef["own"].round(6).tolist(), round(float(coef.loc[2, "largest_other"]), 2)
+    ([1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0], 0.33)
     """
     window_, ref = check_window(window, reference)
     design = staggered_design(

@@ -136,6 +136,28 @@ def honest_did(
     of Economic Studies, 90(5), 2555-2591.
     Andrews, I., Roth, J., & Pakes, A. (2023). Inference for linear conditional moment
     inequalities. Review of Economic Studies, 90(6), 2763-2791.
+
+    Examples
+    --------
+    The HonestDiD README's Medicaid example (moderndid's ``ehec`` data, states expanding in 2014
+    against never-expanders, years before 2016): smoothness FLCIs for the 2014 effect of (0.0259,
+    0.0607) at M = 0, (0.0132, 0.0787) at M = 0.01 and (0.00286, 0.0907) at M = 0.02.
+
+    >>> import impact
+    >>> from moderndid import load_ehec
+    >>> df = load_ehec().to_pandas()
+    >>> df = df[(df["year"] < 2016) & (df["yexp2"].isna() | (df["yexp2"] != 2015))]
+    >>> df = df.assign(D=(df["yexp2"] == 2014).astype(float))
+    >>> es = impact.feols("dins ~ i(year, D, ref=2013) | stfips + year", df,
+    ...                   vcov={"cluster": "stfips"})
+    >>> res = impact.honest_did(es, M=[0, 0.01, 0.02])
+    >>> res.table.dropna(subset=["M"])[["M", "lower", "upper"]].round(3)
+          M  lower  upper
+    1  0.00  0.026  0.061
+    2  0.01  0.013  0.079
+    3  0.02  0.003  0.091
+    >>> bool(0.02 < res.breakdown < 0.03)
+    True
     """
     opts = _options(method, M, Mbar, bias, monotonicity, alpha, breakdown_resolution, test,
                     seed, grid_points)  # fmt: skip

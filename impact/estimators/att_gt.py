@@ -191,6 +191,20 @@ def att_gt(
     ----------
     Callaway, B., & Sant'Anna, P. H. C. (2021). Difference-in-differences with multiple
     time periods. Journal of Econometrics, 225(2), 200–230.
+
+    Examples
+    --------
+    R did's vignette ("Introduction to did") on its minimum-wage county panel prints ATT(2004, t)
+    = -0.0105, -0.0704, -0.1373 and -0.1008 for t = 2004-2007, a simple aggregation of -0.0400
+    and a dynamic one of -0.0772.
+
+    >>> import impact
+    >>> mpdta = impact.datasets.load("mpdta")
+    >>> res = impact.att_gt(mpdta, y="lemp", unit="countyreal", time="year", cohort="first.treat")
+    >>> res.table.loc[res.table["cohort"] == 2004, "estimate"].round(4).tolist()
+    [-0.0105, -0.0704, -0.1373, -0.1008]
+    >>> [f"{res.aggregate(kind).estimate:.4f}" for kind in ("simple", "dynamic")]
+    ['-0.0400', '-0.0772']
     """
     check_alpha(alpha)
     whole_number("min_cell_units", min_cell_units, 1)

@@ -207,24 +207,29 @@ def cell_itt(
         exposure time and an overall row (``rel_time`` missing), with ``weight`` (1,
         ``w_e``, ``1 - w_e``) and the cells used; ``vcov`` their joint covariance.
 
-    Examples
-    --------
-    >>> import impact
-    >>> from impact.datasets import cluster_panel
-    >>> df, _ = cluster_panel(600, seed=1)
-    >>> df["member"] = (df["join_year"] <= df["year"]).astype(int)
-    >>> res = impact.cell_itt(df, y="log_emp", unit="firm_id", time="year", cell="cell",
-    ...                       launch="launch_year", member="member", max_e=5)
-    >>> ov = res.overall
-    >>> bool(abs(ov.loc["itt", "estimate"] - (ov.loc["members", "weight"]
-    ...     * ov.loc["members", "estimate"] + ov.loc["non_members", "weight"]
-    ...     * ov.loc["non_members", "estimate"])) < 1e-12)
-    True
-
     References
     ----------
     Borusyak, K., Jaravel, X., & Spiess, J. (2024). Revisiting event-study designs: robust
     and efficient estimation. Review of Economic Studies, 91(6), 3253–3285.
+
+    Examples
+    --------
+    A synthetic panel with 32 launched cells (the default 16 are too few clusters for
+    cluster-robust errors by cell); the ITT is the member-share-weighted sum of its parts.
+
+    >>> import impact
+    >>> from impact.datasets import cluster_panel
+    >>> df, _ = cluster_panel(600, seed=1, launch_waves=((2008, 12), (2010, 10), (2012, 10)))
+    >>> df["member"] = (df["join_year"] <= df["year"]).astype(int)
+    >>> res = impact.cell_itt(df, y="log_emp", unit="firm_id", time="year", cell="cell",
+    ...                       launch="launch_year", member="member", max_e=5)
+    >>> ov = res.overall
+    >>> ov["n_cells"].tolist()
+    [32, 32, 32]
+    >>> bool(abs(ov.loc["itt", "estimate"] - (ov.loc["members", "weight"]
+    ...     * ov.loc["members", "estimate"] + ov.loc["non_members", "weight"]
+    ...     * ov.loc["non_members", "estimate"])) < 1e-12)
+    True
     """
     names = {"y": y, "unit": unit, "time": time, "cell": cell, "launch": launch,
              "member": member}  # fmt: skip

@@ -162,6 +162,21 @@ def conley_taber(
     a small number of policy changes. Review of Economics and Statistics, 93(1), 113–125.
     Ferman, B., & Pinto, C. (2019). Inference in differences-in-differences with few
     treated groups and heteroskedasticity. Review of Economics and Statistics, 101(3).
+
+    Examples
+    --------
+    The last launch wave of the shipped synthetic panel, 5 cells launched in 2012, against the
+    cells that never host a cluster (cells observed in every year).
+
+    >>> import impact
+    >>> df = impact.datasets.load("cluster_panel")
+    >>> every_year = df.groupby("cell")["year"].transform("nunique") == df["year"].nunique()
+    >>> d = df[every_year & (df["launch_year"].isna() | (df["launch_year"] == 2012))]
+    >>> res = impact.conley_taber(d, y="log_emp", cell="cell", time="year", launch="launch_year")
+    >>> res.n_treated_cells, res.n_control_cells, round(res.estimate, 2)
+    (5, 79, 0.24)
+    >>> bool(res.conf_low < res.estimate < res.conf_high)
+    True
     """
     _check(data, y, cell, time, launch, alpha, correction, draws, seed)
     if data[cell].isna().any():

@@ -133,13 +133,19 @@ def did_multiplegt(
 
     Examples
     --------
+    The authors' example (Favara & Imbs 2015, bank-branching deregulation): their package prints
+    an average total effect of 0.0550630 (standard error 0.0268082), each effect estimated on the
+    same 773 switchers.
+
     >>> import impact
-    >>> df = impact.datasets.load("favara_imbs")  # doctest: +SKIP
+    >>> df = impact.datasets.load("favara_imbs")
     >>> res = impact.did_multiplegt(df, y="Dl_vloans_b", unit="county", time="year",
     ...     treatment="inter_bra", effects=8, placebo=3, cluster="state_n",
-    ...     normalized=True, same_switchers=True)  # doctest: +SKIP
-    >>> round(res.att, 6)  # doctest: +SKIP
-    0.055063
+    ...     normalized=True, same_switchers=True)
+    >>> round(res.att, 4), round(res.att_se, 4)
+    (0.0551, 0.0268)
+    >>> res.table.loc[res.table["effect"] > 0, "switchers"].unique().tolist()
+    [773]
     """
     check_frame_and_names(
         data, "did_multiplegt",

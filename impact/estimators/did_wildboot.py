@@ -233,6 +233,23 @@ def did_wildboot(
     ----------
     Cameron, Gelbach & Miller (2008); Roodman, MacKinnon, Nielsen & Webb (2019);
     Callaway & Sant'Anna (2021), Section 4 (simultaneous bands).
+
+    Examples
+    --------
+    R did's minimum-wage county panel clustered by state, the level at which minimum wages are
+    set: 29 states, too few for cluster-robust tests. The simple ATT is the vignette's -0.0400.
+
+    >>> import warnings, impact
+    >>> mpdta = impact.datasets.load("mpdta")
+    >>> mpdta["state"] = mpdta["countyreal"] // 1000  # county FIPS codes start with the state's
+    >>> with warnings.catch_warnings():  # att_gt warns that 29 clusters are few
+    ...     warnings.simplefilter("ignore", impact.errors.FewClustersWarning)
+    ...     fit = impact.att_gt(mpdta, y="lemp", unit="countyreal", time="year",
+    ...                         cohort="first.treat", vcov={"cluster": "state"})
+    >>> res = impact.did_wildboot(fit, mpdta, aggregate="simple", seed=1)
+    >>> att = res.table.loc[0]
+    >>> res.n_clusters, f"{att['estimate']:.4f}", bool(att["p_value"] < 0.05)
+    (29, '-0.0400', True)
     """
     _check(data, B, weights, alpha, seed, aggregate)
     _check_options(aggregate, aggregate_options)

@@ -116,6 +116,21 @@ def event_study(
     Returns
     -------
     EventStudyResult
+
+    Examples
+    --------
+    R did's minimum-wage county panel: the Callaway-Sant'Anna event study gives R did's dynamic
+    aggregation, -0.0199, -0.0510, -0.1373 and -0.1008 at event times 0-3 and -0.0772 on
+    average (the vignette's numbers).
+
+    >>> import impact
+    >>> mpdta = impact.datasets.load("mpdta")
+    >>> es = impact.event_study(mpdta, y="lemp", unit="countyreal", time="year",
+    ...                         cohort="first.treat", estimator="cs", window=(-4, 3))
+    >>> es.table.loc[es.table["rel_time"] >= 0, "estimate"].round(4).tolist()
+    [-0.0199, -0.051, -0.1373, -0.1008]
+    >>> f"{es.att:.4f}"
+    '-0.0772'
     """
     covariates = list(covariates or [])
     check_window(window, reference)

@@ -169,6 +169,26 @@ def randomization_test(
     (2021). Randomization tests for weak null hypotheses. JASA 116(536). MacKinnon, J. G.,
     & Webb, M. D. (2020). Randomization inference for difference-in-differences with few
     treated clusters. Journal of Econometrics 218(2).
+
+    Examples
+    --------
+    The launches of the shipped synthetic panel (16 of 96 cells: 6 in 2008, 5 in 2010, 5 in
+    2012) re-assigned at random, the intention-to-treat regression re-run on cell-year means.
+
+    >>> import math, impact
+    >>> df = impact.datasets.load("cluster_panel")
+    >>> cells = df.groupby(["cell", "year"], as_index=False).agg(
+    ...     log_emp=("log_emp", "mean"), launch_year=("launch_year", "first"))
+    >>> def itt(d):
+    ...     launched = (d["year"] >= d["launch_year"]).astype(int)
+    ...     return impact.feols("log_emp ~ launched | cell + year", d.assign(launched=launched),
+    ...                         vcov={"cluster": "cell"})
+    >>> res = impact.randomization_test(cells, itt, term="launched", cell="cell",
+    ...                                 launch="launch_year", draws=199, seed=1)
+    >>> res.n_assignments == math.comb(96, 6) * math.comb(90, 5) * math.comb(85, 5)
+    True
+    >>> round(res.p_value, 3)
+    0.025
     """
     _check(draws, statistic, alternative, seed)
     if not isinstance(data, pd.DataFrame):

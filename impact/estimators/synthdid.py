@@ -115,11 +115,20 @@ def synthdid(
 
     Examples
     --------
-    >>> import impact  # doctest: +SKIP
-    >>> res = impact.synthdid(prop99, y="PacksPerCapita", unit="State", time="Year",
-    ...                       treatment="treated", seed=1)  # doctest: +SKIP
-    >>> round(res.estimate, 4)  # doctest: +SKIP
-    -15.6038
+    The 2007 minimum-wage rises of R did's county panel against the never-treated counties;
+    diff-diff's ``SyntheticDiD`` gives the same estimate, jackknife standard error and time
+    weights.
+
+    >>> import impact
+    >>> mpdta = impact.datasets.load("mpdta")
+    >>> d = mpdta[mpdta["first.treat"].isin([0, 2007])].copy()
+    >>> d["treated"] = ((d["first.treat"] == 2007) & (d["year"] == 2007)).astype(int)
+    >>> res = impact.synthdid(d, y="lemp", unit="countyreal", time="year", treatment="treated",
+    ...                       vcov="jackknife")
+    >>> round(res.estimate, 4), round(res.std_error, 4)
+    (-0.0375, 0.0159)
+    >>> res.time_weights["weight"].round(2).tolist()
+    [0.0, 0.14, 0.19, 0.67]
     """
     _check(data, {"y": y, "unit": unit, "time": time, "treatment": treatment}, method, vcov,
            replications, alpha, seed)  # fmt: skip

@@ -21,7 +21,7 @@ from impact._typing import FloatArray, IntArray
 from impact.errors import ConvergenceError, ImpactError, ImpactWarning
 from impact.results.block_bootstrap import BlockBootstrap
 
-__all__ = ["BlockBootstrap", "firm_block_bootstrap", "firm_counts"]
+__all__ = ["BlockBootstrap", "DrawCallback", "draw_progress", "firm_block_bootstrap", "firm_counts"]
 
 #: Share of failed draws above which the bootstrap is refused rather than reported.
 MAX_FAILED_SHARE = 0.1
@@ -32,14 +32,26 @@ def firm_counts(rng: np.random.Generator, n_units: int) -> FloatArray:
     return np.bincount(rng.integers(0, n_units, n_units), minlength=n_units).astype(float)
 
 
-def _progress(n: int, enabled: bool) -> Callable[[int], None]:
+#: A progress callback: called with (draws done, draws in all).
+DrawCallback = Callable[[int, int], None]
+
+
+def draw_progress(
+    n: int, progress: bool | DrawCallback, label: str = "bootstrap"
+) -> Callable[[int], None]:
+    """The per-draw reporter of a bootstrap of ``n`` draws: nothing (``False``), a line
+    on stderr redrawn about 20 times (``True``), or ``progress(done, n)`` at every draw
+    (a callable: the report's live display)."""
     start = time.monotonic()
 
     def report(done: int) -> None:
-        if not enabled or (done % max(n // 20, 1) and done != n):
+        if callable(progress):
+            progress(done, n)
+            return
+        if not progress or (done % max(n // 20, 1) and done != n):
             return
         secs = time.monotonic() - start
-        print(f"\rbootstrap {done}/{n} draws, {secs:.0f} s", end="", file=sys.stderr)
+        print(f"\r{label} {done}/{n} draws, {secs:.0f} s", end="", file=sys.stderr)
         if done == n:
             print(file=sys.stderr)
 
@@ -53,7 +65,7 @@ def firm_block_bootstrap(
     *,
     n_boot: int,
     seed: int,
-    progress: bool = False,
+    progress: bool | DrawCallback = False,
 ) -> BlockBootstrap:
     """Re-estimate on ``n_boot`` firm-block resamples.
 
@@ -64,8 +76,9 @@ def firm_block_bootstrap(
         (counted as a failed draw).
     unit : ndarray (n,)
         Firm code of every row, ``0..n_units-1``.
-    progress : bool
-        Print a progress line to stderr.
+    progress : bool or callable
+        Print a progress line to stderr, or call ``progress(done, n_boot)`` after each
+        draw (:func:`draw_progress`).
 
     Raises
     ------
@@ -73,7 +86,7 @@ def firm_block_bootstrap(
         More than :data:`MAX_FAILED_SHARE` of the draws failed.
     """
     streams = np.random.SeedSequence(seed).spawn(n_boot)
-    report = _progress(n_boot, progress)
+    report = draw_progress(n_boot, progress)
     draws, failed = [], 0
     for b, stream in enumerate(streams):
         counts = firm_counts(np.random.Generator(np.random.PCG64(stream)), n_units)

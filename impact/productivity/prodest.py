@@ -11,7 +11,7 @@ import pandas as pd
 from impact._typing import FloatArray
 from impact.errors import InvalidOptionError
 from impact.productivity.basis import input_terms, term_names
-from impact.productivity.bootstrap import BlockBootstrap, firm_block_bootstrap
+from impact.productivity.bootstrap import BlockBootstrap, DrawCallback, firm_block_bootstrap
 from impact.productivity.by_group import prodest_by
 from impact.productivity.data import ProductionData, log_column, production_data
 from impact.productivity.fitting import ANALYTIC, METHODS, FitOptions, fit_point, refit_coef
@@ -51,7 +51,7 @@ def prodest(
     start: Sequence[float] | None = None,
     by: str | None = None,
     min_firms: int = 30,
-    progress: bool = False,
+    progress: bool | DrawCallback = False,
 ) -> ProdestResult | ProdestByResult:
     """Estimate a production function (Cobb-Douglas or translog) and log TFP.
 
@@ -103,9 +103,10 @@ def prodest(
     vcov : {"bootstrap", "analytic"}, optional
         Default: analytic (firm-clustered) for OLS, FE and Wooldridge, bootstrap otherwise
         (ACF/LP/OP have no analytic variance here).
-    n_boot, seed, progress : int, int, bool
+    n_boot, seed, progress : int, int, bool or callable
         Firm-block bootstrap draws (each re-estimates every step, starting from the
-        point estimate), the seed of their spawned random streams, a progress line.
+        point estimate), the seed of their spawned random streams, a progress line on
+        stderr (True) or a callback ``progress(done, n_boot)`` after each draw.
     poly_degree, markov_degree : int
         Degree of the first-stage polynomial and of the Markov law of motion (ACF/LP/OP).
     instruments : {"extended", "just"}
@@ -144,6 +145,20 @@ def prodest(
         (Hansen J within 3.84): the elasticities are weakly identified.
     SampleDropWarning
         Rows were dropped (missing values, zero investment), with counts.
+
+    Examples
+    --------
+    The shipped synthetic panel's true output elasticities are 0.6 (labour) and 0.3 (capital);
+    Wooldridge's one-step GMM, materials as the proxy and the wage as an excluded instrument,
+    recovers them.
+
+    >>> import impact
+    >>> firms = impact.datasets.load("cluster_panel").dropna(subset=["log_va", "log_materials"])
+    >>> res = impact.prodest(firms, output="log_va", free="log_emp", state="log_k",
+    ...                      proxy="log_materials", unit="firm_id", time="year",
+    ...                      method="wooldridge", exog_instruments="log_wage")
+    >>> res.coef.round(1).tolist()
+    [0.6, 0.3]
     """
     if by is not None:
         kw = {k: v for k, v in locals().items() if k not in ("data", "by", "min_firms", "seed")}
@@ -247,7 +262,7 @@ def _bootstrap(
     d: ProductionData,
     n_boot: int,
     seed: int,
-    progress: bool,
+    progress: bool | DrawCallback,
 ) -> BlockBootstrap:
     if n_boot < 2:
         raise InvalidOptionError(f"n_boot must be at least 2, got {n_boot}.")

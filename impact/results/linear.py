@@ -61,6 +61,22 @@ class FeolsResult(ResultProtocol):
         True if a multi-way cluster vcov had negative eigenvalues set to zero.
     sample_log : SampleLog
     demean_strategy : str
+
+    Examples
+    --------
+    Wooldridge, *Introductory Econometrics*, Example 14.1 reports n = 162 firm-years, 104 degrees
+    of freedom, a within R-squared of 0.201 and standard errors 0.151 (``grant``) and 0.210
+    (``grant_1``).
+
+    >>> import impact
+    >>> jtrain = impact.datasets.load("jtrain").dropna(subset=["lscrap"])
+    >>> fit = impact.feols("lscrap ~ d88 + d89 + grant + grant_1 | fcode", jtrain)
+    >>> fit.nobs, fit.df_t, round(fit.r2_within, 3)
+    (162, 104, 0.201)
+    >>> fit.se[["grant", "grant_1"]].round(3).tolist()
+    [0.151, 0.21]
+    >>> fit.tidy().columns.tolist()
+    ['term', 'estimate', 'std_error', 'statistic', 'p_value', 'conf_low', 'conf_high']
     """
 
     formula: str

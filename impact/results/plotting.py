@@ -56,6 +56,21 @@ def plot_event_study(
     Returns
     -------
     matplotlib Axes
+
+    Examples
+    --------
+    Callaway-Sant'Anna and TWFE event studies of R did's minimum-wage county panel overlaid.
+
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import matplotlib.pyplot as plt, impact
+    >>> mpdta = impact.datasets.load("mpdta")
+    >>> kw = dict(y="lemp", unit="countyreal", time="year", cohort="first.treat", window=(-4, 3))
+    >>> results = [impact.event_study(mpdta, estimator=e, **kw) for e in ("cs", "twfe")]
+    >>> ax = impact.plot_event_study(results, labels=["Callaway-Sant'Anna", "TWFE"])
+    >>> ax.get_xlabel(), [text.get_text() for text in ax.get_legend().get_texts()]
+    ('Periods relative to treatment', ["Callaway-Sant'Anna", 'TWFE'])
+    >>> plt.close(ax.figure)
     """
     import matplotlib.pyplot as plt
     import seaborn as sns
