@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import traceback
 from collections.abc import Sequence
 
 from impact.errors import ImpactError, SpecError
@@ -83,8 +84,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _run(args)
     except (ImpactError, OSError) as exc:  # data, spec, options, files and folders
-        if args.debug:
-            raise
+        if args.debug:  # the traceback, and the same exit code as without --debug
+            traceback.print_exc()
         hint = f"\n{_SCHEMA_HINT}" if isinstance(exc, SpecError) else ""
         print(f"impact: error: {exc}{hint}", file=sys.stderr)
         return EXIT_INPUT
@@ -93,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except Exception as exc:  # a bug: one line, the traceback on request
         if args.debug:
-            raise
+            traceback.print_exc()
         print(
             f"impact: internal error: {type(exc).__name__}: {exc} (rerun with --debug for "
             "the traceback, and please report it)",

@@ -12,6 +12,7 @@ import dataclasses
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -94,6 +95,9 @@ class Evaluation:
     names: InternalColumns
     truth: dict[str, Any] = field(default_factory=dict)
     _memo: dict[Any, Any] = field(default_factory=dict, init=False, repr=False)
+    #: Progress of bootstrap draws: ``on_draws(what, done, total)``, set by the report's
+    #: build loop per step (a display hook: no result depends on it).
+    on_draws: Any = field(default=None, init=False, repr=False, compare=False)
 
     @classmethod
     def build(cls, data: pd.DataFrame, spec: Spec, truth: Any = None) -> Evaluation:
@@ -257,9 +261,16 @@ class Evaluation:
                 event_times=tuple(range(spec.window[1] + 1)),
                 n_boot=spec.n_boot,
                 seed=spec.seed,
+                progress=self.draw_reporter("tfp_did two-stage bootstrap"),
             )
 
         return self.memo("tfp_did", make)
+
+    def draw_reporter(self, what: str) -> Any:
+        """``progress=`` for a bootstrap: False, or a callback to :attr:`on_draws`."""
+        if self.on_draws is None:
+            return False
+        return partial(self.on_draws, what)
 
     def prodest(self, method: str) -> tuple[Any, bool]:
         """The production block's function by ``method`` with membership in the law of
@@ -271,7 +282,10 @@ class Evaluation:
             args = {**spec.production.fit_kwargs(c.unit, c.time), "treatment": self.names.member}
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", MultipleMinimaWarning)
-                res = prodest(self.data, method=method, n_boot=spec.n_boot, seed=spec.seed, **args)
+                res = prodest(
+                    self.data, method=method, n_boot=spec.n_boot, seed=spec.seed,
+                    progress=self.draw_reporter(f"{method} bootstrap"), **args,
+                )  # fmt: skip
             rival = any(issubclass(w.category, MultipleMinimaWarning) for w in caught)
             return res, rival
 

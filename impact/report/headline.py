@@ -3,9 +3,12 @@ family's headline estimator (tables 6 to 9 and the figures show it)."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from impact.errors import InvalidOptionError
 from impact.report.spec import OutcomeFamily
 
-__all__ = ["EVENT_ESTIMATORS", "primary_estimator"]
+__all__ = ["EVENT_ESTIMATORS", "cs_pretrend_p", "primary_estimator"]
 
 #: Table-5 estimators with an event-study form (table 6, figures): key -> event_study name.
 EVENT_ESTIMATORS = {
@@ -21,3 +24,21 @@ def primary_estimator(family: OutcomeFamily) -> str | None:
     """The family's headline event-study estimator: CS if listed, else the first one."""
     keys = [e for e in family.estimators if e in EVENT_ESTIMATORS]
     return "cs" if "cs" in keys else (keys[0] if keys else None)
+
+
+def cs_pretrend_p(gt: Any, window: tuple[int, int]) -> float:
+    """Pre-trend p-value of a Callaway-Sant'Anna fit as the report states it: the joint
+    test that the dynamic aggregation's pre-treatment event-time effects in ``window``
+    are zero (the hypothesis the event-study estimators test).
+
+    Not the test over every pre-treatment ATT(g,t) cell (``gt.pretrend_test()``, R did's):
+    its covariance is estimated from each cohort's few firms, and in a Monte Carlo under
+    the null with cohorts of 4-6 firms it rejected in every draw (docs/diagnostics.md).
+    NaN when the window holds no pre-treatment event time.
+    """
+    lo, hi = window
+    try:
+        test = gt.aggregate("dynamic", min_e=lo, max_e=hi).pretrend_test()
+    except InvalidOptionError:
+        return float("nan")
+    return float(test["p_value"])

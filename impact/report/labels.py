@@ -11,7 +11,17 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["COLUMN_LABELS", "FIGURE_CAPTIONS", "ID_COLUMNS", "display_frame", "figure_caption"]
+__all__ = [
+    "COLUMN_LABELS",
+    "FIGURE_CAPTIONS",
+    "ID_COLUMNS",
+    "PRETREND_FLAG",
+    "PRETREND_FLAG_NOTE",
+    "REFERENCE_CELL",
+    "display_frame",
+    "figure_caption",
+    "flag_pretrends",
+]
 
 #: Code name -> label of every column a report table may carry.
 COLUMN_LABELS = {
@@ -61,6 +71,39 @@ def _as_integers(s: pd.Series) -> pd.Series:
     return s
 
 
+#: Shown in place of an estimate that is zero by construction (an event study's reference
+#: period), in every table that lists event or exposure times.
+REFERENCE_CELL = "0 (reference)"
+
+#: Joint pre-trend tests rejecting at this level are flagged in the displayed tables.
+PRETREND_FLAG_LEVEL = 0.05
+#: The flag, explained in the table's note by :data:`PRETREND_FLAG_NOTE`.
+PRETREND_FLAG = "†"
+PRETREND_FLAG_NOTE = (
+    f" {PRETREND_FLAG}: the joint test of pre-treatment effects rejects at the "
+    f"{PRETREND_FLAG_LEVEL:.0%} level, so parallel trends before joining is doubtful for that "
+    "estimate; read it with the sensitivity analysis (HonestDiD) and the event-time estimates."
+)
+#: Columns holding a pre-trend test's p-value (code name and display name).
+PRETREND_COLUMNS = ("pretrend_p", "pre-trend p")
+
+
+def flag_pretrends(frame: pd.DataFrame) -> tuple[pd.DataFrame, bool]:
+    """``frame`` with each pre-trend p-value column as text (three decimals, ``<0.001``
+    below that) and :data:`PRETREND_FLAG` where the test rejects; and whether any did."""
+    cols = [c for c in frame.columns if str(c) in PRETREND_COLUMNS]
+    if not cols:
+        return frame, False
+    out, flagged = frame.copy(), False
+    for col in cols:
+        p = pd.to_numeric(out[col], errors="coerce").to_numpy(dtype=float)
+        reject = np.isfinite(p) & (p < PRETREND_FLAG_LEVEL)
+        flagged |= bool(reject.any())
+        text = ["" if not np.isfinite(v) else ("<0.001" if v < 0.001 else f"{v:.3f}") for v in p]
+        out[col] = [t + f" {PRETREND_FLAG}" if r else t for t, r in zip(text, reject, strict=True)]
+    return out, flagged
+
+
 def display_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """``frame`` with identifier columns as integers and code names replaced by labels."""
     out = frame.copy()
@@ -73,8 +116,8 @@ def display_frame(frame: pd.DataFrame) -> pd.DataFrame:
 #: Caption of each figure, by the figure-name prefix (the outcome follows, when any).
 FIGURE_CAPTIONS = {
     "event_study": "Event-study estimates by estimator, with 95% confidence intervals",
-    "att_gt": "Group-time effects ATT(g, t) by joining cohort and year",
-    "trajectories": "Mean outcome by joining cohort and year",
+    "att_gt": "Group-time effects ATT(g, t) by joining cohort and year relative to joining",
+    "trajectories": "Mean outcome by year: members grouped by joining years, and controls",
     "pscore_overlap": "Propensity-score overlap of members and comparison firms",
     "rollout": "Roll-out of the programme: firms joining clusters per year",
     "bacon": "Goodman-Bacon decomposition of the two-way fixed-effects estimate",

@@ -19,12 +19,16 @@ __all__ = ["Progress", "StepEvent"]
 
 @dataclass(frozen=True)
 class StepEvent:
-    """A step started (``seconds`` None) or ended (its build time)."""
+    """A step started (``seconds`` None), ended (its build time), or reports bootstrap
+    draws inside it (``draws``: what is drawn, ``done`` of ``total``)."""
 
     index: int
     kind: str
     name: str
     seconds: float | None = None
+    draws: str = ""
+    done: int = 0
+    total: int = 0
 
 
 @dataclass
@@ -51,6 +55,9 @@ class Progress:
     def show(self, event: StepEvent) -> None:
         """Record ``event`` and render it."""
         label = f"{event.kind} {event.name}"
+        if event.draws:
+            self._draws(event, label)
+            return
         if event.seconds is None:
             self.running[event.index] = label
             line = f"[{event.index}/{self.total}] {label} ..."
@@ -67,6 +74,20 @@ class Progress:
                 self.stream.write("\n")
         else:
             self.stream.write(line + "\n")
+        self.stream.flush()
+
+    def _draws(self, event: StepEvent, label: str) -> None:
+        """A step's bootstrap progress: in the status line on a terminal; elsewhere a
+        line at each quarter of the draws."""
+        text = f"{label}: {event.draws} {event.done}/{event.total} draws"
+        if self.live:
+            self.running[event.index] = text
+            elapsed = time.perf_counter() - self.started
+            now = ", ".join(self.running.values())
+            status = f"{elapsed:6.1f} s  {self.done}/{self.total} done  running: {now}"
+            self.stream.write("\r\033[K" + status[:160])
+        elif event.total and event.done * 4 // event.total != (event.done - 1) * 4 // event.total:
+            self.stream.write(f"[{event.index}/{self.total}] {text}\n")
         self.stream.flush()
 
     def drain(self, events: Any, until: Any) -> None:

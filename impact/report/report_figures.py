@@ -3,8 +3,9 @@
 Each builder takes the :class:`~impact.report.evaluation.Evaluation` and returns
 ``{name: matplotlib Figure}`` (made outside pyplot, inside :func:`figure_style`);
 estimates come from the evaluation's memoised fits (the same numbers as tables 5 and 6).
-Styling: seaborn "ticks", colour-blind palette, and markers or grey levels that stay
-readable in black and white.
+The heat map, trajectories and roll-out are drawn by :mod:`impact.report.figure_cohorts`
+from the columns extracted here. Styling: seaborn "ticks", colour-blind palette, and
+markers, line styles or grey levels that stay readable in black and white.
 """
 
 from __future__ import annotations
@@ -15,10 +16,20 @@ import numpy as np
 import pandas as pd
 
 from impact.report.evaluation import LABELS, Evaluation
+from impact.report.figure_cohorts import (
+    STATUS,
+    draw_att_gt,
+    draw_rollout,
+    draw_trajectories,
+    rollout_counts,
+    rollout_status,
+)
 from impact.report.figures import plot_event_study
 from impact.report.headline import EVENT_ESTIMATORS, primary_estimator
 
 __all__ = [
+    "CONTROL_LABELS",
+    "STATUS",
     "figure_att_gt",
     "figure_event_studies",
     "figure_rollout",
@@ -27,6 +38,14 @@ __all__ = [
     "panel_grid",
     "subplots",
 ]
+
+
+#: Who the trajectories' controls are, by the spec's ``control`` setting.
+CONTROL_LABELS = {
+    "out_of_cell": "never-members outside cluster cells",
+    "in_cell": "never-members in cluster cells",
+    "never": "never-members",
+}
 
 
 def figure_style() -> Any:
@@ -95,110 +114,59 @@ def figure_event_studies(ev: Evaluation) -> dict[str, Any]:
 
 
 def figure_trajectories(ev: Evaluation) -> dict[str, Any]:
-    """Raw yearly means by join cohort and for the never-member controls, one panel per
-    outcome (cohorts in grey levels, the joining year marked; controls dashed black)."""
+    """Raw yearly means, one panel per outcome, for up to three groups of join cohorts
+    (early, middle, late joiners; consecutive join years) and the never-member controls of
+    the spec's control pool; firms joining after the last observed year are left out (see
+    :func:`~impact.report.figure_cohorts.draw_trajectories`)."""
     c, d = ev.spec.columns, ev.data
-    cohort = pd.to_numeric(d[c.cohort], errors="coerce")
-    control = cohort.isna() & d[ev.names.pool].astype(bool)
-    from matplotlib.ticker import MaxNLocator
-
+    cohort = d[ev.names.cohort].to_numpy(dtype=float)
+    control = np.isnan(cohort) & d[ev.names.pool].to_numpy(dtype=bool)
     outcomes = [o for _, o in _event_outcomes(ev)]
-    ncol = min(2, len(outcomes))
-    nrow = -(-len(outcomes) // ncol)
-    fig, axes = subplots(nrow, ncol, figsize=(8, 3 * nrow), squeeze=False)
-    groups = sorted(cohort.dropna().unique())
-    greys = np.linspace(0.15, 0.7, max(len(groups), 1))
-    for ax, outcome in zip(axes.ravel(), outcomes, strict=False):
-        for g, grey in zip(groups, greys, strict=False):
-            m = d[cohort == g].groupby(c.time)[outcome].mean()
-            ax.plot(m.index, m.to_numpy(), color=str(grey), linewidth=1, label=f"joined {int(g)}")
-            if int(g) in m.index:
-                ax.plot([g], [m.loc[int(g)]], marker="o", color=str(grey), markersize=3)
-        m = d[control].groupby(c.time)[outcome].mean()
-        ax.plot(
-            m.index, m.to_numpy(), color="black", linewidth=2.2, linestyle="--", label="controls"
-        )
-        ax.set_title(f"mean {outcome}", fontsize=9)
-        ax.set_xlabel(str(c.time))
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # years, not 2005.0
-    for ax in axes.ravel()[len(outcomes) :]:
-        ax.set_visible(False)
-    handles, labels = axes.ravel()[0].get_legend_handles_labels()
-    fig.legend(handles, labels, frameon=False, fontsize=6, loc="lower center", ncol=7)
-    fig.suptitle("Raw outcomes by join cohort (dot: joining year) and never-member controls")
-    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    if not outcomes:
+        return {}
+    fig = draw_trajectories(
+        d, outcomes, unit=c.unit, time=c.time, cohort=cohort, control=control,
+        control_label=CONTROL_LABELS.get(ev.spec.control, "never-members"),
+        min_firms=ev.spec.disclosure_min_firms,
+    )  # fmt: skip
     return {"trajectories": fig}
 
 
 def figure_att_gt(ev: Evaluation) -> dict[str, Any]:
-    """Cohort x year heat map of Callaway-Sant'Anna's ATT(g,t) for the headline outcome
-    (the first outcome of the first family with CS), values printed in the cells."""
-    import seaborn as sns
-
+    """Heat map of Callaway-Sant'Anna's ATT(g,t) for the headline outcome (the first
+    outcome of the first family with CS): join cohorts treated within the panel by years
+    relative to joining, pre-joining cells hatched, significant cells signed (see
+    :func:`~impact.report.figure_cohorts.draw_att_gt`)."""
     fams = [f for f in ev.spec.families if primary_estimator(f) == "cs"]
     if not fams:
         return {}
     outcome = fams[0].outcomes[0]
-    tab = ev.att_gt(outcome).table
-    grid = tab.pivot(index="cohort", columns="time", values="estimate")
-    grid.index = grid.index.astype(int)
-    grid.columns = grid.columns.astype(int)
-    fig, ax = subplots(figsize=(8, 4.5))
-    lim = float(np.nanmax(np.abs(grid.to_numpy()))) or 1.0
-    sns.heatmap(
-        grid, ax=ax, cmap="vlag", center=0, vmin=-lim, vmax=lim, annot=True, fmt=".2f",
-        annot_kws={"fontsize": 5}, cbar_kws={"label": "ATT(g,t)"}, linewidths=0.3,
-    )  # fmt: skip
-    ax.set_xlabel("year")
-    ax.set_ylabel("join cohort")
-    ax.set_title(f"Callaway-Sant'Anna ATT(g,t) for {outcome} (values printed)")
-    fig.tight_layout()
-    return {f"att_gt_{outcome}": fig}
-
-
-#: Status codes of the roll-out chart and their grey levels (readable in black and white).
-STATUS = (
-    ("outside cluster cells", "0.92"),
-    ("non-member, cluster not launched", "0.75"),
-    ("exposed non-member", "0.5"),
-    ("member", "0.0"),
-)
+    c, d = ev.spec.columns, ev.data
+    last = float(d[c.time].to_numpy(dtype=float).max())
+    sizes = d.groupby(ev.names.cohort)[c.unit].nunique()
+    table = ev.att_gt(outcome).table
+    k = ev.spec.disclosure_min_firms  # disclosure control: small cohorts' cells not drawn
+    table = table[~table["cohort"].isin(sizes.index[(sizes >= 1) & (sizes < k)])]
+    fig = draw_att_gt(table, outcome=outcome, last=last, sizes=sizes)
+    return {} if fig is None else {f"att_gt_{outcome}": fig}
 
 
 def figure_rollout(ev: Evaluation) -> dict[str, Any]:
-    """Which firm is treated when: firms (rows, sorted by cohort) by year, status in greys."""
-    from matplotlib.colors import ListedColormap
-    from matplotlib.patches import Patch
-
+    """Roll-out at a glance: firms observed per year by treatment status (stacked bars,
+    :data:`STATUS`) and firms joining per year (see
+    :func:`~impact.report.figure_cohorts.draw_rollout`)."""
     c, d = ev.spec.columns, ev.data
     t = d[c.time].to_numpy(dtype=float)
-    cohort = pd.to_numeric(d[c.cohort], errors="coerce").to_numpy(dtype=float)
+    cohort = d[ev.names.cohort].to_numpy(dtype=float)
     launch = pd.to_numeric(d[c.launch], errors="coerce").to_numpy(dtype=float)
     in_cell = d[c.cluster_cell].astype(bool).to_numpy()
-    status = np.where(~in_cell, 0, np.where(t >= cohort, 3, np.where(t >= launch, 2, 1)))
-    wide = pd.DataFrame({"unit": d[c.unit].to_numpy(), "t": t, "s": status}).pivot_table(
-        index="unit", columns="t", values="s", aggfunc="max"
-    )
-    firm_cohort = pd.Series(cohort, index=d[c.unit].to_numpy()).groupby(level=0).min()
-    firm_launch = pd.Series(launch, index=d[c.unit].to_numpy()).groupby(level=0).min()
-    order = pd.DataFrame(
-        {"g": firm_cohort.fillna(np.inf), "l": firm_launch.fillna(np.inf)}
-    ).sort_values(["g", "l"], kind="stable")
-    wide = wide.loc[order.index]
-    fig, ax = subplots(figsize=(7, 5))
-    cmap = ListedColormap([grey for _, grey in STATUS]).with_extremes(bad="white")
-    img = np.ma.masked_invalid(wide.to_numpy(dtype=float))
-    ax.imshow(img, aspect="auto", interpolation="nearest", cmap=cmap, vmin=-0.5, vmax=3.5)
-    years = wide.columns.to_numpy()
-    step = max(1, len(years) // 8)
-    ax.set_xticks(range(0, len(years), step), [str(int(y)) for y in years[::step]])
-    ax.set_yticks([])
-    ax.set_ylabel(f"firms ({len(wide):,}), sorted by join cohort and launch; white: not observed")
-    ax.set_xlabel(str(c.time))
-    ax.legend(
-        handles=[Patch(facecolor=g, edgecolor="0.3", label=s) for s, g in STATUS],
-        frameon=False, fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0),
+    unit = d[c.unit].to_numpy()
+    counts = rollout_counts(unit, t, rollout_status(t, cohort, launch, in_cell))
+    firm_cohort = pd.Series(cohort).groupby(unit).first()
+    last = float(t.max())
+    joining = firm_cohort[firm_cohort <= last].value_counts().sort_index()
+    fig = draw_rollout(
+        counts, joining, n_after=int((firm_cohort > last).sum()),
+        min_firms=ev.spec.disclosure_min_firms,
     )  # fmt: skip
-    ax.set_title("Programme roll-out: treatment status by firm and year")
-    fig.tight_layout()
     return {"rollout": fig}

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from impact.data.columns import check_columns
@@ -94,6 +95,27 @@ class Spec:
         What to build, in order.
     seed : int
         Seed of every random step (bootstraps, simultaneous bands), in the provenance.
+    disclosure_min_firms : int
+        Minimum-cell-count disclosure control (:mod:`impact.report.disclosure`): every
+        statistic resting on 1 to k - 1 firms is suppressed in the written tables and
+        figures. 0 (default) turns it off; data centres commonly ask for 3 to 10.
+
+    Examples
+    --------
+    A spec for R did's minimum-wage county panel: its column roles, one outcome family estimated
+    by Callaway-Sant'Anna, never-treated controls and every event time of the panel.
+
+    >>> import impact
+    >>> spec = impact.Spec.from_dict({
+    ...     "columns": {"unit": "countyreal", "time": "year", "cohort": "first.treat"},
+    ...     "families": {"jobs": {"outcomes": ["lemp"], "scale": "log", "estimators": ["cs"]}},
+    ...     "control": "never", "window": [-4, 3], "tables": ["main"], "figures": []})
+    >>> spec.outcomes, spec.cluster, spec.window
+    (['lemp'], 'countyreal', (-4, 3))
+    >>> spec.replace(tables=("main", "dynamic")).tables
+    ('main', 'dynamic')
+    >>> impact.Spec().tables[:3]  # the shipped report's defaults
+    ('descriptives', 'rollout', 'selection')
     """
 
     columns: Columns = field(default_factory=Columns)
@@ -123,6 +145,7 @@ class Spec:
         "sensitivity",
     )  # fmt: skip
     seed: int = 20261127
+    disclosure_min_firms: int = 0
 
     def __post_init__(self) -> None:
         c = self.columns
@@ -156,6 +179,13 @@ class Spec:
             ) from None
         if len(w) != 2 or w[0] > -1 or w[1] < 0:
             raise InvalidOptionError(f"window must be (first <= -1, last >= 0), got {self.window}.")
+        k = self.disclosure_min_firms
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
+            raise InvalidOptionError(
+                f"disclosure_min_firms must be a whole number >= 0 (0: no disclosure control), "
+                f"got {k!r}."
+            )
+        object.__setattr__(self, "disclosure_min_firms", int(k))
         if n_boot < 2:
             raise InvalidOptionError(f"n_boot must be at least 2, got {self.n_boot}.")
         object.__setattr__(self, "window", w)

@@ -32,7 +32,7 @@ TOP = {
     "columns": TABLE, "families": TABLE, "production": TABLE, "derived": TABLE,
     "describe": STRS, "selection": STRS, "covariates": STRS, "tables": STRS, "figures": STRS,
     "heterogeneity": STRS, "sme_classes": STRS, "cluster": STR, "seed": INT, "control": STR,
-    "sector_by_year": BOOL, "window": WINDOW, "n_boot": INT,
+    "sector_by_year": BOOL, "window": WINDOW, "n_boot": INT, "disclosure_min_firms": INT,
 }  # fmt: skip
 #: Keys of one ``[families.NAME]`` table.
 FAMILY = {"outcomes": STRS, "scale": STR, "estimators": STRS}

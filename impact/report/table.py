@@ -8,10 +8,11 @@ from typing import Any
 
 import pandas as pd
 
+from impact.report.disclosure import SUPPRESSED
 from impact.report.escape import markdown_escape, markdown_paragraph
 from impact.report.etable import etable
 from impact.report.frames import format_frame, render_frame
-from impact.report.labels import display_frame
+from impact.report.labels import PRETREND_FLAG_NOTE, display_frame, flag_pretrends
 
 __all__ = ["Table", "is_truth_column"]
 
@@ -52,12 +53,19 @@ class Table:
         """The table as Markdown (with title and note), LaTeX, HTML and CSV text."""
         heading = f"## {markdown_escape(self.title)}\n\n"
         if self.frame is not None:
-            shown = display_frame(self.display if self.display is not None else self.frame)
-            shown = format_frame(shown)
+            shown, flagged = flag_pretrends(
+                self.display if self.display is not None else self.frame
+            )
+            hidden = shown.pop(SUPPRESSED) if SUPPRESSED in shown.columns else None
+            shown = format_frame(display_frame(shown))
+            if hidden is not None:  # disclosure control: say so where the estimate was
+                target = "Estimate" if "Estimate" in shown.columns else shown.columns[-1]
+                shown.loc[hidden.to_numpy(dtype=bool), target] = SUPPRESSED
+            note = self.note + (PRETREND_FLAG_NOTE if flagged else "")
             return {
-                ".md": heading + render_frame(shown, "markdown", self.note),
+                ".md": heading + render_frame(shown, "markdown", note),
                 ".tex": render_frame(shown, "latex"),
-                ".html": render_frame(shown, "html", self.note),
+                ".html": render_frame(shown, "html", note),
                 ".csv": self.frame.to_csv(index=False, lineterminator="\n", float_format="%.10g"),
             }
         models = list(self.models)

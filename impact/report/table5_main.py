@@ -11,9 +11,10 @@ import numpy as np
 import pandas as pd
 
 from impact.inference.intervals import interval
+from impact.report.disclosure import SUPPRESSED, disclosure_note, suppress_rows
 from impact.report.evaluation import LABELS, Evaluation
 from impact.report.few_clusters import WILD_DRAWS, WILD_MIN_CLUSTERS, few_clusters, wild_p
-from impact.report.headline import EVENT_ESTIMATORS
+from impact.report.headline import EVENT_ESTIMATORS, cs_pretrend_p
 from impact.report.spec import OutcomeFamily
 from impact.report.table import Table
 
@@ -50,7 +51,7 @@ def _row(ev: Evaluation, family: OutcomeFamily, outcome: str, estimator: str) ->
         gt = ev.att_gt(outcome, control="notyet" if estimator == "cs_notyet" else "never")
         a = gt.aggregate("dynamic", min_e=0, max_e=last)
         est, se = a.estimate, a.std_error
-        pre_p = gt.pretrend_test()["p_value"]
+        pre_p = cs_pretrend_p(gt, spec.window)
         obs, firms = int(gt.sample_log.n_final), int(gt.n_units)
         if estimator == "cs_notyet" and spec.control != "in_cell" and spec.columns.cluster_cell:
             # later joiners in cluster cells are exposed before they join: comparing
@@ -100,7 +101,7 @@ def _tfp_row(ev: Evaluation) -> dict:
         "std_error": se,
         "conf_low": float(interval(est, se)[0]),
         "conf_high": float(interval(est, se)[1]),
-        "pretrend_p": float(res.att_gt.pretrend_test()["p_value"]),
+        "pretrend_p": cs_pretrend_p(res.att_gt, spec.window),
         "obs": int(res.productivity.notna().sum()),
         "firms": int(res.att_gt.n_units),
         "true_effect": ev.true_post_average("log_tfp"),
@@ -168,10 +169,13 @@ def table_main(ev: Evaluation) -> Table:
     """Table 5: the effect of membership by outcome family and estimator."""
     frame, few = _few_cluster_inference(ev, main_results(ev))
     spec = ev.spec
+    frame, n_hidden = suppress_rows(frame, "firms", spec.disclosure_min_firms)
     shown = ["family", "outcome", "estimator", "effect", "aggregation", "estimate",
              "std_error", "pretrend_p", "firms", "obs", "true_effect"]  # fmt: skip
     if "p_wild" in frame.columns:
         shown.insert(7, "p_wild")
+    if SUPPRESSED in frame.columns:
+        shown.append(SUPPRESSED)
     display = frame[shown].rename(
         columns={"std_error": "SE", "pretrend_p": "pre-trend p", "true_effect": "truth",
                  "p_wild": "wild p"}
@@ -197,7 +201,8 @@ def table_main(ev: Evaluation) -> Table:
         f"{list(spec.covariates) or 'none'} at the base period; {notyet}. Event-study "
         f"estimators report the average of event times 0-{spec.window[1]}; counts are "
         "Poisson ETWFE proportional effects sum E[Y(1)] / sum E[Y(0)] - 1. Pre-trend p: "
-        f"joint test of pre-treatment effects. SEs clustered by {spec.cluster}"
+        f"joint test that the pre-treatment event-time effects e = {spec.window[0]}..-1 are "
+        "zero (the reference period excluded). SEs clustered by {spec.cluster}"
         + (
             f"; log TFP's SE from a two-stage firm-block bootstrap ({spec.n_boot} draws) "
             "that re-estimates the production function. "
@@ -212,6 +217,7 @@ def table_main(ev: Evaluation) -> Table:
             else ""
         )
         + few
+        + disclosure_note(n_hidden, spec.disclosure_min_firms, "estimates")
     )
     return Table(
         "main",

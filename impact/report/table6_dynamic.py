@@ -14,9 +14,14 @@ from impact.report.few_clusters import (
     wild_event_times,
 )
 from impact.report.headline import EVENT_ESTIMATORS, primary_estimator
+from impact.report.labels import REFERENCE_CELL
 from impact.report.table import Table
 
-__all__ = ["dynamic_effects", "table_dynamic"]
+__all__ = ["REFERENCE_EVENT_TIME", "dynamic_effects", "table_dynamic"]
+
+#: The report's event studies are normalised at the year before joining (event_study's
+#: default ``reference=-1``; Callaway-Sant'Anna with a universal base period).
+REFERENCE_EVENT_TIME = -1
 
 
 def dynamic_effects(ev: Evaluation, notes: list[str] | None = None) -> pd.DataFrame:
@@ -53,6 +58,15 @@ def dynamic_effects(ev: Evaluation, notes: list[str] | None = None) -> pd.DataFr
     return pd.concat(frames, ignore_index=True)
 
 
+def _cell(estimate: float, se: float, reference: bool) -> str:
+    """``estimate (SE)``; the reference period (zero by construction) as REFERENCE_CELL."""
+    if pd.isna(estimate):
+        return ""
+    if reference and pd.isna(se) and estimate == 0:
+        return REFERENCE_CELL
+    return f"{estimate:.3f}" if pd.isna(se) else f"{estimate:.3f} ({se:.3f})"
+
+
 def _dynamic_display(ev: Evaluation, frame: pd.DataFrame) -> pd.DataFrame:
     """Event times down, one column per outcome: headline estimate (SE), truth."""
     out = pd.DataFrame({"event time": sorted(frame["rel_time"].unique())})
@@ -64,8 +78,8 @@ def _dynamic_display(ev: Evaluation, frame: pd.DataFrame) -> pd.DataFrame:
             t = frame[(frame["outcome"] == outcome) & (frame["estimator"] == LABELS[key])]
             t = t.set_index("rel_time").reindex(out["event time"])
             cell = [
-                "" if pd.isna(e) else (f"{e:.3f}" if pd.isna(s) else f"{e:.3f} ({s:.3f})")
-                for e, s in zip(t["estimate"], t["std_error"], strict=True)
+                _cell(e, s, k == REFERENCE_EVENT_TIME)
+                for k, e, s in zip(t.index, t["estimate"], t["std_error"], strict=True)
             ]
             out[outcome] = cell
             if "p_wild" in t.columns and t["p_wild"].notna().any():

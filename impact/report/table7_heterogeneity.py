@@ -15,6 +15,7 @@ import pandas as pd
 from scipy import stats
 
 from impact.inference.clusters import cluster_codes, cluster_sums
+from impact.report.disclosure import SUPPRESSED, disclosure_note, suppress_rows
 from impact.report.evaluation import Evaluation
 from impact.report.few_clusters import (
     WILD_DRAWS,
@@ -172,7 +173,7 @@ def heterogeneity(ev: Evaluation, notes: list[str] | None = None) -> pd.DataFram
 def table_heterogeneity(ev: Evaluation) -> Table:
     """Table 7: effects by subgroup with a test of the difference."""
     notes: list[str] = []
-    frame = heterogeneity(ev, notes)
+    frame, n_hidden = _disclose(heterogeneity(ev, notes), ev.spec.disclosure_min_firms)
     note = (
         "Callaway-Sant'Anna (doubly robust, the report's controls and covariates) on each "
         "subgroup's members, simple aggregation over post-treatment cells; a covariate "
@@ -198,4 +199,18 @@ def table_heterogeneity(ev: Evaluation) -> Table:
         )
         if notes:
             note += " " + "; ".join(dict.fromkeys(notes)) + "."
+    note += disclosure_note(n_hidden, ev.spec.disclosure_min_firms, "subgroup estimates")
     return Table("heterogeneity", "Table 7: heterogeneous effects", (), note, {}, frame=frame)
+
+
+def _disclose(frame: pd.DataFrame, min_firms: int) -> tuple[pd.DataFrame, int]:
+    """Subgroups of fewer than ``min_firms`` members suppressed, and with them the other
+    subgroup and the difference of the same split (which would reveal them)."""
+    out, n = suppress_rows(frame, "members", min_firms)
+    if not n:
+        return frame, 0
+    block = out.groupby(["outcome", "dimension"], sort=False)[SUPPRESSED].transform("any")
+    whole, _ = suppress_rows(
+        frame.assign(_k=np.where(block.to_numpy(dtype=bool), 1, min_firms)), "_k", min_firms
+    )
+    return whole.drop(columns="_k"), int(block.sum())

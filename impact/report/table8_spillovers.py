@@ -22,9 +22,11 @@ from impact.report.cell_level import (
     true_cell_sdid,
     true_cell_split,
 )
+from impact.report.disclosure import SUPPRESSED, disclosure_note, suppress_rows
 from impact.report.evaluation import Evaluation
 from impact.report.frames import counts_frame
-from impact.report.headline import primary_estimator
+from impact.report.headline import cs_pretrend_p, primary_estimator
+from impact.report.labels import REFERENCE_CELL
 from impact.report.table import Table
 
 __all__ = ["spillovers"]
@@ -120,7 +122,7 @@ def spillovers(ev: Evaluation) -> pd.DataFrame:
             exposed = sample.loc[sample[ev.names.exposure].notna(), c.unit].nunique()
             rows += _rows(
                 FIRM, outcome, gt.aggregate("dynamic", min_e=lo, max_e=hi), t, hi,
-                units=int(exposed), pretrend_p=gt.pretrend_test()["p_value"],
+                units=int(exposed), pretrend_p=cs_pretrend_p(gt, ev.spec.window),
             )  # fmt: skip
         if c.cell and c.launch:
             for outcome in fam.outcomes:
@@ -129,7 +131,7 @@ def spillovers(ev: Evaluation) -> pd.DataFrame:
                     CELL, outcome, cg.aggregate("dynamic", min_e=lo, max_e=hi),
                     true_cell_itt(ev, outcome), hi,
                     units=_treated_cells(ev, outcome),
-                    pretrend_p=cg.pretrend_test()["p_value"],
+                    pretrend_p=cs_pretrend_p(cg, ev.spec.window),
                 )  # fmt: skip
                 rows += _split_rows(ev, outcome, hi)
                 sd, incomplete = cell_sdid_fit(ev, outcome, hi)
@@ -153,9 +155,13 @@ _LABELS = {
 }  # fmt: skip
 
 
-def _cell(k: str, e: float, s: float, w: float, event_rows: bool, split: bool) -> str:
+def _cell(
+    k: str, e: float, s: float, w: float, event_rows: bool, split: bool, hidden: bool = False
+) -> str:
     if k == "-1" and event_rows:
-        return "0 (reference)"
+        return REFERENCE_CELL
+    if hidden:
+        return SUPPRESSED
     if pd.isna(e):
         return ""
     return f"{e:.3f} ({s:.3f})" + (f", weight {w:.2f}" if split else "")
@@ -176,8 +182,9 @@ def _display(frame: pd.DataFrame, last: int) -> pd.DataFrame:
             sel = d_sel & (frame["outcome"] == o).to_numpy()
             f = frame[sel].set_index(keys[sel].to_numpy()).reindex(times)
             w = f["weight"] if "weight" in f else pd.Series(np.nan, index=f.index)
-            block[o] = [_cell(k, e, s, ww, event_rows, split) for k, e, s, ww in
-                        zip(times, f["estimate"], f["std_error"], w, strict=True)]  # fmt: skip
+            hid = f[SUPPRESSED].fillna(False) if SUPPRESSED in f else pd.Series(False, f.index)
+            block[o] = [_cell(k, e, s, ww, event_rows, split, bool(h)) for k, e, s, ww, h in
+                        zip(times, f["estimate"], f["std_error"], w, hid, strict=True)]  # fmt: skip
             if (
                 "true_effect" in frame
                 and frame.loc[frame["outcome"] == o, "true_effect"].notna().any()
@@ -190,7 +197,8 @@ def _display(frame: pd.DataFrame, last: int) -> pd.DataFrame:
 def table_spillovers(ev: Evaluation) -> Table:
     """Table 8: spillovers on non-member firms in cluster cells, by exposure time, and the
     launch's effect on the whole cell."""
-    frame = spillovers(ev)
+    k = ev.spec.disclosure_min_firms
+    frame, n_hidden = _disclose(spillovers(ev), k)
     display = _display(frame, ev.spec.window[1]) if not frame.empty else None
     note = (
         "Firm level: non-member firms in cluster cells that never join, treated from their "
@@ -235,8 +243,19 @@ def table_spillovers(ev: Evaluation) -> Table:
             else ""
         )
         + "."
+        + disclosure_note(n_hidden, k, "estimates")
     )
     return Table(
         "spillovers", "Table 8: spillovers on non-member firms in cluster cells", (), note, {},
         frame=frame, display=display,
     )  # fmt: skip
+
+
+def _disclose(frame: pd.DataFrame, min_firms: int) -> tuple[pd.DataFrame, int]:
+    """Firm-level rows resting on fewer than ``min_firms`` exposed firms suppressed (the
+    cell-level designs' units are cluster cells, each holding many firms)."""
+    if frame.empty:
+        return frame, 0
+    firms = frame["units"].where(frame["design"] == FIRM)
+    out, n = suppress_rows(frame.assign(_firms=firms), "_firms", min_firms)
+    return out.drop(columns="_firms"), n

@@ -13,9 +13,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from impact.report.disclosure import disclosure_note, suppress_rows
 from impact.report.evaluation import Evaluation
 from impact.report.frames import counts_frame
-from impact.report.headline import primary_estimator
+from impact.report.headline import cs_pretrend_p, primary_estimator
 from impact.report.table import Table
 
 __all__ = ["PLACEBO_SHIFT", "leave_one_cluster_out", "robustness"]
@@ -42,9 +43,10 @@ def _variants(ev: Evaluation) -> list[tuple[str, str, dict, bool]]:
     ]  # fmt: skip
 
 
-def _summary(gt, last: int) -> tuple[float, float, float]:
+def _summary(gt, last: int, first: int) -> tuple[float, float, float]:
+    """The average of event times 0..last and the pre-trend p-value of times first..-1."""
     a = gt.aggregate("dynamic", min_e=0, max_e=last)
-    return a.estimate, a.std_error, gt.pretrend_test()["p_value"]
+    return a.estimate, a.std_error, cs_pretrend_p(gt, (first, last))
 
 
 def _placebo(ev: Evaluation, outcome: str) -> tuple[float, float, float, int]:
@@ -56,7 +58,7 @@ def _placebo(ev: Evaluation, outcome: str) -> tuple[float, float, float, int]:
     keep = np.isnan(g) | (t < g)
     sample = d[keep].assign(**{ev.names.placebo: (g - PLACEBO_SHIFT)[keep]})
     gt = ev.fit_att_gt(sample, outcome, cohort=ev.names.placebo)
-    est, se, p = _summary(gt, PLACEBO_SHIFT - 1)
+    est, se, p = _summary(gt, PLACEBO_SHIFT - 1, ev.spec.window[0])
     return est, se, p, int(gt.n_units)
 
 
@@ -69,7 +71,7 @@ def leave_one_cluster_out(ev: Evaluation, outcome: str) -> pd.DataFrame:
     rows = []
     for cell in sorted(cells, key=str):
         gt = ev.fit_att_gt(d[(d[c.cell] != cell).to_numpy()], outcome)
-        est, se, _ = _summary(gt, ev.spec.window[1])
+        est, se, _ = _summary(gt, ev.spec.window[1], ev.spec.window[0])
         rows.append({"cell": cell, "estimate": est, "std_error": se})
     return pd.DataFrame(rows)
 
@@ -93,7 +95,7 @@ def robustness(ev: Evaluation) -> pd.DataFrame:
                 if kw.get("control_pool", ev.names.pool) == ev.names.pool
                 else ev_out.fit_att_gt(d, outcome, **kw)
             )
-            est, se, p = _summary(gt, spec.window[1])
+            est, se, p = _summary(gt, spec.window[1], spec.window[0])
             rows.append(
                 {
                     "outcome": outcome, "variant": label, "effect": effect, "estimate": est,
@@ -134,7 +136,8 @@ def robustness(ev: Evaluation) -> pd.DataFrame:
 
 def table_robustness(ev: Evaluation) -> Table:
     """Table 9: robustness of the headline estimates."""
-    frame = robustness(ev)
+    k = ev.spec.disclosure_min_firms
+    frame, n_hidden = suppress_rows(robustness(ev), "firms", k)
     note = (
         "Callaway-Sant'Anna (doubly robust, the report's covariates), average of event times "
         f"0-{ev.spec.window[1]}, one setting changed per row. Placebo: cohorts moved "
@@ -150,5 +153,6 @@ def table_robustness(ev: Evaluation) -> Table:
             else ""
         )
         + f". SEs clustered by {ev.spec.cluster}."
+        + disclosure_note(n_hidden, k, "estimates")
     )
     return Table("robustness", "Table 9: robustness", (), note, {}, frame=frame)

@@ -235,3 +235,28 @@ def test_unconditional_fast_path_equals_full_estimators(method):
     assert_close(full.att, fast.att, rtol=1e-10)
     assert_close(full.inf, fast.inf, rtol=1e-8, atol=1e-12)
     assert did_panel(dy, D, X, w, method).att == fast.att
+
+
+def test_cell_pretrend_test_warns_when_cohorts_are_small():
+    """R did's cell-level pre-test over-rejects when a cohort has few units for its
+    pre-treatment cells (tests/mc/test_pretrend_size.py): it says so; a panel whose
+    cohorts have at least 10 units per tested cell does not warn."""
+    rng = np.random.default_rng(0)
+    sizes = {5: 3, 6: 300}
+    g = np.concatenate([np.full(n, float(c)) for c, n in sizes.items()] + [np.full(300, np.nan)])
+    unit = np.repeat(np.arange(len(g)), 8)
+    df = pd.DataFrame(
+        {
+            "u": unit,
+            "t": np.tile(np.arange(8), len(g)),
+            "g": g[unit],
+            "y": rng.normal(size=len(unit)),
+        }
+    )
+    res = impact.att_gt(df, y="y", unit="u", time="t", cohort="g")
+    with pytest.warns(impact.errors.FewClustersWarning, match="cohort 5 has 3 units for 4"):
+        res.pretrend_test()
+    big = df[df["g"] != 5]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", impact.errors.FewClustersWarning)
+        impact.att_gt(big, y="y", unit="u", time="t", cohort="g").pretrend_test()

@@ -1,0 +1,130 @@
+"""Minimum-cell-count disclosure control of the report (Spec.disclosure_min_firms).
+
+On the S4 test panel, which has small subgroups and join cohorts: every statistic resting
+on 1 to k - 1 firms is absent from the written tables (Markdown, HTML, LaTeX and CSV) and
+marked, the rest is unchanged, the roll-out counts are checked against counts made here
+from the data, and k = 0 changes nothing.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import impact
+from impact.errors import InvalidOptionError
+from impact.report.disclosure import SUPPRESSED, suppress_rows
+from impact.report.spec import OutcomeFamily, Spec
+
+#: The threshold of the test: hits the panel's smallest subgroups and cohorts.
+K = 10
+
+
+def _spec(k: int) -> Spec:
+    return Spec(
+        families=(OutcomeFamily("jobs", ("log_emp",), "log", ("twfe", "cs")),),
+        production=None,
+        tables=("descriptives", "rollout", "main", "heterogeneity"),
+        figures=("rollout", "att_gt_heatmap"),
+        disclosure_min_firms=k,
+    )
+
+
+@pytest.fixture(scope="module")
+def reports(s4_panel):
+    df, truth = s4_panel
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return (
+            df,
+            impact.evaluate(df, _spec(0), truth=truth),
+            impact.evaluate(df, _spec(K), truth=truth),
+        )
+
+
+def test_rollout_counts_below_k_are_suppressed(reports):
+    df, open_, closed = reports
+    firms = df.groupby("firm_id")["join_year"].first()
+    joining = firms.value_counts()  # counted here from the data, per join year
+    tab = closed.tables["rollout"]
+    frame = tab.frame.set_index("year")
+    md = tab.render()[".md"]
+    small = [int(y) for y, n in joining.items() if 1 <= n < K and int(y) in frame.index.astype(int)]
+    assert small, "the panel must have a small join cohort for this test"
+    for y in small:
+        assert pd.isna(frame.loc[frame.index.astype(int) == y, "firms joining"]).all()
+        assert f"| {y} |" in md
+        row = next(line for line in md.splitlines() if line.startswith(f"| {y} |"))
+        assert f"< {K}" in row
+    big = [int(y) for y, n in joining.items() if n >= K]
+    for y in big:
+        assert int(frame.loc[frame.index.astype(int) == y, "firms joining"].iloc[0]) == joining[y]
+    assert "Disclosure control" in tab.note
+
+
+def test_subgroups_below_k_are_suppressed_with_their_split(reports):
+    _, open_, closed = reports
+    a = open_.tables["heterogeneity"].frame
+    b = closed.tables["heterogeneity"].frame
+    small = a["members"].between(1, K - 1)
+    assert small.any(), "the panel must have a small subgroup for this test"
+    blocks = set(map(tuple, a.loc[small, ["outcome", "dimension"]].to_numpy()))
+    in_block = [tuple(r) in blocks for r in a[["outcome", "dimension"]].to_numpy()]
+    assert b[SUPPRESSED].to_numpy().tolist() == in_block  # the difference row goes too
+    assert b.loc[in_block, ["estimate", "std_error", "members"]].isna().all().all()
+    keep = ~np.array(in_block)
+    pd.testing.assert_frame_equal(
+        a.loc[keep].reset_index(drop=True),
+        b.loc[keep].drop(columns=SUPPRESSED).reset_index(drop=True),
+    )
+    rendered = closed.tables["heterogeneity"].render()
+    for fmt in (".md", ".html", ".tex", ".csv"):
+        for v in a.loc[in_block, "estimate"].dropna():
+            assert f"{v:.3f}" not in rendered[fmt] or fmt == ".tex", (fmt, v)
+            assert f"{v:.10g}" not in rendered[fmt], (fmt, v)
+    assert rendered[".md"].count(SUPPRESSED) >= int(np.sum(in_block))
+
+
+def test_without_k_nothing_changes(reports):
+    _, open_, closed = reports
+    for name in ("main", "heterogeneity", "rollout"):
+        assert SUPPRESSED not in open_.tables[name].frame.columns
+        assert "Disclosure control" not in open_.tables[name].note
+    # the main table's estimates rest on hundreds of firms: unchanged
+    pd.testing.assert_frame_equal(open_.tables["main"].frame, closed.tables["main"].frame)
+
+
+def _heat_map_rows(rep) -> list[str] | None:
+    figs = [f for name, f in rep.figures.items() if name.startswith("att_gt")]
+    if not figs:
+        return None
+    return [t.get_text().split(" ")[0] for t in figs[0].axes[0].get_yticklabels()]
+
+
+def test_heat_map_leaves_out_small_cohorts(reports):
+    df, open_, closed = reports
+    sizes = df.groupby("join_year")["firm_id"].nunique()
+    small = {str(int(g)) for g, n in sizes.items() if n < K}
+    assert small & set(_heat_map_rows(open_))
+    rows = _heat_map_rows(closed)
+    if rows is None:  # every cohort within the panel was small: no heat map at all
+        assert (sizes[sizes.index <= df["year"].max()] < K).all()
+    else:
+        assert not small & set(rows)
+
+
+def test_suppress_rows_does_not_modify_its_input():
+    frame = pd.DataFrame({"estimate": [0.1, 0.2], "firms": pd.array([3, 30], dtype="Int64")})
+    before = frame.copy()
+    out, n = suppress_rows(frame, "firms", 10)
+    pd.testing.assert_frame_equal(frame, before)
+    assert n == 1 and out["estimate"].isna().tolist() == [True, False]
+
+
+@pytest.mark.parametrize("bad", [-1, 2.5, "10", True])
+def test_bad_threshold_is_a_typed_error(bad):
+    with pytest.raises(InvalidOptionError, match="disclosure_min_firms"):
+        Spec(disclosure_min_firms=bad)
