@@ -11,7 +11,32 @@ import pandas as pd
 
 from impact.errors import InvalidTimeError
 
-__all__ = ["PeriodGrid", "lag_positions", "period_grid", "period_numbers", "time_numbers"]
+__all__ = [
+    "PeriodGrid",
+    "lag_positions",
+    "period_grid",
+    "period_numbers",
+    "time_numbers",
+    "unique_numbers",
+]
+
+#: unique_numbers counts values by position when their range is at most this many
+#: times the number of values (one pass, no hashing); otherwise np.unique.
+DENSE_RANGE_FACTOR = 4
+
+
+def unique_numbers(values: np.ndarray) -> np.ndarray:
+    """The sorted distinct values of an integer array (periods, positions), as
+    ``np.unique``; a counting pass when their range is small (years, grid positions),
+    several times faster on millions of rows. Other dtypes go to ``np.unique``."""
+    v = np.asarray(values)
+    if v.size == 0 or v.dtype.kind not in "iu":
+        return np.unique(v)
+    lo, hi = int(v.min()), int(v.max())
+    if hi - lo > DENSE_RANGE_FACTOR * v.size + 1024 or hi > np.iinfo(np.int64).max:
+        return np.unique(v)
+    present = np.bincount(v.astype(np.int64, copy=False) - lo, minlength=hi - lo + 1)
+    return (np.flatnonzero(present) + lo).astype(v.dtype, copy=False)
 
 
 def period_numbers(time: pd.Series, *, freq: str | None = None) -> np.ndarray:
@@ -187,7 +212,7 @@ def time_numbers(time: pd.Series, *, freq: str | None = None) -> tuple[np.ndarra
 
 def period_grid(numbers: np.ndarray, freq: str | None) -> PeriodGrid:
     """The regular grid through the observed period numbers (step = gcd of differences)."""
-    uniq = np.unique(numbers)
+    uniq = unique_numbers(numbers)
     if not len(uniq):
         return PeriodGrid(origin=0, step=1, size=0, freq=freq)
     diffs = np.diff(uniq).astype(np.int64).tolist()

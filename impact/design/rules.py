@@ -10,6 +10,7 @@ import pandas as pd
 
 from impact._typing import BoolArray, FloatArray, IntArray
 from impact.data.samplelog import SampleLog
+from impact.data.timeindex import unique_numbers
 from impact.design.checks import as_bool, has_rows, refuse_cohorts, unit_constant
 from impact.design.cohorts import normalize_cohorts
 from impact.design.grid import PeriodGrid, cohort_numbers
@@ -66,7 +67,7 @@ def unit_rules(
     weight, unbalanced), counted over the rows in ``keep``."""
     fr = grid.freq
     if fr is None:
-        observed = np.unique(numbers[keep])
+        observed = unique_numbers(numbers[keep])
     elif str(fr).upper().startswith(("Y", "A")):
         observed = np.array([p.year for p in grid.labels(range(grid.size))])
     else:
@@ -101,7 +102,7 @@ def unit_rules(
         log = drop(log, "zero_weight", "rows of units with zero weight", zero)
         drop_unit = drop_unit | zero
     if balanced:
-        n_seen = len(np.unique(numbers[keep & ~drop_unit[row_unit]]))
+        n_seen = len(unique_numbers(numbers[keep & ~drop_unit[row_unit]]))
         counts = np.bincount(row_unit[keep], minlength=len(pos))
         unbal = (counts < n_seen) & ~drop_unit
         log = drop(

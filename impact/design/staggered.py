@@ -20,6 +20,7 @@ from impact.data.columns import check_columns, missing_mask, require_ids, valida
 from impact.data.keys import check_unique_keys, show
 from impact.data.panel import _factorize_ids
 from impact.data.samplelog import SampleLog
+from impact.data.timeindex import unique_numbers
 from impact.design.checks import (
     category_by_time,
     check_anticipation,
@@ -113,7 +114,7 @@ class StaggeredDesign:
     @property
     def positions(self) -> IntArray:
         """Observed grid positions, sorted."""
-        return np.unique(self.t)
+        return unique_numbers(self.t)
 
     @property
     def cohorts(self) -> FloatArray:

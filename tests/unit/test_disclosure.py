@@ -128,3 +128,11 @@ def test_suppress_rows_does_not_modify_its_input():
 def test_bad_threshold_is_a_typed_error(bad):
     with pytest.raises(InvalidOptionError, match="disclosure_min_firms"):
         Spec(disclosure_min_firms=bad)
+
+
+def test_notes_have_no_unfilled_placeholders(reports):
+    import re
+
+    for rep in reports[1:]:
+        for name, tab in rep.tables.items():
+            assert not re.search(r"\{[A-Za-z_][\w.\[\]]*\}", tab.note), (name, tab.note)
