@@ -145,6 +145,10 @@ class EngineMemoryError(EngineError, MemoryError):
     """A query engine ran out of its memory limit (and could not spill to disk)."""
 
 
+class DisclosureError(ImpactError):
+    """The report's estimates would rest on fewer firms than the disclosure threshold."""
+
+
 class OutputPathError(ImpactError):
     """An output would be written outside the output folder (a name or a symbolic link)."""
 

@@ -19,12 +19,16 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from impact.errors import DisclosureError
+
 __all__ = [
     "SUPPRESSED",
+    "check_treated_firms",
     "disclosure_note",
     "small_counts",
     "suppress_counts",
     "suppress_rows",
+    "treated_firms_by_event_time",
 ]
 
 #: Numeric columns that identify a row rather than report a statistic: kept.
@@ -98,3 +102,38 @@ def disclosure_note(n: int, min_firms: int, what: str = "statistics") -> str:
         f" Disclosure control: {n} {what} resting on fewer than {min_firms} firms "
         "suppressed (shown as 'suppressed' or '< k')."
     )
+
+
+def _member_cohorts(data: pd.DataFrame, unit: str, time: str, cohort: str) -> pd.Series:
+    """Each member firm's join period, for firms joining within the observed periods."""
+    g = pd.to_numeric(data[cohort], errors="coerce").groupby(data[unit].to_numpy()).first()
+    last = pd.to_numeric(data[time], errors="coerce").max()
+    return g[g.notna() & (g <= last)]
+
+
+def check_treated_firms(data: pd.DataFrame, spec: object, cohort: str) -> None:
+    """Refuse a report whose effect estimates would all rest on fewer than the spec's
+    ``disclosure_min_firms`` member firms (every effect table and figure would have to
+    be suppressed): a :class:`~impact.errors.DisclosureError` naming the count."""
+    k = int(getattr(spec, "disclosure_min_firms", 0))
+    if k <= 1:
+        return
+    c = spec.columns  # type: ignore[attr-defined]
+    n = len(_member_cohorts(data, c.unit, c.time, cohort))
+    if 1 <= n < k:
+        raise DisclosureError(
+            f"disclosure_min_firms = {k}, but fewer than {k} firms join a cluster within the "
+            "observed years: every effect estimate would rest on them, so nothing of the "
+            "report could be released. Lower the threshold only if your data centre allows, "
+            "or pool more data."
+        )
+
+
+def treated_firms_by_event_time(
+    data: pd.DataFrame, unit: str, time: str, cohort: str, event_times: list[int]
+) -> dict[int, int]:
+    """How many member firms an event-time estimate rests on: the firms of the cohorts
+    observed at that event time (``g + e`` within the observed periods)."""
+    g = _member_cohorts(data, unit, time, cohort).to_numpy(dtype=float)
+    periods = pd.to_numeric(data[time], errors="coerce").dropna().unique()
+    return {e: int(np.isin(g + e, periods).sum()) for e in event_times}

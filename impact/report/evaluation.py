@@ -30,6 +30,7 @@ from impact.estimators.feols import feols
 from impact.linear.formula import formula_name
 from impact.productivity.prodest import prodest
 from impact.productivity.tfp_did import tfp_did
+from impact.report.disclosure import check_treated_firms
 from impact.report.prepare import InternalColumns, prepare
 from impact.report.selection import BaselineFirms, baseline_firms, ipw_balance, selection_logit
 from impact.report.spec import Spec
@@ -104,6 +105,7 @@ class Evaluation:
         """Validate and prepare ``data`` for ``spec``; ``truth`` is optional."""
         prepared, names = prepare(data, spec)
         internal = spec.replace(columns=dataclasses.replace(spec.columns, cohort=names.cohort))
+        check_treated_firms(prepared, internal, names.cohort)
         return cls(prepared, internal, names, _truth_tables(truth))
 
     # ------------------------------------------------------------------ shared settings

@@ -58,6 +58,11 @@ def _year(v: float) -> str:
     return str(int(v)) if float(v).is_integer() else f"{v:g}"
 
 
+def _count(n: int, min_firms: int) -> str:
+    """A firm count as printed: ``< k`` when disclosure control hides it."""
+    return f"fewer than {min_firms}" if 1 <= n < min_firms else f"{n:,}"
+
+
 def _span(years: np.ndarray) -> str:
     lo, hi = _year(years.min()), _year(years.max())
     return lo if lo == hi else f"{lo}–{hi}"
@@ -136,7 +141,10 @@ def draw_rollout(
     title = "(b) Firms joining a cluster, by year of joining"
     if n_after:
         last = _year(years.max())
-        title += f"\n({n_after:,} firms joining after {last}, the last year observed, not shown)"
+        title += (
+            f"\n({_count(n_after, min_firms)} firms joining after {last}, the last year "
+            "observed, not shown)"
+        )
     bx.set_title(title, loc="left", fontsize=10)
     bx.set_xlabel("year")
     bx.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -206,17 +214,17 @@ def draw_trajectories(
     bins = [(name, yrs) for name, yrs in bins if int(firm_cohort.isin(yrs).sum()) >= min_firms]
     n_after = int((firm_cohort > last).sum())
     n_ctrl = int(pd.Series(data[unit].to_numpy()[control]).nunique())
-    if n_ctrl < min_firms:
-        control = np.zeros(len(control), dtype=bool)
-        n_small += 1
+    show_controls = n_ctrl >= min_firms
+    n_small += not show_controls
     ncol = min(2, len(outcomes))
     nrow = -(-len(outcomes) // ncol)
     fig = _figure(max(7.0, 3.8 * ncol), 2.7 * nrow + 1.1)
     axes = np.atleast_1d(fig.subplots(nrow, ncol, squeeze=False)).ravel()
     for ax, outcome in zip(axes, outcomes, strict=False):
-        m = data[control].groupby(time)[outcome].mean()
-        ax.plot(m.index, m.to_numpy(), color="0.65", linewidth=3.0, solid_capstyle="butt",
-                label=f"controls: {control_label} ({n_ctrl:,} firms)")  # fmt: skip
+        if show_controls:
+            m = data[control].groupby(time)[outcome].mean()
+            ax.plot(m.index, m.to_numpy(), color="0.65", linewidth=3.0, solid_capstyle="butt",
+                    label=f"controls: {control_label} ({n_ctrl:,} firms)")  # fmt: skip
         for (name, years), (colour, style, marker) in zip(bins, GROUP_STYLES, strict=False):
             rows = np.isin(cohort, years)
             m = data[rows].groupby(time)[outcome].mean()
@@ -237,10 +245,12 @@ def draw_trajectories(
     for ax in axes[max(len(outcomes) - ncol, 0) : len(outcomes)]:
         ax.set_xlabel("year")
     handles, labels = axes[0].get_legend_handles_labels()
-    handles, labels = handles[1:] + handles[:1], labels[1:] + labels[:1]  # controls last
+    if show_controls:
+        handles, labels = handles[1:] + handles[:1], labels[1:] + labels[:1]  # controls last
     note = "hollow markers: years before the group's first members joined"
     if n_after:
-        note += f"; {n_after:,} firms joining after {_year(last)} (the last year) not shown"
+        after = _count(n_after, min_firms)
+        note += f"; {after} firms joining after {_year(last)} (the last year) not shown"
     if n_small:
         note += f"; {n_small} group(s) of fewer than {min_firms} firms not shown (disclosure)"
     fig.legend(handles, labels, frameon=False, fontsize=8, loc="lower center", ncol=2,

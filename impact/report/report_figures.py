@@ -145,8 +145,9 @@ def figure_att_gt(ev: Evaluation) -> dict[str, Any]:
     last = float(d[c.time].to_numpy(dtype=float).max())
     sizes = d.groupby(ev.names.cohort)[c.unit].nunique()
     table = ev.att_gt(outcome).table
-    k = ev.spec.disclosure_min_firms  # disclosure control: small cohorts' cells not drawn
-    table = table[~table["cohort"].isin(sizes.index[(sizes >= 1) & (sizes < k)])]
+    k = ev.spec.disclosure_min_firms  # disclosure control: cells of fewer firms not drawn
+    if k > 1:
+        table = table[~table["n_treated"].between(1, k - 1)]
     fig = draw_att_gt(table, outcome=outcome, last=last, sizes=sizes)
     return {} if fig is None else {f"att_gt_{outcome}": fig}
 

@@ -263,7 +263,10 @@ class Spec:
         ):  # fmt: skip
             if key in d:
                 kw[key] = tuple(_str_list(d[key], key))
-        for key in ("cluster", "seed", "control", "sector_by_year", "window", "n_boot", "derived"):
+        for key in (
+            "cluster", "seed", "control", "sector_by_year", "window", "n_boot", "derived",
+            "disclosure_min_firms",
+        ):  # fmt: skip
             if key in d:
                 kw[key] = d[key]
         return cls(**kw)

@@ -16,7 +16,9 @@ def table_descriptives(ev: Evaluation) -> Table:
     """Table 1: members vs potential controls before the first launch, standardised diffs."""
     frame, hidden = _disclose(describe_pre_period(ev.data, ev.spec), ev.spec.disclosure_min_firms)
     sizes = "; ".join(
-        f"{g}: {frame.attrs['firms'][g]:,} firms, {frame.attrs['firm_years'][g]:,} firm-years"
+        f"{g}: fewer than {ev.spec.disclosure_min_firms} firms"
+        if g in hidden
+        else f"{g}: {frame.attrs['firms'][g]:,} firms, {frame.attrs['firm_years'][g]:,} firm-years"
         for g in frame.attrs["firms"]
     )
     note = (

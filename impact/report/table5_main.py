@@ -201,8 +201,11 @@ def table_main(ev: Evaluation) -> Table:
         f"{list(spec.covariates) or 'none'} at the base period; {notyet}. Event-study "
         f"estimators report the average of event times 0-{spec.window[1]}; counts are "
         "Poisson ETWFE proportional effects sum E[Y(1)] / sum E[Y(0)] - 1. Pre-trend p: "
-        f"joint test that the pre-treatment event-time effects from e = {spec.window[0]} on are "
-        "zero (to e = -1, or e = -2 where e = -1 is the reference period). SEs clustered by "
+        f"joint test that the pre-treatment effects from e = {spec.window[0]} on are zero: "
+        "for Callaway-Sant'Anna the period-to-period changes (varying base period) at "
+        f"e = {spec.window[0]}..-1, for the event-study estimators the effects at "
+        f"e = {spec.window[0]}..-2 relative to e = -1; with join cohorts of a few firms both "
+        "over-reject (docs/diagnostics.md). SEs clustered by "
         f"{spec.cluster}"
         + (
             f"; log TFP's SE from a two-stage firm-block bootstrap ({spec.n_boot} draws) "

@@ -6,6 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from impact.report.disclosure import (
+    SUPPRESSED,
+    disclosure_note,
+    suppress_rows,
+    treated_firms_by_event_time,
+)
 from impact.report.evaluation import LABELS, Evaluation
 from impact.report.few_clusters import (
     WILD_DRAWS,
@@ -77,9 +83,10 @@ def _dynamic_display(ev: Evaluation, frame: pd.DataFrame) -> pd.DataFrame:
         for outcome in fam.outcomes:
             t = frame[(frame["outcome"] == outcome) & (frame["estimator"] == LABELS[key])]
             t = t.set_index("rel_time").reindex(out["event time"])
+            hid = t[SUPPRESSED] if SUPPRESSED in t else pd.Series(False, index=t.index)
             cell = [
-                _cell(e, s, k == REFERENCE_EVENT_TIME)
-                for k, e, s in zip(t.index, t["estimate"], t["std_error"], strict=True)
+                SUPPRESSED if h is True else _cell(e, s, k == REFERENCE_EVENT_TIME)
+                for k, e, s, h in zip(t.index, t["estimate"], t["std_error"], hid, strict=True)
             ]
             out[outcome] = cell
             if "p_wild" in t.columns and t["p_wild"].notna().any():
@@ -89,10 +96,24 @@ def _dynamic_display(ev: Evaluation, frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _disclose(ev: Evaluation, frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """Event times resting on fewer than ``disclosure_min_firms`` member firms (the
+    cohorts observed at that event time) suppressed for every estimator."""
+    k = ev.spec.disclosure_min_firms
+    if k <= 1 or frame.empty:
+        return frame, 0
+    c = ev.spec.columns
+    times = sorted(int(e) for e in frame["rel_time"].unique())
+    n = treated_firms_by_event_time(ev.data, c.unit, c.time, c.cohort, times)
+    firms = frame["rel_time"].map(lambda e: n[int(e)])
+    out, hidden = suppress_rows(frame.assign(_firms=firms), "_firms", k)
+    return out.drop(columns="_firms"), hidden
+
+
 def table_dynamic(ev: Evaluation) -> Table:
     """Table 6: effects by event time (headline estimator shown; all in the CSV)."""
     notes: list[str] = []
-    frame = dynamic_effects(ev, notes)
+    frame, n_hidden = _disclose(ev, dynamic_effects(ev, notes))
     note = (
         "Event-time effects, reference period e = -1 (imputation reports post-treatment "
         "horizons only). Shown: each family's headline estimator (Callaway-Sant'Anna with a "
@@ -109,6 +130,7 @@ def table_dynamic(ev: Evaluation) -> Table:
         )
         if notes:
             note += " " + "; ".join(notes) + "."
+    note += disclosure_note(n_hidden, ev.spec.disclosure_min_firms, "event-time estimates")
     return Table(
         "dynamic",
         "Table 6: dynamic effects by event time",

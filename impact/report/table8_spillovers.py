@@ -252,10 +252,13 @@ def table_spillovers(ev: Evaluation) -> Table:
 
 
 def _disclose(frame: pd.DataFrame, min_firms: int) -> tuple[pd.DataFrame, int]:
-    """Firm-level rows resting on fewer than ``min_firms`` exposed firms suppressed (the
-    cell-level designs' units are cluster cells, each holding many firms)."""
+    """The firm-level design's rows (every exposure time and the average) suppressed when
+    they rest on fewer than ``min_firms`` exposed firms (the cell-level designs' units are
+    cluster cells, each holding many firms)."""
     if frame.empty:
         return frame, 0
-    firms = frame["units"].where(frame["design"] == FIRM)
+    firms = pd.to_numeric(frame["units"].where(frame["design"] == FIRM), errors="coerce")
+    # the exposure-time rows rest on the same exposed firms as their average row
+    firms = firms.groupby([frame["design"], frame["outcome"]]).transform("max")
     out, n = suppress_rows(frame.assign(_firms=firms), "_firms", min_firms)
     return out.drop(columns="_firms"), n

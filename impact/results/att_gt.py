@@ -51,8 +51,9 @@ def _warn_few_units_per_cell(pre: pd.DataFrame) -> None:
     warnings.warn(
         f"pretrend_test(): cohort {g} has {int(row['units'])} units for {int(row['cells'])} "
         f"pre-treatment cells ({len(few)} cohort(s) below {PRETREND_UNITS_PER_CELL} units per "
-        "cell): the cell-level Wald test over-rejects with so few units. Use "
-        "aggregate('dynamic', min_e=..., max_e=...).pretrend_test() (event-time effects) instead.",
+        "cell): the cell-level Wald test over-rejects with so few units. The event-time "
+        "test aggregate('dynamic', min_e=..., max_e=...).pretrend_test() pools cohorts; it "
+        "too over-rejects when every cohort is small (docs/diagnostics.md).",
         FewClustersWarning,
         stacklevel=3,
     )

@@ -136,3 +136,45 @@ def test_notes_have_no_unfilled_placeholders(reports):
     for rep in reports[1:]:
         for name, tab in rep.tables.items():
             assert not re.search(r"\{[A-Za-z_][\w.\[\]]*\}", tab.note), (name, tab.note)
+
+
+def test_spec_files_carry_the_threshold(tmp_path):
+    path = tmp_path / "spec.toml"
+    path.write_text("disclosure_min_firms = 10\n")
+    assert Spec.from_toml(path).disclosure_min_firms == 10
+    assert Spec.from_dict(Spec(disclosure_min_firms=7).to_dict()).disclosure_min_firms == 7
+    with pytest.raises(InvalidOptionError, match="disclosure_min_firms"):
+        Spec.from_dict({"disclosure_min_firms": -1})
+
+
+def test_a_report_resting_on_fewer_member_firms_is_refused(s4_panel):
+    df, truth = s4_panel
+    few = df[df["join_year"].isna() | (df["join_year"] == 2011)]  # 4 member firms
+    assert 1 <= few.loc[few["join_year"].notna(), "firm_id"].nunique() < K
+    with pytest.raises(impact.errors.DisclosureError, match="fewer than 10 firms join"):
+        impact.evaluate(few, _spec(K))
+
+
+def test_event_times_resting_on_few_member_firms_are_suppressed(s4_panel):
+    df, truth = s4_panel
+    k = 50
+    spec = Spec(
+        families=(OutcomeFamily("jobs", ("log_emp",), "log", ("twfe", "cs")),),
+        production=None, tables=("dynamic",), figures=(), disclosure_min_firms=k,
+    )  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        tab = impact.evaluate(df, spec).tables["dynamic"]
+    # counted here: member firms of the cohorts observed at each event time
+    g = df.groupby("firm_id")["join_year"].first().dropna()
+    years = set(df["year"].unique())
+    g = g[g <= max(years)]
+    n = {e: int(sum((v + e) in years for v in g)) for e in range(-5, 6)}
+    small = {e for e, c in n.items() if 1 <= c < k}
+    assert small, "the panel must have an event time resting on few firms"
+    frame = tab.frame
+    hidden = frame["rel_time"].isin(small).to_numpy()
+    assert frame[SUPPRESSED].to_numpy().tolist() == hidden.tolist()
+    assert frame.loc[hidden, ["estimate", "std_error"]].isna().all().all()
+    assert frame.loc[~hidden, "estimate"].notna().any()
+    assert "suppressed" in tab.render()[".md"] and "Disclosure control" in tab.note
