@@ -66,6 +66,7 @@ def read_markdown(text: str) -> _Collect:
 _LATEX_ESCAPES = {
     r"\textbackslash{}": "\\", r"\&": "&", r"\%": "%", r"\_": "_", r"\#": "#", r"\$": "$",
     r"\^{}": "^", r"\{": "{", r"\}": "}", r"\textasciitilde{}": "~", "{[}": "[", "{}": "",
+    r"\textless{}": "<", r"\textgreater{}": ">", r"\textbar{}": "|", r"\dag{}": "†",
 }  # fmt: skip
 _ACTIVE = set("&%#$^_{}~\\[")
 

@@ -32,6 +32,11 @@ _LATEX = str.maketrans(
         "}": r"\}",
         "~": r"\textasciitilde{}",
         "[": "{[}",
+        # text-mode glyphs that the default OT1 font encoding would print as others
+        "<": r"\textless{}",
+        ">": r"\textgreater{}",
+        "|": r"\textbar{}",
+        "†": r"\dag{}",
     }
 )
 

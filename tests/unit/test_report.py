@@ -41,7 +41,7 @@ def test_dataframe_rows(fits):
 def test_text_formats(fits, fmt):
     s = impact.etable(fits, format=fmt)
     assert "x1" in s and "Observations" in s
-    want = {"html": "p&lt;0.01", "markdown": "p\\<0.01", "latex": "p<0.01"}[fmt]
+    want = {"html": "p&lt;0.01", "markdown": "p\\<0.01", "latex": r"p\textless{}0.01"}[fmt]
     assert want in s  # '<' opens raw HTML in Markdown: escaped
 
 
