@@ -11,6 +11,7 @@ import hashlib
 
 import numpy as np
 
+from impact.estimators.att_gt_means import cells_from_means
 from impact.estimators.drdid import (
     check_covariates,
     did_covariates_batch,
@@ -102,6 +103,11 @@ def estimate_cells(wide, cells, *, control, anticipation, method, min_cell_units
     w = wide.weights / wide.weights.mean()
     cohort_idx = {g: np.flatnonzero(g_all == g) for g in np.unique(g_all[~never])}
     never_idx = np.flatnonzero(never & wide.pool)
+    if unconditional and control == "never" and complete:
+        att, inf, n_treat, n_ctrl, empty = cells_from_means(
+            Y, g_all, never_idx, w, cells, tindex, min_cell_units
+        )
+        return att, inf, n_treat, n_ctrl, empty, separated
     groups: dict[tuple, dict] = {}
     x_class = _covariate_classes(wide.x)
     for c, (g, t, s) in enumerate(cells):

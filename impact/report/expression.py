@@ -9,7 +9,14 @@ from impact.engine.expressions import (
     FUNCTIONS,
     MAX_EXPRESSION_LENGTH,
     evaluate_expression,
+    expression,
     parse_expression,
 )
 
-__all__ = ["FUNCTIONS", "MAX_EXPRESSION_LENGTH", "evaluate_expression", "parse_expression"]
+__all__ = [
+    "FUNCTIONS",
+    "MAX_EXPRESSION_LENGTH",
+    "evaluate_expression",
+    "expression",
+    "parse_expression",
+]

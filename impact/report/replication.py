@@ -88,7 +88,9 @@ def replicate(
     if data is None:
         frame, truth = default_inputs()
     else:
-        frame = data if isinstance(data, pd.DataFrame) else read_panel(data)
+        # a file is read projected to the spec's columns: a wide register's other
+        # columns are never loaded
+        frame = data if isinstance(data, pd.DataFrame) else read_panel(data, s.read_columns())
         truth = None
     return evaluate(frame, s, truth=truth, progress=progress, workers=workers).write(out)
 

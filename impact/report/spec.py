@@ -26,7 +26,7 @@ from impact.errors import (
     close_matches_hint,
 )
 from impact.report import spec_roles
-from impact.report.expression import evaluate_expression
+from impact.report.expression import evaluate_expression, expression
 from impact.report.spec_layout import check_layout
 from impact.report.spec_roles import (  # noqa: F401  (re-exported: see __all__)
     CONTROLS,
@@ -210,6 +210,15 @@ class Spec:
         cols += list(self.selection)
         cols += self.production.names() if self.production is not None else []
         return [c for c in dict.fromkeys([*cols, self.cluster]) if c not in self.derived]
+
+    def read_columns(self) -> list[str]:
+        """The data columns a report on this spec reads: :meth:`required_columns` and the
+        columns its derived outcomes are computed from (what a Parquet or CSV file is
+        projected to, so unused columns of a wide register are never loaded)."""
+        cols = self.required_columns()
+        for expr in self.used_derived().values():
+            cols += list(expression(expr).columns)
+        return list(dict.fromkeys(cols))
 
     def validate(self, data: pd.DataFrame) -> None:
         """Raise :class:`~impact.errors.ColumnNotFoundError` for the first missing column.

@@ -210,3 +210,25 @@ def test_exit_codes_one_line_errors_and_debug(tmp_path, capsys, monkeypatch):
 
     monkeypatch.setattr(replication, "replicate", interrupt)
     assert main(["replicate", "--quiet"]) == 130
+
+
+def test_replicate_reads_only_the_spec_columns_of_a_file(tmp_path):
+    """A wide register file is read projected to the spec's columns (and the columns its
+    derived outcomes use): extra columns are never loaded, for Parquet and CSV alike."""
+    from impact.data.files import read_panel
+    from impact.report.spec import Spec
+
+    df = load("cluster_panel").head(500)
+    wide = df.assign(**{f"unused_{i}": 1.0 for i in range(5)})
+    spec = Spec()
+    cols = spec.read_columns()
+    assert {"log_va", "log_emp"} <= set(cols)  # the derived log_va_per_worker's inputs
+    assert not any(c.startswith("unused_") for c in cols)
+    pq, csv = tmp_path / "w.parquet", tmp_path / "w.csv"
+    wide.to_parquet(pq)
+    wide.to_csv(csv, index=False)
+    for path in (pq, csv):
+        got = read_panel(path, cols)
+        assert set(got.columns) == set(cols) & set(wide.columns)
+        pd.testing.assert_series_equal(got["log_emp"], wide["log_emp"], check_dtype=False)
+    assert set(read_panel(pq).columns) == set(wide.columns)  # no projection asked
