@@ -10,7 +10,10 @@ standard errors (no bootstrap). Sun-Abraham, imputation and two-stage event stud
 TWFE and Callaway-Sant'Anna event studies (``twfe-es``, ``cs-es``) for impact alone, e.g.
 ``--sizes 15000000 --libs impact`` to check that every estimator runs on 15M rows. Each (library, size, model) runs in its own subprocess:
 one warm-up call, then the best of ``--repeat`` timed calls; peak memory is ru_maxrss
-above the resident size after the data are built. Ratios are impact / peer.
+above the resident size after the data are built. Ratios are impact / peer. Every model
+also runs as ``<model>-wide``: the same panel with 20 unused columns (what an estimator
+that copies or validates the whole frame pays), e.g. ``--models unconditional
+unconditional-wide``.
 """
 
 from __future__ import annotations
@@ -49,6 +52,10 @@ def panel(n_rows: int, seed: int = 1) -> pd.DataFrame:
         {"firm": firm, "year": year, "g": g[firm], "x1": x1[firm], "x2": x2[firm], "y": y}
     )
 
+
+#: Unused columns added for the ``<model>-wide`` variants (a register's other variables):
+#: an estimator should touch only the columns it needs.
+WIDE_EXTRA = 20
 
 #: Event-study estimators compared with diff-diff only (its SunAbraham and ImputationDiD).
 EVENT_MODELS = {
@@ -143,6 +150,10 @@ def worker(lib: str, rows: int, model: str, repeat: int) -> dict:
 
     warnings.simplefilter("ignore")
     df = panel(rows)
+    if model.endswith("-wide"):  # the same model on a frame with unused columns
+        model = model.removesuffix("-wide")
+        rng = np.random.default_rng(2)
+        df = df.assign(**{f"unused_{i}": rng.normal(size=len(df)) for i in range(WIDE_EXTRA)})
     covs = ["x1", "x2"] if model == "dr-2cov" else []
     fn = _event_runner(lib, model, df) if model in EVENT_MODELS else _runner(lib, covs, df)
     _, best, peak = timed(fn, repeat)
@@ -170,14 +181,15 @@ def main() -> None:
 
     print("versions:", {lib: md.version(lib) for lib in args.libs})
     print(
-        f"{'model':<14} {'rows':>9} {'library':<10} {'time s':>8} {'peak MB':>8} {'time ratio':>10} {'mem ratio':>9}"
+        f"{'model':<18} {'rows':>9} {'library':<10} {'time s':>8} {'peak MB':>8} {'time ratio':>10} {'mem ratio':>9}"
     )
     for model in args.models:
         for size in args.sizes:
             res = {}
             for lib in args.libs:
-                if model in EVENT_MODELS and lib != "impact":
-                    if lib != "diff-diff" or model not in DIFF_DIFF_EVENT:
+                base = model.removesuffix("-wide")
+                if base in EVENT_MODELS and lib != "impact":
+                    if lib != "diff-diff" or base not in DIFF_DIFF_EVENT:
                         continue
                 try:
                     out = subprocess.run(
@@ -196,10 +208,10 @@ def main() -> None:
                         check=False,
                     )
                 except subprocess.TimeoutExpired:
-                    print(f"{model:<14} {size:>9} {lib:<10} timed out after {args.timeout}s")
+                    print(f"{model:<18} {size:>9} {lib:<10} timed out after {args.timeout}s")
                     continue
                 if out.returncode != 0:
-                    print(f"{model:<14} {size:>9} {lib:<10} failed: {out.stderr.strip()[-160:]}")
+                    print(f"{model:<18} {size:>9} {lib:<10} failed: {out.stderr.strip()[-160:]}")
                     continue
                 res[lib] = json.loads(out.stdout.strip().splitlines()[-1])
             base = res.get("impact")
@@ -207,7 +219,7 @@ def main() -> None:
                 tr = base["time"] / r["time"] if base else float("nan")
                 mr = base["peak_mb"] / r["peak_mb"] if base and r["peak_mb"] > 0 else float("nan")
                 print(
-                    f"{model:<14} {r['rows']:>9} {lib:<10} {r['time']:>8.2f} {r['peak_mb']:>8.0f} {tr:>10.3f} {mr:>9.3f}"
+                    f"{model:<18} {r['rows']:>9} {lib:<10} {r['time']:>8.2f} {r['peak_mb']:>8.0f} {tr:>10.3f} {mr:>9.3f}"
                 )
     print("ratios are impact / peer (below 1: impact faster or leaner)")
 
