@@ -109,6 +109,14 @@ def _subgroup_sample(
     return keep, covs
 
 
+def _has_treated_members(ev: Evaluation, mask: np.ndarray) -> bool:
+    """Whether a subgroup holds a member firm that joins within the observed periods."""
+    d = ev.data
+    g = d.loc[mask, ev.names.cohort].to_numpy(dtype=float)
+    last = float(d[ev.spec.columns.time].to_numpy(dtype=float).max())
+    return bool((g <= last).any())  # NaN (never-members) compares False
+
+
 def heterogeneity(ev: Evaluation, notes: list[str] | None = None) -> pd.DataFrame:
     """Table 7 as a tidy frame: per outcome, dimension and subgroup the effect, and the
     difference between the two subgroups with its SE and p-value; with few clusters (6 to
@@ -127,6 +135,13 @@ def heterogeneity(ev: Evaluation, notes: list[str] | None = None) -> pd.DataFram
             continue
         outcome = fam.outcomes[0]
         for dim, pair in groups.items():
+            empty = [label for label, mask in pair if not _has_treated_members(ev, mask)]
+            if empty:  # nothing to compare: say so instead of aborting the report
+                notes.append(
+                    f"the {dim} split is not estimated: no member of {empty[0]!r} joins "
+                    "within the observed years"
+                )
+                continue
             fits, keeps = [], []
             for label, mask in pair:
                 keep, covs = _subgroup_sample(ev, mask, member)
@@ -197,8 +212,8 @@ def table_heterogeneity(ev: Evaluation) -> Table:
             "cluster in both subgroups) of each effect and of the difference, which holds "
             "with few clusters where the SE-based one does not."
         )
-        if notes:
-            note += " " + "; ".join(dict.fromkeys(notes)) + "."
+    if notes:  # wild-bootstrap gaps and splits left out
+        note += " " + "; ".join(dict.fromkeys(notes)) + "."
     note += disclosure_note(n_hidden, ev.spec.disclosure_min_firms, "subgroup estimates")
     return Table("heterogeneity", "Table 7: heterogeneous effects", (), note, {}, frame=frame)
 

@@ -178,3 +178,21 @@ def test_event_times_resting_on_few_member_firms_are_suppressed(s4_panel):
     assert frame.loc[hidden, ["estimate", "std_error"]].isna().all().all()
     assert frame.loc[~hidden, "estimate"].notna().any()
     assert "suppressed" in tab.render()[".md"] and "Disclosure control" in tab.note
+
+
+def test_a_split_with_an_empty_subgroup_is_left_out_with_a_note(s4_panel):
+    """Only the 2011 cohort's 4 members: no founder (the 2011 cohort joins after its
+    cells' launches), so the founder split is skipped and said so; the report is built."""
+    df, truth = s4_panel
+    few = df[df["join_year"].isna() | (df["join_year"] == 2011)]
+    spec = Spec(
+        families=(OutcomeFamily("jobs", ("log_emp",), "log", ("cs",)),),
+        production=None, tables=("heterogeneity",), figures=(),
+    )  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        tab = impact.evaluate(few, spec).tables["heterogeneity"]
+    founders = (few["join_year"] == few["launch_year"]).any()
+    assert not founders
+    assert "founder" not in set(tab.frame["dimension"])
+    assert "the founder split is not estimated" in tab.note
