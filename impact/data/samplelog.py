@@ -58,9 +58,12 @@ class SampleLog:
 
     >>> import warnings, impact
     >>> jtrain = impact.datasets.load("jtrain")
-    >>> with warnings.catch_warnings():  # feols warns that rows were dropped
-    ...     warnings.simplefilter("ignore", impact.errors.SampleDropWarning)
+    >>> with warnings.catch_warnings(record=True) as announced:  # the drop is announced once
+    ...     warnings.simplefilter("always")
     ...     fit = impact.feols("lscrap ~ d88 + d89 + grant + grant_1 | fcode", jtrain)
+    >>> [(w.category.__name__, str(w.message)) for w in announced]  # doctest: +NORMALIZE_WHITESPACE
+    [('SampleDropWarning', 'feols: 309 of 471 rows dropped: 309 rows with missing or infinite
+      values (lscrap: 309)')]
     >>> log = fit.sample_log
     >>> log.n_initial, log.dropped("missing"), log.n_final
     (471, 309, 162)

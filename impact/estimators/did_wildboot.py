@@ -242,10 +242,12 @@ def did_wildboot(
     >>> import warnings, impact
     >>> mpdta = impact.datasets.load("mpdta")
     >>> mpdta["state"] = mpdta["countyreal"] // 1000  # county FIPS codes start with the state's
-    >>> with warnings.catch_warnings():  # att_gt warns that 29 clusters are few
-    ...     warnings.simplefilter("ignore", impact.errors.FewClustersWarning)
+    >>> with warnings.catch_warnings(record=True) as announced:  # 29 clusters: said once
+    ...     warnings.simplefilter("always")
     ...     fit = impact.att_gt(mpdta, y="lemp", unit="countyreal", time="year",
     ...                         cohort="first.treat", vcov={"cluster": "state"})
+    >>> [w.category.__name__ for w in announced], "did_wildboot" in str(announced[0].message)
+    (['FewClustersWarning'], True)
     >>> res = impact.did_wildboot(fit, mpdta, aggregate="simple", seed=1)
     >>> att = res.table.loc[0]
     >>> res.n_clusters, f"{att['estimate']:.4f}", bool(att["p_value"] < 0.05)
