@@ -1,19 +1,21 @@
-"""Time impact's staggered DiD estimators against moderndid, diff-diff and csdid.
+"""Time impact's staggered DiD estimators against moderndid, diff-diff, csdid and pyfixest.
 
-Run: ``python benchmarks/did.py [--sizes 150000 1500000] [--repeat 3] [--libs ...]``.
+Run: ``python benchmarks/did.py [--sizes 150000 1500000] [--repeat 3] [--libs ...]``
+(``benchmarks/run_all.py`` runs every comparison of the speed issue in one command).
 
 A balanced firm-year panel (15 years, staggered membership, two time-invariant covariates)
 is built once per size; every library estimates ATT(g,t) with never-treated controls,
 unconditionally and with the doubly robust estimator and both covariates, analytic
-standard errors (no bootstrap). Sun-Abraham, imputation and two-stage event studies
-(every relative time, unit-clustered standard errors) are timed against diff-diff; the
-TWFE and Callaway-Sant'Anna event studies (``twfe-es``, ``cs-es``) for impact alone, e.g.
-``--sizes 15000000 --libs impact`` to check that every estimator runs on 15M rows. Each (library, size, model) runs in its own subprocess:
-one warm-up call, then the best of ``--repeat`` timed calls; peak memory is ru_maxrss
-above the resident size after the data are built. Ratios are impact / peer. Every model
-also runs as ``<model>-wide``: the same panel with 20 unused columns (what an estimator
-that copies or validates the whole frame pays), e.g. ``--models unconditional
-unconditional-wide``.
+standard errors (no bootstrap). The event studies (every relative time, unit-clustered
+standard errors) are timed against their peers (:data:`PEERS`): Sun-Abraham and
+imputation against diff-diff, two-stage DiD against diff-diff and pyfixest, the TWFE event
+study against pyfixest's ``feols`` with ``i(rel, ref=-1)``, extended TWFE (linear) against
+diff-diff's ``WooldridgeDiD``; the Callaway-Sant'Anna event study (``cs-es``) for impact
+alone. Each (library, size, model) runs in its own subprocess: one warm-up call, then the
+best of ``--repeat`` timed calls; peak memory is the high-water mark of the timed calls
+above the resident size after the warm-up (``_data.timed``). Ratios are impact / peer. Every model also runs as
+``<model>-wide``: the same panel with 20 unused columns (what an estimator that copies or
+validates the whole frame pays), e.g. ``--models unconditional unconditional-wide``.
 """
 
 from __future__ import annotations
@@ -53,11 +55,7 @@ def panel(n_rows: int, seed: int = 1) -> pd.DataFrame:
     )
 
 
-#: Unused columns added for the ``<model>-wide`` variants (a register's other variables):
-#: an estimator should touch only the columns it needs.
-WIDE_EXTRA = 20
-
-#: Event-study estimators compared with diff-diff only (its SunAbraham and ImputationDiD).
+#: Event-study estimators of impact by benchmark model.
 EVENT_MODELS = {
     "sun-abraham": "sun_abraham",
     "imputation": "imputation",
@@ -65,13 +63,36 @@ EVENT_MODELS = {
     "twfe-es": "twfe",
     "cs-es": "cs",
 }
-#: Event-study models with a diff-diff counterpart (the others are timed for impact only).
-DIFF_DIFF_EVENT = ("sun-abraham", "imputation", "did2s")
+#: The peers that estimate each model.
+PEERS = {
+    "unconditional": ("moderndid", "diff-diff", "csdid"),
+    "dr-2cov": ("moderndid", "diff-diff", "csdid"),
+    "sun-abraham": ("diff-diff",),
+    "imputation": ("diff-diff",),
+    "did2s": ("diff-diff", "pyfixest"),
+    "twfe-es": ("pyfixest",),
+    "etwfe": ("diff-diff",),
+    "cs-es": (),
+}
 #: Every relative time of the benchmark panel (cohorts 2008-2015, years 2005-2019).
 WINDOW = (-10, 11)
 
 
+def _relative_time(df: pd.DataFrame) -> pd.DataFrame:
+    """pyfixest's inputs: event time (never-treated at the reference -1) and treatment."""
+    treated = df["g"].to_numpy() > 0
+    rel = np.where(treated, df["year"] - df["g"], -1).astype(float)
+    return df.assign(rel=rel, treat=treated & (rel >= 0))
+
+
 def _event_runner(lib: str, model: str, df: pd.DataFrame):
+    if lib == "impact" and model == "etwfe":
+        import impact
+
+        d = df.assign(cohort=df["g"].replace(0, np.nan))
+        return lambda: impact.etwfe(
+            d, y="y", unit="firm", time="year", cohort="cohort", family="linear"
+        )
     if lib == "impact":
         import impact
 
@@ -85,9 +106,27 @@ def _event_runner(lib: str, model: str, df: pd.DataFrame):
             estimator=EVENT_MODELS[model],
             window=WINDOW,
         )
+    if lib == "pyfixest":
+        import pyfixest as pf
+
+        d = _relative_time(df)
+        if model == "twfe-es":
+            fml = "y ~ i(rel, ref=-1.0) | firm + year"
+            return lambda: pf.feols(fml, data=d, vcov={"CRV1": "firm"})
+        return lambda: pf.did2s(
+            d,
+            yname="y",
+            first_stage="~ 0 | firm + year",
+            second_stage="~ i(rel, ref=-1.0)",
+            treatment="treat",
+            cluster="firm",
+        )
     if lib == "diff-diff":
         import diff_diff as dd
 
+        if model == "etwfe":
+            est = dd.WooldridgeDiD(method="ols", control_group="not_yet_treated", cluster="firm")
+            return lambda: est.fit(df, outcome="y", unit="firm", time="year", first_treat="g")
         if model == "sun-abraham":
             est = dd.SunAbraham(cluster="firm")
             return lambda: est.fit(df, outcome="y", unit="firm", time="year", first_treat="g")
@@ -149,13 +188,15 @@ def worker(lib: str, rows: int, model: str, repeat: int) -> dict:
     from _data import timed
 
     warnings.simplefilter("ignore")
+    from _data import split_model, widen
+
+    model, wide = split_model(model)
     df = panel(rows)
-    if model.endswith("-wide"):  # the same model on a frame with unused columns
-        model = model.removesuffix("-wide")
-        rng = np.random.default_rng(2)
-        df = df.assign(**{f"unused_{i}": rng.normal(size=len(df)) for i in range(WIDE_EXTRA)})
+    if wide:  # the same model on a frame with unused columns
+        df = widen(df)
     covs = ["x1", "x2"] if model == "dr-2cov" else []
-    fn = _event_runner(lib, model, df) if model in EVENT_MODELS else _runner(lib, covs, df)
+    event = model in EVENT_MODELS or model == "etwfe"
+    fn = _event_runner(lib, model, df) if event else _runner(lib, covs, df)
     _, best, peak = timed(fn, repeat)
     return {"rows": len(df), "time": best, "peak_mb": peak}
 
@@ -168,7 +209,9 @@ def main() -> None:
         nargs="+",
         default=["unconditional", "dr-2cov", "sun-abraham", "imputation"],
     )
-    ap.add_argument("--libs", nargs="+", default=["impact", "moderndid", "diff-diff", "csdid"])
+    ap.add_argument(
+        "--libs", nargs="+", default=["impact", "moderndid", "diff-diff", "csdid", "pyfixest"]
+    )
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--timeout", type=int, default=1200)
     ap.add_argument("--worker", nargs=4)
@@ -187,10 +230,8 @@ def main() -> None:
         for size in args.sizes:
             res = {}
             for lib in args.libs:
-                base = model.removesuffix("-wide")
-                if base in EVENT_MODELS and lib != "impact":
-                    if lib != "diff-diff" or base not in DIFF_DIFF_EVENT:
-                        continue
+                if lib != "impact" and lib not in PEERS[model.removesuffix("-wide")]:
+                    continue
                 try:
                     out = subprocess.run(
                         [

@@ -6,8 +6,8 @@ Firm-year panel (15 years, ~10% of firm-years missing), a Poisson count with fir
 year effects and two regressors (~60% zeros, so fixed-effect separation removes some
 firms); both libraries estimate ``y ~ x1 + x2 | firm + year`` with firm-clustered SEs.
 Each (library, size) runs in its own subprocess: one warm-up call, then the best of
-``--repeat`` timed calls; peak memory is ru_maxrss above the resident size after the
-data are built. Ratios are impact / peer. pyfixest runs with its default tolerances.
+``--repeat`` timed calls; peak memory is the high-water mark of the timed calls above the
+resident size after the warm-up (``_data.timed``). Ratios are impact / peer. pyfixest runs with its default tolerances.
 """
 
 from __future__ import annotations
@@ -55,12 +55,15 @@ def _runner(lib: str, df: pd.DataFrame):
     raise ValueError(lib)
 
 
-def worker(lib: str, rows: int, repeat: int) -> dict:
+def worker(lib: str, rows: int, repeat: int, model: str = "fepois") -> dict:
+    """Time one library on one size; ``model`` ``"fepois-wide"`` adds unused columns."""
     sys.path.insert(0, str(HERE))
-    from _data import timed
+    from _data import split_model, timed, widen
 
     warnings.simplefilter("ignore")
     df = panel(rows)
+    if split_model(model)[1]:
+        df = widen(df)
     result, best, peak = timed(_runner(lib, df), repeat)
     coef = result.coef() if callable(result.coef) else result.coef
     return {"rows": len(df), "time": best, "peak_mb": peak, "x1": float(coef["x1"])}
@@ -72,11 +75,12 @@ def main() -> None:
     ap.add_argument("--libs", nargs="+", default=["impact", "pyfixest"])
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--timeout", type=int, default=1800)
-    ap.add_argument("--worker", nargs=3)
+    ap.add_argument("--models", nargs="+", default=["fepois"], choices=["fepois", "fepois-wide"])
+    ap.add_argument("--worker", nargs=4, metavar=("LIB", "ROWS", "MODEL", "REPEAT"))
     args = ap.parse_args()
     if args.worker:
-        lib, rows, repeat = args.worker
-        print(json.dumps(worker(lib, int(rows), int(repeat))))
+        lib, rows, model, repeat = args.worker
+        print(json.dumps(worker(lib, int(rows), int(repeat), model)))
         return
     import importlib.metadata as md
 
@@ -85,12 +89,12 @@ def main() -> None:
         f"{'rows':>9} {'library':<10} {'time s':>8} {'peak MB':>8} {'x1':>10} "
         f"{'time ratio':>10} {'mem ratio':>9}"
     )
-    for size in args.sizes:
+    for size, model in [(z, m) for m in args.models for z in args.sizes]:
         res = {}
         for lib in args.libs:
             try:
                 out = subprocess.run(
-                    [sys.executable, __file__, "--worker", lib, str(size), str(args.repeat)],
+                    [sys.executable, __file__, "--worker", lib, str(size), model, str(args.repeat)],
                     capture_output=True,
                     text=True,
                     timeout=args.timeout,

@@ -79,6 +79,8 @@ def period_numbers(time: pd.Series, *, freq: str | None = None) -> np.ndarray:
             f"time column {name!r} has dtype {dtype} (example value {example!r}); use integer "
             "periods (e.g. years), pandas Periods, or datetimes with freq=."
         )
+    if isinstance(dtype, np.dtype) and dtype.kind == "i":  # no missing, integral: as is
+        return time.to_numpy().astype(np.int64, copy=False)
     vals = time.to_numpy(dtype=float, na_value=np.nan)
     if not np.all(np.isfinite(vals)):
         raise InvalidTimeError(f"time column {name!r} has infinite values.")
@@ -132,6 +134,16 @@ class PeriodGrid:
     def positions(self, numbers: np.ndarray) -> np.ndarray:
         """Grid position of period numbers known to lie on the grid (float in, float out)."""
         return (np.asarray(numbers, dtype=float) - self.origin) / self.step
+
+    def int_positions(self, numbers: np.ndarray) -> np.ndarray:
+        """Grid position (``intp``) of integer period numbers known to lie on the grid."""
+        v = np.asarray(numbers)
+        if v.dtype.kind not in "iu":
+            return np.round(self.positions(v)).astype(np.intp)
+        out = v.astype(np.intp) - self.origin  # a new array: the caller's is not touched
+        if self.step != 1:
+            out //= self.step
+        return out
 
     def labels(self, positions: np.ndarray | list[int]) -> list:
         """The user's label of each grid position: an int, or a ``pandas.Period``."""
@@ -203,7 +215,12 @@ def time_numbers(time: pd.Series, *, freq: str | None = None) -> tuple[np.ndarra
             f"freq={freq!r} applies to Period or datetime time columns; {time.name!r} holds "
             f"{time.dtype} values (integer periods need no freq)."
         )
-    if pd.api.types.is_numeric_dtype(time.dtype) and not pd.api.types.is_bool_dtype(time.dtype):
+    numpy_int = isinstance(time.dtype, np.dtype) and time.dtype.kind == "i"  # never missing
+    if (
+        not numpy_int
+        and pd.api.types.is_numeric_dtype(time.dtype)
+        and not pd.api.types.is_bool_dtype(time.dtype)
+    ):
         vals = time.to_numpy(dtype=float, na_value=np.nan)
         if np.isnan(vals).any():
             raise InvalidTimeError(f"time column {time.name!r} has missing values.")

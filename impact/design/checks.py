@@ -28,6 +28,7 @@ __all__ = [
     "check_anticipation",
     "check_cohort_dates",
     "check_numeric",
+    "first_rows",
     "has_rows",
     "refuse_cohorts",
     "require_complete",
@@ -41,18 +42,20 @@ def unit_constant(
     col: str,
     what: str,
     labels: pd.Index | None = None,
+    first_row: IntArray | None = None,
 ) -> np.ndarray:
     """One value per unit code (0..U-1) of a column that must not vary within units.
 
     Raises ImpactError naming the unit (its user id when ``labels`` are given) and the
-    two values.
+    two values. ``first_row`` (each unit's first row, :func:`first_rows`) saves a pass
+    when the caller has it.
     """
     if isinstance(values, pd.DataFrame):
         values = values[col]
     vals = values.to_numpy() if isinstance(values, pd.Series) else np.asarray(values)
-    n_units = int(unit_codes.max()) + 1 if len(unit_codes) else 0
-    first_row = np.full(n_units, -1)
-    first_row[unit_codes[::-1]] = np.arange(len(unit_codes))[::-1]
+    if first_row is None:
+        n_units = int(unit_codes.max()) + 1 if len(unit_codes) else 0
+        first_row = first_rows(unit_codes, n_units)
     first = vals[first_row]
     ref = first[unit_codes]
     same = pd.isna(vals) & pd.isna(ref)
@@ -142,6 +145,13 @@ def refuse_cohorts(bad: BoolArray, raw: pd.Series, labels: pd.Index, what: str, 
             f"cohort {show(raw.iloc[u])} of unit {show(labels[u])} is not {what} "
             f"({int(bad.sum())} units). {fix}"
         )
+
+
+def first_rows(unit_codes: IntArray, n_units: int) -> IntArray:
+    """Each unit code's first row (-1 for a code without rows)."""
+    first_row = np.full(n_units, -1)
+    first_row[unit_codes[::-1]] = np.arange(len(unit_codes))[::-1]
+    return first_row
 
 
 def has_rows(codes: IntArray, n: int) -> BoolArray:

@@ -66,8 +66,9 @@ def unit_rules(
     """Cohort positions on ``grid`` and the unit drops (always-treated, control pool, zero
     weight, unbalanced), counted over the rows in ``keep``."""
     fr = grid.freq
+    every_row = bool(keep.all())  # a complete frame: no row copies below
     if fr is None:
-        observed = unique_numbers(numbers[keep])
+        observed = unique_numbers(numbers if every_row else numbers[keep])
     elif str(fr).upper().startswith(("Y", "A")):
         observed = np.array([p.year for p in grid.labels(range(grid.size))])
     else:
@@ -80,10 +81,12 @@ def unit_rules(
         notes.append(late_note(int(late.sum())))
     pos = np.where(late, np.nan, pos)
     drop_unit = np.isfinite(pos) & (pos <= anticipation)
-    seen = has_rows(row_unit[keep], len(pos))
+    seen = has_rows(row_unit if every_row else row_unit[keep], len(pos))
 
     def drop(log: SampleLog, name: str, text: str, units_out: BoolArray) -> SampleLog:
         """Count the rows (in ``keep``) and the units (with rows) a unit-level drop removes."""
+        if not units_out.any():
+            return log.with_drop(name, text, 0, {"units": 0})
         rows = int(np.count_nonzero(units_out[row_unit] & keep))
         return log.with_drop(name, text, rows, {"units": int(np.count_nonzero(units_out & seen))})
 
@@ -102,8 +105,11 @@ def unit_rules(
         log = drop(log, "zero_weight", "rows of units with zero weight", zero)
         drop_unit = drop_unit | zero
     if balanced:
-        n_seen = len(unique_numbers(numbers[keep & ~drop_unit[row_unit]]))
-        counts = np.bincount(row_unit[keep], minlength=len(pos))
+        if every_row and not drop_unit.any():
+            n_seen = len(observed)
+        else:
+            n_seen = len(unique_numbers(numbers[keep & ~drop_unit[row_unit]]))
+        counts = np.bincount(row_unit if every_row else row_unit[keep], minlength=len(pos))
         unbal = (counts < n_seen) & ~drop_unit
         log = drop(
             log,

@@ -26,6 +26,8 @@ from impact.design.checks import (
     check_anticipation,
     check_cohort_dates,
     check_numeric,
+    first_rows,
+    has_rows,
     require_complete,
     unit_constant,
 )
@@ -207,9 +209,10 @@ def staggered_design(
     if unit is not None:
         codes_all, labels_all = _factorize_ids(data[unit])
         check_unique_keys(data, unit, time, codes_all, numbers_all - numbers_all.min())
-        unit_constant(data[cohort], codes_all, cohort, "cohort", pd.Index(labels_all))
-        first_row = np.full(len(labels_all), -1)
-        first_row[codes_all[::-1]] = np.arange(len(codes_all))[::-1]
+        first_row = first_rows(codes_all, len(labels_all))
+        unit_constant(
+            data[cohort], codes_all, cohort, "cohort", pd.Index(labels_all), first_row=first_row
+        )
         raw_g = data[cohort].iloc[first_row].reset_index(drop=True)  # keeps the dtype
     else:
         codes_all = np.arange(len(data))
@@ -231,11 +234,15 @@ def staggered_design(
         check_cohort_dates(raw_g, data[time], units.labels)
     # the grid is the grid of the rows that survive every rule: a dropped unit observed in
     # other periods must not change what a period is (iterate until the grid is stable)
-    grid = period_grid(numbers_all[keep0], fr)
+    all_rows = bool(keep0.all())  # a complete frame: no row copies below
+    grid = period_grid(numbers_all if all_rows else numbers_all[keep0], fr)
     for _ in range(_MAX_GRID_ROUNDS):
         rules = unit_rules(
             units, grid, numbers_all, keep0, log0, anticipation, never_treated, balanced
         )
+        if not rules.drop_unit.any():  # no unit dropped: the rows and the grid stand
+            keep = keep0
+            break
         keep = keep0 & ~rules.drop_unit[codes_all]
         if not keep.any():
             raise EmptySampleError(
@@ -247,12 +254,13 @@ def staggered_design(
         grid = new_grid
     log, pos, notes = rules.log, rules.pos, list(rules.notes)
     pool, w_unit, n_u, row_unit = units.pool, units.weights, len(rules.pos), codes_all
-    rows = np.flatnonzero(keep)
+    rows = np.arange(len(keep)) if all_rows and keep is keep0 else np.flatnonzero(keep)
     for col in clusters:
         require_complete(data, col, rows)
-    present = np.zeros(n_u, dtype=bool)
-    present[row_unit[rows]] = True
-    new_code = np.cumsum(present) - 1
+    row_code = row_unit if len(rows) == len(row_unit) else row_unit[rows]
+    present = has_rows(row_code, n_u)
+    # units renumbered over those with rows (the identity when every unit kept a row)
+    unit_code = row_code if present.all() else (np.cumsum(present) - 1)[row_code]
     unit_cohort = pos[present]
     if not np.isfinite(unit_cohort).any():
         raise EmptySampleError(
@@ -260,13 +268,13 @@ def staggered_design(
             f"Sample decisions: {str(log).replace(chr(10), ';')} (check the cohort coding, "
             "anticipation and the control pool)."
         )
-    t = np.round(grid.positions(numbers_all[rows])).astype(np.intp)
+    t = grid.int_positions(numbers_all if len(rows) == len(numbers_all) else numbers_all[rows])
     return StaggeredDesign(
         unit=unit,
         time=time,
         cohort=cohort,
         rows=rows,
-        unit_code=new_code[row_unit[rows]].astype(np.intp),
+        unit_code=unit_code.astype(np.intp, copy=False),
         t=t,
         unit_cohort=unit_cohort,
         units=pd.Index(labels_all)[present] if unit else pd.RangeIndex(int(present.sum())),

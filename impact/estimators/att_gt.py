@@ -342,7 +342,7 @@ def att_gt(
     cohorts = np.unique(g_all[~never])
     periods = wide.periods
     cells = gt_cells(periods, cohorts, base_period, anticipation)
-    att, inf, n_treat, n_ctrl, empty, separated = estimate_cells(
+    att, inf, n_treat, n_ctrl, empty, separated, gram = estimate_cells(
         wide,
         cells,
         control=control,
@@ -359,6 +359,7 @@ def att_gt(
             cells=cells,
             att=att,
             inf=inf,
+            gram=gram,
             n_treated=n_treat,
             n_control=n_ctrl,
             wide_cohort=g_all,

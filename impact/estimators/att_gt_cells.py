@@ -82,7 +82,8 @@ def _check_design(Xc: np.ndarray, D: np.ndarray, w: np.ndarray, method: str, nam
 
 
 def estimate_cells(wide, cells, *, control, anticipation, method, min_cell_units, names=()):
-    """ATT and unit influence functions (scaled to the full sample) of every cell.
+    """ATT and unit influence functions (scaled to the full sample) of every cell, with
+    ``inf' inf`` when the fast path has it from second moments (else None).
 
     Every cell touches only its treated and comparison units (index sets); with
     covariates, cells that share a comparison sample and base-period covariate values are
@@ -104,10 +105,10 @@ def estimate_cells(wide, cells, *, control, anticipation, method, min_cell_units
     cohort_idx = {g: np.flatnonzero(g_all == g) for g in np.unique(g_all[~never])}
     never_idx = np.flatnonzero(never & wide.pool)
     if unconditional and control == "never" and complete:
-        att, inf, n_treat, n_ctrl, empty = cells_from_means(
+        att, inf, n_treat, n_ctrl, empty, gram = cells_from_means(
             Y, g_all, never_idx, w, cells, tindex, min_cell_units
         )
-        return att, inf, n_treat, n_ctrl, empty, separated
+        return att, inf, n_treat, n_ctrl, empty, separated, gram
     groups: dict[tuple, dict] = {}
     x_class = _covariate_classes(wide.x)
     for c, (g, t, s) in enumerate(cells):
@@ -180,4 +181,4 @@ def estimate_cells(wide, cells, *, control, anticipation, method, min_cell_units
         scale = n / len(idx)
         for j, col in enumerate(cols):  # contiguous column writes (inf is column-major)
             inf[idx, col] = inf_g[:, j] * scale
-    return att, inf, n_treat, n_ctrl, empty, separated
+    return att, inf, n_treat, n_ctrl, empty, separated, None

@@ -4,6 +4,12 @@ and the comparison group's period means are computed once (not once per cell), a
 cell's influence function is read from the centred outcomes (Callaway & Sant'Anna 2021,
 the unconditional case of their Theorem 2; the same numbers as the cell-by-cell loop of
 :func:`impact.estimators.att_gt_cells.estimate_cells`, tested equal to 1e-12).
+
+Each cell's influence function is, within the cohort and within the comparison group, a
+unit's centred outcome change scaled by its weight, so the cells' cross-products
+``inf' inf`` are ``D' M D`` with ``M`` the groups' weighted period-by-period second
+moments and ``D`` the cells' period differences: T x T moments per group instead of an
+n x cells product (SCALE.md §2.2's sufficient statistics).
 """
 
 from __future__ import annotations
@@ -49,6 +55,13 @@ def cells_from_means(
     tindex : dict
         Period -> column of ``Y``.
     min_cell_units : int
+
+    Returns
+    -------
+    att, inf, n_treat, n_ctrl, empty
+        As :func:`impact.estimators.att_gt_cells.estimate_cells`.
+    gram : ndarray (cells, cells)
+        ``inf' inf``, from the groups' second moments.
     """
     n = len(cohort)
     att = np.full(len(cells), np.nan)
@@ -58,6 +71,7 @@ def cells_from_means(
     empty: list = []
     Yc0, m0, w0, W0 = _centred(Y, never_idx, w)
     a0 = (-n / W0) * w0
+    diff = np.zeros((Y.shape[1], len(cells)))  # each estimated cell's e_t - e_base
     groups: dict = {}
     for c, (g, t, s) in enumerate(cells):
         if t == s:  # universal base period: the reference cell is 0 by construction
@@ -76,4 +90,16 @@ def cells_from_means(
         col = inf[:, c]
         col[ti] = ((n / W1) * w1) * (Yc1[:, it] - Yc1[:, is_])
         col[never_idx] = a0 * (Yc0[:, it] - Yc0[:, is_])
-    return att, inf, n_treat, n_ctrl, empty
+        diff[it, c], diff[is_, c] = 1.0, -1.0
+    gram = _moment_gram(Yc0, a0, diff)
+    for g, (_ti, Yc1, _m1, w1, W1) in groups.items():
+        in_g = np.flatnonzero(np.array([cell[0] == g for cell in cells]))
+        gram[np.ix_(in_g, in_g)] += _moment_gram(Yc1, (n / W1) * w1, diff[:, in_g])
+    return att, inf, n_treat, n_ctrl, empty, gram
+
+
+def _moment_gram(Yc: np.ndarray, scale: np.ndarray, diff: np.ndarray) -> np.ndarray:
+    """``sum_i (scale_i Yc_i' diff)' (scale_i Yc_i' diff)``: the cells' cross-products
+    over one group from its scaled second moments (T x T)."""
+    S = Yc * scale[:, None]
+    return diff.T @ (S.T @ S) @ diff

@@ -141,19 +141,24 @@ class ATTgtResult(ResultProtocol):
         cluster_labels: np.ndarray | None = None,
         call: Mapping[str, Any] | None = None,
         rows: EngineRows | None = None,
+        gram: FloatArray | None = None,
     ) -> ATTgtResult:
         """Assemble the result from the cell estimates (used by :func:`att_gt`).
 
         ``cells``, ``periods`` and ``wide_cohort`` are grid positions; the table shows
         the user's period labels (``grid``) and event time in periods. ``rows``: a query
         engine's influence rows (then ``inf`` is ``rows.inf`` and the unit arrays are
-        not used).
+        not used). ``gram``: ``inf' inf`` when the cells computed it from second
+        moments (used for the variance when the rows are units, unclustered).
         """
         n = None if rows is None else rows.n
         g = np.array([c[0] for c in cells], dtype=float)
         t = np.array([c[1] for c in cells], dtype=float)
         s = np.array([c[2] for c in cells], dtype=float)
-        V = influence_vcov(inf, cluster, n)
+        if gram is not None and cluster is None and rows is None:
+            V = gram / inf.shape[0] ** 2  # influence_vcov(inf), from the groups' moments
+        else:
+            V = influence_vcov(inf, cluster, n)
         se = np.sqrt(np.clip(np.diag(V), 0, None))
         se[t == s] = np.nan
         se[np.isnan(att)] = np.nan

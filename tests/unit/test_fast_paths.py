@@ -62,10 +62,13 @@ def test_att_gt_from_period_means_equals_the_cell_by_cell_formula():
     periods = np.arange(T)
     cells = gt_cells(periods, np.unique(cohort[~np.isnan(cohort)]), "varying", 0)
     cells += gt_cells(periods, np.unique(cohort[~np.isnan(cohort)]), "universal", 0)
-    att, inf, n_treat, n_ctrl, empty = cells_from_means(
+    att, inf, n_treat, n_ctrl, empty, gram = cells_from_means(
         Y, cohort, never, w, cells, {p: p for p in periods}, 1
     )
     assert not empty
+    # the cells' cross-products from the groups' second moments equal inf' inf
+    direct = inf.T @ inf
+    np.testing.assert_allclose(gram, direct, rtol=EXACT, atol=EXACT * np.abs(direct).max())
     for c, (g, t, s) in enumerate(cells):
         if t == s:  # the universal base period's reference cell
             assert att[c] == 0 and not inf[:, c].any()
@@ -79,3 +82,28 @@ def test_att_gt_from_period_means_equals_the_cell_by_cell_formula():
         want[never] = -n / w[never].sum() * w[never] * (dy0 - mu0)
         np.testing.assert_allclose(inf[:, c], want, rtol=0, atol=1e-10)
         assert (n_treat[c], n_ctrl[c]) == (len(ti), len(never))
+
+
+def test_att_gt_from_period_means_skips_small_cells_in_the_moments():
+    """A cohort below min_cell_units leaves its cells empty: zero influence columns and
+    zero rows and columns of the moment cross-products."""
+    from impact.estimators.att_gt_cells import gt_cells
+    from impact.estimators.att_gt_means import cells_from_means
+
+    rng = np.random.default_rng(8)
+    n, T = 120, 5
+    cohort = rng.choice([2.0, 3.0, np.nan], n)
+    cohort[cohort == 3.0] = np.nan
+    cohort[:3] = 3.0  # three units: below min_cell_units = 5
+    Y = rng.normal(size=(n, T))
+    w = np.ones(n)
+    cells = gt_cells(np.arange(T), np.array([2.0, 3.0]), "varying", 0)
+    never = np.flatnonzero(np.isnan(cohort))
+    att, inf, *_, empty, gram = cells_from_means(
+        Y, cohort, never, w, cells, {p: p for p in range(T)}, 5
+    )
+    small = [c for c, cell in enumerate(cells) if cell[0] == 3.0]
+    assert {e[0] for e in empty} == {3.0} and np.isnan(att[small]).all()
+    assert not gram[small].any() and not gram[:, small].any()
+    direct = inf.T @ inf
+    np.testing.assert_allclose(gram, direct, rtol=EXACT, atol=EXACT * np.abs(direct).max())
