@@ -78,12 +78,13 @@ def timed(fn, repeat: int) -> tuple[object, float, float]:
     """Warm-up call, then the best of ``repeat`` timed calls.
 
     Returns (warm-up result, best seconds, peak MiB of the timed calls above the resident
-    size after the warm-up). The peak is the kernel's high-water mark reset after the
-    warm-up, so neither building the data nor one-off costs of a first call (a JIT
-    compiler's) count; without a resettable mark (not Linux), the process's peak.
+    size once the data are built, before the warm-up). The peak is the kernel's
+    high-water mark reset after the warm-up, so one-off costs of a first call (a JIT
+    compiler's) do not count, while memory the warm-up left behind (its result, caches)
+    does; without a resettable mark (not Linux), the process's peak.
     """
-    result = fn()
     base = rss_mb()
+    result = fn()
     if not _reset_peak():
         base = 0.0
     times = []
