@@ -15,10 +15,10 @@ from impact._typing import BoolArray, IntArray
 __all__ = [
     "FixedEffects",
     "build_fixed_effects",
-    "recode",
     "count_fixef_rank",
     "find_singletons",
     "is_nested",
+    "recode",
 ]
 
 
