@@ -20,6 +20,10 @@ __all__ = [
     "unique_numbers",
 ]
 
+#: Largest integer period read without the float route: every integer up to 2**53 is a
+#: float exactly, so periods and cohorts (read as floats) compare exactly.
+EXACT_FLOAT_INT = 2**53
+
 #: unique_numbers counts values by position when their range is at most this many
 #: times the number of values (one pass, no hashing); otherwise np.unique.
 DENSE_RANGE_FACTOR = 4
@@ -80,7 +84,11 @@ def period_numbers(time: pd.Series, *, freq: str | None = None) -> np.ndarray:
             "periods (e.g. years), pandas Periods, or datetimes with freq=."
         )
     if isinstance(dtype, np.dtype) and dtype.kind == "i":  # no missing, integral: as is
-        return time.to_numpy().astype(np.int64, copy=False)
+        ints = time.to_numpy().astype(np.int64, copy=False)
+        if not len(ints) or max(-int(ints.min()), int(ints.max())) <= EXACT_FLOAT_INT:
+            return ints
+        # beyond 2**53 the cohorts (read as floats) could not be matched exactly: the
+        # float route below keeps one reading of periods and cohorts
     vals = time.to_numpy(dtype=float, na_value=np.nan)
     if not np.all(np.isfinite(vals)):
         raise InvalidTimeError(f"time column {name!r} has infinite values.")

@@ -105,7 +105,7 @@ def unit_rules(
         log = drop(log, "zero_weight", "rows of units with zero weight", zero)
         drop_unit = drop_unit | zero
     if balanced:
-        if every_row and not drop_unit.any():
+        if fr is None and every_row and not drop_unit.any():  # observed: the periods seen
             n_seen = len(observed)
         else:
             n_seen = len(unique_numbers(numbers[keep & ~drop_unit[row_unit]]))

@@ -100,6 +100,12 @@ def cells_from_means(
 
 def _moment_gram(Yc: np.ndarray, scale: np.ndarray, diff: np.ndarray) -> np.ndarray:
     """``sum_i (scale_i Yc_i' diff)' (scale_i Yc_i' diff)``: the cells' cross-products
-    over one group from its scaled second moments (T x T)."""
-    S = Yc * scale[:, None]
+    over one group from its scaled second moments (T x T).
+
+    Each unit's outcomes are taken less their own mean first: the period differences
+    ``diff`` do not see it, and without it the moments of the levels carry the units'
+    heterogeneity, which cancels in ``D' M D`` only up to rounding (relative error eps
+    times its variance over the changes' variance)."""
+    Z = Yc - Yc.mean(axis=1, keepdims=True)
+    S = Z * scale[:, None]
     return diff.T @ (S.T @ S) @ diff
