@@ -16,12 +16,16 @@ __all__ = ["Panel", "compact_codes"]
 def compact_codes(codes: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
     """Renumber integer codes in ``[0, size)`` to ``0..k-1`` keeping their order.
 
-    Returns the new codes and the old code of every new one (O(n), no hashing).
+    Returns the new codes and the old code of every new one (O(n), no hashing); the
+    codes themselves (as ``intp``) when every code in ``[0, size)`` occurs.
     """
     present = np.zeros(size, dtype=bool)
     present[codes] = True
+    old = np.flatnonzero(present)
+    if len(old) == size:
+        return codes.astype(np.intp, copy=False), old
     new = np.cumsum(present, dtype=np.intp) - 1
-    return new[codes], np.flatnonzero(present)
+    return new[codes], old
 
 
 def _factorize_ids(ids: pd.Series) -> tuple[np.ndarray, object]:

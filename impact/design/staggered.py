@@ -18,7 +18,7 @@ import pandas as pd
 from impact._typing import BoolArray, FloatArray, IntArray
 from impact.data.columns import check_columns, missing_mask, require_ids, validate_weights
 from impact.data.keys import check_unique_keys, show
-from impact.data.panel import _factorize_ids
+from impact.data.panel import _factorize_ids, compact_codes
 from impact.data.samplelog import SampleLog
 from impact.data.timeindex import unique_numbers
 from impact.design.checks import (
@@ -27,7 +27,6 @@ from impact.design.checks import (
     check_cohort_dates,
     check_numeric,
     first_rows,
-    has_rows,
     require_complete,
     unit_constant,
 )
@@ -258,9 +257,10 @@ def staggered_design(
     for col in clusters:
         require_complete(data, col, rows)
     row_code = row_unit if len(rows) == len(row_unit) else row_unit[rows]
-    present = has_rows(row_code, n_u)
     # units renumbered over those with rows (the identity when every unit kept a row)
-    unit_code = row_code if present.all() else (np.cumsum(present) - 1)[row_code]
+    unit_code, kept_units = compact_codes(row_code, n_u)
+    present = np.zeros(n_u, dtype=bool)
+    present[kept_units] = True
     unit_cohort = pos[present]
     if not np.isfinite(unit_cohort).any():
         raise EmptySampleError(

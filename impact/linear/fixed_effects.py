@@ -11,6 +11,7 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
 from impact._typing import BoolArray, IntArray
+from impact.data.panel import compact_codes
 
 __all__ = [
     "FixedEffects",
@@ -18,7 +19,6 @@ __all__ = [
     "count_fixef_rank",
     "find_singletons",
     "is_nested",
-    "recode",
 ]
 
 
@@ -52,21 +52,11 @@ class FixedEffects:
         """Restrict to rows ``keep`` and re-code so every level occurs."""
         codes, n_levels, labels = [], [], []
         for c, n, lab in zip(self.codes, self.n_levels, self.labels, strict=True):
-            new, uniq = recode(c[keep], n)
+            new, uniq = compact_codes(c[keep], n)
             codes.append(new)
             n_levels.append(len(uniq))
             labels.append(lab[uniq])
         return FixedEffects(tuple(codes), tuple(n_levels), self.names, tuple(labels))
-
-
-def recode(codes: IntArray, n_levels: int) -> tuple[IntArray, IntArray]:
-    """Codes ``0..n_levels-1`` renumbered over the levels that occur, in level order, and
-    those levels: ``pd.factorize(codes, sort=True)`` by one counting pass (no hashing)."""
-    present = np.bincount(codes, minlength=n_levels) > 0
-    uniq = np.flatnonzero(present)
-    if len(uniq) == n_levels:
-        return codes.astype(np.intp, copy=False), uniq
-    return (np.cumsum(present) - 1).astype(np.intp)[codes], uniq
 
 
 def _codes_of(frame: pd.DataFrame, cols: Sequence[str]) -> tuple[IntArray, pd.Index]:

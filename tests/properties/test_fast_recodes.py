@@ -1,5 +1,5 @@
-"""Counting fast paths equal the general routines they replace: ``recode`` (fixed-effect
-codes renumbered after a row subset) equals ``pd.factorize(sort=True)``; integer grid
+"""Counting fast paths equal the general routines they replace: ``compact_codes`` (codes
+renumbered after a row subset, e.g. fixed effects) equals ``pd.factorize(sort=True)``; integer grid
 positions equal the float route; the Poisson deviance from the linear predictor equals
 the deviance from the means."""
 
@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+from impact.data.panel import compact_codes
 from impact.data.timeindex import PeriodGrid
-from impact.linear.fixed_effects import recode
 from impact.linear.poisson import poisson_deviance
 
 #: Two routes to the same floating-point number (summation order only).
@@ -21,9 +21,9 @@ EXACT = 1e-12
 
 @settings(max_examples=200, deadline=None)
 @given(st.integers(1, 40).flatmap(lambda n: st.tuples(st.just(n), arrays(np.intp, st.integers(1, 200), elements=st.integers(0, n - 1)))))  # fmt: skip
-def test_recode_equals_sorted_factorize(case):
+def test_compact_codes_equals_sorted_factorize(case):
     n_levels, codes = case
-    new, uniq = recode(codes, n_levels)
+    new, uniq = compact_codes(codes, n_levels)
     want_codes, want_uniq = pd.factorize(codes, sort=True)
     np.testing.assert_array_equal(new, want_codes)
     np.testing.assert_array_equal(uniq, want_uniq)
