@@ -11,6 +11,12 @@ average cells with their observation counts; standard errors by the delta method
 the full coefficient covariance (cohort and period effects included), clustered by unit
 by default. The conventions of Stata ``jwdid`` / diff-diff's ``ETWFE``.
 
+Every regressor is a function of a row's (cohort, period[, category]) cell, so the fit
+runs on the cells' counts and outcome means (:mod:`impact.estimators.etwfe_cells`) and
+the variance on cell regressors and row residuals
+(:class:`impact.inference.cell_scores.CellScores`): memory grows with the rows only
+through a few vectors, not the ``rows x k`` design.
+
 References
 ----------
 Wooldridge, J. M. (2023). Simple approaches to nonlinear difference-in-differences with
@@ -29,12 +35,15 @@ import pandas as pd
 from impact._typing import VcovSpec
 from impact.design.staggered import category_by_time, staggered_design
 from impact.errors import EmptySampleError, ImpactWarning, InvalidOptionError
+from impact.estimators.etwfe_cells import design_cells, treated_cells
 from impact.estimators.fepois import _check_outcome
+from impact.inference.cell_scores import CellScores
 from impact.inference.linear_vcov import compute_vcov, frame_cluster_codes
 from impact.inference.ssc import SSC
 from impact.inference.vcov import parse_vcov
 from impact.linear.core import fit_absorbed
-from impact.linear.poisson import poisson_irls, relu_separation
+from impact.linear.poisson import poisson_irls
+from impact.linear.separation_lp import lp_separation
 from impact.results.etwfe import ETWFEResult
 
 __all__ = ["etwfe"]
@@ -65,7 +74,8 @@ def _design(g: np.ndarray, t: np.ndarray, cells: list[tuple[float, int]], lab, f
 
 
 def _comparable(g: np.ndarray, t: np.ndarray, control: str) -> np.ndarray:
-    """Rows whose cohort has a comparison period and whose period has comparison rows.
+    """Rows (or cells) whose cohort has a comparison period and whose period has
+    comparison rows.
 
     Comparison rows: never-treated rows and, for ``"notyet"``, treated rows before g; for
     ``"never"``, each cohort's g - 1 row. A cohort without one, or a period without
@@ -188,80 +198,70 @@ def etwfe(
         freq=freq,
     )
     log, grid = design.sample_log, design.grid
-    rows = design.rows
-    frame = data.iloc[rows][list(dict.fromkeys([y, *request.clusters]))]
-    g, t = design.g, design.t
-    pos = np.asarray(rows, dtype=np.intp)  # positions of the sample rows in ``data``
+    rows = np.asarray(design.rows, dtype=np.intp)  # positions of the sample rows in ``data``
+    yv = data[y].to_numpy(dtype=float)[rows]
     cat = None
     if fe_col:
         cat = data[fe_col].to_numpy()[rows]
         if pd.isna(cat).any():
             raise EmptySampleError(f"fixed-effect column {fe_col!r} has missing values.")
+    g, t = design.g, design.t
     if control == "never" and not np.isnan(g).any():
         raise EmptySampleError(
             "control='never' needs never-treated units (none in the sample); use control='notyet'."
         )
-    ok = _comparable(g, t, control)
+    dc = design_cells(g, t, cat, yv)
+    alive = _comparable(dc.g, dc.t, control)
     log = log.with_drop(
         "no_comparison",
         "rows of cohorts without a comparison period, or of periods without comparison rows",
-        int((~ok).sum()),
+        int(dc.n[~alive].sum()),
     )
-    frame, g, t, pos = frame.loc[ok], g[ok], t[ok], pos[ok]
-    cat = cat[ok] if cat is not None else None
-    yv = frame[y].to_numpy(dtype=float)
     if family == "poisson":
-        _check_outcome(yv, y)
+        _check_outcome(yv[alive[dc.code]], y)
     lost_all: list[tuple[float, int]] = []
-    for _ in range(5):  # refit without the rows of cells that turn out unidentified
-        cells = sorted(
-            {
-                (float(cg), int(ct))
-                for cg, ct in zip(g[~np.isnan(g)], t[~np.isnan(g)], strict=True)
-                if (ct >= cg) or (control == "never" and ct != cg - 1)
-            }
-        )
+    # refit without the rows of separated cells and of cells that turn out unidentified;
+    # every pass that does not finish removes at least one cell
+    for _ in range(len(alive) + 1):
+        idx = np.flatnonzero(alive)
+        gc, tc, nc = dc.g[idx], dc.t[idx], dc.n[idx].astype(float)
+        cells = treated_cells(gc, tc, control)
         if not cells:
             raise EmptySampleError("no treated cohort-period cell: nothing to estimate.")
-        X, names, first_cell = _design(g, t, cells, grid.label, _fe_dummies(cat, t, fe_col, time))
+        catc = dc.cat[idx] if dc.cat is not None else None
+        dummies = _fe_dummies(catc, tc, fe_col, time)
+        X, names, first_cell = _design(gc, tc, cells, grid.label, dummies)
+        ybar = dc.ysum[idx] / nc
         if family == "poisson":
-            sep = relu_separation(yv, X, None)
+            sep = lp_separation(ybar, X)
             if sep.any():
                 log = log.with_drop(
                     "separation_relu",
                     "rows separated by the cell indicators or dummies (outcome zero throughout)",
-                    int(sep.sum()),
+                    int(nc[sep].sum()),
                 )
-                ok = ~sep
-                frame, g, t, yv, pos = frame.loc[ok], g[ok], t[ok], yv[ok], pos[ok]
-                cat = cat[ok] if cat is not None else None
+                alive[idx[sep]] = False
                 continue
-            fit = poisson_irls(yv, X, None, None, None)
-            keep_cols, core, mu = fit.keep, fit.core, fit.mu
-            beta = fit.beta
-            scores = core.Xd * (yv - mu)[:, None]
-            ssr_over_n = (len(yv) - 1) / len(yv)
+            fit = poisson_irls(ybar, X, None, nc, None)
+            keep_cols, core, beta, fitted = fit.keep, fit.core, fit.beta, fit.mu
         else:
             # collinear columns (the category-by-period dummies repeat the period dummies by
             # construction) are dropped by fit_absorbed without a warning; a dropped cell
             # indicator is reported below by etwfe's own warning listing the cells
-            core = fit_absorbed(yv, X, None)
-            keep_cols, beta = core.keep, core.beta
-            scores = core.Xd * core.resid[:, None]
-            ssr_over_n = float(core.resid @ core.resid) / len(yv)
+            core = fit_absorbed(ybar, X, None, nc)
+            keep_cols, beta, fitted = core.keep, core.beta, ybar - core.resid
         lost = [c for j, c in enumerate(cells) if not keep_cols[first_cell + j]]
         if not lost:
             break
         # an unidentified cell's treated rows must not join the comparison: drop them
         lost_all += lost
-        bad = np.zeros(len(t), dtype=bool)
+        bad = np.zeros(len(idx), dtype=bool)
         for cg, ct in lost:
-            bad |= (g == cg) & (t == ct)
+            bad |= (gc == cg) & (tc == ct)
         log = log.with_drop(
-            "unidentified_cells", "rows of unidentified cohort-period cells", int(bad.sum())
+            "unidentified_cells", "rows of unidentified cohort-period cells", int(nc[bad].sum())
         )
-        frame, g, t, yv, pos = frame.loc[~bad], g[~bad], t[~bad], yv[~bad], pos[~bad]
-        cat = cat[~bad] if cat is not None else None
+        alive[idx[bad]] = False
     else:
         raise EmptySampleError("etwfe: cohort-period effects remain unidentified after refits.")
     if lost_all:
@@ -273,16 +273,23 @@ def etwfe(
             stacklevel=2,
         )
     kept = [n for n, k in zip(names, keep_cols, strict=True) if k]
+    in_sample = alive[dc.code]
+    codes = (np.cumsum(alive) - 1)[dc.code[in_sample]]
+    resid = yv[in_sample] - fitted[codes]
+    n_obs = len(resid)
+    pos = rows[in_sample]
+    cl_cols = list(request.clusters)
+    clusters = frame_cluster_codes(data[cl_cols].iloc[pos], request.clusters) if cl_cols else []
     vres = compute_vcov(
         request,
         SSC.fixest(),
         bread=core.bread,
-        scores=scores,
-        ssr_over_n=ssr_over_n,
-        N=len(yv),
+        scores=CellScores(core.Xd, codes, resid),
+        ssr_over_n=float(resid @ resid) / n_obs if family == "linear" else (n_obs - 1) / n_obs,
+        N=n_obs,
         k=len(kept),
         fe=None,
-        clusters=frame_cluster_codes(frame, request.clusters),
+        clusters=clusters,
     )
     log.announce("etwfe")
     return ETWFEResult.build(
@@ -293,8 +300,9 @@ def etwfe(
         names=kept,
         beta=beta,
         vcov=vres.V,
-        cohort=g,
-        period=t,
+        cohort=gc,
+        period=tc,
+        counts=nc,
         alpha=alpha,
         n_units=design.n_units,
         grid=grid,
@@ -303,5 +311,5 @@ def etwfe(
         depvar=y,
         clusters=dict(vres.n_clusters),
         fixef=(cohort, time),
-        linear_design=(pos, vres.small) if family == "linear" else None,
+        linear_design=(codes, pos, vres.small) if family == "linear" else None,
     )

@@ -11,6 +11,7 @@ import pandas as pd
 
 from impact._typing import FloatArray, IntArray
 from impact.errors import NonPSDWarning
+from impact.inference.cell_scores import CellScores
 from impact.inference.clusters import FEW_CLUSTERS, check_cluster_count, cluster_codes
 from impact.inference.ssc import SSC, SmallSample, small_sample
 from impact.inference.vcov import (
@@ -167,12 +168,25 @@ def sandwich_vcov(
     return VcovResult(V, small, G, fixed)
 
 
+def _cross(scores: FloatArray | CellScores) -> FloatArray:
+    """``S'S`` of the row scores."""
+    return scores.cross() if isinstance(scores, CellScores) else scores.T @ scores
+
+
+def _meat(scores: FloatArray | CellScores, codes: IntArray, n_clusters: int) -> FloatArray:
+    """``sum_g s_g s_g'`` of the cluster sums of the row scores."""
+    if isinstance(scores, CellScores):
+        sums = scores.cluster_sums(codes, n_clusters)
+        return sums.T @ sums
+    return meat_cluster(scores, codes, n_clusters)
+
+
 def compute_vcov(
     request: VcovRequest,
     ssc: SSC,
     *,
     bread: FloatArray,
-    scores: FloatArray,
+    scores: FloatArray | CellScores,
     ssr_over_n: float,
     N: int,
     k: int,
@@ -189,8 +203,9 @@ def compute_vcov(
     request : VcovRequest
     ssc : SSC
     bread : ndarray (k, k)
-    scores : ndarray (n, k)
-        ``w_i u_i x_i`` with the fixed effects projected out of ``x``.
+    scores : ndarray (n, k) or CellScores
+        ``w_i u_i x_i`` with the fixed effects projected out of ``x`` (or held as cell
+        regressors and row residuals when the regressors are constant within cells).
     ssr_over_n : float
         Weighted sum of squared residuals divided by ``N`` (iid).
     N, k : int
@@ -215,7 +230,7 @@ def compute_vcov(
     if request.kind in ("iid", "hetero"):
         return sandwich_vcov(
             request.kind, ssc, size, bread=bread, ssr_over_n=ssr_over_n,
-            meat_hetero=scores.T @ scores if request.kind == "hetero" else None,
+            meat_hetero=_cross(scores) if request.kind == "hetero" else None,
         )  # fmt: skip
     G = {name: int(c.max()) + 1 for name, c in zip(request.clusters, clusters, strict=True)}
     nested_levels, n_nested = _fe_nesting(fe, clusters, request.clusters)
@@ -233,7 +248,7 @@ def compute_vcov(
         V = crv3_vcov(beta, jackknife(clusters[0], gmin), small.factors[0])
         return VcovResult(V, small, G, False)
     meats = ClusterMeats(
-        terms=[(sign, meat_cluster(scores, codes, g), g) for sign, codes, g in terms],
+        terms=[(sign, _meat(scores, codes, g), g) for sign, codes, g in terms],
         n_clusters=G,
         nested_levels=nested_levels,
         n_nested=n_nested,

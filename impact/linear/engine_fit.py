@@ -17,7 +17,7 @@ from impact.engine.base import Engine
 from impact.errors import ConvergenceError, EmptySampleError
 from impact.linear.collinear import find_collinear
 from impact.linear.engine_sample import INTERNAL
-from impact.linear.ols import solve_gram
+from impact.linear.ols import least_norm_solve, solve_gram
 
 __all__ = [
     "EngineFit",
@@ -165,7 +165,7 @@ def solve_within(
     k = Gt.shape[0] - 1
     try:
         if least_norm:
-            beta = np.linalg.lstsq(Gt[1:, 1:], Gt[1:, 0], rcond=None)[0]
+            beta = least_norm_solve(Gt[1:, 1:], Gt[1:, 0])
             return beta, np.zeros((k, k)), np.ones(k, dtype=bool), []
         if detect_collinear:
             keep, reasons = find_collinear(Gt[1:, 1:], scale)

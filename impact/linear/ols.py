@@ -9,7 +9,7 @@ import scipy.linalg as sla
 
 from impact._typing import FloatArray
 
-__all__ = ["OLSFit", "solve_gram", "weighted_gram", "wls", "wls_from_gram"]
+__all__ = ["OLSFit", "least_norm_solve", "solve_gram", "weighted_gram", "wls", "wls_from_gram"]
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,21 @@ def solve_gram(gram: FloatArray) -> tuple[FloatArray, FloatArray]:
     inv_scaled = sla.cho_solve(c, np.eye(len(s)), check_finite=False)
     bread = inv_scaled / np.outer(s, s)
     return beta, (bread + bread.T) / 2
+
+
+def least_norm_solve(A: FloatArray, b: FloatArray) -> FloatArray:
+    """Least-squares solution of minimum norm of ``A x = b`` for a symmetric PSD Gram ``A``,
+    after scaling its rows and columns to a unit diagonal (Jacobi).
+
+    Weighted Grams with weights of very different sizes (the separation check weighs
+    positive outcomes ``n0 / tol^2`` times more than zeros) have a condition number near
+    ``1 / eps`` before scaling, and an unscaled ``lstsq`` cuts off as noise the very
+    direction the low-weight rows identify; scaled, the condition number is that of the
+    regressors' correlations.
+    """
+    d = np.sqrt(np.abs(np.diag(A)))
+    d[d == 0] = 1.0
+    return np.linalg.lstsq(A / d[:, None] / d[None, :], b / d, rcond=None)[0] / d
 
 
 def weighted_gram(R: FloatArray, weights: FloatArray | None = None) -> FloatArray:

@@ -34,7 +34,7 @@ from impact.errors import ConvergenceError
 from impact.linear.core import AbsorbedFit, fit_absorbed
 from impact.linear.demean import DEMEAN_TOL, demean
 from impact.linear.fixed_effects import FixedEffects, find_singletons
-from impact.linear.ols import wls_from_gram
+from impact.linear.ols import least_norm_solve, wls_from_gram
 
 __all__ = [
     "IRLS_MAXITER",
@@ -144,7 +144,7 @@ def relu_separation(
             V = demean(V, fe, w, tol=DEMEAN_TOL).values
         ud, Xd = V[:, 0], V[:, 1:]
         Xw = Xd * w[:, None]
-        coef = np.linalg.lstsq(Xw.T @ Xd, Xw.T @ ud, rcond=None)[0]
+        coef = least_norm_solve(Xw.T @ Xd, Xw.T @ ud)
         z = u - (ud - Xd @ coef)  # fitted values including the fixed effects
         z[np.abs(z) < tol] = 0.0
         if np.all(z[zero] >= 0):

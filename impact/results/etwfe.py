@@ -81,12 +81,19 @@ class ETWFEAggregate(ResultProtocol):
 
 @dataclass(frozen=True)
 class EtwfeLinearDesign:
-    """A linear etwfe fit's regressors ``X`` (kept columns), the positions ``rows`` of its
-    observations in the data, and its variance's small-sample numbers."""
+    """A linear etwfe fit's regressors (kept columns) of each cell, each observation's
+    cell ``codes`` and position ``rows`` in the data, and its variance's small-sample
+    numbers."""
 
-    X: FloatArray
+    cell_X: FloatArray
+    codes: np.ndarray
     rows: np.ndarray
     small: SmallSample
+
+    @property
+    def X(self) -> FloatArray:
+        """The regressors of each observation (rows in the order of ``rows``)."""
+        return self.cell_X[self.codes]
 
 
 @dataclass(frozen=True, eq=False)
@@ -148,12 +155,18 @@ class ETWFEResult(ResultProtocol):
         depvar: str = "",
         clusters: dict[str, int] | None = None,
         fixef: tuple[str, ...] = (),
-        linear_design: tuple[np.ndarray, SmallSample] | None = None,
+        linear_design: tuple[np.ndarray, np.ndarray, SmallSample] | None = None,
+        counts: np.ndarray | None = None,
     ) -> ETWFEResult:
         """Assemble the result; ``cells``, ``cohort`` and ``period`` are grid positions
-        (the table shows the user's period labels and event time in periods)."""
+        (the table shows the user's period labels and event time in periods).
+
+        ``X``, ``cohort`` and ``period`` have one row per observation, or one per
+        (cohort, period[, category]) cell of ``counts`` observations; ``linear_design``
+        is the observations' cell codes, their positions in the data and the small-sample
+        numbers (linear family)."""
         grid = grid if grid is not None else PeriodGrid(0, 1, int(np.max(period)) + 1)
-        e = cell_effects(family, cells, X, names, beta, cohort, period, grid)
+        e = cell_effects(family, cells, X, names, beta, cohort, period, grid, counts)
         se = np.sqrt(np.clip(np.diag(e.grad @ vcov @ e.grad.T), 0, None))
         low, high = interval(e.att, se, alpha)
         ratio, ratio_se = ratio_effects(e, vcov, np.eye(len(cells)))
@@ -177,7 +190,7 @@ class ETWFEResult(ResultProtocol):
             cells=table,
             coef=pd.Series(beta, index=names, name="estimate"),
             vcov=vcov,
-            n_obs=len(period),
+            n_obs=len(period) if counts is None else int(np.sum(counts)),
             n_units=n_units,
             sample_log=sample_log,
             vcov_label=vcov_label,

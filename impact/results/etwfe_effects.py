@@ -66,10 +66,16 @@ def cell_effects(
     cohort: FloatArray,
     period: np.ndarray,
     grid: PeriodGrid,
+    counts: np.ndarray | None = None,
 ) -> CellEffects:
-    """Level effects of each treated cell (``cells``: grid positions) and their gradients."""
+    """Level effects of each treated cell (``cells``: grid positions) and their gradients.
+
+    ``X``, ``cohort`` and ``period`` have one row per observation, or one per group of
+    observations with equal regressors and ``counts`` observations each.
+    """
     pos = {n: j for j, n in enumerate(names)}
     m, k = len(cells), len(names)
+    w_all = np.ones(len(period)) if counts is None else np.asarray(counts, dtype=float)
     att, n_c = np.empty(m), np.empty(m, dtype=int)
     grad = np.zeros((m, k))
     s1, s0 = np.full(m, np.nan), np.full(m, np.nan)
@@ -78,7 +84,8 @@ def cell_effects(
     for c, (cg, ct) in enumerate(cells):
         j = pos[f"cell::{grid.label(cg)}:{grid.label(ct)}"]
         rows = (cohort == cg) & (period == ct)
-        n_c[c] = int(rows.sum())
+        w = w_all[rows]
+        n_c[c] = round(float(w.sum()))
         if family == "linear":
             att[c] = beta[j]
             grad[c, j] = 1.0
@@ -86,12 +93,12 @@ def cell_effects(
         Xc = X[rows]
         mu1 = np.exp(eta[rows])
         mu0 = mu1 * np.exp(-beta[j])
-        att[c] = float(np.mean(mu1 - mu0))
-        grad[c] = Xc.T @ (mu1 - mu0) / n_c[c]
-        grad[c, j] = float(np.mean(mu1))  # d/dtau of exp(eta) - exp(eta - tau)
-        s1[c], s0[c] = mu1.sum(), mu0.sum()
-        g1[c] = Xc.T @ mu1
-        g0[c] = Xc.T @ mu0
+        att[c] = float(w @ (mu1 - mu0)) / n_c[c]
+        grad[c] = Xc.T @ (w * (mu1 - mu0)) / n_c[c]
+        grad[c, j] = float(w @ mu1) / n_c[c]  # d/dtau of exp(eta) - exp(eta - tau)
+        s1[c], s0[c] = float(w @ mu1), float(w @ mu0)
+        g1[c] = Xc.T @ (w * mu1)
+        g0[c] = Xc.T @ (w * mu0)
         g0[c, j] = 0.0  # the untreated mean does not depend on its cell's tau
     return CellEffects(att, n_c, grad, s1, s0, g1, g0)
 
