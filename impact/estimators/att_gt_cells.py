@@ -81,6 +81,16 @@ def _check_design(Xc: np.ndarray, D: np.ndarray, w: np.ndarray, method: str, nam
         check_covariates((Xc.T * (w * (1 - D))) @ Xc, names, "controls")
 
 
+def _changes(Y: np.ndarray, idx: np.ndarray, pairs: list[tuple[int, int]]) -> np.ndarray:
+    """``Y[idx, t] - Y[idx, s]`` for each (t, s) pair, column-major (len(idx), pairs); each
+    period's column gathered once from the column-major ``Y``."""
+    cols = {p: Y[:, p][idx] for p in sorted({p for pair in pairs for p in pair})}
+    out = np.empty((len(idx), len(pairs)), order="F")
+    for j, (t, s) in enumerate(pairs):
+        np.subtract(cols[t], cols[s], out=out[:, j])
+    return out
+
+
 def estimate_cells(wide, cells, *, control, anticipation, method, min_cell_units, names=()):
     """ATT and unit influence functions (scaled to the full sample) of every cell, with
     ``inf' inf`` when the fast path has it from second moments (else None).
@@ -174,8 +184,7 @@ def estimate_cells(wide, cells, *, control, anticipation, method, min_cell_units
             separated += [cells[c][:2] for c, _, _ in grp["cells"]]
         inv = outcome_gram_inverse(Xc, D, wc) if method != "ipw" else None
         cols = np.array([c for c, _, _ in grp["cells"]])
-        Yi = Y[idx]
-        DY = Yi[:, [i for _, i, _ in grp["cells"]]] - Yi[:, [b for _, _, b in grp["cells"]]]
+        DY = _changes(Y, idx, [(i, b) for _, i, b in grp["cells"]])
         att_g, inf_g = did_covariates_batch(DY, D, Xc, wc, method, ps=ps, xtx_inv=inv)
         att[cols] = att_g
         scale = n / len(idx)

@@ -339,7 +339,7 @@ def did_covariates_batch(
     else:
         inv = outcome_gram_inverse(X, D, w) if xtx_inv is None else xtx_inv
         beta = inv @ ((X.T * (w * (1 - D))) @ DY) / n
-        resid = DY - X @ beta
+        resid = DY - (beta.T @ X.T).T  # column-major, as DY
         a_t = X @ (inv @ (X.T @ wt / n))
         a_c = X @ (inv @ (X.T @ wc / n))
         c1 = c1 + w * (1 - D) * (a_c / Wc - a_t / Wt)
@@ -347,8 +347,10 @@ def did_covariates_batch(
     eta_c = (wc @ resid) / n / Wc
     # propensity-score estimation effect: rep_ps @ mean(wc (resid - eta_c) x)
     V = ((X.T * wc) @ resid - np.outer(X.T @ wc, eta_c)) / n
-    inf = resid * c1[:, None]
-    inf -= np.outer(wt / Wt, eta_t)
-    inf += np.outer(wc / Wc, eta_c)
-    inf -= (rep_ps.scale / Wc)[:, None] * (X @ (rep_ps.minv @ V))
+    # inf = resid c1 - (wt/Wt) eta_t' + (wc/Wc) eta_c' - (scale/Wc) X minv V: the three
+    # rank-few terms as one product (n x (2 + k)) @ ((2 + k) x m)
+    U = np.column_stack([wt / Wt, wc / Wc, (rep_ps.scale / Wc)[:, None] * X])
+    M = np.vstack([-eta_t, eta_c, -(rep_ps.minv @ V)])
+    inf = np.multiply(resid, c1[:, None], order="F")  # columns copied out by the caller
+    inf += (M.T @ U.T).T
     return eta_t - eta_c, inf
