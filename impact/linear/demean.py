@@ -184,7 +184,7 @@ def demean(
     if chosen == "schur":
         big = int(np.argmax(fe.n_levels))
         sol = schur_project(V, fe, weights, big)
-        R = V - sol.fitted(fe)
+        R = sol.residuals(V, fe)
         if sol.residual <= _SCHUR_CHECK:
             return DemeanResult(values=R, strategy="schur", iterations=0, fe_rank=sol.rank)
         # numerically delicate design: refine the exact solution iteratively

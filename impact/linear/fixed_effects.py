@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -47,6 +48,25 @@ class FixedEffects:
     def n_dims(self) -> int:
         """Number of fixed-effect dimensions."""
         return len(self.codes)
+
+    @property
+    def largest(self) -> int:
+        """Index of the dimension with most levels (the first of equals)."""
+        return int(np.argmax(self.n_levels))
+
+    @cached_property
+    def crosstab_keys(self) -> tuple[np.ndarray, ...]:
+        """Each row's cell of the flattened (largest level x small level) table, one int64
+        array per other dimension (small levels offset by the earlier dimensions' counts).
+
+        Derived from the codes once and reused by every weighted projection on the same
+        rows (the IRLS steps of ``fepois`` re-weight, the codes stay).
+        """
+        big = self.largest
+        small = [q for q in range(self.n_dims) if q != big]
+        offsets = np.cumsum([0] + [self.n_levels[q] for q in small])
+        bkey = self.codes[big].astype(np.int64) * int(offsets[-1])
+        return tuple(bkey + (self.codes[q] + offsets[i]) for i, q in enumerate(small))
 
     def subset(self, keep: BoolArray) -> FixedEffects:
         """Restrict to rows ``keep`` and re-code so every level occurs."""

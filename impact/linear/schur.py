@@ -44,15 +44,15 @@ class SchurSolution:
     rank: int
     residual: float
 
-    def fitted(self, fe: FixedEffects) -> FloatArray:
-        """Sum of the fixed-effect coefficients for every row, (n, p), column-major."""
-        n, p = len(fe.codes[0]), self.coefs[0].shape[1]
+    def residuals(self, V: FloatArray, fe: FixedEffects) -> FloatArray:
+        """``V`` less the sum of its fixed-effect coefficients on every row, (n, p),
+        column-major (one subtraction per dimension into each output column)."""
+        n, p = V.shape
         out = np.empty((n, p), order="F")
         for j in range(p):
-            col = self.coefs[0][:, j][fe.codes[0]]
+            np.subtract(V[:, j], self.coefs[0][:, j][fe.codes[0]], out=out[:, j])
             for q in range(1, fe.n_dims):
-                col += self.coefs[q][:, j][fe.codes[q]]
-            out[:, j] = col
+                out[:, j] -= self.coefs[q][:, j][fe.codes[q]]
         return out
 
 
@@ -79,23 +79,40 @@ DENSE_CROSSTAB_CELLS = 20_000_000
 DENSE_CROSSTAB_LEVELS = 64
 
 
+def _dense(fe: FixedEffects, L: int) -> bool:
+    """Whether the (large level x small level) tables are built densely."""
+    return fe.n_levels[fe.largest] * L <= DENSE_CROSSTAB_CELLS and L <= DENSE_CROSSTAB_LEVELS
+
+
+def _table(fe: FixedEffects, values: FloatArray | None, nb: int, L: int) -> FloatArray:
+    """Sum of ``values`` (or row counts) in every (large level, small level) cell, (nb, L)."""
+    keys = fe.crosstab_keys  # cached on ``fe``: the large dimension is its largest
+    T = group_weights(keys[0], nb * L, values)
+    for key in keys[1:]:
+        T += group_weights(key, nb * L, values)
+    return T.reshape(nb, L)
+
+
+def _sparse_crosstab(
+    fe: FixedEffects, weights: FloatArray | None, big: int, small: list[int], offsets: np.ndarray
+) -> sp.csr_matrix:
+    """Weight of every (large level, small level) pair, as a sparse matrix."""
+    nb, L = fe.n_levels[big], int(offsets[-1])
+    bcodes = fe.codes[big]
+    w = np.ones(len(bcodes)) if weights is None else weights
+    rows = np.concatenate([bcodes] * len(small))
+    cols = np.concatenate([fe.codes[q] + offsets[i] for i, q in enumerate(small)])
+    return sp.csr_matrix((np.tile(w, len(small)), (rows, cols)), shape=(nb, L))
+
+
 def _crosstab(
     fe: FixedEffects, weights: FloatArray | None, big: int, small: list[int], offsets: np.ndarray
 ) -> FloatArray | sp.csr_matrix:
     """Weight of every (large level, small level) pair: dense when small, else sparse."""
-    nb, L = fe.n_levels[big], int(offsets[-1])
-    bcodes = fe.codes[big]
-    if nb * L <= DENSE_CROSSTAB_CELLS and L <= DENSE_CROSSTAB_LEVELS:
-        C = np.zeros(nb * L)
-        for i, q in enumerate(small):
-            key = bcodes.astype(np.int64) * L + (fe.codes[q] + offsets[i])
-            C += group_weights(key, nb * L, weights)
-        return C.reshape(nb, L)
-    n = len(bcodes)
-    w = np.ones(n) if weights is None else weights
-    rows = np.concatenate([bcodes] * len(small))
-    cols = np.concatenate([fe.codes[q] + offsets[i] for i, q in enumerate(small)])
-    return sp.csr_matrix((np.tile(w, len(small)), (rows, cols)), shape=(nb, L))
+    L = int(offsets[-1])
+    if _dense(fe, L):
+        return _table(fe, weights, fe.n_levels[big], L)
+    return _sparse_crosstab(fe, weights, big, small, offsets)
 
 
 def schur_project(
@@ -110,18 +127,26 @@ def schur_project(
         Two or more dimensions.
     weights : ndarray (n,) or None
     big : int
-        The dimension absorbed in closed form (the one with most levels).
+        The dimension absorbed in closed form: the one with most levels
+        (``fe.largest``).
     """
+    if big != fe.largest:
+        raise ValueError(f"big must be the dimension with most levels ({fe.largest}), got {big}.")
     small = [q for q in range(fe.n_dims) if q != big]
-    bcodes, nb = fe.codes[big], fe.n_levels[big]
-    wv = V if weights is None else V * weights[:, None]
-    wb = group_weights(bcodes, nb, weights)
-    Sb = group_sums(bcodes, nb, wv)
+    nb = fe.n_levels[big]
     offsets = np.cumsum([0] + [fe.n_levels[q] for q in small])
     L = int(offsets[-1])
-    ws = np.concatenate([group_weights(fe.codes[q], fe.n_levels[q], weights) for q in small])
+    bcodes = fe.codes[big]
+    wv = V if weights is None else V * weights[:, None]
+    Sb = group_sums(bcodes, nb, wv)
     DsV = np.vstack([group_sums(fe.codes[q], fe.n_levels[q], wv) for q in small])
     C = _crosstab(fe, weights, big, small, offsets)
+    if sp.issparse(C):
+        wb = group_weights(bcodes, nb, weights)
+        ws = np.concatenate([group_weights(fe.codes[q], fe.n_levels[q], weights) for q in small])
+    else:  # every row sits once in each small dimension's block of the table
+        wb = C[:, : offsets[1]].sum(axis=1)
+        ws = C.sum(axis=0)
     CtWinv = C.T @ sp.diags(1.0 / wb) if sp.issparse(C) else (C / wb[:, None]).T
     Mss = np.diag(ws)  # D_s' W D_s: diagonal blocks plus cross-tabulations of small dims
     for i, q in enumerate(small):
