@@ -105,6 +105,43 @@ def _sparse_crosstab(
     return sp.csr_matrix((np.tile(w, len(small)), (rows, cols)), shape=(nb, L))
 
 
+def _scale_rows(C: sp.csr_matrix, s: FloatArray) -> sp.csr_matrix:
+    """``diag(s) @ C`` for a CSR matrix, by scaling its stored values (no matrix product)."""
+    out = C.copy()
+    out.data *= np.repeat(s, np.diff(C.indptr))
+    return out
+
+
+def _sparse_cwc(C: sp.csr_matrix, wb: FloatArray, offsets: np.ndarray) -> FloatArray:
+    """``C' diag(1/wb) C`` (dense, L x L) block by small dimension: a block with few levels
+    is made dense (dense and sparse-times-dense products), so the sparse-times-sparse
+    product runs only on pairs of many-level dimensions (its cost is the square of the
+    non-zeros per row, which the many-level blocks keep small)."""
+    Cs = _scale_rows(C, 1.0 / np.sqrt(wb))
+    nb, L = C.shape
+    parts = [Cs[:, int(offsets[i]) : int(offsets[i + 1])] for i in range(len(offsets) - 1)]
+    small = [P.shape[1] <= DENSE_CROSSTAB_LEVELS and nb * P.shape[1] <= DENSE_CROSSTAB_CELLS
+             for P in parts]  # fmt: skip
+    dense = [P.toarray() if d else None for P, d in zip(parts, small, strict=True)]
+    out = np.empty((L, L))
+    for i, Pi in enumerate(parts):
+        for j in range(i, len(parts)):
+            Di, Dj = dense[i], dense[j]
+            if Di is not None and Dj is not None:
+                block = Di.T @ Dj
+            elif Dj is not None:
+                block = np.asarray(Pi.T @ Dj)
+            elif Di is not None:
+                block = np.asarray(parts[j].T @ Di).T
+            else:
+                block = (Pi.T.tocsr() @ parts[j]).toarray()
+            ri = slice(int(offsets[i]), int(offsets[i + 1]))
+            rj = slice(int(offsets[j]), int(offsets[j + 1]))
+            out[ri, rj] = block
+            out[rj, ri] = block.T
+    return out
+
+
 def _crosstab(
     fe: FixedEffects, weights: FloatArray | None, big: int, small: list[int], offsets: np.ndarray
 ) -> FloatArray | sp.csr_matrix:
@@ -147,7 +184,7 @@ def schur_project(
     else:  # every row sits once in each small dimension's block of the table
         wb = C[:, : offsets[1]].sum(axis=1)
         ws = C.sum(axis=0)
-    CtWinv = C.T @ sp.diags(1.0 / wb) if sp.issparse(C) else (C / wb[:, None]).T
+    CtWinv = _scale_rows(C, 1.0 / wb).T if sp.issparse(C) else (C / wb[:, None]).T
     Mss = np.diag(ws)  # D_s' W D_s: diagonal blocks plus cross-tabulations of small dims
     for i, q in enumerate(small):
         for j in range(i + 1, len(small)):
@@ -157,8 +194,7 @@ def schur_project(
             cross = group_weights(key, nq * nr, weights).reshape(nq, nr)
             Mss[offsets[i] : offsets[i + 1], offsets[j] : offsets[j + 1]] = cross
             Mss[offsets[j] : offsets[j + 1], offsets[i] : offsets[i + 1]] = cross.T
-    CWC = CtWinv @ C
-    A = Mss - (CWC.toarray() if sp.issparse(CWC) else CWC)
+    A = Mss - (_sparse_cwc(C, wb, offsets) if sp.issparse(C) else CtWinv @ C)
     B = DsV - CtWinv @ Sb
     keep = np.ones(L, dtype=bool)
     keep[offsets[:-1]] = False  # first level of each small dimension is the reference
