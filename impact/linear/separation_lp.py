@@ -16,6 +16,7 @@ designs when ``z`` decays slowly to zero; the programs do not.
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 from scipy.optimize import linprog
 
 from impact._typing import BoolArray, FloatArray
@@ -42,14 +43,15 @@ def lp_separation(y: FloatArray, X: FloatArray) -> BoolArray:
         return np.zeros(len(y), dtype=bool)
     scale = np.abs(X).max(axis=0)
     Xs = X / np.where(scale > 0, scale, 1.0)
-    Xz, Xp = Xs[zero], Xs[~zero]
-    found = np.zeros(int(zero.sum()), dtype=bool)
+    Xz = sp.csr_array(Xs[zero])  # dummy designs: mostly zeros
+    Xp = sp.csr_array(Xs[~zero])
+    found = np.zeros(Xz.shape[0], dtype=bool)
     bounds = [(None, None)] * X.shape[1]
-    a_ub = np.vstack([-Xz, Xz])  # -z <= 0 and z <= 1 on every zero row
-    b_ub = np.r_[np.zeros(len(Xz)), np.ones(len(Xz))]
-    eq = {"A_eq": Xp, "b_eq": np.zeros(len(Xp))} if len(Xp) else {}
+    a_ub = sp.vstack([-Xz, Xz], format="csr")  # -z <= 0 and z <= 1 on every zero row
+    b_ub = np.r_[np.zeros(Xz.shape[0]), np.ones(Xz.shape[0])]
+    eq = {"A_eq": Xp, "b_eq": np.zeros(Xp.shape[0])} if Xp.shape[0] else {}
     while not found.all():
-        c = -Xz[~found].sum(axis=0)
+        c = -np.asarray(Xz[np.flatnonzero(~found)].sum(axis=0)).ravel()
         res = linprog(c, A_ub=a_ub, b_ub=b_ub, bounds=bounds, method="highs", **eq)
         if res.status != 0:
             raise ConvergenceError(f"the separation check's linear program failed: {res.message}")
