@@ -192,6 +192,27 @@ def sparse_gram(Xs: Any, z: FloatArray, w: FloatArray) -> FloatArray:
     return G
 
 
+def _weighted_fit(
+    z: FloatArray,
+    X: FloatArray,
+    fe: FixedEffects | None,
+    w: FloatArray,
+    tol: float,
+    detect_collinear: bool,
+) -> AbsorbedFit:
+    """One IRLS step's weighted within regression; a numerically singular weighted Gram
+    (means near zero on whole groups of rows) is a typed convergence failure."""
+    try:
+        return fit_absorbed(z, X, fe, w, tol=tol, detect_collinear=detect_collinear)
+    except np.linalg.LinAlgError as exc:
+        raise ConvergenceError(
+            "Poisson IRLS: the regressors weighted by the fitted means are numerically "
+            "singular (some fitted means are near zero on whole groups of rows: a separation "
+            "the checks did not find, or outcomes spanning many orders of magnitude); drop "
+            "those groups or rescale the outcome."
+        ) from exc
+
+
 def poisson_irls(
     y: FloatArray,
     X: FloatArray,
@@ -227,7 +248,7 @@ def poisson_irls(
             step = wls_from_gram(sparse_gram(Xs, z, w0 * mu), z, Xk)
             beta, resid = step.beta, step.resid
         else:
-            core = fit_absorbed(z, Xk, fe, w0 * mu, tol=fixef_tol, detect_collinear=keep is None)
+            core = _weighted_fit(z, Xk, fe, w0 * mu, fixef_tol, keep is None)
             beta, resid = core.beta, core.resid
         if keep is None:
             keep, reasons = core.keep, core.reasons
@@ -249,7 +270,7 @@ def poisson_irls(
         if change < tol:
             # the variance needs the within regressors weighted by the final means
             z = eta - off + (y - mu) / mu
-            final = fit_absorbed(z, Xk, fe, w0 * mu, tol=fixef_tol, detect_collinear=False)
+            final = _weighted_fit(z, Xk, fe, w0 * mu, fixef_tol, False)
             return PoissonFit(beta, mu, eta, final, keep, reasons, dev, it)
         dev_old = dev
     raise ConvergenceError(

@@ -164,3 +164,17 @@ def test_fepois_finds_a_separating_dummy_among_many_zeros(engine):
     assert fit.nobs == int((d == 0).sum())
     assert "d" not in fit.coef.index
     assert_close(fit.coef["x"], ref.coef["x"], rtol=RTOL_ITERATIVE)
+
+
+def test_a_singular_weighted_step_is_a_typed_convergence_error():
+    """The IRLS step's weighted within regression on a singular Gram (here two equal
+    columns, kept as the final step keeps them) raises ConvergenceError, not numpy's
+    LinAlgError (a review found it on cell designs with counts up to 1e14)."""
+    from impact.errors import ConvergenceError
+    from impact.linear.poisson import _weighted_fit
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=50)
+    X = np.column_stack([np.ones(50), x, x])
+    with pytest.raises(ConvergenceError, match="numerically singular"):
+        _weighted_fit(rng.normal(size=50), X, None, np.ones(50), 1e-12, False)
