@@ -220,6 +220,7 @@ def etwfe(
     if family == "poisson":
         _check_outcome(yv[alive[dc.code]], y)
     lost_all: list[tuple[float, int]] = []
+    boundary: list[tuple[float, int]] = []
     # refit without the rows of separated cells and of cells that turn out unidentified;
     # every pass that does not finish removes at least one cell
     for _ in range(len(alive) + 1):
@@ -233,11 +234,19 @@ def etwfe(
         X, names, first_cell = _design(gc, tc, cells, grid.label, dummies)
         ybar = dc.ysum[idx] / nc
         if family == "poisson":
-            sep = lp_separation(ybar, X)
+            # a treated cell whose outcomes are all zero stays: its effect is at the
+            # boundary (treated mean 0, ratio -1), and dropping it would leave its
+            # firm-years out of the aggregates; separated comparison cells are dropped
+            treated = X[:, first_cell:].any(axis=1)
+            separated = lp_separation(ybar, X)
+            boundary = sorted({(float(a), int(b)) for a, b in zip(gc[separated & treated],
+                                                                  tc[separated & treated],
+                                                                  strict=True)})  # fmt: skip
+            sep = separated & ~treated
             if sep.any():
                 log = log.with_drop(
                     "separation_relu",
-                    "rows separated by the cell indicators or dummies (outcome zero throughout)",
+                    "comparison rows separated by the dummies (outcome zero throughout)",
                     int(nc[sep].sum()),
                 )
                 alive[idx[sep]] = False
@@ -264,6 +273,15 @@ def etwfe(
         alive[idx[bad]] = False
     else:
         raise EmptySampleError("etwfe: cohort-period effects remain unidentified after refits.")
+    if family == "poisson" and boundary:
+        shown = ", ".join(f"({grid.label(a)}, {grid.label(b)})" for a, b in boundary[:5])
+        warnings.warn(
+            f"{len(boundary)} treated cohort-period cells have outcomes of zero throughout (or "
+            "in the categories that separate them): their effects are at the boundary (treated "
+            f"mean 0, proportional effect -1): {shown}",
+            ImpactWarning,
+            stacklevel=2,
+        )
     if lost_all:
         shown = ", ".join(f"({grid.label(a)}, {grid.label(b)})" for a, b in lost_all[:5])
         warnings.warn(

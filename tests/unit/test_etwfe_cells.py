@@ -124,18 +124,38 @@ def test_linear_etwfe_equals_row_least_squares(control):
     assert_close(se, ols.fit().bse[cells].to_numpy(), rtol=RTOL_CLOSED_FORM)
 
 
-def test_poisson_etwfe_leaves_out_a_cell_of_zeros():
-    """A treated cell whose outcomes are all zero is separated: its rows are dropped and
-    counted, and the other cells equal the fit on the frame without them (the row-level
-    check of earlier versions missed it under its 1 : n0/tol^2 weights, and the cell's
-    effect ran off towards -inf)."""
+def test_poisson_etwfe_keeps_a_treated_cell_of_zeros_at_the_boundary():
+    """A treated cell whose outcomes are all zero is separated by its own indicator: the
+    fit is at the boundary (treated mean 0, proportional effect -1) and the cell stays in
+    the sample and the aggregates (the estimand counts its firm-years); every other cell
+    equals the fit on the frame without its rows (the likelihood's limit)."""
     df = _panel(4)
     zero = (df["cohort"] == 2003) & (df["year"] == 2005)
     df.loc[zero, "count"] = 0.0
     kw = dict(y="count", unit="unit", time="year", cohort="cohort", family="poisson")
     res = impact.etwfe(df, **kw)
-    assert res.sample_log.dropped("separation_relu") == int(zero.sum())
-    assert not ((res.cells["cohort"] == 2003) & (res.cells["period"] == 2005)).any()
+    assert res.n_obs == len(df)
+    assert res.sample_log.dropped("separation_relu") == 0
+    cell = ((res.cells["cohort"] == 2003) & (res.cells["period"] == 2005)).to_numpy()
+    assert_close(res.cells.loc[cell, "ratio"].to_numpy(), [-1.0], rtol=0, atol=RTOL_ITERATIVE)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = impact.etwfe(df.loc[~zero], **kw)
+    assert_close(res.cells.loc[~cell, "estimate"].to_numpy(), ref.cells["estimate"].to_numpy(),
+                 rtol=RTOL_ITERATIVE)  # fmt: skip
+
+
+def test_poisson_etwfe_drops_separated_comparison_cells():
+    """Comparison (never-treated) rows of a category-period whose outcomes are all zero
+    are separated by the category-by-period dummy: dropped and counted; the cell
+    effects equal the fit without them."""
+    df = _panel(5)
+    zero = df["cohort"].isna() & (df["sector"] == "b") & (df["year"] == 2001)
+    df.loc[(df["sector"] == "b") & (df["year"] == 2001), "count"] = 0.0
+    kw = dict(y="count", unit="unit", time="year", cohort="cohort", family="poisson",
+              fixed_effects="sector^year")  # fmt: skip
+    res = impact.etwfe(df, **kw)
+    assert res.sample_log.dropped("separation_relu") >= int(zero.sum()) > 0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ref = impact.etwfe(df.loc[~zero], **kw)
