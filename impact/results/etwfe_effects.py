@@ -92,7 +92,9 @@ def cell_effects(
             continue
         Xc = X[rows]
         mu1 = np.exp(eta[rows])
-        mu0 = mu1 * np.exp(-beta[j])
+        # from eta - tau, not mu1 * exp(-tau): at a boundary cell (outcomes all zero,
+        # tau far below zero) mu1 underflows to 0 and exp(-tau) overflows (0 * inf = NaN)
+        mu0 = np.exp(eta[rows] - beta[j])
         att[c] = float(w @ (mu1 - mu0)) / n_c[c]
         grad[c] = Xc.T @ (w * (mu1 - mu0)) / n_c[c]
         grad[c, j] = float(w @ mu1) / n_c[c]  # d/dtau of exp(eta) - exp(eta - tau)

@@ -198,3 +198,18 @@ def test_a_singular_weighted_step_is_a_typed_convergence_error():
     X = np.column_stack([np.ones(50), x, x])
     with pytest.raises(ConvergenceError, match="numerically singular"):
         _weighted_fit(rng.normal(size=50), X, None, np.ones(50), 1e-12, False)
+
+
+def test_boundary_cell_counterfactual_survives_a_very_negative_effect():
+    """The untreated mean of a cell comes from eta - tau directly: with tau = -800 the
+    treated mean underflows to 0 and exp(800) overflows, and mu1 * exp(-tau) was NaN."""
+    from impact.design.grid import PeriodGrid
+    from impact.results.etwfe_effects import cell_effects
+
+    X = np.array([[1.0, 1.0], [1.0, 0.0]])
+    names = ["(Intercept)", "cell::1:1"]
+    beta = np.array([0.5, -800.0])
+    e = cell_effects("poisson", [(1.0, 1)], X, names, beta, np.array([1.0, 1.0]),
+                     np.array([1, 0]), PeriodGrid(0, 1, 2), np.array([3, 4]))  # fmt: skip
+    assert_close(e.att, [-np.exp(0.5)], rtol=RTOL_CLOSED_FORM)
+    assert_close(e.s0, [3 * np.exp(0.5)], rtol=RTOL_CLOSED_FORM)
