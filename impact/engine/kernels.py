@@ -13,15 +13,29 @@ from impact._typing import FloatArray, IntArray
 __all__ = ["group_sums", "group_weights"]
 
 
-def group_sums(codes: IntArray, n_groups: int, values: FloatArray) -> FloatArray:
-    """Sum the rows of ``values`` (n, p) within groups; returns (n_groups, p)."""
+def group_sums(
+    codes: IntArray, n_groups: int, values: FloatArray, starts: IntArray | None = None
+) -> FloatArray:
+    """Sum the rows of ``values`` (n, p) within groups; returns (n_groups, p).
+
+    ``starts``: when the rows are sorted by ``codes`` and every group occurs, the first
+    row of each group; the sums are then contiguous reductions (about twice as fast as
+    the scattered ``bincount``).
+    """
     values = np.asarray(values, dtype=np.float64)
+    if starts is not None and len(starts) != n_groups:
+        raise ValueError(f"starts has {len(starts)} groups, expected {n_groups}.")
     if values.ndim == 1:
+        if starts is not None:
+            return np.add.reduceat(values, starts)
         return np.bincount(codes, weights=values, minlength=n_groups)
     values = np.asfortranarray(values)  # contiguous columns: bincount is ~3x faster
     out = np.empty((n_groups, values.shape[1]))
     for j in range(values.shape[1]):
-        out[:, j] = np.bincount(codes, weights=values[:, j], minlength=n_groups)
+        if starts is not None:
+            out[:, j] = np.add.reduceat(values[:, j], starts)
+        else:
+            out[:, j] = np.bincount(codes, weights=values[:, j], minlength=n_groups)
     return out
 
 

@@ -276,9 +276,11 @@ def fepois(
         fe_rank=fit.core.fe_rank,
     )
     se = np.sqrt(np.clip(np.diag(vres.V), 0.0, None))
-    loglik = float(w1 @ (y * np.log(fit.mu) - fit.mu - gammaln(y + 1)))
+    log_factorial = float(w1 @ gammaln(y + 1))
+    wy = float(w1 @ y)
+    loglik = float(w1 @ (y * fit.eta - fit.mu)) - log_factorial  # eta = log(mu)
     ybar = float(np.average(y, weights=w1))
-    loglik0 = float(w1 @ (y * np.log(ybar) - ybar - gammaln(y + 1)))
+    loglik0 = float(wy * np.log(ybar) - ybar * w1.sum()) - log_factorial
     log.announce("fepois")
     off_arr = off if off is not None else np.zeros(N)
     xbeta = X[:, fit.keep] @ fit.beta
@@ -313,7 +315,7 @@ def fepois(
         _weights=w,
         _cat_levels=categorical_levels(frame, parsed),
         deviance=fit.deviance,
-        null_deviance=poisson_deviance(y, np.full(N, ybar), w1),
+        null_deviance=poisson_deviance(y, np.full(N, ybar), w1, eta=np.full(N, np.log(ybar))),
         loglik=loglik,
         pseudo_r2=1.0 - loglik / loglik0 if loglik0 != 0 else float("nan"),
         iterations=fit.iterations,

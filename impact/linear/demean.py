@@ -25,7 +25,15 @@ from impact.errors import ConvergenceError, InvalidOptionError
 from impact.linear.fixed_effects import FixedEffects
 from impact.linear.schur import schur_project
 
-__all__ = ["DEMEAN_TOL", "SCHUR_MAX_SMALL_LEVELS", "DemeanResult", "demean", "fixef_coefficients"]
+__all__ = [
+    "DEMEAN_TOL",
+    "SCHUR_CHECK",
+    "SCHUR_MAX_SMALL_LEVELS",
+    "DemeanResult",
+    "demean",
+    "fixef_coefficients",
+    "pick_strategy",
+]
 
 #: Convergence tolerance of the iterative strategy, relative to each column's scale.
 DEMEAN_TOL = 1e-10
@@ -33,7 +41,7 @@ DEMEAN_TOL = 1e-10
 #: levels in total (a dense system of this size is solved once).
 SCHUR_MAX_SMALL_LEVELS = 3000
 #: Relative size of the remaining group sums above which the exact solution is refined.
-_SCHUR_CHECK = 1e-9
+SCHUR_CHECK = 1e-9
 
 
 @dataclass(frozen=True)
@@ -71,7 +79,10 @@ class _Sweeper:
 
     def means(self, q: int, R: FloatArray) -> FloatArray:
         wr = R if self.weights is None else R * self.weights[:, None]
-        return group_sums(self.fe.codes[q], self.fe.n_levels[q], wr) * self.inv_w[q][:, None]
+        return (
+            group_sums(self.fe.codes[q], self.fe.n_levels[q], wr, self.fe.runs[q])
+            * self.inv_w[q][:, None]
+        )
 
     def __call__(self, R: FloatArray) -> FloatArray:
         R = np.array(R, order="F", copy=True)
@@ -122,7 +133,9 @@ def _map(
     return out, it
 
 
-def _pick_strategy(fe: FixedEffects, strategy: DemeanStrategy) -> str:
+def pick_strategy(fe: FixedEffects, strategy: DemeanStrategy) -> str:
+    """The strategy :func:`demean` uses: ``"none"``, ``"oneway"``, ``"schur"`` (exact,
+    when the small dimensions have few levels) or ``"map"`` (alternating projections)."""
     if strategy not in ("auto", "map", "schur"):
         raise InvalidOptionError(
             f"demeaning strategy must be 'auto', 'map' or 'schur', got {strategy!r}."
@@ -173,7 +186,7 @@ def demean(
     if V.ndim == 1:
         V = V[:, None]
     V = np.asfortranarray(V)  # column-contiguous: group sums run per column
-    chosen = _pick_strategy(fe, strategy)
+    chosen = pick_strategy(fe, strategy)
     if chosen == "none":
         return DemeanResult(values=V.copy(), strategy="none", iterations=0)
     if chosen == "oneway":
@@ -185,7 +198,7 @@ def demean(
         big = int(np.argmax(fe.n_levels))
         sol = schur_project(V, fe, weights, big)
         R = sol.residuals(V, fe)
-        if sol.residual <= _SCHUR_CHECK:
+        if sol.residual <= SCHUR_CHECK:
             return DemeanResult(values=R, strategy="schur", iterations=0, fe_rank=sol.rank)
         # numerically delicate design: refine the exact solution iteratively
         R2, it = _map(R, fe, weights, tol, maxiter)
@@ -217,7 +230,7 @@ def fixef_coefficients(
         w = group_weights(fe.codes[0], fe.n_levels[0], weights)
         wd = d if weights is None else d * weights
         return (group_sums(fe.codes[0], fe.n_levels[0], wd) / w,)
-    if _pick_strategy(fe, "auto") == "schur":
+    if pick_strategy(fe, "auto") == "schur":
         sol = schur_project(d[:, None], fe, weights, int(np.argmax(fe.n_levels)))
         return _normalise([c[:, 0] for c in sol.coefs])
     sweep = _Sweeper(fe, weights)

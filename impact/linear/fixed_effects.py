@@ -68,6 +68,21 @@ class FixedEffects:
         bkey = self.codes[big].astype(np.int64) * int(offsets[-1])
         return tuple(bkey + (self.codes[q] + offsets[i]) for i, q in enumerate(small))
 
+    @cached_property
+    def runs(self) -> tuple[IntArray | None, ...]:
+        """Per dimension: the first row of every level when the rows are sorted by that
+        dimension (each level one contiguous run, as in a panel sorted by firm), else
+        None. Group sums over runs are contiguous reductions (``np.add.reduceat``)."""
+        out: list[IntArray | None] = []
+        for codes, n_lev in zip(self.codes, self.n_levels, strict=True):
+            starts = None
+            if len(codes) and np.all(codes[1:] >= codes[:-1]):
+                starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+                if len(starts) != n_lev:  # a level without rows: not a run per level
+                    starts = None
+            out.append(starts)
+        return tuple(out)
+
     def subset(self, keep: BoolArray) -> FixedEffects:
         """Restrict to rows ``keep`` and re-code so every level occurs."""
         codes, n_levels, labels = [], [], []

@@ -23,6 +23,7 @@ likelihood estimates for generalized linear models. arXiv:1903.01633.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,9 +33,10 @@ from scipy.special import xlogy
 from impact._typing import BoolArray, FloatArray
 from impact.errors import ConvergenceError
 from impact.linear.core import AbsorbedFit, fit_absorbed
-from impact.linear.demean import DEMEAN_TOL, demean
+from impact.linear.demean import DEMEAN_TOL, SCHUR_CHECK, demean, pick_strategy
 from impact.linear.fixed_effects import FixedEffects, find_singletons
-from impact.linear.ols import least_norm_solve, wls_from_gram
+from impact.linear.ols import least_norm_solve, solve_gram, wls_from_gram
+from impact.linear.schur import schur_residual_gram
 
 __all__ = [
     "IRLS_MAXITER",
@@ -87,7 +89,7 @@ def fe_separation(
     keep = np.ones(len(y), dtype=bool)
     per_dim = {name: 0 for name in fe.names}
     per_dim["singletons"] = 0
-    changed = True
+    changed, first = True, True
     while changed:
         changed = False
         for codes, n_lev, name in zip(fe.codes, fe.n_levels, fe.names, strict=True):
@@ -97,7 +99,8 @@ def fe_separation(
                 keep &= ~dead
                 per_dim[name] += int(dead.sum())
                 changed = True
-        if drop_singletons and keep.any():
+        # after the first pass, new singletons can only follow rows removed in this one
+        if drop_singletons and (changed or first) and keep.any():
             sub = fe if keep.all() else fe.subset(keep)
             ok, _ = find_singletons(sub)
             if not ok.all():
@@ -105,6 +108,7 @@ def fe_separation(
                 keep[idx[~ok]] = False
                 per_dim["singletons"] += int((~ok).sum())
                 changed = True
+        first = False
     return keep, per_dim
 
 
@@ -138,14 +142,20 @@ def relu_separation(
     big = n0 / tol**2  # pushes |z| on positive rows far below tol
     w = np.where(zero, 1.0, big)
     u = zero.astype(float)
+    V = np.empty((len(y), X.shape[1] + 1), order="F")
+    V[:, 1:] = X
+    group_sums = fe is not None and pick_strategy(fe, "auto") == "schur"
     for _ in range(maxiter):
-        V = np.column_stack([u, X])
-        if fe is not None:
-            V = demean(V, fe, w, tol=DEMEAN_TOL).values
-        ud, Xd = V[:, 0], V[:, 1:]
-        Xw = Xd * w[:, None]
-        coef = least_norm_solve(Xw.T @ Xd, Xw.T @ ud)
-        z = u - (ud - Xd @ coef)  # fitted values including the fixed effects
+        V[:, 0] = u
+        step = _schur_step(V, fe, w, _least_norm_beta) if group_sums else None
+        if step is not None:
+            z = step[1]  # fitted values including the fixed effects
+        else:
+            R = demean(V, fe, w, tol=DEMEAN_TOL).values if fe is not None else V
+            ud, Xd = R[:, 0], R[:, 1:]
+            Xw = Xd * w[:, None]
+            coef = least_norm_solve(Xw.T @ Xd, Xw.T @ ud)
+            z = u - (ud - Xd @ coef)
         z[np.abs(z) < tol] = 0.0
         if np.all(z[zero] >= 0):
             return zero & (z > 0)
@@ -213,6 +223,75 @@ def _weighted_fit(
         ) from exc
 
 
+#: The IRLS steps between the first and the last take their weighted Gram matrix from
+#: group sums (no residual matrix) unless that loses more than this factor of precision
+#: (the fixed effects explain nearly all of a column): then they form residuals.
+GRAM_LOSS_MAX = 1e4
+
+
+def _schur_step(
+    V: FloatArray,
+    fe: FixedEffects,
+    w: FloatArray,
+    solve: Callable[[FloatArray], FloatArray] | None = None,
+) -> tuple[FloatArray, FloatArray] | None:
+    """Weighted regression of ``V[:, 0]`` on ``V[:, 1:]`` with the fixed effects absorbed
+    by the exact Schur projection, from group sums (no residual matrix).
+
+    ``solve`` maps the residual Gram matrix of ``V`` to the coefficients (default: the
+    Cholesky solve of :func:`solve_gram`). Returns the coefficients and the fitted values
+    including the fixed effects (``X b + D (theta_0 - theta_X b)``, with ``theta`` the
+    columns' projection coefficients), or None when the shortcut is not accurate enough
+    (the exact solve needs refining, or the Gram loses more than :data:`GRAM_LOSS_MAX`).
+    """
+    sol, gram, loss = schur_residual_gram(V, fe, w)
+    if sol.residual > SCHUR_CHECK or loss > GRAM_LOSS_MAX:
+        return None
+    try:
+        beta = solve_gram(gram)[0] if solve is None else solve(gram)
+    except np.linalg.LinAlgError:
+        return None
+    fitted = V[:, 1:] @ beta
+    for codes, coef in zip(fe.codes, sol.coefs, strict=True):
+        fitted += (coef[:, 0] - coef[:, 1:] @ beta)[codes]
+    return beta, fitted
+
+
+def _least_norm_beta(gram: FloatArray) -> FloatArray:
+    """Minimum-norm coefficients from the Gram matrix of ``[u X]``."""
+    return least_norm_solve(gram[1:, 1:], gram[1:, 0])
+
+
+def _working_response(
+    y: FloatArray, mu: FloatArray, eta: FloatArray, offset: FloatArray | None
+) -> FloatArray:
+    """IRLS working response ``eta - offset + (y - mu) / mu`` in one new array."""
+    z = np.divide(y, mu)
+    z -= 1.0
+    z += eta
+    if offset is not None:
+        z -= offset
+    return z
+
+
+class _IrlsDeviance:
+    """:func:`poisson_deviance` for a fixed outcome, evaluated at each IRLS iterate from
+    ``mu`` and ``eta = log(mu)``: ``y log y - y`` is computed once, and each evaluation
+    sums ``y log y - y - y eta + mu`` row by row (summing the terms separately would
+    lose digits to cancellation when counts are large)."""
+
+    def __init__(self, y: FloatArray, weights: FloatArray | None) -> None:
+        self.y = y
+        self.const = xlogy(y, y) - y
+        self.weights = weights
+
+    def __call__(self, mu: FloatArray, eta: FloatArray) -> float:
+        d = np.multiply(self.y, eta)
+        np.subtract(self.const, d, out=d)
+        d += mu
+        return 2.0 * float(d.sum() if self.weights is None else self.weights @ d)
+
+
 def poisson_irls(
     y: FloatArray,
     X: FloatArray,
@@ -231,25 +310,33 @@ def poisson_irls(
     ``mu = (y + mean(y)) / 2`` (as fixest). Collinear regressors are found on the first
     weighted within regression and dropped for the rest (``core.keep``).
     """
-    off = np.zeros(len(y)) if offset is None else offset
-    w0 = np.ones(len(y)) if weights is None else weights
-    ybar = float(np.average(y, weights=w0))
+    ybar = float(np.average(y, weights=weights))
     mu = (y + ybar) / 2.0 if start is None else np.asarray(start, dtype=float)
     eta = np.log(mu)
-    ylogy = xlogy(y, y)
-    dev_old = poisson_deviance(y, mu, w0, ylogy=ylogy)
+    deviance = _IrlsDeviance(y, weights)
+    dev_old = poisson_deviance(y, mu, weights)
     keep: BoolArray | None = None
     reasons: list[str] = []
     Xk = X
     Xs = None  # sparse copy of the kept regressors for wide dummy designs without FE
+    Vs = None  # [z, X] for the group-sum steps (exact Schur projection)
     for it in range(1, maxiter + 1):
-        z = eta - off + (y - mu) / mu
-        if Xs is not None:
-            step = wls_from_gram(sparse_gram(Xs, z, w0 * mu), z, Xk)
-            beta, resid = step.beta, step.resid
+        z = _working_response(y, mu, eta, offset)
+        wmu = mu if weights is None else weights * mu
+        step = None
+        if Vs is not None:
+            Vs[:, 0] = z
+            step = _schur_step(Vs, fe, wmu)
+        if step is not None:
+            beta, eta = step
         else:
-            core = _weighted_fit(z, Xk, fe, w0 * mu, fixef_tol, keep is None)
-            beta, resid = core.beta, core.resid
+            if Xs is not None:
+                fit = wls_from_gram(sparse_gram(Xs, z, wmu), z, Xk)
+                beta, resid = fit.beta, fit.resid
+            else:
+                core = _weighted_fit(z, Xk, fe, wmu, fixef_tol, keep is None)
+                beta, resid = core.beta, core.resid
+            eta = np.subtract(z, resid, out=z)  # z is rebuilt from eta next iteration
         if keep is None:
             keep, reasons = core.keep, core.reasons
             Xk = X[:, keep]
@@ -257,7 +344,11 @@ def poisson_irls(
                 from scipy import sparse
 
                 Xs = sparse.csr_array(Xk)
-        eta = z - resid + off
+            elif fe is not None and pick_strategy(fe, "auto") == "schur":
+                Vs = np.empty((len(y), Xk.shape[1] + 1), order="F")
+                Vs[:, 1:] = Xk
+        if offset is not None:
+            eta += offset
         with np.errstate(over="ignore"):
             mu = np.exp(eta)
         if not np.all(np.isfinite(mu)):
@@ -265,12 +356,13 @@ def poisson_irls(
                 "Poisson IRLS diverged (fitted means overflow); check for separation or "
                 "extreme regressor values."
             )
-        dev = poisson_deviance(y, mu, w0, eta=eta, ylogy=ylogy)  # mu = exp(eta)
+        dev = deviance(mu, eta)
         change = abs(dev - dev_old) / (0.1 + abs(dev))
         if change < tol:
             # the variance needs the within regressors weighted by the final means
-            z = eta - off + (y - mu) / mu
-            final = _weighted_fit(z, Xk, fe, w0 * mu, fixef_tol, False)
+            z = _working_response(y, mu, eta, offset)
+            wmu = mu if weights is None else weights * mu
+            final = _weighted_fit(z, Xk, fe, wmu, fixef_tol, False)
             return PoissonFit(beta, mu, eta, final, keep, reasons, dev, it)
         dev_old = dev
     raise ConvergenceError(
