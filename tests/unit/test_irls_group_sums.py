@@ -102,3 +102,28 @@ def test_a_column_the_fixed_effects_nearly_explain_takes_the_residual_path(monke
     monkeypatch.setattr(poisson, "GRAM_LOSS_MAX", 0.0)
     ref = poisson.poisson_irls(y, X, fe, None, None)
     assert_close(fast.beta, ref.beta, rtol=RTOL_CLOSED_FORM)
+
+
+def test_group_sums_over_runs_equal_the_scattered_sums():
+    from impact.engine.kernels import group_sums
+    from impact.linear.fixed_effects import FixedEffects
+
+    rng = np.random.default_rng(11)
+    sorted_codes = np.sort(rng.integers(0, 50, 2000))
+    sorted_codes = np.unique(sorted_codes, return_inverse=True)[1]  # every level occurs
+    shuffled = rng.permutation(sorted_codes)
+    n_lev = int(sorted_codes.max()) + 1
+    fe = FixedEffects((sorted_codes, shuffled), (n_lev, n_lev), ("a", "b"), (None, None))
+    starts, unsorted = fe.runs
+    assert unsorted is None and starts is not None and len(starts) == n_lev
+    V = rng.normal(size=(2000, 3))
+    assert_close(
+        group_sums(sorted_codes, n_lev, V, starts),
+        group_sums(sorted_codes, n_lev, V),
+        rtol=RTOL_CLOSED_FORM,
+        atol=1e-12,
+    )
+    gap = FixedEffects(
+        (np.where(sorted_codes > 3, sorted_codes + 1, sorted_codes),), (n_lev + 1,), ("a",), (None,)
+    )
+    assert gap.runs == (None,)  # a level without rows: scattered sums
