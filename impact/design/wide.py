@@ -44,19 +44,30 @@ def wide_arrays(
     """
     periods = design.positions
     n, T = design.n_units, len(periods)
-    tpos = np.searchsorted(periods, design.t)
+    if len(periods) and periods[-1] - periods[0] + 1 == len(periods):  # no gap in the grid
+        tpos = design.t - periods[0]
+    else:
+        tpos = np.searchsorted(periods, design.t)
     codes = design.unit_code
     # one flat (column-major) position per row, shared by the outcome and covariates
     flat = codes + n * tpos
+    # every row of the frame is in the sample: its columns need no gather (rows are sorted)
+    every_row = len(design.rows) == len(data)
+
+    def sample(col: str) -> FloatArray:
+        v = data[col].to_numpy(dtype=float)
+        return v if every_row else v[design.rows]
+
     Y = np.full((n, T), np.nan, order="F")
-    Y.reshape(-1, order="F")[flat] = data[y].to_numpy(dtype=float)[design.rows]
+    Y.reshape(-1, order="F")[flat] = sample(y)
     X = np.full((n, T, len(covariates)), np.nan, order="F")
     for j, c in enumerate(covariates):
-        X[:, :, j].reshape(-1, order="F")[flat] = data[c].to_numpy(dtype=float)[design.rows]
+        X[:, :, j].reshape(-1, order="F")[flat] = sample(c)
     cl = labels = None
     if cluster:
+        values = data[cluster].to_numpy()
         raw = unit_constant(
-            data[cluster].to_numpy()[design.rows], codes, cluster, "cluster", design.units
+            values if every_row else values[design.rows], codes, cluster, "cluster", design.units
         )
         cl, labels = pd.factorize(raw, sort=True)
     w = design.weights if design.weights is not None else np.ones(n)

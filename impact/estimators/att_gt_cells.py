@@ -81,13 +81,24 @@ def _check_design(Xc: np.ndarray, D: np.ndarray, w: np.ndarray, method: str, nam
         check_covariates((Xc.T * (w * (1 - D))) @ Xc, names, "controls")
 
 
-def _changes(Y: np.ndarray, idx: np.ndarray, pairs: list[tuple[int, int]]) -> np.ndarray:
-    """``Y[idx, t] - Y[idx, s]`` for each (t, s) pair, column-major (len(idx), pairs); each
-    period's column gathered once from the column-major ``Y``."""
-    cols = {p: Y[:, p][idx] for p in sorted({p for pair in pairs for p in pair})}
-    out = np.empty((len(idx), len(pairs)), order="F")
-    for j, (t, s) in enumerate(pairs):
-        np.subtract(cols[t], cols[s], out=out[:, j])
+def _changes(
+    Y: np.ndarray, parts: list[tuple[np.ndarray, dict | None]], pairs: list[tuple[int, int]]
+) -> np.ndarray:
+    """``Y[idx, t] - Y[idx, s]`` for each (t, s) pair, column-major (rows, pairs), the rows
+    of ``parts`` (index arrays) stacked; each part's period columns are gathered once
+    from the column-major ``Y``, or read from (and added to) the part's cache dict."""
+    periods = sorted({p for pair in pairs for p in pair})
+    out = np.empty((sum(len(idx) for idx, _ in parts), len(pairs)), order="F")
+    start = 0
+    for idx, cache in parts:
+        cols = {} if cache is None else cache
+        for p in periods:
+            if p not in cols:
+                cols[p] = Y[:, p][idx]
+        stop = start + len(idx)
+        for j, (t, s) in enumerate(pairs):
+            np.subtract(cols[t], cols[s], out=out[start:stop, j])
+        start = stop
     return out
 
 
@@ -121,9 +132,11 @@ def estimate_cells(wide, cells, *, control, anticipation, method, min_cell_units
         return att, inf, n_treat, n_ctrl, empty, separated, gram
     groups: dict[tuple, dict] = {}
     x_class = _covariate_classes(wide.x)
+    n_reference = 0
     for c, (g, t, s) in enumerate(cells):
         if t == s:  # universal base period: the reference cell is 0 by construction
             att[c] = 0.0
+            n_reference += 1
             continue
         it, is_ = tindex[t], tindex[s]
         ti = cohort_idx[g]
@@ -172,6 +185,12 @@ def estimate_cells(wide, cells, *, control, anticipation, method, min_cell_units
             key = (len(ti), x_class[is_], _fingerprint(np.concatenate([ti, ci])))
         grp = groups.setdefault(key, {"ti": ti, "ci": ci, "base": is_, "cells": []})
         grp["cells"].append((c, it, is_))
+    # with never-treated controls and no gaps every group's controls are the same units:
+    # inf' inf is then the controls' cross-product plus one block per cohort
+    # (calibrated DR estimates cells one at a time, outside the groups: no blocks)
+    shared = complete and control == "never" and method != "dr_improved"
+    blocks = _GramBlocks(len(never_idx), len(cells)) if shared else None
+    control_columns: dict = {}  # their outcome columns, gathered once
     for grp in groups.values():
         ti, ci = grp["ti"], grp["ci"]
         idx = np.concatenate([ti, ci])
@@ -184,10 +203,42 @@ def estimate_cells(wide, cells, *, control, anticipation, method, min_cell_units
             separated += [cells[c][:2] for c, _, _ in grp["cells"]]
         inv = outcome_gram_inverse(Xc, D, wc) if method != "ipw" else None
         cols = np.array([c for c, _, _ in grp["cells"]])
-        DY = _changes(Y, idx, [(i, b) for _, i, b in grp["cells"]])
+        parts = [(ti, None), (ci, control_columns)] if blocks is not None else [(idx, None)]
+        DY = _changes(Y, parts, [(i, b) for _, i, b in grp["cells"]])
         att_g, inf_g = did_covariates_batch(DY, D, Xc, wc, method, ps=ps, xtx_inv=inv)
         att[cols] = att_g
-        scale = n / len(idx)
+        inf_g *= n / len(idx)
         for j, col in enumerate(cols):  # contiguous column writes (inf is column-major)
-            inf[idx, col] = inf_g[:, j] * scale
-    return att, inf, n_treat, n_ctrl, empty, separated, None
+            inf[idx, col] = inf_g[:, j]
+        if blocks is not None:
+            blocks.add(cells[cols[0]][0], cols, inf_g, len(ti))
+    gram = None
+    if blocks is not None:
+        # every estimated cell (reference cells are 0, empty ones NaN) went through a group
+        in_groups = sum(len(grp["cells"]) for grp in groups.values())
+        if in_groups == int(np.count_nonzero(np.isfinite(att))) - n_reference:
+            gram = blocks.gram()
+    return att, inf, n_treat, n_ctrl, empty, separated, gram
+
+
+class _GramBlocks:
+    """``inf' inf`` of cells whose comparison units are the same for every cell (the
+    never-treated, no gaps): each cohort's treated units meet only that cohort's cells,
+    so the cross-product is the controls' full one plus a small block per cohort."""
+
+    def __init__(self, n_controls: int, n_cells: int) -> None:
+        self.controls = np.zeros((n_controls, n_cells), order="F")
+        self.treated: dict[float, list[tuple[np.ndarray, np.ndarray]]] = {}
+
+    def add(self, cohort: float, cols: np.ndarray, inf_g: np.ndarray, n_treated: int) -> None:
+        """Cells ``cols`` with influence rows (treated first, then the controls)."""
+        self.controls[:, cols] = inf_g[n_treated:]
+        self.treated.setdefault(cohort, []).append((cols, inf_g[:n_treated]))
+
+    def gram(self) -> np.ndarray:
+        out = self.controls.T @ self.controls
+        for parts in self.treated.values():
+            cols = np.concatenate([c for c, _ in parts])
+            B = np.hstack([b for _, b in parts])
+            out[np.ix_(cols, cols)] += B.T @ B
+        return out

@@ -64,8 +64,7 @@ def logit_fit(
     for it in range(1, maxiter + 1):
         eta = X @ beta
         p = 1.0 / (1.0 + np.exp(-eta))
-        # -2 log-likelihood: log(1 + exp(eta)) - d eta, evaluated without overflow
-        dev = 2.0 * float(weights @ (np.logaddexp(0.0, eta) - d * eta))
+        dev = _deviance(eta, p, d, weights)
         if abs(dev - dev_old) <= tol * (abs(dev) + 0.1) and it > 2:
             # quasi-separation: coefficients drift but the fit has converged (as R's glm)
             return LogitFit(coef=beta, fitted=p, iterations=it)
@@ -88,6 +87,21 @@ def logit_fit(
         f"{label} did not converge in {maxiter} Newton steps; regressors may "
         "perfectly separate the outcome's two groups."
     )
+
+
+def _deviance(eta: FloatArray, p: FloatArray, d: FloatArray, weights: FloatArray) -> float:
+    """-2 log-likelihood, ``2 sum w (log(1 + exp(eta)) - d eta)``.
+
+    ``log(1 + exp(eta)) = (1 - d) eta - log p + d eta``, so each term is
+    ``(1 - d) eta - log p``: one logarithm of the fitted probability, exact to rounding
+    wherever ``p`` is representable (for large ``eta`` both vanish); where ``p``
+    underflows to 0 (``eta < -745``) the overflow-safe ``logaddexp`` is used.
+    """
+    if np.any(p == 0.0):
+        return 2.0 * float(weights @ (np.logaddexp(0.0, eta) - d * eta))
+    term = np.log(p)
+    np.subtract((1.0 - d) * eta, term, out=term)
+    return 2.0 * float(weights @ term)
 
 
 def _saturated_binary(X: FloatArray, d: FloatArray, weights: FloatArray) -> LogitFit | None:
