@@ -14,9 +14,9 @@ import numpy as np
 from impact.estimators.att_gt_means import cells_from_means
 from impact.estimators.drdid import (
     check_covariates,
+    control_gram_inverse,
     did_covariates_batch,
     did_panel,
-    outcome_gram_inverse,
     overlap_fails,
     propensity,
 )
@@ -72,13 +72,19 @@ def _design(x: np.ndarray, idx: np.ndarray, base: int) -> np.ndarray:
     return Xc
 
 
-def _check_design(Xc: np.ndarray, D: np.ndarray, w: np.ndarray, method: str, names) -> None:
+def _check_design(
+    Xc: np.ndarray, D: np.ndarray, w: np.ndarray, method: str, names
+) -> np.ndarray | None:
     """The covariates' rank among the units the nuisance fits use: all of the comparison's
-    units (propensity score), then its controls (outcome regression)."""
+    units (propensity score), then its controls (outcome regression). Returns the
+    controls' Gram ``X' diag(w (1 - D)) X`` (None for IPW, which has no regression)."""
     if method != "reg":
         check_covariates((Xc.T * w) @ Xc, names, "units")
-    if method != "ipw":
-        check_covariates((Xc.T * (w * (1 - D))) @ Xc, names, "controls")
+    if method == "ipw":
+        return None
+    gram = (Xc.T * (w * (1 - D))) @ Xc
+    check_covariates(gram, names, "controls")
+    return gram
 
 
 def _changes(
@@ -197,11 +203,11 @@ def estimate_cells(wide, cells, *, control, anticipation, method, min_cell_units
         D = np.r_[np.ones(len(ti)), np.zeros(len(ci))]
         Xc = _design(wide.x, idx, grp["base"])
         wc = wide.weights[idx] / wide.weights[idx].mean()
-        _check_design(Xc, D, wc, method, names)
+        control_gram = _check_design(Xc, D, wc, method, names)
         ps = propensity(Xc, D, wc) if method != "reg" else None
         if ps is not None and overlap_fails(ps[0], D, wc):
             separated += [cells[c][:2] for c, _, _ in grp["cells"]]
-        inv = outcome_gram_inverse(Xc, D, wc) if method != "ipw" else None
+        inv = None if control_gram is None else control_gram_inverse(control_gram / len(idx))
         cols = np.array([c for c, _, _ in grp["cells"]])
         parts = [(ti, None), (ci, control_columns)] if blocks is not None else [(idx, None)]
         DY = _changes(Y, parts, [(i, b) for _, i, b in grp["cells"]])

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.linalg as sla
 
 from impact._typing import FloatArray
 from impact.errors import ConvergenceError
@@ -58,7 +57,7 @@ def logit_fit(
         return closed
     beta = np.zeros(X.shape[1])
     mean = float(np.average(d, weights=weights))
-    if 0 < mean < 1 and np.allclose(X[:, 0], 1.0):
+    if 0 < mean < 1 and np.all(X[:, 0] == 1.0):
         beta[0] = np.log(mean / (1 - mean))
     dev_old = np.inf
     for it in range(1, maxiter + 1):
@@ -73,8 +72,8 @@ def logit_fit(
         grad = X.T @ (weights * (d - p))
         H = (X * W[:, None]).T @ X
         try:
-            step = sla.solve(H, grad, assume_a="pos", check_finite=False)
-        except (sla.LinAlgError, ValueError) as exc:
+            step = _solve_information(H, grad)
+        except (np.linalg.LinAlgError, ValueError) as exc:
             raise ConvergenceError(
                 f"{label}: the information matrix is singular (a regressor has no "
                 "variation, duplicates another, or separates the outcome's two groups)."
@@ -87,6 +86,15 @@ def logit_fit(
         f"{label} did not converge in {maxiter} Newton steps; regressors may "
         "perfectly separate the outcome's two groups."
     )
+
+
+def _solve_information(H: FloatArray, grad: FloatArray) -> FloatArray:
+    """Newton step ``H^-1 grad`` for the (positive definite) information ``H``, by
+    Cholesky; raises LinAlgError when ``H`` is not numerically positive definite."""
+    L = np.linalg.cholesky(H)
+    if not np.all(np.isfinite(L)):
+        raise np.linalg.LinAlgError("information matrix is not finite")
+    return np.linalg.solve(L.T, np.linalg.solve(L, grad))
 
 
 def _deviance(eta: FloatArray, p: FloatArray, d: FloatArray, weights: FloatArray) -> float:
