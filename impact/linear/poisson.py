@@ -224,9 +224,15 @@ def _weighted_fit(
 
 
 #: The IRLS steps between the first and the last take their weighted Gram matrix from
-#: group sums (no residual matrix) unless that loses more than this factor of precision
-#: (the fixed effects explain nearly all of a column): then they form residuals.
-GRAM_LOSS_MAX = 1e4
+#: group sums (no residual matrix) only when the digits that shortcut cancels (the
+#: fixed effects explaining most of a column) times the condition number of the scaled
+#: within Gram (near-collinear regressors amplify them in the coefficients) stays below
+#: this: with sums accurate to ~1e-14, the coefficients then stay within ~1e-10 of the
+#: residual path. Otherwise the steps form residuals.
+GRAM_ERROR_MAX = 1e4
+#: ... and only for at most this many regressors (the condition number is an
+#: eigenvalue problem of their number).
+GRAM_SHORTCUT_MAX_COLUMNS = 64
 
 
 def _schur_step(
@@ -242,10 +248,12 @@ def _schur_step(
     Cholesky solve of :func:`solve_gram`). Returns the coefficients and the fitted values
     including the fixed effects (``X b + D (theta_0 - theta_X b)``, with ``theta`` the
     columns' projection coefficients), or None when the shortcut is not accurate enough
-    (the exact solve needs refining, or the Gram loses more than :data:`GRAM_LOSS_MAX`).
+    (the exact solve needs refining, or the error bound exceeds :data:`GRAM_ERROR_MAX`).
     """
+    if V.shape[1] - 1 > GRAM_SHORTCUT_MAX_COLUMNS:
+        return None
     sol, gram, loss = schur_residual_gram(V, fe, w)
-    if sol.residual > SCHUR_CHECK or loss > GRAM_LOSS_MAX:
+    if sol.residual > SCHUR_CHECK or loss * _scaled_condition(gram[1:, 1:]) > GRAM_ERROR_MAX:
         return None
     try:
         beta = solve_gram(gram)[0] if solve is None else solve(gram)
@@ -255,6 +263,15 @@ def _schur_step(
     for codes, coef in zip(fe.codes, sol.coefs, strict=True):
         fitted += (coef[:, 0] - coef[:, 1:] @ beta)[codes]
     return beta, fitted
+
+
+def _scaled_condition(G: FloatArray) -> float:
+    """Condition number of the Gram ``G`` scaled to a unit diagonal (inf if singular)."""
+    d = np.sqrt(np.diag(G))
+    if not np.all(d > 0):
+        return float("inf")
+    ev = np.linalg.eigvalsh(G / np.outer(d, d))
+    return float(ev[-1] / ev[0]) if ev[0] > 0 else float("inf")
 
 
 def _least_norm_beta(gram: FloatArray) -> FloatArray:
