@@ -21,7 +21,7 @@ from impact.estimators.drdid import (
     propensity,
 )
 
-__all__ = ["estimate_cells", "gt_cells"]
+__all__ = ["block_gram", "estimate_cells", "gt_cells"]
 
 
 def gt_cells(periods: np.ndarray, cohorts: np.ndarray, base_period: str, anticipation: int):
@@ -195,7 +195,8 @@ def estimate_cells(wide, cells, *, control, anticipation, method, min_cell_units
     # inf' inf is then the controls' cross-product plus one block per cohort
     # (calibrated DR estimates cells one at a time, outside the groups: no blocks)
     shared = complete and control == "never" and method != "dr_improved"
-    blocks = _GramBlocks(len(never_idx), len(cells)) if shared else None
+    controls = np.zeros((len(never_idx), len(cells)), order="F") if shared else None
+    treated: dict[float, list[tuple[np.ndarray, np.ndarray]]] = {}
     control_columns: dict = {}  # their outcome columns, gathered once
     for grp in groups.values():
         ti, ci = grp["ti"], grp["ci"]
@@ -209,42 +210,36 @@ def estimate_cells(wide, cells, *, control, anticipation, method, min_cell_units
             separated += [cells[c][:2] for c, _, _ in grp["cells"]]
         inv = None if control_gram is None else control_gram_inverse(control_gram / len(idx))
         cols = np.array([c for c, _, _ in grp["cells"]])
-        parts = [(ti, None), (ci, control_columns)] if blocks is not None else [(idx, None)]
+        parts = [(ti, None), (ci, control_columns)] if shared else [(idx, None)]
         DY = _changes(Y, parts, [(i, b) for _, i, b in grp["cells"]])
         att_g, inf_g = did_covariates_batch(DY, D, Xc, wc, method, ps=ps, xtx_inv=inv)
         att[cols] = att_g
         inf_g *= n / len(idx)
         for j, col in enumerate(cols):  # contiguous column writes (inf is column-major)
             inf[idx, col] = inf_g[:, j]
-        if blocks is not None:
-            blocks.add(cells[cols[0]][0], cols, inf_g, len(ti))
+        if controls is not None:  # influence rows: the cohort's treated, then the controls
+            controls[:, cols] = inf_g[len(ti) :]
+            treated.setdefault(cells[cols[0]][0], []).append((cols, inf_g[: len(ti)]))
     gram = None
-    if blocks is not None:
+    if controls is not None:
         # every estimated cell (reference cells are 0, empty ones NaN) went through a group
         in_groups = sum(len(grp["cells"]) for grp in groups.values())
         if in_groups == int(np.count_nonzero(np.isfinite(att))) - n_reference:
-            gram = blocks.gram()
+            gram = block_gram(controls, treated)
     return att, inf, n_treat, n_ctrl, empty, separated, gram
 
 
-class _GramBlocks:
+def block_gram(
+    controls: np.ndarray, treated: dict[float, list[tuple[np.ndarray, np.ndarray]]]
+) -> np.ndarray:
     """``inf' inf`` of cells whose comparison units are the same for every cell (the
-    never-treated, no gaps): each cohort's treated units meet only that cohort's cells,
-    so the cross-product is the controls' full one plus a small block per cohort."""
-
-    def __init__(self, n_controls: int, n_cells: int) -> None:
-        self.controls = np.zeros((n_controls, n_cells), order="F")
-        self.treated: dict[float, list[tuple[np.ndarray, np.ndarray]]] = {}
-
-    def add(self, cohort: float, cols: np.ndarray, inf_g: np.ndarray, n_treated: int) -> None:
-        """Cells ``cols`` with influence rows (treated first, then the controls)."""
-        self.controls[:, cols] = inf_g[n_treated:]
-        self.treated.setdefault(cohort, []).append((cols, inf_g[:n_treated]))
-
-    def gram(self) -> np.ndarray:
-        out = self.controls.T @ self.controls
-        for parts in self.treated.values():
-            cols = np.concatenate([c for c, _ in parts])
-            B = np.hstack([b for _, b in parts])
-            out[np.ix_(cols, cols)] += B.T @ B
-        return out
+    never-treated of a complete panel): each cohort's treated units meet only that
+    cohort's cells, so the cross-product is the controls' full one (``controls``: their
+    influence rows, one column per cell) plus one small block per cohort (``treated``:
+    per cohort, its cells' columns and their treated influence rows)."""
+    out = controls.T @ controls
+    for parts in treated.values():
+        cols = np.concatenate([c for c, _ in parts])
+        B = np.hstack([b for _, b in parts])
+        out[np.ix_(cols, cols)] += B.T @ B
+    return out

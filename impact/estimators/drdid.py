@@ -349,16 +349,8 @@ def did_covariates_batch(
     V = ((X.T * wc) @ resid - np.outer(X.T @ wc, eta_c)) / n
     # inf = resid c1 - (wt/Wt) eta_t' + (wc/Wc) eta_c' - (scale/Wc) X minv V: the three
     # rank-few terms as one product (n x (2 + k)) @ ((2 + k) x m)
-    U = np.empty((n, 2 + X.shape[1]), order="F")
-    np.divide(wt, Wt, out=U[:, 0])
-    np.divide(wc, Wc, out=U[:, 1])
-    np.multiply((rep_ps.scale / Wc)[:, None], X, out=U[:, 2:])
+    U = np.column_stack([wt / Wt, wc / Wc, (rep_ps.scale / Wc)[:, None] * X])
     M = np.vstack([-eta_t, eta_c, -(rep_ps.minv @ V)])
     inf = np.multiply(resid, c1[:, None], order="F")  # columns copied out by the caller
-    return eta_t - eta_c, _gemm_add(U, M, inf)
-
-
-def _gemm_add(A: FloatArray, B: FloatArray, C: FloatArray) -> FloatArray:
-    """``C + A @ B`` written into the column-major ``C``."""
-    C += (B.T @ A.T).T
-    return C
+    inf += (M.T @ U.T).T
+    return eta_t - eta_c, inf

@@ -221,6 +221,8 @@ def etwfe(
         _check_outcome(yv[alive[dc.code]], y)
     lost_all: list[tuple[float, int]] = []
     boundary: list[tuple[float, int]] = []
+    # rows removed over the passes, logged once each after them
+    n_separated, n_unidentified = 0, 0
     # refit without the rows of separated cells and of cells that turn out unidentified;
     # every pass that does not finish removes at least one cell
     for _ in range(len(alive) + 1):
@@ -244,11 +246,7 @@ def etwfe(
                                                                   strict=True)})  # fmt: skip
             sep = separated & ~treated
             if sep.any():
-                log = log.with_drop(
-                    "separation_relu",
-                    "comparison rows separated by the dummies (outcome zero throughout)",
-                    int(nc[sep].sum()),
-                )
+                n_separated += int(nc[sep].sum())
                 alive[idx[sep]] = False
                 continue
             fit = poisson_irls(ybar, X, None, nc, None)
@@ -267,12 +265,19 @@ def etwfe(
         bad = np.zeros(len(idx), dtype=bool)
         for cg, ct in lost:
             bad |= (gc == cg) & (tc == ct)
-        log = log.with_drop(
-            "unidentified_cells", "rows of unidentified cohort-period cells", int(nc[bad].sum())
-        )
+        n_unidentified += int(nc[bad].sum())
         alive[idx[bad]] = False
     else:
         raise EmptySampleError("etwfe: cohort-period effects remain unidentified after refits.")
+    log = log.with_drop(
+        "separation_relu",
+        "comparison rows separated by the dummies (outcome zero throughout)",
+        n_separated,
+    ).with_drop(
+        "unidentified_cells",
+        f"rows of unidentified cohort-period cells ({len(lost_all)} cells)",
+        n_unidentified,
+    )
     if family == "poisson" and boundary:
         shown = ", ".join(f"({grid.label(a)}, {grid.label(b)})" for a, b in boundary[:5])
         warnings.warn(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.linalg as sla
 
 from impact._typing import FloatArray
 from impact.errors import ConvergenceError
@@ -72,8 +73,8 @@ def logit_fit(
         grad = X.T @ (weights * (d - p))
         H = (X * W[:, None]).T @ X
         try:
-            step = _solve_information(H, grad)
-        except (np.linalg.LinAlgError, ValueError) as exc:
+            step = sla.solve(H, grad, assume_a="pos", check_finite=False)
+        except (sla.LinAlgError, ValueError) as exc:
             raise ConvergenceError(
                 f"{label}: the information matrix is singular (a regressor has no "
                 "variation, duplicates another, or separates the outcome's two groups)."
@@ -86,15 +87,6 @@ def logit_fit(
         f"{label} did not converge in {maxiter} Newton steps; regressors may "
         "perfectly separate the outcome's two groups."
     )
-
-
-def _solve_information(H: FloatArray, grad: FloatArray) -> FloatArray:
-    """Newton step ``H^-1 grad`` for the (positive definite) information ``H``, by
-    Cholesky; raises LinAlgError when ``H`` is not numerically positive definite."""
-    L = np.linalg.cholesky(H)
-    if not np.all(np.isfinite(L)):
-        raise np.linalg.LinAlgError("information matrix is not finite")
-    return np.linalg.solve(L.T, np.linalg.solve(L, grad))
 
 
 def _deviance(eta: FloatArray, p: FloatArray, d: FloatArray, weights: FloatArray) -> float:

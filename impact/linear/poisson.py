@@ -73,9 +73,13 @@ def poisson_deviance(
     ``ylogy = y log y`` (fixed across iterations), which saves two logarithms per row.
     """
     yy = xlogy(y, y) if ylogy is None else ylogy
-    ylm = xlogy(y, mu) if eta is None else y * eta  # y log(mu); 0 where y = 0
-    d = 2.0 * (yy - ylm - (y - mu))
-    return float(d.sum() if w is None else w @ d)
+    d = xlogy(y, mu) if eta is None else y * eta  # y log(mu); 0 where y = 0
+    # y log y - y log mu - (y - mu), row by row and in place (summing the terms
+    # separately would lose digits to cancellation when counts are large)
+    np.subtract(yy, d, out=d)
+    d -= y
+    d += mu
+    return 2.0 * float(d.sum() if w is None else w @ d)
 
 
 def fe_separation(
@@ -291,24 +295,6 @@ def _working_response(
     return z
 
 
-class _IrlsDeviance:
-    """:func:`poisson_deviance` for a fixed outcome, evaluated at each IRLS iterate from
-    ``mu`` and ``eta = log(mu)``: ``y log y - y`` is computed once, and each evaluation
-    sums ``y log y - y - y eta + mu`` row by row (summing the terms separately would
-    lose digits to cancellation when counts are large)."""
-
-    def __init__(self, y: FloatArray, weights: FloatArray | None) -> None:
-        self.y = y
-        self.const = xlogy(y, y) - y
-        self.weights = weights
-
-    def __call__(self, mu: FloatArray, eta: FloatArray) -> float:
-        d = np.multiply(self.y, eta)
-        np.subtract(self.const, d, out=d)
-        d += mu
-        return 2.0 * float(d.sum() if self.weights is None else self.weights @ d)
-
-
 def poisson_irls(
     y: FloatArray,
     X: FloatArray,
@@ -330,8 +316,8 @@ def poisson_irls(
     ybar = float(np.average(y, weights=weights))
     mu = (y + ybar) / 2.0 if start is None else np.asarray(start, dtype=float)
     eta = np.log(mu)
-    deviance = _IrlsDeviance(y, weights)
-    dev_old = poisson_deviance(y, mu, weights)
+    ylogy = xlogy(y, y)
+    dev_old = poisson_deviance(y, mu, weights, ylogy=ylogy)
     keep: BoolArray | None = None
     reasons: list[str] = []
     Xk = X
@@ -373,7 +359,7 @@ def poisson_irls(
                 "Poisson IRLS diverged (fitted means overflow); check for separation or "
                 "extreme regressor values."
             )
-        dev = deviance(mu, eta)
+        dev = poisson_deviance(y, mu, weights, eta=eta, ylogy=ylogy)  # mu = exp(eta)
         change = abs(dev - dev_old) / (0.1 + abs(dev))
         if change < tol:
             # the variance needs the within regressors weighted by the final means

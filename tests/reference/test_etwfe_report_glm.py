@@ -110,3 +110,8 @@ def test_report_etwfe_poisson_patents_equals_glm_at_the_supremum():
     separated = ~in_cell & (np.asarray(fit.fittedvalues) < SEPARATED_MEAN)
     assert separated.any()
     assert res.n_obs == int(rows.sum() - separated.sum())
+    # each kind of drop is one record, whatever the number of refits (it was one per pass)
+    steps = [r.step for r in res.sample_log.records]
+    assert steps.count("unidentified_cells") == 1 and steps.count("separation_relu") == 1
+    assert res.sample_log.dropped("unidentified_cells") == int((~rows).sum())
+    assert res.sample_log.dropped("separation_relu") == int(separated.sum())

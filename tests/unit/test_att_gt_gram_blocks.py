@@ -27,11 +27,6 @@ def _panel(seed: int, n: int = 600, years: int = 8) -> pd.DataFrame:
     return pd.DataFrame({"u": unit, "t": year, "g": g, "x1": x1, "x2": x2, "y": y})
 
 
-class _NoBlocks(cells_mod._GramBlocks):
-    def gram(self):  # the reference path: the caller falls back to the full product
-        return None
-
-
 def _fit(df, **kw):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -43,8 +38,15 @@ def _fit(df, **kw):
 def test_block_gram_equals_the_full_product(monkeypatch, method, base_period):
     df = _panel(3)
     kw = dict(covariates=["x1", "x2"], method=method, base_period=base_period)
+    calls = []
+    real = cells_mod.block_gram
+    monkeypatch.setattr(cells_mod, "block_gram", lambda c, t: calls.append(1) or real(c, t))
     fast = _fit(df, **kw)
-    monkeypatch.setattr(cells_mod, "_GramBlocks", _NoBlocks)
+    # calibrated DR estimates its cells outside the groups: no blocks (the first version
+    # took them and gave SE 0)
+    assert len(calls) == (0 if method == "dr_improved" else 1)
+    # the reference path: without the blocks the full product is taken
+    monkeypatch.setattr(cells_mod, "block_gram", lambda controls, treated: None)
     ref = _fit(df, **kw)
     a, b = fast.table, ref.table
     se = a["std_error"].to_numpy()
