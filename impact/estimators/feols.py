@@ -147,9 +147,9 @@ def feols(
         DuckDB. The engine path (``"duckdb"``, or an
         :class:`~impact.engine.DuckDBEngine` with your connection and memory limit)
         absorbs one large fixed effect plus small ones exactly in two passes (SCALE.md
-        §2.3a), or two fixed effects of any size by alternating projections (engine passes
-        to ``fixef_tol``), computes iid, HC1 and one- or multi-way CRV1, and never brings the rows
-        to Python: the result reports its passes and collected bytes (``engine_use``)
+        §2.3a), or any number of large ones by alternating projections (engine passes
+        to ``fixef_tol``), computes iid, HC1 and one- or multi-way CRV1, and never brings
+        the rows to Python: the result reports its passes and collected bytes (``engine_use``)
         and has no residuals, fitted values or fixed effects. Numeric regressors, their
         transforms and products, and ``C()``/``i()`` terms; CRV3 needs the in-memory
         path. ``"pandas"`` runs the engine algorithm on a frame (checks).

@@ -129,7 +129,7 @@ def engine_result_fields(
         "collinear": tuple(dropped),
         "vcov_psd_fixed": vres.psd_fixed,
         "sample_log": sample.log,
-        "demean_strategy": "schur (engine)",
+        "demean_strategy": f"{fit.strategy} (engine)",
         "_parsed": parsed,
         "_row_index": None,
         "_y": None,

@@ -52,6 +52,9 @@ class EngineFit:
         The rows with the score columns (``_impact_s0..``), for cluster sums.
     meat_hetero : ndarray
         ``S'S`` of the row scores.
+    strategy : {"schur", "map"}
+        How the fixed effects were projected out (exact two-pass fit, or alternating
+        projections).
     """
 
     beta: FloatArray
@@ -68,6 +71,7 @@ class EngineFit:
     #: tables the fit kept in the engine (``scored`` reads them): release them once the
     #: caller has materialised what it needs from ``scored``
     tables: tuple[Any, ...] = ()
+    strategy: str = "schur"
 
 
 def gram_from(out: pd.DataFrame, names: Sequence[str], prefix: str) -> FloatArray:

@@ -1,17 +1,15 @@
-"""Two large fixed effects inside a query engine: alternating projections as engine passes.
+"""Large fixed effects inside a query engine: alternating projections as engine passes.
 
-When the second dimension has too many levels to be absorbed as dummies (firm + worker,
-firm + region x year with thousands of cells), the outcome and regressors are demeaned by
-the method of alternating projections, as in memory (:mod:`impact.linear.demean`): each
-projection is one statement that computes the group means of the current columns, joins
-them back and subtracts them, kept by the engine
+When the dimensions beside the largest have too many levels to be absorbed as dummies
+(firm + worker, firm + region x year with thousands of cells), the outcome and
+regressors are demeaned by the method of alternating projections, as in memory
+(:mod:`impact.linear.demean`): each projection is one statement that computes the group
+means of the current columns, joins them back and subtracts them, kept by the engine
 (:meth:`~impact.engine.base.Engine.materialize`); pairs of sweeps are accelerated by
 Irons and Tuck's step, whose inner products are one sum. The driver receives only sums.
 
-The rank of the two dimensions' dummies (levels less the connected components of their
-bipartite graph, as in memory) is computed from the distinct pairs (a firm's first level
-of the smaller dimension, another level it meets): a table the size of the smaller
-dimension's links, not of the rows.
+Any number of dimensions is swept in turn; the rank of their dummies (the degrees of
+freedom) comes from :mod:`impact.linear.engine_rank`.
 """
 
 from __future__ import annotations
@@ -20,8 +18,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
-from scipy.sparse.csgraph import connected_components
 
 from impact.engine.base import Engine
 from impact.errors import ConvergenceError
@@ -36,32 +32,12 @@ from impact.linear.engine_fit import (
 )
 from impact.linear.engine_sample import INTERNAL, EngineSample
 
-__all__ = ["MAP_MAXITER", "engine_map_fit", "two_way_rank"]
+__all__ = ["MAP_MAXITER", "engine_map_fit"]
 
 #: Largest number of sweeps (as the in-memory demeaning's default).
 MAP_MAXITER = 100_000
 _A, _B, _C, _G, _GW = (f"{INTERNAL}m{s}" for s in ("a", "b", "c", "g", "w"))
 _DIFF, _OVER = f"{INTERNAL}md", f"{INTERNAL}mo"
-_CODE, _FIRST = f"{INTERNAL}kc", f"{INTERNAL}kf"
-
-
-def two_way_rank(engine: Engine, src: Any, fixef: Sequence[tuple[str, ...]]) -> int:
-    """Identified coefficients of two fixed-effect dimensions: their levels less the
-    connected components of the graph linking levels that share rows (one pass for the
-    smaller dimension's levels, one for the pairs)."""
-    levels = [engine.count(engine.group_relation(src, f, {}, count=None)) for f in fixef]
-    big, small = (0, 1) if levels[0] >= levels[1] else (1, 0)
-    table = engine.group_sums(src, fixef[small], {}, count=None)
-    table[_CODE] = np.arange(len(table), dtype=float)
-    coded = engine.join_small(src, table, fixef[small])
-    first = engine.group_min(coded, fixef[big], _CODE, _FIRST)
-    pairs = engine.group_sums(engine.join_groups(coded, first, fixef[big]), [_FIRST, _CODE], {},
-                              count=None)  # fmt: skip
-    a, b = pairs[_FIRST].to_numpy(int), pairs[_CODE].to_numpy(int)
-    n = len(table)
-    graph = sp.coo_matrix((np.ones(len(a)), (a, b)), shape=(n, n)).tocsr()
-    n_comp, _ = connected_components(graph, directed=False)
-    return levels[0] + levels[1] - n_comp
 
 
 def _sweep(
@@ -196,5 +172,5 @@ def engine_map_fit(
     return EngineFit(
         beta=beta, bread=bread, keep=keep, reasons=reasons, fe_levels=fe_levels,
         fe_rank=fe_rank, ssr=ssr, tss=float(tss[0]), tss_within=float(G[0, 0]),
-        scored=scored, meat_hetero=meat, tables=(rows,),
+        scored=scored, meat_hetero=meat, tables=(rows,), strategy="map",
     )  # fmt: skip

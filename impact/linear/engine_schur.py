@@ -39,7 +39,8 @@ from impact.linear.engine_fit import (
     singular,
     solve_within,
 )
-from impact.linear.engine_map import MAP_MAXITER, engine_map_fit, two_way_rank
+from impact.linear.engine_map import MAP_MAXITER, engine_map_fit
+from impact.linear.engine_rank import engine_fixef_rank
 from impact.linear.engine_sample import INTERNAL, LONG_EXPRESSION, EngineSample
 from impact.linear.schur import solve_psd
 
@@ -76,8 +77,9 @@ class FixedEffectLayout:
     tables : dict of int to DataFrame
         Each small dimension's levels (sorted).
     strategy : {"schur", "map"}
-        ``"map"``: two dimensions too large for dummies, demeaned by alternating
-        projections (then ``small`` and ``tables`` are empty).
+        ``"map"``: the dimensions beside the largest have too many levels for dummies,
+        all are demeaned by alternating projections (then ``small`` and ``tables`` are
+        empty).
     rank : int
         Identified fixed-effect coefficients (``"map"``; the Schur fit finds its own).
     """
@@ -97,7 +99,8 @@ def fe_layout(engine: Engine, src: Any, fixef: Sequence[tuple[str, ...]]) -> Fix
     Raises
     ------
     InvalidOptionError
-        No fixed effect, or the small dimensions have too many levels together.
+        No fixed effect, or the exact rank of large fixed effects would collect too much
+        (:func:`~impact.linear.engine_rank.engine_fixef_rank`).
     """
     if not fixef:
         raise InvalidOptionError(
@@ -109,15 +112,8 @@ def fe_layout(engine: Engine, src: Any, fixef: Sequence[tuple[str, ...]]) -> Fix
     small = tuple(q for q in range(len(fixef)) if q != big)
     n_dummies = sum(levels[q] - 1 for q in small)
     if n_dummies > MAX_SMALL_LEVELS:
-        if len(fixef) == 2:
-            return FixedEffectLayout(levels, big, (), {}, "map", two_way_rank(engine, src, fixef))
-        raise InvalidOptionError(
-            f"the engine path absorbs one large fixed effect and small ones as dummies (at most "
-            f"{MAX_SMALL_LEVELS} levels together), or two fixed effects of any size by "
-            f"alternating projections; {', '.join('^'.join(fixef[q]) for q in small)} have "
-            f"{n_dummies + len(small)} levels beside {'^'.join(fixef[big])}. Fit an in-memory "
-            "pandas frame, or absorb fewer or coarser fixed effects."
-        )
+        rank = engine_fixef_rank(engine, src, fixef, levels)
+        return FixedEffectLayout(levels, big, (), {}, "map", rank)
     tables = {q: engine.group_sums(src, fixef[q], {}, count=None) for q in small}
     return FixedEffectLayout(levels, big, small, tables)
 
@@ -159,13 +155,13 @@ def engine_twfe(
         Least squares of minimum norm, no collinearity test and no bread (the separation
         check's regressions, as in memory).
     fixef_tol, fixef_maxiter : float, int
-        Convergence of the alternating projections (a ``"map"`` layout: two fixed effects
+        Convergence of the alternating projections (a ``"map"`` layout: fixed effects
         too large for dummies; :func:`~impact.linear.engine_map.engine_map_fit`).
 
     Raises
     ------
     InvalidOptionError
-        No fixed effect, or more than one large one (the small ones have too many levels).
+        No fixed effect.
     EmptySampleError
         Every regressor is collinear with the fixed effects.
     """

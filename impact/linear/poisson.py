@@ -271,9 +271,10 @@ def _schur_step(
 
 def _scaled_condition(G: FloatArray) -> float:
     """Condition number of the Gram ``G`` scaled to a unit diagonal (inf if singular)."""
-    d = np.sqrt(np.diag(G))
-    if not np.all(d > 0):
+    diag = np.diag(G)
+    if not np.all(diag > 0):  # a column the fixed effects absorb (rounding may give < 0)
         return float("inf")
+    d = np.sqrt(diag)
     ev = np.linalg.eigvalsh(G / np.outer(d, d))
     return float(ev[-1] / ev[0]) if ev[0] > 0 else float("inf")
 

@@ -149,17 +149,20 @@ def test_text_ids_row_order_and_parquet_under_a_memory_limit(tmp_path):
     assert got.engine_use.bytes_collected < 8 * len(df)  # less than one column of the rows
 
 
+@pytest.mark.parametrize("fixef", ["firm + worker", "firm + worker + spell"])
 @pytest.mark.parametrize("engine", ["pandas", "duckdb"])
-def test_two_large_fixed_effects(engine):
-    """Firms and workers, too many for dummies: every IRLS step (and the ReLU check, with
-    its uneven weights) by alternating projections in the engine."""
+def test_two_large_fixed_effects(engine, fixef):
+    """Firms and workers (and a third dimension), too many for dummies: every IRLS step
+    (and the ReLU check, with its uneven weights) by alternating projections in the
+    engine."""
     rng = np.random.default_rng(7)
     df = pd.DataFrame({"firm": rng.integers(0, 500, 4000), "worker": rng.integers(0, 400, 4000)})
     df = df.drop_duplicates(["firm", "worker"]).reset_index(drop=True)
     df["x1"] = rng.normal(size=len(df))
     df["cnt"] = rng.poisson(np.exp(0.3 * df["x1"] + rng.normal(size=500)[df["firm"]]))
     df["sep"] = np.where((df["cnt"] == 0) & (df.index % 9 == 0), 1.0, 0.0)
-    fml = "cnt ~ x1 + sep | firm + worker"
+    df["spell"] = df.index % 6
+    fml = f"cnt ~ x1 + sep | {fixef}"
     want = _fit(fml, df, vcov={"cluster": "firm"}, fixef_tol=1e-13)
     got = _fit(fml, df, vcov={"cluster": "firm"}, engine=engine)
     assert {r.step for r in got.sample_log.records} >= {"separation_relu"}
