@@ -20,7 +20,9 @@ __all__ = [
     "ColumnNotFoundError",
     "ColumnTypeError",
     "ConvergenceError",
+    "DisclosureError",
     "DuplicateRowsError",
+    "EmptyCellWarning",
     "EmptySampleError",
     "EngineError",
     "EngineMemoryError",
@@ -35,12 +37,15 @@ __all__ = [
     "MissingIdError",
     "MultipleMinimaWarning",
     "NegativeOutcomeError",
+    "NonAbsorbingTreatmentError",
     "NonPSDWarning",
     "NonPositiveInputError",
     "OutputPathError",
     "RepeatedColumnError",
     "SampleDropWarning",
+    "SeparationWarning",
     "SpecError",
+    "UnbalancedPanelError",
     "close_matches_hint",
     "rerun_quietly",
 ]
@@ -149,6 +154,10 @@ class DisclosureError(ImpactError):
     """The report's estimates would rest on fewer firms than the disclosure threshold."""
 
 
+class NonAbsorbingTreatmentError(ImpactError):
+    """A unit leaves treatment, but the estimator assumes staggered (absorbing) adoption."""
+
+
 class OutputPathError(ImpactError):
     """An output would be written outside the output folder (a name or a symbolic link)."""
 
@@ -176,6 +185,10 @@ class MultipleMinimaWarning(ImpactWarning):
 class SeparationWarning(ImpactWarning):
     """A logit's fitted probabilities are numerically 0 or 1: a regressor (nearly) separates
     the outcome, so its coefficient is not finite and its standard error meaningless."""
+
+
+class EmptyCellWarning(ImpactWarning):
+    """Some ATT(g,t) cells have too few treated or control units and are NaN."""
 
 
 class NonPSDWarning(ImpactWarning):

@@ -8,7 +8,7 @@ import pandas as pd
 from impact.data.columns import check_columns
 from impact.data.keys import show
 from impact.data.panel import Panel
-from impact.errors import ColumnTypeError, ImpactError, MissingIdError
+from impact.errors import ColumnTypeError, ImpactError, MissingIdError, NonAbsorbingTreatmentError
 
 __all__ = [
     "NonAbsorbingTreatmentError",
@@ -18,10 +18,6 @@ __all__ = [
     "period_label",
     "zero_one",
 ]
-
-
-class NonAbsorbingTreatmentError(ImpactError):
-    """A unit leaves treatment, but the estimator assumes staggered (absorbing) adoption."""
 
 
 def normalize_cohorts(

@@ -14,7 +14,13 @@ from impact.design.staggered import staggered_design
 from impact.design.wide import wide_arrays
 from impact.engine.base import Engine
 from impact.engine.choose import choose_engine
-from impact.errors import ImpactError, ImpactWarning, InvalidOptionError, SeparationWarning
+from impact.errors import (
+    EmptyCellWarning,
+    ImpactError,
+    ImpactWarning,
+    InvalidOptionError,
+    SeparationWarning,
+)
 from impact.estimators.att_gt_cells import estimate_cells, gt_cells
 from impact.estimators.att_gt_engine import att_gt_in_engine
 from impact.estimators.att_gt_rcs import estimate_rcs
@@ -24,10 +30,6 @@ from impact.options import check_alpha, check_choice, check_seed, whole_number
 from impact.results.att_gt import ATTgtResult
 
 __all__ = ["EmptyCellWarning", "att_gt"]
-
-
-class EmptyCellWarning(ImpactWarning):
-    """Some ATT(g,t) cells have too few treated or control units and are NaN."""
 
 
 def _warn_empty(empty: list, min_cell_units: int, grid) -> None:

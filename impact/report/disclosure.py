@@ -132,8 +132,12 @@ def check_treated_firms(data: pd.DataFrame, spec: object, cohort: str) -> None:
 def treated_firms_by_event_time(
     data: pd.DataFrame, unit: str, time: str, cohort: str, event_times: list[int]
 ) -> dict[int, int]:
-    """How many member firms an event-time estimate rests on: the firms of the cohorts
-    observed at that event time (``g + e`` within the observed periods)."""
-    g = _member_cohorts(data, unit, time, cohort).to_numpy(dtype=float)
-    periods = pd.to_numeric(data[time], errors="coerce").dropna().unique()
-    return {e: int(np.isin(g + e, periods).sum()) for e in event_times}
+    """How many member firms an event-time estimate rests on: the member firms with a row
+    in period ``g + e`` (a firm that left the panel before it counts no more)."""
+    g = _member_cohorts(data, unit, time, cohort)
+    units = data[unit].to_numpy()
+    t = pd.to_numeric(data[time], errors="coerce").to_numpy(dtype=float)
+    e = t - g.reindex(units).to_numpy(dtype=float)
+    seen = pd.DataFrame({"u": units, "e": e})[np.isfinite(e)].drop_duplicates()
+    counts = seen["e"].value_counts()
+    return {k: int(counts.get(float(k), 0)) for k in event_times}

@@ -98,7 +98,7 @@ def _dynamic_display(ev: Evaluation, frame: pd.DataFrame) -> pd.DataFrame:
 
 def _disclose(ev: Evaluation, frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     """Event times resting on fewer than ``disclosure_min_firms`` member firms (the
-    cohorts observed at that event time) suppressed for every estimator."""
+    firms with a row at that event time) suppressed for every estimator."""
     k = ev.spec.disclosure_min_firms
     if k <= 1 or frame.empty:
         return frame, 0

@@ -165,11 +165,9 @@ def test_event_times_resting_on_few_member_firms_are_suppressed(s4_panel):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         tab = impact.evaluate(df, spec).tables["dynamic"]
-    # counted here: member firms of the cohorts observed at each event time
-    g = df.groupby("firm_id")["join_year"].first().dropna()
-    years = set(df["year"].unique())
-    g = g[g <= max(years)]
-    n = {e: int(sum((v + e) in years for v in g)) for e in range(-5, 6)}
+    # counted here: member firms (joining within the panel) with a row at each event time
+    m = df[df["join_year"].notna() & (df["join_year"] <= df["year"].max())]
+    n = {e: m.loc[m["year"] - m["join_year"] == e, "firm_id"].nunique() for e in range(-5, 6)}
     small = {e for e, c in n.items() if 1 <= c < k}
     assert small, "the panel must have an event time resting on few firms"
     frame = tab.frame
@@ -196,3 +194,16 @@ def test_a_split_with_an_empty_subgroup_is_left_out_with_a_note(s4_panel):
     assert not founders
     assert "founder" not in set(tab.frame["dimension"])
     assert "the founder split is not estimated" in tab.note
+
+
+def test_event_time_counts_only_firms_observed_then():
+    """A member that left the panel does not count at event times after its exit (the
+    count decides suppression: counting it would publish an estimate on too few firms)."""
+    from impact.report.disclosure import treated_firms_by_event_time
+
+    years = list(range(2000, 2006))
+    rows = [("a", y, 2003.0) for y in years] + [("b", y, 2003.0) for y in years if y <= 2003]
+    rows += [("c", y, float("nan")) for y in years] + [("d", y, 2009.0) for y in years]
+    data = pd.DataFrame(rows, columns=["firm", "year", "g"])
+    n = treated_firms_by_event_time(data, "firm", "year", "g", [-3, -1, 0, 1, 2, 5])
+    assert n == {-3: 2, -1: 2, 0: 2, 1: 1, 2: 1, 5: 0}
