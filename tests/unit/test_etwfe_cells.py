@@ -1,6 +1,6 @@
 """ETWFE fitted on (cohort, period[, category]) cells (speed issue): the cell sums and the
 cell-held scores equal their row forms, and the fit equals least squares on the row design
-(statsmodels, independent of our code) with its clustered and iid variances."""
+(statsmodels, independent of our code) with its clustered, iid and HC1 variances."""
 
 from __future__ import annotations
 
@@ -103,8 +103,9 @@ def _row_design(df: pd.DataFrame, res) -> pd.DataFrame:
 
 @pytest.mark.parametrize("control", ["notyet", "never"])
 def test_linear_etwfe_equals_row_least_squares(control):
-    """Cell coefficients and their clustered (region) and iid SEs equal statsmodels' OLS
-    on the row design (cluster: G/(G-1) (N-1)/(N-K), as fixest)."""
+    """Cell coefficients and their clustered (region), iid and hetero SEs equal
+    statsmodels' OLS on the row design (cluster: G/(G-1) (N-1)/(N-K), as fixest; hetero:
+    HC1)."""
     sm = pytest.importorskip("statsmodels.api")
     df = _panel(2)
     kw = dict(y="y", unit="unit", time="year", cohort="cohort", family="linear")
@@ -122,6 +123,9 @@ def test_linear_etwfe_equals_row_least_squares(control):
     iid = impact.etwfe(df, vcov="iid", **kw)
     se = np.sqrt(np.diag(iid.vcov))[[list(iid.coef.index).index(c) for c in cells]]
     assert_close(se, ols.fit().bse[cells].to_numpy(), rtol=RTOL_CLOSED_FORM)
+    hetero = impact.etwfe(df, vcov="hetero", **kw)  # cell-held scores' meat: N / (N - K)
+    se = np.sqrt(np.diag(hetero.vcov))[[list(hetero.coef.index).index(c) for c in cells]]
+    assert_close(se, ols.fit(cov_type="HC1").bse[cells].to_numpy(), rtol=RTOL_CLOSED_FORM)
 
 
 def test_poisson_etwfe_keeps_a_treated_cell_of_zeros_at_the_boundary():
