@@ -96,8 +96,28 @@ def read_latex_row(row: str) -> list[str]:
     return cells
 
 
-def latex_rows(text: str) -> list[list[str]]:
+def _latex_parts(text: str) -> tuple[list[str], str | None]:
+    """The tabular's lines and the note (None without one) of a table fragment: a bare
+    tabular, or one inside ``threeparttable`` with a ``tablenotes`` note."""
     lines = text.rstrip("\n").split("\n")
+    if lines[0] != r"\begin{threeparttable}":
+        return lines, None
+    end = lines.index(r"\end{tabular}")
+    notes = lines[end + 1 :]
+    assert notes[:2] == [r"\begin{tablenotes}[flushleft]", r"\footnotesize"], notes
+    assert notes[-2:] == [r"\end{tablenotes}", r"\end{threeparttable}"], notes
+    assert len(notes) == 5 and notes[2].startswith(r"\item "), notes
+    return lines[1 : end + 1], notes[2][len(r"\item ") :]
+
+
+def latex_rows(text: str) -> list[list[str]]:
+    lines, _ = _latex_parts(text)
     frame = {r"\toprule", r"\midrule", r"\bottomrule", r"\end{tabular}"}
     assert lines[0].startswith(r"\begin{tabular}{") and lines[-1] == r"\end{tabular}"
     return [read_latex_row(line) for line in lines[1:] if line not in frame]
+
+
+def latex_note(text: str) -> str | None:
+    """The note of a table fragment read back as text (None without one)."""
+    _, note = _latex_parts(text)
+    return None if note is None else " & ".join(read_latex_row(note + r" \\"))

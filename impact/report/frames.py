@@ -7,7 +7,7 @@ import pandas as pd
 from impact.errors import InvalidOptionError
 from impact.report.escape import html_escape, latex_escape, markdown_escape, markdown_paragraph
 
-__all__ = ["counts_frame", "format_frame", "render_frame"]
+__all__ = ["counts_frame", "format_frame", "latex_note", "render_frame"]
 
 
 def counts_frame(rows: list[dict], counts: tuple[str, ...] = ()) -> pd.DataFrame:
@@ -32,6 +32,18 @@ def format_frame(df: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
         else:
             out[col] = s.astype(str)
     return out
+
+
+def latex_note(tabular: str, note: str) -> str:
+    """A LaTeX table fragment with its note set under it, as wide as the table
+    (``threeparttable``; the fragment needs ``booktabs`` and ``threeparttable``)."""
+    text = latex_escape(note).strip()
+    if not text:
+        return tabular
+    return (
+        "\\begin{threeparttable}\n" + tabular + "\\begin{tablenotes}[flushleft]\n"
+        "\\footnotesize\n\\item " + text + "\n\\end{tablenotes}\n\\end{threeparttable}\n"
+    )
 
 
 def render_frame(df: pd.DataFrame, format: str, note: str = "") -> str:

@@ -9,9 +9,9 @@ from typing import Any
 import pandas as pd
 
 from impact.report.disclosure import SUPPRESSED
-from impact.report.escape import markdown_escape, markdown_paragraph
+from impact.report.escape import html_escape, markdown_escape, markdown_paragraph
 from impact.report.etable import etable
-from impact.report.frames import format_frame, render_frame
+from impact.report.frames import format_frame, latex_note, render_frame
 from impact.report.labels import PRETREND_FLAG_NOTE, display_frame, flag_pretrends
 
 __all__ = ["Table", "is_truth_column"]
@@ -64,7 +64,7 @@ class Table:
             note = self.note + (PRETREND_FLAG_NOTE if flagged else "")
             return {
                 ".md": heading + render_frame(shown, "markdown", note),
-                ".tex": render_frame(shown, "latex"),
+                ".tex": latex_note(render_frame(shown, "latex"), note),
                 ".html": render_frame(shown, "html", note),
                 ".csv": self.frame.to_csv(index=False, lineterminator="\n", float_format="%.10g"),
             }
@@ -73,8 +73,8 @@ class Table:
             ".md": heading
             + etable(models, format="markdown", labels=self.labels)
             + f"\n{markdown_paragraph(self.note)}\n",
-            ".tex": etable(models, format="latex", labels=self.labels),
-            ".html": etable(models, format="html", labels=self.labels),
+            ".tex": latex_note(etable(models, format="latex", labels=self.labels), self.note),
+            ".html": etable(models, format="html", labels=self.labels) + _html_note(self.note),
             ".csv": etable(models, labels=self.labels).to_csv(lineterminator="\n"),
         }
 
@@ -91,3 +91,8 @@ class Table:
             return frame.drop(columns=gone)
 
         return dataclasses.replace(self, frame=drop(self.frame), display=drop(self.display))
+
+
+def _html_note(note: str) -> str:
+    """A model table's note under its HTML table (a frame table's is in its footer)."""
+    return f'<p class="note">{html_escape(note)}</p>\n' if note else ""

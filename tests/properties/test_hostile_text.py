@@ -23,7 +23,15 @@ from impact.report.table import Table
 from impact.results.protocol import ModelInfo, ResultProtocol, tidy_frame
 
 pytest.importorskip("markdown_it")
-from markup_readers import BREAKS, latex_rows, read_html, read_latex_row, read_markdown, squash
+from markup_readers import (
+    BREAKS,
+    latex_note,
+    latex_rows,
+    read_html,
+    read_latex_row,
+    read_markdown,
+    squash,
+)
 
 #: Pieces a hostile author would try in each format, mixed with arbitrary text.
 ATTACKS = [
@@ -70,6 +78,7 @@ def test_report_tables_show_hostile_text_as_text(title, note, names, cells):
 
     rows = latex_rows(out[".tex"])
     assert rows == [[BREAKS.sub(" ", c) for c in row] for row in want_rows]
+    assert latex_note(out[".tex"]) == (BREAKS.sub(" ", note).strip() or None)
 
 
 class _Model(ResultProtocol):
@@ -125,6 +134,21 @@ def test_etable_shows_hostile_names_and_labels_as_text(depvar, terms, fe, cluste
     rows = [read_latex_row(ln.replace(r"$^{***}$", "***")) for ln in body]
     assert rows[1][:2] == ["Dependent variable", BREAKS.sub(" ", depvar)]
     assert rows[2] == [BREAKS.sub(" ", shown[0]), "0.500***"]
+
+
+@HOSTILE_SETTINGS
+@given(note=TEXT)
+def test_model_tables_carry_their_note_in_latex_and_html(note):
+    out = Table("t", "T", (_model("y", ["a"], "firm", "firm"),), note, {}).render()
+    want = BREAKS.sub(" ", note).strip() or None
+    assert latex_note(out[".tex"]) == want
+    rows = [read_latex_row(ln.replace(r"$^{***}$", "***"))
+            for ln in out[".tex"].split("\n") if ln.endswith(r" \\")]  # fmt: skip
+    assert rows[2] == ["a", "0.500***"]
+    html = read_html(out[".html"])
+    assert set(html.tags) <= {"table", "thead", "tbody", "tfoot", "tr", "th", "td", "p"}
+    notes = [t for tag, t in html.texts if tag == "p"]
+    assert notes == ([note] if note else [])
 
 
 @HOSTILE_SETTINGS
