@@ -124,7 +124,8 @@ def draw_rollout(
     ax.set_ylabel("firms observed")
     title_a = "(a) Firms by treatment status"
     if small_a.to_numpy().any():
-        title_a += f" (groups of fewer than {min_firms} firms not drawn: disclosure control)"
+        # on its own line: one line ran past the figure's edge
+        title_a += f"\n(groups of fewer than {min_firms} firms not drawn: disclosure control)"
     ax.set_title(title_a, loc="left", fontsize=10)
     ax.set_ylim(0, bottom.max() * 1.05 if bottom.size else 1)
     j = joining.reindex(counts.index, fill_value=0)

@@ -207,3 +207,26 @@ def test_event_time_counts_only_firms_observed_then():
     data = pd.DataFrame(rows, columns=["firm", "year", "g"])
     n = treated_firms_by_event_time(data, "firm", "year", "g", [-3, -1, 0, 1, 2, 5])
     assert n == {-3: 2, -1: 2, 0: 2, 1: 1, 2: 1, 5: 0}
+
+
+def test_rollout_titles_stay_inside_the_figure():
+    """The disclosure and late-joiner remarks make the panel titles long: every text of
+    the figure lies within its edges (a one-line title ran past the right edge)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from impact.report.figure_cohorts import STATUS, draw_rollout
+
+    years = pd.Index(np.arange(2000, 2016), name="year")
+    counts = pd.DataFrame({label: [3, 40, 400, 800][j] for j, (label, _) in enumerate(STATUS)},
+                          index=years)  # fmt: skip
+    joining = pd.Series(np.where(np.arange(16) % 3 == 0, 4, 25), index=years)
+    fig = draw_rollout(counts, joining, n_after=7, min_firms=K)
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    box = fig.bbox
+    for ax in fig.axes:
+        for text in (ax.title, ax._left_title, ax._right_title):
+            if text.get_text():
+                e = text.get_window_extent(renderer)
+                assert box.x0 <= e.x0 and e.x1 <= box.x1 and e.y1 <= box.y1, text.get_text()
