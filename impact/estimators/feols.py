@@ -210,6 +210,12 @@ def feols(
         )  # fmt: skip
     chosen = choose_engine(data, engine)
     if chosen is not None:
+        if demean_strategy != "auto":  # was ignored: the engine picks its own strategy
+            raise InvalidOptionError(
+                f"demean_strategy={demean_strategy!r} applies to in-memory fits; the engine "
+                "path picks its own (exact two-pass fit, or alternating projections for large "
+                "fixed effects): leave it at 'auto'."
+            )
         with chosen.scope():  # the fit's tables and views are dropped once it returns
             return feols_in_engine(
                 chosen, data, formula, parsed, request, weights=weights, ssc=ssc,

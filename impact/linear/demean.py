@@ -33,6 +33,7 @@ __all__ = [
     "demean",
     "fixef_coefficients",
     "pick_strategy",
+    "schur_fits",
 ]
 
 #: Convergence tolerance of the iterative strategy, relative to each column's scale.
@@ -146,9 +147,15 @@ def pick_strategy(fe: FixedEffects, strategy: DemeanStrategy) -> str:
         return "oneway"
     if strategy != "auto":
         return strategy
-    big = int(np.argmax(fe.n_levels))
-    small = sum(n for q, n in enumerate(fe.n_levels) if q != big)
-    return "schur" if small <= SCHUR_MAX_SMALL_LEVELS else "map"
+    return "schur" if schur_fits(fe.n_levels) else "map"
+
+
+def schur_fits(n_levels: tuple[int, ...] | list[int]) -> bool:
+    """Whether the exact strategy takes dimensions of these level counts: all but the
+    largest (the first of equal ones) have at most :data:`SCHUR_MAX_SMALL_LEVELS` levels
+    together. The engine path's rank count follows the same rule."""
+    big = int(np.argmax(n_levels))
+    return sum(n for q, n in enumerate(n_levels) if q != big) <= SCHUR_MAX_SMALL_LEVELS
 
 
 def demean(

@@ -32,8 +32,9 @@ from scipy.sparse.csgraph import connected_components
 from impact._typing import IntArray
 from impact.engine.base import Engine
 from impact.errors import InvalidOptionError
-from impact.linear.demean import SCHUR_MAX_SMALL_LEVELS
+from impact.linear.demean import schur_fits
 from impact.linear.engine_sample import INTERNAL
+from impact.linear.fixed_effects import convention_rank
 
 __all__ = ["MAX_RANK_LINKS", "engine_fixef_rank", "tuple_rank"]
 
@@ -73,7 +74,7 @@ def tuple_rank(levels: IntArray, first: IntArray, other: IntArray) -> int:
     rows = np.flatnonzero(rep[comp] != np.arange(n_tuples))
     if len(rows) == 0:
         return 0
-    width = int(offsets[-1] + levels[:, -1].max() + 1)
+    width = int((levels.max(axis=0) + 1).sum())
     r = np.arange(len(rows))
     ind = sp.coo_matrix(
         (np.r_[np.ones(rows.size * n_small), -np.ones(rows.size * n_small)],
@@ -89,18 +90,18 @@ def engine_fixef_rank(
     engine: Engine, src: Any, fixef: Sequence[tuple[str, ...]], levels: Sequence[int]
 ) -> int:
     """Identified coefficients of ``fixef``'s dummies on ``src``'s rows, as the in-memory
-    fit counts them (module notes): exact for two dimensions and for small dimensions
-    with at most ``SCHUR_MAX_SMALL_LEVELS`` levels together, fixest's convention beyond.
+    fit counts them (module notes): exact for two dimensions and when
+    :func:`~impact.linear.demean.schur_fits`, fixest's convention beyond.
 
     Raises
     ------
     InvalidOptionError
         The exact count would collect more than :data:`MAX_RANK_LINKS` tuples or links.
     """
+    if len(fixef) > 2 and not schur_fits(list(levels)):  # memory's alternating projections
+        return convention_rank(list(levels))
     big = int(np.argmax(levels))
     small = [q for q in range(len(fixef)) if q != big]
-    if len(fixef) > 2 and sum(levels[q] for q in small) > SCHUR_MAX_SMALL_LEVELS:
-        return int(sum(levels)) - (len(fixef) - 1)
     keys = list(dict.fromkeys(k for q in small for k in fixef[q]))
     bounded = len(fixef) > 2  # two dimensions: the smaller one's levels (as before)
     if bounded:

@@ -17,6 +17,7 @@ from impact.data.panel import compact_codes
 __all__ = [
     "FixedEffects",
     "build_fixed_effects",
+    "convention_rank",
     "count_fixef_rank",
     "find_singletons",
     "is_nested",
@@ -180,4 +181,10 @@ def count_fixef_rank(fe: FixedEffects) -> int:
         graph = sp.coo_matrix((np.ones(len(a)), (a, b + n1)), shape=(n1 + n2, n1 + n2)).tocsr()
         n_comp, _ = connected_components(graph, directed=False)
         return n1 + n2 - n_comp
-    return sum(fe.n_levels) - (fe.n_dims - 1)
+    return convention_rank(fe.n_levels)
+
+
+def convention_rank(n_levels: tuple[int, ...] | list[int]) -> int:
+    """fixest's count of identified fixed-effect coefficients for three or more
+    dimensions: every dimension after the first loses one level."""
+    return int(sum(n_levels)) - (len(n_levels) - 1)

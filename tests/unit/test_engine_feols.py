@@ -295,6 +295,8 @@ def test_bad_input_gives_typed_errors(tmp_path):
         impact.feols("y ~ x1 | firm + year", df.assign(w=-df["w"]), weights="w", engine="duckdb")
     with pytest.raises(InvalidOptionError, match="reserves"):
         impact.feols("y ~ x1 | firm + year", df.assign(_impact_z0=1.0), engine="duckdb")
+    with pytest.raises(InvalidOptionError, match="demean_strategy"):
+        impact.feols("y ~ x1 | firm + year", df, demean_strategy="map", engine="duckdb")
     with pytest.raises(InvalidOptionError, match="engine must be"):
         impact.feols("y ~ x1 | firm + year", df, engine="spark")
     fit = _fit("y ~ x1 | firm + year", df, engine="duckdb")
