@@ -57,6 +57,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--spec", default=None, help="report spec (TOML); default: replication/config.toml"
     )
     rep.add_argument("--seed", type=int, default=None, help="random seed (overrides the spec)")
+    rep.add_argument(
+        "--engine", choices=("numpy", "duckdb"), default=None,
+        help="where a Parquet panel is held: duckdb (default for Parquet: the estimators with an "
+        "engine path run there) or numpy (read into memory)",
+    )  # fmt: skip
     rep.add_argument("--quiet", action="store_true", help="no progress lines")
     rep.add_argument(
         "--workers", type=int, default=2, help="processes (2: production tables alongside)"
@@ -131,6 +136,7 @@ def _run(args: argparse.Namespace) -> int:
         seed=args.seed,
         progress=not args.quiet,
         workers=args.workers,
+        engine=args.engine,
     )
     print(f"wrote {len(paths)} files to {args.out} (open {args.out}/report.html)")
     return 0

@@ -16,6 +16,8 @@ A count of zero is not disclosive and stays.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -23,12 +25,14 @@ from impact.errors import DisclosureError
 
 __all__ = [
     "SUPPRESSED",
+    "check_engine_treated_firms",
     "check_treated_firms",
     "disclosure_note",
     "small_counts",
     "suppress_counts",
     "suppress_rows",
     "treated_firms_by_event_time",
+    "treated_firms_from_cells",
 ]
 
 #: Numeric columns that identify a row rather than report a statistic: kept.
@@ -115,11 +119,34 @@ def check_treated_firms(data: pd.DataFrame, spec: object, cohort: str) -> None:
     """Refuse a report whose effect estimates would all rest on fewer than the spec's
     ``disclosure_min_firms`` member firms (every effect table and figure would have to
     be suppressed): a :class:`~impact.errors.DisclosureError` naming the count."""
-    k = int(getattr(spec, "disclosure_min_firms", 0))
-    if k <= 1:
+    if int(getattr(spec, "disclosure_min_firms", 0)) <= 1:
         return
     c = spec.columns  # type: ignore[attr-defined]
-    n = len(_member_cohorts(data, c.unit, c.time, cohort))
+    _refuse_few(len(_member_cohorts(data, c.unit, c.time, cohort)), spec)
+
+
+def check_engine_treated_firms(source: Any, spec: object) -> None:
+    """:func:`check_treated_firms` on a panel held by a query engine (an
+    :class:`~impact.report.engine_input.EngineInput`), from its member counts by cohort."""
+    if int(getattr(spec, "disclosure_min_firms", 0)) <= 1:
+        return
+    units = source.member_units()
+    _refuse_few(int(units.loc[units["cohort"] <= source.last_period(), "firms"].sum()), spec)
+
+
+def treated_firms_from_cells(
+    cells: pd.DataFrame, last: float, event_times: list[int]
+) -> dict[int, int]:
+    """:func:`treated_firms_by_event_time` from the member rows by cohort and period
+    (``cohort``, ``time``, ``rows``: one row per firm and period), for cohorts joining by
+    period ``last``."""
+    c = cells[cells["cohort"] <= last]
+    counts = c.groupby(c["time"] - c["cohort"])["rows"].sum()
+    return {k: int(counts.get(float(k), 0)) for k in event_times}
+
+
+def _refuse_few(n: int, spec: object) -> None:
+    k = int(getattr(spec, "disclosure_min_firms", 0))
     if 1 <= n < k:
         raise DisclosureError(
             f"disclosure_min_firms = {k}, but fewer than {k} firms join a cluster within the "

@@ -10,47 +10,39 @@ provenance sidecar. Same data, spec and seed: same bytes.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import multiprocessing
 import shutil
-import sys
-import time
-import warnings
 from collections.abc import Mapping
-from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from impact._version import __version__
+from impact.engine.base import Engine
+from impact.engine.choose import choose_engine
 from impact.errors import InvalidOptionError, OutputPathError, SpecError, close_matches_hint
+from impact.report.build import OFFLOAD, build_in_processes, build_steps
+from impact.report.engine_check import check_source
+from impact.report.engine_input import EngineInput, engine_input, engine_note
 from impact.report.escape import markdown_escape
-from impact.report.evaluation import Evaluation
 from impact.report.html import report_html
 from impact.report.labels import figure_caption
 from impact.report.outputs import OutputFolder, file_stem
-from impact.report.progress import Progress, StepEvent
-from impact.report.provenance import data_sha256, git_commit, json_text
+from impact.report.progress import Progress
+from impact.report.provenance import json_text, report_provenance, source_sha256
 from impact.report.publish import publish, staging_folder
 from impact.report.registry import FIGURE_BUILDERS, TABLE_BUILDERS
-from impact.report.report_figures import figure_style
 from impact.report.spec import Spec
 from impact.report.spec_check import check_data
 from impact.report.table import Table
 
-__all__ = ["OFFLOAD", "EvaluationReport", "evaluate"]
+__all__ = ["FIGURE_DPI", "OFFLOAD", "EvaluationReport", "evaluate"]
 
 #: Resolution of the report's PNG figures (print quality).
 FIGURE_DPI = 200
 
-
-#: Tables that share no fits with the others and cost most: built in a second process
-#: when ``workers > 1``.
-OFFLOAD = ("production",)
 
 #: Metadata cleared from saved figures so the same figure gives the same bytes.
 PNG_METADATA = {"Software": None}
@@ -196,21 +188,23 @@ def _check_names(names: tuple[str, ...], known: Mapping[str, Any], what: str) ->
 
 
 def evaluate(
-    data: pd.DataFrame,
+    data: Any,
     spec: Spec | None = None,
     *,
     truth: Any = None,
     title: str = "Cluster policy evaluation",
     progress: bool = False,
     workers: int = 1,
+    engine: str | Engine | None = None,
 ) -> EvaluationReport:
     """Build the evaluation report of ``spec`` on ``data``.
 
     Parameters
     ----------
-    data : DataFrame
+    data : DataFrame, Parquet path or glob, DuckDB relation, pyarrow or polars frame
         Firm-year panel in the documented schema (column names mapped by
-        ``spec.columns``); never modified.
+        ``spec.columns``); never modified. Anything but a pandas frame is held by a query
+        engine (see ``engine``).
     spec : Spec, optional
         Default ``Spec()``: the shipped report (``replication/config.toml``).
     truth : ClusterTruth or mapping, optional
@@ -230,6 +224,13 @@ def evaluate(
         bytes, and single-threaded children make them independent of the core count.
         Scripts that pass ``workers > 1`` need the ``if __name__ == "__main__":``
         guard (the processes are started with multiprocessing's "spawn").
+    engine : {None, "numpy", "duckdb"} or Engine
+        Where the panel is held (:func:`impact.engine.choose_engine`): ``None`` keeps a
+        frame in memory and runs anything else in DuckDB. On an engine the checks, the
+        counts of tables 5 and 6, ATT(g,t), static TWFE and the event studies that have an
+        engine path (all without sector-by-year effects) run in the engine; the tables
+        whose estimators have none read the spec's columns into memory once, and
+        ``provenance["notes"]`` says which (docs/engines.md). ``workers`` is then 1.
 
     Returns
     -------
@@ -270,12 +271,20 @@ def evaluate(
     spec = spec if spec is not None else Spec()
     _check_names(spec.tables, TABLE_BUILDERS, "tables")
     _check_names(spec.figures, FIGURE_BUILDERS, "figures")
-    problems, fitted = check_data(spec, data)  # every problem at once, before estimation
+    chosen = choose_engine(data, engine)
+    if chosen is None:
+        problems, fitted = check_data(spec, data)  # every problem at once, before estimation
+    else:
+        source = chosen.source(data)
+        problems, fitted = check_source(chosen, source, spec)
     if problems or fitted is None:
         raise SpecError(problems)
     spec, notes = fitted.spec, list(fitted.notes)
     if not isinstance(workers, int) or workers < 1:
         raise InvalidOptionError(f"workers must be a positive integer, got {workers!r}.")
+    if chosen is not None:
+        return _evaluate_on_engine(engine_input(chosen, data, spec), spec, truth, title,
+                                   notes, progress)  # fmt: skip
     if workers > 1 and multiprocessing.current_process().daemon:
         workers = 1  # a daemonic worker cannot start processes of its own
     steps = [("table", n) for n in spec.tables] + [("figure", n) for n in spec.figures]
@@ -283,147 +292,31 @@ def evaluate(
     if not (offloaded and len(steps) > 1):
         workers = 1  # nothing to build beside the rest
     if workers > 1:
-        built = _build_in_processes(data, spec, truth, steps, progress)
+        built = build_in_processes(data, spec, truth, steps, progress)
     else:
         shown = Progress(len(steps)).show if progress else None
-        built = _build_steps(data, spec, truth, steps, steps, shown)
-    caught = {
-        f"{kind} {name}": built[kind, name][1] for kind, name in steps if built[kind, name][1]
-    }
+        built = build_steps(data, spec, truth, steps, steps, shown)
+    return _report(title, spec, built, report_provenance(data, spec, built, steps, notes, workers))
+
+
+def _evaluate_on_engine(
+    source: EngineInput, spec: Spec, truth: Any, title: str, notes: list[str], progress: bool
+) -> EvaluationReport:
+    """:func:`evaluate` on a panel held by a query engine (one process: the engine has
+    its own threads)."""
+    steps = [("table", n) for n in spec.tables] + [("figure", n) for n in spec.figures]
+    shown = Progress(len(steps)).show if progress else None
+    built = build_steps(source, spec, truth, steps, steps, shown)
+    read = [f"{k} {n}" for k, n in steps if built[k, n][3]]
+    notes = [*notes, engine_note(source, read)]
+    prov = report_provenance(source.raw, spec, built, steps, notes, 1)
+    prov["data_sha256"] = source_sha256(source.raw)
+    return _report(title, spec, built, prov)
+
+
+def _report(title: str, spec: Spec, built: dict, prov: dict[str, Any]) -> EvaluationReport:
     tables: dict[str, Table] = {n: built["table", n][0] for n in spec.tables}
     figures: dict[str, Any] = {}
     for n in spec.figures:
         figures.update(built["figure", n][0])
-    prov = {
-        "impact_version": __version__,
-        "git_commit": git_commit(),
-        "seed": spec.seed,
-        "data_sha256": data_sha256(data),
-        "spec": spec.to_dict(),
-        "warnings": caught,
-        "notes": notes,
-        "workers": workers,
-        "versions": _versions(),
-    }
     return EvaluationReport(title, tables, figures, spec, prov)
-
-
-def _build_step(ev: Evaluation, kind: str, name: str) -> tuple[Any, list[str], float]:
-    """Run one builder: (result, warnings raised, seconds)."""
-    start = time.perf_counter()
-    build = TABLE_BUILDERS[name] if kind == "table" else FIGURE_BUILDERS[name]
-    style = figure_style() if kind == "figure" else contextlib.nullcontext()
-    with warnings.catch_warnings(record=True) as rec, style:
-        warnings.simplefilter("always")
-        made = build(ev)
-    if isinstance(made, Table) and not ev.truth:  # no truth columns for real data
-        made = made.without_truth()
-    msgs = sorted({f"{w.category.__name__}: {w.message}" for w in rec})
-    return made, msgs, time.perf_counter() - start
-
-
-def _emit_draws(
-    emit: Any, index: int, kind: str, name: str, what: str, done: int, total: int
-) -> None:
-    """Send a step's bootstrap progress (``what``: which bootstrap) to the display."""
-    emit(StepEvent(index, kind, name, draws=what, done=done, total=total))
-
-
-def _build_steps(
-    data: pd.DataFrame,
-    spec: Spec,
-    truth: Any,
-    todo: list[tuple[str, str]],
-    steps: list[tuple[str, str]],
-    emit: Any,
-) -> dict[tuple[str, str], tuple[Any, list[str], float]]:
-    """Validate, prepare and run the steps ``todo`` (of all ``steps``, for numbering);
-    fits are shared among them. ``emit`` (None, or a callable / a queue's ``put``)
-    receives a :class:`StepEvent` when each step starts and ends."""
-    ev = Evaluation.build(data, spec, truth)
-    out = {}
-    for kind, name in todo:
-        k = steps.index((kind, name)) + 1
-        if emit is not None:
-            emit(StepEvent(k, kind, name))
-            object.__setattr__(ev, "on_draws", partial(_emit_draws, emit, k, kind, name))
-        out[kind, name] = _build_step(ev, kind, name)
-        if emit is not None:
-            emit(StepEvent(k, kind, name, out[kind, name][2]))
-    return out
-
-
-def _build_in_processes(
-    data: pd.DataFrame,
-    spec: Spec,
-    truth: Any,
-    steps: list[tuple[str, str]],
-    progress: bool,
-) -> dict[tuple[str, str], tuple[Any, list[str], float]]:
-    """Two fresh single-threaded processes: one builds the :data:`OFFLOAD` tables, the
-    other everything else (sharing its fits). Validation runs here first, so a bad spec
-    still fails before any estimation."""
-    Evaluation.build(data, spec, truth)
-    first = [s for s in steps if s[0] == "table" and s[1] in OFFLOAD]
-    groups = [first, [s for s in steps if s not in first]]
-    ctx = multiprocessing.get_context("spawn")
-    built: dict[tuple[str, str], tuple[Any, list[str], float]] = {}
-    manager = ctx.Manager() if progress else contextlib.nullcontext()
-    with manager as mgr, ProcessPoolExecutor(max_workers=2, mp_context=ctx) as pool:
-        events = mgr.Queue() if progress else None
-        emit = events.put if progress else None
-        with _single_threaded_blas():  # the children start at submit and read it then
-            futures = [pool.submit(_build_steps, data, spec, truth, g, steps, emit) for g in groups]
-        if progress:
-            Progress(len(steps)).drain(events, until=lambda: _settled(futures))
-        done, _ = wait(futures, return_when=FIRST_EXCEPTION)
-        failed = [f for f in done if f.exception() is not None]
-        if failed:  # report the first error now, not after the other process finishes
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise failed[0].exception()
-        for f in futures:
-            built.update(f.result())
-    return built
-
-
-@contextlib.contextmanager
-def _single_threaded_blas() -> Any:
-    """Environment of a child process: one BLAS/OpenMP thread, so two processes on two
-    cores do not oversubscribe them (measured: 2.5x slower otherwise)."""
-    import os
-
-    keys = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
-    old = {k: os.environ.get(k) for k in keys}
-    os.environ.update(dict.fromkeys(keys, "1"))
-    try:
-        yield
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
-def _settled(futures: list) -> bool:
-    """All done, or one failed (its error is raised at once)."""
-    return all(f.done() for f in futures) or any(
-        f.done() and f.exception() is not None for f in futures
-    )
-
-
-#: The installed distributions whose versions the provenance records.
-DEPENDENCIES = ("linearmodels", "matplotlib", "numpy", "pandas", "scipy", "seaborn",
-                "statsmodels")  # fmt: skip
-
-
-def _versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {"python": sys.version.split()[0]}
-    for name in DEPENDENCIES:
-        try:
-            out[name] = version(name)
-        except PackageNotFoundError:
-            out[name] = "not installed"
-    return out

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -24,27 +24,23 @@ from impact.diagnostics.honest_did import honest_did
 from impact.diagnostics.twfe_weights import twfe_weights
 from impact.errors import MultipleMinimaWarning
 from impact.estimators.att_gt import att_gt
+from impact.estimators.es_engine import ENGINE_ESTIMATORS
 from impact.estimators.etwfe import etwfe
 from impact.estimators.event_study import EventStudyResult, event_study
 from impact.estimators.feols import feols
 from impact.linear.formula import formula_name
 from impact.productivity.prodest import prodest
 from impact.productivity.tfp_did import tfp_did
-from impact.report.disclosure import check_treated_firms
+from impact.report.disclosure import check_engine_treated_firms, check_treated_firms
+from impact.report.engine_input import EngineInput
 from impact.report.prepare import InternalColumns, prepare
 from impact.report.selection import BaselineFirms, baseline_firms, ipw_balance, selection_logit
 from impact.report.spec import Spec
+from impact.report.truth import TRUTH_TABLES, pooled_ratio, truth_tables
 
 __all__ = [
     "LABELS", "SENSITIVITY_MBAR", "TRUTH_TABLES", "Evaluation", "InternalColumns", "prepare",
 ]  # fmt: skip
-
-#: Truth tables read from a truth object or mapping (DGP.md §4.9).
-TRUTH_TABLES = ("firm_year", "att_gt", "att_event", "att_overall", "spillover_event", "hetero")
-
-#: Outcomes whose truth is kept under another name in the truth files (counts: the
-#: expected count, which Poisson estimators target).
-TRUTH_NAMES = {"patents": "patent_mu"}
 
 #: Relative-magnitude bounds of the report's sensitivity table and figure.
 SENSITIVITY_MBAR = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0)
@@ -62,39 +58,31 @@ LABELS = {
 }
 
 
-def _truth_tables(truth: Any) -> dict[str, Any]:
-    """Truth tables from a :class:`~impact.datasets.ClusterTruth` or a mapping; ``params``
-    (the generator's parameters, e.g. ``beta_l``) becomes a plain dict."""
-    if truth is None:
-        return {}
-    get = truth.get if isinstance(truth, Mapping) else lambda k: getattr(truth, k, None)
-    out: dict[str, Any] = {k: get(k) for k in TRUTH_TABLES if get(k) is not None}
-    params = get("params")
-    if params is not None:
-        out["params"] = dict(params) if isinstance(params, Mapping) else dataclasses.asdict(params)
-    return out
-
-
 @dataclass(frozen=True, eq=False)
 class Evaluation:
     """Prepared data, spec, truth and a memo of fits; what every builder receives.
 
     Attributes
     ----------
-    data : DataFrame
-        Prepared copy (see :func:`prepare`).
+    frame : DataFrame or None
+        Prepared copy (see :func:`prepare`); None when the panel is held by a query engine
+        (``engine``), whose prepared copy :attr:`data` reads on first use.
     spec : Spec
         The user's spec with the cohort role pointing at the normalised cohort column.
     names : InternalColumns
         Names of the columns the report added to ``data`` (fresh for every data set).
     truth : dict
         The generator's truth tables (DataFrames) and ``params`` (empty for real data).
+    engine : EngineInput or None
+        The panel in a query engine: the fits that have an engine path run there
+        (:meth:`in_engine`), the rest on :attr:`data`.
     """
 
-    data: pd.DataFrame
+    frame: pd.DataFrame | None
     spec: Spec
     names: InternalColumns
     truth: dict[str, Any] = field(default_factory=dict)
+    engine: EngineInput | None = None
     _memo: dict[Any, Any] = field(default_factory=dict, init=False, repr=False)
     #: Progress of bootstrap draws: ``on_draws(what, done, total)``, set by the report's
     #: build loop per step (a display hook: no result depends on it).
@@ -106,7 +94,33 @@ class Evaluation:
         prepared, names = prepare(data, spec)
         internal = spec.replace(columns=dataclasses.replace(spec.columns, cohort=names.cohort))
         check_treated_firms(prepared, internal, names.cohort)
-        return cls(prepared, internal, names, _truth_tables(truth))
+        return cls(prepared, internal, names, truth_tables(truth))
+
+    @classmethod
+    def on_engine(cls, source: EngineInput, truth: Any = None) -> Evaluation:
+        """The evaluation of a panel held by a query engine (see :mod:`.engine_input`)."""
+        spec, names = source.spec, source.names
+        internal = spec.replace(columns=dataclasses.replace(spec.columns, cohort=names.cohort))
+        check_engine_treated_firms(source, internal)
+        return cls(None, internal, names, truth_tables(truth), source)
+
+    @property
+    def data(self) -> pd.DataFrame:
+        """The prepared in-memory copy (read from the engine on first use when the panel
+        is held by one)."""
+        if self.frame is not None:
+            return self.frame
+        assert self.engine is not None
+        return self.engine.frame()
+
+    def in_engine(self, estimator: str) -> bool:
+        """Whether the event study ``estimator`` (an :func:`impact.event_study` name) runs
+        in the query engine: CS always, TWFE, Sun-Abraham, imputation and did2s without
+        sector-by-year effects (the engine's event studies absorb unit and period effects
+        only). ATT(g,t) and static TWFE always run there."""
+        if self.engine is None:
+            return False
+        return estimator == "cs" or (estimator in ENGINE_ESTIMATORS and self.sector_fe is None)
 
     # ------------------------------------------------------------------ shared settings
     @property
@@ -132,53 +146,75 @@ class Evaluation:
         return self._memo[key]
 
     # ------------------------------------------------------------------ fits
-    def event_study(self, outcome: str, estimator: str, **extra: Any) -> EventStudyResult:
+    def event_study(
+        self, outcome: str, estimator: str, *, rows: bool = False, **extra: Any
+    ) -> EventStudyResult:
         """Event-time effects of ``outcome`` over the spec's window.
 
         ``estimator`` is an :func:`impact.event_study` estimator; regression estimators
-        absorb sector-by-year effects, CS conditions on the spec's covariates.
+        absorb sector-by-year effects, CS conditions on the spec's covariates. ``rows``:
+        a fit on the in-memory rows even when the panel is held by an engine (the wild
+        bootstraps and joint tests resample the units' own scores).
         """
-        key = ("es", outcome, estimator, tuple(sorted(extra.items())))
-        return self.memo(key, lambda: self._event_study(outcome, estimator, **extra))
+        rows = rows and self.in_engine(estimator)
+        key = ("es", outcome, estimator, rows, tuple(sorted(extra.items())))
+        return self.memo(key, lambda: self._event_study(outcome, estimator, rows, **extra))
 
-    def _event_study(self, outcome: str, estimator: str, **extra: Any) -> EventStudyResult:
+    def _event_study(
+        self, outcome: str, estimator: str, rows: bool, **extra: Any
+    ) -> EventStudyResult:
         kw: dict[str, Any] = {**self._design(), "window": self.spec.window, **extra}
         if estimator == "cs":
             kw["covariates"] = list(self.spec.covariates)
         else:
             kw["fixed_effects"] = self.sector_fe
         kw["vcov"] = self.vcov
-        return event_study(self.data, y=outcome, estimator=estimator, seed=self.spec.seed, **kw)
+        if self.engine is not None and self.in_engine(estimator) and not rows:
+            data, kw["engine"] = self.engine.source, self.engine.engine
+        else:
+            data = self.data
+        return event_study(data, y=outcome, estimator=estimator, seed=self.spec.seed, **kw)
 
-    def att_gt(self, outcome: str, control: str = "never", **extra: Any) -> Any:
+    def att_gt(self, outcome: str, control: str = "never", *, rows: bool = False,
+               **extra: Any) -> Any:  # fmt: skip
         """Doubly robust ATT(g,t) with the spec's covariates and control pool (memoised).
 
         ``control="notyet"`` also lets later joiners (in cluster cells) serve as controls
-        before they join.
+        before they join. ``rows``: as in :meth:`event_study`.
         """
-        key = ("gt", outcome, control, tuple(sorted(extra.items())))
-        return self.memo(key, lambda: self.fit_att_gt(self.data, outcome, control, **extra))
+        rows = rows and self.engine is not None
+        key = ("gt", outcome, control, rows, tuple(sorted(extra.items())))
+        if self.engine is not None and not rows:
+            on = {"engine": self.engine.engine}
+            make = lambda: self.fit_att_gt(self.engine.source, outcome, control, **extra, **on)  # noqa: E731
+        else:
+            make = lambda: self.fit_att_gt(self.data, outcome, control, **extra)  # noqa: E731
+        return self.memo(key, make)
 
-    def fit_att_gt(
-        self, data: pd.DataFrame, outcome: str, control: str = "never", **extra: Any
-    ) -> Any:
-        """:func:`impact.att_gt` on ``data`` (a subset of the prepared data), not memoised."""
+    def fit_att_gt(self, data: Any, outcome: str, control: str = "never", **extra: Any) -> Any:
+        """:func:`impact.att_gt` on ``data`` (a subset of the prepared data, or its engine
+        relation), not memoised."""
         pool = {"control_pool": self.names.pool_notyet} if control == "notyet" else {}
         kw = {"covariates": list(self.spec.covariates), **self._design(), **pool, **extra}
         return att_gt(data, y=outcome, control=control, vcov=self.vcov, **kw)
 
-    def static_twfe(self, outcome: str) -> Any:
-        """``outcome ~ member | unit + sector^time`` on members and the control pool."""
+    def static_twfe(self, outcome: str, *, rows: bool = False) -> Any:
+        """``outcome ~ member | unit + sector^time`` on members and the control pool;
+        ``rows`` as in :meth:`event_study`."""
         c = self.spec.columns
+        rows = rows and self.engine is not None
 
         def make() -> Any:
             n = self.names
-            sample = self.twfe_sample()
             fe = " + ".join([formula_name(c.unit), self.sector_fe or formula_name(c.time)])
             fml = f"{formula_name(outcome)} ~ {formula_name(n.member)} | {fe}"
-            return feols(fml, data=sample, vcov=self.vcov)
+            if self.engine is not None and not rows:  # members and pool, chosen in the engine
+                e = self.engine
+                sample = e.engine.where(e.source, n.pool_notyet, ">", 0.5)
+                return feols(fml, data=sample, vcov=self.vcov, engine=e.engine)
+            return feols(fml, data=self.twfe_sample(), vcov=self.vcov)
 
-        return self.memo(("twfe", outcome), make)
+        return self.memo(("twfe", outcome, rows), make)
 
     def twfe_sample(self) -> pd.DataFrame:
         """Members and the control pool: the sample of static TWFE and its diagnostics."""
@@ -355,24 +391,7 @@ class Evaluation:
         sum Y(D,S) / sum Y(ref) relative to the same ratio in its base year g - 1 (which
         the comparison differences out), pooled over post firm-years; ``ref`` is the
         no-policy path (total effect) or the exposure-only path (direct effect)."""
-        fy = self.truth.get("firm_year")
-        name = TRUTH_NAMES.get(outcome, outcome)
-        ref = {"total": "00", "direct": "0S"}.get(self.spec.effect)
-        if fy is None or ref is None or f"{name}_DS" not in fy.columns:
-            return float("nan")
-        g, t = fy["join_year"].to_numpy(dtype=float), fy["year"].to_numpy(dtype=float)
-        alive = fy["alive_DS"].astype(bool).to_numpy()
-        obs, cf = fy[f"{name}_DS"].to_numpy(dtype=float), fy[f"{name}_{ref}"].to_numpy(dtype=float)
-        num = den = 0.0
-        for cohort in np.unique(g[~np.isnan(g)]):
-            post = (g == cohort) & (t >= cohort) & alive
-            base = (g == cohort) & (t == cohort - 1) & alive
-            if not post.any() or not base.any():
-                continue
-            shift = obs[base].sum() / cf[base].sum()
-            num += obs[post].sum()
-            den += cf[post].sum() * shift
-        return float(num / den - 1) if den > 0 else float("nan")
+        return pooled_ratio(self.truth.get("firm_year"), outcome, self.spec.effect)
 
 
 def finite_mean(x: pd.Series) -> float:

@@ -42,6 +42,8 @@ WILD_ESTIMATORS = ("cs", "cs_notyet", "sun_abraham", "imputation", "did2s", "twf
 def n_clusters(ev: Evaluation) -> int:
     """Clusters of the spec's cluster variable in the estimators' sample (members and
     the control pool: units outside it are never compared with)."""
+    if ev.engine is not None:  # counted in the engine
+        return ev.engine.distinct(ev.spec.cluster, where=ev.names.pool_notyet)
     return int(ev.twfe_sample()[ev.spec.cluster].nunique())
 
 
@@ -54,12 +56,13 @@ def few_clusters(ev: Evaluation) -> int | None:
 def _run(ev: Evaluation, outcome: str, estimator: str) -> float:
     last, seed = ev.spec.window[1], ev.spec.seed
     if estimator in ("cs", "cs_notyet"):
-        gt = ev.att_gt(outcome, control="notyet" if estimator == "cs_notyet" else "never")
+        gt = ev.att_gt(outcome, control="notyet" if estimator == "cs_notyet" else "never",
+                       rows=True)  # fmt: skip
         res = did_wildboot(gt, ev.data, aggregate="dynamic", min_e=0, max_e=last,
                            B=WILD_DRAWS, seed=seed)  # fmt: skip
         return float(res.table["p_value"].iloc[0])
     if estimator == "twfe":
-        fit = ev.static_twfe(outcome)
+        fit = ev.static_twfe(outcome, rows=True)
         res = wildboot(fit, param=ev.names.member, B=WILD_DRAWS, weights="webb", seed=seed)
         return float(res.p_value)
     return float(_event_wild(ev, outcome, EVENT_ESTIMATORS[estimator]).table["p_value"].iloc[0])
@@ -70,7 +73,7 @@ def _event_wild(ev: Evaluation, outcome: str, estimator: str):
     CS, of its att_gt fit's dynamic aggregation over the window."""
 
     def make():
-        es = ev.event_study(outcome, estimator)
+        es = ev.event_study(outcome, estimator, rows=True)
         if estimator != "cs":
             return did_wildboot(es, ev.data, B=WILD_DRAWS, seed=ev.spec.seed)
         lo, hi = ev.spec.window

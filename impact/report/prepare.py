@@ -35,15 +35,17 @@ class InternalColumns:
     placebo : table 9's placebo cohort (its own copy).
     outside : tables 8 and 9's out-of-cell pool (their own copies).
     exposure : table 8's exposure cohort, the cell's launch year (its own copy).
+
+    The names do not start with ``_impact_``, which the engine estimators reserve.
     """
 
-    pool: str = "_impact_control_pool"
-    pool_notyet: str = "_impact_control_pool_notyet"
-    member: str = "_impact_member"
-    cohort: str = "_impact_cohort"
-    placebo: str = "_impact_placebo_cohort"
-    outside: str = "_impact_outside_cells"
-    exposure: str = "_impact_exposure"
+    pool: str = "_report_control_pool"
+    pool_notyet: str = "_report_control_pool_notyet"
+    member: str = "_report_member"
+    cohort: str = "_report_cohort"
+    placebo: str = "_report_placebo_cohort"
+    outside: str = "_report_outside_cells"
+    exposure: str = "_report_exposure"
 
 
 def internal_columns(taken: Iterable[object]) -> InternalColumns:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,30 @@ import pandas as pd
 
 from impact._version import __version__
 
-__all__ = ["data_sha256", "git_commit", "json_text", "provenance"]
+__all__ = [
+    "data_sha256",
+    "git_commit",
+    "json_text",
+    "provenance",
+    "report_provenance",
+    "source_sha256",
+]
+
+
+def source_sha256(data: object) -> str | None:
+    """SHA-256 of the files a Parquet path or glob names (their names and bytes, in sorted
+    order); None for data held otherwise (a relation: its rows are not read here)."""
+    import glob
+
+    if not isinstance(data, str | Path):
+        return None
+    h = hashlib.sha256()
+    for name in sorted(glob.glob(str(data))):
+        h.update(f"{Path(name).name}\n".encode())
+        with open(name, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+    return h.hexdigest()
 
 
 def data_sha256(df: pd.DataFrame) -> str:
@@ -85,3 +109,42 @@ def provenance(
 def json_text(obj: Mapping[str, Any]) -> str:
     """JSON text, deterministic: sorted keys, fixed separators, trailing newline."""
     return json.dumps(obj, sort_keys=True, indent=2, default=str) + "\n"
+
+
+def report_provenance(
+    data: Any, spec: Any, built: dict, steps: list, notes: list[str], workers: int
+) -> dict[str, Any]:
+    """The report's provenance sidecar: package version, git commit, the data's SHA-256
+    (frames; None otherwise), seed, spec, the warnings of each step (``built``: the
+    steps' results by (kind, name)), notes, workers and dependency versions."""
+    caught = {
+        f"{kind} {name}": built[kind, name][1] for kind, name in steps if built[kind, name][1]
+    }
+    return {
+        "impact_version": __version__,
+        "git_commit": git_commit(),
+        "seed": spec.seed,
+        "data_sha256": data_sha256(data) if isinstance(data, pd.DataFrame) else None,
+        "spec": spec.to_dict(),
+        "warnings": caught,
+        "notes": notes,
+        "workers": workers,
+        "versions": _versions(),
+    }
+
+
+#: The installed distributions whose versions the provenance records.
+DEPENDENCIES = ("linearmodels", "matplotlib", "numpy", "pandas", "scipy", "seaborn",
+                "statsmodels")  # fmt: skip
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": sys.version.split()[0]}
+    for name in DEPENDENCIES:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = "not installed"
+    return out

@@ -14,9 +14,10 @@ from typing import Any
 
 import pandas as pd
 
-from impact.data.files import read_panel
+from impact.data.files import PARQUET, read_panel
 from impact.datasets import load, load_truth
 from impact.datasets.cluster.shipped import shipped_path
+from impact.errors import InvalidOptionError
 from impact.report.evaluate import evaluate
 from impact.report.spec import Spec
 
@@ -54,6 +55,7 @@ def replicate(
     figures: Sequence[str] | None = None,
     progress: bool = False,
     workers: int = 1,
+    engine: str | None = None,
 ) -> list[Path]:
     """Rebuild the report into ``out`` and return the written paths.
 
@@ -75,6 +77,11 @@ def replicate(
         Processes (see :func:`impact.evaluate`; ``impact replicate`` uses 2). Runs with
         the same value give the same bytes; with 2, scripts need the
         ``if __name__ == "__main__":`` guard.
+    engine : {None, "numpy", "duckdb"}
+        Where a Parquet file is held: ``"duckdb"`` in DuckDB (the estimators with an
+        engine path run there, see :func:`impact.evaluate`), ``"numpy"`` read into memory;
+        ``None``: DuckDB when it is installed (``impact[duckdb]``), else memory. CSV files
+        and frames are read into memory; ``"duckdb"`` with a CSV file is an error.
     """
     s = load_spec(spec)
     changes: dict[str, Any] = {}
@@ -85,14 +92,31 @@ def replicate(
     if figures is not None:
         changes["figures"] = tuple(figures)
     s = s.replace(**changes) if changes else s
+    if engine not in (None, "numpy", "duckdb"):
+        raise InvalidOptionError(f"engine must be 'numpy' or 'duckdb', got {engine!r}.")
+    parquet = isinstance(data, str | Path) and str(data).lower().endswith(PARQUET)
+    if engine == "duckdb" and not parquet:
+        raise InvalidOptionError(
+            "engine='duckdb' reads a Parquet file (--data panel.parquet); CSV files and "
+            "frames are read into memory."
+        )
+    truth = None
     if data is None:
         frame, truth = default_inputs()
+    elif parquet and (engine == "duckdb" or (engine is None and _has_duckdb())):
+        # held by DuckDB: the estimators with an engine path never read it whole
+        return evaluate(str(data), s, progress=progress, engine="duckdb").write(out)
     else:
         # a file is read projected to the spec's columns: a wide register's other
         # columns are never loaded
         frame = data if isinstance(data, pd.DataFrame) else read_panel(data, s.read_columns())
-        truth = None
     return evaluate(frame, s, truth=truth, progress=progress, workers=workers).write(out)
+
+
+def _has_duckdb() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("duckdb") is not None
 
 
 def run_group(

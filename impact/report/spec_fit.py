@@ -342,8 +342,11 @@ def _steps(fit: _Fit, spec: Spec, key: str, needs: dict) -> tuple[str, ...]:
     return tuple(keep)
 
 
-def fit_spec(spec: Spec, data: pd.DataFrame) -> FittedSpec:
+def fit_spec(spec: Spec, data: pd.DataFrame, *, rows: int | None = None) -> FittedSpec:
     """Resolve ``spec`` against ``data``'s columns (see the module docstring).
+
+    ``rows``: the number of rows of the data when ``data`` is an empty frame standing for
+    a panel held by a query engine (its columns and kinds only); default ``len(data)``.
 
     Raises
     ------
@@ -357,7 +360,7 @@ def fit_spec(spec: Spec, data: pd.DataFrame) -> FittedSpec:
     if dup:  # every column lookup below would be ambiguous
         raise SpecError([f"the data have duplicate column names: {dup}; rename them"])
     fit = _Fit(spec, data)
-    if len(data) == 0:
+    if (len(data) if rows is None else rows) == 0:
         fit.problems.append("the data have no rows")
     c = fit.columns()
     changes: dict = {"columns": c, "families": fit.families(), "production": fit.production(c),

@@ -34,8 +34,9 @@ def _headlines(ev: Evaluation) -> list[tuple[str, str]]:
 
 
 def _aggregate(ev: Evaluation, outcome: str):
-    """Table 5's CS row: the dynamic aggregation over event times 0 .. window end."""
-    return ev.att_gt(outcome).aggregate("dynamic", min_e=0, max_e=ev.spec.window[1])
+    """Table 5's CS row: the dynamic aggregation over event times 0 .. window end (a fit
+    on the rows: the Romano-Wolf draws resample the units' influence functions)."""
+    return ev.att_gt(outcome, rows=True).aggregate("dynamic", min_e=0, max_e=ev.spec.window[1])
 
 
 def multiplicity(ev: Evaluation) -> tuple[pd.DataFrame, list[str]]:

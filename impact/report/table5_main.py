@@ -29,6 +29,10 @@ _CONTROLS = {
 
 def _last_event(ev: Evaluation) -> int:
     """The latest event time any member reaches in the data."""
+    if ev.engine is not None:  # from the member counts by cohort and period
+        cells = ev.engine.member_cells()
+        e = (cells["time"] - cells["cohort"]).to_numpy(dtype=float)
+        return int(e.max()) if e.size else ev.spec.window[1]
     g = ev.data[ev.names.cohort].to_numpy(dtype=float)
     t = ev.data[ev.spec.columns.time].to_numpy(dtype=float)
     e = (t - g)[~np.isnan(g)]
@@ -126,7 +130,14 @@ def main_results(ev: Evaluation) -> pd.DataFrame:
 
 
 def _counts(ev: Evaluation) -> str:
-    c, d = ev.spec.columns, ev.data
+    c = ev.spec.columns
+    if ev.engine is not None:  # counted in the engine
+        units = ev.engine.member_units()
+        text = f"{int(units['firms'].sum()):,} member firms in {len(units)} join cohorts"
+        if not (c.launch and c.cell):
+            return text
+        return f"{text}, {ev.engine.distinct(c.cell, present=c.launch)} clusters"
+    d = ev.data
     cohort = pd.to_numeric(d[c.cohort], errors="coerce")
     treated = d.loc[cohort.notna(), c.unit].nunique()
     text = f"{treated:,} member firms in {cohort.dropna().nunique()} join cohorts"

@@ -11,6 +11,7 @@ from impact.report.disclosure import (
     disclosure_note,
     suppress_rows,
     treated_firms_by_event_time,
+    treated_firms_from_cells,
 )
 from impact.report.evaluation import LABELS, Evaluation
 from impact.report.few_clusters import (
@@ -104,7 +105,10 @@ def _disclose(ev: Evaluation, frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
         return frame, 0
     c = ev.spec.columns
     times = sorted(int(e) for e in frame["rel_time"].unique())
-    n = treated_firms_by_event_time(ev.data, c.unit, c.time, c.cohort, times)
+    if ev.engine is not None:  # counted in the engine
+        n = treated_firms_from_cells(ev.engine.member_cells(), ev.engine.last_period(), times)
+    else:
+        n = treated_firms_by_event_time(ev.data, c.unit, c.time, c.cohort, times)
     firms = frame["rel_time"].map(lambda e: n[int(e)])
     out, hidden = suppress_rows(frame.assign(_firms=firms), "_firms", k)
     return out.drop(columns="_firms"), hidden
