@@ -16,8 +16,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from impact.data.timeindex import period_numbers
 from impact.engine.base import Engine
-from impact.errors import SpecError
+from impact.errors import ImpactError, SpecError
+from impact.linear.engine_sample import column_ref as q
+from impact.report.engine_input import fresh_prefix
 from impact.report.spec import Spec
 from impact.report.spec_fit import FittedSpec, fit_spec
 
@@ -33,37 +36,42 @@ def _count(engine: Engine, src: Any, *conds: tuple[str, Any, float]) -> int:
     return engine.count(src)
 
 
-def _ids(engine: Engine, src: Any, unit: str, time: str) -> list[str]:
+def _ids(engine: Engine, src: Any, unit: str, time: str, k: str) -> list[str]:
     per, _ = engine.missing_counts(src, [unit, time])
     out = [f"{role} column {col!r}: {per[col]:,} rows have no value"
            for role, col in (("unit", unit), ("time", time)) if per[col]]  # fmt: skip
     pairs = engine.group_relation(engine.drop_missing(src, [unit, time]), [unit, time], {},
-                                  count="_report_k")  # fmt: skip
-    many = engine.where(pairs, "_report_k", ">", 1.0)
-    dup = engine.group_sums(many, [], {"rows": "_report_k"}, count=None)
-    n = int(dup["rows"].iloc[0]) if len(dup) and pd.notna(dup["rows"].iloc[0]) else 0
+                                  count=k)  # fmt: skip
+    many = engine.where(pairs, k, ">", 1.0)
+    dup = engine.group_sums(many, [], {k: q(k)}, count=None)
+    n = int(dup[k].iloc[0]) if len(dup) and pd.notna(dup[k].iloc[0]) else 0
     if n:
         out.append(f"{n:,} rows share a ({unit}, {time}) pair with another row: one row per "
                    "unit and period")  # fmt: skip
     return out
 
 
-def _cohorts(engine: Engine, src: Any, unit: str, cohort: str, periods: np.ndarray) -> list[str]:
+def _cohorts(
+    engine: Engine, src: Any, unit: str, cohort: str, periods: np.ndarray, k: str
+) -> list[str]:
     out = []
-    values = engine.group_sums(engine.drop_missing(src, [cohort]), [cohort], {}, count="rows")
+    values = engine.group_sums(engine.drop_missing(engine.select(src, [cohort]), [cohort]),
+                               [cohort], {}, count=k)  # fmt: skip
     g = values[cohort].to_numpy(dtype=float, na_value=np.nan)
     if periods.size:
         inside = np.isfinite(g) & (g != 0) & (g >= periods.min()) & (g <= periods.max())
         off = inside & ~np.isin(g, periods)
         if off.any():
             out.append(
-                f"cohort column {cohort!r}: {int(values['rows'][off].sum()):,} rows hold a "
+                f"cohort column {cohort!r}: {int(values[k][off].sum()):,} rows hold a "
                 f"cohort that is not a period of the data, e.g. {g[off][0]:g} (periods "
                 f"{periods.min():g}-{periods.max():g})"
             )
-    pairs = engine.group_relation(src, [unit, cohort], {}, count=None)
-    per_unit = engine.group_relation(pairs, [unit], {}, count="_report_k")
-    varies = engine.count(engine.where(per_unit, "_report_k", ">", 1.0))
+    # missing read as inf, as memory reads them (NaN, NULL and inf are one code)
+    filled = engine.fill_missing(engine.select(src, [unit, cohort]), cohort, np.inf, k)
+    pairs = engine.group_relation(filled, [unit, k], {}, count=None)
+    per_unit = engine.group_relation(pairs, [unit], {}, count=k)
+    varies = engine.count(engine.where(per_unit, k, ">", 1.0))
     if varies:
         out.append(f"cohort column {cohort!r} changes within {varies:,} units: a unit's "
                    "cohort is its first treated period")  # fmt: skip
@@ -96,7 +104,8 @@ def _zero_one(engine: Engine, src: Any, role: str, col: str, kind: str) -> list[
     out = []
     if kind not in ("number", "bool"):
         return [f"{role} column {col!r}: its values are not 0/1 or true/false ({kind})"]
-    bad = _count(engine, src, (col, "!=", 0.0), (col, "!=", 1.0))
+    present = engine.drop_missing(engine.select(src, [col]), [col])  # NaN is missing
+    bad = _count(engine, present, (col, "!=", 0.0), (col, "!=", 1.0))
     if bad:
         out.append(f"{role} column {col!r}: {bad:,} rows are not 0/1 or true/false")
     missing = engine.missing_counts(src, [col])[0][col]
@@ -126,8 +135,9 @@ def check_source(engine: Engine, src: Any, spec: Spec) -> tuple[list[str], Fitte
     if rows == 0:
         return problems, fitted
     c = spec.columns
+    k = fresh_prefix("_report_k", list(kinds))  # a count's name (no user column's)
     if c.unit in kinds and c.time in kinds:
-        problems += _ids(engine, src, c.unit, c.time)
+        problems += _ids(engine, src, c.unit, c.time, k)
     periods = np.array([])
     if c.time in kinds:
         if kinds[c.time] != "number":
@@ -136,14 +146,19 @@ def check_source(engine: Engine, src: Any, spec: Spec) -> tuple[list[str], Fitte
                 f"report; it holds {kinds[c.time]} values"
             )
         else:
-            per = engine.group_sums(engine.drop_missing(src, [c.time]), [c.time], {}, count=None)
-            periods = per[c.time].to_numpy(dtype=float)
+            kept = engine.drop_missing(engine.select(src, [c.time]), [c.time])
+            per = engine.group_sums(kept, [c.time], {}, count=None)[c.time].rename(c.time)
+            try:  # the distinct periods: as memory reads the column
+                period_numbers(per)
+                periods = per.to_numpy(dtype=float)
+            except ImpactError as exc:
+                problems.append(f"time column {c.time!r}: {exc}")
     if c.cohort and c.cohort in kinds and c.unit in kinds:
         if kinds[c.cohort] != "number":
             problems.append(f"cohort column {c.cohort!r} must hold the first treated period "
                             "as a number (empty, 0 or inf for never-treated)")  # fmt: skip
         else:
-            problems += _cohorts(engine, src, c.unit, c.cohort, periods)
+            problems += _cohorts(engine, src, c.unit, c.cohort, periods, k)
     problems += _outcomes(engine, src, fitted.spec if fitted else spec, kinds)
     for role, col in (("treatment", c.treatment), ("cluster_cell", c.cluster_cell)):
         if col and col in kinds:

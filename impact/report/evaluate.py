@@ -25,7 +25,7 @@ from impact.engine.choose import choose_engine
 from impact.errors import InvalidOptionError, OutputPathError, SpecError, close_matches_hint
 from impact.report.build import OFFLOAD, build_in_processes, build_steps
 from impact.report.engine_check import check_source
-from impact.report.engine_input import EngineInput, engine_input, engine_note
+from impact.report.engine_input import engine_input, engine_note
 from impact.report.escape import markdown_escape
 from impact.report.html import report_html
 from impact.report.labels import figure_caption
@@ -271,20 +271,16 @@ def evaluate(
     spec = spec if spec is not None else Spec()
     _check_names(spec.tables, TABLE_BUILDERS, "tables")
     _check_names(spec.figures, FIGURE_BUILDERS, "figures")
+    if not isinstance(workers, int) or workers < 1:
+        raise InvalidOptionError(f"workers must be a positive integer, got {workers!r}.")
     chosen = choose_engine(data, engine)
-    if chosen is None:
-        problems, fitted = check_data(spec, data)  # every problem at once, before estimation
-    else:
-        source = chosen.source(data)
-        problems, fitted = check_source(chosen, source, spec)
+    if chosen is not None:  # the views and tables it makes are dropped when it returns
+        with chosen.scope():
+            return _evaluate_on_engine(chosen, data, spec, truth, title, progress)
+    problems, fitted = check_data(spec, data)  # every problem at once, before estimation
     if problems or fitted is None:
         raise SpecError(problems)
     spec, notes = fitted.spec, list(fitted.notes)
-    if not isinstance(workers, int) or workers < 1:
-        raise InvalidOptionError(f"workers must be a positive integer, got {workers!r}.")
-    if chosen is not None:
-        return _evaluate_on_engine(engine_input(chosen, data, spec), spec, truth, title,
-                                   notes, progress)  # fmt: skip
     if workers > 1 and multiprocessing.current_process().daemon:
         workers = 1  # a daemonic worker cannot start processes of its own
     steps = [("table", n) for n in spec.tables] + [("figure", n) for n in spec.figures]
@@ -300,15 +296,20 @@ def evaluate(
 
 
 def _evaluate_on_engine(
-    source: EngineInput, spec: Spec, truth: Any, title: str, notes: list[str], progress: bool
+    engine: Engine, data: Any, spec: Spec, truth: Any, title: str, progress: bool
 ) -> EvaluationReport:
     """:func:`evaluate` on a panel held by a query engine (one process: the engine has
     its own threads)."""
+    problems, fitted = check_source(engine, engine.source(data), spec)  # all at once
+    if problems or fitted is None:
+        raise SpecError(problems)
+    spec = fitted.spec
+    source = engine_input(engine, data, spec)
     steps = [("table", n) for n in spec.tables] + [("figure", n) for n in spec.figures]
     shown = Progress(len(steps)).show if progress else None
     built = build_steps(source, spec, truth, steps, steps, shown)
     read = [f"{k} {n}" for k, n in steps if built[k, n][3]]
-    notes = [*notes, engine_note(source, read)]
+    notes = [*fitted.notes, engine_note(source, read)]
     prov = report_provenance(source.raw, spec, built, steps, notes, 1)
     prov["data_sha256"] = source_sha256(source.raw)
     return _report(title, spec, built, prov)

@@ -157,3 +157,86 @@ def test_replicate_holds_parquet_in_duckdb_unless_told(tmp_path, mpdta_parquet):
     assert "held by duckdb" in notes
     with pytest.raises(InvalidOptionError, match="reads a Parquet file"):
         replicate(tmp_path / "x", data=csv, engine="duckdb", **kw)
+
+
+def _mpdta_spec(**changes):
+    fam = OutcomeFamily("employment", ("lemp",), "log", ("twfe", "cs", "sun_abraham"))
+    base = Spec.from_toml(EXAMPLES / "mpdta.toml").replace(
+        families=(fam,), tables=("main",), figures=()
+    )
+    return base.replace(**changes) if changes else base
+
+
+def _both(frame, spec, data, **kw):
+    mem = _quiet(evaluate, frame, spec)
+    eng = _quiet(evaluate, data, spec, **kw)
+    _assert_tables_equal(mem.table("main"), eng.table("main"), RTOL_CLOSED_FORM)
+    return eng
+
+
+def test_user_columns_named_like_the_engine_helpers_are_left_alone(tmp_path):
+    """Columns the report makes on the way get fresh names: an outcome called
+    '_report_tmp_after', a time column 'rows' and an unused column starting '_impact_'
+    (reserved by the engine estimators: the report reads only the spec's columns) give the
+    in-memory numbers (a review's findings: the outcome became a 0/1 flag)."""
+    df = load("mpdta").rename(columns={"lemp": "_report_tmp_after", "year": "rows"})
+    df["_impact_x"] = 1.0
+    path = tmp_path / "odd.parquet"
+    df.to_parquet(path)
+    fam = OutcomeFamily("employment", ("_report_tmp_after",), "log", ("twfe", "cs"))
+    spec = _mpdta_spec(families=(fam,), disclosure_min_firms=5)
+    spec = spec.replace(columns=dataclasses.replace(spec.columns, time="rows"))
+    _both(df, spec, str(path))
+
+
+def test_relations_globs_and_few_clusters_read_their_rows(tmp_path):
+    """With 29 clusters (states) table 5's wild bootstrap needs the rows: a DuckDB
+    relation and a Parquet glob are read into memory for it and give the in-memory wild
+    p-values; the views the report made on the user's connection are dropped."""
+    import duckdb
+
+    from impact.engine import DuckDBEngine
+
+    df = load("mpdta").assign(state=lambda d: d["countyreal"] // 1000)
+    spec = _mpdta_spec(cluster="state")
+    for k, rows in enumerate(np.array_split(np.arange(len(df)), 3)):
+        df.iloc[rows].to_parquet(tmp_path / f"part-{k}.parquet")
+    eng = _both(df, spec, str(tmp_path / "part-*.parquet"))
+    assert "p_wild" in eng.table("main").columns
+    con = duckdb.connect()
+    rel = con.read_parquet(str(tmp_path / "part-*.parquet"))
+    views = len(con.sql("SELECT * FROM duckdb_views() WHERE NOT internal").fetchall())
+    _both(df, spec, rel, engine=DuckDBEngine(con))
+    assert len(con.sql("SELECT * FROM duckdb_views() WHERE NOT internal").fetchall()) == views
+
+
+def test_period_problems_are_the_in_memory_ones(tmp_path):
+    """Periods 0..4 with never-treated coded 0: the in-memory ImpactError; fractional
+    periods: the in-memory problem line; a cohort mixing NaN and inf within a unit is one
+    code, as in memory."""
+    from impact.errors import ImpactError
+
+    df = load("mpdta")
+    zero = df.assign(year=df["year"] - 2003,
+                     **{"first.treat": np.where(df["first.treat"] > 0, df["first.treat"] - 2003,
+                                                0.0)})  # fmt: skip
+    path = tmp_path / "zero.parquet"
+    zero.to_parquet(path)
+    with pytest.raises(ImpactError, match="contains 0, which is also an observed period"):
+        _quiet(evaluate, zero, _mpdta_spec())
+    with pytest.raises(ImpactError, match="contains 0, which is also an observed period"):
+        _quiet(evaluate, str(path), _mpdta_spec())
+    half = df.assign(year=df["year"] + 0.5)
+    half.to_parquet(path)
+    with pytest.raises(SpecError) as mem:
+        evaluate(half, _mpdta_spec())
+    with pytest.raises(SpecError) as eng:
+        evaluate(str(path), _mpdta_spec())
+    assert [p for p in mem.value.problems if "time column" in p] == [
+        p for p in eng.value.problems if "time column" in p
+    ]
+    mixed = df.assign(**{"first.treat": df["first.treat"].replace(0, np.nan)})
+    first = mixed.index[mixed["first.treat"].isna()][0]
+    mixed.loc[first, "first.treat"] = np.inf
+    mixed.to_parquet(path)
+    _both(mixed, _mpdta_spec(), str(path))
