@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from impact.datasets.cluster import PRODUCTION_COLUMNS
 
@@ -11,6 +12,12 @@ from impact.datasets.cluster import PRODUCTION_COLUMNS
 RTOL_CLOSED_FORM = 1e-10
 #: Another implementation of the same estimator and convention.
 RTOL_PEER = 1e-6
+#: The engines of the conformance suites (engine= of the estimators): Spark (the active
+#: session of tests/conftest.py) runs in its own CI step, with the marker ``spark``.
+ENGINES = ["pandas", "duckdb", pytest.param("spark", marks=pytest.mark.spark)]
+#: The query engines (no pandas engine), for the suites that compare with peers.
+QUERY_ENGINES = ["duckdb", pytest.param("spark", marks=pytest.mark.spark)]
+
 #: Results that depend on a convergence tolerance (iterative demeaning): estimates.
 RTOL_ITERATIVE = 1e-6
 #: ... and standard errors.

@@ -16,7 +16,7 @@ from impact.errors import InvalidOptionError
 __all__ = ["ENGINES", "choose_engine"]
 
 #: Engines named by a string.
-ENGINES = ("numpy", "pandas", "duckdb")
+ENGINES = ("numpy", "pandas", "duckdb", "spark")
 
 
 def _default_connection() -> Any:
@@ -25,15 +25,22 @@ def _default_connection() -> Any:
     return duckdb.default_connection()
 
 
+def _is_spark(data: Any) -> bool:
+    """A Spark DataFrame (classic or Spark Connect)."""
+    return type(data).__module__.startswith("pyspark.") and hasattr(data, "groupBy")
+
+
 def choose_engine(data: Any, engine: str | Engine | None) -> Engine | None:
     """The engine that runs on ``data``; ``None`` for the in-memory (numpy) path.
 
     Parameters
     ----------
     data : DataFrame, str, Path, DuckDB relation, pyarrow Table/Dataset or polars frame
-    engine : {None, "numpy", "pandas", "duckdb"} or Engine
-        ``None``: a pandas frame runs in memory, anything else in DuckDB (a relation on
-        DuckDB's default connection; pass ``DuckDBEngine(connection)`` for another).
+    engine : {None, "numpy", "pandas", "duckdb", "spark"} or Engine
+        ``None``: a pandas frame runs in memory, a Spark DataFrame on its session's Spark,
+        anything else in DuckDB (a relation on DuckDB's default connection; pass
+        ``DuckDBEngine(connection)`` for another). ``"spark"``: the active SparkSession
+        (a pandas frame or Parquet path is read into it).
         ``"pandas"``: the engine algorithms on a pandas frame (as a query engine would run
         them; for checks). An :class:`~impact.engine.base.Engine` instance is used as it is.
 
@@ -65,6 +72,10 @@ def choose_engine(data: Any, engine: str | Engine | None) -> Engine | None:
                 f"the pandas engine needs a pandas DataFrame, got {type(data).__name__}."
             )
         return PandasEngine()
+    if engine == "spark" or (engine is None and _is_spark(data)):
+        from impact.engine.spark_engine import SparkEngine
+
+        return SparkEngine(data.sparkSession if _is_spark(data) else None)
     if engine is None and not isinstance(data, str | Path) and hasattr(data, "create_view"):
         return DuckDBEngine(_default_connection())
     return DuckDBEngine()

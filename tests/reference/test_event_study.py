@@ -6,7 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
-from helpers import RTOL_CLOSED_FORM, RTOL_ITERATIVE_SE, RTOL_PEER, assert_close
+from helpers import QUERY_ENGINES, RTOL_CLOSED_FORM, RTOL_ITERATIVE_SE, RTOL_PEER, assert_close
 from peer_inputs import binned_rel_time
 from scipy import stats
 
@@ -29,7 +29,7 @@ def _es(d, **kw):
         )
 
 
-@pytest.mark.parametrize("engine", [None, "duckdb"])
+@pytest.mark.parametrize("engine", [None, *QUERY_ENGINES])
 def test_twfe_equals_pyfixest_relative_time_dummies(mpdta, engine):
     res = _es(mpdta, engine=engine)
     d = binned_rel_time(mpdta, "first.treat", 0.0)
@@ -43,7 +43,7 @@ def test_twfe_equals_pyfixest_relative_time_dummies(mpdta, engine):
     assert_close(tab["std_error"].to_numpy(), ref.se().to_numpy(), rtol=RTOL_PEER)
 
 
-@pytest.mark.parametrize("engine", [None, "duckdb"])
+@pytest.mark.parametrize("engine", [None, *QUERY_ENGINES])
 def test_cs_equals_moderndid_universal_base(mpdta, engine):
     res = _es(mpdta, estimator="cs", engine=engine)
     with warnings.catch_warnings():
@@ -92,7 +92,7 @@ def test_plot_overlays_and_returns_axes(mpdta):
     assert len(ax.get_legend().get_texts()) == 2
 
 
-@pytest.mark.parametrize("engine", [None, "duckdb"])
+@pytest.mark.parametrize("engine", [None, *QUERY_ENGINES])
 def test_sun_abraham_equals_diff_diff(mpdta, engine):
     dd = pytest.importorskip("diff_diff")
     with warnings.catch_warnings():

@@ -8,7 +8,7 @@ import warnings
 
 import pandas as pd
 import pytest
-from helpers import RTOL_ITERATIVE, RTOL_ITERATIVE_SE, assert_close
+from helpers import QUERY_ENGINES, RTOL_ITERATIVE, RTOL_ITERATIVE_SE, assert_close
 from peer_inputs import FEPOIS_FES as FES
 from peer_inputs import count_panel as _count_panel
 
@@ -84,7 +84,7 @@ def test_fepois_equals_pyfixest(seed, engine, fe, vcov, weights):
     assert_close(fit.deviance, float(ref.deviance), rtol=RTOL_ITERATIVE)
 
 
-@pytest.mark.parametrize("engine", [None, "duckdb"])
+@pytest.mark.parametrize("engine", [None, *QUERY_ENGINES])
 def test_fepois_offset_equals_pyfixest(engine):
     if engine is not None:
         pytest.importorskip("duckdb")

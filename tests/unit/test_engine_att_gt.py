@@ -13,7 +13,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import parquet_shards, spilling_engine
+from helpers import ENGINES, parquet_shards, spilling_engine
 
 import impact
 from impact.errors import (
@@ -91,7 +91,7 @@ def _same(a, b) -> None:
 
 
 @pytest.mark.parametrize("case", CASES, ids=str)
-@pytest.mark.parametrize("engine", ["pandas", "duckdb"])
+@pytest.mark.parametrize("engine", ENGINES)
 def test_engine_att_gt_equals_in_memory(panel, case, engine):
     before = panel.copy()
     want = _fit(panel, **KW, **case)

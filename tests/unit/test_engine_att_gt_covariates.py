@@ -13,7 +13,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import parquet_shards, spilling_engine
+from helpers import ENGINES, parquet_shards, spilling_engine
 from test_engine_att_gt import ENGINE_RTOL, _close, _fit, _same
 
 import impact
@@ -60,7 +60,7 @@ def panel() -> pd.DataFrame:
 
 
 @pytest.mark.parametrize("case", CASES, ids=str)
-@pytest.mark.parametrize("engine", ["pandas", "duckdb"])
+@pytest.mark.parametrize("engine", ENGINES)
 def test_engine_att_gt_with_covariates_equals_in_memory(panel, case, engine):
     before = panel.copy()
     want = _fit(panel, **KW, **case)
@@ -81,7 +81,7 @@ IMPROVED_RTOL_SE = 1e-8
 @pytest.mark.parametrize(
     "case", [{"weights": "w"}, {"control": "notyet", "vcov": {"cluster": "cell"}}], ids=str
 )
-@pytest.mark.parametrize("engine", ["pandas", "duckdb"])
+@pytest.mark.parametrize("engine", ENGINES)
 def test_engine_improved_dr_equals_in_memory(panel, case, engine):
     want = _fit(panel, **KW, method="dr_improved", **case)
     got = _fit(panel, **KW, method="dr_improved", engine=engine, **case)

@@ -13,7 +13,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import parquet_shards, spilling_engine
+from helpers import QUERY_ENGINES, parquet_shards, spilling_engine
 
 import impact
 from impact.errors import ImpactError, ImpactWarning, InvalidOptionError
@@ -72,12 +72,13 @@ def _same(a, b) -> None:
 
 @pytest.mark.parametrize("case", CASES, ids=str)
 @pytest.mark.parametrize("estimator", ESTIMATORS)
-def test_engine_event_study_equals_in_memory(panel, estimator, case):
+@pytest.mark.parametrize("engine", QUERY_ENGINES)
+def test_engine_event_study_equals_in_memory(panel, estimator, case, engine):
     before = panel.copy()
     want = _fit(panel, **KW, **case, estimator=estimator)
-    got = _fit(panel, **KW, **case, estimator=estimator, engine="duckdb")
+    got = _fit(panel, **KW, **case, estimator=estimator, engine=engine)
     _same(want, got)
-    assert got.engine_use.engine == "duckdb" and got.engine_use.passes > 0
+    assert got.engine_use.engine == engine and got.engine_use.passes > 0
     pd.testing.assert_frame_equal(panel, before)
 
 

@@ -11,7 +11,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import RTOL_ITERATIVE, RTOL_ITERATIVE_SE, spilling_engine
+from helpers import ENGINES, RTOL_ITERATIVE, RTOL_ITERATIVE_SE, spilling_engine
 
 import impact
 from impact.errors import (
@@ -88,7 +88,7 @@ def _fit(*args, **kw):
 
 @pytest.mark.parametrize("formula", FORMULAS)
 @pytest.mark.parametrize("vcov", VCOVS, ids=str)
-@pytest.mark.parametrize("engine", ["pandas", "duckdb"])
+@pytest.mark.parametrize("engine", ENGINES)
 def test_engine_fit_equals_in_memory_fit(formula, vcov, engine):
     df = _panel(1)
     before = df.copy()
@@ -216,7 +216,7 @@ def _same_iterative(want, got) -> None:
 
 
 @pytest.mark.parametrize("split", [False, True])
-@pytest.mark.parametrize("engine", ["pandas", "duckdb"])
+@pytest.mark.parametrize("engine", ENGINES)
 def test_two_large_fixed_effects_by_alternating_projections(engine, split):
     """Both paths iterate to their convergence tolerance (RTOL_ITERATIVE, VERIFICATION.md;
     measured: 1e-14); the rank of the fixed effects counts the components exactly."""
@@ -244,7 +244,7 @@ def _three_way(seed: int, n_firms: int, years: int, workers: int) -> pd.DataFram
         ("firm + worker + year", 2500, 4, 3200),  # small ones beyond 3000: the convention
     ],
 )
-@pytest.mark.parametrize("engine", ["pandas", "duckdb"])
+@pytest.mark.parametrize("engine", ENGINES)
 def test_three_large_fixed_effects_by_alternating_projections(engine, fixef, firms, years,
                                                               workers):  # fmt: skip
     """Three dimensions whose smaller ones have more than 120 levels: swept in turn in the
@@ -298,6 +298,9 @@ def test_bad_input_gives_typed_errors(tmp_path):
     with pytest.raises(InvalidOptionError, match="demean_strategy"):
         impact.feols("y ~ x1 | firm + year", df, demean_strategy="map", engine="duckdb")
     with pytest.raises(InvalidOptionError, match="engine must be"):
+        impact.feols("y ~ x1 | firm + year", df, engine="sparkle")
+    # Spark without pyspark installed, or without a session: a typed error naming the fix
+    with pytest.raises(InvalidOptionError, match=r"impact\[spark\]|no active SparkSession"):
         impact.feols("y ~ x1 | firm + year", df, engine="spark")
     fit = _fit("y ~ x1 | firm + year", df, engine="duckdb")
     for method in (fit.resid, fit.fitted, fit.fixef, fit.predict):

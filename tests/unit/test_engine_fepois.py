@@ -13,7 +13,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import RTOL_ITERATIVE, RTOL_ITERATIVE_SE, parquet_shards, spilling_engine
+from helpers import ENGINES, RTOL_ITERATIVE, RTOL_ITERATIVE_SE, parquet_shards, spilling_engine
 from scipy.special import gammaln
 
 import impact
@@ -120,7 +120,7 @@ def test_separated_rows_are_removed_and_counted_as_in_memory():
     _same(want, got)
 
 
-@pytest.mark.parametrize("engine", ["pandas", "duckdb"])
+@pytest.mark.parametrize("engine", ENGINES)
 def test_separation_by_a_combination_of_regressors(engine):
     """x1 - x2 > 0 only where the outcome is zero: under the check's weights a collinearity
     test would drop x2 and miss it (review finding); least squares of minimum norm, as in
@@ -150,7 +150,7 @@ def test_text_ids_row_order_and_parquet_under_a_memory_limit(tmp_path):
 
 
 @pytest.mark.parametrize("fixef", ["firm + worker", "firm + worker + spell"])
-@pytest.mark.parametrize("engine", ["pandas", "duckdb"])
+@pytest.mark.parametrize("engine", ENGINES)
 def test_two_large_fixed_effects(engine, fixef):
     """Firms and workers (and a third dimension), too many for dummies: every IRLS step
     (and the ReLU check, with its uneven weights) by alternating projections in the

@@ -9,7 +9,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import RTOL_CLOSED_FORM, RTOL_ITERATIVE, assert_close
+from helpers import ENGINES, RTOL_CLOSED_FORM, RTOL_ITERATIVE, assert_close
 
 import impact
 import impact.estimators.etwfe_cells as etwfe_cells
@@ -167,7 +167,7 @@ def test_poisson_etwfe_drops_separated_comparison_cells():
                  rtol=RTOL_ITERATIVE)  # fmt: skip
 
 
-@pytest.mark.parametrize("engine", [None, "pandas", "duckdb"])
+@pytest.mark.parametrize("engine", [None, *ENGINES])
 def test_fepois_finds_a_separating_dummy_among_many_zeros(engine):
     """A dummy that is 1 only on zero outcomes separates its rows, also when most outcomes
     are zero elsewhere (n0 in the thousands): the check solved an unscaled Gram of
