@@ -1,9 +1,16 @@
-"""Register-scale runs: estimators on DuckDB over Parquet shards of the cluster panel,
-with time, peak memory (RSS) and the engine's passes; pyfixest on the same rows loaded
-in memory for comparison (its load time counted).
+"""Register-scale runs: estimators on DuckDB (or Spark) over Parquet shards of the cluster
+panel, with time, peak memory (RSS) and the engine's passes; pyfixest on the same rows
+loaded in memory for comparison (its load time counted).
 
 Run: ``python benchmarks/scale.py --rows 15000000 [--rows 100000000] [--data DIR]
-[--memory-limit 4GB] [--peers] [--fits twfe fepois att_gt att_gt_dr sun_abraham imputation did2s]``.
+[--memory-limit 4GB] [--engine duckdb|spark] [--peers]
+[--fits twfe fepois att_gt att_gt_dr sun_abraham imputation did2s]``.
+
+``--engine spark`` reads the same shards into a Spark ``local[2]`` session (driver memory
+``--memory-limit``, ``--partitions`` shuffle partitions) and runs the fits there; with
+``--peers`` it adds moderndid's Spark ATT(g,t) on the same DataFrame (``moderndid_spark``,
+never-treated coded 0 as it requires). Peak RSS is the Python process's: the JVM's
+memory is not in it (``peak RSS`` of Spark rows is the driver's Python side only).
 
 Each size writes the cluster panel as Parquet shards once (``--data``, default a folder
 under the system's temporary directory, reused when present; about 40 bytes per row on
@@ -50,6 +57,8 @@ ENGINE_FITS = {
     "imputation": "imputation_mem",
     "did2s": "did2s_mem",
 }
+#: Peers that run on Spark itself (``--engine spark --peers``).
+SPARK_PEERS = {"att_gt": "moderndid_spark"}
 #: Cluster-panel firm-years per incumbent firm (about 15 over the observed window).
 ROWS_PER_FIRM = 15.5
 
@@ -92,12 +101,47 @@ def _passes(fit) -> int:
     return 0 if fit.engine_use is None else fit.engine_use.passes
 
 
-def _child(kind: str, folder: str, memory_limit: str) -> None:
+def _spark_session(memory: str, partitions: int):
+    """A ``local[2]`` Spark session for the benchmark (UI and progress bars off)."""
+    from pyspark.sql import SparkSession
+
+    return (
+        SparkSession.builder.master("local[2]")
+        .config("spark.driver.memory", memory.lower().replace("gb", "g"))
+        .config("spark.sql.shuffle.partitions", str(partitions))
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .getOrCreate()
+    )
+
+
+def _moderndid_spark(sdf) -> tuple[int, dict, int]:
+    """moderndid's Spark ATT(g,t) (unconditional, never-treated coded 0), simple average."""
+    import moderndid
+
+    sdf = sdf.fillna(0, subset=["join_year"])
+    res = moderndid.att_gt(data=sdf, yname="log_emp", tname="year", idname="firm_id",
+                           gname="join_year", est_method="reg")  # fmt: skip
+    agg = moderndid.aggte(res, type="simple")
+    return 0, {"ATT": float(agg.overall_att), "se": float(agg.overall_se)}, 0
+
+
+def _child(kind: str, folder: str, memory_limit: str, engine: str, partitions: int) -> None:
     """One fit in this process; prints a JSON line with seconds, RSS and passes."""
     import resource
 
     start = time.perf_counter()
-    if kind in ENGINE_FITS:
+    glob = str(Path(folder) / "part-*.parquet")
+    if engine == "spark" and (kind in ENGINE_FITS or kind in SPARK_PEERS.values()):
+        from impact.engine import SparkEngine
+
+        spark = _spark_session(memory_limit, partitions)
+        sdf = spark.read.parquet(glob)
+        if kind == "moderndid_spark":
+            rows, coef, passes = _moderndid_spark(sdf)
+        else:
+            rows, coef, passes = _fit(kind, sdf, SparkEngine(spark))
+    elif kind in ENGINE_FITS:
         import duckdb
 
         from impact.engine import DuckDBEngine
@@ -106,7 +150,6 @@ def _child(kind: str, folder: str, memory_limit: str) -> None:
         con.execute(f"SET memory_limit = '{memory_limit}'")
         con.execute(f"SET temp_directory = '{Path(folder).parent / 'spill'}'")
         con.execute("SET preserve_insertion_order = false")
-        glob = str(Path(folder) / "part-*.parquet")
         rows, coef, passes = _fit(kind, glob, DuckDBEngine(con))
     else:
         import pandas as pd
@@ -134,10 +177,11 @@ def _child(kind: str, folder: str, memory_limit: str) -> None:
                       "passes": passes, "coef": coef}))  # fmt: skip
 
 
-def _run(kind: str, folder: Path, memory_limit: str) -> dict:
+def _run(kind: str, folder: Path, args: argparse.Namespace) -> dict:
+    child = [kind, str(folder), args.memory_limit, args.engine, str(args.partitions)]
     out = subprocess.run(
-        [sys.executable, __file__, "--child", kind, str(folder), memory_limit],
-        check=True, capture_output=True, text=True,
+        [sys.executable, __file__, "--child", *child], check=True, capture_output=True,
+        text=True,
     )  # fmt: skip
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -149,20 +193,26 @@ def main() -> None:
     parser.add_argument("--memory-limit", default="4GB")
     parser.add_argument("--peers", action="store_true", help="also time the in-memory peers")
     parser.add_argument("--fits", nargs="+", default=list(ENGINE_FITS), choices=list(ENGINE_FITS))
-    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--engine", choices=["duckdb", "spark"], default="duckdb")
+    parser.add_argument("--partitions", type=int, default=8, help="Spark shuffle partitions")
+    parser.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        _child(*args.child)
+        kind, folder, memory, engine, partitions = args.child
+        _child(kind, folder, memory, engine, int(partitions))
         return
     print(f"{'fit':<16} {'rows':>13} {'seconds':>9} {'peak RSS GiB':>13} {'passes':>7}")
     for rows in args.rows:
         folder = _shards(rows, args.data)
         kinds = list(args.fits) + ([ENGINE_FITS[k] for k in args.fits] if args.peers else [])
-        results = {k: _run(k, folder, args.memory_limit) for k in kinds}
+        if args.peers and args.engine == "spark":
+            kinds += [SPARK_PEERS[k] for k in args.fits if k in SPARK_PEERS]
+        results = {k: _run(k, folder, args) for k in kinds}
         for k, r in results.items():
             print(f"{k:<16} {r['rows']:>13,} {r['seconds']:>9.1f} {r['rss_gib']:>13.2f} "
                   f"{r['passes']:>7}", flush=True)  # fmt: skip
-        for engine_kind, peer in ENGINE_FITS.items():
+        pairs = [*ENGINE_FITS.items(), *SPARK_PEERS.items()]
+        for engine_kind, peer in pairs:
             if peer in results and engine_kind in results:
                 a, b = results[engine_kind], results[peer]
                 gap = max(abs(a["coef"][k] - b["coef"][k]) / abs(b["coef"][k]) for k in b["coef"])

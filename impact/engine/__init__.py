@@ -1,5 +1,5 @@
-"""Engines: where the relational primitives of SCALE.md §2.1 run (pandas/numpy, DuckDB;
-Spark to come), and the rules that keep a user's names out of query text.
+"""Engines: where the relational primitives of SCALE.md §2.1 run (pandas/numpy, DuckDB,
+Spark), and the rules that keep a user's names out of query text.
 
 Rule for every engine (docs/security.md): a column name from a user's file or spec reaches
 a query only quoted by :func:`quote_identifier` (or as an object of the engine's own
@@ -13,5 +13,14 @@ from impact.engine.base import Engine
 from impact.engine.duckdb_engine import DuckDBEngine
 from impact.engine.identifiers import DIALECTS, quote_identifier
 from impact.engine.pandas_engine import PandasEngine, engine_for
+from impact.engine.spark_engine import SparkEngine
 
-__all__ = ["DIALECTS", "DuckDBEngine", "Engine", "PandasEngine", "engine_for", "quote_identifier"]
+__all__ = [
+    "DIALECTS",
+    "DuckDBEngine",
+    "Engine",
+    "PandasEngine",
+    "SparkEngine",
+    "engine_for",
+    "quote_identifier",
+]

@@ -19,6 +19,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 import pandas as pd
 
 from impact.engine.expressions import Expression
+from impact.errors import InvalidOptionError
 
 __all__ = ["COMPARISONS", "Engine", "EngineUse", "Meter"]
 
@@ -68,6 +69,56 @@ class Meter:
     def mark(self) -> tuple[int, int]:
         """The counters now."""
         return self.passes, self.bytes_collected
+
+
+@dataclass(frozen=True)
+class TypeNames:
+    """A SQL dialect's type names, read case-insensitively: its numeric types (with or
+    without parameters, as ``decimal(18,3)``), its boolean and its text type (everything
+    else, dates and intervals too, is ``"other"``)."""
+
+    numbers: tuple[str, ...]
+    boolean: str
+    text: str
+
+    def kind(self, type_name: object) -> Kind:
+        """The :data:`Kind` of a column of type ``type_name`` (e.g. ``"BIGINT"``)."""
+        text = str(type_name).lower()
+        if text == self.boolean:
+            return "bool"
+        if text.split("(", 1)[0].strip() in self.numbers:
+            return "number"
+        if text == self.text:
+            return "text"
+        return "other"
+
+
+def joined_columns(
+    small: Sequence[object], data: Sequence[object], on: Sequence[str], what: str
+) -> list[str]:
+    """The columns a join of a small table onto the data adds (those not in ``on``).
+
+    Raises
+    ------
+    InvalidOptionError
+        If one of them is a column of the data too (a join would rename or shadow it).
+    """
+    keys = {str(k) for k in on}
+    extra = [str(c) for c in small if str(c) not in keys]
+    present = {str(c) for c in data}
+    clash = [c for c in extra if c in present]
+    if clash:
+        raise InvalidOptionError(f"the {what} table's columns {clash} are in the data too.")
+    return extra
+
+
+def check_levels_unique(table: pd.DataFrame, on: Sequence[str]) -> None:
+    """Refuse a small table with more than one row for a level of ``on`` (a join would
+    repeat the data's rows)."""
+    if table.duplicated(list(on)).any():
+        raise InvalidOptionError(
+            f"the small table has more than one row for some level of {list(on)}."
+        )
 
 
 @runtime_checkable

@@ -24,7 +24,16 @@ from typing import Any
 
 import pandas as pd
 
-from impact.engine.base import COMPARISONS, Comparison, Expr, Kind, Meter
+from impact.engine.base import (
+    COMPARISONS,
+    Comparison,
+    Expr,
+    Kind,
+    Meter,
+    TypeNames,
+    check_levels_unique,
+    joined_columns,
+)
 from impact.engine.expressions import expression
 from impact.engine.identifiers import quote_identifier
 from impact.errors import (
@@ -54,20 +63,12 @@ def _q(name: str) -> str:
     return quote_identifier(str(name), "duckdb")
 
 
-_NUMBER_TYPES = (
-    "TINYINT",
-    "SMALLINT",
-    "INTEGER",
-    "BIGINT",
-    "HUGEINT",
-    "UTINYINT",
-    "USMALLINT",
-    "UINTEGER",
-    "UBIGINT",
-    "UHUGEINT",
-    "FLOAT",
-    "DOUBLE",
-    "DECIMAL",
+#: DuckDB's type names (unsigned types are ``U`` + a signed name).
+_INTEGERS = ("tinyint", "smallint", "integer", "bigint", "hugeint")
+_TYPES = TypeNames(
+    numbers=(*_INTEGERS, *("u" + t for t in _INTEGERS), "float", "double", "decimal"),
+    boolean="boolean",
+    text="varchar",
 )
 
 
@@ -86,17 +87,6 @@ def _frame_kinds(frame: pd.DataFrame) -> dict[str, Kind]:
             )
         out[str(c)] = column_kind(col)
     return out
-
-
-def _kind(dtype: object) -> Kind:
-    text = str(dtype).upper()
-    if text == "BOOLEAN":
-        return "bool"
-    if text.startswith(_NUMBER_TYPES):
-        return "number"
-    if text == "VARCHAR":
-        return "text"
-    return "other"
 
 
 def _is_arrow(data: Any) -> bool:
@@ -259,7 +249,7 @@ class DuckDBEngine:
     def kinds(self, source: Any) -> dict[str, Kind]:
         if id(source) in self._frame_kinds:  # a pandas frame: as the in-memory path reads it
             return dict(self._frame_kinds[id(source)])
-        return {str(c): _kind(t) for c, t in zip(source.columns, source.dtypes, strict=True)}
+        return {str(c): _TYPES.kind(t) for c, t in zip(source.columns, source.dtypes, strict=True)}
 
     def count(self, source: Any) -> int:
         out = self._collect(self.con.sql(_query("SELECT COUNT(*) AS n FROM", self._view(source))))
@@ -386,14 +376,8 @@ class DuckDBEngine:
 
     def join_small(self, source: Any, table: pd.DataFrame, on: Sequence[str]) -> Any:
         self._check(source, on)
-        if table.duplicated(list(on)).any():
-            raise InvalidOptionError(
-                f"the small table has more than one row for some level of {list(on)}."
-            )
-        extra = [str(c) for c in table.columns if c not in on]
-        clash = [c for c in extra if c in self.columns(source)]
-        if clash:
-            raise InvalidOptionError(f"the small table's columns {clash} are in the data too.")
+        check_levels_unique(table, on)
+        extra = joined_columns(table.columns, self.columns(source), on, "small")
         left, right = self._view(source), self._view(self.con.from_df(table))
         cond = " AND ".join(
             f"l.{quote_identifier(k)} IS NOT DISTINCT FROM r.{quote_identifier(k)}" for k in on
@@ -464,10 +448,7 @@ class DuckDBEngine:
     def join_groups(self, source: Any, groups: Any, on: Sequence[str]) -> Any:
         self._check(source, on)
         self._check(groups, on)
-        extra = [c for c in self.columns(groups) if c not in on]
-        clash = [c for c in extra if c in self.columns(source)]
-        if clash:
-            raise InvalidOptionError(f"the group table's columns {clash} are in the data too.")
+        extra = joined_columns(self.columns(groups), self.columns(source), on, "group")
         left, right = self._view(source), self._view(groups)
         cond = " AND ".join(
             f"l.{quote_identifier(k)} IS NOT DISTINCT FROM r.{quote_identifier(k)}" for k in on

@@ -6,13 +6,18 @@ from __future__ import annotations
 import ast
 from typing import Any
 
-from impact.engine.base import Kind
+from impact.engine.base import Kind, TypeNames
 from impact.engine.expressions import Expression
 from impact.errors import InvalidOptionError
 
 __all__ = ["column_ref", "is_connect", "pyspark_functions", "spark_column", "spark_kind"]
 
-_NUMBER_TYPES = ("tinyint", "smallint", "int", "bigint", "float", "double", "decimal")
+#: Spark's simple type names (``dtypes`` spells integers ``int``).
+_TYPES = TypeNames(
+    numbers=("tinyint", "smallint", "int", "bigint", "float", "double", "decimal"),
+    boolean="boolean",
+    text="string",
+)
 
 
 def pyspark_functions() -> Any:
@@ -26,14 +31,8 @@ def pyspark_functions() -> Any:
 
 
 def spark_kind(dtype: str) -> Kind:
-    text = dtype.lower()
-    if text == "boolean":
-        return "bool"
-    if text.startswith(_NUMBER_TYPES):
-        return "number"
-    if text == "string":
-        return "text"
-    return "other"
+    """The :data:`~impact.engine.base.Kind` of a Spark column of simple type ``dtype``."""
+    return _TYPES.kind(dtype)
 
 
 def spark_column(expr: Expression) -> Any:

@@ -23,7 +23,15 @@ from typing import Any
 
 import pandas as pd
 
-from impact.engine.base import COMPARISONS, Comparison, Expr, Kind, Meter
+from impact.engine.base import (
+    COMPARISONS,
+    Comparison,
+    Expr,
+    Kind,
+    Meter,
+    check_levels_unique,
+    joined_columns,
+)
 from impact.engine.expressions import expression
 from impact.engine.spark_columns import (
     column_ref,
@@ -289,14 +297,8 @@ class SparkEngine:
 
     def join_small(self, source: Any, table: pd.DataFrame, on: Sequence[str]) -> Any:
         self._check(source, on)
-        if table.duplicated(list(on)).any():
-            raise InvalidOptionError(
-                f"the small table has more than one row for some level of {list(on)}."
-            )
-        extra = [str(c) for c in table.columns if c not in on]
-        clash = [c for c in extra if c in self.columns(source)]
-        if clash:
-            raise InvalidOptionError(f"the small table's columns {clash} are in the data too.")
+        check_levels_unique(table, on)
+        extra = joined_columns(table.columns, self.columns(source), on, "small")
         small = self.source(table.reset_index(drop=True))
         small = small.select(*(self.F.col(column_ref(k)).cast(dict(source.dtypes)[k]).alias(k)
                                for k in on), *(self._c(c) for c in extra))  # fmt: skip
@@ -337,12 +339,11 @@ class SparkEngine:
         *,
         count: str | None = "n",
     ) -> pd.DataFrame:
-        df = self._agg(source, keys, sums, count)
-        if keys:
-            df = df.orderBy(*(self._c(k).asc_nulls_first() for k in keys))
-        out = self._collect(df)
+        out = self._collect(self._agg(source, keys, sums, count))
         if keys and out[list(keys)].isna().any().any():
             raise InvalidOptionError(f"a group key among {list(keys)} is missing on some rows.")
+        if keys:  # sorted on the driver: an orderBy would cost Spark a sampling job and a shuffle
+            out = out.sort_values(list(keys), kind="mergesort", ignore_index=True)
         return out
 
     def group_relation(
@@ -367,9 +368,6 @@ class SparkEngine:
     def join_groups(self, source: Any, groups: Any, on: Sequence[str]) -> Any:
         self._check(source, on)
         self._check(groups, on)
-        extra = [c for c in self.columns(groups) if c not in on]
-        clash = [c for c in extra if c in self.columns(source)]
-        if clash:
-            raise InvalidOptionError(f"the group table's columns {clash} are in the data too.")
+        extra = joined_columns(self.columns(groups), self.columns(source), on, "group")
         kinds = self.kinds(groups)
         return self._join(source, groups, on, {c: kinds[c] for c in extra})

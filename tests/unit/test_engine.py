@@ -7,10 +7,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import ENGINES
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from impact.engine import Engine, PandasEngine, engine_for, quote_identifier
+from impact.engine.choose import choose_engine
 from impact.engine.expressions import expression
 from impact.errors import ColumnNotFoundError, ColumnTypeError, InvalidOptionError
 
@@ -109,6 +111,24 @@ def test_with_columns_and_join_small():
     np.testing.assert_allclose(joined["m"], want, rtol=SUM_RTOL)
     with pytest.raises(InvalidOptionError, match="more than one row"):
         eng.join_small(df, pd.concat([means, means]), ["firm"])
+
+
+@pytest.mark.parametrize("name", ENGINES)
+def test_every_engine_refuses_the_same_bad_joins(name):
+    """A small table with a repeated level, or with a column the data holds (a join would
+    repeat rows, or rename or shadow the column), is one typed error on every engine."""
+    df = _frame(5, n=40)
+    eng = choose_engine(df, name)
+    src = eng.source(df)
+    means = eng.group_sums(src, ["firm"], {"s": f"`{Y}`"})[["firm", "s"]]
+    with pytest.raises(InvalidOptionError, match="more than one row"):
+        eng.join_small(src, pd.concat([means, means]), ["firm"])
+    with pytest.raises(InvalidOptionError, match=r"columns \[.y\|z.\] are in the data"):
+        eng.join_small(src, means.rename(columns={"s": Y}), ["firm"])
+    groups = eng.group_relation(src, ["firm"], {Y: f"`{Y}`"})
+    with pytest.raises(InvalidOptionError, match="are in the data too"):
+        eng.join_groups(src, groups, ["firm"])
+    assert Y in eng.columns(eng.join_small(src, means, ["firm"]))
 
 
 def test_engine_errors_are_typed():

@@ -58,44 +58,40 @@ def att_gt(fy: pd.DataFrame) -> pd.DataFrame:
     Level outcomes add ``ratio_direct``/``ratio_total`` = sum Y(D,S) / sum Y(.) - 1.
     """
     s = _cohort_sample(fy)
-    rows = []
     base = s[s["year"] == s["join_year"] - 1].set_index("firm_id")
+    firms = s["firm_id"]
+    means, sums = {}, {}
+    for out in OUTCOMES:  # one group-by of every outcome's columns at once
+        ds, s0, s00 = (s[f"{out}_{p}"].to_numpy() for p in ("DS", "0S", "00"))
+        b_ds = base[f"{out}_DS"]
+        means[(out, "att_direct")] = ds - s0
+        means[(out, "att_total")] = ds - s00
+        means[(out, "b_direct")] = (b_ds - base[f"{out}_0S"]).reindex(firms).to_numpy()
+        means[(out, "b_total")] = (b_ds - base[f"{out}_00"]).reindex(firms).to_numpy()
+        sums[(out, "sds")], sums[(out, "ss0")], sums[(out, "ss00")] = ds, s0, s00
+    keys = [s["join_year"].astype(int).rename("cohort").to_numpy(), s["year"].to_numpy()]
+    g_mean = pd.DataFrame(means).groupby(keys).mean()
+    g_sum = pd.DataFrame(sums).groupby(keys).sum()
+    n = pd.DataFrame(means).groupby(keys).size()
+    cells = g_mean.index.to_frame(index=False, name=["cohort", "year"])
+    rows = []
     for out in OUTCOMES:
-        ds, s0, s00 = s[f"{out}_DS"], s[f"{out}_0S"], s[f"{out}_00"]
-        tmp = pd.DataFrame(
-            {
-                "cohort": s["join_year"].astype(int),
-                "year": s["year"],
-                "direct": ds - s0,
-                "total": ds - s00,
-                "direct0": (base[f"{out}_DS"] - base[f"{out}_0S"]).reindex(s["firm_id"]).to_numpy(),
-                "total0": (base[f"{out}_DS"] - base[f"{out}_00"]).reindex(s["firm_id"]).to_numpy(),
-                "ds": ds,
-                "s0": s0,
-                "s00": s00,
-            }
+        m, t = g_mean[out], g_sum[out]
+        agg = cells.assign(
+            n=n.to_numpy(),
+            att_direct=m["att_direct"].to_numpy(),
+            att_total=m["att_total"].to_numpy(),
+            att_direct_base=(m["att_direct"] - m["b_direct"]).to_numpy(),
+            att_total_base=(m["att_total"] - m["b_total"]).to_numpy(),
         )
-        g = tmp.groupby(["cohort", "year"])
-        agg = g.agg(
-            n=("direct", "size"),
-            att_direct=("direct", "mean"),
-            att_total=("total", "mean"),
-            b_direct=("direct0", "mean"),
-            b_total=("total0", "mean"),
-            sds=("ds", "sum"),
-            ss0=("s0", "sum"),
-            ss00=("s00", "sum"),
-        ).reset_index()
-        agg["att_direct_base"] = agg["att_direct"] - agg["b_direct"]
-        agg["att_total_base"] = agg["att_total"] - agg["b_total"]
         if out in RATIO_OUTCOMES:
-            agg["ratio_direct"] = agg["sds"] / agg["ss0"] - 1
-            agg["ratio_total"] = agg["sds"] / agg["ss00"] - 1
+            agg["ratio_direct"] = (t["sds"] / t["ss0"] - 1).to_numpy()
+            agg["ratio_total"] = (t["sds"] / t["ss00"] - 1).to_numpy()
         else:
             agg["ratio_direct"] = np.nan
             agg["ratio_total"] = np.nan
         agg.insert(0, "outcome", out)
-        rows.append(agg.drop(columns=["b_direct", "b_total", "sds", "ss0", "ss00"]))
+        rows.append(agg)
     return pd.concat(rows, ignore_index=True)
 
 
@@ -114,45 +110,31 @@ def att_event(gt: pd.DataFrame, event_times: range = range(-5, 11)) -> pd.DataFr
     size = cohort_sizes(gt)
     d = gt.assign(event_time=gt["year"] - gt["cohort"], w=gt["cohort"].map(size))
     d = d[d["event_time"].isin(list(event_times))]
-    rows = []
-    for (out, e), grp in d.groupby(["outcome", "event_time"]):
-        w = grp["w"] / grp["w"].sum()
-        rec = {
-            "outcome": out,
-            "event_time": int(e),
-            "n_cohorts": len(grp),
-            "n": int(grp["n"].sum()),
-        }
-        rec.update({c: float((w * grp[c]).sum()) for c in _EFFECTS})
-        rows.append(rec)
-    return pd.DataFrame(rows)
+    keys = ["outcome", "event_time"]
+    w = d["w"] / d.groupby(keys)["w"].transform("sum")
+    out = d[_EFFECTS].mul(w, axis=0).assign(**{k: d[k] for k in keys}).groupby(keys).sum()
+    counts = d.groupby(keys).agg(n_cohorts=("n", "size"), n=("n", "sum"))
+    out = counts.join(out).reset_index()
+    return out.astype({"event_time": int, "n": int})[[*keys, "n_cohorts", "n", *_EFFECTS]]
 
 
 def att_overall(gt: pd.DataFrame) -> pd.DataFrame:
     """CS "simple" (cohort-size weights over post cells) and "group" aggregations."""
     size = cohort_sizes(gt)
     post = gt[gt["year"] >= gt["cohort"]].assign(w=lambda x: x["cohort"].map(size))
-    rows = []
-    for out, grp in post.groupby("outcome"):
-        w = grp["w"] / grp["w"].sum()
-        rows.append(
-            {
-                "outcome": out,
-                "aggregation": "simple",
-                **{c: float((w * grp[c]).sum()) for c in _EFFECTS},
-            }
-        )
-        by_g = grp.groupby("cohort")[_EFFECTS].mean()
-        wg = size.reindex(by_g.index)
-        wg = wg / wg.sum()
-        rows.append(
-            {
-                "outcome": out,
-                "aggregation": "group",
-                **{c: float((wg * by_g[c]).sum()) for c in _EFFECTS},
-            }
-        )
-    return pd.DataFrame(rows)
+    w = post["w"] / post.groupby("outcome")["w"].transform("sum")
+    simple = post[_EFFECTS].mul(w, axis=0).groupby(post["outcome"]).sum()
+    by_g = post.groupby(["outcome", "cohort"])[_EFFECTS].mean()
+    wg = size.reindex(by_g.index.get_level_values("cohort")).to_numpy()
+    wg = pd.Series(wg, index=by_g.index)
+    wg = wg / wg.groupby(level="outcome").transform("sum")
+    group = by_g.mul(wg, axis=0).groupby(level="outcome").sum()
+    both = pd.concat({"simple": simple, "group": group}, names=["aggregation"])
+    both = both.reorder_levels(["outcome", "aggregation"]).reset_index()
+    order = {"simple": 0, "group": 1}
+    both = both.sort_values(["outcome", "aggregation"], key=lambda c: c.map(order) if
+                            c.name == "aggregation" else c, kind="stable")  # fmt: skip
+    return both.reset_index(drop=True)[["outcome", "aggregation", *_EFFECTS]]
 
 
 def spillover_event(fy: pd.DataFrame) -> pd.DataFrame:
