@@ -15,6 +15,14 @@ RTOL_PEER = 1e-6
 #: The engines of the conformance suites (engine= of the estimators): Spark (the active
 #: session of tests/conftest.py) runs in its own CI step, with the marker ``spark``.
 ENGINES = ["pandas", "duckdb", pytest.param("spark", marks=pytest.mark.spark)]
+#: The engines of the suites that iterate over the rows (alternating projections of large
+#: fixed effects): each sweep is a Spark job (0.3-1 s), so on Spark they are also ``slow``
+#: (minutes per test; run locally with ``-m spark``, outside CI's Spark step).
+ITERATIVE_ENGINES = [
+    "pandas",
+    "duckdb",
+    pytest.param("spark", marks=[pytest.mark.spark, pytest.mark.slow]),
+]
 #: The query engines (no pandas engine), for the suites that compare with peers.
 QUERY_ENGINES = ["duckdb", pytest.param("spark", marks=pytest.mark.spark)]
 

@@ -267,7 +267,7 @@ class SparkEngine:
             # a checkpoint cuts the lineage: iterative fits would otherwise replay every
             # step, and their plans (a step joined with its own group means) double
             kept = source.localCheckpoint(eager=True)
-            if hasattr(kept, "rdd") and not is_connect(kept):
+            if not is_connect(kept):
                 # a checkpoint keeps its origin's size estimate, and Spark estimates a
                 # join's size as the product of its sides': over iterations the estimate's
                 # digits double until the planner runs out of memory. A frame made from

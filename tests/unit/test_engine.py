@@ -171,3 +171,16 @@ def test_to_sql_quotes_names_and_binds_literals():
     assert params == [2.5, 1.0, 1.0, 2.0]
     sql, _ = expression("ab * 2").to_sql("spark")
     assert sql.startswith("(CAST(`ab` AS DOUBLE)")
+
+
+def test_type_names_read_numbers_exactly():
+    """A dialect's numeric types, with or without parameters, are numbers; a type whose name
+    only starts like one (Spark's ``interval``, DuckDB's ``INTERVAL``) is not."""
+    from impact.engine.duckdb_engine import _TYPES
+    from impact.engine.spark_columns import spark_kind
+
+    assert [_TYPES.kind(t) for t in ("BIGINT", "DECIMAL(18,3)", "UHUGEINT", "INTERVAL")] == [
+        "number", "number", "number", "other"]  # fmt: skip
+    assert [_TYPES.kind(t) for t in ("VARCHAR", "BOOLEAN", "DATE")] == ["text", "bool", "other"]
+    kinds = [spark_kind(t) for t in ("int", "decimal(10,2)", "interval day to second", "string")]
+    assert kinds == ["number", "number", "other", "text"]

@@ -11,7 +11,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import ENGINES, RTOL_ITERATIVE, RTOL_ITERATIVE_SE, spilling_engine
+from helpers import ENGINES, ITERATIVE_ENGINES, RTOL_ITERATIVE, RTOL_ITERATIVE_SE, spilling_engine
 
 import impact
 from impact.errors import (
@@ -216,7 +216,7 @@ def _same_iterative(want, got) -> None:
 
 
 @pytest.mark.parametrize("split", [False, True])
-@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("engine", ITERATIVE_ENGINES)
 def test_two_large_fixed_effects_by_alternating_projections(engine, split):
     """Both paths iterate to their convergence tolerance (RTOL_ITERATIVE, VERIFICATION.md;
     measured: 1e-14); the rank of the fixed effects counts the components exactly."""
@@ -244,7 +244,7 @@ def _three_way(seed: int, n_firms: int, years: int, workers: int) -> pd.DataFram
         ("firm + worker + year", 2500, 4, 3200),  # small ones beyond 3000: the convention
     ],
 )
-@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("engine", ITERATIVE_ENGINES)
 def test_three_large_fixed_effects_by_alternating_projections(engine, fixef, firms, years,
                                                               workers):  # fmt: skip
     """Three dimensions whose smaller ones have more than 120 levels: swept in turn in the

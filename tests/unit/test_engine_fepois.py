@@ -13,7 +13,14 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import ENGINES, RTOL_ITERATIVE, RTOL_ITERATIVE_SE, parquet_shards, spilling_engine
+from helpers import (
+    ENGINES,
+    ITERATIVE_ENGINES,
+    RTOL_ITERATIVE,
+    RTOL_ITERATIVE_SE,
+    parquet_shards,
+    spilling_engine,
+)
 from scipy.special import gammaln
 
 import impact
@@ -150,7 +157,7 @@ def test_text_ids_row_order_and_parquet_under_a_memory_limit(tmp_path):
 
 
 @pytest.mark.parametrize("fixef", ["firm + worker", "firm + worker + spell"])
-@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("engine", ITERATIVE_ENGINES)
 def test_two_large_fixed_effects(engine, fixef):
     """Firms and workers (and a third dimension), too many for dummies: every IRLS step
     (and the ReLU check, with its uneven weights) by alternating projections in the
