@@ -10,7 +10,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from impact.engine.base import COMPARISONS, Comparison, Expr, Kind, Meter, joined_columns
+from impact.engine.base import (
+    COMPARISONS,
+    Comparison,
+    Expr,
+    Kind,
+    Meter,
+    check_levels_unique,
+    joined_columns,
+)
 from impact.engine.expressions import expression
 from impact.engine.kernels import group_sums, group_weights
 from impact.errors import (
@@ -205,13 +213,9 @@ class PandasEngine:
     def join_small(
         self, source: pd.DataFrame, table: pd.DataFrame, on: Sequence[str]
     ) -> pd.DataFrame:
+        check_levels_unique(table, on)
         joined_columns(table.columns, source.columns, on, "small")
-        try:
-            joined = source.merge(table, on=list(on), how="left", validate="many_to_one")
-        except pd.errors.MergeError:
-            raise InvalidOptionError(
-                f"the small table has more than one row for some level of {list(on)}."
-            ) from None
+        joined = source.merge(table, on=list(on), how="left")
         joined.index = source.index
         return joined
 

@@ -253,6 +253,23 @@ class SparkEngine:
         self._check(source, columns)
         return self._note(source.select(*(self._c(c) for c in columns)), source, {}, columns)
 
+    @property
+    def sweeps_refused(self) -> str | None:
+        """Why this engine refuses alternating projections (``None``: it runs them).
+
+        A Spark Connect session cannot: a checkpoint keeps its origin's size estimate and
+        Spark estimates a join as the product of its sides, so each sweep doubles the
+        estimate's digits until the server's planner stalls (a classic session re-creates
+        the checkpointed frame from its rows, which Connect has no access to)."""
+        if not is_connect(self.spark):
+            return None
+        return (
+            "large fixed effects (alternating projections) do not run on a Spark Connect "
+            "session: Spark's size estimates grow with every sweep until its planner stalls. "
+            "Fit on a classic SparkSession, on DuckDB (a Parquet copy of the data), or absorb "
+            "at most one large fixed effect beside small ones."
+        )
+
     @contextlib.contextmanager
     def scope(self) -> Iterator[None]:
         before = set(self._cached)

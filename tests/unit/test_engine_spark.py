@@ -16,7 +16,7 @@ import pytest
 from helpers import RTOL_CLOSED_FORM, assert_close, random_panel
 
 import impact
-from impact.errors import ColumnNotFoundError, DuplicateRowsError, ImpactWarning
+from impact.errors import ColumnNotFoundError, DuplicateRowsError, EngineError, ImpactWarning
 
 pytestmark = pytest.mark.spark
 
@@ -95,3 +95,23 @@ def test_bootstrap_draws_are_made_on_the_driver_from_the_seed(spark_session, mpd
     assert_close(got.table["band_high"], want.table["band_high"], rtol=RTOL_CLOSED_FORM)
     other = _quiet(impact.att_gt, sdf, **{**kw, "seed": 4})
     assert not np.allclose(other.table["band_high"], want.table["band_high"], rtol=1e-6)
+
+
+def test_alternating_projections_on_spark_connect_are_a_typed_error(spark_session):
+    """Two large fixed effects (firm + worker) need alternating projections, whose sweeps
+    stall a Spark Connect server's planner (docs/spark.md): refused up front there with a
+    typed error naming the alternatives; a classic session runs them (the ITERATIVE_ENGINES
+    suites, marked slow)."""
+    from impact.engine import SparkEngine
+    from impact.engine.spark_columns import is_connect
+
+    engine = SparkEngine(spark_session)
+    if not is_connect(spark_session):
+        assert engine.sweeps_refused is None
+        return
+    rng = np.random.default_rng(2)
+    df = pd.DataFrame({"firm": rng.integers(0, 300, 2000), "worker": rng.integers(0, 400, 2000)})
+    df["x"] = rng.normal(size=len(df))
+    df["y"] = df["x"] + rng.normal(size=len(df))
+    with pytest.raises(EngineError, match="classic SparkSession, on DuckDB"):
+        impact.feols("y ~ x | firm + worker", spark_session.createDataFrame(df), engine=engine)

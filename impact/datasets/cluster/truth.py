@@ -69,10 +69,10 @@ def att_gt(fy: pd.DataFrame) -> pd.DataFrame:
         means[(out, "b_direct")] = (b_ds - base[f"{out}_0S"]).reindex(firms).to_numpy()
         means[(out, "b_total")] = (b_ds - base[f"{out}_00"]).reindex(firms).to_numpy()
         sums[(out, "sds")], sums[(out, "ss0")], sums[(out, "ss00")] = ds, s0, s00
-    keys = [s["join_year"].astype(int).rename("cohort").to_numpy(), s["year"].to_numpy()]
-    g_mean = pd.DataFrame(means).groupby(keys).mean()
+    keys = [s["join_year"].astype(int).to_numpy(), s["year"].to_numpy()]
+    by_cell = pd.DataFrame(means).groupby(keys)
+    g_mean, n = by_cell.mean(), by_cell.size()
     g_sum = pd.DataFrame(sums).groupby(keys).sum()
-    n = pd.DataFrame(means).groupby(keys).size()
     cells = g_mean.index.to_frame(index=False, name=["cohort", "year"])
     rows = []
     for out in OUTCOMES:
@@ -129,11 +129,8 @@ def att_overall(gt: pd.DataFrame) -> pd.DataFrame:
     wg = pd.Series(wg, index=by_g.index)
     wg = wg / wg.groupby(level="outcome").transform("sum")
     group = by_g.mul(wg, axis=0).groupby(level="outcome").sum()
-    both = pd.concat({"simple": simple, "group": group}, names=["aggregation"])
-    both = both.reorder_levels(["outcome", "aggregation"]).reset_index()
-    order = {"simple": 0, "group": 1}
-    both = both.sort_values(["outcome", "aggregation"], key=lambda c: c.map(order) if
-                            c.name == "aggregation" else c, kind="stable")  # fmt: skip
+    both = pd.concat([simple.assign(aggregation="simple"), group.assign(aggregation="group")])
+    both = both.reset_index().sort_values("outcome", kind="stable")  # simple, then group
     return both.reset_index(drop=True)[["outcome", "aggregation", *_EFFECTS]]
 
 
