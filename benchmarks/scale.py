@@ -4,12 +4,14 @@ loaded in memory for comparison (its load time counted).
 
 Run: ``python benchmarks/scale.py --rows 15000000 [--rows 100000000] [--data DIR]
 [--memory-limit 4GB] [--engine duckdb|spark] [--peers]
-[--fits twfe fepois att_gt att_gt_dr sun_abraham imputation did2s]``.
+[--fits twfe fepois att_gt att_gt_dr att_gt_balanced sun_abraham imputation did2s]``.
 
 ``--engine spark`` reads the same shards into a Spark ``local[2]`` session (driver memory
 ``--memory-limit``, ``--partitions`` shuffle partitions) and runs the fits there; with
 ``--peers`` it adds moderndid's Spark ATT(g,t) on the same DataFrame (``moderndid_spark``,
-never-treated coded 0 as it requires). Peak RSS is the Python process's: the JVM's
+never-treated coded 0 as it requires), compared with ``att_gt_balanced``: moderndid
+balances the panel (its default), where impact's default keeps each comparison's units,
+so on the unbalanced cluster panel the two defaults estimate on different samples. Peak RSS is the Python process's: the JVM's
 memory is not in it (``peak RSS`` of Spark rows is the driver's Python side only).
 
 Each size writes the cluster panel as Parquet shards once (``--data``, default a folder
@@ -20,6 +22,7 @@ disk), then runs every fit in a fresh process so that each peak RSS is its own:
   with the given memory limit (spilling to a temporary directory beside the data);
 - ``att_gt``: unconditional Callaway-Sant'Anna ATT(g,t) of ``log_emp`` by ``join_year``
   (never-treated controls, unit-level influence functions), DuckDB as above;
+  ``att_gt_balanced`` the same on the balanced panel (units observed in every period);
 - ``fepois``: Poisson PPML of employment, ``exp(log_emp) ~ log_k | firm_id + year``, CRV1
   by firm (separation checks and every IRLS step in DuckDB);
 - ``sun_abraham``, ``imputation`` and ``did2s``: ``event_study`` of ``log_emp`` by ``join_year``,
@@ -53,12 +56,13 @@ ENGINE_FITS = {
     "fepois": "pyfixest_fepois",
     "att_gt": "att_gt_mem",
     "att_gt_dr": "att_gt_dr_mem",
+    "att_gt_balanced": "att_gt_balanced_mem",
     "sun_abraham": "sun_abraham_mem",
     "imputation": "imputation_mem",
     "did2s": "did2s_mem",
 }
 #: Peers that run on Spark itself (``--engine spark --peers``).
-SPARK_PEERS = {"att_gt": "moderndid_spark"}
+SPARK_PEERS = {"att_gt_balanced": "moderndid_spark"}
 #: Cluster-panel firm-years per incumbent firm (about 15 over the observed window).
 ROWS_PER_FIRM = 15.5
 
@@ -87,8 +91,9 @@ def _fit(kind: str, data, engine) -> tuple[int, dict, int]:
     if kind == "fepois":
         fit = impact.fepois(POISSON, data, vcov={"cluster": "firm_id"}, engine=engine)
         return fit.nobs, fit.coef.to_dict(), _passes(fit)
-    if kind in ("att_gt", "att_gt_dr"):
+    if kind in ("att_gt", "att_gt_dr", "att_gt_balanced"):
         cov = {"covariates": ["log_k"], "method": "dr"} if kind == "att_gt_dr" else {}
+        cov |= {"panel": "balanced"} if kind == "att_gt_balanced" else {}
         fit = impact.att_gt(data, **DID, **cov, engine=engine)
         agg = fit.aggregate("simple")
         rows = fit.sample_log.n_final
