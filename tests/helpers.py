@@ -17,7 +17,8 @@ RTOL_PEER = 1e-6
 ENGINES = ["pandas", "duckdb", pytest.param("spark", marks=pytest.mark.spark)]
 #: The engines of the suites that iterate over the rows (alternating projections of large
 #: fixed effects): each sweep is a Spark job (0.3-1 s), so on Spark they are also ``slow``
-#: (minutes per test; run locally with ``-m spark``, outside CI's Spark step).
+#: (minutes per test; run locally with ``-m "spark and slow"``, outside CI's Spark step,
+#: which fits one firm + worker model by alternating projections on classic and Connect).
 ITERATIVE_ENGINES = [
     "pandas",
     "duckdb",

@@ -35,7 +35,6 @@ from impact.engine.base import (
 from impact.engine.expressions import expression
 from impact.engine.spark_columns import (
     column_ref,
-    is_connect,
     pyspark_functions,
     spark_column,
     spark_kind,
@@ -50,6 +49,10 @@ from impact.errors import (
 )
 
 __all__ = ["SparkEngine"]
+
+#: Rows a group table may have (Java's largest int): a cap on Spark's size estimate of the
+#: table that a broadcast join could never reach (Spark refuses to broadcast 512 million).
+_GROUP_ROWS_CAP = 2**31 - 1
 
 
 class SparkEngine:
@@ -253,23 +256,6 @@ class SparkEngine:
         self._check(source, columns)
         return self._note(source.select(*(self._c(c) for c in columns)), source, {}, columns)
 
-    @property
-    def sweeps_refused(self) -> str | None:
-        """Why this engine refuses alternating projections (``None``: it runs them).
-
-        A Spark Connect session cannot: a checkpoint keeps its origin's size estimate and
-        Spark estimates a join as the product of its sides, so each sweep doubles the
-        estimate's digits until the server's planner stalls (a classic session re-creates
-        the checkpointed frame from its rows, which Connect has no access to)."""
-        if not is_connect(self.spark):
-            return None
-        return (
-            "large fixed effects (alternating projections) do not run on a Spark Connect "
-            "session: Spark's size estimates grow with every sweep until its planner stalls. "
-            "Fit on a classic SparkSession, on DuckDB (a Parquet copy of the data), or absorb "
-            "at most one large fixed effect beside small ones."
-        )
-
     @contextlib.contextmanager
     def scope(self) -> Iterator[None]:
         before = set(self._cached)
@@ -283,14 +269,7 @@ class SparkEngine:
         def run() -> Any:
             # a checkpoint cuts the lineage: iterative fits would otherwise replay every
             # step, and their plans (a step joined with its own group means) double
-            kept = source.localCheckpoint(eager=True)
-            if not is_connect(kept):
-                # a checkpoint keeps its origin's size estimate, and Spark estimates a
-                # join's size as the product of its sides': over iterations the estimate's
-                # digits double until the planner runs out of memory. A frame made from
-                # the checkpointed rows starts from the default estimate.
-                kept = self.spark.createDataFrame(kept.rdd, kept.schema)
-            return kept
+            return source.localCheckpoint(eager=True)
 
         df = self._run("keeping the estimation sample", run)
         self.meter.record()
@@ -387,4 +366,10 @@ class SparkEngine:
         self._check(groups, on)
         extra = joined_columns(self.columns(groups), self.columns(source), on, "group")
         kinds = self.kinds(groups)
-        return self._join(source, groups, on, {c: kinds[c] for c in extra})
+        # Spark sizes a join as the product of its sides, and a checkpoint keeps its
+        # origin's size: a frame joined with its own group sums (every sweep and IRLS
+        # step) would square its estimate each time, whose digits soon stall the planner.
+        # A limit caps the group side's estimate at _GROUP_ROWS_CAP rows; it never drops
+        # a row of a table Spark can broadcast (at most 512 million rows).
+        capped = groups.limit(_GROUP_ROWS_CAP)
+        return self._join(source, capped, on, {c: kinds[c] for c in extra})

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from impact.engine.base import Engine
-from impact.errors import ConvergenceError, EngineError
+from impact.errors import ConvergenceError
 from impact.linear.demean import DEMEAN_TOL
 from impact.linear.engine_fit import (
     EngineFit,
@@ -93,14 +93,9 @@ def engine_map_fit(
     ------
     ConvergenceError
         Not converged after ``maxiter`` sweeps.
-    EngineError
-        The engine cannot run sweeps (its ``sweeps_refused`` says why: Spark Connect).
     EmptySampleError
         Every regressor is collinear with the fixed effects.
     """
-    refused = getattr(engine, "sweeps_refused", None)  # an engine that cannot iterate
-    if refused:
-        raise EngineError(refused)
     src, fixef = sample.source, sample.fixef
     w = f"{sample.weights} * " if sample.weights else ""
     sw = sample.weights if sample.weights else "1"

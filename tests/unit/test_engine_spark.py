@@ -13,10 +13,10 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import RTOL_CLOSED_FORM, assert_close, random_panel
+from helpers import RTOL_CLOSED_FORM, RTOL_ITERATIVE, RTOL_ITERATIVE_SE, assert_close, random_panel
 
 import impact
-from impact.errors import ColumnNotFoundError, DuplicateRowsError, EngineError, ImpactWarning
+from impact.errors import ColumnNotFoundError, DuplicateRowsError, ImpactWarning
 
 pytestmark = pytest.mark.spark
 
@@ -97,21 +97,20 @@ def test_bootstrap_draws_are_made_on_the_driver_from_the_seed(spark_session, mpd
     assert not np.allclose(other.table["band_high"], want.table["band_high"], rtol=1e-6)
 
 
-def test_alternating_projections_on_spark_connect_are_a_typed_error(spark_session):
-    """Two large fixed effects (firm + worker) need alternating projections, whose sweeps
-    stall a Spark Connect server's planner (docs/spark.md): refused up front there with a
-    typed error naming the alternatives; a classic session runs them (the ITERATIVE_ENGINES
-    suites, marked slow)."""
-    from impact.engine import SparkEngine
-    from impact.engine.spark_columns import is_connect
-
-    engine = SparkEngine(spark_session)
-    if not is_connect(spark_session):
-        assert engine.sweeps_refused is None
-        return
+def test_alternating_projections_run_on_classic_and_connect_sessions(spark_session):
+    """Two large fixed effects (firm + worker) need alternating projections: each sweep
+    joins the rows with their own group means, whose size estimates once multiplied until
+    a Spark Connect server's planner stalled (docs/spark.md). Both kinds of session now
+    iterate to memory's fit (the ITERATIVE_ENGINES suites, marked slow, run the rest)."""
     rng = np.random.default_rng(2)
-    df = pd.DataFrame({"firm": rng.integers(0, 300, 2000), "worker": rng.integers(0, 400, 2000)})
-    df["x"] = rng.normal(size=len(df))
-    df["y"] = df["x"] + rng.normal(size=len(df))
-    with pytest.raises(EngineError, match="classic SparkSession, on DuckDB"):
-        impact.feols("y ~ x | firm + worker", spark_session.createDataFrame(df), engine=engine)
+    df = pd.DataFrame({"firm": rng.integers(0, 130, 700), "worker": rng.integers(0, 150, 700)})
+    df["x"] = rng.normal(size=len(df)) + 0.01 * df["firm"]
+    df["y"] = df["x"] + 0.1 * df["worker"] + rng.normal(size=len(df))
+    fml = "y ~ x | firm + worker"
+    want = impact.feols(fml, df, vcov={"cluster": "firm"}, fixef_tol=1e-13)
+    got = impact.feols(fml, spark_session.createDataFrame(df), vcov={"cluster": "firm"},
+                       engine="spark")  # fmt: skip
+    assert got.demean_strategy == "map (engine)"
+    assert_close(got.coef, want.coef, rtol=RTOL_ITERATIVE)
+    assert_close(got.se, want.se, rtol=RTOL_ITERATIVE_SE)
+    assert got.engine_use.passes > 20  # the sweeps ran in Spark, not on the driver
