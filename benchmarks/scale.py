@@ -220,9 +220,11 @@ def main() -> None:
         for engine_kind, peer in pairs:
             if peer in results and engine_kind in results:
                 a, b = results[engine_kind], results[peer]
-                gap = max(abs(a["coef"][k] - b["coef"][k]) / abs(b["coef"][k]) for k in b["coef"])
+                gaps = {k: abs(a["coef"][k] - b["coef"][k]) / abs(b["coef"][k]) for k in b["coef"]}
+                worst = max(gaps, key=gaps.__getitem__)
                 print(f"{'':<16} {engine_kind} / {peer}: time {a['seconds'] / b['seconds']:.2f}x, "
-                      f"largest relative gap {gap:.1e}")  # fmt: skip
+                      f"largest relative gap {gaps[worst]:.1e} ({worst}: {a['coef'][worst]:.6g} "
+                      f"vs {b['coef'][worst]:.6g})")  # fmt: skip
 
 
 if __name__ == "__main__":

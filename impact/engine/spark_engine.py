@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import glob as globmod
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -104,7 +105,14 @@ class SparkEngine:
             raise self._failed(exc, step) from None
 
     def _collect(self, df: Any) -> pd.DataFrame:
-        out = self._run("collecting a result", df.toPandas)
+        with warnings.catch_warnings():
+            # pyspark 4.x converts Arrow columns with astype(copy=False), which pandas 3
+            # deprecates (Pandas4Warning, a DeprecationWarning): a warning per column of every
+            # result, about pyspark, not the data
+            warnings.filterwarnings(
+                "ignore", message="The copy keyword is deprecated", category=DeprecationWarning
+            )
+            out = self._run("collecting a result", df.toPandas)
         self.meter.record(out)
         return out
 
