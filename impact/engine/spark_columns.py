@@ -10,7 +10,7 @@ from impact.engine.base import Kind, TypeNames
 from impact.engine.expressions import Expression
 from impact.errors import InvalidOptionError
 
-__all__ = ["column_ref", "is_connect", "pyspark_functions", "spark_column", "spark_kind"]
+__all__ = ["column_ref", "pyspark_functions", "spark_column", "spark_kind"]
 
 #: Spark's simple type names (``dtypes`` spells integers ``int``).
 _TYPES = TypeNames(
@@ -74,11 +74,6 @@ def spark_column(expr: Expression) -> Any:
         raise InvalidOptionError(f"expression {expr.text!r}: {type(node).__name__}")
 
     return col(expr.tree)
-
-
-def is_connect(df: Any) -> bool:
-    """A DataFrame of a Spark Connect session."""
-    return ".connect." in type(df).__module__
 
 
 def column_ref(name: str) -> str:

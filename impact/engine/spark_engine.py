@@ -369,6 +369,13 @@ class SparkEngine:
         )
         return self._note(df, source, {name: "number"}, keys)
 
+    def _hints_disabled(self) -> bool:
+        try:
+            value = self.spark.conf.get("spark.sql.optimizer.disableHints", "false")
+        except Exception:  # a server that hides the setting keeps Spark's default (hints on)
+            return False
+        return str(value).strip().lower() == "true"
+
     def join_groups(self, source: Any, groups: Any, on: Sequence[str]) -> Any:
         self._check(source, on)
         self._check(groups, on)
@@ -378,6 +385,12 @@ class SparkEngine:
         # origin's size: a frame joined with its own group sums (every sweep and IRLS
         # step) would square its estimate each time, whose digits soon stall the planner.
         # A limit caps the group side's estimate at _GROUP_ROWS_CAP rows; it never drops
-        # a row of a table Spark can broadcast (at most 512 million rows).
+        # a row of a table Spark can broadcast (at most 512 million rows), and the join
+        # broadcasts it (a hint: without hints a larger table could be cut, so refused).
+        if self._hints_disabled():
+            raise EngineError(
+                "the Spark engine joins group tables by broadcast hints, which this session "
+                "disables (spark.sql.optimizer.disableHints=true): set it to false to fit here."
+            )
         capped = groups.limit(_GROUP_ROWS_CAP)
         return self._join(source, capped, on, {c: kinds[c] for c in extra})

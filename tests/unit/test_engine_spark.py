@@ -16,7 +16,7 @@ import pytest
 from helpers import RTOL_CLOSED_FORM, RTOL_ITERATIVE, RTOL_ITERATIVE_SE, assert_close, random_panel
 
 import impact
-from impact.errors import ColumnNotFoundError, DuplicateRowsError, ImpactWarning
+from impact.errors import ColumnNotFoundError, DuplicateRowsError, EngineError, ImpactWarning
 
 pytestmark = pytest.mark.spark
 
@@ -114,3 +114,46 @@ def test_alternating_projections_run_on_classic_and_connect_sessions(spark_sessi
     assert_close(got.coef, want.coef, rtol=RTOL_ITERATIVE)
     assert_close(got.se, want.se, rtol=RTOL_ITERATIVE_SE)
     assert got.engine_use.passes > 20  # the sweeps ran in Spark, not on the driver
+
+
+#: Sweeps of the size-estimate test: uncapped, the estimate's digits double every join
+#: (2**12 times as many digits after 12); capped, they grow by about 12 digits per join.
+SWEEPS = 12
+#: Digits the capped estimate may have after SWEEPS joins: the data's own (under 10),
+#: plus 2**31 rows times a row's bytes (under 10**13) per join.
+MAX_ESTIMATE_DIGITS = 10 + 13 * SWEEPS
+
+
+def test_a_sweep_keeps_spark_size_estimate_bounded(spark_session):
+    """A frame joined with its own group sums and checkpointed, sweep after sweep (what
+    alternating projections and IRLS do), keeps a size estimate whose digits grow at most
+    linearly: the group side is capped (SparkEngine.join_groups). Read from the plan of a
+    classic session (a Connect client has no access to it; the Connect fits above finish)."""
+    from impact.engine import SparkEngine
+
+    engine = SparkEngine(spark_session)
+    df = pd.DataFrame({"g": np.arange(200) % 17, "x": np.linspace(0.0, 1.0, 200)})
+    rows = engine.materialize(engine.source(df))
+    for _ in range(SWEEPS):
+        groups = engine.group_relation(rows, ["g"], {"s": "x"}, count=None)
+        made = engine.with_columns(engine.join_groups(rows, groups, ["g"]), {"x": "x - s / 17"})
+        rows = engine.materialize(engine.select(made, ["g", "x"]))
+    assert engine.count(rows) == 200  # no row cut or repeated
+    if not hasattr(rows, "_jdf"):
+        return
+    size = rows._jdf.queryExecution().optimizedPlan().stats().sizeInBytes()
+    assert len(str(size)) <= MAX_ESTIMATE_DIGITS
+
+
+def test_a_session_without_join_hints_is_a_typed_error(spark_session):
+    """The group tables are joined by broadcast hints (a capped table is never cut only when
+    broadcast): a session that disables hints is refused, never fitted on a cut table."""
+    df = pd.DataFrame({"firm": np.arange(60) % 7, "worker": np.arange(60) % 11})
+    df["x"] = np.linspace(0.0, 1.0, 60) ** 2
+    df["y"] = df["x"] + np.cos(np.arange(60))
+    spark_session.conf.set("spark.sql.optimizer.disableHints", "true")
+    try:
+        with pytest.raises(EngineError, match="disableHints"):
+            impact.feols("y ~ x | firm + worker", spark_session.createDataFrame(df), engine="spark")
+    finally:
+        spark_session.conf.set("spark.sql.optimizer.disableHints", "false")
